@@ -1,0 +1,128 @@
+//! `socialcrm channel add|list|sync|remove`.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use indicatif::ProgressBar;
+
+use super::Global;
+use crate::channels::{self, NewChannel, SyncReport};
+use crate::runtime::{Runtime, RuntimeOptions};
+use crate::secrets::SecretBox;
+
+/// Manage channel accounts: the social network accounts socialcrm listens on.
+///
+/// Examples:
+///   socialcrm channel add --plugin mastodon --name brand \
+///       --config instance=https://mastodon.social --secret access-token=...
+///   socialcrm channel list
+///   socialcrm channel sync brand
+///   socialcrm channel remove brand
+#[derive(clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(clap::Subcommand)]
+enum Action {
+    /// Add an account; the plugin checks the configuration and credentials first.
+    Add {
+        /// A bundled plugin's name or a plugin directory.
+        #[arg(long)]
+        plugin: String,
+        #[arg(long)]
+        name: String,
+        /// A configuration value, NAME=VALUE (repeatable).
+        #[arg(long = "config", value_parser = pair)]
+        config: Vec<(String, String)>,
+        /// A secret, NAME=VALUE (repeatable): stored encrypted, never shown, never given to the plugin.
+        #[arg(long = "secret", value_parser = pair)]
+        secrets: Vec<(String, String)>,
+        /// Let the plugin reach loopback and private addresses (a self-hosted or local server).
+        #[arg(long)]
+        allow_private: bool,
+    },
+    /// List accounts with their status, last error and post counts.
+    List,
+    /// Catch up once: poll until the network has nothing more, committing page by page.
+    Sync { name: String },
+    /// Remove an account and its posts.
+    Remove { name: String },
+}
+
+fn pair(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
+}
+
+pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+    global.runtime()?.block_on(async {
+        let db = global.db().await?;
+        match args.action {
+            Action::Add {
+                plugin,
+                name,
+                config,
+                secrets,
+                allow_private,
+            } => {
+                let sbox = SecretBox::load_or_create(&global.data_dir)?;
+                let runtime = plugin_runtime(global)?;
+                let new = NewChannel {
+                    name: name.clone(),
+                    plugin,
+                    config: config.into_iter().collect::<BTreeMap<_, _>>(),
+                    secrets: secrets.into_iter().collect::<BTreeMap<_, _>>(),
+                    allow_private,
+                };
+                channels::add(&db, &sbox, &runtime, new).await?;
+                println!("added channel {name}; run `socialcrm channel sync {name}` to catch up");
+            }
+            Action::List => {
+                println!(
+                    "{:<20} {:<12} {:<12} {:>8}  last error",
+                    "name", "network", "status", "posts"
+                );
+                for c in channels::list(&db).await? {
+                    let error = c.last_error.unwrap_or_default();
+                    println!(
+                        "{:<20} {:<12} {:<12} {:>8}  {error}",
+                        c.name, c.network, c.status, c.posts
+                    );
+                }
+            }
+            Action::Sync { name } => {
+                let sbox = SecretBox::load_or_create(&global.data_dir)?;
+                let runtime = plugin_runtime(global)?;
+                let bar = ProgressBar::new_spinner();
+                let progress =
+                    |r: &SyncReport| bar.set_message(format!("{} pages, {} new posts", r.pages, r.new_posts));
+                let report = channels::sync(&db, &sbox, &runtime, &name, &progress).await;
+                bar.finish_and_clear();
+                let report = report?;
+                println!(
+                    "{name}: {} page(s), {} new post(s), {} already stored",
+                    report.pages, report.new_posts, report.duplicates
+                );
+            }
+            Action::Remove { name } => {
+                let posts = channels::remove(&db, &name).await?;
+                println!("removed channel {name} and its {posts} post(s)");
+            }
+        }
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn plugin_runtime(global: &Global) -> anyhow::Result<Runtime> {
+    Runtime::new(RuntimeOptions {
+        cache_dir: Some(global.data_dir.join("cache")),
+        ..RuntimeOptions::default()
+    })
+    .context("starting the plugin runtime")
+}

@@ -1,0 +1,84 @@
+//! The `socialcrm` command line.
+
+mod analyze;
+mod channel;
+mod import;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::store::Db;
+
+#[derive(Parser)]
+#[command(
+    name = "socialcrm",
+    version,
+    about = "A Social CRM whose networks and analytics are sandboxed WebAssembly plugins"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command shares.
+#[derive(clap::Args)]
+pub struct Global {
+    /// Where socialcrm keeps its data (the SQLite database, the compiled-plugin cache).
+    #[arg(long, global = true, env = "SOCIALCRM_DATA_DIR", default_value = "socialcrm-data")]
+    data_dir: PathBuf,
+    /// A PostgreSQL URL (postgres://USER@HOST/DB) instead of the embedded SQLite file.
+    #[arg(long, global = true, env = "SOCIALCRM_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+impl Global {
+    fn runtime(&self) -> anyhow::Result<tokio::runtime::Runtime> {
+        Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    }
+
+    async fn db(&self) -> anyhow::Result<Db> {
+        Ok(match &self.database_url {
+            Some(url) => Db::connect(url).await?,
+            None => Db::open_default(&self.data_dir).await?,
+        })
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Analyze(analyze::Args),
+    Import(import::Args),
+    Channel(channel::Args),
+    /// Run the bundled plugins against a demo network on loopback: poll mentions
+    /// into the database, score them, print the inbox most negative first, and
+    /// reply to the worst.
+    ///
+    /// Example: socialcrm demo
+    #[command(verbatim_doc_comment)]
+    Demo,
+}
+
+pub fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SOCIALCRM_LOG").unwrap_or_else(|_| "warn".into()))
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Analyze(args) => analyze::run(args),
+        Command::Import(args) => import::run(&cli.global, args),
+        Command::Channel(args) => channel::run(&cli.global, args),
+        Command::Demo => crate::demo::run(&cli.global.data_dir).map(|()| ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Committing one page.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use sqlx::{Any, Row, Transaction};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::runtime::KvChanges;
+use crate::runtime::bindings::types::{Author, Direction, Post, PostKind};
+use crate::store::{Db, now_ms};
+
+/// What a commit stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Committed {
+    /// Database ids of the posts seen for the first time, in page order.
+    pub new_posts: Vec<i64>,
+    /// Posts already stored (a re-poll after a crash, an overlapping page).
+    pub duplicates: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error("post {external_id}: created-at `{value}` is not an RFC 3339 time; nothing from this page was stored")]
+    BadTime { external_id: String, value: String },
+    #[error("no channel account with id {0}")]
+    NoChannel(i64),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// Writes `posts` of channel `channel_id` on `network`, the channel's next
+/// `state` and the plugin's key-value changes, all or nothing.
+pub async fn commit_page(
+    db: &Db,
+    channel_id: i64,
+    network: &str,
+    posts: &[Post],
+    state: &str,
+    kv_changes: &KvChanges,
+) -> Result<Committed, CommitError> {
+    // Validate before writing anything.
+    let times = posts
+        .iter()
+        .map(|p| {
+            OffsetDateTime::parse(&p.created_at, &Rfc3339)
+                .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+                .map_err(|_| CommitError::BadTime {
+                    external_id: p.external_id.clone(),
+                    value: p.created_at.clone(),
+                })
+        })
+        .collect::<Result<Vec<i64>, _>>()?;
+
+    let mut tx = db.pool().begin().await?;
+    let kv: String = sqlx::query("SELECT kv FROM channel_accounts WHERE id = $1")
+        .bind(channel_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(CommitError::NoChannel(channel_id))?
+        .try_get("kv")?;
+    let now = now_ms();
+    let mut committed = Committed::default();
+    for (post, created_at) in posts.iter().zip(times) {
+        let identity = upsert_identity(&mut tx, network, &post.author, now).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO posts (channel_id, external_id, identity_id, kind, direction, text, url, thread_id, \
+             in_reply_to, created_at, language, raw, ingested_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING id",
+        )
+        .bind(channel_id)
+        .bind(&post.external_id)
+        .bind(identity)
+        .bind(kind_name(post.kind))
+        .bind(if post.direction == Direction::Inbound {
+            "inbound"
+        } else {
+            "outbound"
+        })
+        .bind(&post.text)
+        .bind(&post.url)
+        .bind(&post.thread_id)
+        .bind(&post.in_reply_to)
+        .bind(created_at)
+        .bind(&post.language)
+        .bind(&post.raw)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match inserted {
+            Some(row) => committed.new_posts.push(row.try_get("id")?),
+            None => committed.duplicates += 1,
+        }
+    }
+    sqlx::query("UPDATE channel_accounts SET state = $1, kv = $2, updated_at = $3 WHERE id = $4")
+        .bind(state)
+        .bind(apply_kv(&kv, kv_changes))
+        .bind(now)
+        .bind(channel_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(committed)
+}
+
+/// Upserts the author on (network, external user id), keeping the newest profile.
+async fn upsert_identity(
+    tx: &mut Transaction<'static, Any>,
+    network: &str,
+    author: &Author,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    let fields: Vec<Value> = author
+        .fields
+        .iter()
+        .map(|f| json!({"name": f.name, "value": f.value}))
+        .collect();
+    let row = sqlx::query(
+        "INSERT INTO identities (network, external_user_id, handle, display_name, profile_url, avatar_url, bio, \
+         followers, fields, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         ON CONFLICT (network, external_user_id) DO UPDATE SET handle = excluded.handle, \
+         display_name = excluded.display_name, profile_url = excluded.profile_url, avatar_url = excluded.avatar_url, \
+         bio = excluded.bio, followers = excluded.followers, fields = excluded.fields, last_seen = excluded.last_seen \
+         RETURNING id",
+    )
+    .bind(network)
+    .bind(&author.external_id)
+    .bind(&author.handle)
+    .bind(&author.display_name)
+    .bind(&author.profile_url)
+    .bind(&author.avatar_url)
+    .bind(&author.bio)
+    .bind(author.followers.map(|f| i64::try_from(f).unwrap_or(i64::MAX)))
+    .bind(Value::Array(fields).to_string())
+    .bind(now)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    row.try_get("id")
+}
+
+/// The stored key-value map (JSON object of base64 values) with `changes` applied.
+fn apply_kv(stored: &str, changes: &KvChanges) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut map: BTreeMap<String, String> = serde_json::from_str(stored).unwrap_or_default();
+    for (key, value) in changes {
+        match value {
+            Some(v) => map.insert(key.clone(), b64.encode(v)),
+            None => map.remove(key),
+        };
+    }
+    serde_json::to_string(&map).unwrap_or_else(|_| "{}".into())
+}
+
+fn kind_name(kind: PostKind) -> &'static str {
+    match kind {
+        PostKind::Post => "post",
+        PostKind::Mention => "mention",
+        PostKind::Reply => "reply",
+        PostKind::Comment => "comment",
+        PostKind::Review => "review",
+        PostKind::DirectMessage => "direct-message",
+        PostKind::Quote => "quote",
+    }
+}

@@ -1,0 +1,12 @@
+//! socialcrm: a Social CRM whose social networks and analytics are sandboxed
+//! WebAssembly component plugins.
+
+pub mod channels;
+pub mod cli;
+pub mod crm;
+mod demo;
+pub mod ingest;
+pub mod plugins;
+pub mod runtime;
+pub mod secrets;
+pub mod store;

@@ -1,0 +1,234 @@
+//! `plugin.toml`: what a plugin is, what it may reach, and what it asks for.
+
+use std::collections::BTreeSet;
+
+use semver::{Version, VersionReq};
+use serde::{Deserialize, Serialize};
+
+use crate::runtime::{Credential, Limits, WIT_VERSION};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PluginKind {
+    Channel,
+    Analyzer,
+}
+
+/// A configuration field a channel account has.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ConfigFieldSpec {
+    pub name: String,
+    #[serde(rename = "type", default = "text")]
+    pub kind: String,
+    #[serde(default)]
+    pub required: bool,
+    /// Stored encrypted, attached to requests by the host, never given to the plugin.
+    #[serde(default)]
+    pub secret: bool,
+    #[serde(default)]
+    pub description: String,
+}
+
+fn text() -> String {
+    "text".into()
+}
+
+/// A parsed and validated `plugin.toml`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Manifest {
+    pub name: String,
+    pub version: Version,
+    pub kind: PluginKind,
+    /// The range of `socialcrm:plugin` versions the plugin was built for.
+    pub api: VersionReq,
+    /// The network a channel connects to.
+    #[serde(default)]
+    pub network: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub authors: Vec<String>,
+    #[serde(default)]
+    pub license: Option<String>,
+    /// Origins the plugin may call, e.g. `https://{instance}` (config fields in braces).
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    #[serde(default)]
+    pub credential: Option<Credential>,
+    #[serde(default)]
+    pub config: Vec<ConfigFieldSpec>,
+    /// Limits the plugin asks for; the host's maximums still apply.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ManifestError {
+    #[error("plugin.toml: {0}")]
+    Syntax(String),
+    #[error("plugin.toml: field `{field}`: {why}")]
+    Field { field: &'static str, why: String },
+    #[error(
+        "plugin.toml: the plugin needs socialcrm:plugin {wanted}, but this host provides {host}; upgrade socialcrm or rebuild the plugin for {host}"
+    )]
+    Api { wanted: VersionReq, host: Version },
+}
+
+const CONFIG_KINDS: [&str; 5] = ["text", "url", "number", "boolean", "list"];
+
+impl Manifest {
+    /// Parses and validates `text`.
+    pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
+        let manifest: Manifest = toml::from_str(text)
+            .map_err(|e| ManifestError::Syntax(e.message().to_string() + &location(text, e.span())))?;
+        manifest.validate()?;
+        Ok(manifest)
+    }
+
+    fn validate(&self) -> Result<(), ManifestError> {
+        let field = |field, why: String| Err(ManifestError::Field { field, why });
+        let valid_name = |n: &str| {
+            !n.is_empty()
+                && n.len() <= 64
+                && n.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        };
+        if !valid_name(&self.name) {
+            return field("name", format!("`{}` must be 1 to 64 of a-z, 0-9 and `-`", self.name));
+        }
+        let host = Version::parse(WIT_VERSION).unwrap_or_else(|_| Version::new(1, 0, 0));
+        if !self.api.matches(&host) {
+            return Err(ManifestError::Api {
+                wanted: self.api.clone(),
+                host,
+            });
+        }
+        match (self.kind, &self.network) {
+            (PluginKind::Channel, None) => return field("network", "a channel must name its network".into()),
+            (PluginKind::Channel, Some(n)) if !valid_name(n) => {
+                return field("network", format!("`{n}` must be 1 to 64 of a-z, 0-9 and `-`"));
+            }
+            (PluginKind::Analyzer, _) if !self.allowed_hosts.is_empty() || self.credential.is_some() => {
+                return field("allowed-hosts", "an analyzer makes no network requests".into());
+            }
+            _ => {}
+        }
+        let mut names = BTreeSet::new();
+        for f in &self.config {
+            if !valid_name(&f.name) {
+                return field(
+                    "config",
+                    format!("name `{}` must be 1 to 64 of a-z, 0-9 and `-`", f.name),
+                );
+            }
+            if !names.insert(f.name.as_str()) {
+                return field("config", format!("`{}` is declared twice", f.name));
+            }
+            if !CONFIG_KINDS.contains(&f.kind.as_str()) {
+                return field(
+                    "config",
+                    format!(
+                        "`{}` has type `{}`; expected one of {}",
+                        f.name,
+                        f.kind,
+                        CONFIG_KINDS.join(", ")
+                    ),
+                );
+            }
+        }
+        for secret in self.credential_secrets() {
+            if !self.config.iter().any(|f| f.name == secret && f.secret) {
+                return field(
+                    "credential",
+                    format!("secret `{secret}` is not a config field with `secret = true`"),
+                );
+            }
+        }
+        for pattern in &self.allowed_hosts {
+            for used in braces(pattern) {
+                if !self.config.iter().any(|f| f.name == used && !f.secret) {
+                    return field(
+                        "allowed-hosts",
+                        format!("`{pattern}` uses `{used}`, which is not a non-secret config field"),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn credential_secrets(&self) -> Vec<&str> {
+        match &self.credential {
+            None => vec![],
+            Some(Credential::Bearer { secret }) | Some(Credential::Header { secret, .. }) => vec![secret],
+            Some(Credential::Basic { username, password }) => vec![username, password],
+        }
+    }
+}
+
+/// The `{field}` names a pattern uses.
+fn braces(pattern: &str) -> impl Iterator<Item = &str> {
+    pattern
+        .split('{')
+        .skip(1)
+        .filter_map(|s| s.split_once('}').map(|(name, _)| name))
+}
+
+fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    span.map(|s| format!(" (line {})", text[..s.start.min(text.len())].lines().count().max(1)))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MASTODON: &str = r#"
+name = "mastodon"
+version = "0.1.0"
+kind = "channel"
+api = "^1.0"
+network = "mastodon"
+allowed-hosts = ["{instance}"]
+credential = { scheme = "bearer", secret = "access-token" }
+config = [
+  { name = "instance", type = "url", required = true },
+  { name = "access-token", required = true, secret = true },
+]
+limits = { memory-bytes = 33554432 }
+"#;
+
+    #[test]
+    fn parses_a_channel_manifest() {
+        let m = Manifest::parse(MASTODON).unwrap();
+        assert_eq!(m.kind, PluginKind::Channel);
+        assert_eq!(m.limits.memory_bytes, 32 << 20);
+        assert_eq!(m.limits.max_posts, Limits::default().max_posts);
+        assert_eq!(
+            m.credential,
+            Some(Credential::Bearer {
+                secret: "access-token".into()
+            })
+        );
+    }
+
+    #[test]
+    fn names_the_problem() {
+        let err = |text: &str| Manifest::parse(text).unwrap_err().to_string();
+        assert!(err(&MASTODON.replace("name = \"mastodon\"", "name = \"Mastodon!\"")).contains("field `name`"));
+        assert!(err(&MASTODON.replace("network = \"mastodon\"\n", "")).contains("field `network`"));
+        assert!(
+            err(&MASTODON.replace("api = \"^1.0\"", "api = \"^1.4\""))
+                .contains("needs socialcrm:plugin ^1.4, but this host provides 1.0.0")
+        );
+        assert!(
+            err(&MASTODON.replace("secret = true", "secret = false"))
+                .contains("secret `access-token` is not a config field")
+        );
+        assert!(err(&MASTODON.replace("{instance}", "{server}")).contains("uses `server`"));
+        assert!(err(&format!("{MASTODON}\ncolour = 1")).contains("unknown field `colour`"));
+        assert!(err("name = 3").contains("line 1"));
+    }
+}

@@ -1,0 +1,88 @@
+//! A loaded analyzer plugin.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use wasmtime::component::Component;
+
+use super::bindings::analyzer::AnalyzerPre;
+use super::bindings::types::Analysis;
+use super::bindings::{AnalysisInput, AnalyzerDescriptor};
+use super::call::{self, Budget, CallOutput};
+use super::error::{CallError, LoadError};
+use super::http::HttpPolicy;
+use super::output::check_analyses;
+use super::state::CallState;
+use super::{PluginMeta, Shared};
+
+#[derive(Clone)]
+pub struct AnalyzerPlugin {
+    shared: Arc<Shared>,
+    meta: Arc<PluginMeta>,
+    pre: AnalyzerPre<CallState>,
+}
+
+impl AnalyzerPlugin {
+    pub(crate) fn new(shared: Arc<Shared>, meta: PluginMeta, component: &Component) -> Result<Self, LoadError> {
+        let pre = shared.instance_pre(&meta, component)?;
+        let pre = AnalyzerPre::new(pre).map_err(|e| LoadError::Link {
+            name: meta.manifest.name.clone(),
+            reason: format!("does not export the analyzer world's `analyzer` interface: {e:#}"),
+        })?;
+        Ok(AnalyzerPlugin {
+            shared,
+            meta: Arc::new(meta),
+            pre,
+        })
+    }
+
+    pub fn meta(&self) -> &PluginMeta {
+        &self.meta
+    }
+
+    pub fn describe(&self) -> Result<CallOutput<AnalyzerDescriptor>, CallError> {
+        self.run("describe", |store, pre| {
+            pre.instantiate(&mut *store)?
+                .socialcrm_plugin_analysis()
+                .call_describe(store)
+        })
+    }
+
+    /// Analyzes one batch: one analysis per input, in order, within the fuel
+    /// and time budget of one batch.
+    pub fn analyze(&self, inputs: &[AnalysisInput]) -> Result<CallOutput<Vec<Analysis>>, CallError> {
+        let out = self.run("analyze", |store, pre| {
+            pre.instantiate(&mut *store)?
+                .socialcrm_plugin_analysis()
+                .call_analyze(store, inputs)
+        })?;
+        check_analyses(&out.value, inputs.len(), &self.meta.limits).map_err(|reason| CallError {
+            plugin: self.meta.manifest.name.clone(),
+            function: "analyze",
+            reason,
+        })?;
+        Ok(out)
+    }
+
+    fn run<T>(
+        &self,
+        function: &'static str,
+        f: impl FnOnce(&mut wasmtime::Store<CallState>, &AnalyzerPre<CallState>) -> wasmtime::Result<T>,
+    ) -> Result<CallOutput<T>, CallError> {
+        let budget = Budget {
+            timeout: self.meta.limits.analyzer_timeout,
+            fuel: Some(self.meta.limits.analyzer_fuel),
+        };
+        // An analyzer reaches no host: an empty policy refuses every request.
+        let policy = Arc::new(HttpPolicy::default());
+        call::run(
+            &self.shared,
+            &self.meta,
+            function,
+            budget,
+            policy,
+            BTreeMap::new(),
+            |store| f(store, &self.pre),
+        )
+    }
+}

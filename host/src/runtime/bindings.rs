@@ -1,0 +1,42 @@
+//! Host bindings of the plugin contract, one module per supported major.
+//!
+//! The newest 1.x bindings double as the host's own types (`types::Post`, ...):
+//! when a minor adds fields, older plugins are adapted here, never in callers.
+
+/// `socialcrm:plugin@1.x`, world `channel` (a superset of the analyzer's imports).
+pub mod channel {
+    wasmtime::component::bindgen!({
+        path: "../wit/v1",
+        world: "channel",
+    });
+}
+
+/// `socialcrm:plugin@1.x`, world `analyzer`; shares the channel world's interfaces.
+pub mod analyzer {
+    wasmtime::component::bindgen!({
+        path: "../wit/v1",
+        world: "analyzer",
+        with: {
+            "socialcrm:plugin/types": super::channel::socialcrm::plugin::types,
+            "socialcrm:plugin/log": super::channel::socialcrm::plugin::log,
+        },
+    });
+}
+
+pub use analyzer::exports::socialcrm::plugin::analysis::{AnalysisInput, Descriptor as AnalyzerDescriptor};
+pub use channel::exports::socialcrm::plugin::connector::{
+    Capabilities, ConfigField, Descriptor as ChannelDescriptor, FieldKind, Header, Outbound, Page, ReplyTarget, Sent,
+    WebhookRequest, WebhookResponse, WebhookResult,
+};
+pub use channel::socialcrm::plugin::types;
+
+impl From<&types::Post> for AnalysisInput {
+    /// What an analyzer may see of a post.
+    fn from(post: &types::Post) -> Self {
+        AnalysisInput {
+            text: post.text.clone(),
+            kind: post.kind,
+            language: post.language.clone(),
+        }
+    }
+}

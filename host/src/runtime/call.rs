@@ -1,0 +1,139 @@
+//! One call: a fresh Store with its limits, the guest call, and the verdict.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use wasmtime::{Store, Trap};
+
+use super::error::{CallError, FailReason};
+use super::http::{HttpPolicy, OutgoingHooks, RequestRecord};
+use super::limits::MemoryLimitExceeded;
+use super::state::{CallState, KvChanges};
+use super::{PluginMeta, Shared, engine};
+
+/// What a successful call returned, with what it did on the way.
+#[derive(Debug)]
+pub struct CallOutput<T> {
+    pub value: T,
+    /// Key-value writes to commit together with the value.
+    pub kv_changes: KvChanges,
+    /// Every outgoing request the plugin made.
+    pub requests: Vec<RequestRecord>,
+    pub fuel_used: u64,
+    pub duration: Duration,
+}
+
+impl<T, E> CallOutput<Result<T, E>> {
+    /// The plugin's own error, or the output with its value unwrapped.
+    pub(crate) fn transpose(self) -> Result<CallOutput<T>, E> {
+        let CallOutput {
+            value,
+            kv_changes,
+            requests,
+            fuel_used,
+            duration,
+        } = self;
+        value.map(|value| CallOutput {
+            value,
+            kv_changes,
+            requests,
+            fuel_used,
+            duration,
+        })
+    }
+}
+
+/// The time and fuel one call may use.
+pub(crate) struct Budget {
+    pub timeout: Duration,
+    /// `None`: no fuel limit (the deadline still applies).
+    pub fuel: Option<u64>,
+}
+
+/// Fuel of a call without a fuel limit: more than any deadline lets it burn.
+const UNMETERED_FUEL: u64 = i64::MAX as u64;
+
+pub(crate) fn run<T>(
+    shared: &Shared,
+    meta: &PluginMeta,
+    function: &'static str,
+    budget: Budget,
+    policy: Arc<HttpPolicy>,
+    kv: BTreeMap<String, Vec<u8>>,
+    call: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<T>,
+) -> Result<CallOutput<T>, CallError> {
+    let fail = |reason| CallError {
+        plugin: meta.manifest.name.clone(),
+        function,
+        reason,
+    };
+    let records = Arc::new(Mutex::new(Vec::new()));
+    let hooks = OutgoingHooks {
+        policy,
+        limits: meta.limits.clone(),
+        transport: shared.transport.clone(),
+        records: records.clone(),
+        sent: 0,
+    };
+    let mut store = Store::new(&shared.engine, CallState::new(meta.manifest.name.clone(), hooks, kv));
+    store.limiter(|s| &mut s.limiter);
+    // A new store's deadline has already passed: set it before instantiating.
+    store.set_epoch_deadline(engine::ticks(budget.timeout));
+    let fuel = budget.fuel.unwrap_or(UNMETERED_FUEL);
+    store
+        .set_fuel(fuel)
+        .map_err(|e| fail(FailReason::Instantiate(e.to_string())))?;
+
+    let start = Instant::now();
+    let result = call(&mut store);
+    let duration = start.elapsed();
+    let fuel_used = fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+    let requests = records.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default();
+    let value = match result {
+        Ok(value) => value,
+        Err(e) => {
+            let stderr = store.data().stderr.contents();
+            return Err(fail(classify(&e, &budget, &stderr)));
+        }
+    };
+    if let Some(why) = requests.iter().find_map(|r| r.refused.clone()) {
+        return Err(fail(FailReason::RequestRefused(why)));
+    }
+    let kv_changes = store.data_mut().take_kv_changes();
+    Ok(CallOutput {
+        value,
+        kv_changes,
+        requests,
+        fuel_used,
+        duration,
+    })
+}
+
+fn classify(e: &wasmtime::Error, budget: &Budget, stderr: &[u8]) -> FailReason {
+    if let Some(limit) = e.downcast_ref::<MemoryLimitExceeded>() {
+        return FailReason::MemoryLimit(limit.to_string());
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => FailReason::Timeout(budget.timeout),
+        Some(Trap::OutOfFuel) => FailReason::OutOfFuel(budget.fuel.unwrap_or(UNMETERED_FUEL)),
+        _ => {
+            // A Rust guest prints its panic message to stderr before trapping.
+            let said = String::from_utf8_lossy(stderr);
+            let said = said.trim();
+            if said.is_empty() {
+                FailReason::Trap(format!("{e:#}"))
+            } else {
+                FailReason::Trap(format!("{e:#}; the plugin wrote: {}", last_chars(said, 1_000)))
+            }
+        }
+    }
+}
+
+fn last_chars(s: &str, n: usize) -> &str {
+    let mut start = s.len().saturating_sub(n);
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    &s[start..]
+}

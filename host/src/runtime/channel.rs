@@ -1,0 +1,195 @@
+//! A loaded channel plugin and its five calls.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use wasmtime::component::Component;
+
+use super::bindings::channel::ChannelPre;
+use super::bindings::types::{ConfigEntry, PluginError};
+use super::bindings::{ChannelDescriptor, Outbound, Page, Sent, WebhookRequest, WebhookResult};
+use super::call::{self, Budget, CallOutput};
+use super::error::{CallError, FailReason, LoadError};
+use super::http::{AllowedOrigin, HttpPolicy};
+use super::output::check_posts;
+use super::state::CallState;
+use super::{PluginMeta, Shared};
+
+/// One channel account as a call sees it.
+#[derive(Clone, Debug, Default)]
+pub struct Account {
+    pub name: String,
+    /// Non-secret configuration, handed to the plugin.
+    pub config: BTreeMap<String, String>,
+    /// Secrets, attached to requests by the host and never handed to the plugin.
+    pub secrets: BTreeMap<String, String>,
+    /// The plugin's key-value store for this account, as last committed.
+    pub kv: BTreeMap<String, Vec<u8>>,
+    /// Admin setting: the account may reach loopback and private addresses.
+    pub allow_private: bool,
+}
+
+impl Account {
+    /// Applies a successful call's key-value writes, as the caller commits them.
+    pub fn apply_kv(&mut self, changes: super::KvChanges) {
+        for (key, value) in changes {
+            match value {
+                Some(v) => self.kv.insert(key, v),
+                None => self.kv.remove(&key),
+            };
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct ChannelPlugin {
+    shared: Arc<Shared>,
+    meta: Arc<PluginMeta>,
+    pre: ChannelPre<CallState>,
+}
+
+impl ChannelPlugin {
+    pub(crate) fn new(shared: Arc<Shared>, meta: PluginMeta, component: &Component) -> Result<Self, LoadError> {
+        let pre = shared.instance_pre(&meta, component)?;
+        let pre = ChannelPre::new(pre).map_err(|e| LoadError::Link {
+            name: meta.manifest.name.clone(),
+            reason: format!("does not export the channel world's `connector` interface: {e:#}"),
+        })?;
+        Ok(ChannelPlugin {
+            shared,
+            meta: Arc::new(meta),
+            pre,
+        })
+    }
+
+    pub fn meta(&self) -> &PluginMeta {
+        &self.meta
+    }
+
+    /// The connector's self-description. No network access, no account.
+    pub fn describe(&self) -> Result<CallOutput<ChannelDescriptor>, CallError> {
+        self.call("describe", None, |store, pre, _| {
+            pre.instantiate(&mut *store)?
+                .socialcrm_plugin_connector()
+                .call_describe(store)
+                .map(Ok)
+        })
+    }
+
+    pub fn check(&self, account: &Account) -> Result<CallOutput<()>, CallError> {
+        self.call("check", Some(account), |store, pre, config| {
+            pre.instantiate(&mut *store)?
+                .socialcrm_plugin_connector()
+                .call_check(store, config)
+        })
+    }
+
+    pub fn poll(&self, account: &Account, state: &str) -> Result<CallOutput<Page>, CallError> {
+        let out = self.call("poll", Some(account), |store, pre, config| {
+            pre.instantiate(&mut *store)?
+                .socialcrm_plugin_connector()
+                .call_poll(store, config, state)
+        })?;
+        self.checked("poll", out, |page| &page.posts)
+    }
+
+    pub fn handle_webhook(
+        &self,
+        account: &Account,
+        request: &WebhookRequest,
+    ) -> Result<CallOutput<WebhookResult>, CallError> {
+        let out = self.call("handle-webhook", Some(account), |store, pre, config| {
+            pre.instantiate(&mut *store)?
+                .socialcrm_plugin_connector()
+                .call_handle_webhook(store, config, request)
+        })?;
+        self.checked("handle-webhook", out, |result| &result.posts)
+    }
+
+    pub fn send(&self, account: &Account, message: &Outbound) -> Result<CallOutput<Sent>, CallError> {
+        self.call("send", Some(account), |store, pre, config| {
+            pre.instantiate(&mut *store)?
+                .socialcrm_plugin_connector()
+                .call_send(store, config, message)
+        })
+    }
+
+    fn call<T>(
+        &self,
+        function: &'static str,
+        account: Option<&Account>,
+        f: impl FnOnce(
+            &mut wasmtime::Store<CallState>,
+            &ChannelPre<CallState>,
+            &Vec<ConfigEntry>,
+        ) -> wasmtime::Result<Result<T, PluginError>>,
+    ) -> Result<CallOutput<T>, CallError> {
+        let fail = |reason| CallError {
+            plugin: self.meta.manifest.name.clone(),
+            function,
+            reason,
+        };
+        // Without an account (describe) the plugin gets no config and reaches no host.
+        let (policy, config, kv) = match account {
+            Some(account) => (
+                self.policy(account).map_err(fail)?,
+                self.config(account),
+                account.kv.clone(),
+            ),
+            None => Default::default(),
+        };
+        let budget = Budget {
+            timeout: self.meta.limits.channel_timeout,
+            fuel: None,
+        };
+        let out = call::run(&self.shared, &self.meta, function, budget, policy, kv, |store| {
+            f(store, &self.pre, &config)
+        })?;
+        out.transpose().map_err(|e| fail(FailReason::Plugin(e)))
+    }
+
+    fn checked<T>(
+        &self,
+        function: &'static str,
+        out: CallOutput<T>,
+        posts: impl Fn(&T) -> &[super::bindings::types::Post],
+    ) -> Result<CallOutput<T>, CallError> {
+        check_posts(posts(&out.value), &self.meta.limits).map_err(|reason| CallError {
+            plugin: self.meta.manifest.name.clone(),
+            function,
+            reason,
+        })?;
+        Ok(out)
+    }
+
+    /// The configuration handed to the plugin: never a field the manifest marks secret.
+    fn config(&self, account: &Account) -> Vec<ConfigEntry> {
+        let secret = |name: &str| self.meta.manifest.config.iter().any(|f| f.secret && f.name == name);
+        account
+            .config
+            .iter()
+            .filter(|(name, _)| !secret(name))
+            .map(|(name, value)| ConfigEntry {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect()
+    }
+
+    fn policy(&self, account: &Account) -> Result<Arc<HttpPolicy>, FailReason> {
+        let origins = self
+            .meta
+            .manifest
+            .allowed_hosts
+            .iter()
+            .map(|pattern| AllowedOrigin::expand(pattern, &account.config))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| FailReason::Config(e.to_string()))?;
+        Ok(Arc::new(HttpPolicy {
+            origins,
+            credential: self.meta.manifest.credential.clone(),
+            secrets: account.secrets.clone(),
+            allow_private: account.allow_private,
+        }))
+    }
+}

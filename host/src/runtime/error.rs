@@ -1,0 +1,76 @@
+//! Why loading a plugin or one call of it failed. Every message names the plugin.
+
+use std::time::Duration;
+
+use super::bindings::types::PluginError;
+
+/// A component that cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{0}: not a WebAssembly file (no `\\0asm` header)")]
+    NotWasm(String),
+    #[error(
+        "{0}: a core WebAssembly module, not a component; build for wasm32-wasip2 or run `wasm-tools component new`"
+    )]
+    CoreModule(String),
+    #[error("{name}: invalid component: {reason}")]
+    Invalid { name: String, reason: String },
+    #[error("{name}: {reason}")]
+    Link { name: String, reason: String },
+    #[error("cannot start the plugin runtime: {0}")]
+    Runtime(String),
+}
+
+/// Why one call failed. Nothing from a failed call is kept.
+#[derive(Debug, thiserror::Error)]
+pub enum FailReason {
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("ran out of fuel ({0} units)")]
+    OutOfFuel(u64),
+    #[error("{0}")]
+    MemoryLimit(String),
+    #[error("trapped: {0}")]
+    Trap(String),
+    #[error("request refused: {0}")]
+    RequestRefused(String),
+    #[error("output over limit: {0}")]
+    OutputLimit(String),
+    #[error("invalid output: {0}")]
+    InvalidOutput(String),
+    #[error("account configuration: {0}")]
+    Config(String),
+    #[error("cannot instantiate: {0}")]
+    Instantiate(String),
+    #[error("{}", describe(.0))]
+    Plugin(PluginError),
+}
+
+fn describe(e: &PluginError) -> String {
+    match e {
+        PluginError::InvalidConfig(m) => format!("invalid config: {m}"),
+        PluginError::Unauthorized(m) => format!("unauthorized: {m}"),
+        PluginError::RateLimited(r) => format!("rate limited for {} ms: {}", r.retry_after_ms, r.message),
+        PluginError::Transient(m) => format!("transient error: {m}"),
+        PluginError::Permanent(m) => format!("permanent error: {m}"),
+    }
+}
+
+/// A failed call of plugin `plugin`.
+#[derive(Debug, thiserror::Error)]
+#[error("plugin {plugin}: {function}: {reason}")]
+pub struct CallError {
+    pub plugin: String,
+    pub function: &'static str,
+    pub reason: FailReason,
+}
+
+impl CallError {
+    /// The plugin's own error, when the call ran and the plugin reported one.
+    pub fn plugin_error(&self) -> Option<&PluginError> {
+        match &self.reason {
+            FailReason::Plugin(e) => Some(e),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! The `wasi:http` hooks of one call: allowed hosts, the credential, secret
+//! placeholders, caps, and the record of every request.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
+use http_body_util::{BodyExt, Full, Limited};
+use serde::{Deserialize, Serialize};
+use wasmtime_wasi_http::{
+    DEFAULT_FORBIDDEN_HEADERS, Error as HttpError, ForbiddenHeaderFilter, RequestOptions, WasiBody, WasiHttpHooks,
+};
+
+use super::origin::AllowedOrigin;
+use super::transport::{HttpRequest, SendOptions, Transport, TransportError};
+use crate::runtime::Limits;
+
+/// How the host attaches an account's credential to each allowed request, so
+/// the plugin never reads it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "scheme", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Credential {
+    /// `Authorization: Bearer <secret>`.
+    Bearer { secret: String },
+    /// `Authorization: Basic base64(<username secret>:<password secret>)`.
+    Basic { username: String, password: String },
+    /// A header of its own, e.g. `X-Api-Key: <secret>`.
+    Header { name: String, secret: String },
+}
+
+impl Credential {
+    fn header_name(&self) -> Option<HeaderName> {
+        match self {
+            Credential::Bearer { .. } | Credential::Basic { .. } => Some(http::header::AUTHORIZATION),
+            Credential::Header { name, .. } => HeaderName::try_from(name.as_str()).ok(),
+        }
+    }
+
+    fn header_value(&self, secrets: &BTreeMap<String, String>) -> Result<HeaderValue, String> {
+        let get = |name: &String| {
+            secrets
+                .get(name)
+                .ok_or_else(|| format!("the account has no secret `{name}`"))
+        };
+        let value = match self {
+            Credential::Bearer { secret } => format!("Bearer {}", get(secret)?),
+            Credential::Basic { username, password } => {
+                let pair = format!("{}:{}", get(username)?, get(password)?);
+                format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
+            }
+            Credential::Header { secret, .. } => get(secret)?.clone(),
+        };
+        HeaderValue::try_from(value).map_err(|_| "the credential is not a valid header value".to_string())
+    }
+}
+
+/// What one account's calls may reach, and with which credential.
+#[derive(Clone, Debug, Default)]
+pub struct HttpPolicy {
+    pub origins: Vec<AllowedOrigin>,
+    pub credential: Option<Credential>,
+    pub secrets: BTreeMap<String, String>,
+    /// Admin setting: let requests reach loopback and private addresses.
+    pub allow_private: bool,
+}
+
+/// One outgoing request of a plugin, as an admin sees it in the audit trail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RequestRecord {
+    pub method: String,
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+    pub path: String,
+    pub status: Option<u16>,
+    pub request_bytes: usize,
+    pub response_bytes: usize,
+    pub duration: Duration,
+    /// Set when the host refused the request (policy), with the reason.
+    pub refused: Option<String>,
+    /// Set when the request failed on the way (network, TLS, size cap).
+    pub error: Option<String>,
+}
+
+pub(crate) struct OutgoingHooks {
+    pub policy: Arc<HttpPolicy>,
+    pub limits: Limits,
+    pub transport: Arc<dyn Transport>,
+    pub records: Arc<Mutex<Vec<RequestRecord>>>,
+    pub sent: usize,
+}
+
+type SendFuture = Box<
+    dyn Future<
+            Output = Result<
+                (
+                    http::Response<WasiBody>,
+                    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+                ),
+                HttpError,
+            >,
+        > + Send,
+>;
+
+impl OutgoingHooks {
+    fn push(records: &Mutex<Vec<RequestRecord>>, record: RequestRecord) {
+        if let Ok(mut records) = records.lock() {
+            records.push(record);
+        }
+    }
+
+    fn refusal(&self, scheme: &str, host: &str, port: u16) -> Option<String> {
+        if self.sent > self.limits.max_requests {
+            return Some(format!("more than {} requests in one call", self.limits.max_requests));
+        }
+        if !self.policy.origins.iter().any(|o| o.matches(scheme, host, port)) {
+            return Some(format!("{scheme}://{host}:{port} is not in the plugin's allowed hosts"));
+        }
+        None
+    }
+}
+
+impl WasiHttpHooks for OutgoingHooks {
+    fn forbidden_header_filter(&mut self) -> ForbiddenHeaderFilter {
+        // The guest may not set the header that carries the credential.
+        let credential = self.policy.credential.as_ref().and_then(Credential::header_name);
+        Arc::new(move |name| DEFAULT_FORBIDDEN_HEADERS.contains(name) || credential.as_ref() == Some(name))
+    }
+
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        _options: Option<RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ) -> SendFuture {
+        self.sent += 1;
+        let (parts, body) = request.into_parts();
+        let scheme = parts.uri.scheme_str().unwrap_or("https").to_ascii_lowercase();
+        let host = parts.uri.host().unwrap_or_default().to_string();
+        let port = parts.uri.port_u16().unwrap_or(if scheme == "http" { 80 } else { 443 });
+        let mut record = RequestRecord {
+            method: parts.method.to_string(),
+            scheme: scheme.clone(),
+            path: parts.uri.path().to_string(),
+            host,
+            port,
+            status: None,
+            request_bytes: 0,
+            response_bytes: 0,
+            duration: Duration::ZERO,
+            refused: None,
+            error: None,
+        };
+        if let Some(reason) = self.refusal(&scheme, &record.host, port) {
+            tracing::warn!(host = %record.host, %reason, "plugin request refused");
+            record.refused = Some(reason);
+            Self::push(&self.records, record);
+            return Box::new(async { Err(HttpError::HttpRequestDenied) });
+        }
+        let policy = self.policy.clone();
+        let transport = self.transport.clone();
+        let records = self.records.clone();
+        let limits = self.limits.clone();
+        Box::new(async move {
+            let start = Instant::now();
+            let outcome = async {
+                let body = Limited::new(body, limits.max_request_bytes)
+                    .collect()
+                    .await
+                    .map_err(|_| Failure::Error(format!("request body over {} bytes", limits.max_request_bytes)))?
+                    .to_bytes();
+                let request = prepare(parts, body, &policy).map_err(Failure::Refused)?;
+                let sent_bytes = request.body.len();
+                let options = SendOptions {
+                    allow_private: policy.allow_private,
+                    timeout: limits.request_timeout,
+                    max_response_bytes: limits.max_response_bytes,
+                };
+                let response = transport.send(request, options).await.map_err(|e| match e {
+                    TransportError::Refused(why) => Failure::Refused(why),
+                    other => Failure::Transport(other),
+                })?;
+                Ok::<_, Failure>((sent_bytes, response))
+            }
+            .await;
+            record.duration = start.elapsed();
+            let result = match outcome {
+                Ok((sent_bytes, response)) => {
+                    record.request_bytes = sent_bytes;
+                    record.status = Some(response.status);
+                    record.response_bytes = response.body.len();
+                    let mut out = http::Response::new(Full::new(response.body).map_err(HttpError::from).boxed_unsync());
+                    *out.status_mut() =
+                        http::StatusCode::from_u16(response.status).unwrap_or(http::StatusCode::BAD_GATEWAY);
+                    *out.headers_mut() = response.headers;
+                    Ok((out, Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>))
+                }
+                Err(failure) => {
+                    let error = failure.to_http_error();
+                    match failure {
+                        Failure::Refused(why) => record.refused = Some(why),
+                        Failure::Error(why) => record.error = Some(why),
+                        Failure::Transport(e) => record.error = Some(e.to_string()),
+                    }
+                    Err(error)
+                }
+            };
+            Self::push(&records, record);
+            result
+        })
+    }
+}
+
+enum Failure {
+    Refused(String),
+    Error(String),
+    Transport(TransportError),
+}
+
+impl Failure {
+    fn to_http_error(&self) -> HttpError {
+        match self {
+            Failure::Refused(_) => HttpError::HttpRequestDenied,
+            Failure::Error(_) => HttpError::HttpRequestBodySize(None),
+            Failure::Transport(e) => match e {
+                TransportError::Refused(_) => HttpError::DestinationIpProhibited,
+                TransportError::NotFound(_) => HttpError::DestinationNotFound,
+                TransportError::Timeout(_) => HttpError::ConnectionTimeout,
+                TransportError::Connect(_) => HttpError::ConnectionRefused,
+                TransportError::Tls(_) => HttpError::TlsProtocolError,
+                TransportError::TooLarge(n) => HttpError::HttpResponseBodySize(Some(*n as u64)),
+                TransportError::Protocol(_) => HttpError::HttpProtocolError,
+            },
+        }
+    }
+}
+
+/// Fills secret placeholders and attaches the credential.
+fn prepare(parts: http::request::Parts, body: Bytes, policy: &HttpPolicy) -> Result<HttpRequest, String> {
+    let mut headers = parts.headers;
+    for value in headers.values_mut() {
+        if let Cow::Owned(filled) = fill_secrets(value.as_bytes(), &policy.secrets)? {
+            *value =
+                HeaderValue::from_bytes(&filled).map_err(|_| "a secret is not a valid header value".to_string())?;
+        }
+    }
+    let body = match fill_secrets(&body, &policy.secrets)? {
+        Cow::Owned(filled) => Bytes::from(filled),
+        Cow::Borrowed(_) => body,
+    };
+    if let Some(credential) = &policy.credential
+        && let Some(name) = credential.header_name()
+    {
+        headers.insert(name, credential.header_value(&policy.secrets)?);
+    }
+    if !body.is_empty() || headers.contains_key(http::header::CONTENT_LENGTH) {
+        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    }
+    Ok(HttpRequest {
+        method: parts.method,
+        uri: parts.uri,
+        headers,
+        body,
+    })
+}
+
+const PLACEHOLDER_OPEN: &[u8] = b"{{secret.";
+const PLACEHOLDER_CLOSE: &[u8] = b"}}";
+
+/// Replaces each `{{secret.NAME}}` with the account's secret NAME.
+fn fill_secrets<'a>(input: &'a [u8], secrets: &BTreeMap<String, String>) -> Result<Cow<'a, [u8]>, String> {
+    let Some(first) = find(input, PLACEHOLDER_OPEN) else {
+        return Ok(Cow::Borrowed(input));
+    };
+    let mut out = Vec::with_capacity(input.len());
+    let mut rest = input;
+    let mut at = Some(first);
+    while let Some(open) = at {
+        out.extend_from_slice(&rest[..open]);
+        let name_start = open + PLACEHOLDER_OPEN.len();
+        let close = find(&rest[name_start..], PLACEHOLDER_CLOSE).ok_or("unclosed secret placeholder")?;
+        let name = String::from_utf8_lossy(&rest[name_start..name_start + close]);
+        let secret = secrets
+            .get(name.as_ref())
+            .ok_or_else(|| format!("the account has no secret `{name}`"))?;
+        out.extend_from_slice(secret.as_bytes());
+        rest = &rest[name_start + close + PLACEHOLDER_CLOSE.len()..];
+        at = find(rest, PLACEHOLDER_OPEN);
+    }
+    out.extend_from_slice(rest);
+    Ok(Cow::Owned(out))
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secrets() -> BTreeMap<String, String> {
+        [
+            ("password".to_string(), "hunter2".to_string()),
+            ("token".to_string(), "t0k".to_string()),
+        ]
+        .into()
+    }
+
+    #[test]
+    fn fills_placeholders() {
+        let filled = fill_secrets(br#"{"id":"me","password":"{{secret.password}}"}"#, &secrets()).unwrap();
+        assert_eq!(&*filled, br#"{"id":"me","password":"hunter2"}"#);
+        let two = fill_secrets(b"{{secret.token}}-{{secret.token}}", &secrets()).unwrap();
+        assert_eq!(&*two, b"t0k-t0k");
+        assert!(matches!(
+            fill_secrets(b"no placeholder", &secrets()).unwrap(),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn refuses_unknown_or_unclosed_placeholders() {
+        assert_eq!(
+            fill_secrets(b"{{secret.nope}}", &secrets()).unwrap_err(),
+            "the account has no secret `nope`"
+        );
+        assert!(fill_secrets(b"{{secret.password", &secrets()).is_err());
+    }
+
+    #[test]
+    fn credential_values() {
+        let bearer = Credential::Bearer { secret: "token".into() };
+        assert_eq!(bearer.header_value(&secrets()).unwrap(), "Bearer t0k");
+        let basic = Credential::Basic {
+            username: "token".into(),
+            password: "password".into(),
+        };
+        assert_eq!(basic.header_value(&secrets()).unwrap(), "Basic dDBrOmh1bnRlcjI=");
+        let missing = Credential::Bearer { secret: "other".into() };
+        assert!(missing.header_value(&secrets()).is_err());
+    }
+}

@@ -1,0 +1,14 @@
+//! Outgoing HTTP of plugins: every request a guest makes through
+//! `wasi:http/outgoing-handler` passes the [`hooks`] (allowed hosts, credentials,
+//! caps, the request log) and leaves through a [`Transport`].
+
+mod hooks;
+mod origin;
+mod transport;
+
+pub(crate) use hooks::OutgoingHooks;
+pub use hooks::{Credential, HttpPolicy, RequestRecord};
+pub use origin::{AllowedOrigin, OriginError, is_public};
+pub use transport::{
+    HttpRequest, HttpResponse, NetworkTransport, SendOptions, Transport, TransportError, TransportFuture,
+};

@@ -1,0 +1,152 @@
+//! The data of one call's Store, and the host side of the `log` and `kv` imports.
+
+use std::collections::BTreeMap;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use super::bindings::channel::socialcrm::plugin::{kv, log, types};
+use super::http::OutgoingHooks;
+use super::limits::MemoryLimiter;
+
+/// Key-value writes of a call, applied by the caller only if the call succeeds:
+/// `None` deletes the key.
+pub type KvChanges = BTreeMap<String, Option<Vec<u8>>>;
+
+/// Bytes of plugin stderr kept per call (enough for a panic message).
+const STDERR_CAPACITY: usize = 8 << 10;
+/// Bytes of one log line; the rest is cut.
+const LOG_LINE_BYTES: usize = 4 << 10;
+
+pub(crate) struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    http_ctx: WasiHttpCtx,
+    pub hooks: OutgoingHooks,
+    pub limiter: MemoryLimiter,
+    pub stderr: MemoryOutputPipe,
+    plugin: String,
+    kv: BTreeMap<String, Vec<u8>>,
+    kv_changes: KvChanges,
+    max_kv_bytes: usize,
+    log_lines: usize,
+    max_log_lines: usize,
+}
+
+impl CallState {
+    pub fn new(plugin: String, hooks: OutgoingHooks, kv: BTreeMap<String, Vec<u8>>) -> CallState {
+        let limits = hooks.limits.clone();
+        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        // No preopened directories, environment, arguments, sockets or host
+        // stdio: components from Python or JavaScript import all of WASI and
+        // must find nothing behind it.
+        let wasi = WasiCtxBuilder::new()
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        CallState {
+            wasi,
+            table: ResourceTable::new(),
+            http_ctx: WasiHttpCtx::new(),
+            hooks,
+            limiter: MemoryLimiter {
+                limit: limits.memory_bytes,
+            },
+            stderr,
+            plugin,
+            kv,
+            kv_changes: KvChanges::new(),
+            max_kv_bytes: limits.max_kv_bytes,
+            log_lines: 0,
+            max_log_lines: limits.max_log_lines,
+        }
+    }
+
+    pub fn take_kv_changes(&mut self) -> KvChanges {
+        std::mem::take(&mut self.kv_changes)
+    }
+
+    fn kv_bytes_with(&self, key: &str, value_len: usize) -> usize {
+        self.kv
+            .iter()
+            .filter(|(k, _)| k.as_str() != key)
+            .map(|(k, v)| k.len() + v.len())
+            .sum::<usize>()
+            + key.len()
+            + value_len
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for CallState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http_ctx,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+impl types::Host for CallState {}
+
+impl log::Host for CallState {
+    fn write(&mut self, level: log::Level, message: String) {
+        self.log_lines += 1;
+        if self.log_lines > self.max_log_lines {
+            if self.log_lines == self.max_log_lines + 1 {
+                tracing::warn!(plugin = %self.plugin, "log line cap reached; dropping the rest of this call's lines");
+            }
+            return;
+        }
+        let mut message = message;
+        if message.len() > LOG_LINE_BYTES {
+            let mut cut = LOG_LINE_BYTES;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+        }
+        let plugin = self.plugin.as_str();
+        match level {
+            log::Level::Trace => tracing::trace!(target: "plugin", plugin, "{message}"),
+            log::Level::Debug => tracing::debug!(target: "plugin", plugin, "{message}"),
+            log::Level::Info => tracing::info!(target: "plugin", plugin, "{message}"),
+            log::Level::Warn => tracing::warn!(target: "plugin", plugin, "{message}"),
+            log::Level::Error => tracing::error!(target: "plugin", plugin, "{message}"),
+        }
+    }
+}
+
+impl kv::Host for CallState {
+    fn get(&mut self, key: String) -> Option<Vec<u8>> {
+        self.kv.get(&key).cloned()
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
+        if self.kv_bytes_with(&key, value.len()) > self.max_kv_bytes {
+            return Err(format!("key-value quota of {} bytes exceeded", self.max_kv_bytes));
+        }
+        self.kv.insert(key.clone(), value.clone());
+        self.kv_changes.insert(key, Some(value));
+        Ok(())
+    }
+
+    fn delete(&mut self, key: String) {
+        if self.kv.remove(&key).is_some() {
+            self.kv_changes.insert(key, None);
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Channel accounts end to end against a fake Mastodon on loopback: add
+//! (validated, checked by the plugin), sync page by page, list, secrets
+//! encrypted at rest, failures recorded, remove. On SQLite and PostgreSQL.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use socialcrm::channels::{self, ChannelError, NewChannel, SyncReport};
+use socialcrm::runtime::{Runtime, RuntimeOptions};
+use socialcrm::secrets::SecretBox;
+use socialcrm_fakes::mastodon::TOKEN;
+use socialcrm_fakes::{FakeMastodon, Fault};
+use sqlx::Row;
+
+fn plugin_dir() -> tempfile::TempDir {
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/mastodon");
+    let wasm = socialcrm_sdk::testkit::build(src).expect("build the mastodon plugin");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(format!("{src}/plugin.toml"), dir.path().join("plugin.toml")).unwrap();
+    std::fs::copy(wasm, dir.path().join("plugin.wasm")).unwrap();
+    dir
+}
+
+fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn add_sync_list_remove() {
+    let network = FakeMastodon::start().await.unwrap();
+    let dir = plugin_dir();
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let sbox = SecretBox::from_key(&[7; 32]).unwrap();
+    let (network, runtime, sbox) = (&network, &runtime, &sbox);
+    let plugin = dir.path().display().to_string();
+    let plugin = &plugin;
+    common::on_each_db(move |db| async move {
+        let channel = |config: &[(&str, &str)], secrets: &[(&str, &str)]| NewChannel {
+            name: "brand".into(),
+            plugin: plugin.clone(),
+            config: map(config),
+            secrets: map(secrets),
+            allow_private: true,
+        };
+        let base = network.base_url();
+        let add = |c| channels::add(&db, sbox, runtime, c);
+
+        let err = add(channel(&[("instance", &base)], &[])).await.unwrap_err();
+        assert_eq!(err.to_string(), "`access-token` is required: --secret access-token=...");
+        let err = add(channel(&[("instance", &base), ("access-token", TOKEN)], &[]))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`access-token` is a secret: pass it with --secret access-token=..."
+        );
+        let err = add(channel(
+            &[("instance", &base), ("colour", "red")],
+            &[("access-token", TOKEN)],
+        ))
+        .await
+        .unwrap_err();
+        assert!(err.to_string().starts_with("unknown field `colour`"), "{err}");
+        let err = add(channel(&[("instance", &base)], &[("access-token", "wrong")]))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ChannelError::Check(_)), "{err}");
+        assert!(err.to_string().contains("unauthorized"), "{err}");
+
+        add(channel(&[("instance", &base)], &[("access-token", TOKEN)]))
+            .await
+            .unwrap();
+        let err = add(channel(&[("instance", &base)], &[("access-token", TOKEN)]))
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "a channel named `brand` already exists");
+        let sealed: String = sqlx::query("SELECT secrets FROM channel_accounts WHERE name = 'brand'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            .get("secrets");
+        assert!(!sealed.contains(TOKEN), "secrets are encrypted at rest");
+
+        let first = channels::sync(&db, sbox, runtime, "brand", &|_| {}).await.unwrap();
+        assert_eq!(first.pages, 1, "the first sync takes the newest page");
+        assert!(first.new_posts > 0);
+
+        for i in 0..50 {
+            network.push_mention(json!({"content": format!("<p>@brand question {i}?</p>"), "visibility": "public"}));
+        }
+        let seen = std::sync::Mutex::new(Vec::new());
+        let second = channels::sync(&db, sbox, runtime, "brand", &|r: &SyncReport| {
+            seen.lock().unwrap().push(r.clone())
+        })
+        .await
+        .unwrap();
+        assert_eq!((second.pages, second.new_posts, second.duplicates), (2, 50, 0));
+        assert_eq!(seen.lock().unwrap().len(), 2, "progress after every page");
+        let third = channels::sync(&db, sbox, runtime, "brand", &|_| {}).await.unwrap();
+        assert_eq!(third.new_posts, 0);
+
+        let listed = channels::list(&db).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].status, "active");
+        assert_eq!(listed[0].posts as usize, first.new_posts + 50);
+
+        network.fail_next(Fault::Unauthorized);
+        let err = channels::sync(&db, sbox, runtime, "brand", &|_| {}).await.unwrap_err();
+        assert!(err.to_string().contains("unauthorized"), "{err}");
+        let listed = channels::list(&db).await.unwrap();
+        assert_eq!(listed[0].status, "paused");
+        assert!(
+            listed[0]
+                .last_error
+                .as_deref()
+                .unwrap_or_default()
+                .contains("unauthorized")
+        );
+        channels::sync(&db, sbox, runtime, "brand", &|_| {}).await.unwrap();
+        assert_eq!(
+            channels::list(&db).await.unwrap()[0].status,
+            "active",
+            "a good sync clears the failure"
+        );
+
+        assert_eq!(
+            channels::remove(&db, "brand").await.unwrap() as usize,
+            first.new_posts + 50
+        );
+        assert!(channels::list(&db).await.unwrap().is_empty());
+        assert!(matches!(
+            channels::remove(&db, "brand").await,
+            Err(ChannelError::Unknown(_))
+        ));
+        assert!(matches!(
+            channels::sync(&db, sbox, runtime, "brand", &|_| {}).await,
+            Err(ChannelError::Unknown(_))
+        ));
+    })
+    .await;
+}

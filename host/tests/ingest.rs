@@ -1,0 +1,156 @@
+//! Exactly-once effect of a page: posts, authors, the next state and the
+//! plugin's key-value writes commit together; a re-poll collapses duplicates;
+//! a bad page stores nothing. On SQLite and PostgreSQL.
+
+mod common;
+
+use socialcrm::ingest::{CommitError, commit_page};
+use socialcrm::runtime::KvChanges;
+use socialcrm::runtime::bindings::types::{Author, Direction, Post, PostKind};
+use socialcrm::store::{Db, now_ms};
+use sqlx::Row;
+
+fn post(id: &str, author: &str, handle: &str, created_at: &str) -> Post {
+    Post {
+        external_id: id.into(),
+        kind: PostKind::Mention,
+        direction: Direction::Inbound,
+        author: Author {
+            external_id: author.into(),
+            handle: handle.into(),
+            display_name: Some("Someone".into()),
+            profile_url: None,
+            avatar_url: None,
+            bio: None,
+            followers: Some(12),
+            fields: vec![],
+        },
+        text: format!("post {id}"),
+        url: None,
+        thread_id: None,
+        in_reply_to: None,
+        created_at: created_at.into(),
+        language: Some("en".into()),
+        raw: "{}".into(),
+    }
+}
+
+async fn channel(db: &Db) -> i64 {
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO channel_accounts (name, plugin, network, created_at, updated_at) VALUES ($1, $2, $3, $4, $5) \
+         RETURNING id",
+    )
+    .bind("brand")
+    .bind("mastodon")
+    .bind("mastodon")
+    .bind(now)
+    .bind(now)
+    .fetch_one(db.pool())
+    .await
+    .unwrap()
+    .get("id")
+}
+
+async fn count(db: &Db, table: &str) -> i64 {
+    sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM {table}")))
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .get("n")
+}
+
+async fn state(db: &Db, id: i64) -> (String, String) {
+    let row = sqlx::query("SELECT state, kv FROM channel_accounts WHERE id = $1")
+        .bind(id)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    (row.get("state"), row.get("kv"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_commits_once_and_a_repoll_collapses() {
+    common::on_each_db(|db| async move {
+        let id = channel(&db).await;
+        let page = vec![
+            post("1", "u1", "alice@demo.social", "2026-11-22T08:00:00Z"),
+            post("2", "u2", "bob@demo.social", "2026-11-22T08:01:00.123Z"),
+            post("3", "u1", "alice@demo.social", "2026-11-22T08:02:00+01:00"),
+        ];
+        let kv: KvChanges = [("session".to_string(), Some(b"jwt".to_vec()))].into();
+        let first = commit_page(&db, id, "mastodon", &page, "{\"newest\":\"3\"}", &kv)
+            .await
+            .unwrap();
+        assert_eq!(first.new_posts.len(), 3);
+        assert_eq!(first.duplicates, 0);
+        assert_eq!(
+            count(&db, "identities").await,
+            2,
+            "authors key on the network's user id"
+        );
+        assert_eq!(
+            state(&db, id).await,
+            ("{\"newest\":\"3\"}".into(), r#"{"session":"and0"}"#.into())
+        );
+
+        // A crash after the commit and a re-poll from an older state: nothing doubles.
+        let again = commit_page(&db, id, "mastodon", &page, "{\"newest\":\"3\"}", &KvChanges::new())
+            .await
+            .unwrap();
+        assert_eq!((again.new_posts.len(), again.duplicates), (0, 3));
+        assert_eq!(count(&db, "posts").await, 3);
+
+        // The handle changed; the identity is the same row, with the new handle.
+        let renamed = vec![post("4", "u1", "alice@new.social", "2026-11-22T09:00:00Z")];
+        let deleted: KvChanges = [("session".to_string(), None)].into();
+        commit_page(&db, id, "mastodon", &renamed, "{\"newest\":\"4\"}", &deleted)
+            .await
+            .unwrap();
+        assert_eq!(count(&db, "identities").await, 2);
+        let handle: String = sqlx::query("SELECT handle FROM identities WHERE external_user_id = 'u1'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            .get("handle");
+        assert_eq!(handle, "alice@new.social");
+        assert_eq!(state(&db, id).await.1, "{}");
+
+        let created: i64 = sqlx::query("SELECT created_at FROM posts WHERE external_id = '3'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            .get("created_at");
+        assert_eq!(created, 1_795_330_920_000, "offsets are normalised to UTC");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_page_stores_nothing() {
+    common::on_each_db(|db| async move {
+        let id = channel(&db).await;
+        let page = vec![
+            post("1", "u1", "a", "2026-11-22T08:00:00Z"),
+            post("2", "u2", "b", "yesterday"),
+        ];
+        let err = commit_page(&db, id, "mastodon", &page, "next", &KvChanges::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CommitError::BadTime { .. }));
+        assert_eq!(
+            err.to_string(),
+            "post 2: created-at `yesterday` is not an RFC 3339 time; nothing from this page was stored"
+        );
+        assert_eq!(count(&db, "posts").await, 0);
+        assert_eq!(count(&db, "identities").await, 0);
+        assert_eq!(state(&db, id).await.0, "", "the state did not move");
+
+        let missing = commit_page(&db, 9999, "mastodon", &page[..1], "next", &KvChanges::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(missing, CommitError::NoChannel(9999)));
+        assert_eq!(count(&db, "posts").await, 0, "the transaction rolled back");
+    })
+    .await;
+}

@@ -1,0 +1,362 @@
+//! First-party Mastodon channel: mentions of the account come from polling the
+//! notifications API (<https://docs.joinmastodon.org/methods/notifications/>),
+//! replies and direct messages go out through the statuses API. The host
+//! attaches the access token; the plugin never sees it.
+
+mod entities;
+mod html;
+mod paging;
+mod reply;
+mod time;
+
+use serde_json::value::RawValue;
+use socialcrm_sdk::channel::{
+    Capabilities, ConfigField, Connector, Descriptor, FieldKind, Outbound, Page, Sent, WebhookRequest, WebhookResult,
+};
+use socialcrm_sdk::http::{Request, Response, encode};
+use socialcrm_sdk::{Config, ConfigExt, PluginError, RateLimit, log};
+
+use entities::{Account, Notification, StatusRef, non_empty};
+use paging::State;
+
+/// Notifications per page: the API's default, half its maximum of 80.
+const PAGE_SIZE: usize = 40;
+/// The shortest wait after a 429, whatever the headers say (clocks differ).
+const MIN_RETRY_MS: u64 = 1_000;
+
+struct Mastodon;
+
+impl Connector for Mastodon {
+    fn describe() -> Descriptor {
+        Descriptor {
+            network: "mastodon".into(),
+            capabilities: Capabilities::POLL | Capabilities::REPLY | Capabilities::DIRECT_MESSAGE,
+            config_fields: vec![
+                ConfigField {
+                    name: "instance".into(),
+                    description: "The server's address, e.g. https://mastodon.social".into(),
+                    kind: FieldKind::Url,
+                    required: true,
+                    secret: false,
+                },
+                ConfigField {
+                    name: "access-token".into(),
+                    description: "An access token of the brand's account with the scopes read:accounts, \
+                                  read:notifications, read:statuses and write:statuses"
+                        .into(),
+                    kind: FieldKind::Text,
+                    required: true,
+                    secret: true,
+                },
+            ],
+        }
+    }
+
+    fn check(config: Config) -> Result<(), PluginError> {
+        let base = instance(&config)?;
+        const WHAT: &str = "verifying the access token";
+        let response = call(Request::get(format!("{base}/api/v1/accounts/verify_credentials")), WHAT)?;
+        let account: Account = parse(&response, WHAT)?;
+        log::info(&format!("signed in to {base} as @{}", account.acct));
+        Ok(())
+    }
+
+    fn poll(config: Config, state: String) -> Result<Page, PluginError> {
+        let base = instance(&config)?;
+        let since = State::parse(&state)?;
+        let mut request = Request::get(format!("{base}/api/v1/notifications"))
+            .query("types[]", "mention")
+            .query("limit", &PAGE_SIZE.to_string());
+        // Without a state only the newest page: the account's history is not news.
+        if let Some(since) = &since {
+            request = request.query("min_id", &since.newest);
+        }
+        const WHAT: &str = "listing mentions";
+        let response = call(request, WHAT)?;
+        // Kept as received for each post's `raw`.
+        let page: Vec<Box<RawValue>> = parse(&response, WHAT)?;
+        if page.is_empty() {
+            return Ok(Page {
+                posts: Vec::new(),
+                state,
+                has_more: false,
+            });
+        }
+        let mut ids = Vec::with_capacity(page.len());
+        let mut posts = Vec::with_capacity(page.len());
+        // The API lists newest first; posts go to the host oldest first.
+        for raw in page.iter().rev() {
+            let notification: Notification = serde_json::from_str(raw.get())
+                .map_err(|e| PluginError::Permanent(format!("{WHAT}: malformed notification: {e}")))?;
+            if notification.id.is_empty() {
+                return Err(PluginError::Permanent(format!(
+                    "{WHAT}: a notification has an empty id"
+                )));
+            }
+            ids.push(notification.id.clone());
+            // Skipped notifications (deleted statuses, other types) still move the state on.
+            posts.extend(notification.into_post(raw.get())?);
+        }
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let link_prev = response.header("link").and_then(paging::prev_min_id);
+        let newest = paging::advance(since.as_ref().map(|s| s.newest.as_str()), link_prev, &ids);
+        log::debug(&format!(
+            "{} notifications, {} mentions with a status; newest {newest:?}",
+            page.len(),
+            posts.len()
+        ));
+        Ok(Page {
+            posts,
+            state: newest.map_or(state, |id| State::encode(&id)),
+            // A full page leaves more above it; the newest page on a first poll is all we take.
+            has_more: since.is_some() && page.len() >= PAGE_SIZE,
+        })
+    }
+
+    fn handle_webhook(_config: Config, _request: WebhookRequest) -> Result<WebhookResult, PluginError> {
+        Err(PluginError::Permanent(
+            "mastodon delivers mentions by polling; webhooks are not supported".into(),
+        ))
+    }
+
+    fn send(config: Config, message: Outbound) -> Result<Sent, PluginError> {
+        let base = instance(&config)?;
+        let text = message.text.trim();
+        if text.is_empty() {
+            return Err(PluginError::Permanent("nothing to send: the text is empty".into()));
+        }
+        let target = message.in_reply_to.as_ref();
+        let (visibility, mention) = match &message.recipient {
+            Some(recipient) => (Some("direct"), Some(recipient_handle(&base, recipient)?)),
+            None => match target {
+                Some(target) => (
+                    parent_visibility(&base, &target.external_id)?,
+                    Some(target.author_handle.clone()),
+                ),
+                None => (None, None),
+            },
+        };
+        let status = reply::with_mention(text, mention.as_deref());
+        let in_reply_to = target.map(|t| t.external_id.as_str());
+        let mut form = vec![("status", status.as_str())];
+        if let Some(id) = in_reply_to {
+            form.push(("in_reply_to_id", id));
+        }
+        if let Some(visibility) = visibility {
+            form.push(("visibility", visibility));
+        }
+        const WHAT: &str = "publishing the status";
+        let request = Request::post(format!("{base}/api/v1/statuses"))
+            .header(
+                "Idempotency-Key",
+                reply::idempotency_key(in_reply_to, visibility, &status),
+            )
+            .form(&form);
+        let created: StatusRef = parse(&call(request, WHAT)?, WHAT)?;
+        Ok(Sent {
+            url: non_empty(created.url).or(non_empty(created.uri)),
+            external_id: created.id,
+        })
+    }
+}
+
+socialcrm_sdk::export_channel!(Mastodon);
+
+/// The `instance` base URL without a trailing slash, e.g. `https://mastodon.social`.
+fn instance(config: &Config) -> Result<String, PluginError> {
+    let raw = config.require("instance")?;
+    let parts = raw
+        .trim_end_matches('/')
+        .split_once("://")
+        .map(|(scheme, host)| (scheme.to_ascii_lowercase(), host))
+        .filter(|(scheme, _)| scheme == "https" || scheme == "http");
+    match parts {
+        Some((scheme, host)) if !host.is_empty() && !host.contains(['/', '?', '#', '@', ' ']) => {
+            Ok(format!("{scheme}://{host}"))
+        }
+        _ => Err(PluginError::InvalidConfig(format!(
+            "config field `instance` must be the server's address, like https://mastodon.social (got `{raw}`)"
+        ))),
+    }
+}
+
+/// The visibility a reply to `status_id` must keep (see [`reply::inherited_visibility`]).
+fn parent_visibility(base: &str, status_id: &str) -> Result<Option<&'static str>, PluginError> {
+    const WHAT: &str = "reading the post being answered";
+    let response = call(
+        Request::get(format!("{base}/api/v1/statuses/{}", encode(status_id))),
+        WHAT,
+    )?;
+    let parent: StatusRef = parse(&response, WHAT)?;
+    Ok(reply::inherited_visibility(parent.visibility.as_deref()))
+}
+
+/// The handle to @mention in a direct message. The contract passes the
+/// recipient's account id, which Mastodon resolves to its `acct`; a value
+/// that is already a handle is used as it is.
+fn recipient_handle(base: &str, recipient: &str) -> Result<String, PluginError> {
+    let recipient = recipient.trim().trim_start_matches('@');
+    if recipient.is_empty() {
+        return Err(PluginError::Permanent(
+            "the direct message has an empty recipient".into(),
+        ));
+    }
+    if !recipient.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(recipient.to_string());
+    }
+    const WHAT: &str = "looking up the recipient";
+    let response = call(Request::get(format!("{base}/api/v1/accounts/{recipient}")), WHAT)?;
+    let account: Account = parse(&response, WHAT)?;
+    Ok(account.acct)
+}
+
+/// Sends `request`; every failure becomes the error the host acts on, its
+/// message saying `what` was being done.
+fn call(request: Request, what: &str) -> Result<Response, PluginError> {
+    let response = request.send().map_err(|e| context(e.into(), what))?;
+    let reset_wait = rate_limit_wait_ms(&response, time::now_millis());
+    match response.error_for_status() {
+        Err(PluginError::RateLimited(limit)) => Err(context(
+            PluginError::RateLimited(RateLimit {
+                retry_after_ms: reset_wait.unwrap_or(limit.retry_after_ms).max(MIN_RETRY_MS),
+                message: limit.message,
+            }),
+            what,
+        )),
+        other => other.map_err(|e| context(e, what)),
+    }
+}
+
+/// How long until `X-RateLimit-Reset` (an ISO 8601 time,
+/// <https://docs.joinmastodon.org/api/rate-limits/>), when the header says.
+fn rate_limit_wait_ms(response: &Response, now_millis: i64) -> Option<u64> {
+    let reset = time::parse_millis(response.header("x-ratelimit-reset")?)?;
+    Some(u64::try_from(reset.saturating_sub(now_millis)).unwrap_or(0))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(response: &Response, what: &str) -> Result<T, PluginError> {
+    response.json().map_err(|e| context(e, what))
+}
+
+/// `e` with its message prefixed by `what`.
+fn context(e: PluginError, what: &str) -> PluginError {
+    match e {
+        PluginError::InvalidConfig(m) => PluginError::InvalidConfig(format!("{what}: {m}")),
+        PluginError::Unauthorized(m) => PluginError::Unauthorized(format!("{what}: {m}")),
+        PluginError::RateLimited(r) => PluginError::RateLimited(RateLimit {
+            retry_after_ms: r.retry_after_ms,
+            message: format!("{what}: {}", r.message),
+        }),
+        PluginError::Transient(m) => PluginError::Transient(format!("{what}: {m}")),
+        PluginError::Permanent(m) => PluginError::Permanent(format!("{what}: {m}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use socialcrm_sdk::ConfigEntry;
+
+    use super::*;
+
+    fn config(instance: &str) -> Config {
+        vec![ConfigEntry {
+            name: "instance".into(),
+            value: instance.into(),
+        }]
+    }
+
+    // Natively: the host cannot run `describe` of a plugin whose allowed hosts
+    // name a config field (it builds the HTTP policy from an empty account).
+    #[test]
+    fn describe_matches_the_manifest() {
+        let manifest = socialcrm_sdk::testkit::Manifest::parse(include_str!("../plugin.toml")).expect("plugin.toml");
+        let d = Mastodon::describe();
+        assert_eq!(Some(d.network.as_str()), manifest.network.as_deref());
+        assert_eq!(
+            d.capabilities,
+            Capabilities::POLL | Capabilities::REPLY | Capabilities::DIRECT_MESSAGE
+        );
+        assert_eq!(d.config_fields.len(), manifest.config.len());
+        for (field, spec) in d.config_fields.iter().zip(&manifest.config) {
+            let kind = match spec.kind.as_str() {
+                "url" => FieldKind::Url,
+                _ => FieldKind::Text,
+            };
+            assert_eq!(
+                (
+                    &field.name,
+                    field.required,
+                    field.secret,
+                    &field.description,
+                    field.kind
+                ),
+                (&spec.name, spec.required, spec.secret, &spec.description, kind)
+            );
+        }
+        assert!(d.config_fields.iter().any(|f| f.name == "access-token" && f.secret));
+    }
+
+    #[test]
+    fn instance_must_be_an_http_base_url() {
+        assert_eq!(
+            instance(&config("https://mastodon.social/")).unwrap(),
+            "https://mastodon.social"
+        );
+        assert_eq!(
+            instance(&config("http://127.0.0.1:8080")).unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            instance(&config("HTTPS://Mastodon.Social")).unwrap(),
+            "https://Mastodon.Social"
+        );
+        for bad in [
+            "mastodon.social",
+            "ftp://mastodon.social",
+            "https://",
+            "https://mastodon.social/api",
+            "https://u@mastodon.social",
+        ] {
+            assert!(
+                matches!(instance(&config(bad)), Err(PluginError::InvalidConfig(m)) if m.contains("`instance`")),
+                "{bad}"
+            );
+        }
+        assert!(matches!(instance(&Vec::new()), Err(PluginError::InvalidConfig(m)) if m.contains("required")));
+    }
+
+    fn response(status: u16, headers: &[(&str, &str)]) -> Response {
+        Response {
+            status,
+            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+            body: br#"{"error":"Too many requests"}"#.to_vec(),
+        }
+    }
+
+    #[test]
+    fn rate_limit_reset_is_a_wait_from_now() {
+        let now = time::parse_millis("2026-11-23T09:58:30Z").unwrap();
+        let reset = [("X-RateLimit-Reset", "2026-11-23T10:00:00.000000Z")];
+        assert_eq!(rate_limit_wait_ms(&response(429, &reset), now), Some(90_000));
+        assert_eq!(rate_limit_wait_ms(&response(429, &reset), now + 100_000), Some(0));
+        assert_eq!(
+            rate_limit_wait_ms(&response(429, &[("X-RateLimit-Reset", "soon")]), now),
+            None
+        );
+        assert_eq!(rate_limit_wait_ms(&response(429, &[]), now), None);
+    }
+
+    #[test]
+    fn context_keeps_the_kind_and_names_the_step() {
+        let e = context(PluginError::Transient("HTTP 502".into()), "listing mentions");
+        assert!(matches!(e, PluginError::Transient(m) if m == "listing mentions: HTTP 502"));
+        let e = context(
+            PluginError::RateLimited(RateLimit {
+                retry_after_ms: 5,
+                message: "HTTP 429".into(),
+            }),
+            "x",
+        );
+        assert!(matches!(e, PluginError::RateLimited(r) if r.retry_after_ms == 5 && r.message == "x: HTTP 429"));
+    }
+}

@@ -1,0 +1,104 @@
+//! socialcrm-sdk: write socialcrm channel and analyzer plugins in Rust.
+//!
+//! A channel plugin implements [`channel::Connector`] and calls
+//! [`export_channel!`]; an analyzer implements [`analyzer::Analyzer`] and calls
+//! [`export_analyzer!`]. Build with `cargo build --release --target wasm32-wasip2`.
+//! [`http`] makes requests to the hosts the manifest allows (the host attaches
+//! credentials), [`kv`] keeps small values per account, [`log`] writes to the
+//! host's log, and the `testkit` feature runs the built component in the real
+//! host against canned HTTP responses from a plain `cargo test`.
+
+extern crate self as socialcrm_sdk;
+
+mod config;
+pub mod http;
+pub mod log;
+#[cfg(all(feature = "testkit", not(target_arch = "wasm32")))]
+pub mod testkit;
+
+pub use config::ConfigExt;
+pub use types::*;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use wit_bindgen;
+
+    pub mod channel_world {
+        wit_bindgen::generate!({
+            path: "../wit/v1",
+            world: "channel",
+            pub_export_macro: true,
+            export_macro_name: "__export_channel_world",
+            default_bindings_module: "::socialcrm_sdk::__private::channel_world",
+            runtime_path: "::socialcrm_sdk::__private::wit_bindgen::rt",
+            bitflags_path: "::socialcrm_sdk::__private::wit_bindgen::rt::bitflags",
+        });
+    }
+
+    pub mod analyzer_world {
+        wit_bindgen::generate!({
+            path: "../wit/v1",
+            world: "analyzer",
+            pub_export_macro: true,
+            export_macro_name: "__export_analyzer_world",
+            default_bindings_module: "::socialcrm_sdk::__private::analyzer_world",
+            runtime_path: "::socialcrm_sdk::__private::wit_bindgen::rt",
+            with: {
+                "socialcrm:plugin/types@1.0.0": crate::__private::channel_world::socialcrm::plugin::types,
+                "socialcrm:plugin/log@1.0.0": crate::__private::channel_world::socialcrm::plugin::log,
+            },
+        });
+    }
+}
+
+/// The contract's shared types: posts, authors, analyses, errors.
+pub mod types {
+    pub use crate::__private::channel_world::socialcrm::plugin::types::*;
+}
+
+/// The key-value store of this plugin and account. Writes are kept only when
+/// the call succeeds.
+pub mod kv {
+    pub use crate::__private::channel_world::socialcrm::plugin::kv::{delete, get, set};
+}
+
+/// What a channel plugin implements.
+pub mod channel {
+    pub use crate::__private::channel_world::exports::socialcrm::plugin::connector::{
+        Capabilities, ConfigField, Descriptor, FieldKind, Guest as Connector, Header, Outbound, Page, ReplyTarget,
+        Sent, WebhookRequest, WebhookResponse, WebhookResult,
+    };
+}
+
+/// What an analyzer plugin implements.
+pub mod analyzer {
+    pub use crate::__private::analyzer_world::exports::socialcrm::plugin::analysis::{
+        AnalysisInput, Descriptor, Guest as Analyzer,
+    };
+}
+
+/// Exports a type implementing [`channel::Connector`] as the plugin's connector.
+/// Expands to nothing outside WebAssembly, so the crate also builds and tests natively.
+#[macro_export]
+macro_rules! export_channel {
+    ($connector:ident) => {
+        #[cfg(target_arch = "wasm32")]
+        $crate::__private::channel_world::__export_channel_world!($connector with_types_in $crate::__private::channel_world);
+        // Natively the type is still the plugin's entry point (tests call it).
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn() -> $crate::channel::Descriptor = <$connector as $crate::channel::Connector>::describe;
+    };
+}
+
+/// Exports a type implementing [`analyzer::Analyzer`] as the plugin's analyzer.
+/// Expands to nothing outside WebAssembly, so the crate also builds and tests natively.
+#[macro_export]
+macro_rules! export_analyzer {
+    ($analyzer:ident) => {
+        #[cfg(target_arch = "wasm32")]
+        $crate::__private::analyzer_world::__export_analyzer_world!($analyzer with_types_in $crate::__private::analyzer_world);
+        // Natively the type is still the plugin's entry point (tests call it).
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn() -> $crate::analyzer::Descriptor = <$analyzer as $crate::analyzer::Analyzer>::describe;
+    };
+}

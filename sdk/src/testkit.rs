@@ -1,0 +1,261 @@
+//! Run a plugin's built component in the real socialcrm host, against canned
+//! HTTP responses, from a plain `cargo test` (feature `testkit`).
+//!
+//! ```no_run
+//! use socialcrm_sdk::testkit::{Canned, Harness, account};
+//! let harness = Harness::new();
+//! harness.respond("GET", "/api/v1/notifications", Canned::json(200, &serde_json::json!([])));
+//! let plugin = harness.channel(env!("CARGO_MANIFEST_DIR")).unwrap();
+//! let page = plugin.poll(&account(&[("instance", "https://example.social")], &[("access-token", "t")]), "").unwrap();
+//! assert!(page.value.posts.is_empty());
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, bail};
+pub use socialcrm::plugins::Manifest;
+pub use socialcrm::runtime::bindings::types::*;
+pub use socialcrm::runtime::bindings::{
+    AnalysisInput, Capabilities, ChannelDescriptor, Outbound, Page, ReplyTarget, Sent, WebhookRequest, WebhookResponse,
+    WebhookResult,
+};
+use socialcrm::runtime::http::{HttpRequest, HttpResponse, SendOptions, TransportFuture};
+pub use socialcrm::runtime::{
+    Account, AnalyzerPlugin, CallError, CallOutput, ChannelPlugin, FailReason, Limits, Runtime, RuntimeOptions,
+    Transport,
+};
+
+/// A canned response.
+#[derive(Clone, Debug)]
+pub struct Canned {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Canned {
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Canned {
+        Canned {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    pub fn json(status: u16, body: &serde_json::Value) -> Canned {
+        Canned::new(status, body.to_string()).header("content-type", "application/json")
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Canned {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+}
+
+/// A request the plugin made, as the network would have received it
+/// (credentials attached, secret placeholders filled).
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Default)]
+struct CannedTransport {
+    routes: Mutex<BTreeMap<(String, String), Vec<Canned>>>,
+    seen: Mutex<Vec<Seen>>,
+}
+
+impl Transport for CannedTransport {
+    fn send(&self, request: HttpRequest, _options: SendOptions) -> TransportFuture {
+        let method = request.method.to_string();
+        let path = request.uri.path().to_string();
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.push(Seen {
+                method: method.clone(),
+                url: request.uri.to_string(),
+                headers: request
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                    .collect(),
+                body: request.body.to_vec(),
+            });
+        }
+        let canned = self.routes.lock().ok().and_then(|mut routes| {
+            let queue = routes.get_mut(&(method.clone(), path.clone()))?;
+            // Served in order; the last one repeats.
+            if queue.len() > 1 {
+                Some(queue.remove(0))
+            } else {
+                queue.first().cloned()
+            }
+        });
+        let canned = canned.unwrap_or_else(|| Canned::new(404, format!("no canned response for {method} {path}")));
+        Box::pin(async move {
+            let mut headers = http::HeaderMap::new();
+            for (name, value) in &canned.headers {
+                if let (Ok(n), Ok(v)) = (
+                    http::HeaderName::try_from(name.as_str()),
+                    http::HeaderValue::try_from(value.as_str()),
+                ) {
+                    headers.append(n, v);
+                }
+            }
+            Ok(HttpResponse {
+                status: canned.status,
+                headers,
+                body: canned.body.into(),
+            })
+        })
+    }
+}
+
+/// A host with canned HTTP.
+pub struct Harness {
+    transport: Arc<CannedTransport>,
+    runtime: Runtime,
+}
+
+impl Default for Harness {
+    fn default() -> Self {
+        Harness::new()
+    }
+}
+
+impl Harness {
+    pub fn new() -> Harness {
+        let transport = Arc::new(CannedTransport::default());
+        // Compiled components are cached across tests and runs (keyed by digest).
+        let cache_dir = Some(std::env::temp_dir().join("socialcrm-testkit-cache"));
+        let runtime = Runtime::new(RuntimeOptions {
+            transport: transport.clone(),
+            cache_dir,
+            ..RuntimeOptions::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        Harness { transport, runtime }
+    }
+
+    /// Queues `response` for `method path` (the path without its query).
+    pub fn respond(&self, method: &str, path: &str, response: Canned) {
+        if let Ok(mut routes) = self.transport.routes.lock() {
+            routes
+                .entry((method.to_ascii_uppercase(), path.to_string()))
+                .or_default()
+                .push(response);
+        }
+    }
+
+    /// Every request the plugin made so far.
+    pub fn requests(&self) -> Vec<Seen> {
+        self.transport.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Builds the crate at `crate_dir` for wasm32-wasip2 and loads it with its `plugin.toml`.
+    pub fn channel(&self, crate_dir: &str) -> anyhow::Result<ChannelPlugin> {
+        let (manifest, wasm) = built(crate_dir)?;
+        Ok(self.runtime.load_channel(manifest, &wasm)?)
+    }
+
+    /// Builds the crate at `crate_dir` for wasm32-wasip2 and loads it with its `plugin.toml`.
+    pub fn analyzer(&self, crate_dir: &str) -> anyhow::Result<AnalyzerPlugin> {
+        let (manifest, wasm) = built(crate_dir)?;
+        Ok(self.runtime.load_analyzer(manifest, &wasm)?)
+    }
+}
+
+fn built(crate_dir: &str) -> anyhow::Result<(Manifest, Vec<u8>)> {
+    let dir = Path::new(crate_dir);
+    let text =
+        std::fs::read_to_string(dir.join("plugin.toml")).with_context(|| format!("reading {crate_dir}/plugin.toml"))?;
+    let manifest = Manifest::parse(&text)?;
+    let wasm_path = build(crate_dir)?;
+    let wasm = std::fs::read(&wasm_path).with_context(|| format!("reading {}", wasm_path.display()))?;
+    Ok((manifest, wasm))
+}
+
+/// An account with these config values and secrets, allowed to reach loopback
+/// (fake servers in tests listen there).
+pub fn account(config: &[(&str, &str)], secrets: &[(&str, &str)]) -> Account {
+    let map = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Account {
+        name: "test".into(),
+        config: map(config),
+        secrets: map(secrets),
+        allow_private: true,
+        ..Account::default()
+    }
+}
+
+/// Builds the plugin crate at `crate_dir` for wasm32-wasip2 (release) and
+/// returns the path of its `.wasm`. Cheap when nothing changed.
+pub fn build(crate_dir: &str) -> anyhow::Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--message-format=json-render-diagnostics",
+        ])
+        .arg("--manifest-path")
+        .arg(Path::new(crate_dir).join("Cargo.toml"))
+        .output()
+        .context("running cargo")?;
+    if !output.status.success() {
+        bail!(
+            "building {crate_dir} for wasm32-wasip2 failed (is the target installed? `rustup target add wasm32-wasip2`):\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let package = package_name(crate_dir)?;
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let is_ours =
+            message["target"]["name"].as_str().map(|n| n.replace('-', "_")) == Some(package.replace('-', "_"));
+        if message["reason"] == "compiler-artifact" && is_ours {
+            let wasm = message["filenames"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f.as_str())
+                .find(|f| f.ends_with(".wasm"));
+            if let Some(wasm) = wasm {
+                return Ok(PathBuf::from(wasm));
+            }
+        }
+    }
+    bail!("cargo built {crate_dir} but reported no .wasm artifact; is it a `cdylib`?")
+}
+
+fn package_name(crate_dir: &str) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(Path::new(crate_dir).join("Cargo.toml"))?;
+    let doc: toml::Table = text.parse()?;
+    doc.get("package")
+        .and_then(|p| p.get("name"))
+        .and_then(|n| n.as_str())
+        .map(str::to_string)
+        .context("Cargo.toml has no package.name")
+}

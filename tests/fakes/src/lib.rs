@@ -1,0 +1,8 @@
+//! Fake social networks that speak each network's documented API over real
+//! HTTP on loopback: channel plugins are tested against them, and the demo
+//! runs on them.
+
+pub mod mastodon;
+mod util;
+
+pub use mastodon::{Dataset, FakeMastodon, Fault, RecordedRequest};

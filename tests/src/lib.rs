@@ -1,0 +1,3 @@
+//! Black-box tests of the whole system; the fake networks live in `socialcrm-fakes`.
+
+pub use socialcrm_fakes as fake;

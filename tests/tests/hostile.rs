@@ -1,0 +1,301 @@
+//! Hostile plugins: every misbehaviour fails only its own call, with an error
+//! that names the plugin and the reason; the next call runs on a fresh
+//! instance and works; nothing from the failed call is kept.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::OnceLock;
+
+use socialcrm::plugins::Manifest;
+use socialcrm::runtime::bindings::AnalysisInput;
+use socialcrm::runtime::bindings::types::PostKind;
+use socialcrm::runtime::{Account, AnalyzerPlugin, ChannelPlugin, FailReason, LoadError, Runtime, RuntimeOptions};
+use socialcrm_sdk::testkit::{self, Harness};
+
+const CHANNEL_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/hostile/channel");
+const ANALYZER_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/hostile/analyzer");
+
+fn load(dir: &str) -> (Manifest, Vec<u8>) {
+    static BUILT: OnceLock<std::sync::Mutex<()>> = OnceLock::new();
+    let _one_build_at_a_time = BUILT.get_or_init(Default::default).lock();
+    let wasm = std::fs::read(testkit::build(dir).expect("build hostile plugin")).expect("read wasm");
+    let manifest = Manifest::parse(&std::fs::read_to_string(format!("{dir}/plugin.toml")).unwrap()).unwrap();
+    (manifest, wasm)
+}
+
+fn channel(runtime: &Runtime) -> ChannelPlugin {
+    let (manifest, wasm) = load(CHANNEL_DIR);
+    runtime.load_channel(manifest, &wasm).unwrap()
+}
+
+fn analyzer(runtime: &Runtime) -> AnalyzerPlugin {
+    let (manifest, wasm) = load(ANALYZER_DIR);
+    runtime.load_analyzer(manifest, &wasm).unwrap()
+}
+
+fn mode(mode: &str) -> Account {
+    testkit::account(&[("mode", mode), ("target", "https://api.example.net")], &[])
+}
+
+fn input(text: &str) -> AnalysisInput {
+    AnalysisInput {
+        text: text.into(),
+        kind: PostKind::Post,
+        language: None,
+    }
+}
+
+/// Asserts the failure names the plugin and the reason, then that a fresh
+/// instance serves the next call (its call counter starts again at 1).
+fn assert_fails_then_recovers(plugin: &ChannelPlugin, account: &Account, check: impl Fn(&FailReason) -> bool) {
+    let err = plugin.poll(account, "").expect_err("the hostile call must fail");
+    let message = err.to_string();
+    assert!(message.starts_with("plugin hostile-channel: poll: "), "{message}");
+    assert!(check(&err.reason), "unexpected reason: {message}");
+    for _ in 0..2 {
+        let next = plugin.poll(&mode("calls"), "").expect("the next call works");
+        assert_eq!(next.value.posts[0].text, "1", "each call gets a fresh instance");
+    }
+}
+
+#[test]
+fn infinite_loop_in_a_channel_call_hits_the_deadline() {
+    let harness = Harness::new();
+    let plugin = channel(harness.runtime());
+    assert_fails_then_recovers(
+        &plugin,
+        &mode("loop"),
+        |r| matches!(r, FailReason::Timeout(d) if d.as_millis() == 500),
+    );
+}
+
+#[test]
+fn memory_bomb_hits_the_memory_limit() {
+    let harness = Harness::new();
+    let plugin = channel(harness.runtime());
+    assert_fails_then_recovers(
+        &plugin,
+        &mode("bomb"),
+        |r| matches!(r, FailReason::MemoryLimit(m) if m.contains("memory limit of 67108864 bytes exceeded")),
+    );
+}
+
+#[test]
+fn panic_is_a_trap_with_the_panic_message() {
+    let harness = Harness::new();
+    let plugin = channel(harness.runtime());
+    assert_fails_then_recovers(
+        &plugin,
+        &mode("panic"),
+        |r| matches!(r, FailReason::Trap(m) if m.contains("hostile plugin panicked on purpose")),
+    );
+}
+
+#[test]
+fn request_to_a_host_not_allowed_is_refused_and_never_sent() {
+    let harness = Harness::new();
+    let plugin = channel(harness.runtime());
+    assert_fails_then_recovers(
+        &plugin,
+        &mode("denied"),
+        |r| matches!(r, FailReason::RequestRefused(m) if m == "https://example.com:443 is not in the plugin's allowed hosts"),
+    );
+    assert!(
+        harness.requests().is_empty(),
+        "a refused request never reaches the network"
+    );
+}
+
+#[test]
+fn loopback_and_private_addresses_are_refused_unless_allowed() {
+    // A real server on loopback, reachable only when the admin allows private addresses.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\npong");
+        }
+    });
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let plugin = channel(&runtime);
+    let target = format!("http://127.0.0.1:{port}");
+    let mut account = testkit::account(&[("mode", "target"), ("target", &target)], &[]);
+
+    account.allow_private = false;
+    let err = plugin.poll(&account, "").expect_err("loopback must be refused");
+    assert!(
+        matches!(&err.reason, FailReason::RequestRefused(m) if m.contains("127.0.0.1") && m.contains("private or loopback")),
+        "{err}"
+    );
+
+    account.allow_private = true;
+    let page = plugin.poll(&account, "").expect("allowed by the admin");
+    assert_eq!(page.value.posts[0].text, "pong");
+    assert_eq!(page.requests.len(), 1);
+    assert_eq!(page.requests[0].status, Some(200));
+    assert_eq!(page.requests[0].path, "/ping");
+}
+
+#[test]
+fn a_million_posts_exceed_the_output_cap() {
+    let harness = Harness::new();
+    let plugin = channel(harness.runtime());
+    assert_fails_then_recovers(&plugin, &mode("million-posts"), |r| {
+        matches!(r, FailReason::OutputLimit(m) if m.contains("1000000 posts, more than the 1000 allowed"))
+            || matches!(r, FailReason::MemoryLimit(_))
+    });
+}
+
+#[test]
+fn an_oversized_field_exceeds_the_field_cap() {
+    let harness = Harness::new();
+    let plugin = channel(harness.runtime());
+    assert_fails_then_recovers(
+        &plugin,
+        &mode("huge-field"),
+        |r| matches!(r, FailReason::OutputLimit(m) if m.contains("field `text` has 1048576 bytes")),
+    );
+}
+
+#[test]
+fn a_100_mb_string_cannot_be_built_within_the_memory_limit() {
+    let harness = Harness::new();
+    let plugin = channel(harness.runtime());
+    assert_fails_then_recovers(&plugin, &mode("huge-string"), |r| {
+        matches!(r, FailReason::MemoryLimit(_))
+    });
+}
+
+#[test]
+fn key_value_writes_of_a_failed_call_are_not_kept() {
+    let harness = Harness::new();
+    let plugin = channel(harness.runtime());
+    let mut account = mode("kv-then-panic");
+    assert!(plugin.poll(&account, "").is_err());
+
+    account.config.insert("mode".into(), "kv".into());
+    let ok = plugin.poll(&account, "").unwrap();
+    assert_eq!(
+        ok.value.posts[0].text, "",
+        "the failed call's write never reached the next call"
+    );
+    assert_eq!(
+        ok.kv_changes.get("token"),
+        Some(&Some(b"fresh".to_vec())),
+        "a successful call's writes come back to commit"
+    );
+
+    account.kv.insert("token".into(), b"fresh".to_vec());
+    let again = plugin.poll(&account, "").unwrap();
+    assert_eq!(
+        again.value.posts[0].text, "fresh",
+        "committed values are visible to later calls"
+    );
+}
+
+fn assert_analyzer_fails_then_recovers(plugin: &AnalyzerPlugin, text: &str, check: impl Fn(&FailReason) -> bool) {
+    let err = plugin
+        .analyze(&[input(text), input("fine")])
+        .expect_err("the hostile batch must fail");
+    let message = err.to_string();
+    assert!(message.starts_with("plugin hostile-analyzer: analyze: "), "{message}");
+    assert!(check(&err.reason), "unexpected reason: {message}");
+    let ok = plugin
+        .analyze(&[input("fine"), input("also fine")])
+        .expect("the next call works");
+    assert_eq!(ok.value.len(), 2);
+    assert_eq!(ok.value[0].sentiment, Some(0.5));
+}
+
+#[test]
+fn infinite_loop_in_an_analyzer_runs_out_of_fuel() {
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let plugin = analyzer(&runtime);
+    assert_analyzer_fails_then_recovers(&plugin, "loop", |r| matches!(r, FailReason::OutOfFuel(200_000_000)));
+}
+
+#[test]
+fn analyzer_memory_bomb_and_panic_fail_their_batch_only() {
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let plugin = analyzer(&runtime);
+    assert_analyzer_fails_then_recovers(&plugin, "bomb", |r| matches!(r, FailReason::MemoryLimit(_)));
+    assert_analyzer_fails_then_recovers(
+        &plugin,
+        "panic",
+        |r| matches!(r, FailReason::Trap(m) if m.contains("hostile analyzer panicked on purpose")),
+    );
+}
+
+#[test]
+fn analyzer_output_is_checked() {
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let plugin = analyzer(&runtime);
+    assert_analyzer_fails_then_recovers(
+        &plugin,
+        "too-few",
+        |r| matches!(r, FailReason::InvalidOutput(m) if m == "0 analyses for 2 posts"),
+    );
+    assert_analyzer_fails_then_recovers(
+        &plugin,
+        "out-of-range",
+        |r| matches!(r, FailReason::InvalidOutput(m) if m.contains("sentiment 5 is outside [-1, 1]")),
+    );
+}
+
+fn manifest() -> Manifest {
+    Manifest::parse("name = \"bad\"\nversion = \"1.0.0\"\nkind = \"analyzer\"\napi = \"^1.0\"").unwrap()
+}
+
+#[test]
+fn a_file_that_is_not_wasm_is_refused() {
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let err = runtime
+        .load_analyzer(manifest(), b"#!/bin/sh\nrm -rf /\n")
+        .err()
+        .unwrap();
+    assert!(matches!(err, LoadError::NotWasm(_)));
+    assert_eq!(
+        err.to_string(),
+        "bad@1.0.0: not a WebAssembly file (no `\\0asm` header)"
+    );
+}
+
+#[test]
+fn a_core_module_is_refused() {
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let core = wat::parse_str("(module (func (export \"analyze\")))").unwrap();
+    let err = runtime.load_analyzer(manifest(), &core).err().unwrap();
+    assert!(
+        err.to_string().contains("a core WebAssembly module, not a component"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_component_importing_what_the_host_does_not_offer_is_refused() {
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let component = wat::parse_str(
+        r#"(component
+            (import "evil:host/files@1.0.0" (instance
+                (export "read" (func (param "path" string) (result string))))))"#,
+    )
+    .unwrap();
+    let err = runtime.load_analyzer(manifest(), &component).err().unwrap();
+    let message = err.to_string();
+    assert!(matches!(err, LoadError::Link { .. }), "{message}");
+    assert!(message.contains("evil:host/files@1.0.0"), "{message}");
+}
+
+#[test]
+fn a_truncated_component_is_refused() {
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let (_, wasm) = load(ANALYZER_DIR);
+    let err = runtime
+        .load_analyzer(manifest(), &wasm[..wasm.len() / 2])
+        .err()
+        .unwrap();
+    assert!(matches!(err, LoadError::Invalid { .. }), "{err}");
+}
