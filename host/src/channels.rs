@@ -1,31 +1,20 @@
 //! Channel accounts: add (validated against the plugin's manifest and checked
-//! by the plugin itself), list, remove, and sync (one catch-up, every page
-//! committed with its state).
+//! by the plugin itself), list, remove. Syncing is the ingest pipeline's job.
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
 use serde_json::json;
 use sqlx::Row;
 
-use crate::ingest::{CommitError, commit_page};
-use crate::plugins::{PluginKind, ResolveError, resolve};
-use crate::runtime::bindings::types::PluginError;
-use crate::runtime::{Account, CallError, ChannelPlugin, LoadError, Runtime};
+use crate::ingest::{Ingest, IngestError};
+use crate::runtime::{Account, CallError, ChannelPlugin};
 use crate::secrets::{SecretBox, SecretError};
 use crate::store::{Db, audit, now_ms};
-
-/// Pages one sync reads at most (a plugin that always says "more" cannot loop forever).
-const MAX_PAGES: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChannelError {
     #[error(transparent)]
-    Resolve(#[from] ResolveError),
-    #[error(transparent)]
-    Load(#[from] LoadError),
-    #[error("plugin {0} is an analyzer, not a channel plugin")]
-    NotChannel(String),
+    Plugin(#[from] IngestError),
     #[error("{0}")]
     Config(String),
     #[error("a channel named `{0}` already exists")]
@@ -34,10 +23,8 @@ pub enum ChannelError {
     Unknown(String),
     #[error("the plugin's check failed: {0}")]
     Check(CallError),
-    #[error("{0}")]
-    Call(CallError),
-    #[error(transparent)]
-    Commit(#[from] CommitError),
+    #[error("the check did not finish: {0}")]
+    Join(String),
     #[error(transparent)]
     Secret(#[from] SecretError),
     #[error("database: {0}")]
@@ -65,22 +52,6 @@ pub struct ChannelSummary {
     pub status: String,
     pub last_error: Option<String>,
     pub posts: i64,
-}
-
-/// What one sync did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SyncReport {
-    pub pages: usize,
-    pub new_posts: usize,
-    pub duplicates: usize,
-}
-
-fn load(runtime: &Runtime, plugin: &str) -> Result<ChannelPlugin, ChannelError> {
-    let (manifest, wasm) = resolve(plugin)?;
-    if manifest.kind != PluginKind::Channel {
-        return Err(ChannelError::NotChannel(manifest.name));
-    }
-    Ok(runtime.load_channel(manifest, &wasm)?)
 }
 
 /// Checks config and secrets against the manifest: known fields only, each in
@@ -132,8 +103,8 @@ fn validate(plugin: &ChannelPlugin, new: &NewChannel) -> Result<(), ChannelError
 }
 
 /// Adds a channel account after the plugin's own `check` accepts it.
-pub async fn add(db: &Db, sbox: &SecretBox, runtime: &Runtime, new: NewChannel) -> Result<(), ChannelError> {
-    let plugin = load(runtime, &new.plugin)?;
+pub async fn add(db: &Db, sbox: &SecretBox, ingest: &Ingest, new: NewChannel) -> Result<(), ChannelError> {
+    let plugin = ingest.channel_plugin(&new.plugin)?;
     validate(&plugin, &new)?;
     let account = Account {
         name: new.name.clone(),
@@ -145,7 +116,7 @@ pub async fn add(db: &Db, sbox: &SecretBox, runtime: &Runtime, new: NewChannel) 
     let checker = plugin.clone();
     tokio::task::spawn_blocking(move || checker.check(&account))
         .await
-        .map_err(|e| ChannelError::Config(format!("the check did not finish: {e}")))?
+        .map_err(|e| ChannelError::Join(e.to_string()))?
         .map_err(ChannelError::Check)?;
     let network = plugin.meta().manifest.network.clone().unwrap_or_default();
     let now = now_ms();
@@ -201,7 +172,7 @@ pub async fn list(db: &Db) -> Result<Vec<ChannelSummary>, ChannelError> {
         .collect()
 }
 
-/// Removes the account and its posts; returns how many posts went.
+/// Removes the account, its posts and replies; returns how many posts went.
 pub async fn remove(db: &Db, name: &str) -> Result<u64, ChannelError> {
     let mut tx = db.pool().begin().await?;
     let id: i64 = sqlx::query("SELECT id FROM channel_accounts WHERE name = $1")
@@ -210,6 +181,11 @@ pub async fn remove(db: &Db, name: &str) -> Result<u64, ChannelError> {
         .await?
         .ok_or_else(|| ChannelError::Unknown(name.to_string()))?
         .try_get("id")?;
+    sqlx::query("DELETE FROM replies WHERE channel_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    // Analyses go with their posts (ON DELETE CASCADE); identities and their links stay.
     let posts = sqlx::query("DELETE FROM posts WHERE channel_id = $1")
         .bind(id)
         .execute(&mut *tx)
@@ -222,85 +198,4 @@ pub async fn remove(db: &Db, name: &str) -> Result<u64, ChannelError> {
     audit(&mut *tx, "cli", "channel.remove", name, &json!({"posts": posts})).await?;
     tx.commit().await?;
     Ok(posts)
-}
-
-/// Polls the account until the plugin has nothing more, committing each page
-/// with its state. A failure is recorded on the account (unauthorized pauses it).
-pub async fn sync(
-    db: &Db,
-    sbox: &SecretBox,
-    runtime: &Runtime,
-    name: &str,
-    progress: &(dyn Fn(&SyncReport) + Sync),
-) -> Result<SyncReport, ChannelError> {
-    let row = sqlx::query(
-        "SELECT id, plugin, network, config, secrets, allow_private, state, kv FROM channel_accounts WHERE name = $1",
-    )
-    .bind(name)
-    .fetch_optional(db.pool())
-    .await?
-    .ok_or_else(|| ChannelError::Unknown(name.to_string()))?;
-    let id: i64 = row.try_get("id")?;
-    let network: String = row.try_get("network")?;
-    let plugin = load(runtime, &row.try_get::<String, _>("plugin")?)?;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let kv: BTreeMap<String, String> = serde_json::from_str(&row.try_get::<String, _>("kv")?).unwrap_or_default();
-    let mut account = Account {
-        name: name.to_string(),
-        config: serde_json::from_str(&row.try_get::<String, _>("config")?).unwrap_or_default(),
-        secrets: sbox.open(&row.try_get::<String, _>("secrets")?)?,
-        kv: kv
-            .into_iter()
-            .filter_map(|(k, v)| b64.decode(v).ok().map(|v| (k, v)))
-            .collect(),
-        allow_private: row.try_get::<i32, _>("allow_private")? != 0,
-    };
-    let mut state: String = row.try_get("state")?;
-    let mut report = SyncReport::default();
-    for _ in 0..MAX_PAGES {
-        let (poller, polled_account, from) = (plugin.clone(), account.clone(), state.clone());
-        let polled = tokio::task::spawn_blocking(move || poller.poll(&polled_account, &from))
-            .await
-            .map_err(|e| ChannelError::Config(format!("the poll did not finish: {e}")))?;
-        let out = match polled {
-            Ok(out) => out,
-            Err(e) => {
-                record_failure(db, id, &e).await?;
-                return Err(ChannelError::Call(e));
-            }
-        };
-        let committed = commit_page(db, id, &network, &out.value.posts, &out.value.state, &out.kv_changes).await?;
-        report.pages += 1;
-        report.new_posts += committed.new_posts.len();
-        report.duplicates += committed.duplicates;
-        progress(&report);
-        account.apply_kv(out.kv_changes);
-        state = out.value.state;
-        if !out.value.has_more {
-            break;
-        }
-    }
-    sqlx::query("UPDATE channel_accounts SET status = 'active', last_error = NULL, updated_at = $1 WHERE id = $2")
-        .bind(now_ms())
-        .bind(id)
-        .execute(db.pool())
-        .await?;
-    Ok(report)
-}
-
-async fn record_failure(db: &Db, id: i64, error: &CallError) -> Result<(), sqlx::Error> {
-    let status = match error.plugin_error() {
-        Some(PluginError::Unauthorized(_)) => "paused",
-        Some(PluginError::InvalidConfig(_)) => "paused",
-        Some(PluginError::RateLimited(_)) => "rate-limited",
-        _ => "failing",
-    };
-    sqlx::query("UPDATE channel_accounts SET status = $1, last_error = $2, updated_at = $3 WHERE id = $4")
-        .bind(status)
-        .bind(error.to_string())
-        .bind(now_ms())
-        .bind(id)
-        .execute(db.pool())
-        .await?;
-    Ok(())
 }

@@ -23,6 +23,7 @@ pub enum SecretError {
 }
 
 /// Seals and opens secrets.
+#[derive(Clone)]
 pub struct SecretBox {
     cipher: ChaCha20Poly1305,
 }

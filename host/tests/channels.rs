@@ -7,7 +7,8 @@ mod common;
 use std::collections::BTreeMap;
 
 use serde_json::json;
-use socialcrm::channels::{self, ChannelError, NewChannel, SyncReport};
+use socialcrm::channels::{self, ChannelError, NewChannel};
+use socialcrm::ingest::{Ingest, IngestError, Schedule, SyncReport};
 use socialcrm::runtime::{Runtime, RuntimeOptions};
 use socialcrm::secrets::SecretBox;
 use socialcrm_fakes::mastodon::TOKEN;
@@ -45,7 +46,10 @@ async fn add_sync_list_remove() {
             allow_private: true,
         };
         let base = network.base_url();
-        let add = |c| channels::add(&db, sbox, runtime, c);
+        let ingest = Ingest::new(db.clone(), sbox.clone(), runtime.clone(), vec![], Schedule::default());
+        let ingest = &ingest;
+        let add = |c| channels::add(&db, sbox, ingest, c);
+        let sync = |progress: &'static (dyn Fn(&SyncReport) + Sync)| ingest.sync_now("brand", "test", progress);
 
         let err = add(channel(&[("instance", &base)], &[])).await.unwrap_err();
         assert_eq!(err.to_string(), "`access-token` is required: --secret access-token=...");
@@ -83,7 +87,7 @@ async fn add_sync_list_remove() {
             .get("secrets");
         assert!(!sealed.contains(TOKEN), "secrets are encrypted at rest");
 
-        let first = channels::sync(&db, sbox, runtime, "brand", &|_| {}).await.unwrap();
+        let first = sync(&|_| {}).await.unwrap();
         assert_eq!(first.pages, 1, "the first sync takes the newest page");
         assert!(first.new_posts > 0);
 
@@ -91,14 +95,13 @@ async fn add_sync_list_remove() {
             network.push_mention(json!({"content": format!("<p>@brand question {i}?</p>"), "visibility": "public"}));
         }
         let seen = std::sync::Mutex::new(Vec::new());
-        let second = channels::sync(&db, sbox, runtime, "brand", &|r: &SyncReport| {
-            seen.lock().unwrap().push(r.clone())
-        })
-        .await
-        .unwrap();
+        let second = ingest
+            .sync_now("brand", "test", &|r: &SyncReport| seen.lock().unwrap().push(r.clone()))
+            .await
+            .unwrap();
         assert_eq!((second.pages, second.new_posts, second.duplicates), (2, 50, 0));
         assert_eq!(seen.lock().unwrap().len(), 2, "progress after every page");
-        let third = channels::sync(&db, sbox, runtime, "brand", &|_| {}).await.unwrap();
+        let third = sync(&|_| {}).await.unwrap();
         assert_eq!(third.new_posts, 0);
 
         let listed = channels::list(&db).await.unwrap();
@@ -107,7 +110,7 @@ async fn add_sync_list_remove() {
         assert_eq!(listed[0].posts as usize, first.new_posts + 50);
 
         network.fail_next(Fault::Unauthorized);
-        let err = channels::sync(&db, sbox, runtime, "brand", &|_| {}).await.unwrap_err();
+        let err = sync(&|_| {}).await.unwrap_err();
         assert!(err.to_string().contains("unauthorized"), "{err}");
         let listed = channels::list(&db).await.unwrap();
         assert_eq!(listed[0].status, "paused");
@@ -118,7 +121,7 @@ async fn add_sync_list_remove() {
                 .unwrap_or_default()
                 .contains("unauthorized")
         );
-        channels::sync(&db, sbox, runtime, "brand", &|_| {}).await.unwrap();
+        sync(&|_| {}).await.unwrap();
         assert_eq!(
             channels::list(&db).await.unwrap()[0].status,
             "active",
@@ -134,10 +137,7 @@ async fn add_sync_list_remove() {
             channels::remove(&db, "brand").await,
             Err(ChannelError::Unknown(_))
         ));
-        assert!(matches!(
-            channels::sync(&db, sbox, runtime, "brand", &|_| {}).await,
-            Err(ChannelError::Unknown(_))
-        ));
+        assert!(matches!(sync(&|_| {}).await, Err(IngestError::Lease(_))));
     })
     .await;
 }

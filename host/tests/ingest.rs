@@ -4,7 +4,7 @@
 
 mod common;
 
-use socialcrm::ingest::{CommitError, commit_page};
+use socialcrm::ingest::{ChannelRef, CommitError, commit_page};
 use socialcrm::runtime::KvChanges;
 use socialcrm::runtime::bindings::types::{Author, Direction, Post, PostKind};
 use socialcrm::store::{Db, now_ms};
@@ -35,9 +35,9 @@ fn post(id: &str, author: &str, handle: &str, created_at: &str) -> Post {
     }
 }
 
-async fn channel(db: &Db) -> i64 {
+async fn channel(db: &Db) -> ChannelRef {
     let now = now_ms();
-    sqlx::query(
+    let id = sqlx::query(
         "INSERT INTO channel_accounts (name, plugin, network, created_at, updated_at) VALUES ($1, $2, $3, $4, $5) \
          RETURNING id",
     )
@@ -49,7 +49,12 @@ async fn channel(db: &Db) -> i64 {
     .fetch_one(db.pool())
     .await
     .unwrap()
-    .get("id")
+    .get("id");
+    ChannelRef {
+        id,
+        network: "mastodon".into(),
+        lease_owner: None,
+    }
 }
 
 async fn count(db: &Db, table: &str) -> i64 {
@@ -79,7 +84,7 @@ async fn a_page_commits_once_and_a_repoll_collapses() {
             post("3", "u1", "alice@demo.social", "2026-11-22T08:02:00+01:00"),
         ];
         let kv: KvChanges = [("session".to_string(), Some(b"jwt".to_vec()))].into();
-        let first = commit_page(&db, id, "mastodon", &page, "{\"newest\":\"3\"}", &kv)
+        let first = commit_page(&db, &id, &page, Some("{\"newest\":\"3\"}"), &kv)
             .await
             .unwrap();
         assert_eq!(first.new_posts.len(), 3);
@@ -90,12 +95,12 @@ async fn a_page_commits_once_and_a_repoll_collapses() {
             "authors key on the network's user id"
         );
         assert_eq!(
-            state(&db, id).await,
+            state(&db, id.id).await,
             ("{\"newest\":\"3\"}".into(), r#"{"session":"and0"}"#.into())
         );
 
         // A crash after the commit and a re-poll from an older state: nothing doubles.
-        let again = commit_page(&db, id, "mastodon", &page, "{\"newest\":\"3\"}", &KvChanges::new())
+        let again = commit_page(&db, &id, &page, Some("{\"newest\":\"3\"}"), &KvChanges::new())
             .await
             .unwrap();
         assert_eq!((again.new_posts.len(), again.duplicates), (0, 3));
@@ -104,7 +109,7 @@ async fn a_page_commits_once_and_a_repoll_collapses() {
         // The handle changed; the identity is the same row, with the new handle.
         let renamed = vec![post("4", "u1", "alice@new.social", "2026-11-22T09:00:00Z")];
         let deleted: KvChanges = [("session".to_string(), None)].into();
-        commit_page(&db, id, "mastodon", &renamed, "{\"newest\":\"4\"}", &deleted)
+        commit_page(&db, &id, &renamed, Some("{\"newest\":\"4\"}"), &deleted)
             .await
             .unwrap();
         assert_eq!(count(&db, "identities").await, 2);
@@ -114,7 +119,7 @@ async fn a_page_commits_once_and_a_repoll_collapses() {
             .unwrap()
             .get("handle");
         assert_eq!(handle, "alice@new.social");
-        assert_eq!(state(&db, id).await.1, "{}");
+        assert_eq!(state(&db, id.id).await.1, "{}");
 
         let created: i64 = sqlx::query("SELECT created_at FROM posts WHERE external_id = '3'")
             .fetch_one(db.pool())
@@ -134,7 +139,7 @@ async fn a_bad_page_stores_nothing() {
             post("1", "u1", "a", "2026-11-22T08:00:00Z"),
             post("2", "u2", "b", "yesterday"),
         ];
-        let err = commit_page(&db, id, "mastodon", &page, "next", &KvChanges::new())
+        let err = commit_page(&db, &id, &page, Some("next"), &KvChanges::new())
             .await
             .unwrap_err();
         assert!(matches!(err, CommitError::BadTime { .. }));
@@ -144,11 +149,17 @@ async fn a_bad_page_stores_nothing() {
         );
         assert_eq!(count(&db, "posts").await, 0);
         assert_eq!(count(&db, "identities").await, 0);
-        assert_eq!(state(&db, id).await.0, "", "the state did not move");
+        assert_eq!(state(&db, id.id).await.0, "", "the state did not move");
 
-        let missing = commit_page(&db, 9999, "mastodon", &page[..1], "next", &KvChanges::new())
-            .await
-            .unwrap_err();
+        let missing = commit_page(
+            &db,
+            &ChannelRef { id: 9999, ..id.clone() },
+            &page[..1],
+            Some("next"),
+            &KvChanges::new(),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(missing, CommitError::NoChannel(9999)));
         assert_eq!(count(&db, "posts").await, 0, "the transaction rolled back");
     })

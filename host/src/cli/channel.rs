@@ -3,13 +3,11 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use indicatif::ProgressBar;
 
 use super::Global;
-use crate::channels::{self, NewChannel, SyncReport};
-use crate::runtime::{Runtime, RuntimeOptions};
-use crate::secrets::SecretBox;
+use crate::channels::{self, NewChannel};
+use crate::ingest::SyncReport;
 
 /// Manage channel accounts: the social network accounts socialcrm listens on.
 ///
@@ -71,8 +69,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 secrets,
                 allow_private,
             } => {
-                let sbox = SecretBox::load_or_create(&global.data_dir)?;
-                let runtime = plugin_runtime(global)?;
+                let ingest = global.ingest(&db)?;
                 let new = NewChannel {
                     name: name.clone(),
                     plugin,
@@ -80,7 +77,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                     secrets: secrets.into_iter().collect::<BTreeMap<_, _>>(),
                     allow_private,
                 };
-                channels::add(&db, &sbox, &runtime, new).await?;
+                channels::add(&db, &global.secret_box()?, &ingest, new).await?;
                 println!("added channel {name}; run `socialcrm channel sync {name}` to catch up");
             }
             Action::List => {
@@ -97,12 +94,12 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 }
             }
             Action::Sync { name } => {
-                let sbox = SecretBox::load_or_create(&global.data_dir)?;
-                let runtime = plugin_runtime(global)?;
+                let ingest = global.ingest(&db)?;
                 let bar = ProgressBar::new_spinner();
                 let progress =
                     |r: &SyncReport| bar.set_message(format!("{} pages, {} new posts", r.pages, r.new_posts));
-                let report = channels::sync(&db, &sbox, &runtime, &name, &progress).await;
+                let owner = format!("cli:{}", std::process::id());
+                let report = ingest.sync_now(&name, &owner, &progress).await;
                 bar.finish_and_clear();
                 let report = report?;
                 println!(
@@ -117,12 +114,4 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         }
         anyhow::Ok(ExitCode::SUCCESS)
     })
-}
-
-fn plugin_runtime(global: &Global) -> anyhow::Result<Runtime> {
-    Runtime::new(RuntimeOptions {
-        cache_dir: Some(global.data_dir.join("cache")),
-        ..RuntimeOptions::default()
-    })
-    .context("starting the plugin runtime")
 }

@@ -7,8 +7,13 @@ mod import;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use crate::ingest::{Ingest, Schedule};
+use crate::plugins::{PluginKind, resolve};
+use crate::runtime::{Runtime, RuntimeOptions};
+use crate::secrets::SecretBox;
 use crate::store::Db;
 
 #[derive(Parser)]
@@ -33,11 +38,53 @@ pub struct Global {
     /// A PostgreSQL URL (postgres://USER@HOST/DB) instead of the embedded SQLite file.
     #[arg(long, global = true, env = "SOCIALCRM_DATABASE_URL")]
     database_url: Option<String>,
+    /// Analyzer plugins run over new posts (repeatable; bundled name or directory).
+    #[arg(long = "analyzer", global = true, default_value = "sentiment")]
+    analyzers: Vec<String>,
 }
 
 impl Global {
     fn runtime(&self) -> anyhow::Result<tokio::runtime::Runtime> {
         Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    }
+
+    fn secret_box(&self) -> anyhow::Result<SecretBox> {
+        Ok(SecretBox::load_or_create(&self.data_dir)?)
+    }
+
+    fn plugin_runtime(&self) -> anyhow::Result<Runtime> {
+        Runtime::new(RuntimeOptions {
+            cache_dir: Some(self.data_dir.join("cache")),
+            ..RuntimeOptions::default()
+        })
+        .context("starting the plugin runtime")
+    }
+
+    /// The ingest pipeline with the chosen analyzers loaded.
+    fn ingest(&self, db: &Db) -> anyhow::Result<Ingest> {
+        self.ingest_with(db, Schedule::default())
+    }
+
+    fn ingest_with(&self, db: &Db, schedule: Schedule) -> anyhow::Result<Ingest> {
+        let runtime = self.plugin_runtime()?;
+        let analyzers = self
+            .analyzers
+            .iter()
+            .map(|name| {
+                let (manifest, wasm) = resolve(name)?;
+                if manifest.kind != PluginKind::Analyzer {
+                    anyhow::bail!("plugin {name} is not an analyzer");
+                }
+                Ok(runtime.load_analyzer(manifest, &wasm)?)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Ingest::new(
+            db.clone(),
+            self.secret_box()?,
+            runtime,
+            analyzers,
+            schedule,
+        ))
     }
 
     async fn db(&self) -> anyhow::Result<Db> {

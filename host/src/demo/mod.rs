@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use socialcrm_fakes::{Dataset, FakeMastodon, mastodon::TOKEN};
 
-use crate::ingest::commit_page;
+use crate::ingest::{ChannelRef, commit_page};
 use crate::plugins::resolve;
 use crate::runtime::bindings::types::{Analysis, Post};
 use crate::runtime::bindings::{AnalysisInput, Outbound, ReplyTarget};
@@ -60,10 +60,9 @@ pub fn run(data_dir: &std::path::Path) -> anyhow::Result<()> {
         requests += page.requests.len();
         let committed = tokio.block_on(commit_page(
             &db,
-            channel,
-            "mastodon",
+            &channel,
             &page.value.posts,
-            &page.value.state,
+            Some(&page.value.state),
             &page.kv_changes,
         ))?;
         stored += committed.new_posts.len();
@@ -123,7 +122,7 @@ pub fn run(data_dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn demo_channel(db: &Db) -> anyhow::Result<i64> {
+async fn demo_channel(db: &Db) -> anyhow::Result<ChannelRef> {
     use sqlx::Row;
     let now = now_ms();
     let row = sqlx::query(
@@ -137,7 +136,11 @@ async fn demo_channel(db: &Db) -> anyhow::Result<i64> {
     .bind(now)
     .fetch_one(db.pool())
     .await?;
-    Ok(row.try_get("id")?)
+    Ok(ChannelRef {
+        id: row.try_get("id")?,
+        network: "mastodon".into(),
+        lease_owner: None,
+    })
 }
 
 fn shorten(text: &str, max: usize) -> String {

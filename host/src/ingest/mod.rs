@@ -2,7 +2,20 @@
 //! `poll` returns is written in ONE database transaction together with the
 //! channel's next state and the plugin's key-value writes; a crash re-polls
 //! from the last committed state and duplicates collapse on (channel, external id).
+//! Polling is scheduled per account and leased through the database, so
+//! several nodes share the work without ever polling one account twice.
 
+mod account;
+mod analyze;
+pub mod lease;
 mod page;
+mod pipeline;
+pub mod schedule;
+mod scheduler;
 
-pub use page::{CommitError, Committed, commit_page};
+pub use account::AccountError;
+pub use analyze::{AnalyzeError, analyze_posts, catch_up};
+pub use page::{ChannelRef, CommitError, Committed, commit_page};
+pub use pipeline::{Ingest, IngestError, SyncReport};
+pub use schedule::Schedule;
+pub use scheduler::{SchedulerOptions, run};

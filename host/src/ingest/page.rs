@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::runtime::KvChanges;
 use crate::runtime::bindings::types::{Author, Direction, Post, PostKind};
-use crate::store::{Db, now_ms};
+use crate::store::{Backend, Db, now_ms};
 
 /// What a commit stored.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -27,20 +27,33 @@ pub enum CommitError {
     BadTime { external_id: String, value: String },
     #[error("no channel account with id {0}")]
     NoChannel(i64),
+    #[error("the lease on channel {0} was lost to another node; this page was not stored")]
+    LeaseLost(i64),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
 }
 
-/// Writes `posts` of channel `channel_id` on `network`, the channel's next
-/// `state` and the plugin's key-value changes, all or nothing.
+/// The channel account a page belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelRef {
+    pub id: i64,
+    pub network: String,
+    /// The lease holder a poll runs under: the commit fails with
+    /// [`CommitError::LeaseLost`] if another node holds the account by then.
+    /// `None` for webhook pushes, which do not move the cursor.
+    pub lease_owner: Option<String>,
+}
+
+/// Writes `posts` of `channel`, the channel's next `state` (unchanged when
+/// `None`) and the plugin's key-value changes, all or nothing.
 pub async fn commit_page(
     db: &Db,
-    channel_id: i64,
-    network: &str,
+    channel: &ChannelRef,
     posts: &[Post],
-    state: &str,
+    state: Option<&str>,
     kv_changes: &KvChanges,
 ) -> Result<Committed, CommitError> {
+    let channel_id = channel.id;
     // Validate before writing anything.
     let times = posts
         .iter()
@@ -55,16 +68,30 @@ pub async fn commit_page(
         .collect::<Result<Vec<i64>, _>>()?;
 
     let mut tx = db.pool().begin().await?;
-    let kv: String = sqlx::query("SELECT kv FROM channel_accounts WHERE id = $1")
-        .bind(channel_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(CommitError::NoChannel(channel_id))?
-        .try_get("kv")?;
+    // The row lock (PostgreSQL) keeps a webhook and a poll from losing each
+    // other's key-value writes; SQLite has one writer at a time anyway.
+    let lock = if db.backend() == Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT kv, lease_owner FROM channel_accounts WHERE id = $1{lock}"
+    )))
+    .bind(channel_id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(CommitError::NoChannel(channel_id))?;
+    let kv: String = row.try_get("kv")?;
+    if let Some(owner) = &channel.lease_owner
+        && row.try_get::<Option<String>, _>("lease_owner")?.as_ref() != Some(owner)
+    {
+        return Err(CommitError::LeaseLost(channel_id));
+    }
     let now = now_ms();
     let mut committed = Committed::default();
     for (post, created_at) in posts.iter().zip(times) {
-        let identity = upsert_identity(&mut tx, network, &post.author, now).await?;
+        let identity = upsert_identity(&mut tx, &channel.network, &post.author, now).await?;
         let inserted = sqlx::query(
             "INSERT INTO posts (channel_id, external_id, identity_id, kind, direction, text, url, thread_id, \
              in_reply_to, created_at, language, raw, ingested_at) \
@@ -95,7 +122,7 @@ pub async fn commit_page(
             None => committed.duplicates += 1,
         }
     }
-    sqlx::query("UPDATE channel_accounts SET state = $1, kv = $2, updated_at = $3 WHERE id = $4")
+    sqlx::query("UPDATE channel_accounts SET state = COALESCE($1, state), kv = $2, updated_at = $3 WHERE id = $4")
         .bind(state)
         .bind(apply_kv(&kv, kv_changes))
         .bind(now)
@@ -155,7 +182,8 @@ fn apply_kv(stored: &str, changes: &KvChanges) -> String {
     serde_json::to_string(&map).unwrap_or_else(|_| "{}".into())
 }
 
-fn kind_name(kind: PostKind) -> &'static str {
+/// The stored name of a post kind.
+pub(crate) fn kind_name(kind: PostKind) -> &'static str {
     match kind {
         PostKind::Post => "post",
         PostKind::Mention => "mention",
@@ -165,4 +193,20 @@ fn kind_name(kind: PostKind) -> &'static str {
         PostKind::DirectMessage => "direct-message",
         PostKind::Quote => "quote",
     }
+}
+
+/// The post kind a stored name stands for.
+pub(crate) fn kind_from_name(name: &str) -> PostKind {
+    [
+        PostKind::Post,
+        PostKind::Mention,
+        PostKind::Reply,
+        PostKind::Comment,
+        PostKind::Review,
+        PostKind::DirectMessage,
+        PostKind::Quote,
+    ]
+    .into_iter()
+    .find(|k| kind_name(*k) == name)
+    .unwrap_or(PostKind::Post)
 }

@@ -1,0 +1,158 @@
+//! Analysis after commit: analyzer plugins score stored posts in batches.
+//! One row per post and analyzer version, so a re-run (after a crash between
+//! commit and analysis, or on another node) changes nothing.
+
+use serde_json::json;
+use sqlx::{AssertSqlSafe, Row};
+
+use super::page::kind_from_name;
+use crate::runtime::bindings::AnalysisInput;
+use crate::runtime::bindings::types::Analysis;
+use crate::runtime::{AnalyzerPlugin, CallError};
+use crate::store::{Db, now_ms};
+
+/// Posts per analyzer call.
+pub const BATCH: usize = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    #[error(transparent)]
+    Call(#[from] CallError),
+    #[error("the analyzer did not finish: {0}")]
+    Join(String),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// Runs every analyzer over the posts `post_ids`; returns the analyses stored.
+pub async fn analyze_posts(db: &Db, analyzers: &[AnalyzerPlugin], post_ids: &[i64]) -> Result<usize, AnalyzeError> {
+    let mut stored = 0;
+    for ids in post_ids.chunks(BATCH) {
+        let posts = load(db, ids).await?;
+        for analyzer in analyzers {
+            stored += analyze_batch(db, analyzer, &posts).await?;
+        }
+    }
+    Ok(stored)
+}
+
+/// Analyzes every stored post `analyzer` has not seen in this version, e.g.
+/// after a crash between commit and analysis or when an analyzer is added.
+/// A batch the analyzer fails on is logged and skipped, so one bad post cannot
+/// stall the rest. Returns the analyses stored.
+pub async fn catch_up(db: &Db, analyzer: &AnalyzerPlugin) -> Result<usize, AnalyzeError> {
+    let manifest = &analyzer.meta().manifest;
+    let version = manifest.version.to_string();
+    let (mut after, mut stored) = (0i64, 0);
+    loop {
+        let rows = sqlx::query(
+            "SELECT p.id, p.text, p.kind, p.language FROM posts p WHERE p.id > $1 AND NOT EXISTS \
+             (SELECT 1 FROM analyses a WHERE a.post_id = p.id AND a.plugin = $2 AND a.version = $3) \
+             ORDER BY p.id LIMIT $4",
+        )
+        .bind(after)
+        .bind(&manifest.name)
+        .bind(&version)
+        .bind(BATCH as i64)
+        .fetch_all(db.pool())
+        .await?;
+        let Some(last) = rows.last() else {
+            return Ok(stored);
+        };
+        after = last.try_get("id")?;
+        let posts = rows.iter().map(input).collect::<Result<Vec<_>, _>>()?;
+        match analyze_batch(db, analyzer, &posts).await {
+            Ok(n) => stored += n,
+            Err(AnalyzeError::Call(e)) => tracing::warn!(error = %e, "analysis catch-up skipped a batch"),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The posts `ids` as analyzers see them.
+async fn load(db: &Db, ids: &[i64]) -> Result<Vec<(i64, AnalysisInput)>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let params: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT id, text, kind, language FROM posts WHERE id IN ({}) ORDER BY id",
+        params.join(", ")
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for id in ids {
+        query = query.bind(*id);
+    }
+    query.fetch_all(db.pool()).await?.iter().map(input).collect()
+}
+
+fn input(row: &sqlx::any::AnyRow) -> Result<(i64, AnalysisInput), sqlx::Error> {
+    Ok((
+        row.try_get("id")?,
+        AnalysisInput {
+            text: row.try_get("text")?,
+            kind: kind_from_name(&row.try_get::<String, _>("kind")?),
+            language: row.try_get("language")?,
+        },
+    ))
+}
+
+async fn analyze_batch(
+    db: &Db,
+    analyzer: &AnalyzerPlugin,
+    posts: &[(i64, AnalysisInput)],
+) -> Result<usize, AnalyzeError> {
+    if posts.is_empty() {
+        return Ok(0);
+    }
+    let inputs: Vec<AnalysisInput> = posts.iter().map(|(_, i)| i.clone()).collect();
+    let plugin = analyzer.clone();
+    let analyses = tokio::task::spawn_blocking(move || plugin.analyze(&inputs))
+        .await
+        .map_err(|e| AnalyzeError::Join(e.to_string()))??
+        .value;
+    let manifest = &analyzer.meta().manifest;
+    store(db, &manifest.name, &manifest.version.to_string(), posts, &analyses).await
+}
+
+/// One multi-row insert; rows already there are left alone.
+async fn store(
+    db: &Db,
+    plugin: &str,
+    version: &str,
+    posts: &[(i64, AnalysisInput)],
+    analyses: &[Analysis],
+) -> Result<usize, AnalyzeError> {
+    const COLUMNS: usize = 9;
+    let rows: Vec<String> = (0..posts.len())
+        .map(|r| {
+            let params: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", r * COLUMNS + c)).collect();
+            format!("({})", params.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO analyses (post_id, plugin, version, sentiment, label, intents, topics, language, created_at) \
+         VALUES {} ON CONFLICT (post_id, plugin, version) DO NOTHING",
+        rows.join(", ")
+    );
+    let now = now_ms();
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for ((post_id, _), a) in posts.iter().zip(analyses) {
+        let intents: Vec<_> = a
+            .intents
+            .iter()
+            .map(|l| json!({"name": l.name, "confidence": l.confidence}))
+            .collect();
+        query = query
+            .bind(*post_id)
+            .bind(plugin)
+            .bind(version)
+            .bind(a.sentiment.map(f64::from))
+            .bind(&a.label)
+            .bind(serde_json::Value::from(intents).to_string())
+            .bind(serde_json::Value::from(a.topics.clone()).to_string())
+            .bind(&a.language)
+            .bind(now);
+    }
+    Ok(query.execute(db.pool()).await?.rows_affected() as usize)
+}

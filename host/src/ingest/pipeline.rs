@@ -1,0 +1,247 @@
+//! The ingest pipeline: poll a leased account page by page (each page
+//! committed with its state), take webhook pushes, and after each commit run
+//! the analyzers and identity resolution over the new posts.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::account::{self, AccountError, StoredAccount};
+use super::analyze::analyze_posts;
+use super::lease::{self, Lease, LeaseError};
+use super::page::{ChannelRef, CommitError, commit_page};
+use super::schedule::{Outcome, Schedule};
+use crate::plugins::{PluginKind, ResolveError, resolve};
+use crate::runtime::bindings::{WebhookRequest, WebhookResponse};
+use crate::runtime::{AnalyzerPlugin, CallError, ChannelPlugin, LoadError, Runtime};
+use crate::secrets::SecretBox;
+use crate::store::{Db, now_ms};
+
+/// What one sync did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub pages: usize,
+    pub new_posts: usize,
+    pub duplicates: usize,
+    /// The plugin still had pages when the sync stopped (it comes back soon).
+    pub behind: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    #[error(transparent)]
+    Lease(#[from] LeaseError),
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("plugin {0} is an analyzer, not a channel plugin")]
+    NotChannel(String),
+    #[error(transparent)]
+    Call(#[from] CallError),
+    #[error(transparent)]
+    Commit(#[from] CommitError),
+    #[error("the lease on channel `{0}` was lost to another node; it resumes from the last committed page")]
+    LeaseLost(String),
+    #[error("the plugin call did not finish: {0}")]
+    Join(String),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// Cheap to clone; shared by the scheduler's workers and the webhook handler.
+#[derive(Clone)]
+pub struct Ingest {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    sbox: SecretBox,
+    runtime: Runtime,
+    analyzers: Vec<AnalyzerPlugin>,
+    schedule: Schedule,
+    lease_ttl: Duration,
+    /// Channel plugins by name, loaded once.
+    channels: Mutex<HashMap<String, ChannelPlugin>>,
+}
+
+impl Ingest {
+    pub fn new(db: Db, sbox: SecretBox, runtime: Runtime, analyzers: Vec<AnalyzerPlugin>, schedule: Schedule) -> Self {
+        Ingest {
+            inner: Arc::new(Inner {
+                db,
+                sbox,
+                runtime,
+                analyzers,
+                schedule,
+                lease_ttl: Duration::from_secs(60),
+                channels: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    pub fn analyzers(&self) -> &[AnalyzerPlugin] {
+        &self.inner.analyzers
+    }
+
+    /// How long a lease lasts without renewal (longer than any one plugin call).
+    pub fn lease_ttl(&self) -> Duration {
+        self.inner.lease_ttl
+    }
+
+    /// The channel plugin `name` (bundled name or path), loaded on first use.
+    pub fn channel_plugin(&self, name: &str) -> Result<ChannelPlugin, IngestError> {
+        let mut loaded = self.inner.channels.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(plugin) = loaded.get(name) {
+            return Ok(plugin.clone());
+        }
+        let (manifest, wasm) = resolve(name)?;
+        if manifest.kind != PluginKind::Channel {
+            return Err(IngestError::NotChannel(manifest.name));
+        }
+        let plugin = self.inner.runtime.load_channel(manifest, &wasm)?;
+        loaded.insert(name.to_string(), plugin.clone());
+        Ok(plugin)
+    }
+
+    /// Leases `name` for `owner` and catches it up completely (an admin's sync).
+    pub async fn sync_now(
+        &self,
+        name: &str,
+        owner: &str,
+        progress: &(dyn Fn(&SyncReport) + Sync),
+    ) -> Result<SyncReport, IngestError> {
+        let mut lease = lease::acquire(&self.inner.db, name, owner, self.inner.lease_ttl).await?;
+        self.sync(&mut lease, usize::MAX, progress).await
+    }
+
+    /// Polls the leased account for at most `max_pages` pages, committing each
+    /// with its state, then records the outcome on the account and frees the
+    /// lease. A failure is recorded on the account (unauthorized pauses it).
+    pub async fn sync(
+        &self,
+        lease: &mut Lease,
+        max_pages: usize,
+        progress: &(dyn Fn(&SyncReport) + Sync),
+    ) -> Result<SyncReport, IngestError> {
+        let mut report = SyncReport::default();
+        let stored = match account::load(&self.inner.db, &self.inner.sbox, &lease.name).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                self.release(lease, Outcome::Paused(e.to_string()), 0).await?;
+                return Err(e.into());
+            }
+        };
+        let result = self.poll_pages(lease, &stored, max_pages, &mut report, progress).await;
+        let outcome = match &result {
+            Ok(()) => Outcome::Synced,
+            Err(IngestError::Call(e)) => Outcome::from_error(e),
+            // Not ours any more: the new holder records what happens next.
+            Err(IngestError::LeaseLost(_) | IngestError::Commit(CommitError::LeaseLost(_))) => {
+                return result.map(|()| report);
+            }
+            Err(e @ (IngestError::Resolve(_) | IngestError::Load(_) | IngestError::NotChannel(_))) => {
+                Outcome::Paused(e.to_string())
+            }
+            Err(e) => Outcome::Failed(e.to_string()),
+        };
+        let mut next = self.inner.schedule.next(&outcome, stored.failures, now_ms());
+        if report.behind {
+            // More is waiting: due again at once, behind every other due account.
+            next.next_poll_at = now_ms();
+        }
+        lease::release(&self.inner.db, lease, &next).await?;
+        result.map(|()| report)
+    }
+
+    async fn poll_pages(
+        &self,
+        lease: &mut Lease,
+        stored: &StoredAccount,
+        max_pages: usize,
+        report: &mut SyncReport,
+        progress: &(dyn Fn(&SyncReport) + Sync),
+    ) -> Result<(), IngestError> {
+        let plugin = self.channel_plugin(&stored.plugin)?;
+        let channel = ChannelRef {
+            id: stored.id,
+            network: stored.network.clone(),
+            lease_owner: Some(lease.owner.clone()),
+        };
+        let mut account = stored.account.clone();
+        let mut state = stored.state.clone();
+        while report.pages < max_pages {
+            let (poller, polled, from) = (plugin.clone(), account.clone(), state.clone());
+            let out = tokio::task::spawn_blocking(move || poller.poll(&polled, &from))
+                .await
+                .map_err(|e| IngestError::Join(e.to_string()))??;
+            let committed = commit_page(
+                &self.inner.db,
+                &channel,
+                &out.value.posts,
+                Some(&out.value.state),
+                &out.kv_changes,
+            )
+            .await?;
+            report.pages += 1;
+            report.new_posts += committed.new_posts.len();
+            report.duplicates += committed.duplicates;
+            progress(report);
+            self.after_commit(&committed.new_posts).await;
+            account.apply_kv(out.kv_changes);
+            state = out.value.state;
+            if !out.value.has_more {
+                report.behind = false;
+                return Ok(());
+            }
+            report.behind = true;
+            if !lease::renew(&self.inner.db, lease, self.inner.lease_ttl).await? {
+                return Err(IngestError::LeaseLost(lease.name.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    async fn release(&self, lease: &Lease, outcome: Outcome, failures: i64) -> Result<(), sqlx::Error> {
+        let next = self.inner.schedule.next(&outcome, failures, now_ms());
+        lease::release(&self.inner.db, lease, &next).await
+    }
+
+    /// Hands a webhook call to the account's plugin and stores the posts it
+    /// carried (the cursor does not move). Returns what to answer the network.
+    pub async fn webhook(&self, name: &str, request: WebhookRequest) -> Result<WebhookResponse, IngestError> {
+        let stored = account::load(&self.inner.db, &self.inner.sbox, name).await?;
+        let plugin = self.channel_plugin(&stored.plugin)?;
+        let account = stored.account.clone();
+        let out = tokio::task::spawn_blocking(move || plugin.handle_webhook(&account, &request))
+            .await
+            .map_err(|e| IngestError::Join(e.to_string()))??;
+        let channel = ChannelRef {
+            id: stored.id,
+            network: stored.network,
+            lease_owner: None,
+        };
+        let committed = commit_page(&self.inner.db, &channel, &out.value.posts, None, &out.kv_changes).await?;
+        self.after_commit(&committed.new_posts).await;
+        Ok(out.value.response)
+    }
+
+    /// Analysis and identity resolution of newly stored posts. Their failure
+    /// loses nothing (the posts are committed; a catch-up runs them later),
+    /// so it is logged, not returned.
+    async fn after_commit(&self, new_posts: &[i64]) {
+        if new_posts.is_empty() {
+            return;
+        }
+        if let Err(e) = analyze_posts(&self.inner.db, &self.inner.analyzers, new_posts).await {
+            tracing::warn!(error = %e, "analysis after commit failed; the catch-up will retry");
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! The scheduler of `socialcrm serve`: workers lease due accounts and sync
+//! them. Each account's failures only delay that account (its own backoff);
+//! a slow plugin holds one worker, never the others.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::analyze::catch_up;
+use super::lease::acquire_due;
+use super::pipeline::Ingest;
+
+/// How a node runs its workers.
+#[derive(Clone, Debug)]
+pub struct SchedulerOptions {
+    /// This node's name in leases (unique per process).
+    pub node: String,
+    /// Accounts synced at the same time.
+    pub workers: usize,
+    /// Pages per lease before the account goes back in the queue (fairness).
+    pub pages_per_turn: usize,
+    /// How long an idle worker waits before looking for due accounts again.
+    pub idle: Duration,
+}
+
+impl Default for SchedulerOptions {
+    fn default() -> Self {
+        SchedulerOptions {
+            node: format!("{}:{}", hostname(), std::process::id()),
+            workers: 4,
+            pages_per_turn: 20,
+            idle: Duration::from_secs(1),
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".into())
+}
+
+/// Runs until `stop` turns true; then lets each worker finish its current page.
+pub async fn run(ingest: Ingest, options: SchedulerOptions, stop: watch::Receiver<bool>) {
+    let mut tasks = JoinSet::new();
+    // Posts committed before a crash may not have been analyzed yet.
+    for analyzer in ingest.analyzers().to_vec() {
+        let (db, mut stop) = (ingest.db().clone(), stop.clone());
+        tasks.spawn(async move {
+            tokio::select! {
+                done = catch_up(&db, &analyzer) => match done {
+                    Ok(n) if n > 0 => tracing::info!(analyzer = %analyzer.meta().manifest.name, n, "analysis caught up"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "analysis catch-up failed"),
+                },
+                _ = stop.wait_for(|s| *s) => {}
+            }
+        });
+    }
+    for worker in 0..options.workers.max(1) {
+        let (ingest, options, stop) = (ingest.clone(), options.clone(), stop.clone());
+        tasks.spawn(async move { work(ingest, options, worker, stop).await });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn work(ingest: Ingest, options: SchedulerOptions, worker: usize, mut stop: watch::Receiver<bool>) {
+    let owner = format!("{}/{worker}", options.node);
+    while !*stop.borrow() {
+        match acquire_due(ingest.db(), &owner, ingest.lease_ttl()).await {
+            Ok(Some(mut lease)) => {
+                let name = lease.name.clone();
+                match ingest.sync(&mut lease, options.pages_per_turn, &|_| {}).await {
+                    Ok(r) => tracing::debug!(channel = %name, pages = r.pages, new = r.new_posts, "synced"),
+                    Err(e) => tracing::warn!(channel = %name, error = %e, "sync failed"),
+                }
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot look for due accounts"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(options.idle) => {}
+            _ = stop.wait_for(|s| *s) => {}
+        }
+    }
+}
