@@ -9,4 +9,5 @@ pub mod ingest;
 pub mod plugins;
 pub mod runtime;
 pub mod secrets;
+pub mod server;
 pub mod store;

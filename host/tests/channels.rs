@@ -8,21 +8,12 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 use socialcrm::channels::{self, ChannelError, NewChannel};
-use socialcrm::ingest::{Ingest, IngestError, Schedule, SyncReport};
+use socialcrm::ingest::{Ingest, IngestError, IngestOptions, SyncReport};
 use socialcrm::runtime::{Runtime, RuntimeOptions};
 use socialcrm::secrets::SecretBox;
 use socialcrm_fakes::mastodon::TOKEN;
 use socialcrm_fakes::{FakeMastodon, Fault};
 use sqlx::Row;
-
-fn plugin_dir() -> tempfile::TempDir {
-    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/mastodon");
-    let wasm = socialcrm_sdk::testkit::build(src).expect("build the mastodon plugin");
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(format!("{src}/plugin.toml"), dir.path().join("plugin.toml")).unwrap();
-    std::fs::copy(wasm, dir.path().join("plugin.wasm")).unwrap();
-    dir
-}
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -31,7 +22,7 @@ fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn add_sync_list_remove() {
     let network = FakeMastodon::start().await.unwrap();
-    let dir = plugin_dir();
+    let dir = common::plugin_dir("plugins/mastodon");
     let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
     let sbox = SecretBox::from_key(&[7; 32]).unwrap();
     let (network, runtime, sbox) = (&network, &runtime, &sbox);
@@ -46,7 +37,13 @@ async fn add_sync_list_remove() {
             allow_private: true,
         };
         let base = network.base_url();
-        let ingest = Ingest::new(db.clone(), sbox.clone(), runtime.clone(), vec![], Schedule::default());
+        let ingest = Ingest::new(
+            db.clone(),
+            sbox.clone(),
+            runtime.clone(),
+            vec![],
+            IngestOptions::default(),
+        );
         let ingest = &ingest;
         let add = |c| channels::add(&db, sbox, ingest, c);
         let sync = |progress: &'static (dyn Fn(&SyncReport) + Sync)| ingest.sync_now("brand", "test", progress);

@@ -102,6 +102,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 let report = ingest.sync_now(&name, &owner, &progress).await;
                 bar.finish_and_clear();
                 let report = report?;
+                // Posts an interrupted earlier sync committed may still lack their analyses.
+                ingest.catch_up_analysis().await?;
                 println!(
                     "{name}: {} page(s), {} new post(s), {} already stored",
                     report.pages, report.new_posts, report.duplicates

@@ -3,14 +3,17 @@
 mod analyze;
 mod channel;
 mod import;
+mod serve;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::ingest::{Ingest, Schedule};
+use crate::ingest::{Ingest, IngestOptions, Schedule};
 use crate::plugins::{PluginKind, resolve};
 use crate::runtime::{Runtime, RuntimeOptions};
 use crate::secrets::SecretBox;
@@ -41,6 +44,10 @@ pub struct Global {
     /// Analyzer plugins run over new posts (repeatable; bundled name or directory).
     #[arg(long = "analyzer", global = true, default_value = "sentiment")]
     analyzers: Vec<String>,
+    /// Seconds a sync holds a channel's lease without renewing it: after a
+    /// crash, another node (or a new sync) resumes the channel this long after.
+    #[arg(long, global = true, default_value_t = 60)]
+    lease_ttl: u64,
 }
 
 impl Global {
@@ -66,6 +73,10 @@ impl Global {
     }
 
     fn ingest_with(&self, db: &Db, schedule: Schedule) -> anyhow::Result<Ingest> {
+        let options = IngestOptions {
+            schedule,
+            lease_ttl: Duration::from_secs(self.lease_ttl.max(1)),
+        };
         let runtime = self.plugin_runtime()?;
         let analyzers = self
             .analyzers
@@ -78,13 +89,7 @@ impl Global {
                 Ok(runtime.load_analyzer(manifest, &wasm)?)
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(Ingest::new(
-            db.clone(),
-            self.secret_box()?,
-            runtime,
-            analyzers,
-            schedule,
-        ))
+        Ok(Ingest::new(db.clone(), self.secret_box()?, runtime, analyzers, options))
     }
 
     async fn db(&self) -> anyhow::Result<Db> {
@@ -100,6 +105,7 @@ enum Command {
     Analyze(analyze::Args),
     Import(import::Args),
     Channel(channel::Args),
+    Serve(serve::Args),
     /// Run the bundled plugins against a demo network on loopback: poll mentions
     /// into the database, score them, print the inbox most negative first, and
     /// reply to the worst.
@@ -112,6 +118,7 @@ enum Command {
 pub fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SOCIALCRM_LOG").unwrap_or_else(|_| "warn".into()))
         .init();
     let cli = Cli::parse();
@@ -119,6 +126,7 @@ pub fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(args),
         Command::Import(args) => import::run(&cli.global, args),
         Command::Channel(args) => channel::run(&cli.global, args),
+        Command::Serve(args) => serve::run(&cli.global, args),
         Command::Demo => crate::demo::run(&cli.global.data_dir).map(|()| ExitCode::SUCCESS),
     };
     match result {

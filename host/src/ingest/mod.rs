@@ -14,8 +14,8 @@ pub mod schedule;
 mod scheduler;
 
 pub use account::AccountError;
-pub use analyze::{AnalyzeError, analyze_posts, catch_up};
+pub use analyze::{AnalyzeError, analyze_posts};
 pub use page::{ChannelRef, CommitError, Committed, commit_page};
-pub use pipeline::{Ingest, IngestError, SyncReport};
+pub use pipeline::{Ingest, IngestError, IngestOptions, SyncReport};
 pub use schedule::Schedule;
 pub use scheduler::{SchedulerOptions, run};

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::account::{self, AccountError, StoredAccount};
-use super::analyze::analyze_posts;
+use super::analyze::{AnalyzeError, analyze_posts, catch_up};
 use super::lease::{self, Lease, LeaseError};
 use super::page::{ChannelRef, CommitError, commit_page};
 use super::schedule::{Outcome, Schedule};
@@ -51,6 +51,24 @@ pub enum IngestError {
     Db(#[from] sqlx::Error),
 }
 
+/// How the pipeline paces accounts.
+#[derive(Clone, Copy, Debug)]
+pub struct IngestOptions {
+    pub schedule: Schedule,
+    /// How long a lease lasts without renewal; it must outlast the slowest
+    /// page (a plugin call plus its commit).
+    pub lease_ttl: Duration,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            schedule: Schedule::default(),
+            lease_ttl: Duration::from_secs(60),
+        }
+    }
+}
+
 /// Cheap to clone; shared by the scheduler's workers and the webhook handler.
 #[derive(Clone)]
 pub struct Ingest {
@@ -69,15 +87,21 @@ struct Inner {
 }
 
 impl Ingest {
-    pub fn new(db: Db, sbox: SecretBox, runtime: Runtime, analyzers: Vec<AnalyzerPlugin>, schedule: Schedule) -> Self {
+    pub fn new(
+        db: Db,
+        sbox: SecretBox,
+        runtime: Runtime,
+        analyzers: Vec<AnalyzerPlugin>,
+        options: IngestOptions,
+    ) -> Self {
         Ingest {
             inner: Arc::new(Inner {
                 db,
                 sbox,
                 runtime,
                 analyzers,
-                schedule,
-                lease_ttl: Duration::from_secs(60),
+                schedule: options.schedule,
+                lease_ttl: options.lease_ttl,
                 channels: Mutex::new(HashMap::new()),
             }),
         }
@@ -212,6 +236,16 @@ impl Ingest {
     async fn release(&self, lease: &Lease, outcome: Outcome, failures: i64) -> Result<(), sqlx::Error> {
         let next = self.inner.schedule.next(&outcome, failures, now_ms());
         lease::release(&self.inner.db, lease, &next).await
+    }
+
+    /// Runs every analyzer over the stored posts it has not seen (posts
+    /// committed just before a crash); returns the analyses stored.
+    pub async fn catch_up_analysis(&self) -> Result<usize, AnalyzeError> {
+        let mut stored = 0;
+        for analyzer in &self.inner.analyzers {
+            stored += catch_up(&self.inner.db, analyzer).await?;
+        }
+        Ok(stored)
     }
 
     /// Hands a webhook call to the account's plugin and stores the posts it

@@ -7,7 +7,6 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::analyze::catch_up;
 use super::lease::acquire_due;
 use super::pipeline::Ingest;
 
@@ -47,19 +46,16 @@ fn hostname() -> String {
 pub async fn run(ingest: Ingest, options: SchedulerOptions, stop: watch::Receiver<bool>) {
     let mut tasks = JoinSet::new();
     // Posts committed before a crash may not have been analyzed yet.
-    for analyzer in ingest.analyzers().to_vec() {
-        let (db, mut stop) = (ingest.db().clone(), stop.clone());
-        tasks.spawn(async move {
-            tokio::select! {
-                done = catch_up(&db, &analyzer) => match done {
-                    Ok(n) if n > 0 => tracing::info!(analyzer = %analyzer.meta().manifest.name, n, "analysis caught up"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "analysis catch-up failed"),
-                },
-                _ = stop.wait_for(|s| *s) => {}
-            }
-        });
-    }
+    let (catching_up, mut until_stop) = (ingest.clone(), stop.clone());
+    tasks.spawn(async move {
+        tokio::select! {
+            done = catching_up.catch_up_analysis() => match done {
+                Ok(n) => tracing::info!(analyses = n, "analysis caught up"),
+                Err(e) => tracing::warn!(error = %e, "analysis catch-up failed"),
+            },
+            _ = until_stop.wait_for(|s| *s) => {}
+        }
+    });
     for worker in 0..options.workers.max(1) {
         let (ingest, options, stop) = (ingest.clone(), options.clone(), stop.clone());
         tasks.spawn(async move { work(ingest, options, worker, stop).await });
@@ -74,7 +70,7 @@ async fn work(ingest: Ingest, options: SchedulerOptions, worker: usize, mut stop
             Ok(Some(mut lease)) => {
                 let name = lease.name.clone();
                 match ingest.sync(&mut lease, options.pages_per_turn, &|_| {}).await {
-                    Ok(r) => tracing::debug!(channel = %name, pages = r.pages, new = r.new_posts, "synced"),
+                    Ok(r) => tracing::debug!(channel = %name, %owner, pages = r.pages, new = r.new_posts, "synced"),
                     Err(e) => tracing::warn!(channel = %name, error = %e, "sync failed"),
                 }
                 continue;

@@ -1,6 +1,7 @@
 //! Databases for tests: a fresh SQLite file always, and a fresh PostgreSQL
 //! schema when `SOCIALCRM_TEST_POSTGRES_URL` is set (e.g.
 //! `postgres://postgres@127.0.0.1:5432/test`).
+#![allow(dead_code)]
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -13,8 +14,18 @@ where
     F: Fn(Db) -> Fut,
     Fut: Future<Output = ()>,
 {
+    on_each_db_url(|_, db| test(db)).await
+}
+
+/// Like [`on_each_db`], also handing over the database's URL (for child processes).
+pub async fn on_each_db_url<F, Fut>(mut test: F)
+where
+    F: FnMut(String, Db) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let dir = tempfile::tempdir().expect("a temporary directory");
-    test(Db::open_default(dir.path()).await.expect("open SQLite")).await;
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("socialcrm.db").display());
+    test(url.clone(), Db::connect(&url).await.expect("open SQLite")).await;
 
     if let Ok(base) = std::env::var("SOCIALCRM_TEST_POSTGRES_URL") {
         static SCHEMAS: AtomicU32 = AtomicU32::new(0);
@@ -27,10 +38,44 @@ where
             .expect("create schema");
         let sep = if base.contains('?') { '&' } else { '?' };
         let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-        test(Db::connect(&url).await.expect("open PostgreSQL")).await;
+        test(url.clone(), Db::connect(&url).await.expect("open PostgreSQL")).await;
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
             .execute(&admin)
             .await
             .expect("drop schema");
     }
+}
+
+/// Runs `test` on PostgreSQL only (when configured); says so when it is not.
+pub async fn on_postgres<F, Fut>(test: F)
+where
+    F: Fn(String, Db) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    if std::env::var("SOCIALCRM_TEST_POSTGRES_URL").is_err() {
+        eprintln!("SOCIALCRM_TEST_POSTGRES_URL is not set: skipping a PostgreSQL-only test");
+        return;
+    }
+    let mut first = true;
+    on_each_db_url(|url, db| {
+        let skip = std::mem::replace(&mut first, false);
+        let run = (!skip).then(|| test(url, db));
+        async move {
+            if let Some(run) = run {
+                run.await;
+            }
+        }
+    })
+    .await
+}
+
+/// A plugin directory (plugin.toml + plugin.wasm) of the crate at `crate_dir`
+/// (relative to the workspace), built for wasm32-wasip2 by the test kit.
+pub fn plugin_dir(crate_dir: &str) -> tempfile::TempDir {
+    let src = format!("{}/../{crate_dir}", env!("CARGO_MANIFEST_DIR"));
+    let wasm = socialcrm_sdk::testkit::build(&src).expect("build the plugin");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::copy(format!("{src}/plugin.toml"), dir.path().join("plugin.toml")).expect("copy plugin.toml");
+    std::fs::copy(wasm, dir.path().join("plugin.wasm")).expect("copy plugin.wasm");
+    dir
 }

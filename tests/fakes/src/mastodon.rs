@@ -183,6 +183,16 @@ impl FakeMastodon {
         st.rate_reset_at = secs_after(SystemTime::now(), reset_in_secs);
     }
 
+    /// Delays every later response by `latency` (to make overlapping calls visible).
+    pub fn set_latency(&self, latency: Duration) {
+        self.lock().latency = latency;
+    }
+
+    /// The most requests this server was ever serving at the same time.
+    pub fn max_in_flight(&self) -> usize {
+        self.lock().max_in_flight
+    }
+
     /// Every request received so far, oldest first.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.lock().requests.clone()
@@ -273,6 +283,9 @@ struct State {
     idempotent: HashMap<String, Value>,
     faults: VecDeque<Fault>,
     requests: Vec<RecordedRequest>,
+    latency: Duration,
+    in_flight: usize,
+    max_in_flight: usize,
     rate_remaining: u32,
     rate_reset_at: SystemTime,
 }
@@ -353,6 +366,9 @@ impl State {
             idempotent: HashMap::new(),
             faults: VecDeque::new(),
             requests: Vec::new(),
+            latency: Duration::ZERO,
+            in_flight: 0,
+            max_in_flight: 0,
             rate_remaining: RATE_LIMIT,
             rate_reset_at: SystemTime::now() + RATE_PERIOD,
             base_url,
@@ -521,14 +537,30 @@ impl Reply {
     }
 }
 
+/// Serves one request after the configured latency, counting requests in flight.
 async fn handle(AxumState(shared): AxumState<Shared>, request: Request) -> Response {
+    let latency = {
+        let mut st = lock(&shared);
+        st.in_flight += 1;
+        st.max_in_flight = st.max_in_flight.max(st.in_flight);
+        st.latency
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let response = respond(&shared, request).await;
+    lock(&shared).in_flight -= 1;
+    response
+}
+
+async fn respond(shared: &Shared, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await;
     let path = parts.uri.path().to_owned();
     let query = parts.uri.query().unwrap_or_default().to_owned();
     let now = SystemTime::now();
 
-    let mut st = lock(&shared);
+    let mut st = lock(shared);
     st.requests.push(RecordedRequest {
         method: parts.method.as_str().to_owned(),
         path: path.clone(),

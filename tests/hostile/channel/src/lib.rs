@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use socialcrm_sdk::channel::{
-    Capabilities, Connector, Descriptor, Outbound, Page, Sent, WebhookRequest, WebhookResult,
+    Capabilities, Connector, Descriptor, Header, Outbound, Page, Sent, WebhookRequest, WebhookResponse, WebhookResult,
 };
 use socialcrm_sdk::http::Request;
 use socialcrm_sdk::{Author, Config, ConfigExt, Direction, PluginError, Post, PostKind, kv};
@@ -39,6 +39,14 @@ fn post(id: usize, text: String) -> Post {
     }
 }
 
+/// Busy forever (until the host's deadline).
+fn spin() -> ! {
+    let mut n: u64 = 0;
+    loop {
+        n = std::hint::black_box(n.wrapping_add(1));
+    }
+}
+
 fn page(posts: Vec<Post>) -> Page {
     Page {
         posts,
@@ -63,12 +71,7 @@ impl Connector for Hostile {
     fn poll(config: Config, _state: String) -> Result<Page, PluginError> {
         let calls = CALLS.fetch_add(1, Ordering::SeqCst) + 1;
         match config.require("mode")? {
-            "loop" => {
-                let mut n: u64 = 0;
-                loop {
-                    n = std::hint::black_box(n.wrapping_add(1));
-                }
-            }
+            "loop" => spin(),
             "bomb" => {
                 let mut hoard: Vec<Vec<u8>> = Vec::new();
                 loop {
@@ -102,8 +105,32 @@ impl Connector for Hostile {
         }
     }
 
-    fn handle_webhook(_config: Config, _request: WebhookRequest) -> Result<WebhookResult, PluginError> {
-        Err(PluginError::Permanent("no webhooks".into()))
+    /// `loop` never answers; any other mode echoes: the query string back as
+    /// the body (a verification challenge), and each body line `ID TEXT` as a post.
+    fn handle_webhook(config: Config, request: WebhookRequest) -> Result<WebhookResult, PluginError> {
+        if config.require("mode")? == "loop" {
+            spin();
+        }
+        let body = String::from_utf8(request.body).map_err(|_| PluginError::Permanent("not UTF-8".into()))?;
+        let posts = body
+            .lines()
+            .filter_map(|line| line.split_once(' '))
+            .map(|(id, text)| Post {
+                external_id: id.to_string(),
+                ..post(0, text.to_string())
+            })
+            .collect();
+        Ok(WebhookResult {
+            response: WebhookResponse {
+                status: 200,
+                headers: vec![Header {
+                    name: "x-echo-method".into(),
+                    value: request.method.into_bytes(),
+                }],
+                body: request.query.into_bytes(),
+            },
+            posts,
+        })
     }
 
     fn send(_config: Config, _message: Outbound) -> Result<Sent, PluginError> {

@@ -1,0 +1,84 @@
+//! `socialcrm serve`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::Global;
+use crate::ingest::{Schedule, SchedulerOptions};
+
+/// Run the server: webhooks at /hooks/{channel}, the read API under /api/v1,
+/// /healthz, and the ingest scheduler polling every enabled channel account.
+///
+/// Several nodes may share one PostgreSQL (--database-url): polling is leased
+/// through the database, so no account is polled by two nodes at once.
+///
+/// Examples:
+///   socialcrm serve
+///   socialcrm serve --listen 0.0.0.0:8080 --database-url postgres://crm@db/crm
+#[derive(clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Channel accounts synced at the same time by this node.
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+    /// Seconds between two polls of a healthy account.
+    #[arg(long, default_value_t = 60)]
+    poll_interval: u64,
+    /// Seconds before the first retry after a failure (doubled after each further failure).
+    #[arg(long, default_value_t = 10)]
+    backoff: u64,
+}
+
+pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+    global.runtime()?.block_on(async {
+        let db = global.db().await?;
+        let schedule = Schedule {
+            interval: Duration::from_secs(args.poll_interval.max(1)),
+            backoff: Duration::from_secs(args.backoff.max(1)),
+            ..Schedule::default()
+        };
+        let ingest = global.ingest_with(&db, schedule)?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        println!("socialcrm serving on http://{}", listener.local_addr()?);
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            eprintln!("stopping: finishing the pages in flight");
+            let _ = stop_tx.send(true);
+        });
+        let options = SchedulerOptions {
+            workers: args.workers.max(1),
+            ..SchedulerOptions::default()
+        };
+        crate::server::serve(listener, ingest, options, stop).await?;
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

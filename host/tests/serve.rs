@@ -1,0 +1,485 @@
+//! The ingest engine under stress, on SQLite and PostgreSQL: a sync killed
+//! with SIGKILL resumes and stores every post exactly once; two `serve`
+//! nodes share accounts without ever polling one at the same time; a
+//! malformed page is rejected whole while other accounts go on; a plugin
+//! that times out backs off alone; webhooks and the read API over HTTP.
+
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use socialcrm::channels::{self, NewChannel};
+use socialcrm::ingest::{self, Ingest, IngestOptions, Schedule, SchedulerOptions};
+use socialcrm::runtime::{Runtime, RuntimeOptions};
+use socialcrm::secrets::SecretBox;
+use socialcrm::store::Db;
+use socialcrm_fakes::FakeMastodon;
+use socialcrm_fakes::mastodon::TOKEN;
+use sqlx::Row;
+use tokio::sync::watch;
+
+const KEY: [u8; 32] = [7; 32];
+
+fn sbox() -> SecretBox {
+    SecretBox::from_key(&KEY).expect("a 32-byte key")
+}
+
+fn ingest(db: &Db, options: IngestOptions) -> Ingest {
+    let runtime = Runtime::new(RuntimeOptions::default()).expect("runtime");
+    Ingest::new(db.clone(), sbox(), runtime, vec![], options)
+}
+
+fn fast() -> IngestOptions {
+    IngestOptions {
+        schedule: Schedule {
+            interval: Duration::from_millis(100),
+            backoff: Duration::from_millis(600),
+            max_backoff: Duration::from_secs(60),
+        },
+        lease_ttl: Duration::from_secs(3),
+    }
+}
+
+async fn add_mastodon(db: &Db, ingest: &Ingest, plugin: &str, name: &str, network: &FakeMastodon) {
+    let new = NewChannel {
+        name: name.into(),
+        plugin: plugin.into(),
+        config: BTreeMap::from([("instance".into(), network.base_url())]),
+        secrets: BTreeMap::from([("access-token".into(), TOKEN.into())]),
+        allow_private: true,
+    };
+    channels::add(db, &sbox(), ingest, new).await.expect("add the channel");
+}
+
+/// The external ids of a channel's posts.
+async fn posts_of(db: &Db, channel: &str) -> Vec<String> {
+    column_of(db, channel, "external_id").await
+}
+
+/// The texts of a channel's posts.
+async fn texts_of(db: &Db, channel: &str) -> Vec<String> {
+    column_of(db, channel, "text").await
+}
+
+async fn column_of(db: &Db, channel: &str, column: &str) -> Vec<String> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT p.{column} AS v FROM posts p JOIN channel_accounts c ON c.id = p.channel_id WHERE c.name = $1 \
+         ORDER BY p.{column}"
+    )))
+    .bind(channel)
+    .fetch_all(db.pool())
+    .await
+    .expect("posts")
+    .iter()
+    .map(|r| r.get("v"))
+    .collect()
+}
+
+async fn account(db: &Db, name: &str) -> (String, Option<String>, i64, i64) {
+    let r = sqlx::query("SELECT status, last_error, failures, next_poll_at FROM channel_accounts WHERE name = $1")
+        .bind(name)
+        .fetch_one(db.pool())
+        .await
+        .expect("the account");
+    (
+        r.get("status"),
+        r.get("last_error"),
+        r.get("failures"),
+        r.get("next_poll_at"),
+    )
+}
+
+/// Whether `done` came true within `limit`.
+async fn came_true<F: AsyncFn() -> bool>(limit: Duration, done: F) -> bool {
+    let start = Instant::now();
+    while !done().await {
+        if start.elapsed() > limit {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    true
+}
+
+async fn wait_for<F: AsyncFn() -> bool>(what: &str, limit: Duration, done: F) {
+    assert!(came_true(limit, done).await, "timed out waiting for {what}");
+}
+
+/// The socialcrm binary on `url`, with the test's secret key and plugins.
+fn socialcrm(url: &str, data_dir: &std::path::Path, sentiment: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_socialcrm"));
+    cmd.env(
+        "SOCIALCRM_SECRET_KEY",
+        base64::engine::general_purpose::STANDARD.encode(KEY),
+    )
+    .env("SOCIALCRM_LOG", "socialcrm=debug")
+    .args(["--database-url", url, "--analyzer", sentiment, "--lease-ttl", "3"])
+    .arg("--data-dir")
+    .arg(data_dir)
+    .stdout(Stdio::null());
+    cmd
+}
+
+/// Kills the child when dropped, so a failing test leaves no process behind.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_killed_mid_way_resumes_and_stores_every_post_once() {
+    let mastodon = common::plugin_dir("plugins/mastodon");
+    let sentiment = common::plugin_dir("plugins/sentiment");
+    let (mastodon, sentiment) = (
+        &mastodon.path().display().to_string(),
+        &sentiment.path().display().to_string(),
+    );
+    common::on_each_db_url(|url, db| async move {
+        let network = FakeMastodon::start().await.unwrap();
+        let ingest = ingest(&db, fast());
+        add_mastodon(&db, &ingest, mastodon, "brand", &network).await;
+        let first = ingest.sync_now("brand", "test", &|_| {}).await.unwrap();
+        let pushed: Vec<String> = (0..1200).map(|i| format!("@brand question {i}?")).collect();
+        for text in &pushed {
+            network.push_mention(json!({ "content": format!("<p>{text}</p>") }));
+        }
+        // Slow pages (30 pages of 40) so the kill lands mid-way.
+        network.set_latency(Duration::from_millis(60));
+
+        let data = tempfile::tempdir().unwrap();
+        let mut child = Killed(
+            socialcrm(&url, data.path(), sentiment)
+                .args(["channel", "sync", "brand"])
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start socialcrm"),
+        );
+        let before = first.new_posts + 200;
+        wait_for("the first pages", Duration::from_secs(60), async || {
+            posts_of(&db, "brand").await.len() >= before
+        })
+        .await;
+        child.0.kill().expect("SIGKILL");
+        child.0.wait().unwrap();
+        let stored = posts_of(&db, "brand").await.len();
+        assert!(
+            stored < first.new_posts + pushed.len(),
+            "killed mid-way ({stored} stored)"
+        );
+
+        // The dead process's lease expires; a new sync resumes from the committed state.
+        network.set_latency(Duration::ZERO);
+        tokio::time::sleep(Duration::from_millis(3100)).await;
+        let status = socialcrm(&url, data.path(), sentiment)
+            .args(["channel", "sync", "brand"])
+            .status()
+            .expect("run socialcrm");
+        assert!(status.success());
+        let texts = texts_of(&db, "brand").await;
+        assert_eq!(texts.len(), first.new_posts + pushed.len(), "every post once");
+        let texts: HashSet<&String> = texts.iter().collect();
+        for text in &pushed {
+            assert!(texts.contains(text), "`{text}` stored");
+        }
+        let analysed: i64 = sqlx::query("SELECT COUNT(DISTINCT post_id) AS n FROM analyses")
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            .get("n");
+        assert!(analysed as usize >= pushed.len(), "new posts analysed ({analysed})");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_nodes_on_postgres_share_ten_accounts_without_overlap() {
+    let mastodon = common::plugin_dir("plugins/mastodon");
+    let sentiment = common::plugin_dir("plugins/sentiment");
+    let (mastodon, sentiment) = (
+        &mastodon.path().display().to_string(),
+        &sentiment.path().display().to_string(),
+    );
+    common::on_postgres(|url, db| async move {
+        let ingest = ingest(&db, fast());
+        let mut networks = Vec::new();
+        for i in 0..10 {
+            let network = FakeMastodon::start().await.unwrap();
+            add_mastodon(&db, &ingest, mastodon, &format!("brand{i}"), &network).await;
+            // The first sync starts at the newest page; later ones take everything after it.
+            ingest.sync_now(&format!("brand{i}"), "setup", &|_| {}).await.unwrap();
+            network.set_latency(Duration::from_millis(15));
+            networks.push(network);
+        }
+        let data = tempfile::tempdir().unwrap();
+        let logs: Vec<tempfile::NamedTempFile> = (0..2).map(|_| tempfile::NamedTempFile::new().unwrap()).collect();
+        let _nodes: Vec<Killed> = logs
+            .iter()
+            .map(|log| {
+                Killed(
+                    socialcrm(&url, data.path(), sentiment)
+                        .args([
+                            "serve",
+                            "--listen",
+                            "127.0.0.1:0",
+                            "--poll-interval",
+                            "1",
+                            "--workers",
+                            "3",
+                        ])
+                        .stderr(log.reopen().unwrap())
+                        .spawn()
+                        .expect("start a node"),
+                )
+            })
+            .collect();
+
+        let mut pushed = Vec::new();
+        for round in 0..3 {
+            for network in &networks {
+                let texts: Vec<String> = (0..60).map(|i| format!("@brand r{round} q{i}")).collect();
+                for text in &texts {
+                    network.push_mention(json!({ "content": format!("<p>{text}</p>") }));
+                }
+                pushed.push(texts);
+            }
+            tokio::time::sleep(Duration::from_millis(700)).await;
+        }
+        for (i, network) in networks.iter().enumerate() {
+            let want: Vec<&String> = pushed.iter().skip(i).step_by(networks.len()).flatten().collect();
+            let name = format!("brand{i}");
+            let arrived = came_true(Duration::from_secs(90), async || {
+                let texts: HashSet<String> = texts_of(&db, &name).await.into_iter().collect();
+                want.iter().all(|text| texts.contains(*text))
+            })
+            .await;
+            let log = |i: usize| std::fs::read_to_string(logs[i].path()).unwrap_or_default();
+            assert!(arrived, "{name}'s mentions did not arrive:\n{}\n{}", log(0), log(1));
+            let ids = posts_of(&db, &name).await;
+            let unique: HashSet<&String> = ids.iter().collect();
+            assert_eq!(unique.len(), ids.len(), "{name}: every post once");
+            assert_eq!(
+                network.max_in_flight(),
+                1,
+                "{name} was never polled by two nodes at once"
+            );
+        }
+        for log in &logs {
+            let text = std::fs::read_to_string(log.path()).unwrap();
+            assert!(text.contains("synced"), "both nodes did work:\n{text}");
+        }
+    })
+    .await;
+}
+
+/// Runs the scheduler in this process until the returned sender says stop.
+fn run_scheduler(ingest: &Ingest) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    let (stop, stopped) = watch::channel(false);
+    let options = SchedulerOptions {
+        node: "test".into(),
+        workers: 2,
+        pages_per_turn: 20,
+        idle: Duration::from_millis(20),
+    };
+    (stop, tokio::spawn(ingest::run(ingest.clone(), options, stopped)))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_page_is_rejected_whole_and_other_accounts_go_on() {
+    let mastodon = common::plugin_dir("plugins/mastodon");
+    let mastodon = &mastodon.path().display().to_string();
+    common::on_each_db(|db| async move {
+        let (good, bad) = (
+            FakeMastodon::start().await.unwrap(),
+            FakeMastodon::start().await.unwrap(),
+        );
+        let ingest = ingest(&db, fast());
+        add_mastodon(&db, &ingest, mastodon, "good", &good).await;
+        add_mastodon(&db, &ingest, mastodon, "bad", &bad).await;
+        bad.push_mention(json!({"content": "<p>fine</p>"}));
+        bad.push_mention(json!({"content": "<p>broken</p>", "created_at": "yesterday"}));
+
+        let (stop, scheduler) = run_scheduler(&ingest);
+        wait_for("the bad account's failure", Duration::from_secs(30), async || {
+            account(&db, "bad").await.2 >= 1
+        })
+        .await;
+        good.push_mention(json!({"content": "<p>still here</p>"}));
+        wait_for("the good account's new mention", Duration::from_secs(30), async || {
+            texts_of(&db, "good").await.iter().any(|t| t == "still here")
+        })
+        .await;
+        stop.send(true).unwrap();
+        scheduler.await.unwrap();
+
+        let (status, error, _, _) = account(&db, "bad").await;
+        assert_eq!(status, "failing");
+        let error = error.unwrap_or_default();
+        assert!(error.contains("`yesterday` is not an RFC 3339 time"), "{error}");
+        assert!(posts_of(&db, "bad").await.is_empty(), "nothing of that page stored");
+        assert_eq!(account(&db, "good").await.0, "active");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_that_times_out_backs_off_alone() {
+    let mastodon = common::plugin_dir("plugins/mastodon");
+    let hostile = common::plugin_dir("tests/hostile/channel");
+    let (mastodon, hostile) = (
+        &mastodon.path().display().to_string(),
+        &hostile.path().display().to_string(),
+    );
+    common::on_each_db(|db| async move {
+        let network = FakeMastodon::start().await.unwrap();
+        let ingest = ingest(&db, fast());
+        add_mastodon(&db, &ingest, mastodon, "brand", &network).await;
+        let slow = NewChannel {
+            name: "slow".into(),
+            plugin: hostile.clone(),
+            config: BTreeMap::from([("mode".into(), "loop".into()), ("target".into(), network.base_url())]),
+            secrets: BTreeMap::new(),
+            allow_private: true,
+        };
+        channels::add(&db, &sbox(), &ingest, slow).await.unwrap();
+
+        let (stop, scheduler) = run_scheduler(&ingest);
+        wait_for("three timeouts", Duration::from_secs(60), async || {
+            account(&db, "slow").await.2 >= 3
+        })
+        .await;
+        let polls = |n: &FakeMastodon| {
+            n.requests()
+                .iter()
+                .filter(|r| r.path == "/api/v1/notifications")
+                .count()
+        };
+        let brand_polls = polls(&network);
+        stop.send(true).unwrap();
+        scheduler.await.unwrap();
+
+        let (status, error, failures, next) = account(&db, "slow").await;
+        assert_eq!(status, "failing");
+        assert!(error.unwrap_or_default().contains("timed out"));
+        // Three timeouts took at least 0.6 + 1.2 s of backoff (plus 3 × 0.5 s of
+        // deadline); the healthy account, polled every 0.1 s, went on meanwhile.
+        assert!(failures >= 3);
+        assert!(next > socialcrm::store::now_ms(), "still backing off");
+        assert!(
+            brand_polls >= 6,
+            "the healthy account kept its pace ({brand_polls} polls)"
+        );
+        assert_eq!(account(&db, "brand").await.0, "active");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webhooks_and_the_read_api_over_http() {
+    let hostile = common::plugin_dir("tests/hostile/channel");
+    let hostile = &hostile.path().display().to_string();
+    common::on_each_db(|db| async move {
+        let ingest = ingest(&db, fast());
+        for (name, mode) in [("hooked", "echo"), ("stuck", "loop")] {
+            let new = NewChannel {
+                name: name.into(),
+                plugin: hostile.clone(),
+                config: BTreeMap::from([
+                    ("mode".into(), mode.into()),
+                    ("target".into(), "http://127.0.0.1:9".into()),
+                ]),
+                secrets: BTreeMap::new(),
+                allow_private: true,
+            };
+            channels::add(&db, &sbox(), &ingest, new).await.unwrap();
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = socialcrm::server::router(ingest.clone());
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let http = reqwest::Client::new();
+
+        let health = http.get(format!("{base}/healthz")).send().await.unwrap();
+        assert_eq!(health.status(), 200);
+
+        // A verification challenge comes back as the plugin answers it.
+        let challenge = http
+            .get(format!("{base}/hooks/hooked?hub.challenge=42"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(challenge.status(), 200);
+        assert_eq!(challenge.headers()["x-echo-method"], "GET");
+        assert_eq!(challenge.text().await.unwrap(), "hub.challenge=42");
+
+        // Posts a push carries are stored once, however often it is delivered.
+        for _ in 0..2 {
+            let push = http
+                .post(format!("{base}/hooks/hooked"))
+                .body("m1 first push\nm2 second push")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(push.status(), 200);
+        }
+        assert_eq!(posts_of(&db, "hooked").await, ["m1", "m2"]);
+
+        let unknown = http.post(format!("{base}/hooks/nobody")).send().await.unwrap();
+        assert_eq!(unknown.status(), 404);
+        let body: Value = unknown.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not-found");
+        let stuck = http
+            .post(format!("{base}/hooks/stuck"))
+            .body("x y")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            stuck.status(),
+            503,
+            "a plugin that times out is the hook's failure only"
+        );
+        assert!(posts_of(&db, "stuck").await.is_empty());
+
+        let page: Value = http
+            .get(format!("{base}/api/v1/posts?channel=hooked&limit=1"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page["items"][0]["external_id"], "m2", "newest first");
+        assert_eq!(page["items"][0]["author"]["handle"], "mallory");
+        let next = page["next_before"].as_i64().expect("a next page");
+        let rest: Value = http
+            .get(format!("{base}/api/v1/posts?channel=hooked&before={next}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(rest["items"][0]["text"], "first push");
+        let bad = http.get(format!("{base}/api/v1/posts?limit=0")).send().await.unwrap();
+        assert_eq!(bad.status(), 400);
+        let channels: Value = http
+            .get(format!("{base}/api/v1/channels"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(channels["items"].as_array().map(Vec::len), Some(2));
+        server.abort();
+    })
+    .await;
+}
