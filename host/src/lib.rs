@@ -8,6 +8,7 @@ mod demo;
 pub mod ingest;
 pub mod plugins;
 pub mod runtime;
+pub mod replies;
 pub mod secrets;
 pub mod server;
 pub mod store;

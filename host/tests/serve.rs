@@ -468,6 +468,37 @@ async fn webhooks_and_the_read_api_over_http() {
             .await
             .unwrap();
         assert_eq!(rest["items"][0]["text"], "first push");
+        // A reply is recorded even when the network refuses it.
+        let post_id = page["items"][0]["id"].as_i64().unwrap();
+        let reply = http
+            .post(format!("{base}/api/v1/posts/{post_id}/replies"))
+            .json(&json!({"text": "thanks!"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 201);
+        let reply: Value = reply.json().await.unwrap();
+        assert_eq!(reply["status"], "failed");
+        assert!(
+            reply["error"].as_str().unwrap_or_default().contains("cannot send"),
+            "{reply}"
+        );
+        let listed: Value = http
+            .get(format!("{base}/api/v1/posts/{post_id}/replies"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(listed["items"][0]["id"], reply["id"]);
+        let empty = http
+            .post(format!("{base}/api/v1/posts/{post_id}/replies"))
+            .json(&json!({"text": " "}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(empty.status(), 400);
         let bad = http.get(format!("{base}/api/v1/posts?limit=0")).send().await.unwrap();
         assert_eq!(bad.status(), 400);
         let channels: Value = http

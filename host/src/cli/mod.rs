@@ -3,6 +3,7 @@
 mod analyze;
 mod channel;
 mod import;
+mod reply;
 mod serve;
 
 use std::io::IsTerminal;
@@ -106,6 +107,7 @@ enum Command {
     Import(import::Args),
     Channel(channel::Args),
     Serve(serve::Args),
+    Reply(reply::Args),
     /// Run the bundled plugins against a demo network on loopback: poll mentions
     /// into the database, score them, print the inbox most negative first, and
     /// reply to the worst.
@@ -127,6 +129,7 @@ pub fn main() -> ExitCode {
         Command::Import(args) => import::run(&cli.global, args),
         Command::Channel(args) => channel::run(&cli.global, args),
         Command::Serve(args) => serve::run(&cli.global, args),
+        Command::Reply(args) => reply::run(&cli.global, args),
         Command::Demo => crate::demo::run(&cli.global.data_dir).map(|()| ExitCode::SUCCESS),
     };
     match result {

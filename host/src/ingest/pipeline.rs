@@ -120,6 +120,11 @@ impl Ingest {
         self.inner.lease_ttl
     }
 
+    /// The stored account `name`, secrets opened (for calls the host makes on its behalf).
+    pub async fn account(&self, name: &str) -> Result<StoredAccount, IngestError> {
+        Ok(account::load(&self.inner.db, &self.inner.sbox, name).await?)
+    }
+
     /// The channel plugin `name` (bundled name or path), loaded on first use.
     pub fn channel_plugin(&self, name: &str) -> Result<ChannelPlugin, IngestError> {
         let mut loaded = self.inner.channels.lock().unwrap_or_else(|e| e.into_inner());
@@ -156,11 +161,11 @@ impl Ingest {
         progress: &(dyn Fn(&SyncReport) + Sync),
     ) -> Result<SyncReport, IngestError> {
         let mut report = SyncReport::default();
-        let stored = match account::load(&self.inner.db, &self.inner.sbox, &lease.name).await {
+        let stored = match self.account(&lease.name).await {
             Ok(stored) => stored,
             Err(e) => {
                 self.release(lease, Outcome::Paused(e.to_string()), 0).await?;
-                return Err(e.into());
+                return Err(e);
             }
         };
         let result = self.poll_pages(lease, &stored, max_pages, &mut report, progress).await;
@@ -251,7 +256,7 @@ impl Ingest {
     /// Hands a webhook call to the account's plugin and stores the posts it
     /// carried (the cursor does not move). Returns what to answer the network.
     pub async fn webhook(&self, name: &str, request: WebhookRequest) -> Result<WebhookResponse, IngestError> {
-        let stored = account::load(&self.inner.db, &self.inner.sbox, name).await?;
+        let stored = self.account(name).await?;
         let plugin = self.channel_plugin(&stored.plugin)?;
         let account = stored.account.clone();
         let out = tokio::task::spawn_blocking(move || plugin.handle_webhook(&account, &request))

@@ -4,6 +4,7 @@
 mod error;
 mod hooks;
 mod read;
+mod replies;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -27,7 +28,7 @@ pub fn router(ingest: Ingest) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(hooks::routes())
-        .nest("/api/v1", read::routes())
+        .nest("/api/v1", read::routes().merge(replies::routes()))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
