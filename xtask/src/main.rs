@@ -14,7 +14,7 @@ commands:
                   and assemble target/plugins/NAME/{plugin.toml,plugin.wasm}
   test            build-plugins, then cargo fmt --check, clippy -D warnings, and every test
   demo            build-plugins, then run `socialcrm demo` (SQLite, bundled plugins, a demo network)
-  bench           build-plugins, then the benchmarks (instantiation, sentiment wasm/native/VADER, mastodon parsing)
+  bench           build-plugins, then the benchmarks (instantiation, sentiment wasm/native/VADER, mastodon parsing, end-to-end ingest)
 ";
 
 /// Plugins shipped with socialcrm: (package, directory).
@@ -126,11 +126,14 @@ fn demo(args: &[String]) -> anyhow::Result<()> {
 
 fn bench(args: &[String]) -> anyhow::Result<()> {
     build_plugins()?;
-    let mut bench = cargo();
-    // Traps capture backtraces when this is set, which slows them by ~40 µs each.
-    bench.env_remove("RUST_BACKTRACE");
-    bench
-        .args(["bench", "-p", "socialcrm-tests", "--bench", "platform", "--"])
-        .args(args);
-    run(bench)
+    for name in ["platform", "ingest"] {
+        let mut bench = cargo();
+        // Traps capture backtraces when this is set, which slows them by ~40 µs each.
+        bench.env_remove("RUST_BACKTRACE");
+        bench
+            .args(["bench", "-p", "socialcrm-tests", "--bench", name, "--"])
+            .args(args);
+        run(bench)?;
+    }
+    Ok(())
 }

@@ -9,7 +9,7 @@ use super::page::kind_from_name;
 use crate::runtime::bindings::AnalysisInput;
 use crate::runtime::bindings::types::Analysis;
 use crate::runtime::{AnalyzerPlugin, CallError};
-use crate::store::{Db, now_ms};
+use crate::store::{Db, now_ms, placeholders};
 
 /// Posts per analyzer call.
 pub const BATCH: usize = 256;
@@ -74,10 +74,9 @@ async fn load(db: &Db, ids: &[i64]) -> Result<Vec<(i64, AnalysisInput)>, sqlx::E
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let params: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
-        "SELECT id, text, kind, language FROM posts WHERE id IN ({}) ORDER BY id",
-        params.join(", ")
+        "SELECT id, text, kind, language FROM posts WHERE id IN {} ORDER BY id",
+        placeholders(1, ids.len())
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for id in ids {
@@ -123,17 +122,10 @@ async fn store(
     posts: &[(i64, AnalysisInput)],
     analyses: &[Analysis],
 ) -> Result<usize, AnalyzeError> {
-    const COLUMNS: usize = 9;
-    let rows: Vec<String> = (0..posts.len())
-        .map(|r| {
-            let params: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", r * COLUMNS + c)).collect();
-            format!("({})", params.join(", "))
-        })
-        .collect();
     let sql = format!(
         "INSERT INTO analyses (post_id, plugin, version, sentiment, label, intents, topics, language, created_at) \
          VALUES {} ON CONFLICT (post_id, plugin, version) DO NOTHING",
-        rows.join(", ")
+        placeholders(posts.len(), 9)
     );
     let now = now_ms();
     let mut query = sqlx::query(AssertSqlSafe(sql));

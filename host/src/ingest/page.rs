@@ -1,6 +1,6 @@
 //! Committing one page.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -10,7 +10,10 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::runtime::KvChanges;
 use crate::runtime::bindings::types::{Author, Direction, Post, PostKind};
-use crate::store::{Backend, Db, now_ms};
+use crate::store::{Backend, Db, now_ms, placeholders};
+
+/// Rows per multi-row statement (well under every backend's parameter limit).
+const CHUNK: usize = 500;
 
 /// What a commit stored.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -89,39 +92,47 @@ pub async fn commit_page(
         return Err(CommitError::LeaseLost(channel_id));
     }
     let now = now_ms();
+    let identities = upsert_identities(&mut tx, &channel.network, posts, now).await?;
     let mut committed = Committed::default();
-    for (post, created_at) in posts.iter().zip(times) {
-        let identity = upsert_identity(&mut tx, &channel.network, &post.author, now).await?;
-        let inserted = sqlx::query(
+    let rows: Vec<(&Post, i64)> = posts.iter().zip(times).collect();
+    for chunk in rows.chunks(CHUNK) {
+        const COLUMNS: usize = 13;
+        let mut query = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO posts (channel_id, external_id, identity_id, kind, direction, text, url, thread_id, \
-             in_reply_to, created_at, language, raw, ingested_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             in_reply_to, created_at, language, raw, ingested_at) VALUES {} \
              ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING id",
-        )
-        .bind(channel_id)
-        .bind(&post.external_id)
-        .bind(identity)
-        .bind(kind_name(post.kind))
-        .bind(if post.direction == Direction::Inbound {
-            "inbound"
-        } else {
-            "outbound"
-        })
-        .bind(&post.text)
-        .bind(&post.url)
-        .bind(&post.thread_id)
-        .bind(&post.in_reply_to)
-        .bind(created_at)
-        .bind(&post.language)
-        .bind(&post.raw)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        match inserted {
-            Some(row) => committed.new_posts.push(row.try_get("id")?),
-            None => committed.duplicates += 1,
+            placeholders(chunk.len(), COLUMNS)
+        )));
+        for (post, created_at) in chunk {
+            let identity = identities
+                .get(post.author.external_id.as_str())
+                .copied()
+                .unwrap_or_default();
+            query = query
+                .bind(channel_id)
+                .bind(&post.external_id)
+                .bind(identity)
+                .bind(kind_name(post.kind))
+                .bind(if post.direction == Direction::Inbound {
+                    "inbound"
+                } else {
+                    "outbound"
+                })
+                .bind(&post.text)
+                .bind(&post.url)
+                .bind(&post.thread_id)
+                .bind(&post.in_reply_to)
+                .bind(*created_at)
+                .bind(&post.language)
+                .bind(&post.raw)
+                .bind(now);
+        }
+        for row in query.fetch_all(&mut *tx).await? {
+            committed.new_posts.push(row.try_get("id")?);
         }
     }
+    committed.new_posts.sort_unstable();
+    committed.duplicates = posts.len() - committed.new_posts.len();
     sqlx::query("UPDATE channel_accounts SET state = COALESCE($1, state), kv = $2, updated_at = $3 WHERE id = $4")
         .bind(state)
         .bind(apply_kv(&kv, kv_changes))
@@ -133,40 +144,57 @@ pub async fn commit_page(
     Ok(committed)
 }
 
-/// Upserts the author on (network, external user id), keeping the newest profile.
-async fn upsert_identity(
+/// Upserts the page's authors on (network, external user id), keeping the
+/// newest profile; returns their ids by external user id.
+async fn upsert_identities(
     tx: &mut Transaction<'static, Any>,
     network: &str,
-    author: &Author,
+    posts: &[Post],
     now: i64,
-) -> Result<i64, sqlx::Error> {
-    let fields: Vec<Value> = author
-        .fields
-        .iter()
-        .map(|f| json!({"name": f.name, "value": f.value}))
-        .collect();
-    let row = sqlx::query(
-        "INSERT INTO identities (network, external_user_id, handle, display_name, profile_url, avatar_url, bio, \
-         followers, fields, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-         ON CONFLICT (network, external_user_id) DO UPDATE SET handle = excluded.handle, \
-         display_name = excluded.display_name, profile_url = excluded.profile_url, avatar_url = excluded.avatar_url, \
-         bio = excluded.bio, followers = excluded.followers, fields = excluded.fields, last_seen = excluded.last_seen \
-         RETURNING id",
-    )
-    .bind(network)
-    .bind(&author.external_id)
-    .bind(&author.handle)
-    .bind(&author.display_name)
-    .bind(&author.profile_url)
-    .bind(&author.avatar_url)
-    .bind(&author.bio)
-    .bind(author.followers.map(|f| i64::try_from(f).unwrap_or(i64::MAX)))
-    .bind(Value::Array(fields).to_string())
-    .bind(now)
-    .bind(now)
-    .fetch_one(&mut **tx)
-    .await?;
-    row.try_get("id")
+) -> Result<HashMap<String, i64>, sqlx::Error> {
+    // One row per author (the page's last profile wins): an upsert may not
+    // touch the same row twice in one statement.
+    let mut latest: HashMap<&str, &Author> = HashMap::new();
+    for post in posts {
+        latest.insert(&post.author.external_id, &post.author);
+    }
+    let authors: Vec<&Author> = latest.into_values().collect();
+    let mut ids = HashMap::with_capacity(authors.len());
+    for chunk in authors.chunks(CHUNK) {
+        const COLUMNS: usize = 11;
+        let mut query = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO identities (network, external_user_id, handle, display_name, profile_url, avatar_url, bio, \
+             followers, fields, first_seen, last_seen) VALUES {} \
+             ON CONFLICT (network, external_user_id) DO UPDATE SET handle = excluded.handle, \
+             display_name = excluded.display_name, profile_url = excluded.profile_url, \
+             avatar_url = excluded.avatar_url, bio = excluded.bio, followers = excluded.followers, \
+             fields = excluded.fields, last_seen = excluded.last_seen RETURNING id, external_user_id",
+            placeholders(chunk.len(), COLUMNS)
+        )));
+        for author in chunk {
+            let fields: Vec<Value> = author
+                .fields
+                .iter()
+                .map(|f| json!({"name": f.name, "value": f.value}))
+                .collect();
+            query = query
+                .bind(network)
+                .bind(&author.external_id)
+                .bind(&author.handle)
+                .bind(&author.display_name)
+                .bind(&author.profile_url)
+                .bind(&author.avatar_url)
+                .bind(&author.bio)
+                .bind(author.followers.map(|f| i64::try_from(f).unwrap_or(i64::MAX)))
+                .bind(Value::Array(fields).to_string())
+                .bind(now)
+                .bind(now);
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            ids.insert(row.try_get("external_user_id")?, row.try_get("id")?);
+        }
+    }
+    Ok(ids)
 }
 
 /// The stored key-value map (JSON object of base64 values) with `changes` applied.

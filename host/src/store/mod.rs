@@ -103,3 +103,25 @@ pub fn now_ms() -> i64 {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
+
+/// `($1, $2), ($3, $4)`: placeholders for a multi-row statement of `rows`
+/// rows of `columns` values each (one row of n values doubles as an `IN` list).
+pub fn placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let row: Vec<String> = (1..=columns).map(|c| format!("${}", r * columns + c)).collect();
+            format!("({})", row.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_number_every_value() {
+        assert_eq!(super::placeholders(2, 2), "($1, $2), ($3, $4)");
+        assert_eq!(super::placeholders(1, 3), "($1, $2, $3)");
+        assert_eq!(super::placeholders(0, 3), "");
+    }
+}

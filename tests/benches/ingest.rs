@@ -1,0 +1,174 @@
+//! End-to-end ingest benchmark: `cargo xtask bench`.
+//!
+//! N mentions wait on a fake Mastodon; one catch-up runs them through the
+//! whole pipeline (the mastodon plugin polling over loopback HTTP, the store,
+//! the sentiment plugin, identity resolution). The limit it is compared with,
+//! in the same run: the same rows written page by page by the store alone
+//! (one transaction per page, no plugins). On SQLite, and on PostgreSQL when
+//! `SOCIALCRM_TEST_POSTGRES_URL` is set. `SOCIALCRM_BENCH_POSTS` sets N
+//! (default 100,000).
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde_json::json;
+use socialcrm::channels::{self, NewChannel};
+use socialcrm::ingest::{ChannelRef, Ingest, IngestOptions, commit_page};
+use socialcrm::plugins::Manifest;
+use socialcrm::runtime::bindings::types::{Author, Direction, Post, PostKind};
+use socialcrm::runtime::{KvChanges, Runtime, RuntimeOptions};
+use socialcrm::secrets::SecretBox;
+use socialcrm::store::Db;
+use socialcrm_fakes::FakeMastodon;
+use socialcrm_fakes::mastodon::TOKEN;
+use socialcrm_sdk::testkit;
+use sqlx::Row;
+
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+const PAGE: usize = 40;
+
+fn plugin_dir(name: &str) -> tempfile::TempDir {
+    let src = format!("{ROOT}/plugins/{name}");
+    let wasm = testkit::build(&src).expect("build the plugin");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(format!("{src}/plugin.toml"), dir.path().join("plugin.toml")).unwrap();
+    std::fs::copy(wasm, dir.path().join("plugin.wasm")).unwrap();
+    dir
+}
+
+/// The pipeline: posts per second for a catch-up of `n` mentions.
+async fn pipeline(db: &Db, n: usize, mastodon: &str, sentiment: &str) -> f64 {
+    let network = FakeMastodon::start().await.unwrap();
+    let sbox = SecretBox::from_key(&[1; 32]).unwrap();
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let manifest = Manifest::parse(&std::fs::read_to_string(format!("{sentiment}/plugin.toml")).unwrap()).unwrap();
+    let analyzer = runtime
+        .load_analyzer(manifest, &std::fs::read(format!("{sentiment}/plugin.wasm")).unwrap())
+        .unwrap();
+    let ingest = Ingest::new(
+        db.clone(),
+        sbox.clone(),
+        runtime,
+        vec![analyzer],
+        IngestOptions::default(),
+    );
+    let new = NewChannel {
+        name: "bench".into(),
+        plugin: mastodon.into(),
+        config: BTreeMap::from([("instance".into(), network.base_url())]),
+        secrets: BTreeMap::from([("access-token".into(), TOKEN.into())]),
+        allow_private: true,
+    };
+    channels::add(db, &sbox, &ingest, new).await.unwrap();
+    ingest.sync_now("bench", "bench", &|_| {}).await.unwrap();
+    for i in 0..n {
+        network.push_mention(json!({
+            "content": format!("<p>@brand order {i} arrived late and the box was damaged, not happy</p>"),
+            "account": {"id": format!("{}", 500_000 + i % 5_000), "username": format!("user{}", i % 5_000),
+                        "acct": format!("user{}@bench.example", i % 5_000), "display_name": format!("User {}", i % 5_000),
+                        "note": "", "followers_count": 10, "url": "https://bench.example/@user",
+                        "avatar": "https://bench.example/a.png", "fields": []},
+        }));
+    }
+    let start = Instant::now();
+    let report = ingest.sync_now("bench", "bench", &|_| {}).await.unwrap();
+    let elapsed = start.elapsed().as_secs_f64();
+    assert_eq!(report.new_posts, n, "every mention stored");
+    let analysed: i64 = sqlx::query("SELECT COUNT(*) AS n FROM analyses")
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .get("n");
+    assert!(analysed as usize >= n, "every post analysed");
+    n as f64 / elapsed
+}
+
+/// The limit: the same shape of rows, page by page, by the store alone.
+async fn store_only(db: &Db, n: usize) -> f64 {
+    let id: i64 = sqlx::query(
+        "INSERT INTO channel_accounts (name, plugin, network, created_at, updated_at) \
+         VALUES ('limit', 'none', 'mastodon', 0, 0) RETURNING id",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap()
+    .get("id");
+    let channel = ChannelRef {
+        id,
+        network: "mastodon".into(),
+        lease_owner: None,
+    };
+    let posts: Vec<Post> = (0..n)
+        .map(|i| Post {
+            external_id: format!("{}", 2_000_000 + i),
+            kind: PostKind::Mention,
+            direction: Direction::Inbound,
+            author: Author {
+                external_id: format!("{}", 500_000 + i % 5_000),
+                handle: format!("user{}@bench.example", i % 5_000),
+                display_name: Some(format!("User {}", i % 5_000)),
+                profile_url: Some("https://bench.example/@user".into()),
+                avatar_url: Some("https://bench.example/a.png".into()),
+                bio: None,
+                followers: Some(10),
+                fields: vec![],
+            },
+            text: format!("@brand order {i} arrived late and the box was damaged, not happy"),
+            url: Some(format!("https://bench.example/@user/{i}")),
+            thread_id: None,
+            in_reply_to: None,
+            created_at: "2026-11-23T10:00:00Z".into(),
+            language: Some("en".into()),
+            raw: "{\"id\":\"1\"}".repeat(60),
+        })
+        .collect();
+    let start = Instant::now();
+    for (page, chunk) in posts.chunks(PAGE).enumerate() {
+        commit_page(db, &channel, chunk, Some(&page.to_string()), &KvChanges::new())
+            .await
+            .unwrap();
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn run(backend: &str, url: &str, n: usize, mastodon: &str, sentiment: &str) {
+    let db = Db::connect(url).await.unwrap();
+    let limit = store_only(&db, n).await;
+    let ours = pipeline(&db, n, mastodon, sentiment).await;
+    println!(
+        "ingest {backend:<10} {n} posts: pipeline {ours:>8.0} posts/s, store alone {limit:>8.0} posts/s, ratio {:.2}",
+        ours / limit
+    );
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let n: usize = std::env::var("SOCIALCRM_BENCH_POSTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let (mastodon, sentiment) = (plugin_dir("mastodon"), plugin_dir("sentiment"));
+    let (mastodon, sentiment) = (
+        mastodon.path().display().to_string(),
+        sentiment.path().display().to_string(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display());
+    run("sqlite", &sqlite, n, &mastodon, &sentiment).await;
+    if let Ok(base) = std::env::var("SOCIALCRM_TEST_POSTGRES_URL") {
+        sqlx::any::install_default_drivers();
+        let admin = sqlx::AnyPool::connect(&base).await.unwrap();
+        let schema = format!("bench_{}", std::process::id());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+        run("postgresql", &url, n, &mastodon, &sentiment).await;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+}
