@@ -2,6 +2,7 @@
 
 mod analyze;
 mod channel;
+mod identity;
 mod import;
 mod reply;
 mod serve;
@@ -106,6 +107,7 @@ enum Command {
     Analyze(analyze::Args),
     Import(import::Args),
     Channel(channel::Args),
+    Identity(identity::Args),
     Serve(serve::Args),
     Reply(reply::Args),
     /// Run the bundled plugins against a demo network on loopback: poll mentions
@@ -128,6 +130,7 @@ pub fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(args),
         Command::Import(args) => import::run(&cli.global, args),
         Command::Channel(args) => channel::run(&cli.global, args),
+        Command::Identity(args) => identity::run(&cli.global, args),
         Command::Serve(args) => serve::run(&cli.global, args),
         Command::Reply(args) => reply::run(&cli.global, args),
         Command::Demo => crate::demo::run(&cli.global.data_dir).map(|()| ExitCode::SUCCESS),

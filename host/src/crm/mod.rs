@@ -1,4 +1,6 @@
-//! The CRM core: contacts and their transactions, imported from the existing CRM.
+//! The CRM core: contacts and their transactions, imported from the existing CRM,
+//! and the links of social identities to them.
 
 pub mod contact;
+pub mod identity;
 pub mod import;

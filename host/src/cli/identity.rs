@@ -1,0 +1,125 @@
+//! `socialcrm identity list|confirm|reject|unlink|link`.
+
+use std::process::ExitCode;
+
+use super::Global;
+use crate::crm::identity::{self, LinkView};
+
+/// The actor of decisions made on the command line, in the audit log.
+const ACTOR: &str = "cli";
+
+/// Review the links between social identities (the authors of posts) and CRM contacts.
+///
+/// socialcrm links an identity to a contact by itself only on deterministic
+/// evidence that belongs to exactly one contact: an email, phone or order
+/// reference in the profile or a post, a website in the profile, or a handle
+/// the contact lists. Anything else (a similar name, the same handle on another
+/// network, a website linked in a post, evidence that fits several contacts) is
+/// proposed with a confidence and its evidence for a person to confirm or
+/// reject. Nothing is deleted: unlink sets a confirmed link back to rejected,
+/// and every decision is in the audit log.
+///
+/// Examples:
+///   socialcrm identity list --status proposed
+///   socialcrm identity confirm 12
+///   socialcrm identity reject 13
+///   socialcrm identity unlink 12
+///   socialcrm identity link 40 7
+#[derive(clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(clap::Subcommand)]
+enum Action {
+    /// List links: proposals most confident first, others most recent first.
+    List {
+        #[arg(long, value_parser = ["proposed", "confirmed", "rejected"])]
+        status: Option<String>,
+        /// At most this many links.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Confirm a proposed (or rejected) link.
+    Confirm { link_id: i64 },
+    /// Reject a proposed link: it is not proposed again on the same evidence.
+    Reject { link_id: i64 },
+    /// Undo a confirmed link (it becomes rejected; nothing else changes).
+    Unlink { link_id: i64 },
+    /// Link an identity to a contact by hand (method manual).
+    Link { identity_id: i64, contact_id: i64 },
+}
+
+pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+    global.runtime()?.block_on(async {
+        let db = global.db().await?;
+        match args.action {
+            Action::List { status, limit } => {
+                let links = identity::links(&db, status.as_deref(), limit).await?;
+                if links.is_empty() {
+                    println!("no links");
+                }
+                for l in &links {
+                    print_link(l);
+                }
+            }
+            Action::Confirm { link_id } => {
+                let l = identity::confirm(&db, link_id, ACTOR).await?;
+                println!("confirmed link {}: {}", l.id, pair(&l));
+            }
+            Action::Reject { link_id } => {
+                let l = identity::reject(&db, link_id, ACTOR).await?;
+                println!("rejected link {}: {}", l.id, pair(&l));
+            }
+            Action::Unlink { link_id } => {
+                let l = identity::unlink(&db, link_id, ACTOR).await?;
+                println!("unlinked link {} (now rejected): {}", l.id, pair(&l));
+            }
+            Action::Link {
+                identity_id,
+                contact_id,
+            } => {
+                let l = identity::link(&db, identity_id, contact_id, ACTOR).await?;
+                println!("linked (link {}): {}", l.id, pair(&l));
+            }
+        }
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `mastodon:alice@demo.social (identity 4) → Alice Martin (contact 7, C1)`.
+fn pair(l: &LinkView) -> String {
+    format!(
+        "{}:{} (identity {}) → {} (contact {}, {})",
+        l.network,
+        l.handle,
+        l.identity_id,
+        l.contact_name.as_deref().unwrap_or("(no name)"),
+        l.contact_id,
+        l.contact_external_id
+    )
+}
+
+fn print_link(l: &LinkView) {
+    println!(
+        "#{:<6} {:<10} {:>5.2}  {:<16} {}",
+        l.id,
+        l.status,
+        l.confidence,
+        l.method,
+        pair(l)
+    );
+    for e in &l.evidence {
+        let ambiguous = e
+            .matches
+            .filter(|_| e.ambiguous)
+            .map(|k| format!(" [ambiguous: {k} contacts]"))
+            .unwrap_or_default();
+        println!("         {} `{}` in {}{ambiguous}", e.kind, e.value, e.source);
+    }
+    if let Some(by) = &l.decided_by {
+        println!("         decided by {by}");
+    }
+}

@@ -1,0 +1,1984 @@
+//! Identity resolution: which CRM contact is the author of a post?
+//!
+//! An identity (network + user) is linked to a contact in `identity_links`.
+//! A link is **confirmed automatically only on deterministic evidence**: the
+//! identity's profile (display name, bio, profile fields, a profile URL that is
+//! a site of its own) or one of its inbound posts carries an email, a phone or
+//! an order reference (a transaction's `reference` or `external_id`), or its
+//! profile a website, that belongs to exactly one contact; or the contact lists
+//! this handle for this network. Methods: `email`, `phone`, `website`,
+//! `order-reference`, `contact-handle`. The brand's own (outbound) posts are
+//! no evidence: they quote customers' orders and addresses.
+//!
+//! Everything else is a **proposal** with a confidence in (0, 1) and its
+//! evidence, for a person to confirm or reject: `name` (the display name, or a
+//! name spelled by the handle, equals the contact's name once normalized),
+//! `same-handle` (the handle's user part is confirmed-linked to the contact on
+//! another network), `website` linked in a post (people link to sites not
+//! theirs), and ambiguous deterministic evidence. Each piece of evidence has a
+//! weight ([`weight`]); the weights of one (identity, contact) pair combine as a
+//! noisy OR, `1 - Π(1 - wᵢ)`, capped at 0.95 (only a deterministic or manual
+//! link has confidence 1). Evidence that matches `k` contacts has its weight
+//! divided by `k` and is marked `ambiguous`; evidence matching more than
+//! [`MAX_MATCHES`] contacts says nothing and is dropped.
+//!
+//! Rules:
+//! - Ambiguity never links: deterministic evidence that matches two or more
+//!   contacts, or deterministic evidence of one identity that points at two or
+//!   more contacts (including one it is already confirmed with), becomes a
+//!   proposal for each, marked ambiguous.
+//! - An identity confirmed with a contact is not proposed elsewhere by weaker
+//!   (non-deterministic) evidence.
+//! - A rejected link is never proposed again by evidence it already holds, and
+//!   never confirmed automatically; new evidence re-opens it as a proposal.
+//! - Nothing is deleted or merged: contacts and identities are never written;
+//!   decisions only change link rows, whose status is the history. Every change
+//!   is audited in the same transaction (actor `resolver` for automatic ones).
+//!
+//! [`resolve`] runs after each committed page on the new posts, in a handful
+//! of batched queries per call, all by indexed equality; an identity whose
+//! profile and CRM data are unchanged since it was last resolved
+//! (`identity_resolution`) is only looked at for its new posts.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+
+use super::contact::{self, NETWORKS};
+use crate::store::{Backend, Db, audit, now_ms};
+
+/// The actor of automatic decisions in the audit log.
+pub const RESOLVER: &str = "resolver";
+
+/// Evidence that matches more contacts than this is not evidence.
+pub const MAX_MATCHES: usize = 10;
+
+/// Values per `IN (...)` list.
+const CHUNK: usize = 500;
+
+/// Part of each identity's fingerprint: changing the resolver's rules makes it
+/// look at every identity again.
+const RULES_VERSION: &str = "identity-resolution/1";
+
+/// Weights of the evidence behind a proposal (deterministic evidence that
+/// matches one contact links with confidence 1 instead).
+pub mod weight {
+    /// Deterministic evidence (email, phone, website, order reference, listed
+    /// handle) when it is ambiguous; divided by the number of contacts.
+    pub const AMBIGUOUS: f64 = 0.9;
+    /// A rejected pair's new deterministic evidence: proposed again, not linked.
+    pub const AFTER_REJECTION: f64 = 0.9;
+    /// The same handle confirmed-linked to the contact on another network.
+    pub const SAME_HANDLE: f64 = 0.5;
+    /// The display name equals the contact's name (two words or more).
+    pub const NAME: f64 = 0.5;
+    /// A name spelled by the handle (`alice_martin`) equals the contact's name.
+    pub const NAME_FROM_HANDLE: f64 = 0.35;
+    /// A one-word display name equals the contact's name.
+    pub const NAME_ONE_WORD: f64 = 0.2;
+    /// A website linked in a post (not the profile): people link to sites not theirs.
+    pub const WEBSITE_IN_POST: f64 = 0.3;
+    /// The highest confidence of a proposal.
+    pub const MAX_PROPOSAL: f64 = 0.95;
+    /// The lowest confidence of a proposal.
+    pub const MIN_PROPOSAL: f64 = 0.01;
+}
+
+/// Hosts shared by many people: a link to them says nothing about who posted.
+const SHARED_HOSTS: [&str; 24] = [
+    "bit.ly",
+    "bsky.app",
+    "bsky.social",
+    "facebook.com",
+    "fb.com",
+    "github.com",
+    "gmail.com",
+    "google.com",
+    "instagram.com",
+    "linkedin.com",
+    "linktr.ee",
+    "mastodon.social",
+    "medium.com",
+    "reddit.com",
+    "substack.com",
+    "t.co",
+    "t.me",
+    "threads.net",
+    "tiktok.com",
+    "twitch.tv",
+    "twitter.com",
+    "x.com",
+    "youtu.be",
+    "youtube.com",
+];
+
+/// Words after which a bare number is an order reference ("order 10023").
+const REFERENCE_WORDS: [&str; 12] = [
+    "order",
+    "ref",
+    "reference",
+    "invoice",
+    "receipt",
+    "ticket",
+    "purchase",
+    "confirmation",
+    "booking",
+    "commande",
+    "bestellung",
+    "pedido",
+];
+
+/// Words that may stand between such a word and the number ("order no. 10023").
+const REFERENCE_FILLERS: [&str; 7] = ["no", "nr", "number", "num", "id", "is", "was"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("no identity link with id {0}")]
+    NoLink(i64),
+    #[error("no identity with id {0}")]
+    NoIdentity(i64),
+    #[error("no contact with id {0}")]
+    NoContact(i64),
+    #[error("link {id} is {status}: it cannot be {action}")]
+    Transition {
+        id: i64,
+        status: String,
+        action: &'static str,
+    },
+    #[error("unknown link status `{0}` (proposed, confirmed or rejected)")]
+    Status(String),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// One piece of evidence behind a link.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// `email`, `phone`, `website`, `order-reference`, `contact-handle`,
+    /// `name`, `same-handle` or `manual`.
+    pub kind: String,
+    /// What was found, as found (normalized for emails, phones and websites).
+    pub value: String,
+    /// Where: `bio`, `display_name`, `field:NAME`, `profile_url`, `handle`,
+    /// `post:ID`, `identity:ID` (same-handle) or `review` (manual, the value
+    /// being who linked).
+    pub source: String,
+    /// Its weight in the confidence (1 for deterministic evidence).
+    #[serde(default)]
+    pub weight: f64,
+    /// It points at more than one contact.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ambiguous: bool,
+    /// How many contacts it points at, when ambiguous.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matches: Option<usize>,
+}
+
+impl Evidence {
+    fn key(&self) -> (&str, &str) {
+        (&self.kind, &self.value)
+    }
+}
+
+/// A link with what a reviewer needs to judge it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LinkView {
+    pub id: i64,
+    pub identity_id: i64,
+    pub network: String,
+    pub handle: String,
+    pub display_name: Option<String>,
+    pub contact_id: i64,
+    pub contact_name: Option<String>,
+    pub contact_external_id: String,
+    pub method: String,
+    pub confidence: f64,
+    pub evidence: Vec<Evidence>,
+    /// `proposed`, `confirmed` or `rejected`.
+    pub status: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// What one [`resolve`] call did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ResolveReport {
+    /// Posts found among the ids given.
+    pub posts: usize,
+    /// Their distinct authors.
+    pub identities: usize,
+    /// Authors with an unchanged profile and no evidence in their new posts.
+    pub skipped: usize,
+    /// Links confirmed automatically.
+    pub confirmed: usize,
+    /// Links proposed (new, or a rejected one re-opened by new evidence).
+    pub proposed: usize,
+    /// Proposals that gained evidence.
+    pub updated: usize,
+}
+
+// ---------------------------------------------------------------------------
+// Extractors: small parsers for evidence in free text.
+// ---------------------------------------------------------------------------
+
+fn push_unique(out: &mut Vec<String>, value: String) {
+    if !out.contains(&value) {
+        out.push(value);
+    }
+}
+
+/// A host name with at least two labels and an alphabetic top-level domain.
+fn valid_host(host: &str) -> bool {
+    let labels: Vec<&str> = host.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.len() >= 2 && tld.bytes().all(|c| c.is_ascii_alphabetic()))
+}
+
+/// Email addresses in `text`, normalized (lower case). `@user@host` (a
+/// mention) and `/@user` (a profile path) are not addresses.
+pub fn extract_emails(text: &str) -> Vec<String> {
+    let b = text.as_bytes();
+    let is_local = |c: u8| c.is_ascii_alphanumeric() || b"._%+-".contains(&c);
+    let is_domain = |c: u8| c.is_ascii_alphanumeric() || c == b'.' || c == b'-';
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'@' {
+            i += 1;
+            continue;
+        }
+        let at = i;
+        let mut start = at;
+        while start > 0 && is_local(b[start - 1]) {
+            start -= 1;
+        }
+        let mut end = at + 1;
+        while end < b.len() && is_domain(b[end]) {
+            end += 1;
+        }
+        i = end;
+        // A mention (`@user@host`), a profile path (`/@user`), or letters
+        // beyond ASCII on either side (a word cut in the middle) are not addresses.
+        if (start > 0 && (matches!(b[start - 1], b'@' | b'/') || !b[start - 1].is_ascii()))
+            || b.get(end).is_some_and(|c| !c.is_ascii())
+        {
+            continue;
+        }
+        // Every byte in these ranges is ASCII, so the indices are char boundaries.
+        let local = text[start..at].trim_start_matches('.');
+        let domain = text[at + 1..end].trim_end_matches(['.', '-']);
+        if local.is_empty() || local.ends_with('.') || local.contains("..") || !valid_host(domain) {
+            continue;
+        }
+        if let Ok(Some(email)) = contact::email(&format!("{local}@{domain}")) {
+            push_unique(&mut out, email);
+        }
+    }
+    out
+}
+
+/// Phone numbers in `text` (7 to 15 digits, with `+`, spaces, dashes, dots and
+/// parentheses), normalized as contacts store them. A number that continues a
+/// word, a path, a parameter or a reference (`#1234567`) is not one.
+pub fn extract_phones(text: &str) -> Vec<String> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if !(c == b'+' || c == b'(' || c.is_ascii_digit()) {
+            i += 1;
+            continue;
+        }
+        if i > 0 && (b[i - 1].is_ascii_alphanumeric() || b"#/=_&?@.-+$".contains(&b[i - 1])) {
+            // Skip the rest of this word or number.
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b"+-.".contains(&b[i])) {
+                i += 1;
+            }
+            continue;
+        }
+        let (mut j, mut digits, mut separators, mut last_digit) = (i, 0, 0, i);
+        while j < b.len() {
+            match b[j] {
+                d if d.is_ascii_digit() => {
+                    digits += 1;
+                    separators = 0;
+                    last_digit = j + 1;
+                }
+                b'+' if j == i => {}
+                b' ' | b'-' | b'.' | b'(' | b')' => {
+                    separators += 1;
+                    if separators > 2 {
+                        break;
+                    }
+                }
+                _ => break,
+            }
+            j += 1;
+        }
+        let glued = b.get(last_digit).is_some_and(|c| c.is_ascii_alphanumeric());
+        if (7..=15).contains(&digits)
+            && !glued
+            && let Ok(Some(phone)) = contact::phone(&text[i..last_digit])
+        {
+            push_unique(&mut out, phone);
+        }
+        i = j.max(i + 1);
+    }
+    out
+}
+
+/// The host of `url` (`https://host/...` or a bare `host/...`), lower case
+/// without `www.`, when it is a website: not a shared platform, not a social
+/// profile (`/@user`), not an address.
+fn website_of(token: &str) -> Option<String> {
+    let token = token.trim_end_matches(['.', ':', '!', '?']);
+    let lower = token.to_ascii_lowercase();
+    let rest = if let Some(rest) = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://")) {
+        rest
+    } else if lower.contains("://") || lower.contains('@') {
+        return None;
+    } else {
+        &lower
+    };
+    let split = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(split);
+    if path.contains("/@") {
+        return None;
+    }
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    let host = host.split(':').next().unwrap_or_default();
+    let host = host.strip_prefix("www.").unwrap_or(host);
+    if !valid_host(host) || SHARED_HOSTS.contains(&host) {
+        return None;
+    }
+    contact::website(host).ok().flatten()
+}
+
+/// Websites (their hosts) in `text`: URLs and bare domains (`alice.dev`).
+pub fn extract_websites(text: &str) -> Vec<String> {
+    let is_url = |c: char| c.is_ascii_alphanumeric() || "-._~:/?#@!$&*+=%".contains(c);
+    let mut out = Vec::new();
+    for token in text.split(|c: char| !is_url(c)) {
+        if token.contains('.')
+            && let Some(host) = website_of(token)
+        {
+            push_unique(&mut out, host);
+        }
+    }
+    out
+}
+
+/// The profile URL as a website: only a bare site (`https://alice.dev/`); a
+/// profile page (`https://mastodon.social/@alice`) names the network's host.
+fn profile_website(url: &str) -> Option<String> {
+    let lower = url.trim().to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"))?;
+    let path = rest.find(['/', '?', '#']).map_or("", |i| &rest[i..]);
+    if path.is_empty() || path == "/" {
+        website_of(&lower)
+    } else {
+        None
+    }
+}
+
+/// Order references in `text`: words of 4 to 64 letters, digits, `-` and `_`
+/// with at least one digit and one letter or dash (`A-10023`, `ORD123`), and
+/// bare numbers of 5 digits or more written `#10023` or after a word such as
+/// "order" or "invoice" ("order no. 10023"). Returned as written, without `#`.
+pub fn extract_order_references(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut after_word = false;
+    let is_token = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '#';
+    for raw in text.split(|c: char| !is_token(c)) {
+        let hashed = raw.starts_with('#');
+        let token = raw.trim_start_matches('#').trim_matches(['-', '_', '#']);
+        if token.is_empty() {
+            continue;
+        }
+        let lower = token.to_ascii_lowercase();
+        let digits = token.bytes().filter(u8::is_ascii_digit).count();
+        let candidate = (4..=64).contains(&token.len())
+            && digits > 0
+            && if digits == token.len() {
+                token.len() >= 5 && (hashed || after_word)
+            } else {
+                token.bytes().any(|c| c.is_ascii_alphabetic() || c == b'-' || c == b'_')
+            };
+        if candidate {
+            push_unique(&mut out, token.to_string());
+        }
+        after_word =
+            REFERENCE_WORDS.contains(&lower.as_str()) || (after_word && REFERENCE_FILLERS.contains(&lower.as_str()));
+    }
+    out
+}
+
+/// A name as compared with contacts' names: lower case (`lower` decides how),
+/// letters, inner `-` and `'`, single spaces; bracketed parts and anything after
+/// `|` or `•` dropped ("Alice Martin 🌻 (she/her)" → "alice martin").
+fn name_key(raw: &str, lower: fn(&str) -> String) -> Option<String> {
+    let mut cleaned = String::new();
+    let mut depth = 0usize;
+    for ch in raw.chars() {
+        match ch {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => {
+                depth = depth.saturating_sub(1);
+                cleaned.push(' ');
+            }
+            '|' | '•' | '·' => break,
+            _ if depth > 0 => {}
+            c if c.is_alphabetic() => cleaned.push(c),
+            '\'' | '’' => cleaned.push('\''),
+            '-' => cleaned.push('-'),
+            _ => cleaned.push(' '),
+        }
+    }
+    let key = lower(&cleaned)
+        .split_whitespace()
+        .map(|t| t.trim_matches(['-', '\'']))
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    (key.chars().count() >= 3).then_some(key)
+}
+
+fn full_lower(s: &str) -> String {
+    s.to_lowercase()
+}
+
+fn ascii_lower(s: &str) -> String {
+    s.to_ascii_lowercase()
+}
+
+/// A name spelled by a handle: `alice_martin42@host` → "alice martin".
+fn handle_name(handle: &str) -> Option<String> {
+    let local = handle.split('@').next().unwrap_or_default();
+    let local = local.strip_suffix(".bsky.social").unwrap_or(local);
+    let words: Vec<String> = local
+        .split(['_', '.', '-'])
+        .map(|w| w.chars().filter(|c| c.is_alphabetic()).collect::<String>())
+        .filter(|w| w.chars().count() >= 2)
+        .collect();
+    (words.len() >= 2).then(|| words.join(" "))
+}
+
+/// What makes two handles on different networks the same handle: the
+/// normalized handle's user part (`Alice@host` → `alice`, `alice.bsky.social`
+/// → `alice`, `@alice` → `alice`); none under 3 characters.
+fn handle_key(handle: &str) -> Option<String> {
+    let handle = contact::handle(handle)?;
+    let user = handle.split('@').next().unwrap_or_default();
+    let user = user.strip_suffix(".bsky.social").unwrap_or(user);
+    (user.chars().count() >= 3).then(|| user.to_string())
+}
+
+// ---------------------------------------------------------------------------
+// Probes: what to look up for one identity, and where it was found.
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Kind {
+    Email,
+    Phone,
+    OrderReference,
+    Website,
+    ContactHandle,
+    SameHandle,
+    Name,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Email => "email",
+            Kind::Phone => "phone",
+            Kind::OrderReference => "order-reference",
+            Kind::Website => "website",
+            Kind::ContactHandle => "contact-handle",
+            Kind::SameHandle => "same-handle",
+            Kind::Name => "name",
+        }
+    }
+}
+
+/// One thing to look up.
+#[derive(Clone, Debug, PartialEq)]
+struct Probe {
+    kind: Kind,
+    /// The lookup key (normalized).
+    key: String,
+    /// The evidence value shown to a reviewer.
+    shown: String,
+    source: String,
+    /// Deterministic when it matches one contact; otherwise its weight.
+    deterministic: bool,
+    weight: f64,
+}
+
+impl Probe {
+    fn strong(kind: Kind, key: String, source: &str) -> Probe {
+        Probe {
+            kind,
+            shown: key.clone(),
+            key,
+            source: source.to_string(),
+            deterministic: true,
+            weight: 1.0,
+        }
+    }
+
+    fn weak(kind: Kind, key: String, shown: &str, source: &str, weight: f64) -> Probe {
+        Probe {
+            kind,
+            key,
+            shown: shown.to_string(),
+            source: source.to_string(),
+            deterministic: false,
+            weight,
+        }
+    }
+}
+
+/// Emails, phones, websites and order references in a text.
+fn text_probes(text: &str, source: &str, in_post: bool, out: &mut Vec<Probe>) {
+    for e in extract_emails(text) {
+        out.push(Probe::strong(Kind::Email, e, source));
+    }
+    for p in extract_phones(text) {
+        out.push(Probe::strong(Kind::Phone, p, source));
+    }
+    for w in extract_websites(text) {
+        out.push(if in_post {
+            Probe::weak(Kind::Website, w.clone(), &w, source, weight::WEBSITE_IN_POST)
+        } else {
+            Probe::strong(Kind::Website, w, source)
+        });
+    }
+    for r in extract_order_references(text) {
+        out.push(Probe::strong(Kind::OrderReference, r, source));
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Field {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    value: String,
+}
+
+/// An author as loaded with its new posts.
+#[derive(Debug)]
+struct Subject {
+    id: i64,
+    network: String,
+    handle: String,
+    display_name: Option<String>,
+    profile_url: Option<String>,
+    bio: Option<String>,
+    fields: String,
+    stored_fingerprint: Option<String>,
+    stored_version: Option<i64>,
+    /// (post id, text) of its new inbound posts.
+    posts: Vec<(i64, String)>,
+}
+
+impl Subject {
+    fn fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        for part in [
+            RULES_VERSION,
+            &self.network,
+            &self.handle,
+            self.display_name.as_deref().unwrap_or_default(),
+            self.profile_url.as_deref().unwrap_or_default(),
+            self.bio.as_deref().unwrap_or_default(),
+            &self.fields,
+        ] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        hex::encode(&h.finalize()[..16])
+    }
+
+    /// What its profile says: texts, profile URL, handle, names.
+    fn profile_probes(&self, out: &mut Vec<Probe>) {
+        if let Some(name) = &self.display_name {
+            text_probes(name, "display_name", false, out);
+        }
+        if let Some(bio) = &self.bio {
+            text_probes(bio, "bio", false, out);
+        }
+        for field in serde_json::from_str::<Vec<Field>>(&self.fields).unwrap_or_default() {
+            text_probes(&field.value, &format!("field:{}", field.name), false, out);
+        }
+        if let Some(site) = self.profile_url.as_deref().and_then(profile_website) {
+            out.push(Probe::strong(Kind::Website, site, "profile_url"));
+        }
+        let Some(handle) = contact::handle(&self.handle) else {
+            return;
+        };
+        // The handle as a contact would list it; a local Mastodon-style handle
+        // also with its instance (`alice` at https://host/@alice → alice@host).
+        if NETWORKS.contains(&self.network.as_str()) {
+            let mut handles = vec![handle.clone()];
+            if !handle.contains('@')
+                && let Some(host) = self.profile_url.as_deref().and_then(url_host)
+                && self.network == "mastodon"
+            {
+                handles.push(format!("{handle}@{host}"));
+            }
+            for h in handles {
+                out.push(Probe::strong(Kind::ContactHandle, h, "handle"));
+            }
+        }
+        if let Some(key) = handle_key(&handle) {
+            out.push(Probe::weak(
+                Kind::SameHandle,
+                key.clone(),
+                &key,
+                "handle",
+                weight::SAME_HANDLE,
+            ));
+        }
+        if let Some(shown) = &self.display_name
+            && let Some(key) = name_key(shown, full_lower)
+        {
+            let w = if key.contains(' ') {
+                weight::NAME
+            } else {
+                weight::NAME_ONE_WORD
+            };
+            out.push(Probe::weak(Kind::Name, key, shown, "display_name", w));
+        }
+        if let Some(key) = handle_name(&handle) {
+            out.push(Probe::weak(
+                Kind::Name,
+                key,
+                &handle,
+                "handle",
+                weight::NAME_FROM_HANDLE,
+            ));
+        }
+    }
+}
+
+fn url_host(url: &str) -> Option<String> {
+    let lower = url.trim().to_ascii_lowercase();
+    let rest = lower.split_once("://")?.1;
+    let host = rest.split(['/', '?', '#', ':']).next()?;
+    valid_host(host).then(|| host.to_string())
+}
+
+// ---------------------------------------------------------------------------
+// Decisions: pure, from the links an identity has and the candidates found.
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Status {
+    Proposed,
+    Confirmed,
+    Rejected,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Proposed => "proposed",
+            Status::Confirmed => "confirmed",
+            Status::Rejected => "rejected",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Status> {
+        match s {
+            "proposed" => Some(Status::Proposed),
+            "confirmed" => Some(Status::Confirmed),
+            "rejected" => Some(Status::Rejected),
+            _ => None,
+        }
+    }
+}
+
+/// A stored link of the identity being resolved.
+#[derive(Clone, Debug)]
+struct Existing {
+    id: i64,
+    contact_id: i64,
+    status: Status,
+    evidence: Vec<Evidence>,
+}
+
+/// Evidence for one contact.
+#[derive(Clone, Debug, PartialEq)]
+struct Candidate {
+    contact_id: i64,
+    evidence: Evidence,
+    /// Deterministic and matching this contact only.
+    deterministic: bool,
+}
+
+/// A change to make.
+#[derive(Clone, Debug, PartialEq)]
+enum Plan {
+    Insert {
+        contact_id: i64,
+        status: Status,
+        method: String,
+        confidence: f64,
+        evidence: Vec<Evidence>,
+    },
+    Update {
+        link_id: i64,
+        contact_id: i64,
+        from: Status,
+        to: Status,
+        method: String,
+        confidence: f64,
+        evidence: Vec<Evidence>,
+    },
+}
+
+/// The confidence of a proposal: noisy OR of its evidence, within
+/// [`weight::MIN_PROPOSAL`, `weight::MAX_PROPOSAL`], to three decimals.
+fn proposal_confidence(evidence: &[Evidence]) -> f64 {
+    let miss: f64 = evidence.iter().map(|e| 1.0 - e.weight.clamp(0.0, 1.0)).product();
+    let c = (1.0 - miss).clamp(weight::MIN_PROPOSAL, weight::MAX_PROPOSAL);
+    (c * 1000.0).round() / 1000.0
+}
+
+/// The method of a link: the kind of its strongest evidence (the first on a tie).
+fn method_of(evidence: &[Evidence]) -> String {
+    evidence
+        .iter()
+        .fold(None::<&Evidence>, |best, e| match best {
+            Some(b) if b.weight >= e.weight => Some(b),
+            _ => Some(e),
+        })
+        .map_or_else(|| "manual".to_string(), |e| e.kind.clone())
+}
+
+/// `stored` with `new` added; a new piece with the key of a stored one replaces it.
+fn merge(stored: &[Evidence], new: &[Evidence]) -> Vec<Evidence> {
+    let mut merged: Vec<Evidence> = stored
+        .iter()
+        .filter(|s| !new.iter().any(|n| n.key() == s.key()))
+        .cloned()
+        .collect();
+    merged.extend(new.iter().cloned());
+    merged
+}
+
+fn ambiguous(mut e: Evidence, w: f64, k: usize) -> Evidence {
+    e.weight = (w / k.max(2) as f64 * 1000.0).round() / 1000.0;
+    e.ambiguous = true;
+    e.matches = Some(k.max(2));
+    e
+}
+
+/// What to change for one identity.
+fn plan(existing: &[Existing], candidates: Vec<Candidate>) -> Vec<Plan> {
+    let status_of = |contact: i64| existing.iter().find(|e| e.contact_id == contact);
+    let confirmed: BTreeSet<i64> = existing
+        .iter()
+        .filter(|e| e.status == Status::Confirmed)
+        .map(|e| e.contact_id)
+        .collect();
+    let rejected = |contact: i64| status_of(contact).is_some_and(|e| e.status == Status::Rejected);
+    let deterministic: BTreeSet<i64> = candidates
+        .iter()
+        .filter(|c| c.deterministic && !rejected(c.contact_id))
+        .map(|c| c.contact_id)
+        .collect();
+    let auto = match deterministic.first() {
+        Some(&only) if deterministic.len() == 1 && confirmed.iter().all(|&c| c == only) => Some(only),
+        _ => None,
+    };
+    let pointed_at = deterministic.union(&confirmed).count();
+    let has_confirmed = !confirmed.is_empty() || auto.is_some();
+
+    let mut by_contact: BTreeMap<i64, (bool, Vec<Evidence>)> = BTreeMap::new();
+    for c in candidates {
+        if confirmed.contains(&c.contact_id) {
+            continue;
+        }
+        let (evidence, strong) = if Some(c.contact_id) == auto {
+            (c.evidence, true)
+        } else if c.deterministic && rejected(c.contact_id) {
+            let mut e = c.evidence;
+            e.weight = weight::AFTER_REJECTION;
+            (e, true)
+        } else if c.deterministic {
+            // Conflicting deterministic evidence: a proposal for each contact.
+            (ambiguous(c.evidence, weight::AMBIGUOUS, pointed_at), true)
+        } else {
+            (c.evidence, false)
+        };
+        // Weaker evidence does not move an identity away from its contact.
+        if has_confirmed && !strong {
+            continue;
+        }
+        let entry = by_contact.entry(c.contact_id).or_default();
+        entry.0 |= Some(c.contact_id) == auto;
+        match entry.1.iter_mut().find(|e| e.key() == evidence.key()) {
+            Some(e) if e.weight < evidence.weight => *e = evidence,
+            Some(_) => {}
+            None => entry.1.push(evidence),
+        }
+    }
+
+    let mut plans = Vec::new();
+    for (contact_id, (confirm, evidence)) in by_contact {
+        match status_of(contact_id) {
+            None if confirm => plans.push(Plan::Insert {
+                contact_id,
+                status: Status::Confirmed,
+                method: method_of(&evidence),
+                confidence: 1.0,
+                evidence,
+            }),
+            None => plans.push(Plan::Insert {
+                contact_id,
+                status: Status::Proposed,
+                method: method_of(&evidence),
+                confidence: proposal_confidence(&evidence),
+                evidence,
+            }),
+            Some(link) if link.status == Status::Confirmed => {}
+            Some(link) => {
+                let deterministic: Vec<Evidence> = evidence.iter().filter(|e| e.weight >= 1.0).cloned().collect();
+                let added: Vec<Evidence> = evidence
+                    .into_iter()
+                    .filter(|n| !link.evidence.iter().any(|s| s.key() == n.key()))
+                    .collect();
+                if confirm {
+                    let merged = merge(&link.evidence, &merge(&added, &deterministic));
+                    plans.push(Plan::Update {
+                        link_id: link.id,
+                        contact_id,
+                        from: link.status,
+                        to: Status::Confirmed,
+                        method: method_of(&deterministic),
+                        confidence: 1.0,
+                        evidence: merged,
+                    });
+                } else if !added.is_empty() {
+                    let merged = merge(&link.evidence, &added);
+                    plans.push(Plan::Update {
+                        link_id: link.id,
+                        contact_id,
+                        from: link.status,
+                        to: Status::Proposed,
+                        method: method_of(&merged),
+                        confidence: proposal_confidence(&merged),
+                        evidence: merged,
+                    });
+                }
+            }
+        }
+    }
+    plans
+}
+
+// ---------------------------------------------------------------------------
+// resolve
+// ---------------------------------------------------------------------------
+
+/// Whether a query with an `IN` list is kept prepared. On PostgreSQL it is
+/// planned with its values each time instead: a prepared statement's generic
+/// plan, made while a table was small (a sequential scan), is kept as the table
+/// grows until the next ANALYZE, and a burst of ingest outruns autovacuum.
+fn keep_prepared(db: &Db) -> bool {
+    db.backend() == Backend::Sqlite
+}
+
+/// `$start, $start+1, ...` for `n` values.
+fn params(start: usize, n: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The CRM's state: the newest change to a contact or a transaction (both
+/// indexed). Read before anything is looked up, so a change made meanwhile
+/// makes the next call look again. (A query of its own: joined to the posts'
+/// query, PostgreSQL plans it ten times slower.)
+async fn crm_version(db: &Db) -> Result<i64, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT (SELECT MAX(updated_at) FROM contacts) AS c, (SELECT MAX(updated_at) FROM transactions) AS t",
+    )
+    .fetch_one(db.pool())
+    .await?;
+    let c: Option<i64> = row.try_get("c")?;
+    let t: Option<i64> = row.try_get("t")?;
+    Ok(c.unwrap_or(0).max(t.unwrap_or(0)))
+}
+
+/// The new posts `post_ids` grouped by author, with what was last resolved of it.
+async fn load_subjects(db: &Db, post_ids: &[i64]) -> Result<(Vec<Subject>, usize), sqlx::Error> {
+    let mut subjects: BTreeMap<i64, Subject> = BTreeMap::new();
+    let mut posts = 0;
+    for chunk in post_ids.chunks(CHUNK) {
+        let sql = format!(
+            "SELECT p.id, p.identity_id, p.direction, p.text, i.network, i.handle, i.display_name, i.profile_url, \
+             i.bio, i.fields, r.fingerprint, r.crm_version FROM posts p JOIN identities i ON i.id = p.identity_id \
+             LEFT JOIN identity_resolution r ON r.identity_id = i.id WHERE p.id IN ({})",
+            params(1, chunk.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(keep_prepared(db));
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(db.pool()).await? {
+            posts += 1;
+            let identity_id: i64 = row.try_get("identity_id")?;
+            let subject = match subjects.entry(identity_id) {
+                std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                std::collections::btree_map::Entry::Vacant(v) => v.insert(Subject {
+                    id: identity_id,
+                    network: row.try_get("network")?,
+                    handle: row.try_get("handle")?,
+                    display_name: row.try_get("display_name")?,
+                    profile_url: row.try_get("profile_url")?,
+                    bio: row.try_get("bio")?,
+                    fields: row.try_get("fields")?,
+                    stored_fingerprint: row.try_get("fingerprint")?,
+                    stored_version: row.try_get("crm_version")?,
+                    posts: Vec::new(),
+                }),
+            };
+            // The brand's own posts name its customers' orders and addresses.
+            if row.try_get::<String, _>("direction")? == "inbound" {
+                subject.posts.push((row.try_get("id")?, row.try_get("text")?));
+            }
+        }
+    }
+    Ok((subjects.into_values().collect(), posts))
+}
+
+/// Contacts by lookup key, per kind; same-handle keys also carry the other identity.
+#[derive(Default)]
+struct Matches {
+    by_kind: HashMap<(Kind, String), BTreeSet<i64>>,
+    /// key → (contact, identity id, network) of confirmed links.
+    same_handle: HashMap<String, Vec<(i64, i64, String)>>,
+}
+
+impl Matches {
+    fn add(&mut self, kind: Kind, key: String, contact: i64) {
+        self.by_kind.entry((kind, key)).or_default().insert(contact);
+    }
+}
+
+fn digits_of(phone: &str) -> String {
+    phone.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// Bound values per lookup query (SQLite allows 32,766, PostgreSQL 65,535).
+const MAX_PARAMS: usize = 2000;
+
+/// `SELECT {columns} FROM {from} WHERE {expr} IN (${first}, ...)` for `n`
+/// values. On PostgreSQL, one index lookup per value instead: without
+/// statistics (a table not analyzed yet, as after an import followed by a burst
+/// of ingest) it estimates an `IN` list at a large part of the table and scans
+/// all of it; a `LATERAL` subquery it cannot flatten (`OFFSET 0`) is planned
+/// for one value, by the index.
+fn lookup_sql(backend: Backend, columns: &str, from: &str, expr: &str, first: usize, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => format!("SELECT {columns} FROM {from} WHERE {expr} IN ({})", params(first, n)),
+        Backend::Postgres => {
+            let values: Vec<String> = (first..first + n).map(|i| format!("(${i})")).collect();
+            format!(
+                "SELECT s.* FROM (VALUES {}) AS q(x) CROSS JOIN LATERAL \
+                 (SELECT {columns} FROM {from} WHERE {expr} = q.x OFFSET 0) AS s",
+                values.join(", ")
+            )
+        }
+    }
+}
+
+/// One part of a lookup: `columns` are `k` (what was looked up), `id` (the
+/// contact), `v` (the value found), `x` (an identity id or 0), `n` (a
+/// network or '') and `st` (a link's status or '').
+struct Part {
+    columns: String,
+    from: String,
+    expr: String,
+    values: Vec<String>,
+}
+
+/// Runs `parts` as few `UNION ALL` queries, each part on its own index.
+async fn fetch_union(db: &Db, parts: Vec<Part>) -> Result<Vec<AnyRow>, sqlx::Error> {
+    let mut chunks: Vec<(&Part, &[String])> = Vec::new();
+    for part in &parts {
+        for values in part.values.chunks(CHUNK) {
+            chunks.push((part, values));
+        }
+    }
+    let mut rows = Vec::new();
+    let mut rest = chunks.as_slice();
+    while !rest.is_empty() {
+        // As many parts as fit (at least one; SQLite allows 500 per compound SELECT).
+        let (mut take, mut n) = (0, 0);
+        while take < rest.len() && take < 100 && (take == 0 || n + rest[take].1.len() <= MAX_PARAMS) {
+            n += rest[take].1.len();
+            take += 1;
+        }
+        let (batch, tail) = rest.split_at(take);
+        rest = tail;
+        let mut next = 1;
+        let sql = batch
+            .iter()
+            .map(|(part, values)| {
+                let sql = lookup_sql(db.backend(), &part.columns, &part.from, &part.expr, next, values.len());
+                next += values.len();
+                sql
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(keep_prepared(db));
+        for value in batch.iter().flat_map(|(_, values)| values.iter()) {
+            query = query.bind(value.as_str());
+        }
+        rows.extend(query.fetch_all(db.pool()).await?);
+    }
+    Ok(rows)
+}
+
+/// The columns of a lookup part; `tag` and `network` are constants, never data.
+fn columns(tag: &str, id: &str, value: &str, network: &str) -> String {
+    format!(
+        "CAST('{tag}' AS TEXT) AS k, {id} AS id, {value} AS v, CAST(0 AS BIGINT) AS x, \
+         CAST('{network}' AS TEXT) AS n, CAST('' AS TEXT) AS st"
+    )
+}
+
+/// Looks every probe up in one query (a part per kind), all by indexed equality.
+async fn look_up(db: &Db, work: &[(Subject, String, Vec<Probe>)]) -> Result<Matches, sqlx::Error> {
+    let mut keys: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
+    let mut handles: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
+    for (subject, _, probes) in work {
+        for p in probes {
+            let set = keys.entry(p.kind).or_default();
+            match p.kind {
+                Kind::Phone => {
+                    let d = digits_of(&p.key);
+                    set.insert(format!("+{d}"));
+                    set.insert(d);
+                }
+                Kind::OrderReference => {
+                    set.insert(p.key.clone());
+                    set.insert(p.key.to_uppercase());
+                    set.insert(p.key.to_lowercase());
+                }
+                Kind::Name => {
+                    set.insert(p.key.clone());
+                    // SQLite's lower() folds ASCII letters only.
+                    if p.source == "display_name"
+                        && let Some(ascii) = name_key(&p.shown, ascii_lower)
+                    {
+                        set.insert(ascii);
+                    }
+                }
+                Kind::SameHandle | Kind::Email | Kind::Website => {
+                    set.insert(p.key.clone());
+                }
+                Kind::ContactHandle => {
+                    if let Some(&network) = NETWORKS.iter().find(|n| **n == subject.network) {
+                        handles.entry(network).or_default().insert(p.key.clone());
+                    }
+                }
+            }
+        }
+    }
+    let mut keys: BTreeMap<Kind, Vec<String>> = keys
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k, v.into_iter().collect()))
+        .collect();
+    let mut parts = Vec::new();
+    let mut part = |columns: String, from: &str, expr: &str, values: Vec<String>| {
+        parts.push(Part {
+            columns,
+            from: from.to_string(),
+            expr: expr.to_string(),
+            values,
+        })
+    };
+    if let Some(v) = keys.remove(&Kind::Email) {
+        part(columns("e", "id", "email", ""), "contacts", "email", v);
+    }
+    if let Some(v) = keys.remove(&Kind::Phone) {
+        part(columns("p", "id", "phone", ""), "contacts", "phone", v);
+    }
+    if let Some(v) = keys.remove(&Kind::Website) {
+        part(columns("w", "id", "website", ""), "contacts", "website", v);
+    }
+    if let Some(v) = keys.remove(&Kind::OrderReference) {
+        let (refs, ids) = (
+            columns("r", "contact_id", "reference", ""),
+            columns("r", "contact_id", "external_id", ""),
+        );
+        part(refs, "transactions", "reference", v.clone());
+        part(ids, "transactions", "external_id", v);
+    }
+    if let Some(v) = keys.remove(&Kind::Name) {
+        part(columns("m", "id", "name", ""), "contacts", "lower(name)", v);
+    }
+    for (network, values) in handles {
+        // The expression migration 0004 indexes; `network` is one of NETWORKS.
+        let expr = match db.backend() {
+            Backend::Sqlite => format!("json_extract(handles, '$.{network}')"),
+            Backend::Postgres => format!("(handles::jsonb ->> '{network}')"),
+        };
+        part(
+            columns("h", "id", &expr, network),
+            "contacts",
+            &expr,
+            values.into_iter().collect(),
+        );
+    }
+    if let Some(v) = keys.remove(&Kind::SameHandle) {
+        // The status is checked below, not in SQL: a condition on it would
+        // lead the planners to the status index, that is every confirmed link.
+        let from = match db.backend() {
+            Backend::Sqlite => "identity_resolution r JOIN identity_links l ON l.identity_id = r.identity_id",
+            Backend::Postgres => {
+                "identity_resolution r CROSS JOIN LATERAL (SELECT contact_id, status FROM identity_links \
+                 WHERE identity_id = r.identity_id OFFSET 0) AS l"
+            }
+        };
+        part(
+            "CAST('s' AS TEXT) AS k, l.contact_id AS id, r.handle_key AS v, r.identity_id AS x, r.network AS n, \
+             l.status AS st"
+                .into(),
+            from,
+            "r.handle_key",
+            v,
+        );
+    }
+
+    let mut m = Matches::default();
+    for row in fetch_union(db, parts).await? {
+        let (tag, id): (String, i64) = (row.try_get("k")?, row.try_get("id")?);
+        let Some(value) = row.try_get::<Option<String>, _>("v")? else {
+            continue;
+        };
+        match tag.as_str() {
+            "e" => m.add(Kind::Email, value, id),
+            "p" => m.add(Kind::Phone, digits_of(&value), id),
+            "w" => m.add(Kind::Website, value, id),
+            "r" => m.add(Kind::OrderReference, value.to_uppercase(), id),
+            "m" => {
+                if let Some(key) = name_key(&value, full_lower) {
+                    m.add(Kind::Name, key, id);
+                }
+            }
+            "h" => {
+                let network: String = row.try_get("n")?;
+                m.add(Kind::ContactHandle, format!("{network}\n{value}"), id);
+            }
+            "s" if row.try_get::<String, _>("st")? == Status::Confirmed.as_str() => m
+                .same_handle
+                .entry(value)
+                .or_default()
+                .push((id, row.try_get("x")?, row.try_get("n")?)),
+            _ => {}
+        }
+    }
+    Ok(m)
+}
+
+/// The candidates of one identity from its probes and what they matched.
+fn candidates(subject: &Subject, probes: &[Probe], m: &Matches) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    for p in probes {
+        // (contact, source) pairs this probe points at.
+        let found: Vec<(i64, String)> = match p.kind {
+            Kind::SameHandle => {
+                let mut seen = BTreeMap::new();
+                for (contact, identity, network) in m.same_handle.get(&p.key).into_iter().flatten() {
+                    if *network != subject.network && *identity != subject.id {
+                        seen.entry(*contact).or_insert_with(|| format!("identity:{identity}"));
+                    }
+                }
+                seen.into_iter().collect()
+            }
+            kind => {
+                let key = match kind {
+                    Kind::Phone => digits_of(&p.key),
+                    Kind::OrderReference => p.key.to_uppercase(),
+                    Kind::ContactHandle => format!("{}\n{}", subject.network, p.key),
+                    _ => p.key.clone(),
+                };
+                m.by_kind
+                    .get(&(kind, key))
+                    .into_iter()
+                    .flatten()
+                    .map(|c| (*c, p.source.clone()))
+                    .collect()
+            }
+        };
+        let k = found.len();
+        if k == 0 || k > MAX_MATCHES {
+            continue;
+        }
+        for (contact_id, source) in found {
+            let evidence = Evidence {
+                kind: p.kind.as_str().to_string(),
+                value: p.shown.clone(),
+                source,
+                weight: p.weight,
+                ambiguous: false,
+                matches: None,
+            };
+            let (evidence, deterministic) = match (p.deterministic, k) {
+                (true, 1) => (evidence, true),
+                (true, _) => (ambiguous(evidence, weight::AMBIGUOUS, k), false),
+                (false, 1) => (evidence, false),
+                (false, _) => (ambiguous(evidence, p.weight, k), false),
+            };
+            out.push(Candidate {
+                contact_id,
+                evidence,
+                deterministic,
+            });
+        }
+    }
+    out
+}
+
+/// Links the authors of the posts `post_ids` to contacts: confirmed on
+/// deterministic evidence, proposed otherwise (see the module documentation).
+/// Called after each committed page with its new posts; calling it again on
+/// the same posts changes nothing.
+pub async fn resolve(db: &Db, post_ids: &[i64]) -> Result<ResolveReport, IdentityError> {
+    let mut report = ResolveReport::default();
+    if post_ids.is_empty() {
+        return Ok(report);
+    }
+    let mut post_ids = post_ids.to_vec();
+    post_ids.sort_unstable();
+    post_ids.dedup();
+    let ((subjects, posts), version) = tokio::try_join!(load_subjects(db, &post_ids), crm_version(db))?;
+    report.posts = posts;
+    report.identities = subjects.len();
+
+    let mut work = Vec::new();
+    for subject in subjects {
+        let fingerprint = subject.fingerprint();
+        let changed =
+            subject.stored_fingerprint.as_ref() != Some(&fingerprint) || subject.stored_version != Some(version);
+        let mut probes = Vec::new();
+        if changed {
+            subject.profile_probes(&mut probes);
+        }
+        for (post_id, text) in &subject.posts {
+            text_probes(text, &format!("post:{post_id}"), true, &mut probes);
+        }
+        if !changed && probes.is_empty() {
+            report.skipped += 1;
+            continue;
+        }
+        work.push((subject, fingerprint, probes));
+    }
+    if work.is_empty() {
+        return Ok(report);
+    }
+
+    // Without contacts and transactions (version 0) nothing can match; the
+    // fingerprints are still written, and an import changes the version.
+    let matches = if version == 0 {
+        Matches::default()
+    } else {
+        look_up(db, &work).await?
+    };
+    let found: Vec<(i64, Vec<Candidate>)> = work
+        .iter()
+        .map(|(subject, _, probes)| (subject.id, candidates(subject, probes, &matches)))
+        .filter(|(_, c)| !c.is_empty())
+        .collect();
+
+    let mut tx = db.pool().begin().await?;
+    // Written first: on SQLite this takes the write lock before anything is read.
+    let now = now_ms();
+    for chunk in work.chunks(CHUNK / 6) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|r| format!("({})", params(r * 6 + 1, 6)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO identity_resolution (identity_id, fingerprint, network, handle_key, crm_version, \
+             resolved_at) VALUES {} ON CONFLICT (identity_id) DO UPDATE SET fingerprint = excluded.fingerprint, \
+             network = excluded.network, handle_key = excluded.handle_key, crm_version = excluded.crm_version, \
+             resolved_at = excluded.resolved_at",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(keep_prepared(db));
+        for (subject, fingerprint, _) in chunk {
+            query = query
+                .bind(subject.id)
+                .bind(fingerprint.as_str())
+                .bind(subject.network.as_str())
+                .bind(handle_key(&subject.handle))
+                .bind(version)
+                .bind(now);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    if !found.is_empty() {
+        let ids: Vec<i64> = found.iter().map(|(id, _)| *id).collect();
+        let mut existing = existing_links(&mut tx, db.backend(), &ids).await?;
+        for (identity_id, candidates) in found {
+            let links = existing.remove(&identity_id).unwrap_or_default();
+            for p in plan(&links, candidates) {
+                apply(&mut tx, identity_id, &p, now, &mut report).await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// The links of `identities`, by identity.
+async fn existing_links(
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
+    identities: &[i64],
+) -> Result<HashMap<i64, Vec<Existing>>, sqlx::Error> {
+    let mut out: HashMap<i64, Vec<Existing>> = HashMap::new();
+    for chunk in identities.chunks(CHUNK) {
+        let columns = "id, identity_id, contact_id, status, evidence";
+        let sql = lookup_sql(backend, columns, "identity_links", "identity_id", 1, chunk.len());
+        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(backend == Backend::Sqlite);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            let Some(status) = Status::parse(&row.try_get::<String, _>("status")?) else {
+                continue;
+            };
+            out.entry(row.try_get("identity_id")?).or_default().push(Existing {
+                id: row.try_get("id")?,
+                contact_id: row.try_get("contact_id")?,
+                status,
+                evidence: parse_evidence(&row.try_get::<String, _>("evidence")?),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn parse_evidence(json: &str) -> Vec<Evidence> {
+    serde_json::from_str(json).unwrap_or_default()
+}
+
+fn evidence_json(evidence: &[Evidence]) -> String {
+    serde_json::to_string(evidence).unwrap_or_else(|_| "[]".into())
+}
+
+fn subject(link_id: i64) -> String {
+    format!("identity_link:{link_id}")
+}
+
+/// Writes one planned change and its audit entry. A row another resolver
+/// wrote or changed meanwhile is left to it.
+async fn apply(
+    tx: &mut Transaction<'static, Any>,
+    identity_id: i64,
+    plan: &Plan,
+    now: i64,
+    report: &mut ResolveReport,
+) -> Result<(), sqlx::Error> {
+    match plan {
+        Plan::Insert {
+            contact_id,
+            status,
+            method,
+            confidence,
+            evidence,
+        } => {
+            let decided = *status == Status::Confirmed;
+            let row = sqlx::query(
+                "INSERT INTO identity_links (identity_id, contact_id, method, confidence, evidence, status, \
+                 decided_by, decided_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                 ON CONFLICT (identity_id, contact_id) DO NOTHING RETURNING id",
+            )
+            .bind(identity_id)
+            .bind(*contact_id)
+            .bind(method.as_str())
+            .bind(*confidence)
+            .bind(evidence_json(evidence))
+            .bind(status.as_str())
+            .bind(decided.then_some(RESOLVER))
+            .bind(decided.then_some(now))
+            .bind(now)
+            .bind(now)
+            .fetch_optional(&mut **tx)
+            .await?;
+            let Some(row) = row else {
+                return Ok(());
+            };
+            let id: i64 = row.try_get("id")?;
+            let action = if decided {
+                report.confirmed += 1;
+                "identity.auto-confirm"
+            } else {
+                report.proposed += 1;
+                "identity.propose"
+            };
+            let details = json!({
+                "identity_id": identity_id, "contact_id": contact_id, "to": status.as_str(),
+                "method": method, "confidence": confidence, "evidence": evidence,
+            });
+            audit(&mut **tx, RESOLVER, action, &subject(id), &details).await?;
+        }
+        Plan::Update {
+            link_id,
+            contact_id,
+            from,
+            to,
+            method,
+            confidence,
+            evidence,
+        } => {
+            let decided = *to == Status::Confirmed;
+            let done = sqlx::query(
+                "UPDATE identity_links SET status = $1, method = $2, confidence = $3, evidence = $4, \
+                 decided_by = CASE WHEN $5 = 1 THEN $6 ELSE decided_by END, \
+                 decided_at = CASE WHEN $7 = 1 THEN $8 ELSE decided_at END, updated_at = $9 \
+                 WHERE id = $10 AND status = $11",
+            )
+            .bind(to.as_str())
+            .bind(method.as_str())
+            .bind(*confidence)
+            .bind(evidence_json(evidence))
+            .bind(i64::from(decided))
+            .bind(RESOLVER)
+            .bind(i64::from(decided))
+            .bind(now)
+            .bind(now)
+            .bind(*link_id)
+            .bind(from.as_str())
+            .execute(&mut **tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Ok(());
+            }
+            let action = match (from, to) {
+                (_, Status::Confirmed) => {
+                    report.confirmed += 1;
+                    "identity.auto-confirm"
+                }
+                (Status::Rejected, _) => {
+                    report.proposed += 1;
+                    "identity.propose"
+                }
+                _ => {
+                    report.updated += 1;
+                    "identity.evidence"
+                }
+            };
+            let details = json!({
+                "identity_id": identity_id, "contact_id": contact_id, "from": from.as_str(), "to": to.as_str(),
+                "method": method, "confidence": confidence, "evidence": evidence,
+            });
+            audit(&mut **tx, RESOLVER, action, &subject(*link_id), &details).await?;
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Review: the queue, and a person's decisions.
+// ---------------------------------------------------------------------------
+
+const VIEW: &str = "SELECT l.id, l.identity_id, i.network, i.handle, i.display_name, l.contact_id, \
+     c.name AS contact_name, c.external_id AS contact_external_id, l.method, l.confidence, l.evidence, l.status, \
+     l.decided_by, l.decided_at, l.created_at, l.updated_at FROM identity_links l \
+     JOIN identities i ON i.id = l.identity_id JOIN contacts c ON c.id = l.contact_id";
+
+fn link_view(row: &AnyRow) -> Result<LinkView, sqlx::Error> {
+    Ok(LinkView {
+        id: row.try_get("id")?,
+        identity_id: row.try_get("identity_id")?,
+        network: row.try_get("network")?,
+        handle: row.try_get("handle")?,
+        display_name: row.try_get("display_name")?,
+        contact_id: row.try_get("contact_id")?,
+        contact_name: row.try_get("contact_name")?,
+        contact_external_id: row.try_get("contact_external_id")?,
+        method: row.try_get("method")?,
+        confidence: row.try_get("confidence")?,
+        evidence: parse_evidence(&row.try_get::<String, _>("evidence")?),
+        status: row.try_get("status")?,
+        decided_by: row.try_get("decided_by")?,
+        decided_at: row.try_get("decided_at")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+async fn view(db: &Db, link_id: i64) -> Result<LinkView, IdentityError> {
+    let row = sqlx::query(AssertSqlSafe(format!("{VIEW} WHERE l.id = $1")))
+        .bind(link_id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(IdentityError::NoLink(link_id))?;
+    Ok(link_view(&row)?)
+}
+
+/// Links with `status` (all when `None`), at most `limit`: proposals most
+/// confident first, other links most recently changed first.
+pub async fn links(db: &Db, status: Option<&str>, limit: i64) -> Result<Vec<LinkView>, IdentityError> {
+    let rows = match status {
+        Some(s) => {
+            let status = Status::parse(s).ok_or_else(|| IdentityError::Status(s.to_string()))?;
+            let order = if status == Status::Proposed {
+                "l.confidence DESC, l.id"
+            } else {
+                "l.updated_at DESC, l.id DESC"
+            };
+            sqlx::query(AssertSqlSafe(format!(
+                "{VIEW} WHERE l.status = $1 ORDER BY {order} LIMIT $2"
+            )))
+            .bind(status.as_str())
+            .bind(limit.max(0))
+            .fetch_all(db.pool())
+            .await?
+        }
+        None => {
+            sqlx::query(AssertSqlSafe(format!(
+                "{VIEW} ORDER BY l.updated_at DESC, l.id DESC LIMIT $1"
+            )))
+            .bind(limit.max(0))
+            .fetch_all(db.pool())
+            .await?
+        }
+    };
+    Ok(rows.iter().map(link_view).collect::<Result<_, _>>()?)
+}
+
+/// The identities of a contact (for the customer 360): confirmed links first,
+/// then proposals most confident first; rejected links are left out.
+pub async fn contact_identities(db: &Db, contact_id: i64) -> Result<Vec<LinkView>, IdentityError> {
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "{VIEW} WHERE l.contact_id = $1 AND l.status <> $2 ORDER BY l.status, l.confidence DESC, l.id"
+    )))
+    .bind(contact_id)
+    .bind(Status::Rejected.as_str())
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.iter().map(link_view).collect::<Result<_, _>>()?)
+}
+
+/// Moves link `link_id` from one of `from` to `to`, decided by `actor`, audited.
+async fn decide(
+    db: &Db,
+    link_id: i64,
+    actor: &str,
+    action: &'static str,
+    from: &[Status],
+    to: Status,
+) -> Result<LinkView, IdentityError> {
+    let mut tx = db.pool().begin().await?;
+    // A write first: takes SQLite's write lock, and the row's lock on PostgreSQL.
+    sqlx::query("UPDATE identity_links SET updated_at = updated_at WHERE id = $1")
+        .bind(link_id)
+        .execute(&mut *tx)
+        .await?;
+    let row = sqlx::query("SELECT identity_id, contact_id, status FROM identity_links WHERE id = $1")
+        .bind(link_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(IdentityError::NoLink(link_id))?;
+    let status: String = row.try_get("status")?;
+    let current = Status::parse(&status).filter(|s| from.contains(s));
+    let Some(current) = current else {
+        return Err(IdentityError::Transition {
+            id: link_id,
+            status,
+            action,
+        });
+    };
+    let now = now_ms();
+    sqlx::query(
+        "UPDATE identity_links SET status = $1, decided_by = $2, decided_at = $3, updated_at = $4 WHERE id = $5",
+    )
+    .bind(to.as_str())
+    .bind(actor)
+    .bind(now)
+    .bind(now)
+    .bind(link_id)
+    .execute(&mut *tx)
+    .await?;
+    let details = json!({
+        "identity_id": row.try_get::<i64, _>("identity_id")?,
+        "contact_id": row.try_get::<i64, _>("contact_id")?,
+        "from": current.as_str(),
+        "to": to.as_str(),
+    });
+    let verb = match action {
+        "confirmed" => "identity.confirm",
+        "rejected" => "identity.reject",
+        _ => "identity.unlink",
+    };
+    audit(&mut *tx, actor, verb, &subject(link_id), &details).await?;
+    tx.commit().await?;
+    view(db, link_id).await
+}
+
+/// A person confirms a proposed (or earlier rejected) link.
+pub async fn confirm(db: &Db, link_id: i64, actor: &str) -> Result<LinkView, IdentityError> {
+    decide(
+        db,
+        link_id,
+        actor,
+        "confirmed",
+        &[Status::Proposed, Status::Rejected],
+        Status::Confirmed,
+    )
+    .await
+}
+
+/// A person rejects a proposed link; the resolver will not propose it again
+/// on the evidence it holds.
+pub async fn reject(db: &Db, link_id: i64, actor: &str) -> Result<LinkView, IdentityError> {
+    decide(db, link_id, actor, "rejected", &[Status::Proposed], Status::Rejected).await
+}
+
+/// A person undoes a confirmed link: it becomes rejected (with who and when),
+/// so the identity is no longer that contact's and is not linked again by the
+/// same evidence. Nothing else changes.
+pub async fn unlink(db: &Db, link_id: i64, actor: &str) -> Result<LinkView, IdentityError> {
+    decide(db, link_id, actor, "unlinked", &[Status::Confirmed], Status::Rejected).await
+}
+
+/// A person links an identity to a contact (method `manual`, confidence 1).
+/// An existing proposed or rejected link of the pair is confirmed, keeping its
+/// evidence; a confirmed one is an error.
+pub async fn link(db: &Db, identity_id: i64, contact_id: i64, actor: &str) -> Result<LinkView, IdentityError> {
+    // Identities and contacts are never deleted: checking first is safe.
+    sqlx::query("SELECT id FROM identities WHERE id = $1")
+        .bind(identity_id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(IdentityError::NoIdentity(identity_id))?;
+    sqlx::query("SELECT id FROM contacts WHERE id = $1")
+        .bind(contact_id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(IdentityError::NoContact(contact_id))?;
+    let manual = Evidence {
+        kind: "manual".into(),
+        value: actor.into(),
+        source: "review".into(),
+        weight: 1.0,
+        ambiguous: false,
+        matches: None,
+    };
+    let now = now_ms();
+    let mut tx = db.pool().begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO identity_links (identity_id, contact_id, method, confidence, evidence, status, decided_by, \
+         decided_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (identity_id, contact_id) DO NOTHING RETURNING id",
+    )
+    .bind(identity_id)
+    .bind(contact_id)
+    .bind("manual")
+    .bind(1.0f64)
+    .bind(evidence_json(std::slice::from_ref(&manual)))
+    .bind(Status::Confirmed.as_str())
+    .bind(actor)
+    .bind(now)
+    .bind(now)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (link_id, from) = match inserted {
+        Some(row) => (row.try_get::<i64, _>("id")?, None),
+        None => {
+            let row = sqlx::query(
+                "SELECT id, status, evidence FROM identity_links WHERE identity_id = $1 AND contact_id = $2",
+            )
+            .bind(identity_id)
+            .bind(contact_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let id: i64 = row.try_get("id")?;
+            let status: String = row.try_get("status")?;
+            let Some(from) = Status::parse(&status).filter(|s| *s != Status::Confirmed) else {
+                return Err(IdentityError::Transition {
+                    id,
+                    status,
+                    action: "linked",
+                });
+            };
+            let evidence = merge(&parse_evidence(&row.try_get::<String, _>("evidence")?), &[manual]);
+            sqlx::query(
+                "UPDATE identity_links SET status = $1, method = $2, confidence = $3, evidence = $4, \
+                 decided_by = $5, decided_at = $6, updated_at = $7 WHERE id = $8 AND status = $9",
+            )
+            .bind(Status::Confirmed.as_str())
+            .bind("manual")
+            .bind(1.0f64)
+            .bind(evidence_json(&evidence))
+            .bind(actor)
+            .bind(now)
+            .bind(now)
+            .bind(id)
+            .bind(from.as_str())
+            .execute(&mut *tx)
+            .await?;
+            (id, Some(from))
+        }
+    };
+    let details = json!({
+        "identity_id": identity_id,
+        "contact_id": contact_id,
+        "from": from.map(Status::as_str),
+        "to": Status::Confirmed.as_str(),
+        "method": "manual",
+    });
+    audit(&mut *tx, actor, "identity.link", &subject(link_id), &details).await?;
+    tx.commit().await?;
+    view(db, link_id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_emails_not_mentions() {
+        assert_eq!(
+            extract_emails("Write to Alice.Martin+shop@Example.COM, or mailto:bob@x.example."),
+            vec!["alice.martin+shop@example.com", "bob@x.example"]
+        );
+        assert!(extract_emails("cc @alice@mastodon.social and https://demo.social/@bob@x.example").is_empty());
+        assert!(extract_emails("a@b, me@localhost, x@y.c, @@, foo@.com, me@host.123").is_empty());
+        assert!(extract_emails("<p>né: léa@mail.example</p>").is_empty());
+    }
+
+    #[test]
+    fn finds_phones() {
+        assert_eq!(
+            extract_phones("Call +1 (555) 010-2030 or 030 1234567."),
+            vec!["+15550102030", "0301234567"]
+        );
+        assert!(extract_phones("order #1234567, ref A1234567, id=1234567, 123 456").is_empty());
+        assert!(extract_phones("5550102030abc, 12345678901234567890").is_empty());
+        assert_eq!(extract_phones("<a href=\"tel:+4930123456\">"), vec!["+4930123456"]);
+    }
+
+    #[test]
+    fn finds_websites() {
+        assert_eq!(
+            extract_websites("Shop at https://www.Maya-Rides.example/bikes?x=1 and alice.dev!"),
+            vec!["maya-rides.example", "alice.dev"]
+        );
+        let html = r#"<a href="https://ann.example" rel="me"><span class="invisible">https://</span>ann.example</a>"#;
+        assert_eq!(extract_websites(html), vec!["ann.example"]);
+        assert!(
+            extract_websites("e.g. i.e. v2.0 192.168.1.1 alice@mail.example https://mastodon.social/@x youtube.com")
+                .is_empty()
+        );
+        assert!(extract_websites("https://other.example/@ann ftp://files.example").is_empty());
+        assert_eq!(profile_website("https://alice.dev/"), Some("alice.dev".into()));
+        assert_eq!(profile_website("https://other.example/@ann"), None);
+    }
+
+    #[test]
+    fn finds_order_references() {
+        assert_eq!(
+            extract_order_references("My order LB-1001 (and #20931, order no. 55555) never came; ORD123."),
+            vec!["LB-1001", "20931", "55555", "ORD123"]
+        );
+        assert!(extract_order_references("In 2026 I paid 12345 dollars for 3 bikes, abc, 123").is_empty());
+        assert_eq!(extract_order_references("invoice: 77777"), vec!["77777"]);
+    }
+
+    #[test]
+    fn normalizes_names() {
+        assert_eq!(
+            name_key("Alice Martin 🌻 (she/her)", full_lower).as_deref(),
+            Some("alice martin")
+        );
+        assert_eq!(
+            name_key("Mary-Jane O’Neil | Bikes", full_lower).as_deref(),
+            Some("mary-jane o'neil")
+        );
+        assert_eq!(name_key("ÉMILIE", full_lower).as_deref(), Some("émilie"));
+        assert_eq!(name_key("ÉMILIE", ascii_lower).as_deref(), Some("Émilie"));
+        assert_eq!(name_key("🌻 42", full_lower), None);
+        assert_eq!(
+            handle_name("alice_martin42@demo.social").as_deref(),
+            Some("alice martin")
+        );
+        assert_eq!(handle_name("alice"), None);
+        assert_eq!(handle_key("@Alice@demo.social").as_deref(), Some("alice"));
+        assert_eq!(handle_key("alice.bsky.social").as_deref(), Some("alice"));
+        assert_eq!(handle_key("al@x.example"), None);
+    }
+
+    fn ev(kind: &str, value: &str, weight: f64) -> Evidence {
+        Evidence {
+            kind: kind.into(),
+            value: value.into(),
+            source: "bio".into(),
+            weight,
+            ambiguous: false,
+            matches: None,
+        }
+    }
+
+    fn cand(contact_id: i64, e: Evidence, deterministic: bool) -> Candidate {
+        Candidate {
+            contact_id,
+            evidence: e,
+            deterministic,
+        }
+    }
+
+    #[test]
+    fn scores_as_noisy_or() {
+        assert_eq!(proposal_confidence(&[ev("name", "a", 0.5)]), 0.5);
+        assert_eq!(
+            proposal_confidence(&[ev("name", "a", 0.5), ev("same-handle", "a", 0.5)]),
+            0.75
+        );
+        assert_eq!(proposal_confidence(&[ev("email", "a", 1.0)]), weight::MAX_PROPOSAL);
+        assert_eq!(
+            method_of(&[ev("name", "a", 0.2), ev("same-handle", "a", 0.5)]),
+            "same-handle"
+        );
+    }
+
+    #[test]
+    fn plans_follow_the_rules() {
+        // One deterministic contact: confirmed.
+        let plans = plan(&[], vec![cand(1, ev("email", "a@x.example", 1.0), true)]);
+        assert!(matches!(
+            &plans[..],
+            [Plan::Insert {
+                contact_id: 1,
+                status: Status::Confirmed,
+                ..
+            }]
+        ));
+
+        // Two contacts by deterministic evidence: a proposal for each, ambiguous.
+        let plans = plan(
+            &[],
+            vec![
+                cand(1, ev("email", "a@x.example", 1.0), true),
+                cand(2, ev("order-reference", "A-1", 1.0), true),
+            ],
+        );
+        assert_eq!(plans.len(), 2);
+        for p in &plans {
+            let Plan::Insert {
+                status,
+                evidence,
+                confidence,
+                ..
+            } = p
+            else {
+                panic!("an insert");
+            };
+            assert_eq!(*status, Status::Proposed);
+            assert!(evidence[0].ambiguous);
+            assert_eq!(*confidence, 0.45);
+        }
+
+        // Confirmed elsewhere: weaker evidence is dropped.
+        let confirmed = Existing {
+            id: 9,
+            contact_id: 1,
+            status: Status::Confirmed,
+            evidence: vec![],
+        };
+        assert!(
+            plan(
+                std::slice::from_ref(&confirmed),
+                vec![cand(2, ev("name", "A B", 0.5), false)]
+            )
+            .is_empty()
+        );
+        // ...but deterministic evidence for another contact is a proposal.
+        let plans = plan(&[confirmed], vec![cand(2, ev("email", "b@x.example", 1.0), true)]);
+        assert!(matches!(
+            &plans[..],
+            [Plan::Insert {
+                contact_id: 2,
+                status: Status::Proposed,
+                ..
+            }]
+        ));
+
+        // Rejected: the same evidence does nothing; new evidence re-proposes, never confirms.
+        let rejected = Existing {
+            id: 5,
+            contact_id: 1,
+            status: Status::Rejected,
+            evidence: vec![ev("email", "a@x.example", 1.0)],
+        };
+        assert!(
+            plan(
+                std::slice::from_ref(&rejected),
+                vec![cand(1, ev("email", "a@x.example", 1.0), true)]
+            )
+            .is_empty()
+        );
+        let plans = plan(&[rejected], vec![cand(1, ev("phone", "+15550102030", 1.0), true)]);
+        assert!(matches!(
+            &plans[..],
+            [Plan::Update {
+                link_id: 5,
+                from: Status::Rejected,
+                to: Status::Proposed,
+                ..
+            }]
+        ));
+
+        // A proposal confirmed when deterministic evidence arrives.
+        let proposed = Existing {
+            id: 6,
+            contact_id: 1,
+            status: Status::Proposed,
+            evidence: vec![ev("name", "A B", 0.5)],
+        };
+        let plans = plan(&[proposed], vec![cand(1, ev("email", "a@x.example", 1.0), true)]);
+        let [
+            Plan::Update {
+                to: Status::Confirmed,
+                evidence,
+                method,
+                ..
+            },
+        ] = &plans[..]
+        else {
+            panic!("a confirmation: {plans:?}");
+        };
+        assert_eq!((evidence.len(), method.as_str()), (2, "email"));
+    }
+}
