@@ -88,7 +88,22 @@ async fn add_sync_list_remove() {
         assert_eq!(first.pages, 1, "the first sync takes the newest page");
         assert!(first.new_posts > 0);
 
-        for i in 0..50 {
+        // A customer whose profile carries the email the CRM knows is linked
+        // by the ingest itself, right after the page is committed.
+        socialcrm::crm::import::contacts(
+            &db,
+            "id,name,email\nC1,Maya Okafor,maya@example.com\n".as_bytes(),
+            &|_| {},
+        )
+        .await
+        .unwrap();
+        network.push_mention(json!({
+            "content": "<p>@brand where is my order?</p>",
+            "visibility": "public",
+            "account": {"id": "900001", "username": "maya", "acct": "maya@bikes.example",
+                        "display_name": "Maya", "note": "<p>Rider. maya@example.com</p>", "fields": []},
+        }));
+        for i in 0..49 {
             network.push_mention(json!({"content": format!("<p>@brand question {i}?</p>"), "visibility": "public"}));
         }
         let seen = std::sync::Mutex::new(Vec::new());
@@ -98,6 +113,14 @@ async fn add_sync_list_remove() {
             .unwrap();
         assert_eq!((second.pages, second.new_posts, second.duplicates), (2, 50, 0));
         assert_eq!(seen.lock().unwrap().len(), 2, "progress after every page");
+        let linked: (String, String) = sqlx::query_as(
+            "SELECT c.external_id, l.status FROM identity_links l JOIN contacts c ON c.id = l.contact_id \
+             JOIN identities i ON i.id = l.identity_id WHERE i.external_user_id = '900001'",
+        )
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        assert_eq!(linked, ("C1".to_string(), "confirmed".to_string()));
         let third = sync(&|_| {}).await.unwrap();
         assert_eq!(third.new_posts, 0);
 

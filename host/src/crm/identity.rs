@@ -304,13 +304,6 @@ pub fn extract_phones(text: &str) -> Vec<String> {
             i += 1;
             continue;
         }
-        if i > 0 && (b[i - 1].is_ascii_alphanumeric() || b"#/=_&?@.-+$".contains(&b[i - 1])) {
-            // Skip the rest of this word or number.
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b"+-.".contains(&b[i])) {
-                i += 1;
-            }
-            continue;
-        }
         let (mut j, mut digits, mut separators, mut last_digit) = (i, 0, 0, i);
         while j < b.len() {
             match b[j] {
@@ -330,7 +323,9 @@ pub fn extract_phones(text: &str) -> Vec<String> {
             }
             j += 1;
         }
-        let glued = b.get(last_digit).is_some_and(|c| c.is_ascii_alphanumeric());
+        // The whole run is skipped either way, so no part of it is taken alone.
+        let glued = b.get(last_digit).is_some_and(|c| c.is_ascii_alphanumeric())
+            || (i > 0 && (b[i - 1].is_ascii_alphanumeric() || b"#/=_&?@.-+$".contains(&b[i - 1])));
         if (7..=15).contains(&digits)
             && !glued
             && let Ok(Some(phone)) = contact::phone(&text[i..last_digit])
@@ -1788,6 +1783,17 @@ mod tests {
         assert!(extract_phones("order #1234567, ref A1234567, id=1234567, 123 456").is_empty());
         assert!(extract_phones("5550102030abc, 12345678901234567890").is_empty());
         assert_eq!(extract_phones("<a href=\"tel:+4930123456\">"), vec!["+4930123456"]);
+        // A `(` right after a word once stopped the scan from moving on.
+        assert!(extract_phones("me(555) 010-2030 x+(1").is_empty());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn extractors_end_on_any_text(text in "[a-z0-9@#/=_&?.+$() :-]{0,40}|\\PC{0,40}") {
+            extract_emails(&text);
+            extract_phones(&text);
+            extract_websites(&text);
+        }
     }
 
     #[test]

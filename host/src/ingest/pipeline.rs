@@ -282,5 +282,8 @@ impl Ingest {
         if let Err(e) = analyze_posts(&self.inner.db, &self.inner.analyzers, new_posts).await {
             tracing::warn!(error = %e, "analysis after commit failed; the catch-up will retry");
         }
+        if let Err(e) = crate::crm::identity::resolve(&self.inner.db, new_posts).await {
+            tracing::warn!(error = %e, "identity resolution after commit failed");
+        }
     }
 }
