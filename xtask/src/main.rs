@@ -18,9 +18,9 @@ commands:
 ";
 
 /// Plugins shipped with socialcrm: (package, directory).
-const BUNDLED: [(&str, &str); 2] = [("sentiment", "plugins/sentiment"), ("mastodon", "plugins/mastodon")];
+const BUNDLED: &[(&str, &str)] = &[("sentiment", "plugins/sentiment"), ("mastodon", "plugins/mastodon")];
 /// Test fixtures built with them.
-const FIXTURES: [&str; 2] = ["hostile-channel", "hostile-analyzer"];
+const FIXTURES: &[&str] = &["hostile-channel", "hostile-analyzer"];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -85,12 +85,12 @@ fn build_plugins() -> anyhow::Result<()> {
     ensure_wasm_target()?;
     let mut build = cargo();
     build.args(["build", "--release", "--target", "wasm32-wasip2"]);
-    for package in BUNDLED.iter().map(|(p, _)| *p).chain(FIXTURES) {
+    for package in BUNDLED.iter().map(|(p, _)| *p).chain(FIXTURES.iter().copied()) {
         build.args(["-p", package]);
     }
     run(build)?;
     let target = root().join("target");
-    for (package, dir) in BUNDLED {
+    for &(package, dir) in BUNDLED {
         let out = target.join("plugins").join(package);
         std::fs::create_dir_all(&out)?;
         std::fs::copy(root().join(dir).join("plugin.toml"), out.join("plugin.toml"))?;
