@@ -4,6 +4,8 @@ mod analyze;
 mod channel;
 mod identity;
 mod import;
+mod plugin;
+mod plugin_dev;
 mod reply;
 mod serve;
 
@@ -108,6 +110,7 @@ enum Command {
     Import(import::Args),
     Channel(channel::Args),
     Identity(identity::Args),
+    Plugin(plugin::Args),
     Serve(serve::Args),
     Reply(reply::Args),
     /// Run the bundled plugins against a demo network on loopback: poll mentions
@@ -131,6 +134,7 @@ pub fn main() -> ExitCode {
         Command::Import(args) => import::run(&cli.global, args),
         Command::Channel(args) => channel::run(&cli.global, args),
         Command::Identity(args) => identity::run(&cli.global, args),
+        Command::Plugin(args) => plugin::run(&cli.global, args),
         Command::Serve(args) => serve::run(&cli.global, args),
         Command::Reply(args) => reply::run(&cli.global, args),
         Command::Demo => crate::demo::run(&cli.global.data_dir).map(|()| ExitCode::SUCCESS),
