@@ -4,7 +4,8 @@
 //! [`export_channel!`]; an analyzer implements [`analyzer::Analyzer`] and calls
 //! [`export_analyzer!`]. Build with `cargo build --release --target wasm32-wasip2`.
 //! [`http`] makes requests to the hosts the manifest allows (the host attaches
-//! credentials), [`kv`] keeps small values per account, [`log`] writes to the
+//! credentials), [`kv`] keeps small values per account, [`signing`] checks
+//! webhook signatures with a secret the plugin never reads, [`log`] writes to the
 //! host's log, and the `testkit` feature runs the built component in the real
 //! host against canned HTTP responses from a plain `cargo test`.
 
@@ -44,8 +45,8 @@ pub mod __private {
             default_bindings_module: "::socialcrm_sdk::__private::analyzer_world",
             runtime_path: "::socialcrm_sdk::__private::wit_bindgen::rt",
             with: {
-                "socialcrm:plugin/types@1.0.0": crate::__private::channel_world::socialcrm::plugin::types,
-                "socialcrm:plugin/log@1.0.0": crate::__private::channel_world::socialcrm::plugin::log,
+                "socialcrm:plugin/types@1.1.0": crate::__private::channel_world::socialcrm::plugin::types,
+                "socialcrm:plugin/log@1.1.0": crate::__private::channel_world::socialcrm::plugin::log,
             },
         });
     }
@@ -60,6 +61,12 @@ pub mod types {
 /// the call succeeds.
 pub mod kv {
     pub use crate::__private::channel_world::socialcrm::plugin::kv::{delete, get, set};
+}
+
+/// Webhook signatures and challenges with the account's secrets, which the
+/// plugin names but never reads (since API 1.1: declare `api = "^1.1"`).
+pub mod signing {
+    pub use crate::__private::channel_world::socialcrm::plugin::signing::{hmac_sha256, verify_hmac_sha256};
 }
 
 /// What a channel plugin implements.

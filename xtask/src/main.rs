@@ -20,7 +20,7 @@ commands:
 /// Plugins shipped with socialcrm: (package, directory).
 const BUNDLED: &[(&str, &str)] = &[("sentiment", "plugins/sentiment"), ("mastodon", "plugins/mastodon")];
 /// Test fixtures built with them.
-const FIXTURES: &[&str] = &["hostile-channel", "hostile-analyzer"];
+const FIXTURES: &[&str] = &["hostile-channel", "hostile-analyzer", "compat-channel-1-0"];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

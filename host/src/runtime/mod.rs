@@ -33,7 +33,7 @@ use crate::plugins::{Manifest, PluginKind};
 use state::CallState;
 
 /// The version of `socialcrm:plugin` this host implements.
-pub const WIT_VERSION: &str = "1.0.0";
+pub const WIT_VERSION: &str = "1.1.0";
 
 /// How a [`Runtime`] is set up.
 pub struct RuntimeOptions {

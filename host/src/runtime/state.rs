@@ -1,4 +1,5 @@
-//! The data of one call's Store, and the host side of the `log` and `kv` imports.
+//! The data of one call's Store, and the host side of the `log`, `kv` and
+//! `signing` imports.
 
 use std::collections::BTreeMap;
 
@@ -7,7 +8,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::bindings::channel::socialcrm::plugin::{kv, log, types};
+use super::bindings::channel::socialcrm::plugin::{kv, log, signing, types};
 use super::http::OutgoingHooks;
 use super::limits::MemoryLimiter;
 
@@ -148,5 +149,33 @@ impl kv::Host for CallState {
         if self.kv.remove(&key).is_some() {
             self.kv_changes.insert(key, None);
         }
+    }
+}
+
+impl CallState {
+    /// The HMAC-SHA256 key made of the account's secret `name`.
+    fn hmac_key(&self, name: &str) -> Result<ring::hmac::Key, types::PluginError> {
+        let secret = self
+            .hooks
+            .policy
+            .secrets
+            .get(name)
+            .ok_or_else(|| types::PluginError::InvalidConfig(format!("the account has no secret `{name}`")))?;
+        Ok(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes()))
+    }
+}
+
+impl signing::Host for CallState {
+    fn hmac_sha256(&mut self, secret: String, message: Vec<u8>) -> Result<Vec<u8>, types::PluginError> {
+        Ok(ring::hmac::sign(&self.hmac_key(&secret)?, &message).as_ref().to_vec())
+    }
+
+    fn verify_hmac_sha256(
+        &mut self,
+        secret: String,
+        message: Vec<u8>,
+        mac: Vec<u8>,
+    ) -> Result<bool, types::PluginError> {
+        Ok(ring::hmac::verify(&self.hmac_key(&secret)?, &message, &mac).is_ok())
     }
 }
