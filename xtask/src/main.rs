@@ -18,7 +18,11 @@ commands:
 ";
 
 /// Plugins shipped with socialcrm: (package, directory).
-const BUNDLED: &[(&str, &str)] = &[("sentiment", "plugins/sentiment"), ("mastodon", "plugins/mastodon")];
+const BUNDLED: &[(&str, &str)] = &[
+    ("sentiment", "plugins/sentiment"),
+    ("mastodon", "plugins/mastodon"),
+    ("reddit", "plugins/reddit"),
+];
 /// Test fixtures built with them.
 const FIXTURES: &[&str] = &["hostile-channel", "hostile-analyzer", "compat-channel-1-0"];
 
