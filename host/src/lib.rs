@@ -3,6 +3,7 @@
 
 pub mod channels;
 pub mod cli;
+pub mod conformance;
 pub mod crm;
 mod demo;
 pub mod ingest;

@@ -1,0 +1,138 @@
+//! The conformance suite behind `socialcrm plugin test`: a plugin runs in the
+//! real host runtime against a scripted network (every request answered in
+//! one mode, or from the author's recorded responses), and each check is
+//! reported as passed, failed (with why) or skipped (with why).
+
+pub mod analyzer;
+pub mod channel;
+mod fixtures;
+mod network;
+
+use std::fmt;
+use std::sync::Arc;
+
+pub use fixtures::{FILE as FIXTURES_FILE, FixtureError, Fixtures, RecordedPage};
+pub use network::Recorded;
+
+use crate::plugins::{Manifest, PluginKind};
+use crate::runtime::{LoadError, Plugin, Runtime, RuntimeOptions};
+use network::Network;
+
+/// The first check of every run.
+pub const LOADS: &str = "loads in the host";
+
+/// How one check ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Passed, with an optional note on what was seen.
+    Pass(Option<String>),
+    /// Failed, and why.
+    Fail(String),
+    /// Not run, and why (never counted as passed).
+    Skip(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    pub name: &'static str,
+    pub outcome: Outcome,
+}
+
+impl Check {
+    fn new(name: &'static str, result: Result<Option<String>, String>) -> Check {
+        let outcome = match result {
+            Ok(note) => Outcome::Pass(note),
+            Err(why) => Outcome::Fail(why),
+        };
+        Check { name, outcome }
+    }
+
+    fn skip(name: &'static str, why: impl Into<String>) -> Check {
+        Check {
+            name,
+            outcome: Outcome::Skip(why.into()),
+        }
+    }
+}
+
+/// Every check of one run, in the order they ran.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// `name version (kind)`.
+    pub plugin: String,
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    /// The check called `name`, when it ran.
+    pub fn check(&self, name: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.name == name)
+    }
+
+    fn count(&self, f: impl Fn(&Outcome) -> bool) -> usize {
+        self.checks.iter().filter(|c| f(&c.outcome)).count()
+    }
+
+    pub fn passed(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Pass(_)))
+    }
+
+    pub fn failed(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Fail(_)))
+    }
+
+    pub fn skipped(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Skip(_)))
+    }
+
+    /// Nothing failed; with `strict`, nothing was skipped either.
+    pub fn ok(&self, strict: bool) -> bool {
+        self.failed() == 0 && (!strict || self.skipped() == 0)
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "conformance of {}", self.plugin)?;
+        for check in &self.checks {
+            match &check.outcome {
+                Outcome::Pass(None) => writeln!(f, "PASS  {}", check.name)?,
+                Outcome::Pass(Some(note)) => writeln!(f, "PASS  {} ({note})", check.name)?,
+                Outcome::Fail(why) => writeln!(f, "FAIL  {}: {why}", check.name)?,
+                Outcome::Skip(why) => writeln!(f, "SKIP  {}: {why}", check.name)?,
+            }
+        }
+        write!(
+            f,
+            "{} checks: {} passed, {} failed, {} skipped",
+            self.checks.len(),
+            self.passed(),
+            self.failed(),
+            self.skipped()
+        )
+    }
+}
+
+/// Runs the suite of the plugin's kind. Fails only when the runtime cannot
+/// start; a plugin that does not load is a failed [`LOADS`] check.
+pub fn run(manifest: Manifest, wasm: &[u8], fixtures: &Fixtures) -> Result<Report, LoadError> {
+    let network = Arc::new(Network::default());
+    let runtime = Runtime::new(RuntimeOptions {
+        transport: network.clone(),
+        ..RuntimeOptions::default()
+    })?;
+    let kind = match manifest.kind {
+        PluginKind::Channel => "channel",
+        PluginKind::Analyzer => "analyzer",
+    };
+    let plugin = format!("{} {} ({kind})", manifest.name, manifest.version);
+    let loaded = Check::new(LOADS, Ok(None));
+    let checks = match runtime.load(manifest, wasm) {
+        Err(e) => vec![Check::new(LOADS, Err(e.to_string()))],
+        Ok(Plugin::Analyzer(p)) => std::iter::once(loaded).chain(analyzer::run(&p, fixtures)).collect(),
+        Ok(Plugin::Channel(p)) => std::iter::once(loaded)
+            .chain(channel::run(&p, &network, fixtures))
+            .collect(),
+    };
+    Ok(Report { plugin, checks })
+}
