@@ -104,7 +104,7 @@ fn validate(plugin: &ChannelPlugin, new: &NewChannel) -> Result<(), ChannelError
 
 /// Adds a channel account after the plugin's own `check` accepts it.
 pub async fn add(db: &Db, sbox: &SecretBox, ingest: &Ingest, new: NewChannel) -> Result<(), ChannelError> {
-    let plugin = ingest.channel_plugin(&new.plugin)?;
+    let plugin = ingest.channel_plugin(&new.plugin).await?;
     validate(&plugin, &new)?;
     let account = Account {
         name: new.name.clone(),

@@ -129,7 +129,7 @@ pub async fn send(ingest: &Ingest, id: i64, actor: &str) -> Result<Reply, ReplyE
         .execute(db.pool())
         .await?;
     let stored = ingest.account(&reply.channel).await?;
-    let plugin = ingest.channel_plugin(&stored.plugin)?;
+    let plugin = ingest.channel_plugin(&stored.plugin).await?;
     let message = Outbound {
         text: reply.text.clone(),
         in_reply_to: target,

@@ -105,7 +105,7 @@ async fn replies_are_recorded_sent_once_and_retried() {
                 .await
                 .unwrap()
                 .get("handle");
-        let plugin = ingest.channel_plugin(plugin).unwrap();
+        let plugin = ingest.channel_plugin(plugin).await.unwrap();
         // The plugin call blocks (it runs wasm); keep it off the async workers.
         let first_try = tokio::task::block_in_place(|| {
             plugin

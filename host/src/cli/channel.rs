@@ -69,7 +69,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 secrets,
                 allow_private,
             } => {
-                let ingest = global.ingest(&db)?;
+                let ingest = global.ingest(&db).await?;
                 let new = NewChannel {
                     name: name.clone(),
                     plugin,
@@ -94,7 +94,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 }
             }
             Action::Sync { name } => {
-                let ingest = global.ingest(&db)?;
+                let ingest = global.ingest(&db).await?;
                 let bar = ProgressBar::new_spinner();
                 let progress =
                     |r: &SyncReport| bar.set_message(format!("{} pages, {} new posts", r.pages, r.new_posts));

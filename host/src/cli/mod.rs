@@ -18,7 +18,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::ingest::{Ingest, IngestOptions, Schedule};
-use crate::plugins::{PluginKind, resolve};
+use crate::plugins::PluginKind;
+use crate::plugins::registry;
 use crate::runtime::{Runtime, RuntimeOptions};
 use crate::secrets::SecretBox;
 use crate::store::Db;
@@ -72,27 +73,24 @@ impl Global {
     }
 
     /// The ingest pipeline with the chosen analyzers loaded.
-    fn ingest(&self, db: &Db) -> anyhow::Result<Ingest> {
-        self.ingest_with(db, Schedule::default())
+    async fn ingest(&self, db: &Db) -> anyhow::Result<Ingest> {
+        self.ingest_with(db, Schedule::default()).await
     }
 
-    fn ingest_with(&self, db: &Db, schedule: Schedule) -> anyhow::Result<Ingest> {
+    async fn ingest_with(&self, db: &Db, schedule: Schedule) -> anyhow::Result<Ingest> {
         let options = IngestOptions {
             schedule,
             lease_ttl: Duration::from_secs(self.lease_ttl.max(1)),
         };
         let runtime = self.plugin_runtime()?;
-        let analyzers = self
-            .analyzers
-            .iter()
-            .map(|name| {
-                let (manifest, wasm) = resolve(name)?;
-                if manifest.kind != PluginKind::Analyzer {
-                    anyhow::bail!("plugin {name} is not an analyzer");
-                }
-                Ok(runtime.load_analyzer(manifest, &wasm)?)
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut analyzers = Vec::new();
+        for name in &self.analyzers {
+            let found = registry::find(db, name).await?;
+            if found.manifest.kind != PluginKind::Analyzer {
+                anyhow::bail!("plugin {name} is not an analyzer");
+            }
+            analyzers.push(runtime.load_analyzer(found.manifest, &found.wasm)?);
+        }
         Ok(Ingest::new(db.clone(), self.secret_box()?, runtime, analyzers, options))
     }
 

@@ -1,14 +1,33 @@
 //! `socialcrm plugin ...`: the admin's lifecycle commands and the plugin
 //! author's toolchain.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Subcommand;
 
 use super::{Global, plugin_dev};
+use crate::plugins::registry::{self, Installed};
+use crate::plugins::signing::{PublicKey, SigningKey};
+use crate::plugins::{Package, trust, world_wit};
+use crate::store::Db;
 
-/// Install, inspect and manage plugins; scaffold, test and package your own.
+/// Install, inspect and manage plugins; sign packages; scaffold, test and
+/// package your own.
+///
+/// Examples:
+///   socialcrm plugin install acme-1.0.0.scpkg
+///   socialcrm plugin list
+///   socialcrm plugin inspect acme
+///   socialcrm plugin upgrade acme-1.1.0.scpkg
+///   socialcrm plugin rollback acme
+///   socialcrm plugin keygen acme --out keys/
+///   socialcrm plugin sign acme-1.0.0.scpkg --key keys/acme.key
+///   socialcrm plugin trust add keys/acme.pub
+///   socialcrm plugin policy --require-signatures true
 #[derive(clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct Args {
     #[command(subcommand)]
     command: PluginCommand,
@@ -16,12 +35,301 @@ pub struct Args {
 
 #[derive(Subcommand)]
 enum PluginCommand {
+    /// Install a package (.scpkg): checked (manifest, API version, component,
+    /// imports, signature policy) before anything is stored.
+    Install { package: PathBuf },
+    /// Every installed version, the active one marked.
+    List,
+    /// An installed plugin (by name) or a package file: manifest, digests,
+    /// signer, requested hosts and limits, imports and exports as WIT.
+    Inspect { plugin: String },
+    /// Let a disabled plugin's channels and analyses run again.
+    Enable { name: String },
+    /// Stop polling a plugin's channels and running its analyses.
+    Disable { name: String },
+    /// Install a newer version and make it active, once its `check` passes on
+    /// every channel that uses it; the previous version is kept.
+    Upgrade { package: PathBuf },
+    /// Make the previous version active again (channels keep config and state).
+    Rollback { name: String },
+    /// Remove every version of a plugin no channel uses.
+    Remove { name: String },
+    /// Build a package from a directory holding plugin.toml and plugin.wasm.
+    Pack {
+        dir: PathBuf,
+        /// Where to write NAME-VERSION.scpkg (default: the current directory).
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+    /// Make a publisher key pair: NAME.key (keep it private) and NAME.pub.
+    Keygen {
+        name: String,
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+    /// Sign a package in place with a publisher key.
+    Sign {
+        package: PathBuf,
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Check a package's signature against the trusted keys.
+    Verify { package: PathBuf },
+    /// Manage the publisher keys whose signatures are trusted.
+    Trust {
+        #[command(subcommand)]
+        action: TrustAction,
+    },
+    /// Show or set the signature policy.
+    Policy {
+        /// Refuse unsigned packages (true) or install them with a warning (false).
+        #[arg(long)]
+        require_signatures: Option<bool>,
+    },
     #[command(flatten)]
     Dev(plugin_dev::DevCommand),
+}
+
+#[derive(Subcommand)]
+enum TrustAction {
+    /// Trust a public key file (NAME.pub).
+    Add {
+        key: PathBuf,
+    },
+    List,
+    /// Stop trusting a key (by id or name); installed plugins stay.
+    Remove {
+        key: String,
+    },
+}
+
+/// Who the audit log names for a command-line change.
+fn actor() -> String {
+    format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()))
+}
+
+fn read_package(path: &Path) -> anyhow::Result<Package> {
+    Ok(Package::read(path)?)
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         PluginCommand::Dev(command) => plugin_dev::run(global, command),
+        PluginCommand::Pack { dir, out } => {
+            let package = Package::from_dir(&dir)?;
+            let path = out.join(package.file_name());
+            package
+                .write(&path)
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!("{} (digest {})", path.display(), package.digest());
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginCommand::Keygen { name, out } => {
+            let key = SigningKey::generate(&name)?;
+            let (private, public) = (out.join(format!("{name}.key")), out.join(format!("{name}.pub")));
+            if private.exists() {
+                anyhow::bail!("{} exists; not overwriting a key", private.display());
+            }
+            write_private(&private, &key.to_text())?;
+            std::fs::write(&public, key.public().to_text())?;
+            println!(
+                "key {}: private {} (keep it secret), public {}",
+                key.public().id(),
+                private.display(),
+                public.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginCommand::Sign { package, key } => {
+            let key = SigningKey::read(&key)?;
+            let mut pkg = read_package(&package)?;
+            key.sign(&mut pkg);
+            pkg.write(&package)?;
+            println!(
+                "signed {} with key {} ({})",
+                package.display(),
+                key.public().id(),
+                key.name
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        command => global.runtime()?.block_on(async {
+            let db = global.db().await?;
+            admin(global, &db, command).await
+        }),
     }
+}
+
+async fn admin(global: &Global, db: &Db, command: PluginCommand) -> anyhow::Result<ExitCode> {
+    let actor = actor();
+    match command {
+        PluginCommand::Install { package } => {
+            let package = read_package(&package)?;
+            let installed = registry::install(db, &global.plugin_runtime()?, &package, &actor).await?;
+            println!("installed {}", summary(&installed));
+        }
+        PluginCommand::Upgrade { package } => {
+            let package = read_package(&package)?;
+            let runtime = global.plugin_runtime()?;
+            let installed = registry::upgrade(db, &runtime, &global.secret_box()?, &package, &actor).await?;
+            println!("upgraded to {}", summary(&installed));
+        }
+        PluginCommand::Rollback { name } => {
+            let active = registry::rollback(db, &name, &actor).await?;
+            println!("rolled back to {}", summary(&active));
+        }
+        PluginCommand::Enable { name } => {
+            registry::set_enabled(db, &name, true, &actor).await?;
+            println!("enabled {name}");
+        }
+        PluginCommand::Disable { name } => {
+            registry::set_enabled(db, &name, false, &actor).await?;
+            println!("disabled {name}");
+        }
+        PluginCommand::Remove { name } => {
+            let n = registry::remove(db, &name, &actor).await?;
+            println!("removed {name} ({n} version(s))");
+        }
+        PluginCommand::List => {
+            println!(
+                "{:<20} {:<10} {:<9} {:<8} {:<8} signer",
+                "name", "version", "kind", "active", "enabled"
+            );
+            for p in registry::list(db).await? {
+                println!(
+                    "{:<20} {:<10} {:<9} {:<8} {:<8} {}",
+                    p.manifest.name,
+                    p.manifest.version,
+                    format!("{:?}", p.manifest.kind).to_lowercase(),
+                    if p.active { "yes" } else { "" },
+                    if p.enabled { "yes" } else { "no" },
+                    p.signer.as_deref().unwrap_or("unsigned")
+                );
+            }
+        }
+        PluginCommand::Inspect { plugin } => inspect(db, &plugin).await?,
+        PluginCommand::Verify { package } => {
+            let package = read_package(&package)?;
+            match trust::check(db, &package).await? {
+                Some(key) => println!("OK: signed by trusted key {} ({})", key.key_id, key.name),
+                None => println!("unsigned (the policy allows unsigned packages)"),
+            }
+        }
+        PluginCommand::Trust { action } => match action {
+            TrustAction::Add { key } => {
+                let key = trust::add(db, &PublicKey::read(&key)?, &actor).await?;
+                println!("trusting key {} ({})", key.key_id, key.name);
+            }
+            TrustAction::List => {
+                for key in trust::list(db).await? {
+                    println!("{}  {}", key.key_id, key.name);
+                }
+            }
+            TrustAction::Remove { key } => {
+                let key = trust::remove(db, &key, &actor).await?;
+                println!("no longer trusting key {} ({})", key.key_id, key.name);
+            }
+        },
+        PluginCommand::Policy { require_signatures } => {
+            if let Some(required) = require_signatures {
+                trust::set_require_signatures(db, required, &actor).await?;
+            }
+            println!("require-signatures = {}", trust::require_signatures(db).await?);
+        }
+        // Handled by `run` without a database.
+        PluginCommand::Pack { .. }
+        | PluginCommand::Keygen { .. }
+        | PluginCommand::Sign { .. }
+        | PluginCommand::Dev(_) => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summary(p: &Installed) -> String {
+    format!(
+        "{} {} ({}, {})",
+        p.manifest.name,
+        p.manifest.version,
+        p.signer
+            .as_deref()
+            .map_or("unsigned".to_string(), |s| format!("signed by {s}")),
+        if p.enabled { "enabled" } else { "disabled" }
+    )
+}
+
+/// Prints an installed plugin's active version, or a package file.
+async fn inspect(db: &Db, plugin: &str) -> anyhow::Result<()> {
+    let path = Path::new(plugin);
+    let (manifest_text, manifest, wasm, signer, status) = if path.is_file() {
+        let package = read_package(path)?;
+        let signer = match &package.signature {
+            Some(sig) if sig.verifies(&package) => format!("key {} (signature valid)", sig.key_id),
+            Some(sig) => format!("key {} (signature DOES NOT VERIFY)", sig.key_id),
+            None => "unsigned".into(),
+        };
+        println!("package digest: {}", package.digest());
+        (
+            package.manifest_text,
+            package.manifest,
+            package.wasm,
+            signer,
+            "package file".to_string(),
+        )
+    } else {
+        let (installed, wasm) = registry::active(db, plugin)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no installed plugin `{plugin}` and no such file"))?;
+        let text = toml::to_string(&installed.manifest).unwrap_or_default();
+        println!("package digest: {}", installed.package_digest);
+        let status = format!(
+            "installed {} by {}, {}",
+            installed.installed_at,
+            installed.installed_by,
+            if installed.enabled { "enabled" } else { "disabled" }
+        );
+        (
+            text,
+            installed.manifest,
+            wasm,
+            installed.signer.unwrap_or_else(|| "unsigned".into()),
+            status,
+        )
+    };
+    println!("plugin: {} {} ({:?})", manifest.name, manifest.version, manifest.kind);
+    println!("status: {status}");
+    println!("wasm digest: {}", crate::runtime::sha256_hex(&wasm));
+    println!("signer: {signer}");
+    println!("api: {}", manifest.api);
+    println!(
+        "allowed hosts: {}",
+        if manifest.allowed_hosts.is_empty() {
+            "none".to_string()
+        } else {
+            manifest.allowed_hosts.join(", ")
+        }
+    );
+    println!(
+        "requested limits: {}",
+        serde_json::to_string(&manifest.limits).unwrap_or_default()
+    );
+    println!("\n# plugin.toml\n{}", manifest_text.trim_end());
+    match world_wit(&wasm) {
+        Ok(wit) => println!("\n# imports and exports\n{}", wit.trim_end()),
+        Err(e) => println!("\n# imports and exports\n(cannot decode the component: {e})"),
+    }
+    Ok(())
+}
+
+/// Writes a private key readable by its owner only.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
 }

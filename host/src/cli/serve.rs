@@ -43,7 +43,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             backoff: Duration::from_secs(args.backoff.max(1)),
             ..Schedule::default()
         };
-        let ingest = global.ingest_with(&db, schedule)?;
+        let ingest = global.ingest_with(&db, schedule).await?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -13,7 +13,7 @@ mod pipeline;
 pub mod schedule;
 mod scheduler;
 
-pub use account::{AccountError, StoredAccount};
+pub use account::{AccountError, StoredAccount, load as load_account};
 pub use analyze::{AnalyzeError, analyze_posts};
 pub use page::{ChannelRef, CommitError, Committed, commit_page};
 pub use pipeline::{Ingest, IngestError, IngestOptions, SyncReport};

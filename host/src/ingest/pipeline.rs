@@ -11,7 +11,8 @@ use super::analyze::{AnalyzeError, analyze_posts, catch_up};
 use super::lease::{self, Lease, LeaseError};
 use super::page::{ChannelRef, CommitError, commit_page};
 use super::schedule::{Outcome, Schedule};
-use crate::plugins::{PluginKind, ResolveError, resolve};
+use crate::plugins::PluginKind;
+use crate::plugins::registry::{self, FindError};
 use crate::runtime::bindings::{WebhookRequest, WebhookResponse};
 use crate::runtime::{AnalyzerPlugin, CallError, ChannelPlugin, LoadError, Runtime};
 use crate::secrets::SecretBox;
@@ -34,7 +35,7 @@ pub enum IngestError {
     #[error(transparent)]
     Lease(#[from] LeaseError),
     #[error(transparent)]
-    Resolve(#[from] ResolveError),
+    Find(#[from] FindError),
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error("plugin {0} is an analyzer, not a channel plugin")]
@@ -82,8 +83,8 @@ struct Inner {
     analyzers: Vec<AnalyzerPlugin>,
     schedule: Schedule,
     lease_ttl: Duration,
-    /// Channel plugins by name, loaded once.
-    channels: Mutex<HashMap<String, ChannelPlugin>>,
+    /// Channel plugins by name, with the installed digest they were loaded from.
+    channels: Mutex<HashMap<String, (Option<String>, ChannelPlugin)>>,
 }
 
 impl Ingest {
@@ -125,19 +126,30 @@ impl Ingest {
         Ok(account::load(&self.inner.db, &self.inner.sbox, name).await?)
     }
 
-    /// The channel plugin `name` (bundled name or path), loaded on first use.
-    pub fn channel_plugin(&self, name: &str) -> Result<ChannelPlugin, IngestError> {
-        let mut loaded = self.inner.channels.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(plugin) = loaded.get(name) {
+    /// The channel plugin `name` (installed, bundled or a path), loaded on
+    /// first use and again when an upgrade or rollback changes it.
+    pub async fn channel_plugin(&self, name: &str) -> Result<ChannelPlugin, IngestError> {
+        let installed = registry::active_digest(&self.inner.db, name).await?;
+        if let Some((_, false)) = installed {
+            return Err(FindError::Disabled(name.to_string()).into());
+        }
+        let digest = installed.map(|(digest, _)| digest);
+        if let Some((loaded, plugin)) = self.loaded().get(name)
+            && *loaded == digest
+        {
             return Ok(plugin.clone());
         }
-        let (manifest, wasm) = resolve(name)?;
-        if manifest.kind != PluginKind::Channel {
-            return Err(IngestError::NotChannel(manifest.name));
+        let found = registry::find(&self.inner.db, name).await?;
+        if found.manifest.kind != PluginKind::Channel {
+            return Err(IngestError::NotChannel(found.manifest.name));
         }
-        let plugin = self.inner.runtime.load_channel(manifest, &wasm)?;
-        loaded.insert(name.to_string(), plugin.clone());
+        let plugin = self.inner.runtime.load_channel(found.manifest, &found.wasm)?;
+        self.loaded().insert(name.to_string(), (found.digest, plugin.clone()));
         Ok(plugin)
+    }
+
+    fn loaded(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Option<String>, ChannelPlugin)>> {
+        self.inner.channels.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Leases `name` for `owner` and catches it up completely (an admin's sync).
@@ -176,7 +188,9 @@ impl Ingest {
             Err(IngestError::LeaseLost(_) | IngestError::Commit(CommitError::LeaseLost(_))) => {
                 return result.map(|()| report);
             }
-            Err(e @ (IngestError::Resolve(_) | IngestError::Load(_) | IngestError::NotChannel(_))) => {
+            // Retried with backoff, so enabling the plugin again resumes the account.
+            Err(e @ IngestError::Find(FindError::Disabled(_))) => Outcome::Failed(e.to_string()),
+            Err(e @ (IngestError::Find(_) | IngestError::Load(_) | IngestError::NotChannel(_))) => {
                 Outcome::Paused(e.to_string())
             }
             Err(e) => Outcome::Failed(e.to_string()),
@@ -198,7 +212,7 @@ impl Ingest {
         report: &mut SyncReport,
         progress: &(dyn Fn(&SyncReport) + Sync),
     ) -> Result<(), IngestError> {
-        let plugin = self.channel_plugin(&stored.plugin)?;
+        let plugin = self.channel_plugin(&stored.plugin).await?;
         let channel = ChannelRef {
             id: stored.id,
             network: stored.network.clone(),
@@ -257,7 +271,7 @@ impl Ingest {
     /// carried (the cursor does not move). Returns what to answer the network.
     pub async fn webhook(&self, name: &str, request: WebhookRequest) -> Result<WebhookResponse, IngestError> {
         let stored = self.account(name).await?;
-        let plugin = self.channel_plugin(&stored.plugin)?;
+        let plugin = self.channel_plugin(&stored.plugin).await?;
         let account = stored.account.clone();
         let out = tokio::task::spawn_blocking(move || plugin.handle_webhook(&account, &request))
             .await

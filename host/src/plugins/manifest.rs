@@ -176,9 +176,16 @@ fn braces(pattern: &str) -> impl Iterator<Item = &str> {
         .filter_map(|s| s.split_once('}').map(|(name, _)| name))
 }
 
+/// ` (line N: `the line`)`, so the message shows the field and the value.
 fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
-    span.map(|s| format!(" (line {})", text[..s.start.min(text.len())].lines().count().max(1)))
-        .unwrap_or_default()
+    let Some(before) = span.and_then(|s| text.get(..s.start)) else {
+        return String::new();
+    };
+    let n = before.matches('\n').count() + 1;
+    match text.lines().nth(n - 1).map(str::trim).filter(|l| !l.is_empty()) {
+        Some(line) => format!(" (line {n}: `{line}`)"),
+        None => format!(" (line {n})"),
+    }
 }
 
 #[cfg(test)]
@@ -220,8 +227,9 @@ limits = { memory-bytes = 33554432 }
         assert!(err(&MASTODON.replace("name = \"mastodon\"", "name = \"Mastodon!\"")).contains("field `name`"));
         assert!(err(&MASTODON.replace("network = \"mastodon\"\n", "")).contains("field `network`"));
         assert!(
-            err(&MASTODON.replace("api = \"^1.0\"", "api = \"^1.4\""))
-                .contains("needs socialcrm:plugin ^1.4, but this host provides 1.0.0")
+            err(&MASTODON.replace("api = \"^1.0\"", "api = \"^1.9\"")).contains(&format!(
+                "needs socialcrm:plugin ^1.9, but this host provides {WIT_VERSION}"
+            ))
         );
         assert!(
             err(&MASTODON.replace("secret = true", "secret = false"))

@@ -1,7 +1,15 @@
-//! Plugin packages: manifests and where plugins are found.
+//! Plugins: manifests, packages and signatures, the registry of installed
+//! versions, and where a plugin named by a channel or the CLI is found.
 
 mod bundled;
+mod inspect;
 mod manifest;
+mod package;
+pub mod registry;
+pub mod signing;
+pub mod trust;
 
 pub use bundled::{ResolveError, resolve};
+pub use inspect::world_wit;
 pub use manifest::{ConfigFieldSpec, Manifest, ManifestError, PluginKind};
+pub use package::{Package, PackageError};
