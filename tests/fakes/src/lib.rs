@@ -3,6 +3,8 @@
 //! runs on them.
 
 pub mod mastodon;
+pub mod reddit;
 mod util;
 
 pub use mastodon::{Dataset, FakeMastodon, Fault, RecordedRequest};
+pub use reddit::FakeReddit;
