@@ -279,16 +279,18 @@ async fn inspect(db: &Db, plugin: &str) -> anyhow::Result<()> {
         let (installed, wasm) = registry::active(db, plugin)
             .await?
             .ok_or_else(|| anyhow::anyhow!("no installed plugin `{plugin}` and no such file"))?;
-        let text = toml::to_string(&installed.manifest).unwrap_or_default();
         println!("package digest: {}", installed.package_digest);
+        let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(installed.installed_at) * 1_000_000)
+            .ok()
+            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .unwrap_or_default();
         let status = format!(
-            "installed {} by {}, {}",
-            installed.installed_at,
+            "installed {at} by {}, {}",
             installed.installed_by,
             if installed.enabled { "enabled" } else { "disabled" }
         );
         (
-            text,
+            installed.manifest_text,
             installed.manifest,
             wasm,
             installed.signer.unwrap_or_else(|| "unsigned".into()),

@@ -61,6 +61,8 @@ pub enum RegistryError {
 #[derive(Clone, Debug)]
 pub struct Installed {
     pub manifest: Manifest,
+    /// `plugin.toml` as packaged.
+    pub manifest_text: String,
     pub digest: String,
     pub package_digest: String,
     /// `KEY_ID (NAME)` of the trusted key that signed it.
@@ -82,6 +84,7 @@ fn installed(row: &AnyRow) -> Result<Installed, sqlx::Error> {
         .map_err(|e: toml::de::Error| sqlx::Error::Decode(Box::new(e)))?;
     Ok(Installed {
         manifest,
+        manifest_text: text,
         digest: row.try_get("digest")?,
         package_digest: row.try_get("package_digest")?,
         signer: row.try_get("signer")?,
@@ -382,6 +385,7 @@ async fn store(
     tx.commit().await?;
     Ok(Installed {
         manifest: m.clone(),
+        manifest_text: package.manifest_text.clone(),
         digest,
         package_digest,
         signer,

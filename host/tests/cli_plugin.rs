@@ -1,0 +1,91 @@
+//! `socialcrm plugin ...` as an admin types it: pack, keygen, sign, trust,
+//! policy, install, list, inspect (imports and exports as WIT), verify.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+fn socialcrm(data: &Path, args: &[&str]) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_socialcrm"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("SOCIALCRM_DATABASE_URL")
+        .output()
+        .expect("socialcrm runs");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+#[test]
+fn pack_sign_trust_install_inspect() {
+    let plugin = common::plugin_dir("tests/compat/channel-1.0");
+    let work = tempfile::tempdir().unwrap();
+    let (data, w) = (work.path().join("data"), work.path());
+    let run = |args: &[&str]| socialcrm(&data, args);
+    let path = |name: &str| w.join(name).display().to_string();
+
+    let (ok, out) = run(&[
+        "plugin",
+        "pack",
+        &plugin.path().display().to_string(),
+        "--out",
+        &path(""),
+    ]);
+    assert!(ok, "{out}");
+    let package = path("compat-channel-1.0.0.scpkg");
+    assert!(Path::new(&package).is_file(), "{out}");
+
+    let (ok, out) = run(&["plugin", "keygen", "acme", "--out", &path("")]);
+    assert!(ok, "{out}");
+    let (ok, out) = run(&["plugin", "keygen", "acme", "--out", &path("")]);
+    assert!(!ok && out.contains("not overwriting a key"), "{out}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path("acme.key")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the private key is readable by its owner only");
+    }
+
+    let (ok, out) = run(&["plugin", "policy", "--require-signatures", "true"]);
+    assert!(ok && out.contains("require-signatures = true"), "{out}");
+    let (ok, out) = run(&["plugin", "install", &package]);
+    assert!(
+        !ok && out.contains("is not signed, and the policy requires signatures"),
+        "{out}"
+    );
+
+    let (ok, out) = run(&["plugin", "sign", &package, "--key", &path("acme.key")]);
+    assert!(ok, "{out}");
+    let (ok, out) = run(&["plugin", "verify", &package]);
+    assert!(!ok && out.contains("which is not trusted"), "{out}");
+    let (ok, out) = run(&["plugin", "trust", "add", &path("acme.pub")]);
+    assert!(ok, "{out}");
+    let (ok, out) = run(&["plugin", "verify", &package]);
+    assert!(ok && out.contains("OK: signed by trusted key"), "{out}");
+
+    let (ok, out) = run(&["plugin", "install", &package]);
+    assert!(ok && out.contains("installed compat-channel 1.0.0 (signed by"), "{out}");
+    let (ok, out) = run(&["plugin", "list"]);
+    assert!(ok && out.contains("compat-channel") && out.contains("(acme)"), "{out}");
+
+    let (ok, out) = run(&["plugin", "inspect", "compat-channel"]);
+    assert!(ok, "{out}");
+    for expected in [
+        "plugin: compat-channel 1.0.0",
+        "signer: ",
+        "allowed hosts: none",
+        "import socialcrm:plugin/kv@1.0.0;",
+        "export socialcrm:plugin/connector@1.0.0;",
+    ] {
+        assert!(out.contains(expected), "`{expected}` in:\n{out}");
+    }
+    let (ok, out) = run(&["plugin", "disable", "compat-channel"]);
+    assert!(ok, "{out}");
+    let (ok, out) = run(&["plugin", "list"]);
+    assert!(
+        ok && out.lines().any(|l| l.contains("compat-channel") && l.contains(" no ")),
+        "{out}"
+    );
+}
