@@ -2,6 +2,7 @@
 //! HTTP on loopback: channel plugins are tested against them, and the demo
 //! runs on them.
 
+pub mod bluesky;
 pub mod mastodon;
 pub mod reddit;
 mod util;
