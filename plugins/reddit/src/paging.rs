@@ -10,6 +10,8 @@
 //! new". So an empty page is checked against the newest page: anchor there,
 //! nothing new above it; anchor gone, what is newer than its time is new.
 
+use std::cmp::Ordering;
+
 use serde::{Deserialize, Serialize};
 use socialcrm_sdk::PluginError;
 
@@ -128,14 +130,39 @@ pub fn walk(
             return Ok(recovered(newer, top, cursor, false));
         }
         let full = page.len() >= PAGE_SIZE;
-        let reached = page.iter().any(|i| i.created < cursor.created);
+        let reached = page.iter().any(|i| !is_newer(i, cursor));
         after = page.last().map(|i| i.name.clone()).filter(|_| full && !reached);
-        newer.extend(page.into_iter().filter(|i| i.created >= cursor.created));
+        newer.extend(page.into_iter().filter(|i| is_newer(i, cursor)));
         if after.is_none() {
             return Ok(recovered(newer, top, cursor, false));
         }
     }
     Ok(recovered(newer, top, cursor, true))
+}
+
+/// Whether `item` came after the cursor's thing: a later time, or the same
+/// second and a higher id of the same kind (Reddit's ids are base-36
+/// sequence numbers). Things of another kind in the same second count as
+/// newer: a repeat collapses in the host, a loss would not come back.
+fn is_newer(item: &Item, cursor: &Cursor) -> bool {
+    match item.created.total_cmp(&cursor.created) {
+        Ordering::Greater => true,
+        Ordering::Less => false,
+        Ordering::Equal => match (item.name.split_once('_'), cursor.newest.split_once('_')) {
+            (Some((kind, id)), Some((anchor_kind, anchor_id))) if kind == anchor_kind => {
+                cmp_base36(id, anchor_id) == Ordering::Greater
+            }
+            _ => item.name != cursor.newest,
+        },
+    }
+}
+
+/// Compares base-36 numbers of any length, case-insensitively.
+fn cmp_base36(a: &str, b: &str) -> Ordering {
+    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+    a.len()
+        .cmp(&b.len())
+        .then_with(|| a.to_ascii_lowercase().cmp(&b.to_ascii_lowercase()))
 }
 
 fn cursor_of(item: &Item) -> Cursor {
@@ -324,6 +351,41 @@ mod tests {
         let (page, _, _, gap) = listing.poll(cursor.as_ref());
         assert_eq!(page, names(110..410), "the newest three pages");
         assert!(gap, "and the skip is reported");
+    }
+
+    #[test]
+    fn things_of_the_same_second_are_ordered_by_id() {
+        let cursor = Cursor {
+            newest: "t1_gs5022f".into(),
+            created: 5.0,
+        };
+        let item = |name: &str, created: f64| Item {
+            name: name.into(),
+            created,
+            post: None,
+        };
+        assert!(is_newer(&item("t1_a", 6.0), &cursor));
+        assert!(!is_newer(&item("t1_zzzzzzz", 4.0), &cursor));
+        assert!(is_newer(&item("t1_gs5022g", 5.0), &cursor));
+        assert!(is_newer(&item("t1_GS50230", 5.0), &cursor));
+        assert!(is_newer(&item("t1_10000000", 5.0), &cursor), "longer is larger");
+        assert!(!is_newer(&item("t1_gs5022f", 5.0), &cursor));
+        assert!(!is_newer(&item("t1_gs5022e", 5.0), &cursor));
+        assert!(!is_newer(&item("t1_zzzzzz", 5.0), &cursor), "shorter is smaller");
+        assert!(is_newer(&item("t4_a", 5.0), &cursor), "another kind: kept");
+    }
+
+    #[test]
+    fn a_lost_anchor_among_things_of_its_second_repeats_none() {
+        let mut listing = Listing::new(3);
+        for entry in listing.names.iter_mut() {
+            entry.1 = 7.0;
+        }
+        let cursor = listing.poll(None).1;
+        listing.push(2);
+        listing.remove("t1_2");
+        let (page, _, _, _) = listing.poll(cursor.as_ref());
+        assert_eq!(page, names(3..5));
     }
 
     #[test]
