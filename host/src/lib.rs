@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod plugins;
 pub mod replies;
 pub mod runtime;
+pub mod scaffold;
 pub mod secrets;
 pub mod server;
 pub mod store;

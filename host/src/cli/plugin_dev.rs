@@ -1,22 +1,109 @@
 //! The plugin author's commands: `plugin new` and `plugin test`.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Subcommand;
 
 use super::Global;
+use crate::conformance::{self, FIXTURES_FILE, Fixtures};
+use crate::plugins::{self, PluginKind};
+use crate::scaffold;
 
 #[derive(Subcommand)]
 pub enum DevCommand {
-    /// Run the conformance suite against a plugin.
+    /// Create a plugin crate on socialcrm-sdk that builds for wasm32-wasip2
+    /// and passes its own tests and `plugin test` as generated.
+    ///
+    /// Example: socialcrm plugin new acme-feed --kind channel
+    #[command(verbatim_doc_comment)]
+    New {
+        /// The plugin's name: a-z, 0-9 and `-`, starting with a letter.
+        name: String,
+        #[arg(long, value_parser = parse_kind)]
+        kind: PluginKind,
+        /// The crate's directory (absent or empty); default: ./NAME.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The socialcrm-sdk directory to depend on; default: this build's source tree.
+        #[arg(long, default_value = scaffold::DEFAULT_SDK)]
+        sdk: PathBuf,
+    },
+    /// Run the conformance suite against a plugin in the real host runtime:
+    /// one PASS/FAIL/SKIP line per check; exit code 0 when none failed.
+    ///
+    /// Recorded responses and the test account are read from
+    /// `conformance/conformance.toml` beside plugin.toml (see
+    /// docs/plugin-authors.md, "Conformance").
+    ///
+    /// Example: socialcrm plugin test target/plugins/mastodon --fixtures plugins/mastodon/conformance
+    #[command(verbatim_doc_comment)]
     Test {
         /// The plugin: a `.wasm` with `plugin.toml` beside it, or a directory.
         plugin: String,
+        /// The directory holding conformance.toml; default: `conformance/` beside plugin.toml.
+        #[arg(long)]
+        fixtures: Option<PathBuf>,
+        /// Count skipped checks as failures.
+        #[arg(long)]
+        strict: bool,
     },
+}
+
+fn parse_kind(kind: &str) -> Result<PluginKind, String> {
+    match kind {
+        "channel" => Ok(PluginKind::Channel),
+        "analyzer" => Ok(PluginKind::Analyzer),
+        other => Err(format!("`{other}` is not a plugin kind: channel or analyzer")),
+    }
 }
 
 pub fn run(_global: &Global, command: DevCommand) -> anyhow::Result<ExitCode> {
     match command {
-        DevCommand::Test { plugin } => anyhow::bail!("the conformance suite is not available yet ({plugin})"),
+        DevCommand::New { name, kind, dir, sdk } => new(name, kind, dir, sdk),
+        DevCommand::Test {
+            plugin,
+            fixtures,
+            strict,
+        } => test(&plugin, fixtures, strict),
     }
+}
+
+fn new(name: String, kind: PluginKind, dir: Option<PathBuf>, sdk: PathBuf) -> anyhow::Result<ExitCode> {
+    let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+    let written = scaffold::create(&scaffold::Options {
+        name,
+        kind,
+        dir: dir.clone(),
+        sdk,
+    })?;
+    println!("created {}:", dir.display());
+    for file in written {
+        println!("  {file}");
+    }
+    println!("next: cd {} && cargo test", dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn test(plugin: &str, fixtures: Option<PathBuf>, strict: bool) -> anyhow::Result<ExitCode> {
+    let (manifest, wasm) = plugins::resolve(plugin)?;
+    let fixtures = match fixtures.or_else(|| default_fixtures(Path::new(plugin))) {
+        Some(dir) => Fixtures::load(&dir)?,
+        None => Fixtures::default(),
+    };
+    let report = conformance::run(manifest, &wasm, &fixtures).context("starting the plugin runtime")?;
+    println!("{report}");
+    Ok(if report.ok(strict) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `conformance/` beside the plugin's `plugin.toml`, when it holds the file.
+fn default_fixtures(plugin: &Path) -> Option<PathBuf> {
+    let dir = if plugin.is_dir() { plugin } else { plugin.parent()? };
+    let fixtures = dir.join("conformance");
+    fixtures.join(FIXTURES_FILE).is_file().then_some(fixtures)
 }

@@ -1,0 +1,274 @@
+//! `socialcrm plugin new`: a plugin crate on socialcrm-sdk that builds for
+//! wasm32-wasip2 and passes its own tests and the conformance suite as
+//! generated. The templates are files under `templates/`, built into the binary.
+
+use std::path::{Path, PathBuf};
+
+use crate::plugins::PluginKind;
+use crate::runtime::WIT_VERSION;
+
+/// The SDK of the source tree this binary was built from.
+pub const DEFAULT_SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../sdk");
+
+/// Names Cargo or Rust refuse for a package or its library.
+const RESERVED: &[&str] = &[
+    "test",
+    "core",
+    "std",
+    "alloc",
+    "proc-macro",
+    "socialcrm",
+    "socialcrm-sdk",
+    "as",
+    "async",
+    "await",
+    "break",
+    "const",
+    "continue",
+    "crate",
+    "dyn",
+    "else",
+    "enum",
+    "extern",
+    "false",
+    "fn",
+    "for",
+    "gen",
+    "if",
+    "impl",
+    "in",
+    "let",
+    "loop",
+    "match",
+    "mod",
+    "move",
+    "mut",
+    "pub",
+    "ref",
+    "return",
+    "self",
+    "static",
+    "struct",
+    "super",
+    "trait",
+    "true",
+    "type",
+    "unsafe",
+    "use",
+    "where",
+    "while",
+    "abstract",
+    "become",
+    "box",
+    "do",
+    "final",
+    "macro",
+    "override",
+    "priv",
+    "try",
+    "typeof",
+    "unsized",
+    "virtual",
+    "yield",
+];
+
+/// One file of a new crate: where it goes, and its template.
+struct Template {
+    path: &'static str,
+    text: &'static str,
+}
+
+macro_rules! template {
+    ($path:literal, $file:literal) => {
+        Template {
+            path: $path,
+            text: include_str!(concat!("templates/", $file)),
+        }
+    };
+}
+
+const COMMON: &[Template] = &[template!(".gitignore", "common/gitignore.tmpl")];
+
+const ANALYZER: &[Template] = &[
+    template!("Cargo.toml", "analyzer/Cargo.toml.tmpl"),
+    template!("plugin.toml", "analyzer/plugin.toml.tmpl"),
+    template!("src/lib.rs", "analyzer/lib.rs.tmpl"),
+    template!("tests/plugin.rs", "analyzer/tests.rs.tmpl"),
+    template!("README.md", "analyzer/README.md.tmpl"),
+];
+
+const CHANNEL: &[Template] = &[
+    template!("Cargo.toml", "channel/Cargo.toml.tmpl"),
+    template!("plugin.toml", "channel/plugin.toml.tmpl"),
+    template!("src/lib.rs", "channel/lib.rs.tmpl"),
+    template!("tests/plugin.rs", "channel/tests.rs.tmpl"),
+    template!("README.md", "channel/README.md.tmpl"),
+    template!("conformance/conformance.toml", "channel/conformance.toml.tmpl"),
+    template!("conformance/page-1.json", "channel/page-1.json.tmpl"),
+    template!("conformance/page-2.json", "channel/page-2.json.tmpl"),
+];
+
+/// What to create.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The plugin's and the crate's name.
+    pub name: String,
+    pub kind: PluginKind,
+    /// The crate's directory: absent or empty.
+    pub dir: PathBuf,
+    /// The socialcrm-sdk directory the crate depends on by path.
+    pub sdk: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScaffoldError {
+    #[error(
+        "invalid plugin name `{0}`: use 1 to 64 of a-z, 0-9 and `-`, starting with a letter and not ending with `-`"
+    )]
+    Name(String),
+    #[error("`{0}` is reserved by Cargo or Rust; pick another name")]
+    Reserved(String),
+    #[error("{0} exists and is not empty; choose another directory with --dir")]
+    NotEmpty(PathBuf),
+    #[error("no socialcrm-sdk at {0} (no Cargo.toml there); point --sdk at the SDK's directory")]
+    Sdk(PathBuf),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ScaffoldError + '_ {
+    move |source| ScaffoldError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes the crate and returns the files written, relative to its directory.
+pub fn create(options: &Options) -> Result<Vec<&'static str>, ScaffoldError> {
+    let name = options.name.as_str();
+    validate_name(name)?;
+    let sdk = std::path::absolute(&options.sdk).map_err(io(&options.sdk))?;
+    let sdk = sdk.canonicalize().unwrap_or(sdk);
+    if !sdk.join("Cargo.toml").is_file() {
+        return Err(ScaffoldError::Sdk(sdk));
+    }
+    let dir = &options.dir;
+    if dir.exists() {
+        let mut entries = std::fs::read_dir(dir).map_err(|_| ScaffoldError::NotEmpty(dir.clone()))?;
+        if entries.next().is_some() {
+            return Err(ScaffoldError::NotEmpty(dir.clone()));
+        }
+    }
+    let api =
+        semver::Version::parse(WIT_VERSION).map_or_else(|_| "^1.0".into(), |v| format!("^{}.{}", v.major, v.minor));
+    let sdk = toml::Value::String(sdk.to_string_lossy().into_owned()).to_string();
+    let crate_name = name.replace('-', "_");
+    let vars = [("name", name), ("crate", &crate_name), ("api", &api), ("sdk", &sdk)];
+    let templates = match options.kind {
+        PluginKind::Analyzer => ANALYZER,
+        PluginKind::Channel => CHANNEL,
+    };
+    let mut written = Vec::new();
+    for template in COMMON.iter().chain(templates) {
+        let path = dir.join(template.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        std::fs::write(&path, render(template.text, &vars)).map_err(io(&path))?;
+        written.push(template.path);
+    }
+    Ok(written)
+}
+
+fn validate_name(name: &str) -> Result<(), ScaffoldError> {
+    let valid = (1..=64).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && !name.ends_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !valid {
+        return Err(ScaffoldError::Name(name.to_string()));
+    }
+    if RESERVED.contains(&name) {
+        return Err(ScaffoldError::Reserved(name.to_string()));
+    }
+    Ok(())
+}
+
+/// Replaces each `{{key}}`; other braces (Rust, TOML) are left alone.
+fn render(template: &str, vars: &[(&str, &str)]) -> String {
+    vars.iter().fold(template.to_string(), |text, (key, value)| {
+        text.replace(&format!("{{{{{key}}}}}"), value)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::Manifest;
+
+    fn options(dir: &Path, name: &str, kind: PluginKind) -> Options {
+        Options {
+            name: name.into(),
+            kind,
+            dir: dir.to_path_buf(),
+            sdk: DEFAULT_SDK.into(),
+        }
+    }
+
+    #[test]
+    fn writes_a_crate_whose_manifest_parses() {
+        for kind in [PluginKind::Analyzer, PluginKind::Channel] {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("my-plugin");
+            let written = create(&options(&dir, "my-plugin", kind)).unwrap();
+            assert!(written.contains(&"src/lib.rs") && written.contains(&"tests/plugin.rs"));
+            let manifest = Manifest::parse(&std::fs::read_to_string(dir.join("plugin.toml")).unwrap()).unwrap();
+            assert_eq!((manifest.name.as_str(), manifest.kind), ("my-plugin", kind));
+            let cargo: toml::Table = std::fs::read_to_string(dir.join("Cargo.toml"))
+                .unwrap()
+                .parse()
+                .unwrap();
+            let sdk = cargo["dependencies"]["socialcrm-sdk"]["path"].as_str().unwrap();
+            assert!(
+                Path::new(sdk).is_absolute() && Path::new(sdk).join("Cargo.toml").is_file(),
+                "{sdk}"
+            );
+            assert!(cargo.contains_key("workspace"), "a workspace of its own");
+            for file in &written {
+                let text = std::fs::read_to_string(dir.join(file)).unwrap();
+                assert!(
+                    !text.contains("{{name}}") && !text.contains("{{sdk}}"),
+                    "{file} left a placeholder"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn refuses_bad_names_and_used_directories() {
+        let tmp = tempfile::tempdir().unwrap();
+        for bad in ["", "My-Plugin", "9lives", "trailing-", "under_score", &"x".repeat(65)] {
+            let err = create(&options(&tmp.path().join("a"), bad, PluginKind::Analyzer)).unwrap_err();
+            assert!(matches!(err, ScaffoldError::Name(_)), "{bad}: {err}");
+        }
+        let err = create(&options(&tmp.path().join("a"), "test", PluginKind::Analyzer)).unwrap_err();
+        assert!(matches!(err, ScaffoldError::Reserved(_)), "{err}");
+
+        std::fs::write(tmp.path().join("keep.txt"), "mine").unwrap();
+        let err = create(&options(tmp.path(), "fine", PluginKind::Channel)).unwrap_err();
+        assert!(err.to_string().contains("exists and is not empty"), "{err}");
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1, "nothing written");
+
+        let mut wrong_sdk = options(&tmp.path().join("b"), "fine", PluginKind::Channel);
+        wrong_sdk.sdk = tmp.path().join("nowhere");
+        assert!(matches!(create(&wrong_sdk), Err(ScaffoldError::Sdk(_))));
+    }
+
+    #[test]
+    fn renders_only_known_placeholders() {
+        let text = render("{{name}} {x} {{secret.token}} {{name}}", &[("name", "n")]);
+        assert_eq!(text, "n {x} {{secret.token}} n");
+    }
+}
