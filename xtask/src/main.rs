@@ -14,6 +14,8 @@ commands:
                   and assemble target/plugins/NAME/{plugin.toml,plugin.wasm}
   test            build-plugins, then cargo fmt --check, clippy -D warnings, and every test
   demo            build-plugins, then run `socialcrm demo` (SQLite, bundled plugins, a demo network)
+  python-example  build the Python example analyzer with componentize-py (from PyPI, into a
+                  virtual environment under target/) and test that it installs and runs
   bench           build-plugins, then the benchmarks (instantiation, sentiment wasm/native/VADER, mastodon parsing, end-to-end ingest)
 ";
 
@@ -33,6 +35,7 @@ fn main() {
         Some("test") => test(),
         Some("demo") => demo(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("python-example") => python_example(),
         _ => {
             eprint!("{USAGE}");
             std::process::exit(2);
@@ -126,6 +129,46 @@ fn demo(args: &[String]) -> anyhow::Result<()> {
     demo.args(["run", "--release", "-p", "socialcrm", "--", "demo"])
         .args(args);
     run(demo)
+}
+
+/// componentize-py's version: the example's bindings follow its code generator.
+const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
+
+fn python_example() -> anyhow::Result<()> {
+    let target = root().join("target");
+    let venv = target.join("python-example-venv");
+    let tool = venv.join("bin/componentize-py");
+    if !tool.exists() {
+        let mut create = Command::new("python3");
+        create.arg("-m").arg("venv").arg(&venv);
+        run(create).context("creating a Python virtual environment (needs python3 with venv)")?;
+        let mut install = Command::new(venv.join("bin/pip"));
+        install.args(["install", "--quiet", COMPONENTIZE_PY]);
+        run(install)?;
+    }
+    let src = root().join("plugins/examples/python-questions");
+    let out = target.join("plugins/python-questions");
+    std::fs::create_dir_all(&out)?;
+    let mut build = Command::new(&tool);
+    build
+        .current_dir(&src)
+        .arg("-d")
+        .arg(root().join("wit/v1"))
+        .args(["-w", "analyzer", "componentize", "app", "-o"])
+        .arg(out.join("plugin.wasm"));
+    run(build)?;
+    std::fs::copy(src.join("plugin.toml"), out.join("plugin.toml"))?;
+    let mut test = cargo();
+    test.env("SOCIALCRM_PYTHON_EXAMPLE", &out).args([
+        "test",
+        "-p",
+        "socialcrm",
+        "--test",
+        "python_example",
+        "--",
+        "--nocapture",
+    ]);
+    run(test)
 }
 
 fn bench(args: &[String]) -> anyhow::Result<()> {
