@@ -191,6 +191,32 @@ const MAYA: Profile = Profile {
 };
 
 #[tokio::test(flavor = "multi_thread")]
+async fn authors_seen_before_an_import_are_linked_by_the_catch_up() {
+    common::on_each_db(|db| async move {
+        let ch = channel(&db, "brand", "mastodon").await;
+        let (_, report) = ingest(&db, &ch, &[post("1", &MAYA, "my bike is great")]).await;
+        assert_eq!(report.confirmed, 0, "no CRM yet");
+        assert_eq!(
+            identity::catch_up(&db).await.unwrap().confirmed,
+            0,
+            "nothing to match yet"
+        );
+
+        crm(&db).await;
+        let caught = identity::catch_up(&db).await.unwrap();
+        assert_eq!((caught.identities, caught.confirmed), (1, 1));
+        let links = all_links(&db).await;
+        assert_eq!(
+            (links.len(), links[0].contact_id, links[0].status.as_str()),
+            (1, contact_id(&db, "C1").await, "confirmed")
+        );
+        let again = identity::catch_up(&db).await.unwrap();
+        assert_eq!(again, ResolveReport::default(), "up to date: nothing looked at again");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_email_in_the_bio_links_with_one_audit_entry() {
     common::on_each_db(|db| async move {
         crm(&db).await;

@@ -7,6 +7,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::Global;
+use crate::crm::identity;
 use crate::crm::import::{self, ImportReport};
 
 /// Rejections printed in full; the rest are counted.
@@ -59,10 +60,20 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         } else {
             import::transactions(&db, input, &progress).await?
         };
-        anyhow::Ok(report)
+        // Authors already stored are matched against what was imported.
+        bar.set_message("matching social identities");
+        let linked = identity::catch_up(&db).await?;
+        anyhow::Ok((report, linked))
     })?;
     bar.finish_and_clear();
+    let (report, linked) = report;
     print_report(&report);
+    if linked.confirmed + linked.proposed > 0 {
+        println!(
+            "identities: {} linked, {} proposed for review (`socialcrm identity list --status proposed`)",
+            linked.confirmed, linked.proposed
+        );
+    }
     Ok(if report.rejected.is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -1353,6 +1353,55 @@ pub async fn resolve(db: &Db, post_ids: &[i64]) -> Result<ResolveReport, Identit
     Ok(report)
 }
 
+/// Identities re-resolved per round of [`catch_up`].
+const CATCH_UP_BATCH: usize = 500;
+
+/// Resolves again every identity last resolved against an older state of the
+/// CRM (or never): after an import, authors seen before it are linked without
+/// waiting for their next post. Walks identities in id order, so it ends.
+pub async fn catch_up(db: &Db) -> Result<ResolveReport, IdentityError> {
+    let version = crm_version(db).await?;
+    let mut total = ResolveReport::default();
+    let mut after = 0i64;
+    loop {
+        let rows = sqlx::query(
+            "SELECT i.id FROM identities i LEFT JOIN identity_resolution r ON r.identity_id = i.id \
+             WHERE i.id > $1 AND (r.identity_id IS NULL OR r.crm_version < $2) ORDER BY i.id LIMIT $3",
+        )
+        .bind(after)
+        .bind(version)
+        .bind(CATCH_UP_BATCH as i64)
+        .fetch_all(db.pool())
+        .await?;
+        let Some(last) = rows.last() else {
+            return Ok(total);
+        };
+        after = last.try_get("id")?;
+        let ids = rows
+            .iter()
+            .map(|r| r.try_get::<i64, _>("id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let sql = format!("SELECT id FROM posts WHERE identity_id IN ({})", params(1, ids.len()));
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for id in &ids {
+            query = query.bind(*id);
+        }
+        let posts = query
+            .fetch_all(db.pool())
+            .await?
+            .iter()
+            .map(|r| r.try_get::<i64, _>("id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let report = resolve(db, &posts).await?;
+        total.posts += report.posts;
+        total.identities += report.identities;
+        total.skipped += report.skipped;
+        total.confirmed += report.confirmed;
+        total.proposed += report.proposed;
+        total.updated += report.updated;
+    }
+}
+
 /// The links of `identities`, by identity.
 async fn existing_links(
     tx: &mut Transaction<'static, Any>,

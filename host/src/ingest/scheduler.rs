@@ -45,14 +45,21 @@ fn hostname() -> String {
 /// Runs until `stop` turns true; then lets each worker finish its current page.
 pub async fn run(ingest: Ingest, options: SchedulerOptions, stop: watch::Receiver<bool>) {
     let mut tasks = JoinSet::new();
-    // Posts committed before a crash may not have been analyzed yet.
+    // Posts committed before a crash may not have been analyzed yet, and
+    // authors seen before the last import not matched against it.
     let (catching_up, mut until_stop) = (ingest.clone(), stop.clone());
     tasks.spawn(async move {
         tokio::select! {
-            done = catching_up.catch_up_analysis() => match done {
-                Ok(n) => tracing::info!(analyses = n, "analysis caught up"),
-                Err(e) => tracing::warn!(error = %e, "analysis catch-up failed"),
-            },
+            () = async {
+                match catching_up.catch_up_analysis().await {
+                    Ok(n) => tracing::info!(analyses = n, "analysis caught up"),
+                    Err(e) => tracing::warn!(error = %e, "analysis catch-up failed"),
+                }
+                match crate::crm::identity::catch_up(catching_up.db()).await {
+                    Ok(r) => tracing::info!(confirmed = r.confirmed, proposed = r.proposed, "identity resolution caught up"),
+                    Err(e) => tracing::warn!(error = %e, "identity catch-up failed"),
+                }
+            } => {}
             _ = until_stop.wait_for(|s| *s) => {}
         }
     });
