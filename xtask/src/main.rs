@@ -23,6 +23,7 @@ commands:
 const BUNDLED: &[(&str, &str)] = &[
     ("sentiment", "plugins/sentiment"),
     ("mastodon", "plugins/mastodon"),
+    ("bluesky", "plugins/bluesky"),
     ("reddit", "plugins/reddit"),
 ];
 /// Test fixtures built with them.

@@ -146,13 +146,18 @@ impl FakeBluesky {
     }
 
     /// A reply by `author` to the post `parent` (root taken from the parent's
-    /// own reply); notifies the brand when the parent is the brand's.
+    /// own reply); notifies the brand when it wrote the parent or the thread's
+    /// root, as the AppView notifies a thread's authors.
     pub fn push_reply(&self, author: &str, text: &str, parent: &str) -> String {
         let mut st = self.lock();
         let refs = st.reply_refs(parent);
+        let root = refs
+            .as_ref()
+            .and_then(|r| r["root"]["uri"].as_str().map(str::to_string));
         let record = st.new_record(text, refs);
         let uri = st.publish(author, record);
-        if parent.starts_with(&format!("at://{DID}/")) {
+        let brands = |uri: &str| uri.starts_with(&format!("at://{DID}/"));
+        if brands(parent) || root.as_deref().is_some_and(brands) {
             st.notify(&uri, "reply", Some(parent.to_string()));
         }
         uri
@@ -568,7 +573,12 @@ async fn handle(AxumState(shared): AxumState<Shared>, request: Request) -> Respo
         headers: parts
             .headers
             .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect(),
         body: body
             .as_ref()
@@ -577,19 +587,29 @@ async fn handle(AxumState(shared): AxumState<Shared>, request: Request) -> Respo
     });
     st.refill_rate(now);
     let Some(nsid) = path.strip_prefix("/xrpc/") else {
-        return Reply::error(StatusCode::NOT_FOUND, "NotFound", "Not Found").finish(st.rate_remaining, st.rate_reset_at);
+        return Reply::error(StatusCode::NOT_FOUND, "NotFound", "Not Found")
+            .finish(st.rate_remaining, st.rate_reset_at);
     };
     if let Some(fault) = st.faults.pop_front() {
         return fault_reply(fault, now, st.rate_remaining, st.rate_reset_at);
     }
     let reset_at = st.rate_reset_at;
     if st.rate_remaining == 0 {
-        return Reply::error(StatusCode::TOO_MANY_REQUESTS, "RateLimitExceeded", "Rate Limit Exceeded").finish(0, reset_at);
+        return Reply::error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RateLimitExceeded",
+            "Rate Limit Exceeded",
+        )
+        .finish(0, reset_at);
     }
     st.rate_remaining -= 1;
     let remaining = st.rate_remaining;
     let reply = match body {
-        Err(_) => Reply::error(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge", "request entity too large"),
+        Err(_) => Reply::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLarge",
+            "request entity too large",
+        ),
         Ok(body) => route(&mut st, parts.method.as_str(), nsid, &query, &parts.headers, &body, now),
     };
     reply.finish(remaining, reset_at)
@@ -614,10 +634,12 @@ fn fault_reply(fault: Fault, now: SystemTime, remaining: u32, reset_at: SystemTi
             body: br#"{"cursor":"1732","notifications":[{"uri":"at://did:plc:x/app.bsky.feed.post/3l"#.to_vec(),
         }
         .finish(remaining, reset_at),
-        Fault::RateLimited { reset_in_secs } => {
-            Reply::error(StatusCode::TOO_MANY_REQUESTS, "RateLimitExceeded", "Rate Limit Exceeded")
-                .finish(0, now + Duration::from_secs(reset_in_secs))
-        }
+        Fault::RateLimited { reset_in_secs } => Reply::error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RateLimitExceeded",
+            "Rate Limit Exceeded",
+        )
+        .finish(0, now + Duration::from_secs(reset_in_secs)),
         Fault::Unauthorized => Reply::error(
             StatusCode::UNAUTHORIZED,
             "AuthenticationRequired",
@@ -643,11 +665,19 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// Whether the request carries a live access token; the XRPC error when not.
 fn signed_in(st: &State, headers: &HeaderMap, now: SystemTime) -> Result<(), Reply> {
     let Some(token) = bearer(headers) else {
-        return Err(Reply::error(StatusCode::UNAUTHORIZED, "AuthMissing", "Authentication Required"));
+        return Err(Reply::error(
+            StatusCode::UNAUTHORIZED,
+            "AuthMissing",
+            "Authentication Required",
+        ));
     };
     match st.access.get(token) {
         Some(expiry) if *expiry > now => Ok(()),
-        Some(_) => Err(Reply::error(StatusCode::BAD_REQUEST, "ExpiredToken", "Token has expired")),
+        Some(_) => Err(Reply::error(
+            StatusCode::BAD_REQUEST,
+            "ExpiredToken",
+            "Token has expired",
+        )),
         None => Err(Reply::error(
             StatusCode::UNAUTHORIZED,
             "InvalidToken",
@@ -968,7 +998,9 @@ fn validate_post(record: &Value) -> Result<(), String> {
     if record["$type"] != POST {
         return Err("Record/$type must be app.bsky.feed.post".into());
     }
-    let text = record["text"].as_str().ok_or("Record must have the property \"text\"")?;
+    let text = record["text"]
+        .as_str()
+        .ok_or("Record must have the property \"text\"")?;
     if text.chars().count() > MAX_GRAPHEMES {
         return Err(format!("Record/text must not be longer than {MAX_GRAPHEMES} graphemes"));
     }
