@@ -62,7 +62,7 @@ pub struct Source {
 }
 
 /// A position in a list: a sort key and the ids listed at exactly that key
-/// (several items can share a timestamp).
+/// (several items can share a timestamp). The empty key is before every item.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Mark {
@@ -105,9 +105,14 @@ impl Source {
     pub fn advance<T>(&self, items: Vec<Item<T>>, next: Option<String>) -> Step<T> {
         let Some(mark) = &self.mark else {
             // The first poll takes the newest page only: the history is not news.
+            // An empty list leaves the empty mark: everything after it is news.
+            let mark = edge(&items, Ordering::Greater).unwrap_or_else(|| Mark {
+                key: String::new(),
+                ids: Vec::new(),
+            });
             return Step {
                 source: Source {
-                    mark: edge(&items, Ordering::Greater),
+                    mark: Some(mark),
                     sweep: None,
                 },
                 fresh: items.into_iter().rev().map(|i| i.value).collect(),
@@ -298,9 +303,13 @@ mod tests {
         };
         let mut source = Source::default();
         assert!(poll_all(&list, &mut source, 4).is_empty());
-        assert_eq!(source, Source::default(), "still the first poll");
-        list.push(1);
-        assert_eq!(poll_all(&list, &mut source, 4), ids(0..1));
+        assert_eq!(source.mark.as_ref().map(|m| m.key.as_str()), Some(""));
+        (1..11).for_each(|k| list.push(k));
+        let mut seen = poll_all(&list, &mut source, 4);
+        // Each page oldest first; the pages of a sweep newest first.
+        assert_eq!(seen[..4], ids(6..10));
+        seen.sort_by_key(|id| id[2..].parse::<usize>().unwrap());
+        assert_eq!(seen, ids(0..10), "all of it is news");
     }
 
     #[test]
