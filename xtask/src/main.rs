@@ -25,6 +25,8 @@ const BUNDLED: &[(&str, &str)] = &[
     ("mastodon", "plugins/mastodon"),
     ("bluesky", "plugins/bluesky"),
     ("reddit", "plugins/reddit"),
+    ("x", "plugins/x"),
+    ("meta", "plugins/meta"),
 ];
 /// Test fixtures built with them.
 const FIXTURES: &[&str] = &["hostile-channel", "hostile-analyzer", "compat-channel-1-0"];

@@ -4,8 +4,10 @@
 
 pub mod bluesky;
 pub mod mastodon;
+pub mod meta;
 pub mod reddit;
 mod util;
+pub mod x;
 
 pub use mastodon::{Dataset, FakeMastodon, Fault, RecordedRequest};
 pub use reddit::FakeReddit;

@@ -1,0 +1,583 @@
+//! A fake Meta Graph API (<https://developers.facebook.com/docs/graph-api>) for
+//! a Facebook Page and its Instagram professional account: the reply
+//! endpoints (`POST /v21.0/{comment-id}/comments`, `POST /v21.0/{ig-comment-id}/replies`,
+//! `POST /v21.0/me/messages`), `GET /v21.0/me`, Graph error bodies
+//! (`{"error":{"message","type","code","error_subcode","fbtrace_id"}}`) and
+//! faults; and the webhook deliveries Meta makes
+//! (<https://developers.facebook.com/docs/graph-api/webhooks/getting-started>),
+//! signed with the app secret the test gives it (`X-Hub-Signature-256`).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State as AxumState};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use super::util::parse_form;
+
+/// The only page access token the fake accepts, as `Authorization: Bearer TOKEN`.
+pub const TOKEN: &str = "fake-page-token";
+pub const PAGE_ID: &str = "104780219057591";
+pub const IG_USER_ID: &str = "17841400008460056";
+pub const VERSION: &str = "v21.0";
+/// The page's post the pushed comments are under.
+pub const PAGE_POST_ID: &str = "104780219057591_388222313622361";
+/// The Instagram media the pushed comments are under.
+pub const IG_MEDIA_ID: &str = "17895695668004550";
+const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// A failure injected into the next Graph request, in the order queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// That status with Graph's transient error body (code 2).
+    Status(u16),
+    /// 200 with a truncated body.
+    Malformed,
+    /// A rate-limit error of `code` (4, 17, 32, 613) in a 400, as Graph sends
+    /// them, with `X-Business-Use-Case-Usage` naming the minutes to wait.
+    RateLimited { code: u32, regain_minutes: u64 },
+    /// An expired token: code 190, subcode 463, in a 400.
+    ExpiredToken,
+}
+
+/// One Graph request as the fake received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    /// Header names lower-cased, in arrival order.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl RecordedRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A field of a form or JSON body.
+    pub fn field(&self, name: &str) -> Option<String> {
+        if let Ok(value) = serde_json::from_str::<Value>(&self.body) {
+            return value
+                .get(name)
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string));
+        }
+        parse_form(&self.body)
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+}
+
+/// A signed webhook delivery, as Meta POSTs it.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub body: Vec<u8>,
+    /// The `X-Hub-Signature-256` value: `sha256=` hex HMAC of the body.
+    pub signature: String,
+}
+
+/// Something the page's account answered through the Graph API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    /// `comments`, `replies` or `messages`.
+    pub edge: String,
+    /// What it answers: a comment id, or a message recipient.
+    pub target: String,
+    pub id: String,
+    pub text: String,
+}
+
+/// A running fake Meta; it stops when dropped.
+pub struct FakeMeta {
+    base_url: String,
+    app_secret: String,
+    state: Shared,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+type Shared = Arc<Mutex<State>>;
+
+#[derive(Default)]
+struct State {
+    seq: u64,
+    /// Facebook comment ids that can be answered.
+    fb_comments: Vec<String>,
+    ig_comments: Vec<String>,
+    created: Vec<Created>,
+    faults: VecDeque<Fault>,
+    requests: Vec<RecordedRequest>,
+}
+
+impl FakeMeta {
+    /// Binds 127.0.0.1 on a free port; deliveries are signed with `app_secret`.
+    pub async fn start(app_secret: &str) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .context("binding the fake Meta server to loopback")?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let state: Shared = Arc::new(Mutex::new(State::default()));
+        let app = Router::new().fallback(handle).with_state(Arc::clone(&state));
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let shutdown = async {
+                let _ = rx.await;
+            };
+            let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        });
+        Ok(Self {
+            base_url,
+            app_secret: app_secret.to_string(),
+            state,
+            shutdown: Some(tx),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`: the Graph origin, without the version.
+    pub fn base_url(&self) -> String {
+        self.base_url.clone()
+    }
+
+    /// A new comment on the page's post by `(user id, name)`: the `value` of a
+    /// `feed` change. `parent` is the comment it answers, if any.
+    pub fn fb_comment(&self, from: (&str, &str), message: &str, parent: Option<&str>) -> Value {
+        let mut st = self.lock();
+        st.seq += 1;
+        let comment_id = format!("{}_{}", PAGE_POST_ID.split('_').nth(1).unwrap_or("1"), 900_000 + st.seq);
+        st.fb_comments.push(comment_id.clone());
+        json!({
+            "from": { "id": from.0, "name": from.1 },
+            "post": { "status_type": "added_photos", "is_published": true, "updated_time": iso8601(now_secs()),
+                      "permalink_url": format!("https://www.facebook.com/{PAGE_POST_ID}"), "promotion_status": "inactive",
+                      "id": PAGE_POST_ID },
+            "message": message,
+            "post_id": PAGE_POST_ID,
+            "comment_id": comment_id,
+            "created_time": now_secs(),
+            "item": "comment",
+            "parent_id": parent.unwrap_or(PAGE_POST_ID),
+            "verb": "add",
+        })
+    }
+
+    /// A new Instagram comment on the account's media by `(user id, username)`:
+    /// the `value` of a `comments` change.
+    pub fn ig_comment(&self, from: (&str, &str), text: &str) -> Value {
+        let mut st = self.lock();
+        st.seq += 1;
+        let id = format!("{}", 17_865_799_348_089_000u64 + st.seq);
+        st.ig_comments.push(id.clone());
+        json!({
+            "from": { "id": from.0, "username": from.1 },
+            "media": { "id": IG_MEDIA_ID, "media_product_type": "FEED" },
+            "id": id,
+            "text": text,
+        })
+    }
+
+    /// A Messenger message from the page-scoped user id `psid`: one `messaging` event.
+    pub fn message(&self, psid: &str, text: &str) -> Value {
+        let mut st = self.lock();
+        st.seq += 1;
+        json!({
+            "sender": { "id": psid },
+            "recipient": { "id": PAGE_ID },
+            "timestamp": now_secs() * 1000 + st.seq,
+            "message": { "mid": format!("m_AG5Hz2Uq7tuwNEhXfYYKj8mJEM_QPpz5jdCK48PnKAjSdjfipqxqMvK8ma6AC8fplwlqLP_{}", st.seq), "text": text },
+        })
+    }
+
+    /// A page delivery of `feed` changes and Messenger events, signed.
+    pub fn page_delivery(&self, changes: &[Value], messaging: &[Value]) -> Delivery {
+        let mut entry = Vec::new();
+        if !changes.is_empty() {
+            let changes: Vec<Value> = changes.iter().map(|v| json!({ "field": "feed", "value": v })).collect();
+            entry.push(json!({ "id": PAGE_ID, "time": now_secs(), "changes": changes }));
+        }
+        if !messaging.is_empty() {
+            entry.push(json!({ "id": PAGE_ID, "time": now_secs() * 1000, "messaging": messaging }));
+        }
+        self.deliver(&json!({ "object": "page", "entry": entry }))
+    }
+
+    /// An Instagram delivery of `comments` changes, signed.
+    pub fn instagram_delivery(&self, comments: &[Value]) -> Delivery {
+        let changes: Vec<Value> = comments
+            .iter()
+            .map(|v| json!({ "field": "comments", "value": v }))
+            .collect();
+        self.deliver(&json!({
+            "object": "instagram",
+            "entry": [{ "id": IG_USER_ID, "time": now_secs(), "changes": changes }],
+        }))
+    }
+
+    /// Any payload, signed as Meta signs: HMAC-SHA256 of the raw body with the app secret.
+    pub fn deliver(&self, payload: &Value) -> Delivery {
+        let body = payload.to_string().into_bytes();
+        let signature = format!("sha256={}", hex(&hmac_sha256(self.app_secret.as_bytes(), &body)));
+        Delivery { body, signature }
+    }
+
+    pub fn fail_next(&self, fault: Fault) {
+        self.lock().faults.push_back(fault);
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.lock().requests.clone()
+    }
+
+    /// What was created through the Graph API, oldest first.
+    pub fn created(&self) -> Vec<Created> {
+        self.lock().created.clone()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for FakeMeta {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// `2020-11-18T22:45:53+0000`, Graph's time format.
+fn iso8601(secs: u64) -> String {
+    let days = secs / 86_400;
+    let z = days + 719_468;
+    let (era, doe) = (z / 146_097, z % 146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    let rem = secs % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+0000",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// HMAC-SHA256 (RFC 2104), written out so the fakes need no crypto crate.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&sha256(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
+    let mut inner = pad(0x36);
+    inner.extend_from_slice(message);
+    let mut outer = pad(0x5c);
+    outer.extend_from_slice(&sha256(&inner));
+    sha256(&outer)
+}
+
+/// SHA-256 (FIPS 180-4).
+pub fn sha256(message: &[u8]) -> [u8; 32] {
+    const K: [u32; 64] = [
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
+        0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+        0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
+        0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+        0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
+        0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+        0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+        0xc67178f2,
+    ];
+    let mut h: [u32; 8] = [
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+    ];
+    let mut data = message.to_vec();
+    data.push(0x80);
+    while data.len() % 64 != 56 {
+        data.push(0);
+    }
+    data.extend_from_slice(&((message.len() as u64) * 8).to_be_bytes());
+    for chunk in data.chunks(64) {
+        let mut w = [0u32; 64];
+        for (i, word) in chunk.chunks(4).enumerate() {
+            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+        }
+        for i in 16..64 {
+            let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
+            let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
+            w[i] = w[i - 16].wrapping_add(s0).wrapping_add(w[i - 7]).wrapping_add(s1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut hh] = h;
+        for i in 0..64 {
+            let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
+            let ch = (e & f) ^ (!e & g);
+            let t1 = hh
+                .wrapping_add(s1)
+                .wrapping_add(ch)
+                .wrapping_add(K[i])
+                .wrapping_add(w[i]);
+            let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
+            let maj = (a & b) ^ (a & c) ^ (b & c);
+            let t2 = s0.wrapping_add(maj);
+            hh = g;
+            g = f;
+            f = e;
+            e = d.wrapping_add(t1);
+            d = c;
+            c = b;
+            b = a;
+            a = t1.wrapping_add(t2);
+        }
+        for (x, y) in h.iter_mut().zip([a, b, c, d, e, f, g, hh]) {
+            *x = x.wrapping_add(y);
+        }
+    }
+    let mut out = [0u8; 32];
+    for (i, word) in h.iter().enumerate() {
+        out[i * 4..i * 4 + 4].copy_from_slice(&word.to_be_bytes());
+    }
+    out
+}
+
+/// Graph's error body.
+fn graph_error(status: StatusCode, message: &str, kind: &str, code: u32, subcode: Option<u32>) -> Response {
+    let mut error = json!({ "message": message, "type": kind, "code": code, "fbtrace_id": "AbCdEfGhIjKlMnOp" });
+    if let Some(subcode) = subcode {
+        error["error_subcode"] = json!(subcode);
+    }
+    respond(status, json!({ "error": error }).to_string().into_bytes())
+}
+
+fn respond(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=UTF-8"),
+    );
+    response
+}
+
+async fn handle(AxumState(shared): AxumState<Shared>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.unwrap_or_default();
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let path = parts.uri.path().to_owned();
+    let mut st = shared.lock().unwrap_or_else(PoisonError::into_inner);
+    st.requests.push(RecordedRequest {
+        method: parts.method.as_str().to_owned(),
+        path: path.clone(),
+        query: parts.uri.query().unwrap_or_default().to_owned(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: body.clone(),
+    });
+    if let Some(fault) = st.faults.pop_front() {
+        return match fault {
+            Fault::Status(code) => graph_error(
+                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                "An unexpected error has occurred. Please retry your request later.",
+                "OAuthException",
+                2,
+                None,
+            ),
+            Fault::Malformed => respond(StatusCode::OK, br#"{"id":"1047802"#.to_vec()),
+            Fault::RateLimited { code, regain_minutes } => {
+                let mut response = graph_error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("(#{code}) Application request limit reached"),
+                    "OAuthException",
+                    code,
+                    None,
+                );
+                let usage = json!({ PAGE_ID: [{ "type": "pages", "call_count": 100, "total_cputime": 12,
+                    "total_time": 30, "estimated_time_to_regain_access": regain_minutes }] });
+                if let Ok(value) = HeaderValue::from_str(&usage.to_string()) {
+                    response.headers_mut().insert("x-business-use-case-usage", value);
+                }
+                response
+            }
+            Fault::ExpiredToken => expired(),
+        };
+    }
+    if !authorized(&parts.headers) {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "Invalid OAuth access token - Cannot parse access token",
+            "OAuthException",
+            190,
+            None,
+        );
+    }
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let params: HashMap<String, String> = parse_form(&body).into_iter().collect();
+    let json_body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let text = params
+        .get("message")
+        .cloned()
+        .or_else(|| json_body["message"].as_str().map(str::to_string));
+    match (parts.method.as_str(), segments.as_slice()) {
+        ("GET", [VERSION, "me"]) => respond(
+            StatusCode::OK,
+            json!({ "id": PAGE_ID, "name": "Acme" }).to_string().into_bytes(),
+        ),
+        ("POST", [VERSION, "me", "messages"]) => {
+            let recipient = json_body["recipient"]["id"].as_str().unwrap_or_default().to_string();
+            let text = json_body["message"]["text"].as_str().unwrap_or_default().to_string();
+            if recipient.is_empty() || text.is_empty() {
+                return graph_error(
+                    StatusCode::BAD_REQUEST,
+                    "(#100) The parameter recipient is required",
+                    "OAuthException",
+                    100,
+                    None,
+                );
+            }
+            st.seq += 1;
+            let id = format!("m_sent_{}", st.seq);
+            st.created.push(Created {
+                edge: "messages".into(),
+                target: recipient.clone(),
+                id: id.clone(),
+                text,
+            });
+            respond(
+                StatusCode::OK,
+                json!({ "recipient_id": recipient, "message_id": id })
+                    .to_string()
+                    .into_bytes(),
+            )
+        }
+        ("POST", [VERSION, target, edge @ ("comments" | "replies")]) => {
+            let known = if *edge == "comments" {
+                &st.fb_comments
+            } else {
+                &st.ig_comments
+            };
+            if !known.iter().any(|c| c == target) {
+                return graph_error(
+                    StatusCode::BAD_REQUEST,
+                    &format!(
+                        "Unsupported post request. Object with ID '{target}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."
+                    ),
+                    "GraphMethodException",
+                    100,
+                    Some(33),
+                );
+            }
+            let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+                return graph_error(
+                    StatusCode::BAD_REQUEST,
+                    "(#100) The parameter message is required",
+                    "OAuthException",
+                    100,
+                    None,
+                );
+            };
+            st.seq += 1;
+            let id = if *edge == "comments" {
+                format!("{}_{}", target.split('_').next().unwrap_or(target), 800_000 + st.seq)
+            } else {
+                format!("{}", 17_900_000_000_000_000u64 + st.seq)
+            };
+            st.created.push(Created {
+                edge: edge.to_string(),
+                target: target.to_string(),
+                id: id.clone(),
+                text,
+            });
+            respond(StatusCode::OK, json!({ "id": id }).to_string().into_bytes())
+        }
+        _ => graph_error(
+            StatusCode::BAD_REQUEST,
+            "Unknown path components",
+            "OAuthException",
+            2500,
+            None,
+        ),
+    }
+}
+
+fn expired() -> Response {
+    graph_error(
+        StatusCode::BAD_REQUEST,
+        "Error validating access token: Session has expired on Tuesday, 10-Dec-24 17:00:00 PST.",
+        "OAuthException",
+        190,
+        Some(463),
+    )
+}
+
+fn authorized(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .is_some_and(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && token.trim() == TOKEN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_and_hmac_match_the_standards() {
+        assert_eq!(
+            hex(&sha256(b"abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            hex(&sha256(&[b'a'; 1000])),
+            "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3"
+        );
+        // RFC 4231, test cases 2 and 6 (a key longer than a block).
+        assert_eq!(
+            hex(&hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert_eq!(
+            hex(&hmac_sha256(
+                &[0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            )),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+    }
+
+    #[test]
+    fn graph_times() {
+        assert_eq!(iso8601(1_605_739_553), "2020-11-18T22:45:53+0000");
+    }
+}
