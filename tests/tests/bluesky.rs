@@ -197,7 +197,7 @@ async fn the_session_is_kept_refreshed_when_it_expires_and_recreated_when_refres
     fake.expire_access_tokens();
     let uri = fake.push_mention("alice.test", &format!("hi @{HANDLE}"));
     let page = poll(&plugin, &mut account, &state).await.expect("after a refresh");
-    assert_eq!(uris(&page.posts), [uri.clone()]);
+    assert_eq!(uris(&page.posts), std::slice::from_ref(&uri));
     let requests = fake.requests();
     assert_eq!(nsids(&requests[3..]), [NOTIFICATIONS, REFRESH_SESSION, NOTIFICATIONS]);
     assert!(access(&requests[4]).is_some_and(|t| t.starts_with("Bearer fake-refresh-jwt.")));
