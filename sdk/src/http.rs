@@ -3,7 +3,9 @@
 //!
 //! The host allows only the manifest's hosts and attaches the account's
 //! credential itself: never set `Authorization` for a host-managed credential.
-//! To send a secret in a login call, write `{{secret.NAME}}` in a header or body.
+//! To send a secret in a login call, write `{{secret.NAME}}` in a header or
+//! body and name the secret with [`Request::fill_secrets`]: the host fills the
+//! placeholders of the secrets a request names, in that request only.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -86,6 +88,13 @@ impl Request {
     }
 
     /// Appends `name=value` to the URL's query, percent-encoded.
+    /// Lets the host fill the `{{secret.NAME}}` placeholders of these secrets in
+    /// this request (a login call). Requests that do not ask get nothing
+    /// filled, so text the plugin relays can never draw a secret out.
+    pub fn fill_secrets(self, names: &[&str]) -> Request {
+        self.header("x-socialcrm-fill-secrets", names.join(","))
+    }
+
     pub fn query(mut self, name: &str, value: &str) -> Request {
         let sep = if self.url.contains('?') { '&' } else { '?' };
         self.url = format!("{}{sep}{}={}", self.url, encode(name), encode(value));

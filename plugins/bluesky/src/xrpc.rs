@@ -85,6 +85,7 @@ impl<'a> Client<'a> {
         );
         let request = Request::post(self.url("com.atproto.server.createSession"))
             .header("content-type", "application/json")
+            .fill_secrets(&["app-password"])
             .body(body);
         let response = match outcome(send(request, WHAT)?) {
             Outcome::Ok(response) => response,

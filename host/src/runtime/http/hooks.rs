@@ -239,18 +239,46 @@ impl Failure {
     }
 }
 
-/// Fills secret placeholders and attaches the credential.
+/// The request header by which a plugin names the secrets whose placeholders
+/// the host fills in that one request (comma-separated). Without it nothing is
+/// filled, so text a plugin relays (a reply quoting `{{secret.x}}`) can never
+/// draw a secret out. The host removes the header before sending.
+pub const FILL_SECRETS_HEADER: &str = "x-socialcrm-fill-secrets";
+
+/// Fills the secret placeholders the request opted into and attaches the credential.
 fn prepare(parts: http::request::Parts, body: Bytes, policy: &HttpPolicy) -> Result<HttpRequest, String> {
     let mut headers = parts.headers;
-    for value in headers.values_mut() {
-        if let Cow::Owned(filled) = fill_secrets(value.as_bytes(), &policy.secrets)? {
-            *value =
-                HeaderValue::from_bytes(&filled).map_err(|_| "a secret is not a valid header value".to_string())?;
+    let allowed: BTreeMap<String, String> = headers
+        .remove(FILL_SECRETS_HEADER)
+        .map(|names| {
+            String::from_utf8_lossy(names.as_bytes())
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(|n| {
+                    let secret = policy
+                        .secrets
+                        .get(n)
+                        .ok_or_else(|| format!("the account has no secret `{n}`"))?;
+                    Ok((n.to_string(), secret.clone()))
+                })
+                .collect::<Result<_, String>>()
+        })
+        .transpose()?
+        .unwrap_or_default();
+    let body = if allowed.is_empty() {
+        body
+    } else {
+        for value in headers.values_mut() {
+            if let Cow::Owned(filled) = fill_secrets(value.as_bytes(), &allowed)? {
+                *value =
+                    HeaderValue::from_bytes(&filled).map_err(|_| "a secret is not a valid header value".to_string())?;
+            }
         }
-    }
-    let body = match fill_secrets(&body, &policy.secrets)? {
-        Cow::Owned(filled) => Bytes::from(filled),
-        Cow::Borrowed(_) => body,
+        match fill_secrets(&body, &allowed)? {
+            Cow::Owned(filled) => Bytes::from(filled),
+            Cow::Borrowed(_) => body,
+        }
     };
     if let Some(credential) = &policy.credential
         && let Some(name) = credential.header_name()
@@ -271,7 +299,8 @@ fn prepare(parts: http::request::Parts, body: Bytes, policy: &HttpPolicy) -> Res
 const PLACEHOLDER_OPEN: &[u8] = b"{{secret.";
 const PLACEHOLDER_CLOSE: &[u8] = b"}}";
 
-/// Replaces each `{{secret.NAME}}` with the account's secret NAME.
+/// Replaces each `{{secret.NAME}}` whose NAME is in `secrets`; other text,
+/// other placeholders included, is left as it is.
 fn fill_secrets<'a>(input: &'a [u8], secrets: &BTreeMap<String, String>) -> Result<Cow<'a, [u8]>, String> {
     let Some(first) = find(input, PLACEHOLDER_OPEN) else {
         return Ok(Cow::Borrowed(input));
@@ -283,12 +312,13 @@ fn fill_secrets<'a>(input: &'a [u8], secrets: &BTreeMap<String, String>) -> Resu
         out.extend_from_slice(&rest[..open]);
         let name_start = open + PLACEHOLDER_OPEN.len();
         let close = find(&rest[name_start..], PLACEHOLDER_CLOSE).ok_or("unclosed secret placeholder")?;
+        let end = name_start + close + PLACEHOLDER_CLOSE.len();
         let name = String::from_utf8_lossy(&rest[name_start..name_start + close]);
-        let secret = secrets
-            .get(name.as_ref())
-            .ok_or_else(|| format!("the account has no secret `{name}`"))?;
-        out.extend_from_slice(secret.as_bytes());
-        rest = &rest[name_start + close + PLACEHOLDER_CLOSE.len()..];
+        match secrets.get(name.as_ref()) {
+            Some(secret) => out.extend_from_slice(secret.as_bytes()),
+            None => out.extend_from_slice(&rest[open..end]),
+        }
+        rest = &rest[end..];
         at = find(rest, PLACEHOLDER_OPEN);
     }
     out.extend_from_slice(rest);
@@ -324,12 +354,54 @@ mod tests {
     }
 
     #[test]
-    fn refuses_unknown_or_unclosed_placeholders() {
+    fn leaves_other_placeholders_and_refuses_unclosed_ones() {
         assert_eq!(
-            fill_secrets(b"{{secret.nope}}", &secrets()).unwrap_err(),
-            "the account has no secret `nope`"
+            &*fill_secrets(b"{{secret.nope}}", &secrets()).unwrap(),
+            b"{{secret.nope}}"
         );
         assert!(fill_secrets(b"{{secret.password", &secrets()).is_err());
+    }
+
+    fn prepared(headers: &[(&str, &str)], body: &str) -> HttpRequest {
+        let mut request = http::Request::builder().method("POST").uri("https://api.example/login");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let (parts, ()) = request.body(()).unwrap().into_parts();
+        let policy = HttpPolicy {
+            origins: Vec::new(),
+            credential: None,
+            secrets: secrets(),
+            allow_private: false,
+        };
+        prepare(parts, Bytes::from(body.to_string()), &policy).unwrap()
+    }
+
+    #[test]
+    fn fills_only_the_secrets_a_request_names() {
+        // A reply that quotes a placeholder: nothing is filled.
+        let reply = prepared(&[], "text={{secret.password}}");
+        assert_eq!(&reply.body[..], b"text={{secret.password}}");
+
+        let login = prepared(
+            &[(FILL_SECRETS_HEADER, "password"), ("x-token", "{{secret.token}}")],
+            r#"{"password":"{{secret.password}}","token":"{{secret.token}}"}"#,
+        );
+        assert_eq!(&login.body[..], br#"{"password":"hunter2","token":"{{secret.token}}"}"#);
+        assert_eq!(login.headers["x-token"], "{{secret.token}}");
+        assert!(
+            !login.headers.contains_key(FILL_SECRETS_HEADER),
+            "the opt-in header stays in the host"
+        );
+
+        let both = prepared(
+            &[
+                (FILL_SECRETS_HEADER, "password, token"),
+                ("x-token", "{{secret.token}}"),
+            ],
+            "",
+        );
+        assert_eq!(both.headers["x-token"], "t0k");
     }
 
     #[test]
