@@ -101,9 +101,16 @@ fn test(plugin: &str, fixtures: Option<PathBuf>, strict: bool) -> anyhow::Result
     })
 }
 
-/// `conformance/` beside the plugin's `plugin.toml`, when it holds the file.
+/// `conformance/` beside the plugin's `plugin.toml`, when it holds the file
+/// (none for a plugin found by name).
 fn default_fixtures(plugin: &Path) -> Option<PathBuf> {
-    let dir = if plugin.is_dir() { plugin } else { plugin.parent()? };
+    let dir = if plugin.is_dir() {
+        plugin
+    } else if plugin.is_file() {
+        plugin.parent()?
+    } else {
+        return None;
+    };
     let fixtures = dir.join("conformance");
     fixtures.join(FIXTURES_FILE).is_file().then_some(fixtures)
 }

@@ -1,0 +1,151 @@
+//! The plugin author's workflow from an empty directory, with the real binary:
+//! `socialcrm plugin new` → `cargo build --release --target wasm32-wasip2` →
+//! `cargo test` in the new crate → `socialcrm plugin test` on what it built.
+//! Each step is a method of [`Generated`]; later steps append to [`workflow`].
+//!
+//! The new crates build into `target/scaffold`, so dependencies compile once
+//! and later runs reuse them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Instant;
+
+use tempfile::TempDir;
+
+/// A plugin crate made by `socialcrm plugin new` in a directory of its own.
+struct Generated {
+    name: String,
+    dir: PathBuf,
+    _tmp: TempDir,
+}
+
+fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/scaffold")
+}
+
+/// Runs `command`, failing the test with its output unless it succeeds.
+#[track_caller]
+fn run(what: &str, command: &mut Command) -> String {
+    let start = Instant::now();
+    let Output { status, stdout, stderr } = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let out = String::from_utf8_lossy(&stdout).into_owned() + &String::from_utf8_lossy(&stderr);
+    assert!(status.success(), "{what} failed ({status}):\n{out}");
+    eprintln!("{what}: {:.1} s", start.elapsed().as_secs_f64());
+    out
+}
+
+fn cargo(dir: &Path) -> Command {
+    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo.current_dir(dir).env("CARGO_TARGET_DIR", target_dir());
+    cargo
+}
+
+fn socialcrm() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_socialcrm"))
+}
+
+impl Generated {
+    /// `socialcrm plugin new` into a fresh temporary directory.
+    fn new(kind: &str) -> Generated {
+        let tmp = TempDir::new().expect("a temporary directory");
+        let name = format!("hello-{kind}");
+        let dir = tmp.path().join(&name);
+        let out = run(
+            "plugin new",
+            socialcrm()
+                .args(["plugin", "new", &name, "--kind", kind, "--dir"])
+                .arg(&dir),
+        );
+        assert!(out.contains("src/lib.rs") && out.contains("plugin.toml"), "{out}");
+        Generated { name, dir, _tmp: tmp }
+    }
+
+    /// `cargo build --release --target wasm32-wasip2`; the component is
+    /// copied beside plugin.toml as plugin.wasm.
+    fn build(&self) -> PathBuf {
+        run(
+            "cargo build (wasm32-wasip2)",
+            cargo(&self.dir).args(["build", "--release", "--target", "wasm32-wasip2"]),
+        );
+        let built = target_dir()
+            .join("wasm32-wasip2/release")
+            .join(format!("{}.wasm", self.name.replace('-', "_")));
+        let wasm = self.dir.join("plugin.wasm");
+        std::fs::copy(&built, &wasm).unwrap_or_else(|e| panic!("{}: {e}", built.display()));
+        wasm
+    }
+
+    /// The crate's own tests: native unit tests and the component in the host.
+    fn cargo_test(&self) {
+        let out = run("cargo test", cargo(&self.dir).arg("test"));
+        let passed: usize = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("test result: ok. "))
+            .filter_map(|l| l.split_once(" passed").and_then(|(n, _)| n.parse::<usize>().ok()))
+            .sum();
+        assert!(passed >= 4, "unit tests and host tests, {passed} passed:\n{out}");
+    }
+
+    /// `socialcrm plugin test` on the built component, strict: no check skipped.
+    fn conformance(&self, wasm: &Path) -> String {
+        let out = run(
+            "plugin test",
+            socialcrm().args(["plugin", "test", "--strict"]).arg(wasm),
+        );
+        assert!(!out.contains("FAIL") && !out.contains("SKIP"), "{out}");
+        eprintln!("{out}");
+        out
+    }
+}
+
+/// The whole workflow for one kind of plugin.
+fn workflow(kind: &str) -> String {
+    let plugin = Generated::new(kind);
+    let wasm = plugin.build();
+    plugin.cargo_test();
+    plugin.conformance(&wasm)
+}
+
+#[test]
+fn a_new_analyzer_builds_passes_its_tests_and_conforms() {
+    let report = workflow("analyzer");
+    assert!(report.contains("9 checks: 9 passed, 0 failed, 0 skipped"), "{report}");
+}
+
+#[test]
+fn a_new_channel_builds_passes_its_tests_and_conforms() {
+    let report = workflow("channel");
+    assert!(
+        report.contains("PASS  state round-trips over the recorded pages (3 pages, 3 posts)"),
+        "{report}"
+    );
+    assert!(report.contains("10 checks: 10 passed, 0 failed, 0 skipped"), "{report}");
+}
+
+#[test]
+fn plugin_new_refuses_a_used_directory_and_a_bad_name() {
+    let tmp = TempDir::new().unwrap();
+    std::fs::write(tmp.path().join("notes.txt"), "mine").unwrap();
+    let out = socialcrm()
+        .args(["plugin", "new", "fine", "--kind", "channel", "--dir"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("exists and is not empty"),
+        "{err}"
+    );
+
+    let out = socialcrm()
+        .args(["plugin", "new", "Bad_Name", "--kind", "analyzer", "--dir"])
+        .arg(tmp.path().join("x"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("invalid plugin name `Bad_Name`"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("x").exists());
+}
