@@ -218,23 +218,10 @@ pub fn user_id(username: &str) -> String {
 }
 
 /// Standard base64 with padding.
+/// Standard base64, as X writes signatures.
 pub fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 struct Tweet {
@@ -767,11 +754,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base64_and_tokens() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    fn tokens_round_trip() {
         assert_eq!(decode_token(&encode_token(FIRST_ID)), Some(FIRST_ID));
         assert_eq!(decode_token("nope"), None);
     }
