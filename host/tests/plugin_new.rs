@@ -36,7 +36,12 @@ fn run(what: &str, command: &mut Command) -> String {
 
 fn cargo(dir: &Path) -> Command {
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cargo.current_dir(dir).env("CARGO_TARGET_DIR", target_dir());
+    // No debug info: the generated crate's tests link the host and wasmtime,
+    // whose full debug info costs gigabytes of disk.
+    cargo
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .env("CARGO_PROFILE_DEV_DEBUG", "false");
     cargo
 }
 
