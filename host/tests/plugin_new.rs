@@ -1,6 +1,8 @@
 //! The plugin author's workflow from an empty directory, with the real binary:
 //! `socialcrm plugin new` → `cargo build --release --target wasm32-wasip2` →
-//! `cargo test` in the new crate → `socialcrm plugin test` on what it built.
+//! `cargo test` in the new crate → `socialcrm plugin test` on what it built →
+//! `plugin pack` → `keygen` → `sign` → `trust add` → `install` under a
+//! policy that requires signatures → run the installed plugin.
 //! Each step is a method of [`Generated`]; later steps append to [`workflow`].
 //!
 //! The new crates build into `target/scaffold`, so dependencies compile once
@@ -103,12 +105,85 @@ impl Generated {
     }
 }
 
+impl Generated {
+    /// `socialcrm` on this plugin's own data directory.
+    fn admin(&self, what: &str, args: &[&str]) -> String {
+        let data = self._tmp.path().join("data");
+        run(
+            what,
+            socialcrm()
+                .arg("--data-dir")
+                .arg(&data)
+                .args(args)
+                .env_remove("SOCIALCRM_DATABASE_URL"),
+        )
+    }
+
+    /// Packs, signs with a new key, trusts it, requires signatures, installs.
+    fn publish(&self) {
+        let out = self._tmp.path().join("dist");
+        std::fs::create_dir_all(&out).unwrap();
+        let (dir, dist) = (self.dir.display().to_string(), out.display().to_string());
+        self.admin("plugin pack", &["plugin", "pack", &dir, "--out", &dist]);
+        let package = out.join(format!("{}-0.1.0.scpkg", self.name)).display().to_string();
+        self.admin("plugin keygen", &["plugin", "keygen", "me", "--out", &dist]);
+        let key = out.join("me.key").display().to_string();
+        self.admin("plugin sign", &["plugin", "sign", &package, "--key", &key]);
+        let public = out.join("me.pub").display().to_string();
+        self.admin("plugin trust add", &["plugin", "trust", "add", &public]);
+        self.admin("plugin policy", &["plugin", "policy", "--require-signatures", "true"]);
+        let installed = self.admin("plugin install", &["plugin", "install", &package]);
+        assert!(
+            installed.contains(&format!("installed {} 0.1.0 (signed by", self.name)),
+            "{installed}"
+        );
+    }
+
+    /// Runs the installed analyzer by name over two posts.
+    fn analyze_installed(&self) {
+        let data = self._tmp.path().join("data");
+        let mut child = socialcrm()
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["analyze", "--plugin", &self.name])
+            .env_remove("SOCIALCRM_DATABASE_URL")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"{\"id\":1,\"text\":\"hello there\"}\n{\"id\":2,\"text\":\"SO ANGRY\"}\n")
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}");
+        let ids: Vec<i64> = text
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                    .as_i64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(ids, [1, 2], "one analysis per post, in order:\n{text}");
+    }
+}
+
 /// The whole workflow for one kind of plugin.
 fn workflow(kind: &str) -> String {
     let plugin = Generated::new(kind);
     let wasm = plugin.build();
     plugin.cargo_test();
-    plugin.conformance(&wasm)
+    let report = plugin.conformance(&wasm);
+    plugin.publish();
+    if kind == "analyzer" {
+        plugin.analyze_installed();
+    }
+    report
 }
 
 #[test]

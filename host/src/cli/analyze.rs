@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde_json::{Map, Value, json};
 
-use crate::plugins::{self, PluginKind};
+use super::Global;
+use crate::plugins::{self, PluginKind, registry};
 use crate::runtime::bindings::AnalysisInput;
 use crate::runtime::bindings::types::{Analysis, PostKind};
 use crate::runtime::{AnalyzerPlugin, Runtime, RuntimeOptions};
@@ -35,8 +36,16 @@ pub struct Args {
 /// One input line: its number, and its id and post or why it could not be read.
 type Line = (usize, Result<(Value, AnalysisInput), String>);
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (manifest, wasm) = plugins::resolve(&args.plugin)?;
+pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+    // A path needs no database; a name is the installed version, else a bundled plugin.
+    let (manifest, wasm) = if std::path::Path::new(&args.plugin).exists() {
+        plugins::resolve(&args.plugin)?
+    } else {
+        let found = global
+            .runtime()?
+            .block_on(async { anyhow::Ok(registry::find(&global.db().await?, &args.plugin).await?) })?;
+        (found.manifest, found.wasm)
+    };
     if manifest.kind != PluginKind::Analyzer {
         anyhow::bail!("plugin {} is a channel plugin, not an analyzer", manifest.name);
     }
