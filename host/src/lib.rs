@@ -7,6 +7,7 @@ pub mod conformance;
 pub mod crm;
 mod demo;
 pub mod ingest;
+pub mod insights;
 pub mod plugins;
 pub mod replies;
 pub mod runtime;

@@ -1,0 +1,1078 @@
+//! Insights on a small fixture world of contacts, transactions, identities,
+//! posts and analyses (inserted directly): the inbox order, churn ranking and
+//! explanations, trends per topic and segment, one spike alert (and none for
+//! a flat series), advocacy points with evidence; recomputing twice changes
+//! nothing. On SQLite and PostgreSQL.
+
+mod common;
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use socialcrm::insights::churn::ChurnSignals;
+use socialcrm::insights::priority::Parts;
+use socialcrm::insights::{self, Bucket, DAY_MS, HOUR_MS, RecomputeReport, TrendPoint, TrendQuery};
+use socialcrm::store::{Db, placeholders};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// 2026-11-30 12:00 UTC.
+const NOW: i64 = 1_796_040_000_000;
+/// 2026-11-30 00:00 UTC.
+const TODAY: i64 = NOW - 12 * HOUR_MS;
+
+struct World {
+    db: Db,
+    channel: i64,
+    next: AtomicI64,
+}
+
+/// A post to insert: author, time, text, reply target, and its analyses.
+#[derive(Clone, Default)]
+struct P {
+    identity: i64,
+    at: i64,
+    text: &'static str,
+    outbound: bool,
+    channel: Option<i64>,
+    reply_to: Option<i64>,
+    sentiment: Option<f64>,
+    intents: Vec<(&'static str, f64)>,
+    topics: Vec<&'static str>,
+}
+
+impl World {
+    async fn new(db: Db) -> World {
+        let world = World {
+            db,
+            channel: 0,
+            next: AtomicI64::new(1),
+        };
+        let channel = world.channel("brand", "mastodon").await;
+        World { channel, ..world }
+    }
+
+    async fn channel(&self, name: &str, network: &str) -> i64 {
+        sqlx::query(
+            "INSERT INTO channel_accounts (name, plugin, network, created_at, updated_at) VALUES ($1, $2, $3, 0, 0) \
+             RETURNING id",
+        )
+        .bind(name)
+        .bind(network)
+        .bind(network)
+        .fetch_one(self.db.pool())
+        .await
+        .unwrap()
+        .get("id")
+    }
+
+    fn next(&self) -> i64 {
+        self.next.fetch_add(1, Ordering::SeqCst)
+    }
+
+    async fn contact(&self, name: &str) -> i64 {
+        sqlx::query(
+            "INSERT INTO contacts (external_id, name, created_at, updated_at) VALUES ($1, $2, 0, 0) RETURNING id",
+        )
+        .bind(format!("C{}", self.next()))
+        .bind(name)
+        .fetch_one(self.db.pool())
+        .await
+        .unwrap()
+        .get("id")
+    }
+
+    /// A transaction `days` ago.
+    async fn transaction(&self, contact: i64, kind: &str, amount: f64, days: i64, product: &str) {
+        sqlx::query(
+            "INSERT INTO transactions (external_id, contact_id, kind, amount, currency, occurred_at, product, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, 'EUR', $5, $6, 0, 0)",
+        )
+        .bind(format!("T{}", self.next()))
+        .bind(contact)
+        .bind(kind)
+        .bind(amount)
+        .bind(NOW - days * DAY_MS)
+        .bind(product)
+        .execute(self.db.pool())
+        .await
+        .unwrap();
+    }
+
+    async fn identity(&self, network: &str, handle: &str, followers: i64) -> i64 {
+        sqlx::query(
+            "INSERT INTO identities (network, external_user_id, handle, followers, first_seen, last_seen) \
+             VALUES ($1, $2, $3, $4, 0, 0) RETURNING id",
+        )
+        .bind(network)
+        .bind(format!("u{}", self.next()))
+        .bind(handle)
+        .bind(followers)
+        .fetch_one(self.db.pool())
+        .await
+        .unwrap()
+        .get("id")
+    }
+
+    async fn link(&self, identity: i64, contact: i64) {
+        sqlx::query(
+            "INSERT INTO identity_links (identity_id, contact_id, method, confidence, status, created_at, updated_at) \
+             VALUES ($1, $2, 'manual', 1, 'confirmed', 0, 0)",
+        )
+        .bind(identity)
+        .bind(contact)
+        .execute(self.db.pool())
+        .await
+        .unwrap();
+    }
+
+    /// A customer linked to a new identity: `(contact, identity)`.
+    async fn customer(&self, name: &str, handle: &str, followers: i64) -> (i64, i64) {
+        let contact = self.contact(name).await;
+        let identity = self.identity("mastodon", handle, followers).await;
+        self.link(identity, contact).await;
+        (contact, identity)
+    }
+
+    async fn post(&self, p: P) -> i64 {
+        self.posts(vec![p]).await[0]
+    }
+
+    /// Inserts posts and their analyses with multi-row statements; returns
+    /// their ids in order.
+    async fn posts(&self, posts: Vec<P>) -> Vec<i64> {
+        let mut ids = Vec::new();
+        for chunk in posts.chunks(200) {
+            let sql = format!(
+                "INSERT INTO posts (channel_id, external_id, identity_id, kind, direction, text, in_reply_to, \
+                 created_at, raw, ingested_at) VALUES {} RETURNING id, external_id",
+                placeholders(chunk.len(), 10)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+            let mut externals = Vec::new();
+            for p in chunk {
+                let external = format!("x{}", self.next());
+                externals.push(external.clone());
+                query = query
+                    .bind(p.channel.unwrap_or(self.channel))
+                    .bind(external)
+                    .bind(p.identity)
+                    .bind(if p.reply_to.is_some() { "reply" } else { "mention" })
+                    .bind(if p.outbound { "outbound" } else { "inbound" })
+                    .bind(p.text)
+                    .bind(p.reply_to.map(|id| format!("x{id}")))
+                    .bind(p.at)
+                    .bind("{}")
+                    .bind(p.at);
+            }
+            let rows = query.fetch_all(self.db.pool()).await.unwrap();
+            let by_external: std::collections::HashMap<String, i64> = rows
+                .iter()
+                .map(|r| (r.get::<String, _>("external_id"), r.get::<i64, _>("id")))
+                .collect();
+            ids.extend(externals.iter().map(|e| by_external[e]));
+        }
+        // External ids are `x{id}` of the numbering, so replies name their
+        // target by the target's external id: map post ids back.
+        let mut analyses = Vec::new();
+        for (id, p) in ids.iter().zip(&posts) {
+            if let Some(s) = p.sentiment {
+                analyses.push((*id, "sentiment", Some(s), "[]".to_string(), "[]".to_string()));
+            }
+            if !p.intents.is_empty() || !p.topics.is_empty() {
+                let intents: Vec<_> = p
+                    .intents
+                    .iter()
+                    .map(|(n, c)| serde_json::json!({"name": n, "confidence": c}))
+                    .collect();
+                analyses.push((
+                    *id,
+                    "intent",
+                    None,
+                    serde_json::to_string(&intents).unwrap(),
+                    serde_json::to_string(&p.topics).unwrap(),
+                ));
+            }
+        }
+        self.analyses("1.0.0", analyses).await;
+        ids
+    }
+
+    /// `(post, plugin, sentiment, intents, topics)` rows of version `version`.
+    async fn analyses(&self, version: &str, rows: Vec<(i64, &str, Option<f64>, String, String)>) {
+        for chunk in rows.chunks(200) {
+            let sql = format!(
+                "INSERT INTO analyses (post_id, plugin, version, sentiment, intents, topics, created_at) VALUES {}",
+                placeholders(chunk.len(), 7)
+            );
+            // Not kept prepared: on PostgreSQL a statement first prepared with
+            // a NULL sentiment rejects a number in that place later.
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
+            for (post, plugin, sentiment, intents, topics) in chunk {
+                query = query
+                    .bind(*post)
+                    .bind(*plugin)
+                    .bind(version)
+                    .bind(*sentiment)
+                    .bind(intents.clone())
+                    .bind(topics.clone())
+                    .bind(0i64);
+            }
+            query.execute(self.db.pool()).await.unwrap();
+        }
+    }
+
+    /// The external id the post `id` got (`x{n}`), for replies.
+    async fn external(&self, id: i64) -> i64 {
+        let e: String = sqlx::query("SELECT external_id FROM posts WHERE id = $1")
+            .bind(id)
+            .fetch_one(self.db.pool())
+            .await
+            .unwrap()
+            .get("external_id");
+        e.trim_start_matches('x').parse().unwrap()
+    }
+}
+
+/// Every column of a row as text, whatever its type.
+fn cells(row: &AnyRow) -> String {
+    use sqlx::Column;
+    row.columns()
+        .iter()
+        .map(|c| {
+            let i = c.ordinal();
+            if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
+                format!("{v:?}")
+            } else if let Ok(v) = row.try_get::<Option<f64>, _>(i) {
+                format!("{v:?}")
+            } else {
+                format!("{:?}", row.try_get::<Option<String>, _>(i).unwrap())
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+/// Every stored score, to compare two recomputes.
+async fn snapshot(db: &Db) -> Vec<String> {
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT * FROM contact_scores ORDER BY contact_id",
+        "SELECT * FROM post_scores ORDER BY post_id",
+        "SELECT * FROM post_topics ORDER BY topic, post_id",
+        "SELECT * FROM alerts ORDER BY id",
+        "SELECT * FROM advocacy_events ORDER BY id",
+    ] {
+        for row in sqlx::query(sql).fetch_all(db.pool()).await.unwrap() {
+            out.push(format!("{sql}: {}", cells(&row)));
+        }
+    }
+    out
+}
+
+/// Recomputes, then again: the second changes nothing.
+async fn recompute_twice(db: &Db) -> RecomputeReport {
+    let first = insights::recompute(db, NOW).await.unwrap();
+    let before = snapshot(db).await;
+    let second = insights::recompute(db, NOW).await.unwrap();
+    assert!(
+        second.is_unchanged(),
+        "a second recompute changed something: {second:?}"
+    );
+    assert_eq!(snapshot(db).await, before);
+    first
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_inbox_puts_a_top_customers_complaint_first() {
+    common::on_each_db(|db| async move {
+        let w = World::new(db).await;
+        let (ada, ada_id) = w.customer("Ada Top", "ada", 40).await;
+        w.transaction(ada, "purchase", 1800.0, 20, "X2 e-bike").await;
+        w.transaction(ada, "purchase", 1200.0, 60, "rear rack").await;
+        let mut fifth = (0, 0);
+        for k in 1..=9 {
+            let c = w.customer(&format!("Customer {k}"), &format!("c{k}"), 12).await;
+            w.transaction(c.0, "purchase", 100.0 * k as f64, 200, "lock").await;
+            if k == 5 {
+                fifth = c;
+            }
+        }
+        // A ticket is no order.
+        w.transaction(fifth.0, "ticket", 0.0, 5, "").await;
+        let stranger = w.identity("mastodon", "influencer", 250_000).await;
+        let asker = w.identity("mastodon", "asker", 5).await;
+        let quiet = w.identity("mastodon", "quiet", 0).await;
+        let brand = w.identity("mastodon", "brand", 1_000).await;
+
+        let complaint = w
+            .post(P {
+                identity: ada_id,
+                at: NOW - 2 * HOUR_MS,
+                text: "My X2 broke down again. Third time. Unacceptable.",
+                intents: vec![("complaint", 0.9), ("question", 0.2)],
+                topics: vec!["reliability"],
+                ..P::default()
+            })
+            .await;
+        // An older version of the sentiment plugin read it as positive: the newest wins.
+        w.analyses("0.9.0", vec![(complaint, "sentiment", Some(0.5), "[]".into(), "[]".into())])
+            .await;
+        w.analyses("1.0.0", vec![(complaint, "sentiment", Some(-0.7), "[]".into(), "[]".into())])
+            .await;
+        let praise = w
+            .post(P {
+                identity: stranger,
+                at: NOW - 10 * HOUR_MS,
+                text: "Love this brand!",
+                sentiment: Some(0.8),
+                intents: vec![("praise", 0.95)],
+                ..P::default()
+            })
+            .await;
+        let question = w
+            .post(P {
+                identity: asker,
+                at: NOW - HOUR_MS,
+                text: "Does the X2 fit a child seat?",
+                sentiment: Some(0.0),
+                intents: vec![("question", 0.8)],
+                ..P::default()
+            })
+            .await;
+        let unanalysed = w
+            .post(P {
+                identity: quiet,
+                at: NOW - 72 * HOUR_MS,
+                text: "hello",
+                ..P::default()
+            })
+            .await;
+        let support = w
+            .post(P {
+                identity: fifth.1,
+                at: NOW - 5 * HOUR_MS,
+                text: "How do I pair the app? It keeps failing.",
+                sentiment: Some(-0.2),
+                intents: vec![("support-request", 0.7)],
+                ..P::default()
+            })
+            .await;
+        let outbound = w
+            .post(P {
+                identity: brand,
+                at: NOW - HOUR_MS,
+                text: "We're on it!",
+                outbound: true,
+                sentiment: Some(0.6),
+                ..P::default()
+            })
+            .await;
+
+        let report = recompute_twice(&w.db).await;
+        assert_eq!(report.posts_changed, 5, "inbound posts only");
+        assert_eq!(report.contacts_changed, 10);
+
+        let inbox = insights::inbox(&w.db, "open", 10, NOW).await.unwrap();
+        let order: Vec<i64> = inbox.iter().map(|i| i.post_id).collect();
+        assert_eq!(order, vec![complaint, support, unanalysed, praise, question]);
+        assert!(!order.contains(&outbound));
+
+        // Priorities: base + 0.5 per hour waited; the stored base is the documented formula.
+        let expected = [
+            (complaint, 21.0 + 20.25 + 25.0 + 10.0 * 2.0 / 3.0 + 2.0, 2),
+            (support, 6.0 + 14.0 + 12.5 + 0.0 + 2.0, 5),
+            (unanalysed, 0.0, 72),
+            (praise, 10.0, 10),
+            (question, 12.0, 1),
+        ];
+        for (item, (id, base, hours)) in inbox.iter().zip(expected) {
+            assert_eq!(item.post_id, id);
+            assert!((item.base - base).abs() < 1e-6, "post {id}: base {} != {base}", item.base);
+            assert!(close(item.base, Parts::of(&item.signals).base()));
+            assert!((item.priority - (base + 0.5 * hours as f64)).abs() < 1e-6);
+        }
+        let top = &inbox[0];
+        assert_eq!(top.contact_name.as_deref(), Some("Ada Top"));
+        assert_eq!(top.signals.sentiment, Some(-0.7), "the newest sentiment analysis");
+        assert_eq!(top.signals.intent.as_deref(), Some("complaint"));
+        assert_eq!(top.signals.value_pct, 1.0);
+        assert_eq!(top.signals.ltv, 3000.0);
+        assert_eq!(top.signals.recent_orders, 2);
+        assert_eq!(
+            top.explanation,
+            "top-10% customer, LTV 3000.00 (+25.0), negative -0.70 (+21.0), complaint 0.90 (+20.2), \
+             2 orders in 90 days (+6.7), 40 followers (+2.0), waiting 2 h (+1.0)"
+        );
+        assert_eq!(inbox[1].explanation, "support-request 0.70 (+14.0), customer, LTV 500.00 (+12.5), negative -0.20 (+6.0), 12 followers (+2.0), waiting 5 h (+2.5)");
+        assert_eq!(inbox[2].explanation, "no urgency signals, unknown author, waiting 3 d (+36.0)");
+        assert_eq!(inbox[3].explanation, "250,000 followers (+10.0), waiting 10 h (+5.0)");
+
+        // The key does not age: the order is the same at any later time.
+        let later = insights::inbox(&w.db, "open", 10, NOW + 48 * HOUR_MS).await.unwrap();
+        assert_eq!(later.iter().map(|i| i.post_id).collect::<Vec<_>>(), order);
+
+        // A closed post leaves the inbox.
+        sqlx::query("UPDATE posts SET inbox_status = 'done' WHERE id = $1")
+            .bind(complaint)
+            .execute(w.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(insights::inbox(&w.db, "open", 1, NOW).await.unwrap()[0].post_id, support);
+
+        // New posts are scored as the ingest hands them over, like a recompute would.
+        let again = w
+            .post(P {
+                identity: ada_id,
+                at: NOW - HOUR_MS,
+                text: "Still waiting for an answer.",
+                sentiment: Some(-0.4),
+                intents: vec![("complaint", 0.8)],
+                topics: vec!["support"],
+                ..P::default()
+            })
+            .await;
+        assert_eq!(insights::refresh_posts(&w.db, &[again, outbound], NOW).await.unwrap(), 1);
+        let first = insights::inbox(&w.db, "open", 1, NOW).await.unwrap();
+        assert_eq!(first[0].post_id, again);
+        assert_eq!(first[0].signals.value_pct, 1.0);
+        // A new customer's value is estimated at once: top of 11 customers.
+        let (neo, neo_id) = w.customer("Neo New", "neo", 3).await;
+        w.transaction(neo, "purchase", 5000.0, 3, "X2 e-bike").await;
+        let neo_post = w
+            .post(P {
+                identity: neo_id,
+                at: NOW,
+                text: "Where is my order?",
+                sentiment: Some(-0.3),
+                intents: vec![("support-request", 0.9)],
+                ..P::default()
+            })
+            .await;
+        insights::refresh_posts(&w.db, &[neo_post], NOW).await.unwrap();
+        let neo_item = insights::inbox(&w.db, "open", 10, NOW)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|i| i.post_id == neo_post)
+            .unwrap();
+        assert_eq!(neo_item.signals.value_pct, 1.0);
+        assert_eq!(neo_item.signals.ltv, 5000.0);
+        let after = insights::recompute(&w.db, NOW).await.unwrap();
+        // Ada's two posts and Customer 5's move: their share among 11 customers changed.
+        assert_eq!(after.posts_changed, 3);
+        assert_eq!(after.topics_changed, 0, "refresh kept topics in line");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn churn_ranks_contacts_with_explanations() {
+    common::on_each_db(|db| async move {
+        let w = World::new(db).await;
+        let (bob, bob_id) = w.customer("Bob Lapsed", "bob", 10).await;
+        w.transaction(bob, "purchase", 80.0, 210, "lock").await;
+        for day in 1..=3 {
+            w.post(P {
+                identity: bob_id,
+                at: NOW - day * DAY_MS,
+                text: "Still broken.",
+                sentiment: Some(-0.6),
+                intents: vec![("complaint", 0.9)],
+                ..P::default()
+            })
+            .await;
+        }
+        let (ada, ada_id) = w.customer("Ada Loyal", "ada", 10).await;
+        for days in [10, 40, 100, 200] {
+            w.transaction(ada, "purchase", 750.0, days, "X2 e-bike").await;
+        }
+        w.transaction(ada, "refund", 50.0, 30, "X2 e-bike").await;
+        w.transaction(ada, "purchase", 50.0, 35, "bell").await;
+        for (days, s) in [(2, 0.6), (60, 0.5)] {
+            w.post(P {
+                identity: ada_id,
+                at: NOW - days * DAY_MS,
+                text: "Love it",
+                sentiment: Some(s),
+                ..P::default()
+            })
+            .await;
+        }
+        let (carol, carol_id) = w.customer("Carol Cooling", "carol", 10).await;
+        w.transaction(carol, "purchase", 200.0, 100, "rear rack").await;
+        w.transaction(carol, "purchase", 200.0, 300, "rear rack").await;
+        w.post(P {
+            identity: carol_id,
+            at: NOW - 90 * DAY_MS,
+            text: "Nice rack",
+            sentiment: Some(0.5),
+            ..P::default()
+        })
+        .await;
+        w.post(P {
+            identity: carol_id,
+            at: NOW - 10 * DAY_MS,
+            text: "Thinking of switching brands.",
+            sentiment: Some(-0.3),
+            intents: vec![("churn-risk", 0.8), ("complaint", 0.9)],
+            ..P::default()
+        })
+        .await;
+        let (dan, _) = w.customer("Dan Quiet", "dan", 10).await;
+        w.transaction(dan, "purchase", 150.0, 400, "lock").await;
+        let (_, eve_id) = w.customer("Eve Prospect", "eve", 10).await;
+        w.post(P {
+            identity: eve_id,
+            at: NOW - 2 * DAY_MS,
+            text: "Shipping costs are too high",
+            sentiment: Some(-0.4),
+            ..P::default()
+        })
+        .await;
+
+        recompute_twice(&w.db).await;
+        let ranking = insights::churn_ranking(&w.db, 10).await.unwrap();
+        let names: Vec<&str> = ranking.iter().map(|s| s.name.as_deref().unwrap()).collect();
+        assert_eq!(
+            names,
+            ["Bob Lapsed", "Dan Quiet", "Carol Cooling", "Eve Prospect", "Ada Loyal"]
+        );
+        let expected = [
+            ChurnSignals {
+                negative_week: 3,
+                recent_sentiment: Some(-0.6),
+                days_since_order: Some(210),
+                orders: 1,
+                orders_year: 1,
+                value_pct: 0.25,
+                ltv: 80.0,
+                ..ChurnSignals::default()
+            },
+            ChurnSignals {
+                days_since_order: Some(400),
+                orders: 1,
+                value_pct: 0.5,
+                ltv: 150.0,
+                ..ChurnSignals::default()
+            },
+            ChurnSignals {
+                recent_sentiment: Some(-0.3),
+                earlier_sentiment: Some(0.5),
+                churn_intent: true,
+                days_since_order: Some(100),
+                orders: 2,
+                orders_year: 2,
+                value_pct: 0.75,
+                ltv: 400.0,
+                ..ChurnSignals::default()
+            },
+            ChurnSignals {
+                negative_week: 1,
+                recent_sentiment: Some(-0.4),
+                ..ChurnSignals::default()
+            },
+            ChurnSignals {
+                recent_sentiment: Some(0.6),
+                earlier_sentiment: Some(0.5),
+                days_since_order: Some(10),
+                orders: 5,
+                orders_year: 5,
+                value_pct: 1.0,
+                ltv: 3000.0,
+                ..ChurnSignals::default()
+            },
+        ];
+        for (score, signals) in ranking.iter().zip(&expected) {
+            assert_eq!(&score.signals, signals, "{:?}", score.name);
+            assert!(
+                close(score.churn, signals.churn()),
+                "{:?}: {} != {}",
+                score.name,
+                score.churn,
+                signals.churn()
+            );
+        }
+        assert!((ranking[0].churn - 0.381_996).abs() < 1e-6);
+        let explanations: Vec<&str> = ranking.iter().map(|s| s.explanation.as_str()).collect();
+        assert_eq!(
+            explanations,
+            [
+                "3 negative posts in 7 days; sentiment -0.60 over 30 days; last order 210 days ago; \
+                 1 order in 12 months; customer, LTV 80.00",
+                "last order 400 days ago; 0 orders in 12 months; customer, LTV 150.00",
+                "sentiment down from 0.50 to -0.30; churn-risk intent in 30 days; last order 100 days ago; \
+                 2 orders in 12 months; top-half customer, LTV 400.00",
+                "1 negative post in 7 days; sentiment -0.40 over 30 days; no orders",
+                "last order 10 days ago; top-10% customer, LTV 3000.00",
+            ]
+        );
+        let one = insights::churn::contact_scores(&w.db, bob).await.unwrap().unwrap();
+        assert_eq!(one, ranking[0]);
+
+        // A new negative post moves the contact's churn at once.
+        let before = ranking[3].churn;
+        let post = w
+            .post(P {
+                identity: eve_id,
+                at: NOW - HOUR_MS,
+                text: "Cancelling.",
+                sentiment: Some(-0.8),
+                intents: vec![("churn-risk", 0.9)],
+                ..P::default()
+            })
+            .await;
+        insights::refresh_posts(&w.db, &[post], NOW).await.unwrap();
+        let eve = insights::churn_ranking(&w.db, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|s| s.name.as_deref() == Some("Eve Prospect"))
+            .unwrap();
+        assert!(eve.churn > before);
+        assert_eq!(eve.signals.negative_week, 2);
+        assert!(eve.signals.churn_intent);
+        assert!(insights::recompute(&w.db, NOW).await.unwrap().is_unchanged());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trends_per_topic_and_per_buyers_of_a_product() {
+    common::on_each_db(|db| async move {
+        let w = World::new(db).await;
+        let (ada, ada_id) = w.customer("Ada", "ada", 10).await;
+        w.transaction(ada, "purchase", 1800.0, 100, "X2 e-bike").await;
+        let (bo, bo_id) = w.customer("Bo", "bo", 10).await;
+        w.transaction(bo, "purchase", 90.0, 100, "rear rack").await;
+        let stranger = w.identity("mastodon", "stranger", 10).await;
+        let battery = |identity, day: i64, hour: i64, s: Option<f64>, topics: Vec<&'static str>| P {
+            identity,
+            at: TODAY - day * DAY_MS + hour * HOUR_MS,
+            text: "battery",
+            sentiment: s,
+            intents: vec![("complaint", 0.5)],
+            topics,
+            ..P::default()
+        };
+        let ids = w
+            .posts(vec![
+                battery(ada_id, 2, 9, Some(-0.5), vec![]),
+                battery(ada_id, 2, 10, Some(0.5), vec!["battery", "app"]),
+                battery(stranger, 1, 3, Some(-0.8), vec!["battery"]),
+                battery(ada_id, 0, 1, Some(0.2), vec!["battery"]),
+                battery(stranger, 0, 2, Some(-0.1), vec!["battery", "battery"]),
+                battery(stranger, 0, 3, None, vec!["battery"]),
+                battery(bo_id, 0, 4, Some(-0.9), vec!["shipping"]),
+                // After `now`: outside the series.
+                battery(stranger, 0, 13, Some(-0.9), vec!["battery"]),
+            ])
+            .await;
+        // A newer intent analysis of the last day's post changes its topics.
+        w.analyses(
+            "2.0.0",
+            vec![(ids[6], "intent", None, "[]".into(), "[\"shipping\",\"battery\"]".into())],
+        )
+        .await;
+        // Of two analyses of the first post, the older one never counts.
+        w.analyses(
+            "0.1.0",
+            vec![(ids[0], "intent", None, "[]".into(), "[\"old-topic\"]".into())],
+        )
+        .await;
+        w.analyses(
+            "1.1.0",
+            vec![(ids[0], "intent", None, "[]".into(), "[\"battery\"]".into())],
+        )
+        .await;
+        recompute_twice(&w.db).await;
+
+        let q = |topic: Option<&str>, product: Option<&str>, bucket| TrendQuery {
+            topic: topic.map(String::from),
+            product: product.map(String::from),
+            bucket,
+            since: TODAY - 3 * DAY_MS,
+            until: NOW,
+        };
+        let point = |day: i64, posts, negative, mean: Option<f64>| TrendPoint {
+            start: TODAY - day * DAY_MS,
+            posts,
+            negative,
+            mean_sentiment: mean,
+            negative_share: if posts > 0 { negative as f64 / posts as f64 } else { 0.0 },
+        };
+        let series = insights::trend(&w.db, &q(Some("battery"), None, Bucket::Day))
+            .await
+            .unwrap();
+        assert_series(
+            &series,
+            &[
+                point(3, 0, 0, None),
+                point(2, 2, 1, Some(0.0)),
+                point(1, 1, 1, Some(-0.8)),
+                point(0, 4, 2, Some((0.2 - 0.1 - 0.9) / 3.0)),
+            ],
+        );
+        let buyers = insights::trend(&w.db, &q(Some("battery"), Some("X2 e-bike"), Bucket::Day))
+            .await
+            .unwrap();
+        assert_series(
+            &buyers,
+            &[
+                point(3, 0, 0, None),
+                point(2, 2, 1, Some(0.0)),
+                point(1, 0, 0, None),
+                point(0, 1, 0, Some(0.2)),
+            ],
+        );
+        let all = insights::trend(&w.db, &q(None, None, Bucket::Day)).await.unwrap();
+        assert_eq!(all.iter().map(|p| p.posts).collect::<Vec<_>>(), [0, 2, 1, 4]);
+        let rack = insights::trend(&w.db, &q(None, Some("rear rack"), Bucket::Day))
+            .await
+            .unwrap();
+        assert_eq!(rack.iter().map(|p| p.posts).collect::<Vec<_>>(), [0, 0, 0, 1]);
+        let old = insights::trend(&w.db, &q(Some("old-topic"), None, Bucket::Day))
+            .await
+            .unwrap();
+        assert!(
+            old.iter().all(|p| p.posts == 0),
+            "only the newest intent analysis counts"
+        );
+        // 2026-11-30 is a Monday: weeks from Monday 11-23 and 11-30.
+        let weekly = insights::trend(&w.db, &q(Some("battery"), None, Bucket::Week))
+            .await
+            .unwrap();
+        assert_eq!(
+            weekly
+                .iter()
+                .map(|p| (insights::date(p.start), p.posts, p.negative))
+                .collect::<Vec<_>>(),
+            [("2026-11-23".to_string(), 3, 2), ("2026-11-30".to_string(), 4, 2)]
+        );
+        assert!(matches!(
+            insights::trend(
+                &w.db,
+                &TrendQuery {
+                    since: NOW,
+                    ..q(None, None, Bucket::Day)
+                }
+            )
+            .await,
+            Err(insights::InsightsError::EmptyRange { .. })
+        ));
+    })
+    .await;
+}
+
+fn assert_series(actual: &[TrendPoint], expected: &[TrendPoint]) {
+    assert_eq!(actual.len(), expected.len(), "{actual:?}");
+    for (a, e) in actual.iter().zip(expected) {
+        assert_eq!(
+            (a.start, a.posts, a.negative),
+            (e.start, e.posts, e.negative),
+            "{actual:?}"
+        );
+        assert!(close(a.negative_share, e.negative_share));
+        match (a.mean_sentiment, e.mean_sentiment) {
+            (Some(x), Some(y)) => assert!(close(x, y), "{x} != {y}"),
+            (x, y) => assert_eq!(x, y),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spike_raises_one_alert_and_a_flat_series_none() {
+    common::on_each_db(|db| async move {
+        let w = World::new(db).await;
+        let crowd = w.identity("mastodon", "crowd", 10).await;
+        let post = |day: i64, i: i64, s: f64, topic: &'static str| P {
+            identity: crowd,
+            at: TODAY - day * DAY_MS + i * 10 * 60_000,
+            text: "post",
+            sentiment: Some(s),
+            intents: vec![("complaint", 0.4)],
+            topics: vec![topic],
+            ..P::default()
+        };
+        let mut posts = Vec::new();
+        for day in 0..35 {
+            // `app`: flat, 12 a day, 3 of them negative.
+            for i in 0..12 {
+                posts.push(post(day, i, if i < 3 { -0.4 } else { 0.2 }, "app"));
+            }
+            // `shipping`: 6 a day, 1 negative, until today's 30 with 24 negative.
+            if day > 0 {
+                for i in 0..6 {
+                    posts.push(post(day, i, if i == 0 { -0.4 } else { 0.2 }, "shipping"));
+                }
+            }
+        }
+        let spike_start = posts.len();
+        for i in 0..30 {
+            posts.push(post(
+                0,
+                i,
+                if i < 24 { -0.5 - 0.01 * i as f64 } else { 0.3 },
+                "shipping",
+            ));
+        }
+        let ids = w.posts(posts).await;
+        let spike = &ids[spike_start..];
+
+        let report = recompute_twice(&w.db).await;
+        assert_eq!(report.alerts_changed, 1);
+        let alerts = insights::alerts(&w.db, 10).await.unwrap();
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        let a = &alerts[0];
+        assert_eq!(
+            (a.kind.as_str(), a.scope.as_str(), a.subject.as_str()),
+            ("spike", "topic", "shipping")
+        );
+        assert_eq!(a.bucket_start, TODAY);
+        assert_eq!(a.signals, ["volume", "negative-share"]);
+        assert_eq!((a.posts, a.negative), (30, 24));
+        assert!(close(a.baseline_posts, 6.0));
+        assert!(close(a.baseline_negative_share, 30.0 / 188.0));
+        assert_eq!(a.examples, [spike[23], spike[22], spike[21]], "the most negative posts");
+        assert_eq!(
+            a.message,
+            "shipping: 30 posts on 2026-11-30 vs 6.0 a day over the 28 days before; 80% negative vs 16%"
+        );
+        assert_eq!(a.status, "open");
+
+        // Later the same day more posts arrive: the alert is updated, not repeated.
+        let more = w.post(post(0, 40, -0.9, "shipping")).await;
+        insights::refresh_posts(&w.db, &[more], NOW + HOUR_MS).await.unwrap();
+        let report = insights::recompute(&w.db, NOW + HOUR_MS).await.unwrap();
+        assert_eq!(report.alerts_changed, 1);
+        let alerts = insights::alerts(&w.db, 10).await.unwrap();
+        assert_eq!(alerts.len(), 1);
+        assert_eq!((alerts[0].id, alerts[0].posts, alerts[0].negative), (a.id, 31, 25));
+        assert_eq!(alerts[0].examples[0], more);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn advocates_earn_points_with_evidence() {
+    common::on_each_db(|db| async move {
+        let w = World::new(db).await;
+        let bluesky = w.channel("brand-bsky", "bluesky").await;
+        let (hana, hana_id) = w.customer("Hana Helper", "hana", 300).await;
+        let hana_bsky = w.identity("bluesky", "hana.bsky.social", 20).await;
+        w.link(hana_bsky, hana).await;
+        let ivo = w.identity("mastodon", "ivo", 50).await;
+        let quinn = w.identity("mastodon", "quinn", 5).await;
+        let fay = w.identity("mastodon", "fay", 5).await;
+        let staff = w.identity("mastodon", "brand_support", 900).await;
+        let at = |hours: i64| NOW - hours * HOUR_MS;
+
+        w.post(P {
+            identity: staff,
+            at: at(100),
+            text: "New firmware is out!",
+            outbound: true,
+            ..P::default()
+        })
+        .await;
+        let q1 = w
+            .post(P {
+                identity: quinn,
+                at: at(50),
+                text: "How do I reset the display?",
+                sentiment: Some(0.0),
+                intents: vec![("question", 0.9)],
+                ..P::default()
+            })
+            .await;
+        let q1x = w.external(q1).await;
+        let a1 = w
+            .post(P {
+                identity: hana_id,
+                at: at(49),
+                text: "Hold both buttons for 5 seconds.",
+                reply_to: Some(q1x),
+                sentiment: Some(0.1),
+                ..P::default()
+            })
+            .await;
+        let a1x = w.external(a1).await;
+        let thanks = w
+            .post(P {
+                identity: quinn,
+                at: at(48),
+                text: "Thanks, that worked!",
+                reply_to: Some(a1x),
+                sentiment: Some(0.8),
+                intents: vec![("praise", 0.7)],
+                ..P::default()
+            })
+            .await;
+        // A second answer is an answer, not accepted; answering twice counts once.
+        let a2 = w
+            .post(P {
+                identity: ivo,
+                at: at(47),
+                text: "Or use the app's reset.",
+                reply_to: Some(q1x),
+                sentiment: Some(0.0),
+                ..P::default()
+            })
+            .await;
+        w.post(P {
+            identity: ivo,
+            at: at(46),
+            text: "Settings > Display > Reset.",
+            reply_to: Some(q1x),
+            sentiment: Some(0.0),
+            ..P::default()
+        })
+        .await;
+        // Staff answering, a question answered by its asker, a staff question: nothing.
+        w.post(P {
+            identity: staff,
+            at: at(45),
+            text: "Happy to help via DM!",
+            reply_to: Some(q1x),
+            sentiment: Some(0.9),
+            ..P::default()
+        })
+        .await;
+        let q2 = w
+            .post(P {
+                identity: quinn,
+                at: at(40),
+                text: "Is the rack rated for 25 kg?",
+                intents: vec![("question", 0.7)],
+                ..P::default()
+            })
+            .await;
+        let q2x = w.external(q2).await;
+        w.post(P {
+            identity: quinn,
+            at: at(39),
+            text: "Found it: yes.",
+            reply_to: Some(q2x),
+            ..P::default()
+        })
+        .await;
+        let q3 = w
+            .post(P {
+                identity: staff,
+                at: at(30),
+                text: "Which color should we launch next?",
+                intents: vec![("question", 0.9)],
+                ..P::default()
+            })
+            .await;
+        let q3x = w.external(q3).await;
+        w.post(P {
+            identity: ivo,
+            at: at(29),
+            text: "Green!",
+            reply_to: Some(q3x),
+            ..P::default()
+        })
+        .await;
+        // Hana on Bluesky: a positive mention counts for the same contact.
+        let hana_mention = w
+            .post(P {
+                identity: hana_bsky,
+                channel: Some(bluesky),
+                at: at(20),
+                text: "Best e-bike I've owned",
+                sentiment: Some(0.9),
+                ..P::default()
+            })
+            .await;
+        // Fay: two positive posts the same day count once; the next day again.
+        let fay_day1 = TODAY - 3 * DAY_MS;
+        let fay_first = w
+            .post(P {
+                identity: fay,
+                at: fay_day1 + HOUR_MS,
+                text: "Great ride today",
+                sentiment: Some(0.7),
+                ..P::default()
+            })
+            .await;
+        w.post(P {
+            identity: fay,
+            at: fay_day1 + 2 * HOUR_MS,
+            text: "Seriously great",
+            sentiment: Some(0.9),
+            ..P::default()
+        })
+        .await;
+        let fay_second = w
+            .post(P {
+                identity: fay,
+                at: fay_day1 + DAY_MS + HOUR_MS,
+                text: "So smooth",
+                intents: vec![("praise", 0.8)],
+                ..P::default()
+            })
+            .await;
+
+        let report = recompute_twice(&w.db).await;
+        assert_eq!(report.events_added, 7);
+        let ranking = insights::advocates(&w.db, 10, 0).await.unwrap();
+        let summary: Vec<(usize, &str, i64)> = ranking.iter().map(|a| (a.rank, a.name.as_str(), a.points)).collect();
+        assert_eq!(
+            summary,
+            [
+                (1, "Hana Helper", 9),
+                (2, "mastodon:ivo", 3),
+                (3, "mastodon:fay", 2),
+                (4, "mastodon:quinn", 1)
+            ]
+        );
+        let top = &ranking[0];
+        assert_eq!((top.contact_id, top.identity_id), (Some(hana), None));
+        assert_eq!(
+            top.explanation,
+            "1 accepted answer (+5), 1 answered question (+3), 1 positive mention (+1)"
+        );
+        let events: Vec<(&str, i64, i64)> = top
+            .events
+            .iter()
+            .map(|e| (e.kind.as_str(), e.post_id, e.points))
+            .collect();
+        assert_eq!(
+            events,
+            [
+                ("positive-mention", hana_mention, 1),
+                ("accepted-answer", a1, 5),
+                ("answered-question", a1, 3)
+            ]
+        );
+        let accepted = &top.events[1].evidence;
+        assert_eq!(accepted["question"], q1);
+        assert_eq!(accepted["thanks"], thanks);
+        assert_eq!(accepted["asker"], quinn);
+        assert_eq!(accepted["thanks_excerpt"], "Thanks, that worked!");
+        let answered = &top.events[2].evidence;
+        assert_eq!(answered["question"], q1);
+        assert_eq!(answered["question_excerpt"], "How do I reset the display?");
+        assert_eq!(top.events[0].network, "bluesky");
+
+        assert_eq!(ranking[1].identity_id, Some(ivo));
+        assert_eq!(ranking[1].events.len(), 1);
+        assert_eq!(ranking[1].events[0].post_id, a2);
+        let fay_posts: Vec<i64> = ranking[2].events.iter().map(|e| e.post_id).collect();
+        assert_eq!(fay_posts, [fay_second, fay_first]);
+        assert_eq!(ranking[2].events[0].evidence["praise"], 0.8);
+        assert_eq!(ranking[3].events[0].post_id, thanks);
+
+        // Since a time: only later events.
+        let recent = insights::advocates(&w.db, 10, at(30)).await.unwrap();
+        assert_eq!(
+            recent.iter().map(|a| (a.name.as_str(), a.points)).collect::<Vec<_>>(),
+            [("Hana Helper", 1)]
+        );
+    })
+    .await;
+}
