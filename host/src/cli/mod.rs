@@ -4,6 +4,7 @@ mod analyze;
 mod channel;
 mod identity;
 mod import;
+mod insights;
 mod plugin;
 mod plugin_dev;
 mod reply;
@@ -108,6 +109,7 @@ enum Command {
     Import(import::Args),
     Channel(channel::Args),
     Identity(identity::Args),
+    Insights(insights::Args),
     Plugin(plugin::Args),
     Serve(serve::Args),
     Reply(reply::Args),
@@ -132,6 +134,7 @@ pub fn main() -> ExitCode {
         Command::Import(args) => import::run(&cli.global, args),
         Command::Channel(args) => channel::run(&cli.global, args),
         Command::Identity(args) => identity::run(&cli.global, args),
+        Command::Insights(args) => insights::run(&cli.global, args),
         Command::Plugin(args) => plugin::run(&cli.global, args),
         Command::Serve(args) => serve::run(&cli.global, args),
         Command::Reply(args) => reply::run(&cli.global, args),
