@@ -22,6 +22,7 @@ commands:
 /// Plugins shipped with socialcrm: (package, directory).
 const BUNDLED: &[(&str, &str)] = &[
     ("sentiment", "plugins/sentiment"),
+    ("intent", "plugins/intent"),
     ("mastodon", "plugins/mastodon"),
     ("bluesky", "plugins/bluesky"),
     ("reddit", "plugins/reddit"),
