@@ -177,7 +177,7 @@ fn python_example() -> anyhow::Result<()> {
 
 fn bench(args: &[String]) -> anyhow::Result<()> {
     build_plugins()?;
-    for name in ["platform", "ingest"] {
+    for name in ["platform", "ingest", "insights"] {
         let mut bench = cargo();
         // Traps capture backtraces when this is set, which slows them by ~40 µs each.
         bench.env_remove("RUST_BACKTRACE");

@@ -187,21 +187,20 @@ pub(crate) async fn refresh_values(db: &Db, now: i64) -> Result<u64, InsightsErr
          cv AS (SELECT c.id AS contact_id, COALESCE(v.ltv, {zero}) AS ltv, COALESCE(v.orders, 0) AS orders, \
                 COALESCE(v.orders_year, 0) AS orders_year, COALESCE(v.recent_orders, 0) AS recent_orders, \
                 v.last_order_at FROM contacts c LEFT JOIN v ON v.contact_id = c.id) \
-         INSERT INTO contact_scores (contact_id, {cols}) \
-         SELECT contact_id, ltv, orders, orders_year, recent_orders, last_order_at, \
-                CASE WHEN ltv > 0 THEN CUME_DIST() OVER (PARTITION BY CASE WHEN ltv > 0 THEN 1 ELSE 0 END ORDER BY ltv) \
-                ELSE {zero} END \
-         FROM cv WHERE true \
-         ON CONFLICT (contact_id) DO UPDATE SET {set} WHERE {differs}",
+         {upsert}",
         values = values_select(now),
         zero = num(0.0),
-        cols = VALUE_COLUMNS.join(", "),
-        set = VALUE_COLUMNS
-            .iter()
-            .map(|c| format!("{c} = excluded.{c}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        differs = dialect::differs(&VALUE_COLUMNS, "contact_scores"),
+        upsert = dialect::upsert(
+            "contact_scores",
+            &["contact_id"],
+            &VALUE_COLUMNS,
+            &format!(
+                "SELECT contact_id, ltv, orders, orders_year, recent_orders, last_order_at, \
+                 CASE WHEN ltv > 0 THEN CUME_DIST() OVER (PARTITION BY CASE WHEN ltv > 0 THEN 1 ELSE 0 END \
+                 ORDER BY ltv) ELSE {} END AS value_pct FROM cv",
+                num(0.0)
+            )
+        ),
     );
     Ok(sqlx::query(AssertSqlSafe(sql))
         .execute(db.pool())

@@ -70,6 +70,9 @@ pub struct RecomputeReport {
     pub alerts_changed: u64,
     #[serde(skip)]
     pub took: Duration,
+    /// How long each step took: values, posts, churn, advocacy, spikes, analyze.
+    #[serde(skip)]
+    pub steps: Vec<(&'static str, Duration)>,
 }
 
 impl RecomputeReport {
@@ -77,6 +80,7 @@ impl RecomputeReport {
     pub fn is_unchanged(&self) -> bool {
         RecomputeReport {
             took: Duration::ZERO,
+            steps: Vec::new(),
             ..self.clone()
         } == RecomputeReport::default()
     }
@@ -86,10 +90,16 @@ impl RecomputeReport {
 /// priorities and topics, churn, advocacy events, spike alerts.
 pub async fn recompute(db: &Db, now: i64) -> Result<RecomputeReport, InsightsError> {
     let started = Instant::now();
+    let mut step = Instant::now();
+    let mut lap = |report: &mut RecomputeReport, name: &'static str| {
+        report.steps.push((name, step.elapsed()));
+        step = Instant::now();
+    };
     let mut report = RecomputeReport {
         contacts_changed: churn::refresh_values(db, now).await?,
         ..RecomputeReport::default()
     };
+    lap(&mut report, "values");
     let row = sqlx::query("SELECT MIN(id) AS lo, MAX(id) AS hi FROM posts")
         .fetch_one(db.pool())
         .await?;
@@ -105,14 +115,19 @@ pub async fn recompute(db: &Db, now: i64) -> Result<RecomputeReport, InsightsErr
             start += POST_CHUNK;
         }
     }
+    lap(&mut report, "posts");
     report.churn_changed = churn::refresh_churn(db, now, None).await?;
+    lap(&mut report, "churn");
     report.events_added = advocacy::record_events(db, now).await?;
+    lap(&mut report, "advocacy");
     report.alerts_changed = spikes::detect(db, now).await?;
+    lap(&mut report, "spikes");
     if db.backend() == Backend::Postgres {
         // Fresh statistics for the planner after a bulk change.
         sqlx::query("ANALYZE post_scores, post_topics, contact_scores")
             .execute(db.pool())
             .await?;
+        lap(&mut report, "analyze");
     }
     report.took = started.elapsed();
     Ok(report)
@@ -264,13 +279,50 @@ pub(crate) mod dialect {
         }
     }
 
-    /// Null-safe "differs": `a IS DISTINCT FROM b` (SQLite ≥ 3.39 has it too).
-    pub fn differs(columns: &[&str], table: &str) -> String {
+    /// The largest of `args` (none is NULL).
+    pub fn greatest(backend: Backend, args: &[String]) -> String {
+        match backend {
+            Backend::Sqlite => format!("MAX({})", args.join(", ")),
+            Backend::Postgres => format!("GREATEST({})", args.join(", ")),
+        }
+    }
+
+    /// Null-safe "some column changed" between `old` and `new` rows:
+    /// `old.c IS DISTINCT FROM new.c OR ...` (SQLite ≥ 3.39 has it too).
+    pub fn changed(columns: &[&str], old: &str, new: &str) -> String {
         columns
             .iter()
-            .map(|c| format!("{table}.{c} IS DISTINCT FROM excluded.{c}"))
+            .map(|c| format!("{old}.{c} IS DISTINCT FROM {new}.{c}"))
             .collect::<Vec<_>>()
             .join(" OR ")
+    }
+
+    /// `INSERT INTO table (keys, columns) SELECT ... FROM (select) n` of the
+    /// rows that are new or differ from the stored ones, updating those that
+    /// differ. Unchanged rows are left out before the insert: an upsert that
+    /// meets an existing row locks and rewrites it on PostgreSQL even when its
+    /// update does nothing, which made a recompute of unchanged scores
+    /// slower than computing them.
+    pub fn upsert(table: &str, keys: &[&str], columns: &[&str], select: &str) -> String {
+        let all: Vec<&str> = keys.iter().chain(columns).copied().collect();
+        let on: Vec<String> = keys.iter().map(|k| format!("o.{k} = n.{k}")).collect();
+        format!(
+            "INSERT INTO {table} ({all}) SELECT {picked} FROM ({select}) n LEFT JOIN {table} o ON {on} \
+             WHERE o.{key} IS NULL OR {changed} \
+             ON CONFLICT ({keys}) DO UPDATE SET {set} WHERE {differs}",
+            all = all.join(", "),
+            picked = all.iter().map(|c| format!("n.{c}")).collect::<Vec<_>>().join(", "),
+            on = on.join(" AND "),
+            key = keys[0],
+            changed = changed(columns, "o", "n"),
+            keys = keys.join(", "),
+            set = columns
+                .iter()
+                .map(|c| format!("{c} = excluded.{c}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            differs = changed(columns, table, "excluded"),
+        )
     }
 }
 
@@ -330,5 +382,12 @@ mod tests {
         assert_eq!(ids.pred("a.post_id"), "a.post_id IN (SELECT id FROM scope_ids)");
         assert_eq!(dialect::num(0.5), "CAST(0.5 AS DOUBLE PRECISION)");
         assert_eq!(dialect::num(30.0), "CAST(30.0 AS DOUBLE PRECISION)");
+        assert_eq!(
+            dialect::upsert("t", &["k"], &["a", "b"], "SELECT 1 AS k, 2 AS a, 3 AS b"),
+            "INSERT INTO t (k, a, b) SELECT n.k, n.a, n.b FROM (SELECT 1 AS k, 2 AS a, 3 AS b) n \
+             LEFT JOIN t o ON o.k = n.k WHERE o.k IS NULL OR o.a IS DISTINCT FROM n.a OR o.b IS DISTINCT FROM n.b \
+             ON CONFLICT (k) DO UPDATE SET a = excluded.a, b = excluded.b \
+             WHERE t.a IS DISTINCT FROM excluded.a OR t.b IS DISTINCT FROM excluded.b"
+        );
     }
 }

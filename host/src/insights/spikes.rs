@@ -236,7 +236,7 @@ async fn store(
             .map(|c| format!("{c} = excluded.{c}"))
             .collect::<Vec<_>>()
             .join(", "),
-        differs = super::dialect::differs(&changed, "alerts"),
+        differs = super::dialect::changed(&changed, "alerts", "excluded"),
     );
     let result = sqlx::query(AssertSqlSafe(sql))
         .bind(topic)

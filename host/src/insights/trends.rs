@@ -152,11 +152,8 @@ pub async fn trend(db: &Db, q: &TrendQuery) -> Result<Vec<TrendPoint>, InsightsE
 /// Brings `post_topics` of the posts in `scope` in line with their newest
 /// intent analysis and their scores: drops topics no longer there, adds new
 /// ones, updates time and sentiment. Returns rows written or deleted.
-pub(crate) async fn refresh_topics(
-    tx: &mut Transaction<'static, Any>,
-    backend: Backend,
-    scope: &Scope,
-) -> Result<u64, InsightsError> {
+/// The statements of [`refresh_topics`]: drop stale topics, upsert current ones.
+pub(crate) fn topics_sql(backend: Backend, scope: &Scope) -> [String; 2] {
     let (from, strings_only, topic) = dialect::topics_from(backend, "a.topics");
     let current = format!(
         "WITH {scope_cte} \
@@ -172,21 +169,26 @@ pub(crate) async fn refresh_topics(
          (SELECT 1 FROM cur WHERE cur.post_id = post_topics.post_id AND cur.topic = post_topics.topic)",
         p_scope = scope.pred("post_topics.post_id"),
     );
-    let columns = ["identity_id", "created_at", "sentiment"];
     let upsert = format!(
-        "{current} INSERT INTO post_topics (topic, post_id, identity_id, created_at, sentiment) \
-         SELECT cur.topic, ps.post_id, ps.identity_id, ps.created_at, ps.sentiment \
-         FROM cur JOIN post_scores ps ON ps.post_id = cur.post_id WHERE true \
-         ON CONFLICT (topic, post_id) DO UPDATE SET {set} WHERE {differs}",
-        set = columns
-            .iter()
-            .map(|c| format!("{c} = excluded.{c}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        differs = dialect::differs(&columns, "post_topics"),
+        "{current} {}",
+        dialect::upsert(
+            "post_topics",
+            &["topic", "post_id"],
+            &["identity_id", "created_at", "sentiment"],
+            "SELECT cur.topic, ps.post_id, ps.identity_id, ps.created_at, ps.sentiment \
+             FROM cur JOIN post_scores ps ON ps.post_id = cur.post_id",
+        )
     );
+    [delete, upsert]
+}
+
+pub(crate) async fn refresh_topics(
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
+    scope: &Scope,
+) -> Result<u64, InsightsError> {
     let mut changed = 0;
-    for sql in [delete, upsert] {
+    for sql in topics_sql(backend, scope) {
         let query = scope.bind(sqlx::query(AssertSqlSafe(sql)));
         changed += query.execute(&mut **tx).await?.rows_affected();
     }
