@@ -120,7 +120,7 @@ pub async fn add(db: &Db, sbox: &SecretBox, ingest: &Ingest, new: NewChannel) ->
         .map_err(ChannelError::Check)?;
     let network = plugin.meta().manifest.network.clone().unwrap_or_default();
     let now = now_ms();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO channel_accounts (name, plugin, network, config, secrets, allow_private, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING RETURNING id",
@@ -174,7 +174,7 @@ pub async fn list(db: &Db) -> Result<Vec<ChannelSummary>, ChannelError> {
 
 /// Removes the account, its posts and replies; returns how many posts went.
 pub async fn remove(db: &Db, name: &str) -> Result<u64, ChannelError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let id: i64 = sqlx::query("SELECT id FROM channel_accounts WHERE name = $1")
         .bind(name)
         .fetch_optional(&mut *tx)

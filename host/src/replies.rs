@@ -70,7 +70,7 @@ pub async fn queue(db: &Db, post_id: i64, text: &str, key: Option<&str>, actor: 
         Some(key) => key.to_string(),
         None => hex::encode(&Sha256::digest(format!("{post_id}\n{text}"))[..16]),
     };
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let channel_id: i64 = sqlx::query("SELECT channel_id FROM posts WHERE id = $1")
         .bind(post_id)
         .fetch_optional(&mut *tx)
@@ -140,7 +140,7 @@ pub async fn send(ingest: &Ingest, id: i64, actor: &str) -> Result<Reply, ReplyE
         .await
         .map_err(|e| IngestError::Join(e.to_string()))?;
     let now = now_ms();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     match sent {
         Ok(out) => {
             sqlx::query(

@@ -103,7 +103,8 @@ async fn add_sync_list_remove() {
             "account": {"id": "900001", "username": "maya", "acct": "maya@bikes.example",
                         "display_name": "Maya", "note": "<p>Rider. maya@example.com</p>", "fields": []},
         }));
-        for i in 0..49 {
+        // 100 new mentions: a full page of 80, then 20.
+        for i in 0..99 {
             network.push_mention(json!({"content": format!("<p>@brand question {i}?</p>"), "visibility": "public"}));
         }
         let seen = std::sync::Mutex::new(Vec::new());
@@ -111,7 +112,7 @@ async fn add_sync_list_remove() {
             .sync_now("brand", "test", &|r: &SyncReport| seen.lock().unwrap().push(r.clone()))
             .await
             .unwrap();
-        assert_eq!((second.pages, second.new_posts, second.duplicates), (2, 50, 0));
+        assert_eq!((second.pages, second.new_posts, second.duplicates), (2, 100, 0));
         assert_eq!(seen.lock().unwrap().len(), 2, "progress after every page");
         let linked: (String, String) = sqlx::query_as(
             "SELECT c.external_id, l.status FROM identity_links l JOIN contacts c ON c.id = l.contact_id \
@@ -127,7 +128,7 @@ async fn add_sync_list_remove() {
         let listed = channels::list(&db).await.unwrap();
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].status, "active");
-        assert_eq!(listed[0].posts as usize, first.new_posts + 50);
+        assert_eq!(listed[0].posts as usize, first.new_posts + 100);
 
         network.fail_next(Fault::Unauthorized);
         let err = sync(&|_| {}).await.unwrap_err();
@@ -150,7 +151,7 @@ async fn add_sync_list_remove() {
 
         assert_eq!(
             channels::remove(&db, "brand").await.unwrap() as usize,
-            first.new_posts + 50
+            first.new_posts + 100
         );
         assert!(channels::list(&db).await.unwrap().is_empty());
         assert!(matches!(

@@ -151,8 +151,8 @@ async fn a_sync_killed_mid_way_resumes_and_stores_every_post_once() {
         for text in &pushed {
             network.push_mention(json!({ "content": format!("<p>{text}</p>") }));
         }
-        // Slow pages (30 pages of 40) so the kill lands mid-way.
-        network.set_latency(Duration::from_millis(60));
+        // Slow pages (15 pages of 80) so the kill lands mid-way.
+        network.set_latency(Duration::from_millis(120));
 
         let data = tempfile::tempdir().unwrap();
         let mut child = Killed(
@@ -268,7 +268,9 @@ async fn two_nodes_on_postgres_share_ten_accounts_without_overlap() {
             assert_eq!(
                 network.max_in_flight(),
                 1,
-                "{name} was never polled by two nodes at once"
+                "{name} was never polled by two nodes at once:\n{}\n{}",
+                log(0),
+                log(1)
             );
         }
         for log in &logs {

@@ -88,10 +88,14 @@ async fn first_poll_takes_the_newest_page_then_later_polls_catch_up_once() {
     let first = poll(&plugin, &account, "").await.expect("first poll");
     assert_eq!(first.state, state_of(&newest));
     assert!(!first.has_more, "the history before the first poll is not fetched");
-    assert_eq!(first.posts.len(), 40, "the newest page, every mention with a status");
+    assert_eq!(
+        first.posts.len(),
+        80,
+        "the newest full page, every mention with a status"
+    );
     assert!(first.posts.iter().any(|p| notification_id(p) == newest));
 
-    let pushed: Vec<String> = (0..100)
+    let pushed: Vec<String> = (0..200)
         .map(|i| fake.push_mention(json!({ "content": format!("<p>mention {i} &amp; more</p>"), "language": "en" })))
         .collect();
     let mut state = first.state;
@@ -106,9 +110,9 @@ async fn first_poll_takes_the_newest_page_then_later_polls_catch_up_once() {
             break;
         }
     }
-    assert_eq!(pages, [(40, true), (40, true), (20, false)]);
+    assert_eq!(pages, [(80, true), (80, true), (40, false)]);
     assert_eq!(seen, pushed, "every new mention once, oldest first");
-    assert_eq!(state, state_of(&pushed[99]));
+    assert_eq!(state, state_of(&pushed[199]));
 
     let empty = poll(&plugin, &account, &state).await.expect("nothing new");
     assert!(empty.posts.is_empty() && !empty.has_more);

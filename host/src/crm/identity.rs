@@ -939,7 +939,7 @@ async fn load_subjects(db: &Db, post_ids: &[i64]) -> Result<(Vec<Subject>, usize
              LEFT JOIN identity_resolution r ON r.identity_id = i.id WHERE p.id IN ({})",
             params(1, chunk.len())
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(keep_prepared(db));
+        let mut query = sqlx::query(db.backend().sql(sql)).persistent(keep_prepared(db));
         for id in chunk {
             query = query.bind(*id);
         }
@@ -1050,7 +1050,7 @@ async fn fetch_union(db: &Db, parts: Vec<Part>) -> Result<Vec<AnyRow>, sqlx::Err
             })
             .collect::<Vec<_>>()
             .join(" UNION ALL ");
-        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(keep_prepared(db));
+        let mut query = sqlx::query(db.backend().sql(sql)).persistent(keep_prepared(db));
         for value in batch.iter().flat_map(|(_, values)| values.iter()) {
             query = query.bind(value.as_str());
         }
@@ -1313,7 +1313,7 @@ pub async fn resolve(db: &Db, post_ids: &[i64]) -> Result<ResolveReport, Identit
         .filter(|(_, c)| !c.is_empty())
         .collect();
 
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     // Written first: on SQLite this takes the write lock before anything is read.
     let now = now_ms();
     for chunk in work.chunks(CHUNK / 6) {
@@ -1327,7 +1327,7 @@ pub async fn resolve(db: &Db, post_ids: &[i64]) -> Result<ResolveReport, Identit
              resolved_at = excluded.resolved_at",
             rows.join(", ")
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(keep_prepared(db));
+        let mut query = sqlx::query(db.backend().sql(sql)).persistent(keep_prepared(db));
         for (subject, fingerprint, _) in chunk {
             query = query
                 .bind(subject.id)
@@ -1382,7 +1382,7 @@ pub async fn catch_up(db: &Db) -> Result<ResolveReport, IdentityError> {
             .map(|r| r.try_get::<i64, _>("id"))
             .collect::<Result<Vec<_>, _>>()?;
         let sql = format!("SELECT id FROM posts WHERE identity_id IN ({})", params(1, ids.len()));
-        let mut query = sqlx::query(AssertSqlSafe(sql));
+        let mut query = sqlx::query(db.backend().sql(sql));
         for id in &ids {
             query = query.bind(*id);
         }
@@ -1412,7 +1412,7 @@ async fn existing_links(
     for chunk in identities.chunks(CHUNK) {
         let columns = "id, identity_id, contact_id, status, evidence";
         let sql = lookup_sql(backend, columns, "identity_links", "identity_id", 1, chunk.len());
-        let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(backend == Backend::Sqlite);
+        let mut query = sqlx::query(backend.sql(sql)).persistent(backend == Backend::Sqlite);
         for id in chunk {
             query = query.bind(*id);
         }
@@ -1643,7 +1643,7 @@ async fn decide(
     from: &[Status],
     to: Status,
 ) -> Result<LinkView, IdentityError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     // A write first: takes SQLite's write lock, and the row's lock on PostgreSQL.
     sqlx::query("UPDATE identity_links SET updated_at = updated_at WHERE id = $1")
         .bind(link_id)
@@ -1740,7 +1740,7 @@ pub async fn link(db: &Db, identity_id: i64, contact_id: i64, actor: &str) -> Re
         matches: None,
     };
     let now = now_ms();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO identity_links (identity_id, contact_id, method, confidence, evidence, status, decided_by, \
          decided_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \

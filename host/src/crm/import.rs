@@ -201,7 +201,7 @@ pub async fn contacts(db: &Db, input: impl Read, progress: Progress<'_>) -> Resu
 }
 
 async fn write_contacts(db: &Db, rows: Vec<(u64, ContactRow)>, report: &mut ImportReport) -> Result<(), sqlx::Error> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let now = now_ms();
     for (_, row) in rows {
         let existing = sqlx::query(
@@ -375,7 +375,7 @@ async fn write_transactions(
     rows: Vec<(u64, TransactionRow)>,
     report: &mut ImportReport,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let now = now_ms();
     for (line, row) in rows {
         let contact: Option<i64> = sqlx::query("SELECT id FROM contacts WHERE external_id = $1")

@@ -3,11 +3,12 @@
 //! commit and analysis, or on another node) changes nothing.
 
 use serde_json::json;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::Row;
 
 use super::page::kind_from_name;
 use crate::runtime::bindings::AnalysisInput;
 use crate::runtime::bindings::types::Analysis;
+use crate::runtime::bindings::types::Post;
 use crate::runtime::{AnalyzerPlugin, CallError};
 use crate::store::{Db, now_ms, placeholders};
 
@@ -24,13 +25,17 @@ pub enum AnalyzeError {
     Db(#[from] sqlx::Error),
 }
 
-/// Runs every analyzer over the posts `post_ids`; returns the analyses stored.
-pub async fn analyze_posts(db: &Db, analyzers: &[AnalyzerPlugin], post_ids: &[i64]) -> Result<usize, AnalyzeError> {
+/// Runs every analyzer over newly committed posts (id and input); returns
+/// the analyses stored.
+pub async fn analyze_new(
+    db: &Db,
+    analyzers: &[AnalyzerPlugin],
+    posts: &[(i64, AnalysisInput)],
+) -> Result<usize, AnalyzeError> {
     let mut stored = 0;
-    for ids in post_ids.chunks(BATCH) {
-        let posts = load(db, ids).await?;
+    for batch in posts.chunks(BATCH) {
         for analyzer in analyzers {
-            stored += analyze_batch(db, analyzer, &posts).await?;
+            stored += analyze_batch(db, analyzer, batch).await?;
         }
     }
     Ok(stored)
@@ -67,22 +72,6 @@ pub async fn catch_up(db: &Db, analyzer: &AnalyzerPlugin) -> Result<usize, Analy
             Err(e) => return Err(e),
         }
     }
-}
-
-/// The posts `ids` as analyzers see them.
-async fn load(db: &Db, ids: &[i64]) -> Result<Vec<(i64, AnalysisInput)>, sqlx::Error> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT id, text, kind, language FROM posts WHERE id IN {} ORDER BY id",
-        placeholders(1, ids.len())
-    );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
-    for id in ids {
-        query = query.bind(*id);
-    }
-    query.fetch_all(db.pool()).await?.iter().map(input).collect()
 }
 
 fn input(row: &sqlx::any::AnyRow) -> Result<(i64, AnalysisInput), sqlx::Error> {
@@ -128,7 +117,7 @@ async fn store(
         placeholders(posts.len(), 9)
     );
     let now = now_ms();
-    let mut query = sqlx::query(AssertSqlSafe(sql));
+    let mut query = sqlx::query(db.backend().sql(sql));
     for ((post_id, _), a) in posts.iter().zip(analyses) {
         let intents: Vec<_> = a
             .intents
@@ -147,4 +136,13 @@ async fn store(
             .bind(now);
     }
     Ok(query.execute(db.pool()).await?.rows_affected() as usize)
+}
+
+/// What an analyzer sees of `post`: its text, kind and language, nothing of the author.
+pub fn input_of(post: &Post) -> AnalysisInput {
+    AnalysisInput {
+        text: post.text.clone(),
+        kind: post.kind,
+        language: post.language.clone(),
+    }
 }

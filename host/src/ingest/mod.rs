@@ -7,6 +7,7 @@
 
 mod account;
 mod analyze;
+mod followup;
 pub mod lease;
 mod page;
 mod pipeline;
@@ -14,7 +15,7 @@ pub mod schedule;
 mod scheduler;
 
 pub use account::{AccountError, StoredAccount, load as load_account};
-pub use analyze::{AnalyzeError, analyze_posts};
+pub use analyze::{AnalyzeError, analyze_new};
 pub use page::{ChannelRef, CommitError, Committed, commit_page};
 pub use pipeline::{Ingest, IngestError, IngestOptions, SyncReport};
 pub use schedule::Schedule;

@@ -20,6 +20,8 @@ const CHUNK: usize = 500;
 pub struct Committed {
     /// Database ids of the posts seen for the first time, in page order.
     pub new_posts: Vec<i64>,
+    /// Where each of `new_posts` is in the page.
+    pub new_in_page: Vec<usize>,
     /// Posts already stored (a re-poll after a crash, an overlapping page).
     pub duplicates: usize,
 }
@@ -70,7 +72,7 @@ pub async fn commit_page(
         })
         .collect::<Result<Vec<i64>, _>>()?;
 
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     // The row lock (PostgreSQL) keeps a webhook and a poll from losing each
     // other's key-value writes; SQLite has one writer at a time anyway.
     let lock = if db.backend() == Backend::Postgres {
@@ -92,15 +94,21 @@ pub async fn commit_page(
         return Err(CommitError::LeaseLost(channel_id));
     }
     let now = now_ms();
-    let identities = upsert_identities(&mut tx, &channel.network, posts, now).await?;
+    let identities = upsert_identities(&mut tx, db.backend(), &channel.network, posts, now).await?;
     let mut committed = Committed::default();
+    // The first of a repeated external id is the one stored.
+    let mut in_page: HashMap<&str, usize> = HashMap::with_capacity(posts.len());
+    for (at, post) in posts.iter().enumerate().rev() {
+        in_page.insert(&post.external_id, at);
+    }
+    let mut new: Vec<(i64, usize)> = Vec::with_capacity(posts.len());
     let rows: Vec<(&Post, i64)> = posts.iter().zip(times).collect();
     for chunk in rows.chunks(CHUNK) {
         const COLUMNS: usize = 13;
-        let mut query = sqlx::query(AssertSqlSafe(format!(
+        let mut query = sqlx::query(db.backend().sql(format!(
             "INSERT INTO posts (channel_id, external_id, identity_id, kind, direction, text, url, thread_id, \
              in_reply_to, created_at, language, raw, ingested_at) VALUES {} \
-             ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING id",
+             ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING id, external_id",
             placeholders(chunk.len(), COLUMNS)
         )));
         for (post, created_at) in chunk {
@@ -128,10 +136,14 @@ pub async fn commit_page(
                 .bind(now);
         }
         for row in query.fetch_all(&mut *tx).await? {
-            committed.new_posts.push(row.try_get("id")?);
+            let external_id: String = row.try_get("external_id")?;
+            if let Some(&at) = in_page.get(external_id.as_str()) {
+                new.push((row.try_get("id")?, at));
+            }
         }
     }
-    committed.new_posts.sort_unstable();
+    new.sort_unstable();
+    (committed.new_posts, committed.new_in_page) = new.into_iter().unzip();
     committed.duplicates = posts.len() - committed.new_posts.len();
     sqlx::query("UPDATE channel_accounts SET state = COALESCE($1, state), kv = $2, updated_at = $3 WHERE id = $4")
         .bind(state)
@@ -148,6 +160,7 @@ pub async fn commit_page(
 /// newest profile; returns their ids by external user id.
 async fn upsert_identities(
     tx: &mut Transaction<'static, Any>,
+    backend: Backend,
     network: &str,
     posts: &[Post],
     now: i64,
@@ -162,7 +175,7 @@ async fn upsert_identities(
     let mut ids = HashMap::with_capacity(authors.len());
     for chunk in authors.chunks(CHUNK) {
         const COLUMNS: usize = 11;
-        let mut query = sqlx::query(AssertSqlSafe(format!(
+        let mut query = sqlx::query(backend.sql(format!(
             "INSERT INTO identities (network, external_user_id, handle, display_name, profile_url, avatar_url, bio, \
              followers, fields, first_seen, last_seen) VALUES {} \
              ON CONFLICT (network, external_user_id) DO UPDATE SET handle = excluded.handle, \

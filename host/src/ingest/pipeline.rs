@@ -7,14 +7,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::account::{self, AccountError, StoredAccount};
-use super::analyze::{AnalyzeError, analyze_posts, catch_up};
+use super::analyze::{AnalyzeError, catch_up};
+use super::followup::{self, FollowUp};
 use super::lease::{self, Lease, LeaseError};
 use super::page::{ChannelRef, CommitError, commit_page};
 use super::schedule::{Outcome, Schedule};
 use crate::plugins::PluginKind;
 use crate::plugins::registry::{self, FindError};
-use crate::runtime::bindings::{WebhookRequest, WebhookResponse};
-use crate::runtime::{AnalyzerPlugin, CallError, ChannelPlugin, LoadError, Runtime};
+use crate::runtime::bindings::{Page, WebhookRequest, WebhookResponse};
+use crate::runtime::{Account, AnalyzerPlugin, CallError, CallOutput, ChannelPlugin, LoadError, Runtime};
 use crate::secrets::SecretBox;
 use crate::store::{Db, now_ms};
 
@@ -219,37 +220,46 @@ impl Ingest {
             lease_owner: Some(lease.owner.clone()),
         };
         let mut account = stored.account.clone();
-        let mut state = stored.state.clone();
-        while report.pages < max_pages {
-            let (poller, polled, from) = (plugin.clone(), account.clone(), state.clone());
-            let out = tokio::task::spawn_blocking(move || poller.poll(&polled, &from))
-                .await
-                .map_err(|e| IngestError::Join(e.to_string()))??;
-            let committed = commit_page(
-                &self.inner.db,
-                &channel,
-                &out.value.posts,
-                Some(&out.value.state),
-                &out.kv_changes,
-            )
-            .await?;
-            report.pages += 1;
-            report.new_posts += committed.new_posts.len();
-            report.duplicates += committed.duplicates;
-            progress(report);
-            self.after_commit(&committed.new_posts).await;
-            account.apply_kv(out.kv_changes);
-            state = out.value.state;
-            if !out.value.has_more {
-                report.behind = false;
-                return Ok(());
+        let followup = FollowUp::start(self.inner.db.clone(), self.inner.analyzers.clone());
+        let mut next = Some(spawn_poll(&plugin, &account, stored.state.clone()));
+        let result = async {
+            while let Some(poll) = next.take() {
+                let out = poll.await.map_err(|e| IngestError::Join(e.to_string()))??;
+                account.apply_kv(out.kv_changes.clone());
+                // The next page is fetched while this one is committed (under a
+                // renewed lease); it is only committed after this one, so a
+                // failure here drops it.
+                if out.value.has_more && report.pages + 1 < max_pages {
+                    if !lease::renew(&self.inner.db, lease, self.inner.lease_ttl).await? {
+                        return Err(IngestError::LeaseLost(lease.name.clone()));
+                    }
+                    next = Some(spawn_poll(&plugin, &account, out.value.state.clone()));
+                }
+                let committed = commit_page(
+                    &self.inner.db,
+                    &channel,
+                    &out.value.posts,
+                    Some(&out.value.state),
+                    &out.kv_changes,
+                )
+                .await?;
+                report.pages += 1;
+                report.new_posts += committed.new_posts.len();
+                report.duplicates += committed.duplicates;
+                report.behind = out.value.has_more;
+                progress(report);
+                followup.push(&out.value.posts, &committed).await;
             }
-            report.behind = true;
-            if !lease::renew(&self.inner.db, lease, self.inner.lease_ttl).await? {
-                return Err(IngestError::LeaseLost(lease.name.clone()));
-            }
+            Ok(())
         }
-        Ok(())
+        .await;
+        // A page fetched ahead of a failure is dropped, but its request must
+        // end before the lease is freed: no two nodes ever poll one account at once.
+        if let Some(poll) = next {
+            let _ = poll.await;
+        }
+        followup.finish().await;
+        result
     }
 
     async fn release(&self, lease: &Lease, outcome: Outcome, failures: i64) -> Result<(), sqlx::Error> {
@@ -282,22 +292,18 @@ impl Ingest {
             lease_owner: None,
         };
         let committed = commit_page(&self.inner.db, &channel, &out.value.posts, None, &out.kv_changes).await?;
-        self.after_commit(&committed.new_posts).await;
+        let new = followup::new_of(&out.value.posts, &committed);
+        followup::run(&self.inner.db, &self.inner.analyzers, &new).await;
         Ok(out.value.response)
     }
+}
 
-    /// Analysis and identity resolution of newly stored posts. Their failure
-    /// loses nothing (the posts are committed; a catch-up runs them later),
-    /// so it is logged, not returned.
-    async fn after_commit(&self, new_posts: &[i64]) {
-        if new_posts.is_empty() {
-            return;
-        }
-        if let Err(e) = analyze_posts(&self.inner.db, &self.inner.analyzers, new_posts).await {
-            tracing::warn!(error = %e, "analysis after commit failed; the catch-up will retry");
-        }
-        if let Err(e) = crate::crm::identity::resolve(&self.inner.db, new_posts).await {
-            tracing::warn!(error = %e, "identity resolution after commit failed");
-        }
-    }
+/// Polls `plugin` on a blocking thread (a plugin call is synchronous).
+fn spawn_poll(
+    plugin: &ChannelPlugin,
+    account: &Account,
+    state: String,
+) -> tokio::task::JoinHandle<Result<CallOutput<Page>, CallError>> {
+    let (plugin, account) = (plugin.clone(), account.clone());
+    tokio::task::spawn_blocking(move || plugin.poll(&account, &state))
 }

@@ -245,7 +245,7 @@ pub async fn upgrade(
 /// Makes the version active before the current one active again. Channel
 /// accounts keep their configuration and committed state throughout.
 pub async fn rollback(db: &Db, name: &str, actor: &str) -> Result<Installed, RegistryError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let rows = sqlx::query(
         "SELECT id, version, active FROM plugins WHERE name = $1 ORDER BY active DESC, activated_at DESC, id DESC",
     )
@@ -294,7 +294,7 @@ pub async fn rollback(db: &Db, name: &str, actor: &str) -> Result<Installed, Reg
 /// are not polled and its analyses not run.
 pub async fn set_enabled(db: &Db, name: &str, enabled: bool, actor: &str) -> Result<(), RegistryError> {
     versions(db, name).await?;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query("UPDATE plugins SET enabled = $1 WHERE name = $2")
         .bind(i64::from(enabled))
         .bind(name)
@@ -316,7 +316,7 @@ pub async fn remove(db: &Db, name: &str, actor: &str) -> Result<usize, RegistryE
             channels: channels.join(", "),
         });
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query("DELETE FROM plugins WHERE name = $1")
         .bind(name)
         .execute(&mut *tx)
@@ -354,7 +354,7 @@ async fn store(
     let m = &package.manifest;
     let now = now_ms();
     let (digest, package_digest) = (sha256_hex(&package.wasm), package.digest());
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query("UPDATE plugins SET active = 0 WHERE name = $1")
         .bind(&m.name)
         .execute(&mut *tx)

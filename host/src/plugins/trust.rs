@@ -84,7 +84,7 @@ pub async fn add(db: &Db, key: &PublicKey, actor: &str) -> Result<TrustedKey, Tr
         });
     }
     let added_at = now_ms();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query("INSERT INTO trusted_keys (key_id, name, public_key, added_at) VALUES ($1, $2, $3, $4)")
         .bind(&key_id)
         .bind(&key.name)
@@ -122,7 +122,7 @@ pub async fn remove(db: &Db, key: &str, actor: &str) -> Result<TrustedKey, Trust
         .into_iter()
         .find(|k| k.key_id == key || k.name == key)
         .ok_or_else(|| TrustError::UnknownKey(key.to_string()))?;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query("DELETE FROM trusted_keys WHERE key_id = $1")
         .bind(&found.key_id)
         .execute(&mut *tx)
@@ -148,7 +148,7 @@ pub async fn require_signatures(db: &Db) -> Result<bool, sqlx::Error> {
 }
 
 pub async fn set_require_signatures(db: &Db, required: bool, actor: &str) -> Result<(), sqlx::Error> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query(
         "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     )

@@ -143,14 +143,14 @@ fn polls_the_newest_page_then_walks_forward() {
         .into_iter()
         .filter(|s| s["reblog"].is_null())
         .collect();
-    // The next page: 40 newer mentions carrying recorded statuses, newest first.
-    let newer: Vec<Value> = (0..40u64)
+    // The next page: a full page of 80 newer mentions carrying recorded statuses, newest first.
+    let newer: Vec<Value> = (0..80u64)
         .rev()
         .map(|i| mention(632_508_370 + i, &statuses[i as usize]))
         .collect();
     let link = format!(
-        "<{INSTANCE}/api/v1/notifications?limit=40&max_id=632508370&types%5B%5D=mention>; rel=\"next\", \
-         <{INSTANCE}/api/v1/notifications?limit=40&min_id=632508409&types%5B%5D=mention>; rel=\"prev\""
+        "<{INSTANCE}/api/v1/notifications?limit=80&max_id=632508370&types%5B%5D=mention>; rel=\"next\", \
+         <{INSTANCE}/api/v1/notifications?limit=80&min_id=632508449&types%5B%5D=mention>; rel=\"prev\""
     );
     let harness = Harness::new();
     let path = "/api/v1/notifications";
@@ -209,14 +209,14 @@ fn polls_the_newest_page_then_walks_forward() {
 
     // Second poll: min_id = the state; the state moves to the Link's prev.
     let second = plugin.poll(&account, &first.state).expect("second poll").value;
-    assert_eq!(second.posts.len(), 40);
-    assert_eq!(second.state, r#"{"newest":"632508409"}"#);
+    assert_eq!(second.posts.len(), 80);
+    assert_eq!(second.state, r#"{"newest":"632508449"}"#);
     assert!(second.has_more, "a full page: more may be waiting");
     let ids: Vec<&str> = second.posts.iter().map(|p| p.external_id.as_str()).collect();
-    let expected: Vec<&str> = statuses[..40].iter().map(|s| s["id"].as_str().unwrap()).collect();
+    let expected: Vec<&str> = statuses[..80].iter().map(|s| s["id"].as_str().unwrap()).collect();
     assert_eq!(ids, expected, "oldest first");
     let replies = second.posts.iter().filter(|p| p.kind == PostKind::Reply).count();
-    let recorded_replies = statuses[..40].iter().filter(|s| !s["in_reply_to_id"].is_null()).count();
+    let recorded_replies = statuses[..80].iter().filter(|s| !s["in_reply_to_id"].is_null()).count();
     assert_eq!(replies, recorded_replies);
     assert!(replies > 0);
     for (post, status) in second.posts.iter().zip(&statuses) {
@@ -283,11 +283,11 @@ fn polls_the_newest_page_then_walks_forward() {
             "{}",
             request.url
         );
-        assert!(request.url.contains("types%5B%5D=mention") && request.url.contains("limit=40"));
+        assert!(request.url.contains("types%5B%5D=mention") && request.url.contains("limit=80"));
     }
     assert!(!seen[0].url.contains("min_id"), "{}", seen[0].url);
     assert!(seen[1].url.ends_with("&min_id=632508369"), "{}", seen[1].url);
-    assert!(seen[2].url.ends_with("&min_id=632508409"), "{}", seen[2].url);
+    assert!(seen[2].url.ends_with("&min_id=632508449"), "{}", seen[2].url);
 }
 
 #[test]

@@ -153,13 +153,7 @@ impl FakeMastodon {
             .get("created_at")
             .cloned()
             .unwrap_or_else(|| Value::String(iso8601_millis(now)));
-        let id = st
-            .notifications
-            .iter()
-            .map(|n| n.id)
-            .max()
-            .unwrap_or(0)
-            .saturating_add(1);
+        let id = st.notifications.last().map_or(0, |n| n.id).saturating_add(1);
         st.notifications.push(Notification {
             id,
             kind: "mention".into(),
@@ -271,7 +265,7 @@ struct State {
     brand: Value,
     /// Sender for pushed mentions whose status has no `account`.
     default_sender: Value,
-    /// Every notification; ids unique, in no particular order.
+    /// Every notification; ids unique, in id order (pages are found by binary search).
     notifications: Vec<Notification>,
     /// Every known status by id: the recorded ones, those inside recorded
     /// notifications, pushed and posted ones.
@@ -431,6 +425,7 @@ impl State {
         brand["uri"] = Value::String(format!("{}/users/{username}", state.base_url));
         state.accounts.insert(username.to_lowercase(), brand.clone());
         state.brand = brand;
+        state.notifications.sort_by_key(|n| n.id);
         Ok(state)
     }
 
@@ -694,24 +689,22 @@ fn list_notifications(st: &State, query: &str) -> Reply {
     let limit = limit_raw.map_or(DEFAULT_LIMIT, |raw| ruby_to_i(raw).unsigned_abs().min(MAX_LIMIT));
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
 
-    let mut visible: Vec<&Notification> = st
-        .notifications
-        .iter()
-        .filter(|n| (types.is_empty() || types.contains(&n.kind)) && !exclude.contains(&n.kind))
-        .filter(|n| max_id.is_none_or(|max| n.id < max))
-        .collect();
-    visible.sort_by_key(|n| n.id);
+    let shown = |n: &&Notification| (types.is_empty() || types.contains(&n.kind)) && !exclude.contains(&n.kind);
+    let all = &st.notifications;
+    let below_max = &all[..max_id.map_or(all.len(), |max| all.partition_point(|n| n.id < max))];
+    let above = |id: u64| &below_max[below_max.partition_point(|n| n.id <= id)..];
     let page: Vec<&Notification> = match min_id {
         // The page right above min_id, still returned newest first.
         Some(min) => {
-            let mut page: Vec<_> = visible.into_iter().filter(|n| n.id > min).take(limit).collect();
+            let mut page: Vec<_> = above(min).iter().filter(shown).take(limit).collect();
             page.reverse();
             page
         }
-        None => visible
-            .into_iter()
+        None => since_id
+            .map_or(below_max, above)
+            .iter()
             .rev()
-            .filter(|n| since_id.is_none_or(|since| n.id > since))
+            .filter(shown)
             .take(limit)
             .collect(),
     };

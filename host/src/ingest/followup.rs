@@ -1,0 +1,79 @@
+//! The follow-up of committed posts: analysis, then identity resolution.
+//! A sync hands each page's new posts to a task of its own, so the next page
+//! is polled and committed meanwhile; pages that wait are joined into one
+//! batch (fewer analyzer calls, fewer transactions). A failure loses nothing
+//! (the posts are committed; the catch-ups redo it), so it is logged.
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::analyze::{BATCH, analyze_new, input_of};
+use super::page::Committed;
+use crate::runtime::AnalyzerPlugin;
+use crate::runtime::bindings::AnalysisInput;
+use crate::runtime::bindings::types::Post;
+use crate::store::Db;
+
+/// Pages that may wait for their follow-up before a sync slows down to it.
+const QUEUE: usize = 8;
+
+/// A running follow-up task, fed page by page.
+pub(super) struct FollowUp {
+    pages: mpsc::Sender<Vec<(i64, AnalysisInput)>>,
+    task: JoinHandle<()>,
+}
+
+impl FollowUp {
+    pub(super) fn start(db: Db, analyzers: Vec<AnalyzerPlugin>) -> Self {
+        let (pages, mut rx) = mpsc::channel::<Vec<(i64, AnalysisInput)>>(QUEUE);
+        let task = tokio::spawn(async move {
+            while let Some(mut new) = rx.recv().await {
+                while new.len() < BATCH {
+                    match rx.try_recv() {
+                        Ok(more) => new.extend(more),
+                        Err(_) => break,
+                    }
+                }
+                run(&db, &analyzers, &new).await;
+            }
+        });
+        FollowUp { pages, task }
+    }
+
+    /// Queues the new posts of one committed page (waits while the queue is full).
+    pub(super) async fn push(&self, page: &[Post], committed: &Committed) {
+        let new = new_of(page, committed);
+        if !new.is_empty() {
+            // The task only stops when this sender is dropped.
+            let _ = self.pages.send(new).await;
+        }
+    }
+
+    /// Waits until every queued post is followed up.
+    pub(super) async fn finish(self) {
+        drop(self.pages);
+        if let Err(e) = self.task.await {
+            tracing::warn!(error = %e, "the follow-up of committed posts stopped");
+        }
+    }
+}
+
+/// The new posts of a committed page: database id and what analyzers see.
+pub(super) fn new_of(page: &[Post], committed: &Committed) -> Vec<(i64, AnalysisInput)> {
+    let at = committed.new_posts.iter().zip(&committed.new_in_page);
+    at.filter_map(|(&id, &i)| Some((id, input_of(page.get(i)?)))).collect()
+}
+
+/// Analysis and identity resolution of `new` posts, inline.
+pub(super) async fn run(db: &Db, analyzers: &[AnalyzerPlugin], new: &[(i64, AnalysisInput)]) {
+    if new.is_empty() {
+        return;
+    }
+    if let Err(e) = analyze_new(db, analyzers, new).await {
+        tracing::warn!(error = %e, "analysis after commit failed; the catch-up will retry");
+    }
+    let ids: Vec<i64> = new.iter().map(|(id, _)| *id).collect();
+    if let Err(e) = crate::crm::identity::resolve(db, &ids).await {
+        tracing::warn!(error = %e, "identity resolution after commit failed");
+    }
+}
