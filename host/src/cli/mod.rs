@@ -48,7 +48,7 @@ pub struct Global {
     #[arg(long, global = true, env = "SOCIALCRM_DATABASE_URL")]
     database_url: Option<String>,
     /// Analyzer plugins run over new posts (repeatable; bundled name or directory).
-    #[arg(long = "analyzer", global = true, default_value = "sentiment")]
+    #[arg(long = "analyzer", global = true, default_values = ["sentiment", "intent"])]
     analyzers: Vec<String>,
     /// Seconds a sync holds a channel's lease without renewing it: after a
     /// crash, another node (or a new sync) resumes the channel this long after.
