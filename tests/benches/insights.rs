@@ -335,18 +335,6 @@ async fn run(backend: &str, url: &str, n: usize) {
         steps(&first),
         steps(&second)
     );
-    let steps = |r: &insights::RecomputeReport| {
-        r.steps
-            .iter()
-            .map(|(name, d)| format!("{name} {:.1}", d.as_secs_f64()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    println!(
-        "insights {backend:<10} recompute steps (s): {}; again: {}",
-        steps(&first),
-        steps(&second)
-    );
     println!(
         "insights {backend:<10} {n} posts, {contacts} contacts (generated in {generated:.0} s): \
          recompute {recompute:.1} s ({} post scores, {} contacts, {} topic rows, {} events, {} alerts), \

@@ -188,7 +188,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                     print_json(&points)?;
                 } else {
                     println!(
-                        "{} {}, {} buckets",
+                        "{}, {}, {} buckets",
                         query
                             .topic
                             .as_deref()
@@ -316,7 +316,7 @@ fn parse_time(s: &str, now: i64) -> anyhow::Result<i64> {
         OffsetDateTime::parse(s, &Rfc3339)
     };
     let t = parsed
-        .with_context(|| format!("`{s}` is not a date (2026-09-01), an RFC 3339 time or an age (30d, 12w, 48h)"))?;
+        .map_err(|_| anyhow::anyhow!("`{s}` is not a date (2026-09-01), an RFC 3339 time or an age (30d, 12w, 48h)"))?;
     Ok((t.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 

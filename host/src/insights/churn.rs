@@ -199,7 +199,8 @@ pub(crate) async fn refresh_values(db: &Db, now: i64) -> Result<u64, InsightsErr
                  CASE WHEN ltv > 0 THEN CUME_DIST() OVER (PARTITION BY CASE WHEN ltv > 0 THEN 1 ELSE 0 END \
                  ORDER BY ltv) ELSE {} END AS value_pct FROM cv",
                 num(0.0)
-            )
+            ),
+            "",
         ),
     );
     Ok(sqlx::query(AssertSqlSafe(sql))

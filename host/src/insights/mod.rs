@@ -24,7 +24,7 @@ pub mod trends;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
 
 use crate::store::{Backend, Db};
 
@@ -43,6 +43,9 @@ pub const INTENT_PLUGIN: &str = "intent";
 pub const NEGATIVE: f64 = -0.05;
 /// Posts per statement of [`recompute`] (an id range).
 pub const POST_CHUNK: i64 = 50_000;
+/// SQLite page cache (KiB) while a range of posts is scored, instead of the
+/// default 2 MiB: the score and topic indexes take writes all over.
+const SQLITE_CACHE_KIB: i64 = 65_536;
 /// Post ids per statement of [`refresh_posts`].
 const ID_CHUNK: usize = 500;
 
@@ -109,8 +112,16 @@ pub async fn recompute(db: &Db, now: i64) -> Result<RecomputeReport, InsightsErr
         while start < hi {
             let scope = Scope::Range(start, (start + POST_CHUNK).min(hi));
             let mut tx = db.pool().begin().await?;
+            if db.backend() == Backend::Sqlite {
+                sqlx::query(AssertSqlSafe(format!("PRAGMA cache_size = -{SQLITE_CACHE_KIB}")))
+                    .execute(&mut *tx)
+                    .await?;
+            }
             report.posts_changed += priority::score_posts(&mut tx, db.backend(), &scope).await?;
             report.topics_changed += trends::refresh_topics(&mut tx, db.backend(), &scope).await?;
+            if db.backend() == Backend::Sqlite {
+                sqlx::query("PRAGMA cache_size = -2000").execute(&mut *tx).await?;
+            }
             tx.commit().await?;
             start += POST_CHUNK;
         }
@@ -279,6 +290,17 @@ pub(crate) mod dialect {
         }
     }
 
+    /// `MATERIALIZED ` on PostgreSQL: the CTE is computed once. Without it,
+    /// tables without statistics (new, or not analysed yet) led the planner
+    /// to re-run a CTE's JSON expansion for every row of a nested loop
+    /// (seconds for a few hundred posts). SQLite flattens CTEs better.
+    pub fn materialized(backend: Backend) -> &'static str {
+        match backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => "MATERIALIZED ",
+        }
+    }
+
     /// The largest of `args` (none is NULL).
     pub fn greatest(backend: Backend, args: &[String]) -> String {
         match backend {
@@ -303,9 +325,16 @@ pub(crate) mod dialect {
     /// meets an existing row locks and rewrites it on PostgreSQL even when its
     /// update does nothing, which made a recompute of unchanged scores
     /// slower than computing them.
-    pub fn upsert(table: &str, keys: &[&str], columns: &[&str], select: &str) -> String {
+    ///
+    /// `old_scope` (a condition on `o`, or empty) narrows the stored rows
+    /// compared with: without it PostgreSQL may read the whole table for
+    /// each range of posts.
+    pub fn upsert(table: &str, keys: &[&str], columns: &[&str], select: &str, old_scope: &str) -> String {
         let all: Vec<&str> = keys.iter().chain(columns).copied().collect();
-        let on: Vec<String> = keys.iter().map(|k| format!("o.{k} = n.{k}")).collect();
+        let mut on: Vec<String> = keys.iter().map(|k| format!("o.{k} = n.{k}")).collect();
+        if !old_scope.is_empty() {
+            on.push(old_scope.to_string());
+        }
         format!(
             "INSERT INTO {table} ({all}) SELECT {picked} FROM ({select}) n LEFT JOIN {table} o ON {on} \
              WHERE o.{key} IS NULL OR {changed} \
@@ -383,7 +412,7 @@ mod tests {
         assert_eq!(dialect::num(0.5), "CAST(0.5 AS DOUBLE PRECISION)");
         assert_eq!(dialect::num(30.0), "CAST(30.0 AS DOUBLE PRECISION)");
         assert_eq!(
-            dialect::upsert("t", &["k"], &["a", "b"], "SELECT 1 AS k, 2 AS a, 3 AS b"),
+            dialect::upsert("t", &["k"], &["a", "b"], "SELECT 1 AS k, 2 AS a, 3 AS b", ""),
             "INSERT INTO t (k, a, b) SELECT n.k, n.a, n.b FROM (SELECT 1 AS k, 2 AS a, 3 AS b) n \
              LEFT JOIN t o ON o.k = n.k WHERE o.k IS NULL OR o.a IS DISTINCT FROM n.a OR o.b IS DISTINCT FROM n.b \
              ON CONFLICT (k) DO UPDATE SET a = excluded.a, b = excluded.b \

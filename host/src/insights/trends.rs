@@ -157,12 +157,15 @@ pub(crate) fn topics_sql(backend: Backend, scope: &Scope) -> [String; 2] {
     let (from, strings_only, topic) = dialect::topics_from(backend, "a.topics");
     let current = format!(
         "WITH {scope_cte} \
-         ni AS (SELECT post_id, MAX(id) AS id FROM analyses WHERE plugin = '{INTENT_PLUGIN}' AND {a_scope} \
+         ni AS {m}(SELECT post_id, MAX(id) AS id FROM analyses WHERE plugin = '{INTENT_PLUGIN}' AND {a_scope} \
                 GROUP BY post_id), \
-         cur AS (SELECT DISTINCT ni.post_id, {topic} AS topic FROM ni JOIN analyses a ON a.id = ni.id, {from} \
+         cur AS {m}(SELECT DISTINCT ni.post_id, {topic} AS topic FROM ni \
+                 JOIN analyses a ON a.id = ni.id AND a.plugin = '{INTENT_PLUGIN}' AND {ra_scope}, {from} \
                  WHERE {strings_only} AND {topic} <> '')",
         scope_cte = scope.cte(),
         a_scope = scope.pred("post_id"),
+        ra_scope = scope.pred("a.post_id"),
+        m = dialect::materialized(backend),
     );
     let delete = format!(
         "{current} DELETE FROM post_topics WHERE {p_scope} AND NOT EXISTS \
@@ -175,8 +178,12 @@ pub(crate) fn topics_sql(backend: Backend, scope: &Scope) -> [String; 2] {
             "post_topics",
             &["topic", "post_id"],
             &["identity_id", "created_at", "sentiment"],
-            "SELECT cur.topic, ps.post_id, ps.identity_id, ps.created_at, ps.sentiment \
-             FROM cur JOIN post_scores ps ON ps.post_id = cur.post_id",
+            &format!(
+                "SELECT cur.topic, ps.post_id, ps.identity_id, ps.created_at, ps.sentiment \
+                 FROM cur JOIN post_scores ps ON ps.post_id = cur.post_id AND {}",
+                scope.pred("ps.post_id")
+            ),
+            &scope.pred("o.post_id"),
         )
     );
     [delete, upsert]
