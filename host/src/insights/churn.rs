@@ -219,7 +219,7 @@ pub(crate) async fn contacts_of_posts(db: &Db, post_ids: &[i64]) -> Result<Vec<i
          WHERE l.status = 'confirmed' AND p.direction = 'inbound' AND p.id IN {} ORDER BY l.contact_id",
         placeholders(1, post_ids.len())
     );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
+    let mut query = sqlx::query(db.backend().sql(sql));
     for id in post_ids {
         query = query.bind(*id);
     }
@@ -253,7 +253,7 @@ pub(crate) async fn insert_missing_values(db: &Db, now: i64, ids: &[i64]) -> Res
         zero = num(0.0),
         cols = VALUE_COLUMNS.join(", "),
     );
-    let query = scope.bind(sqlx::query(AssertSqlSafe(sql)));
+    let query = scope.bind(sqlx::query(db.backend().sql(sql)));
     Ok(query.execute(db.pool()).await?.rows_affected())
 }
 
@@ -351,7 +351,7 @@ pub(crate) async fn refresh_churn(db: &Db, now: i64, contacts: Option<&[i64]>) -
             .collect::<Vec<_>>()
             .join(" OR "),
     );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
+    let mut query = sqlx::query(db.backend().sql(sql));
     if let Some(scope) = &scope {
         query = scope.bind(query);
     }

@@ -111,7 +111,7 @@ pub async fn recompute(db: &Db, now: i64) -> Result<RecomputeReport, InsightsErr
         let mut start = lo - 1;
         while start < hi {
             let scope = Scope::Range(start, (start + POST_CHUNK).min(hi));
-            let mut tx = db.pool().begin().await?;
+            let mut tx = db.begin().await?;
             if db.backend() == Backend::Sqlite {
                 sqlx::query(AssertSqlSafe(format!("PRAGMA cache_size = -{SQLITE_CACHE_KIB}")))
                     .execute(&mut *tx)
@@ -157,7 +157,7 @@ pub async fn refresh_posts(db: &Db, post_ids: &[i64], now: i64) -> Result<u64, I
             churn::insert_missing_values(db, now, &contacts).await?;
         }
         let scope = Scope::Ids(ids.to_vec());
-        let mut tx = db.pool().begin().await?;
+        let mut tx = db.begin().await?;
         written += priority::score_posts(&mut tx, db.backend(), &scope).await?;
         trends::refresh_topics(&mut tx, db.backend(), &scope).await?;
         tx.commit().await?;

@@ -16,7 +16,7 @@
 
 use serde::Serialize;
 use sqlx::any::AnyRow;
-use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+use sqlx::{Any, Row, Transaction};
 
 use super::dialect::{self, num};
 use super::{HOUR_MS, INTENT_PLUGIN, InsightsError, SENTIMENT_PLUGIN, Scope, grouped, plural};
@@ -226,7 +226,7 @@ pub(crate) async fn score_posts(
     backend: Backend,
     scope: &Scope,
 ) -> Result<u64, InsightsError> {
-    let query = scope.bind(sqlx::query(AssertSqlSafe(score_sql(backend, scope))));
+    let query = scope.bind(sqlx::query(backend.sql(score_sql(backend, scope))));
     Ok(query.execute(&mut **tx).await?.rows_affected())
 }
 

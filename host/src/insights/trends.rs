@@ -6,7 +6,7 @@
 //! series is one index range scan.
 
 use serde::Serialize;
-use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+use sqlx::{Any, Row, Transaction};
 
 use super::dialect::{self, num};
 use super::{DAY_MS, INTENT_PLUGIN, InsightsError, NEGATIVE, Scope};
@@ -117,7 +117,7 @@ pub async fn trend(db: &Db, q: &TrendQuery) -> Result<Vec<TrendPoint>, InsightsE
         neg = num(NEGATIVE),
         filters = filters.join(" AND "),
     );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
+    let mut query = sqlx::query(db.backend().sql(sql));
     for value in [&q.topic, &q.product].into_iter().flatten() {
         query = query.bind(value.clone());
     }
@@ -196,7 +196,7 @@ pub(crate) async fn refresh_topics(
 ) -> Result<u64, InsightsError> {
     let mut changed = 0;
     for sql in topics_sql(backend, scope) {
-        let query = scope.bind(sqlx::query(AssertSqlSafe(sql)));
+        let query = scope.bind(sqlx::query(backend.sql(sql)));
         changed += query.execute(&mut **tx).await?.rows_affected();
     }
     Ok(changed)
