@@ -122,6 +122,21 @@ async fn add_sync_list_remove() {
         .await
         .unwrap();
         assert_eq!(linked, ("C1".to_string(), "confirmed".to_string()));
+        // Scored for the inbox after analysis and linking: Maya's post carries her contact.
+        let (scored, maya): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM post_scores), (SELECT s.contact_id FROM post_scores s \
+             JOIN posts p ON p.id = s.post_id JOIN identities i ON i.id = p.identity_id \
+             WHERE i.external_user_id = '900001')",
+        )
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        let inbound: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM posts WHERE direction = 'inbound'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(scored, inbound, "every inbound post scored");
+        assert!(maya.is_some(), "the linked contact is in the score");
         let third = sync(&|_| {}).await.unwrap();
         assert_eq!(third.new_posts, 0);
 

@@ -1,4 +1,5 @@
-//! The follow-up of committed posts: analysis, then identity resolution.
+//! The follow-up of committed posts: analysis, identity resolution, then
+//! the inbox priority and the authors' churn risk.
 //! A sync hands each page's new posts to a task of its own, so the next page
 //! is polled and committed meanwhile; pages that wait are joined into one
 //! batch (fewer analyzer calls, fewer transactions). A failure loses nothing
@@ -12,7 +13,7 @@ use super::page::Committed;
 use crate::runtime::AnalyzerPlugin;
 use crate::runtime::bindings::AnalysisInput;
 use crate::runtime::bindings::types::Post;
-use crate::store::Db;
+use crate::store::{Db, now_ms};
 
 /// Pages that may wait for their follow-up before a sync slows down to it.
 const QUEUE: usize = 8;
@@ -64,7 +65,7 @@ pub(super) fn new_of(page: &[Post], committed: &Committed) -> Vec<(i64, Analysis
     at.filter_map(|(&id, &i)| Some((id, input_of(page.get(i)?)))).collect()
 }
 
-/// Analysis and identity resolution of `new` posts, inline.
+/// Analysis, identity resolution and scores of `new` posts, inline.
 pub(super) async fn run(db: &Db, analyzers: &[AnalyzerPlugin], new: &[(i64, AnalysisInput)]) {
     if new.is_empty() {
         return;
@@ -75,5 +76,9 @@ pub(super) async fn run(db: &Db, analyzers: &[AnalyzerPlugin], new: &[(i64, Anal
     let ids: Vec<i64> = new.iter().map(|(id, _)| *id).collect();
     if let Err(e) = crate::crm::identity::resolve(db, &ids).await {
         tracing::warn!(error = %e, "identity resolution after commit failed");
+    }
+    // After both: priority weighs the analyses and the linked contact's value.
+    if let Err(e) = crate::insights::refresh_posts(db, &ids, now_ms()).await {
+        tracing::warn!(error = %e, "scoring new posts failed; `insights recompute` scores them");
     }
 }
