@@ -8,7 +8,7 @@
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::analyze::{BATCH, analyze_new, input_of};
+use super::analyze::{analyze_new, input_of};
 use super::page::Committed;
 use crate::runtime::AnalyzerPlugin;
 use crate::runtime::bindings::AnalysisInput;
@@ -17,6 +17,9 @@ use crate::store::{Db, now_ms};
 
 /// Pages that may wait for their follow-up before a sync slows down to it.
 const QUEUE: usize = 8;
+/// Posts joined into one follow-up: each step costs a few statements per
+/// batch whatever its size (analyzers are still called 256 posts at a time).
+const JOIN: usize = 1024;
 
 /// A running follow-up task, fed page by page.
 pub(super) struct FollowUp {
@@ -29,7 +32,7 @@ impl FollowUp {
         let (pages, mut rx) = mpsc::channel::<Vec<(i64, AnalysisInput)>>(QUEUE);
         let task = tokio::spawn(async move {
             while let Some(mut new) = rx.recv().await {
-                while new.len() < BATCH {
+                while new.len() < JOIN {
                     match rx.try_recv() {
                         Ok(more) => new.extend(more),
                         Err(_) => break,
