@@ -270,13 +270,20 @@ const CHURN_COLUMNS: [&str; 6] = [
 /// statement); unchanged rows are not written. Returns the rows written.
 pub(crate) async fn refresh_churn(db: &Db, now: i64, contacts: Option<&[i64]>) -> Result<u64, InsightsError> {
     let scope = contacts.map(|ids| Scope::Ids(ids.to_vec()));
-    let (scope_cte, soc_scope, cs_scope) = match &scope {
+    // For a few contacts, walk their posts by the contact index (`CROSS JOIN`
+    // fixes that order on SQLite, which would otherwise read every post of
+    // the last 180 days by time).
+    let (scope_cte, soc_from, cs_scope) = match &scope {
         Some(s) => (
             s.cte(),
-            format!("AND {}", s.pred("contact_id")),
+            "scope_ids CROSS JOIN post_scores ps WHERE ps.contact_id = scope_ids.id AND",
             format!("WHERE {}", s.pred("cs.contact_id")),
         ),
-        None => (String::new(), String::new(), String::new()),
+        None => (
+            String::new(),
+            "post_scores ps WHERE ps.contact_id IS NOT NULL AND",
+            String::new(),
+        ),
     };
     let clamp = |x: &str| {
         format!(
@@ -292,13 +299,13 @@ pub(crate) async fn refresh_churn(db: &Db, now: i64, contacts: Option<&[i64]>) -
     let decline = format!("COALESCE(earlier_sentiment, {}) - recent_sentiment", num(0.0));
     let sql = format!(
         "WITH {scope_cte} \
-         soc AS (SELECT contact_id, \
-                 SUM(CASE WHEN created_at > {week} AND sentiment <= {neg} THEN 1 ELSE 0 END) AS negative_week, \
-                 AVG(CASE WHEN created_at > {recent} THEN sentiment END) AS recent_mean, \
-                 AVG(CASE WHEN created_at <= {recent} THEN sentiment END) AS earlier_mean, \
-                 MAX(CASE WHEN created_at > {recent} AND churn_risk >= {intent} THEN 1 ELSE 0 END) AS churn_intent \
-                 FROM post_scores WHERE contact_id IS NOT NULL AND created_at > {earlier} AND created_at <= {now} \
-                 {soc_scope} GROUP BY contact_id), \
+         soc AS (SELECT ps.contact_id, \
+                 SUM(CASE WHEN ps.created_at > {week} AND ps.sentiment <= {neg} THEN 1 ELSE 0 END) AS negative_week, \
+                 AVG(CASE WHEN ps.created_at > {recent} THEN ps.sentiment END) AS recent_mean, \
+                 AVG(CASE WHEN ps.created_at <= {recent} THEN ps.sentiment END) AS earlier_mean, \
+                 MAX(CASE WHEN ps.created_at > {recent} AND ps.churn_risk >= {intent} THEN 1 ELSE 0 END) \
+                   AS churn_intent \
+                 FROM {soc_from} ps.created_at > {earlier} AND ps.created_at <= {now} GROUP BY ps.contact_id), \
          c1 AS (SELECT cs.contact_id, cs.orders, cs.orders_year, cs.value_pct, \
                 COALESCE(soc.negative_week, 0) AS negative_week, \
                 ROUND(soc.recent_mean * 1000000) / 1000000 AS recent_sentiment, \
