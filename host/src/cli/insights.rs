@@ -115,6 +115,12 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                         report.events_added,
                         report.alerts_changed
                     );
+                    let steps: Vec<String> = report
+                        .steps
+                        .iter()
+                        .map(|(name, took)| format!("{name} {:.1} s", took.as_secs_f64()))
+                        .collect();
+                    println!("steps: {}", steps.join(", "));
                 }
             }
             Action::Inbox { top, status } => {
@@ -249,10 +255,11 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 } else {
                     for a in &advocates {
                         println!(
-                            "{:>3}. {:<30} {:>4} points: {}",
+                            "{:>3}. {:<30} {:>4} point{}: {}",
                             a.rank,
                             cut(&a.name, 30),
                             a.points,
+                            if a.points == 1 { "" } else { "s" },
                             a.explanation
                         );
                         for e in &a.events {
