@@ -4,9 +4,11 @@
 
 mod common;
 
-use socialcrm::ingest::{ChannelRef, CommitError, commit_page};
-use socialcrm::runtime::KvChanges;
+use socialcrm::ingest::{ChannelRef, CommitError, analyze_new, commit_page};
+use socialcrm::plugins::Manifest;
+use socialcrm::runtime::bindings::AnalysisInput;
 use socialcrm::runtime::bindings::types::{Author, Direction, Post, PostKind};
+use socialcrm::runtime::{AnalyzerPlugin, KvChanges, Runtime, RuntimeOptions};
 use socialcrm::store::{Db, now_ms};
 use sqlx::Row;
 
@@ -162,6 +164,55 @@ async fn a_bad_page_stores_nothing() {
         .unwrap_err();
         assert!(matches!(missing, CommitError::NoChannel(9999)));
         assert_eq!(count(&db, "posts").await, 0, "the transaction rolled back");
+    })
+    .await;
+}
+
+fn analyzer(runtime: &Runtime, dir: &tempfile::TempDir) -> AnalyzerPlugin {
+    let manifest = std::fs::read_to_string(dir.path().join("plugin.toml")).unwrap();
+    let wasm = std::fs::read(dir.path().join("plugin.wasm")).unwrap();
+    runtime
+        .load_analyzer(Manifest::parse(&manifest).unwrap(), &wasm)
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn analyses_with_and_without_sentiment_share_a_statement() {
+    let (intent, sentiment) = (
+        common::plugin_dir("plugins/intent"),
+        common::plugin_dir("plugins/sentiment"),
+    );
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let (intent, sentiment) = (analyzer(&runtime, &intent), analyzer(&runtime, &sentiment));
+    common::on_each_db(|db| {
+        let (intent, sentiment) = (intent.clone(), sentiment.clone());
+        async move {
+            let id = channel(&db).await;
+            // Pooled connections are handed out in turn: enough pages that one
+            // connection prepares the insert without sentiment and reuses it with.
+            for n in 0..12 {
+                let page = vec![
+                    post(&format!("{n}a"), "u1", "alice@demo.social", "2026-11-22T08:00:00Z"),
+                    post(&format!("{n}b"), "u2", "bob@demo.social", "2026-11-22T08:01:00Z"),
+                ];
+                let committed = commit_page(&db, &id, &page, None, &KvChanges::new()).await.unwrap();
+                let inputs: Vec<(i64, AnalysisInput)> = committed
+                    .new_posts
+                    .iter()
+                    .zip(&page)
+                    .map(|(id, p)| (*id, AnalysisInput::from(p)))
+                    .collect();
+                // The same insert, without sentiment (intent) and with it.
+                assert_eq!(analyze_new(&db, &[intent.clone()], &inputs).await.unwrap(), 2);
+                assert_eq!(analyze_new(&db, &[sentiment.clone()], &inputs).await.unwrap(), 2);
+            }
+            let scored: i64 = sqlx::query("SELECT COUNT(*) AS n FROM analyses WHERE sentiment IS NOT NULL")
+                .fetch_one(db.pool())
+                .await
+                .unwrap()
+                .get("n");
+            assert_eq!(scored, 24);
+        }
     })
     .await;
 }

@@ -8,9 +8,8 @@ use sqlx::Row;
 use super::page::kind_from_name;
 use crate::runtime::bindings::AnalysisInput;
 use crate::runtime::bindings::types::Analysis;
-use crate::runtime::bindings::types::Post;
 use crate::runtime::{AnalyzerPlugin, CallError};
-use crate::store::{Db, now_ms, placeholders};
+use crate::store::{Backend, Db, now_ms, placeholders};
 
 /// Posts per analyzer call.
 pub const BATCH: usize = 256;
@@ -117,7 +116,12 @@ async fn store(
         placeholders(posts.len(), 9)
     );
     let now = now_ms();
-    let mut query = sqlx::query(db.backend().sql(sql));
+    // Not kept prepared on PostgreSQL: sqlx's `Any` binds a missing f64 as a
+    // float4 NULL, and a statement prepared with it then refuses an f64 value
+    // ("incorrect binary data format"); analyzers without sentiment (intent)
+    // and with it (sentiment) send the same statement.
+    let keep = db.backend() == Backend::Sqlite;
+    let mut query = sqlx::query(db.backend().sql(sql)).persistent(keep);
     for ((post_id, _), a) in posts.iter().zip(analyses) {
         let intents: Vec<_> = a
             .intents
@@ -136,13 +140,4 @@ async fn store(
             .bind(now);
     }
     Ok(query.execute(db.pool()).await?.rows_affected() as usize)
-}
-
-/// What an analyzer sees of `post`: its text, kind and language, nothing of the author.
-pub fn input_of(post: &Post) -> AnalysisInput {
-    AnalysisInput {
-        text: post.text.clone(),
-        kind: post.kind,
-        language: post.language.clone(),
-    }
 }

@@ -8,7 +8,7 @@
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::analyze::{analyze_new, input_of};
+use super::analyze::analyze_new;
 use super::page::Committed;
 use crate::runtime::AnalyzerPlugin;
 use crate::runtime::bindings::AnalysisInput;
@@ -65,7 +65,8 @@ impl FollowUp {
 /// The new posts of a committed page: database id and what analyzers see.
 pub(super) fn new_of(page: &[Post], committed: &Committed) -> Vec<(i64, AnalysisInput)> {
     let at = committed.new_posts.iter().zip(&committed.new_in_page);
-    at.filter_map(|(&id, &i)| Some((id, input_of(page.get(i)?)))).collect()
+    at.filter_map(|(&id, &i)| Some((id, AnalysisInput::from(page.get(i)?))))
+        .collect()
 }
 
 /// Analysis, identity resolution and scores of `new` posts, inline.
