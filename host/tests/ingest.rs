@@ -203,8 +203,16 @@ async fn analyses_with_and_without_sentiment_share_a_statement() {
                     .map(|(id, p)| (*id, AnalysisInput::from(p)))
                     .collect();
                 // The same insert, without sentiment (intent) and with it.
-                assert_eq!(analyze_new(&db, &[intent.clone()], &inputs).await.unwrap(), 2);
-                assert_eq!(analyze_new(&db, &[sentiment.clone()], &inputs).await.unwrap(), 2);
+                assert_eq!(
+                    analyze_new(&db, std::slice::from_ref(&intent), &inputs).await.unwrap(),
+                    2
+                );
+                assert_eq!(
+                    analyze_new(&db, std::slice::from_ref(&sentiment), &inputs)
+                        .await
+                        .unwrap(),
+                    2
+                );
             }
             let scored: i64 = sqlx::query("SELECT COUNT(*) AS n FROM analyses WHERE sentiment IS NOT NULL")
                 .fetch_one(db.pool())
