@@ -16,7 +16,7 @@ commands:
   demo            build-plugins, then run `socialcrm demo` (SQLite, bundled plugins, a demo network)
   python-example  build the Python example analyzer with componentize-py (from PyPI, into a
                   virtual environment under target/) and test that it installs and runs
-  bench           build-plugins, then the benchmarks (instantiation, sentiment wasm/native/VADER, mastodon parsing, end-to-end ingest)
+  bench           build-plugins, then the benchmarks (instantiation, sentiment wasm/native/VADER, mastodon parsing, end-to-end ingest, insights)
 ";
 
 /// Plugins shipped with socialcrm: (package, directory).
