@@ -44,14 +44,19 @@ pub struct NewChannel {
 }
 
 /// A channel account as `channel list` shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ChannelSummary {
     pub name: String,
     pub plugin: String,
     pub network: String,
+    /// `active`, `failing`, `rate-limited` or `paused` (waits for an admin).
     pub status: String,
     pub last_error: Option<String>,
     pub posts: i64,
+    /// When the account last changed: added, a page committed or a sync ended.
+    pub updated_at: i64,
+    /// When the scheduler polls it next; null while paused.
+    pub next_poll_at: Option<i64>,
 }
 
 /// Checks config and secrets against the manifest: known fields only, each in
@@ -104,6 +109,17 @@ fn validate(plugin: &ChannelPlugin, new: &NewChannel) -> Result<(), ChannelError
 
 /// Adds a channel account after the plugin's own `check` accepts it.
 pub async fn add(db: &Db, sbox: &SecretBox, ingest: &Ingest, new: NewChannel) -> Result<(), ChannelError> {
+    add_as(db, sbox, ingest, new, "cli").await
+}
+
+/// [`add`] with `actor` named in the audit log.
+pub async fn add_as(
+    db: &Db,
+    sbox: &SecretBox,
+    ingest: &Ingest,
+    new: NewChannel,
+    actor: &str,
+) -> Result<(), ChannelError> {
     let plugin = ingest.channel_plugin(&new.plugin).await?;
     validate(&plugin, &new)?;
     let account = Account {
@@ -141,7 +157,7 @@ pub async fn add(db: &Db, sbox: &SecretBox, ingest: &Ingest, new: NewChannel) ->
     let fields: Vec<&String> = new.config.keys().chain(new.secrets.keys()).collect();
     audit(
         &mut *tx,
-        "cli",
+        actor,
         "channel.add",
         &new.name,
         &json!({"plugin": new.plugin, "fields": fields}),
@@ -153,7 +169,7 @@ pub async fn add(db: &Db, sbox: &SecretBox, ingest: &Ingest, new: NewChannel) ->
 
 pub async fn list(db: &Db) -> Result<Vec<ChannelSummary>, ChannelError> {
     let rows = sqlx::query(
-        "SELECT c.name, c.plugin, c.network, c.status, c.last_error, \
+        "SELECT c.name, c.plugin, c.network, c.status, c.last_error, c.updated_at, c.next_poll_at, \
          (SELECT COUNT(*) FROM posts p WHERE p.channel_id = c.id) AS posts FROM channel_accounts c ORDER BY c.name",
     )
     .fetch_all(db.pool())
@@ -167,6 +183,8 @@ pub async fn list(db: &Db) -> Result<Vec<ChannelSummary>, ChannelError> {
                 status: r.try_get("status")?,
                 last_error: r.try_get("last_error")?,
                 posts: r.try_get("posts")?,
+                updated_at: r.try_get("updated_at")?,
+                next_poll_at: Some(r.try_get("next_poll_at")?).filter(|&at| at != i64::MAX),
             })
         })
         .collect()
@@ -174,6 +192,11 @@ pub async fn list(db: &Db) -> Result<Vec<ChannelSummary>, ChannelError> {
 
 /// Removes the account, its posts and replies; returns how many posts went.
 pub async fn remove(db: &Db, name: &str) -> Result<u64, ChannelError> {
+    remove_as(db, name, "cli").await
+}
+
+/// [`remove`] with `actor` named in the audit log.
+pub async fn remove_as(db: &Db, name: &str, actor: &str) -> Result<u64, ChannelError> {
     let mut tx = db.begin().await?;
     let id: i64 = sqlx::query("SELECT id FROM channel_accounts WHERE name = $1")
         .bind(name)
@@ -195,7 +218,7 @@ pub async fn remove(db: &Db, name: &str) -> Result<u64, ChannelError> {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    audit(&mut *tx, "cli", "channel.remove", name, &json!({"posts": posts})).await?;
+    audit(&mut *tx, actor, "channel.remove", name, &json!({"posts": posts})).await?;
     tx.commit().await?;
     Ok(posts)
 }

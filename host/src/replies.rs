@@ -26,6 +26,8 @@ pub enum ReplyError {
     NoPost(i64),
     #[error("no reply {0}")]
     NoReply(i64),
+    #[error("no channel named {0}")]
+    NoChannel(String),
     #[error("the reply is empty")]
     Empty,
     #[error("the reply is longer than {MAX_TEXT} characters")]
@@ -39,7 +41,7 @@ pub enum ReplyError {
 }
 
 /// A reply as stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Reply {
     pub id: i64,
     pub channel: String,
@@ -56,9 +58,8 @@ pub struct Reply {
     pub created_at: i64,
 }
 
-/// Stores a reply to post `post_id` as `queued`; with a key already used,
-/// returns that reply instead (a repeated request changes nothing).
-pub async fn queue(db: &Db, post_id: i64, text: &str, key: Option<&str>, actor: &str) -> Result<Reply, ReplyError> {
+/// `text` trimmed, if it is a sendable reply.
+pub fn check_text(text: &str) -> Result<&str, ReplyError> {
     let text = text.trim();
     if text.is_empty() {
         return Err(ReplyError::Empty);
@@ -66,17 +67,48 @@ pub async fn queue(db: &Db, post_id: i64, text: &str, key: Option<&str>, actor: 
     if text.chars().count() > MAX_TEXT {
         return Err(ReplyError::TooLong);
     }
+    Ok(text)
+}
+
+/// Stores a reply to post `post_id` as `queued`; with a key already used,
+/// returns that reply instead (a repeated request changes nothing).
+pub async fn queue(db: &Db, post_id: i64, text: &str, key: Option<&str>, actor: &str) -> Result<Reply, ReplyError> {
+    let text = check_text(text)?;
     let key = match key {
         Some(key) => key.to_string(),
         None => hex::encode(&Sha256::digest(format!("{post_id}\n{text}"))[..16]),
     };
-    let mut tx = db.begin().await?;
     let channel_id: i64 = sqlx::query("SELECT channel_id FROM posts WHERE id = $1")
         .bind(post_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(db.pool())
         .await?
         .ok_or(ReplyError::NoPost(post_id))?
         .try_get("channel_id")?;
+    insert(db, channel_id, Some(post_id), text, &key, actor).await
+}
+
+/// Stores a broadcast (a post that answers nothing) on channel `channel` as
+/// `queued`, like [`queue`]; the key is the caller's.
+pub async fn queue_broadcast(db: &Db, channel: &str, text: &str, key: &str, actor: &str) -> Result<Reply, ReplyError> {
+    let text = check_text(text)?;
+    let channel_id: i64 = sqlx::query("SELECT id FROM channel_accounts WHERE name = $1")
+        .bind(channel)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or_else(|| ReplyError::NoChannel(channel.to_string()))?
+        .try_get("id")?;
+    insert(db, channel_id, None, text, key, actor).await
+}
+
+async fn insert(
+    db: &Db,
+    channel_id: i64,
+    post_id: Option<i64>,
+    text: &str,
+    key: &str,
+    actor: &str,
+) -> Result<Reply, ReplyError> {
+    let mut tx = db.begin().await?;
     let now = now_ms();
     let inserted = sqlx::query(
         "INSERT INTO replies (channel_id, post_id, text, idempotency_key, created_by, created_at, updated_at) \
@@ -85,7 +117,7 @@ pub async fn queue(db: &Db, post_id: i64, text: &str, key: Option<&str>, actor: 
     .bind(channel_id)
     .bind(post_id)
     .bind(text)
-    .bind(&key)
+    .bind(key)
     .bind(actor)
     .bind(now)
     .bind(now)
@@ -104,7 +136,7 @@ pub async fn queue(db: &Db, post_id: i64, text: &str, key: Option<&str>, actor: 
     }
     tx.commit().await?;
     let id: i64 = sqlx::query("SELECT id FROM replies WHERE idempotency_key = $1")
-        .bind(&key)
+        .bind(key)
         .fetch_one(db.pool())
         .await?
         .try_get("id")?;

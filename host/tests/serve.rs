@@ -17,6 +17,7 @@ use socialcrm::ingest::{self, Ingest, IngestOptions, Schedule, SchedulerOptions}
 use socialcrm::runtime::{Runtime, RuntimeOptions};
 use socialcrm::secrets::SecretBox;
 use socialcrm::store::Db;
+use socialcrm::tokens::{self, Role};
 use socialcrm_fakes::FakeMastodon;
 use socialcrm_fakes::mastodon::TOKEN;
 use sqlx::Row;
@@ -406,7 +407,13 @@ async fn webhooks_and_the_read_api_over_http() {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let app = socialcrm::server::router(ingest.clone());
         let server = tokio::spawn(async move { axum::serve(listener, app).await });
-        let http = reqwest::Client::new();
+        let token = tokens::create(&db, "agent-1", Role::Agent, "test").await.unwrap();
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+        let http = reqwest::Client::builder().default_headers(headers).build().unwrap();
 
         let health = http.get(format!("{base}/healthz")).send().await.unwrap();
         assert_eq!(health.status(), 200);
@@ -451,7 +458,7 @@ async fn webhooks_and_the_read_api_over_http() {
         assert!(posts_of(&db, "stuck").await.is_empty());
 
         let page: Value = http
-            .get(format!("{base}/api/v1/posts?channel=hooked&limit=1"))
+            .get(format!("{base}/api/v1/posts?channel=hooked&sort=newest&limit=1"))
             .send()
             .await
             .unwrap()
@@ -460,9 +467,9 @@ async fn webhooks_and_the_read_api_over_http() {
             .unwrap();
         assert_eq!(page["items"][0]["external_id"], "m2", "newest first");
         assert_eq!(page["items"][0]["author"]["handle"], "mallory");
-        let next = page["next_before"].as_i64().expect("a next page");
+        let next = page["next_cursor"].as_str().expect("a next page");
         let rest: Value = http
-            .get(format!("{base}/api/v1/posts?channel=hooked&before={next}"))
+            .get(format!("{base}/api/v1/posts?channel=hooked&sort=newest&cursor={next}"))
             .send()
             .await
             .unwrap()
@@ -470,6 +477,8 @@ async fn webhooks_and_the_read_api_over_http() {
             .await
             .unwrap();
         assert_eq!(rest["items"][0]["text"], "first push");
+        assert_eq!(rest["items"].as_array().map(Vec::len), Some(1));
+        assert!(rest["next_cursor"].is_null());
         // A reply is recorded even when the network refuses it.
         let post_id = page["items"][0]["id"].as_i64().unwrap();
         let reply = http
@@ -503,15 +512,16 @@ async fn webhooks_and_the_read_api_over_http() {
         assert_eq!(empty.status(), 400);
         let bad = http.get(format!("{base}/api/v1/posts?limit=0")).send().await.unwrap();
         assert_eq!(bad.status(), 400);
-        let channels: Value = http
-            .get(format!("{base}/api/v1/channels"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(channels["items"].as_array().map(Vec::len), Some(2));
+        // The calls above are counted; /metrics needs no token.
+        let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+        for expected in [
+            "socialcrm_plugin_call_seconds_count{plugin=\"hostile-channel\",call=\"handle-webhook\"}",
+            "socialcrm_plugin_call_failures_total{plugin=\"hostile-channel\",call=\"handle-webhook\",reason=\"timeout\"}",
+            "socialcrm_ingest_posts_total{network=",
+            "socialcrm_http_responses_total{status=\"400\"}",
+        ] {
+            assert!(metrics.contains(expected), "{expected} in {metrics}");
+        }
         server.abort();
     })
     .await;

@@ -8,6 +8,9 @@
 //! `SOCIALCRM_TEST_POSTGRES_URL` is set. `SOCIALCRM_BENCH_POSTS` sets N
 //! (default 100,000).
 
+#[path = "common/postgres.rs"]
+mod postgres;
+
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -177,20 +180,8 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display());
     run("sqlite", &sqlite, n, &mastodon, &sentiment).await;
-    if let Ok(base) = std::env::var("SOCIALCRM_TEST_POSTGRES_URL") {
-        sqlx::any::install_default_drivers();
-        let admin = sqlx::AnyPool::connect(&base).await.unwrap();
-        let schema = format!("bench_{}", std::process::id());
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-            .execute(&admin)
-            .await
-            .unwrap();
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-        run("postgresql", &url, n, &mastodon, &sentiment).await;
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-            .execute(&admin)
-            .await
-            .unwrap();
-    }
+    postgres::in_schema("bench", |url| async move {
+        run("postgresql", &url, n, &mastodon, &sentiment).await
+    })
+    .await;
 }

@@ -16,7 +16,11 @@ commands:
   demo            build-plugins, then run `socialcrm demo` (SQLite, bundled plugins, a demo network)
   python-example  build the Python example analyzer with componentize-py (from PyPI, into a
                   virtual environment under target/) and test that it installs and runs
-  bench           build-plugins, then the benchmarks (instantiation, sentiment wasm/native/VADER, mastodon parsing, end-to-end ingest, insights)
+  bench           build-plugins, then the benchmarks (instantiation, sentiment wasm/native/VADER, mastodon parsing, end-to-end ingest, insights, the HTTP API)
+  browser-test    build-plugins and socialcrm, then drive the web UI of `socialcrm demo` in headless
+                  Chromium (tests/browser, playwright-core from npm; screenshots in target/browser)
+  pds-test        build-plugins and socialcrm, then run the Bluesky plugin against the AT Protocol
+                  reference PDS (tests/pds, @atproto/dev-env from npm; needs PostgreSQL and Redis)
 ";
 
 /// Plugins shipped with socialcrm: (package, directory).
@@ -40,6 +44,8 @@ fn main() {
         Some("demo") => demo(&args[1..]),
         Some("bench") => bench(&args[1..]),
         Some("python-example") => python_example(),
+        Some("browser-test") => browser_test(),
+        Some("pds-test") => pds_test(),
         _ => {
             eprint!("{USAGE}");
             std::process::exit(2);
@@ -109,6 +115,19 @@ fn build_plugins() -> anyhow::Result<()> {
             .join("wasm32-wasip2/release")
             .join(format!("{}.wasm", package.replace('-', "_")));
         std::fs::copy(&wasm, out.join("plugin.wasm")).with_context(|| format!("copying {}", wasm.display()))?;
+        // The recorded answers `socialcrm plugin test NAME` replays, as they are now.
+        let recorded = root().join(dir).join("conformance");
+        let copied = out.join("conformance");
+        if copied.exists() {
+            std::fs::remove_dir_all(&copied)?;
+        }
+        if recorded.is_dir() {
+            std::fs::create_dir(&copied)?;
+            for file in std::fs::read_dir(&recorded)? {
+                let file = file?;
+                std::fs::copy(file.path(), copied.join(file.file_name()))?;
+            }
+        }
     }
     eprintln!("xtask: bundled plugins are in {}", target.join("plugins").display());
     Ok(())
@@ -177,7 +196,7 @@ fn python_example() -> anyhow::Result<()> {
 
 fn bench(args: &[String]) -> anyhow::Result<()> {
     build_plugins()?;
-    for name in ["platform", "ingest", "insights"] {
+    for name in ["platform", "ingest", "insights", "api"] {
         let mut bench = cargo();
         // Traps capture backtraces when this is set, which slows them by ~40 µs each.
         bench.env_remove("RUST_BACKTRACE");
@@ -187,4 +206,51 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         run(bench)?;
     }
     Ok(())
+}
+
+/// Debian's Chromium: playwright-core drives it, so no browser is downloaded.
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn browser_test() -> anyhow::Result<()> {
+    let chromium = std::env::var("SOCIALCRM_CHROMIUM").unwrap_or_else(|_| CHROMIUM.into());
+    if !Path::new(&chromium).exists() {
+        bail!("no Chromium at {chromium}: install it with `apt-get install -y chromium` (or set SOCIALCRM_CHROMIUM)");
+    }
+    build_plugins()?;
+    let mut build = cargo();
+    build.args(["build", "-p", "socialcrm"]);
+    run(build)?;
+    let dir = root().join("tests/browser");
+    if !dir.join("node_modules").exists() {
+        let mut install = Command::new("npm");
+        install.current_dir(&dir).args(["ci", "--no-audit", "--no-fund"]);
+        run(install).context("installing playwright-core (needs Node.js 20 or later with npm)")?;
+    }
+    let mut test = Command::new("node");
+    test.current_dir(&dir)
+        .arg("ui.test.mjs")
+        .env("SOCIALCRM_BIN", root().join("target/debug/socialcrm"))
+        .env("SOCIALCRM_CHROMIUM", &chromium);
+    run(test)
+}
+
+/// Opt-in (not in `test`): the Bluesky plugin against the reference PDS, PLC
+/// and AppView of @atproto/dev-env (~25 s once installed). Postgres and Redis
+/// come from DB_POSTGRES_URL / REDIS_HOST (defaults: local, trust auth).
+fn pds_test() -> anyhow::Result<()> {
+    build_plugins()?;
+    let mut build = cargo();
+    build.args(["build", "-p", "socialcrm"]);
+    run(build)?;
+    let dir = root().join("tests/pds");
+    if !dir.join("node_modules").exists() {
+        let mut install = Command::new("npm");
+        install.current_dir(&dir).args(["ci", "--no-audit", "--no-fund"]);
+        run(install).context("installing @atproto/dev-env (needs Node.js 20 or later with npm)")?;
+    }
+    let mut test = Command::new("node");
+    test.current_dir(&dir)
+        .args(["--require", "./node20-shim.cjs", "pds-test.mjs"])
+        .env("SOCIALCRM_BIN", root().join("target/debug/socialcrm"));
+    run(test)
 }

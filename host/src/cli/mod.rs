@@ -1,14 +1,18 @@
 //! The `socialcrm` command line.
 
 mod analyze;
+mod analyzer;
 mod channel;
+mod demo;
 mod identity;
 mod import;
 mod insights;
 mod plugin;
 mod plugin_dev;
 mod reply;
+mod respond;
 mod serve;
+mod token;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -103,9 +107,15 @@ impl Global {
     }
 }
 
+/// Who the audit log names for a command-line change.
+fn actor() -> String {
+    format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()))
+}
+
 #[derive(Subcommand)]
 enum Command {
     Analyze(analyze::Args),
+    Analyzer(analyzer::Args),
     Import(import::Args),
     Channel(channel::Args),
     Identity(identity::Args),
@@ -113,13 +123,9 @@ enum Command {
     Plugin(plugin::Args),
     Serve(serve::Args),
     Reply(reply::Args),
-    /// Run the bundled plugins against a demo network on loopback: poll mentions
-    /// into the database, score them, print the inbox most negative first, and
-    /// reply to the worst.
-    ///
-    /// Example: socialcrm demo
-    #[command(verbatim_doc_comment)]
-    Demo,
+    Respond(respond::Args),
+    Token(token::Args),
+    Demo(demo::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -131,6 +137,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(&cli.global, args),
+        Command::Analyzer(args) => analyzer::run(&cli.global, args),
         Command::Import(args) => import::run(&cli.global, args),
         Command::Channel(args) => channel::run(&cli.global, args),
         Command::Identity(args) => identity::run(&cli.global, args),
@@ -138,7 +145,9 @@ pub fn main() -> ExitCode {
         Command::Plugin(args) => plugin::run(&cli.global, args),
         Command::Serve(args) => serve::run(&cli.global, args),
         Command::Reply(args) => reply::run(&cli.global, args),
-        Command::Demo => crate::demo::run(&cli.global.data_dir).map(|()| ExitCode::SUCCESS),
+        Command::Respond(args) => respond::run(&cli.global, args),
+        Command::Token(args) => token::run(&cli.global, args),
+        Command::Demo(args) => demo::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

@@ -103,11 +103,6 @@ enum TrustAction {
     },
 }
 
-/// Who the audit log names for a command-line change.
-fn actor() -> String {
-    format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()))
-}
-
 fn read_package(path: &Path) -> anyhow::Result<Package> {
     Ok(Package::read(path)?)
 }
@@ -161,7 +156,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn admin(global: &Global, db: &Db, command: PluginCommand) -> anyhow::Result<ExitCode> {
-    let actor = actor();
+    let actor = super::actor();
     match command {
         PluginCommand::Install { package } => {
             let package = read_package(&package)?;

@@ -88,7 +88,7 @@ fn new(name: String, kind: PluginKind, dir: Option<PathBuf>, sdk: PathBuf) -> an
 
 fn test(plugin: &str, fixtures: Option<PathBuf>, strict: bool) -> anyhow::Result<ExitCode> {
     let (manifest, wasm) = plugins::resolve(plugin)?;
-    let fixtures = match fixtures.or_else(|| default_fixtures(Path::new(plugin))) {
+    let fixtures = match fixtures.or_else(|| default_fixtures(plugin)) {
         Some(dir) => Fixtures::load(&dir)?,
         None => Fixtures::default(),
     };
@@ -101,15 +101,16 @@ fn test(plugin: &str, fixtures: Option<PathBuf>, strict: bool) -> anyhow::Result
     })
 }
 
-/// `conformance/` beside the plugin's `plugin.toml`, when it holds the file
-/// (none for a plugin found by name).
-fn default_fixtures(plugin: &Path) -> Option<PathBuf> {
-    let dir = if plugin.is_dir() {
-        plugin
-    } else if plugin.is_file() {
-        plugin.parent()?
+/// `conformance/` beside the plugin's `plugin.toml` (a bundled plugin's too,
+/// found by name), when it holds the file.
+fn default_fixtures(plugin: &str) -> Option<PathBuf> {
+    let path = Path::new(plugin);
+    let dir = if path.is_dir() {
+        path.to_path_buf()
+    } else if path.is_file() {
+        path.parent()?.to_path_buf()
     } else {
-        return None;
+        plugins::bundled_dir(plugin)?
     };
     let fixtures = dir.join("conformance");
     fixtures.join(FIXTURES_FILE).is_file().then_some(fixtures)

@@ -33,6 +33,10 @@ pub struct Args {
     /// Seconds before the first retry after a failure (doubled after each further failure).
     #[arg(long, default_value_t = 10)]
     backoff: u64,
+    /// Seconds between two recomputes of every insight (values, churn,
+    /// advocacy, alerts); 0 disables them.
+    #[arg(long, default_value_t = 900)]
+    recompute_interval: u64,
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
@@ -44,6 +48,9 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             ..Schedule::default()
         };
         let ingest = global.ingest_with(&db, schedule).await?;
+        if let Some(token) = crate::tokens::first_admin(&db).await? {
+            println!("first start: the admin token, shown only now (`socialcrm token create` makes more):\n  {token}");
+        }
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -58,12 +65,18 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             workers: args.workers.max(1),
             ..SchedulerOptions::default()
         };
+        // Beside the ingest: queued re-analysis jobs and the scheduled recompute.
+        let jobs = crate::reanalysis::Worker::new(ingest.db(), ingest.runtime(), &options.node);
+        let jobs = tokio::spawn(crate::reanalysis::work(jobs, stop.clone()));
+        let every = Duration::from_secs(args.recompute_interval);
+        let scoring = tokio::spawn(crate::insights::schedule::run(db.clone(), every, stop.clone()));
         crate::server::serve(listener, ingest, options, stop).await?;
+        let _ = tokio::join!(jobs, scoring);
         anyhow::Ok(ExitCode::SUCCESS)
     })
 }
 
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

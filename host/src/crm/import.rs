@@ -90,7 +90,7 @@ impl Columns {
 }
 
 /// Calls `progress` with the bytes read so far.
-pub type Progress<'a> = &'a dyn Fn(u64);
+pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
 
 /// Reads every record, parses it, and writes the parsed rows in chunks of
 /// [`CHUNK`], each in one database transaction. A bad row is reported with its
@@ -177,6 +177,16 @@ fn parse_contact(columns: &Columns, record: &csv::StringRecord) -> Result<Contac
 
 /// Imports contacts from CSV.
 pub async fn contacts(db: &Db, input: impl Read, progress: Progress<'_>) -> Result<ImportReport, ImportError> {
+    contacts_as(db, input, progress, "cli").await
+}
+
+/// [`contacts`] with `actor` named in the audit log.
+pub async fn contacts_as(
+    db: &Db,
+    input: impl Read,
+    progress: Progress<'_>,
+    actor: &str,
+) -> Result<ImportReport, ImportError> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
     let columns = Columns::new(reader.headers()?);
     if !columns.0.contains_key("id") {
@@ -196,7 +206,7 @@ pub async fn contacts(db: &Db, input: impl Read, progress: Progress<'_>) -> Resu
         async |rows, report| write_contacts(db, rows, report).await,
     )
     .await?;
-    audit(db.pool(), "cli", "import.contacts", "contacts", &summary(&report)).await?;
+    audit(db.pool(), actor, "import.contacts", "contacts", &summary(&report)).await?;
     Ok(report)
 }
 
@@ -330,6 +340,16 @@ fn parse_transaction(columns: &Columns, record: &csv::StringRecord) -> Result<Tr
 
 /// Imports transactions from CSV; their contacts must exist.
 pub async fn transactions(db: &Db, input: impl Read, progress: Progress<'_>) -> Result<ImportReport, ImportError> {
+    transactions_as(db, input, progress, "cli").await
+}
+
+/// [`transactions`] with `actor` named in the audit log.
+pub async fn transactions_as(
+    db: &Db,
+    input: impl Read,
+    progress: Progress<'_>,
+    actor: &str,
+) -> Result<ImportReport, ImportError> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
     let columns = Columns::new(reader.headers()?);
     for required in ["id", "contact_id", "kind", "occurred_at"] {
@@ -361,7 +381,7 @@ pub async fn transactions(db: &Db, input: impl Read, progress: Progress<'_>) -> 
     .await?;
     audit(
         db.pool(),
-        "cli",
+        actor,
         "import.transactions",
         "transactions",
         &summary(&report),

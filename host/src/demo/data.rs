@@ -246,3 +246,94 @@ fn html_escape(text: &str) -> String {
         .replace('"', "&quot;")
         .replace('\'', "&#39;")
 }
+
+/// The brand's CRM: the people above who are customers, and others who never
+/// post. Maya, Lina and Marco show their website on their profile and Inês's
+/// record lists her handle (links made at once); Tom and Ellie match by name
+/// only (links proposed for review). Columns as `socialcrm import contacts`.
+pub fn contacts_csv() -> String {
+    let mut csv = String::from("id,name,email,website,company,mastodon\n");
+    for (id, name, email, website, handle) in [
+        (
+            "C-1001",
+            "Maya Okafor",
+            "maya@example.com",
+            "https://mayarides.example",
+            "",
+        ),
+        ("C-1002", "Tom Becker", "tom.becker@example.com", "", ""),
+        (
+            "C-1003",
+            "Lina Sorensen",
+            "lina@example.com",
+            "https://lina.design.example",
+            "",
+        ),
+        ("C-1004", "Ellie Chen", "e.chen@example.com", "", ""),
+        (
+            "C-1005",
+            "Marco Rossi",
+            "marco@example.com",
+            "https://marcofixes.example",
+            "",
+        ),
+        ("C-1006", "Ines Costa", "ines@example.com", "", "ines@demo.social"),
+        ("C-1007", "Ben Adler", "ben.adler@example.com", "", ""),
+    ] {
+        csv.push_str(&format!("{id},{name},{email},{website},,{handle}\n"));
+    }
+    // Customers who never post: the value percentiles need a population.
+    for i in 0..40 {
+        csv.push_str(&format!(
+            "C-2{i:03},Customer {i},customer{i}@example.com,,Acme {},\n",
+            i % 7
+        ));
+    }
+    csv
+}
+
+/// Orders of those contacts, dated relative to `now` (Unix ms) so recency
+/// and churn read naturally whenever the demo runs.
+pub fn transactions_csv(now: i64) -> String {
+    const DAY: i64 = 86_400_000;
+    let date = |days_ago: i64| {
+        time::OffsetDateTime::from_unix_timestamp((now - days_ago * DAY) / 1000)
+            .ok()
+            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .unwrap_or_default()
+    };
+    let mut csv = String::from("id,contact_id,kind,amount,currency,occurred_at,reference,product\n");
+    let mut n = 0;
+    let mut order = |csv: &mut String, contact: &str, amount: f64, days_ago: i64, product: &str| {
+        n += 1;
+        csv.push_str(&format!(
+            "T-{n:05},{contact},purchase,{amount:.2},EUR,{},LB-{:06},{product}\n",
+            date(days_ago),
+            400_000 + n
+        ));
+    };
+    for (contact, amount, days_ago, product) in [
+        ("C-1001", 3299.0, 95, "X2"),
+        ("C-1001", 89.0, 20, "Pannier"),
+        ("C-1002", 4890.0, 210, "Cargo"),
+        ("C-1003", 3299.0, 40, "X2"),
+        ("C-1004", 2199.0, 330, "City"),
+        ("C-1005", 129.0, 12, "Brake pads"),
+        ("C-1005", 3299.0, 400, "X2"),
+        ("C-1006", 2199.0, 60, "City"),
+        ("C-1007", 3299.0, 14, "X2"),
+        ("C-1007", 49.0, 7, "Bell"),
+    ] {
+        order(&mut csv, contact, amount, days_ago, product);
+    }
+    for i in 0..40_i64 {
+        order(
+            &mut csv,
+            &format!("C-2{i:03}"),
+            150.0 + (i * 97 % 2800) as f64,
+            10 + i * 11,
+            "City",
+        );
+    }
+    csv
+}

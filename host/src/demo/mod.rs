@@ -1,152 +1,136 @@
-//! `socialcrm demo`: the bundled plugins against a demo network on loopback.
-//! A Mastodon-compatible server carries the demo brand's mentions; the
-//! mastodon plugin polls them, the sentiment plugin scores them, the inbox is
-//! printed most negative first, and the worst one gets a reply.
+//! The demo world: a Mastodon-compatible network on loopback where customers
+//! of a fictional brand talk about it, the brand's CRM (contacts and orders),
+//! and a `demo` channel account that listens to the network. `socialcrm demo`
+//! serves it all; new posts keep arriving while it runs.
 
 mod data;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use anyhow::Context;
+use serde_json::Value;
 use socialcrm_fakes::{Dataset, FakeMastodon, mastodon::TOKEN};
+use tokio::sync::watch;
 
-use crate::ingest::{ChannelRef, commit_page};
-use crate::plugins::resolve;
-use crate::runtime::bindings::types::{Analysis, Post};
-use crate::runtime::bindings::{AnalysisInput, Outbound, ReplyTarget};
-use crate::runtime::{Account, Runtime, RuntimeOptions};
+use crate::channels::{self, ChannelError, NewChannel};
+use crate::crm::import;
+use crate::ingest::Ingest;
+use crate::plugins::{Package, bundled_dir, registry};
+use crate::secrets::SecretBox;
 use crate::store::{Db, now_ms};
 
-/// Stops after this many pages even if the plugin keeps saying there is more.
-const MAX_PAGES: usize = 100;
+/// The channel account the demo adds.
+pub const CHANNEL: &str = "demo";
+/// Posts on the network at start; the others arrive one by one.
+const AT_START: usize = 14;
 
-pub fn run(data_dir: &std::path::Path) -> anyhow::Result<()> {
-    let tokio = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let network = tokio.block_on(FakeMastodon::start_with(Dataset {
-        brand: data::brand(),
-        statuses: data::statuses(),
-        notifications: Vec::new(),
-    }))?;
-    println!("demo network (Mastodon API) at {}", network.base_url());
-    let db = tokio.block_on(Db::open_default(data_dir))?;
-    // The demo network starts afresh each run: so does the demo channel's cursor.
-    let channel = tokio.block_on(demo_channel(&db))?;
+/// The demo network and the posts still to come.
+pub struct Network {
+    fake: FakeMastodon,
+    later: Vec<Value>,
+}
 
-    let runtime = Runtime::new(RuntimeOptions {
-        cache_dir: Some(data_dir.join("cache")),
-        ..RuntimeOptions::default()
-    })?;
-    let (manifest, wasm) = resolve("mastodon")?;
-    let mastodon = runtime.load_channel(manifest, &wasm)?;
-    let (manifest, wasm) = resolve("sentiment")?;
-    let sentiment = runtime.load_analyzer(manifest, &wasm)?;
+impl Network {
+    pub async fn start() -> anyhow::Result<Network> {
+        let mut statuses = data::statuses();
+        let later = statuses.split_off(AT_START.min(statuses.len()));
+        // Spread over the last hours, so waiting times look like a working day's.
+        let now = now_ms();
+        let count = statuses.len() as i64;
+        for (i, status) in statuses.iter_mut().enumerate() {
+            let at = now - (count - i as i64) * 20 * 60_000;
+            let at = time::OffsetDateTime::from_unix_timestamp(at / 1000)
+                .ok()
+                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
+            if let (Some(at), Value::Object(map)) = (at, status) {
+                map.insert("created_at".into(), Value::String(at));
+            }
+        }
+        let fake = FakeMastodon::start_with(Dataset {
+            brand: data::brand(),
+            statuses,
+            notifications: Vec::new(),
+        })
+        .await?;
+        Ok(Network { fake, later })
+    }
 
-    let mut account = Account {
-        name: "demo".into(),
-        config: BTreeMap::from([("instance".into(), network.base_url())]),
+    pub fn base_url(&self) -> String {
+        self.fake.base_url()
+    }
+
+    /// Publishes one waiting post every `every` until none is left or `stop`;
+    /// then keeps the network up until `stop`.
+    pub async fn run(self, every: Duration, mut stop: watch::Receiver<bool>) {
+        for mut status in self.later {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            // Written now: a new id and time.
+            if let Value::Object(map) = &mut status {
+                map.remove("id");
+                map.remove("created_at");
+            }
+            self.fake.push_mention(status);
+        }
+        let _ = stop.wait_for(|s| *s).await;
+    }
+}
+
+/// The bundled plugins the demo installs (so the admin screens list them).
+const PLUGINS: [&str; 3] = ["mastodon", "sentiment", "intent"];
+
+/// Installs the bundled plugins not installed yet, imports the demo CRM
+/// (idempotent) and points the `demo` channel at `network`.
+pub async fn seed(db: &Db, sbox: &SecretBox, ingest: &Ingest, network: &Network) -> anyhow::Result<()> {
+    for name in PLUGINS {
+        if registry::versions(db, name).await.is_ok() {
+            continue;
+        }
+        let dir = bundled_dir(name)
+            .with_context(|| format!("no bundled plugin `{name}`: run `cargo xtask build-plugins`"))?;
+        let package = Package::from_dir(&dir)?;
+        registry::install(db, ingest.runtime(), &package, "demo")
+            .await
+            .with_context(|| format!("installing the bundled plugin {name}"))?;
+    }
+    let quiet = &|_| {};
+    let contacts = import::contacts_as(db, data::contacts_csv().as_bytes(), quiet, "demo")
+        .await
+        .context("importing the demo contacts")?;
+    let orders = import::transactions_as(db, data::transactions_csv(now_ms()).as_bytes(), quiet, "demo")
+        .await
+        .context("importing the demo orders")?;
+    // The demo's own data: a rejected row is a bug in it.
+    if let Some((line, why)) = contacts.rejected.iter().chain(&orders.rejected).next() {
+        anyhow::bail!("demo CRM row on line {line} rejected: {why}");
+    }
+    let instance = network.base_url();
+    let new = NewChannel {
+        name: CHANNEL.into(),
+        plugin: "mastodon".into(),
+        config: BTreeMap::from([("instance".into(), instance.clone())]),
         secrets: BTreeMap::from([("access-token".into(), TOKEN.into())]),
         // The demo network listens on loopback.
         allow_private: true,
-        ..Account::default()
     };
-    mastodon.check(&account)?;
-
-    let mut posts: Vec<Post> = Vec::new();
-    let mut state = String::new();
-    let mut requests = 0;
-    let (mut stored, mut duplicates) = (0, 0);
-    for _ in 0..MAX_PAGES {
-        let page = mastodon.poll(&account, &state)?;
-        requests += page.requests.len();
-        let committed = tokio.block_on(commit_page(
-            &db,
-            &channel,
-            &page.value.posts,
-            Some(&page.value.state),
-            &page.kv_changes,
-        ))?;
-        stored += committed.new_posts.len();
-        duplicates += committed.duplicates;
-        account.apply_kv(page.kv_changes);
-        posts.extend(page.value.posts);
-        state = page.value.state;
-        if !page.value.has_more {
-            break;
+    match channels::add(db, sbox, ingest, new).await {
+        Ok(()) => Ok(()),
+        // A new run's network has a new port and fresh ids: read it from the start.
+        Err(ChannelError::Exists(_)) => {
+            sqlx::query(
+                "UPDATE channel_accounts SET config = $1, state = '', kv = '{}', status = 'active', \
+                 last_error = NULL, updated_at = $2 WHERE name = $3",
+            )
+            .bind(serde_json::json!({ "instance": instance }).to_string())
+            .bind(now_ms())
+            .bind(CHANNEL)
+            .execute(db.pool())
+            .await?;
+            Ok(())
         }
-    }
-    let mut analyses: Vec<Analysis> = Vec::with_capacity(posts.len());
-    for batch in posts.chunks(100) {
-        let inputs: Vec<AnalysisInput> = batch.iter().map(AnalysisInput::from).collect();
-        analyses.extend(sentiment.analyze(&inputs)?.value);
-    }
-
-    let mut inbox: Vec<(f32, &Post)> = posts
-        .iter()
-        .zip(&analyses)
-        .map(|(p, a)| (a.sentiment.unwrap_or(0.0), p))
-        .collect();
-    inbox.sort_by(|a, b| a.0.total_cmp(&b.0));
-    println!(
-        "\n{} posts from {requests} plugin request(s); {stored} new in {}, {duplicates} already stored. Most negative first:\n",
-        posts.len(),
-        data_dir.join("socialcrm.db").display()
-    );
-    println!("{:>6}  {:<24} text", "score", "author");
-    for (score, post) in &inbox {
-        println!(
-            "{score:>6.2}  {:<24} {}",
-            format!("@{}", post.author.handle),
-            shorten(&post.text, 90)
-        );
-    }
-
-    if let Some((_, worst)) = inbox.first() {
-        let reply = Outbound {
-            text: "We're sorry about this. We've sent you a direct message to sort it out today.".into(),
-            in_reply_to: Some(ReplyTarget {
-                external_id: worst.external_id.clone(),
-                author_handle: worst.author.handle.clone(),
-                thread_id: worst.thread_id.clone(),
-            }),
-            recipient: None,
-        };
-        let sent = mastodon.send(&account, &reply)?;
-        println!(
-            "\nreplied to @{}: {} ({})",
-            worst.author.handle,
-            sent.value.external_id,
-            sent.value.url.as_deref().unwrap_or("no url")
-        );
-    }
-    drop(network);
-    Ok(())
-}
-
-async fn demo_channel(db: &Db) -> anyhow::Result<ChannelRef> {
-    use sqlx::Row;
-    let now = now_ms();
-    let row = sqlx::query(
-        "INSERT INTO channel_accounts (name, plugin, network, created_at, updated_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (name) DO UPDATE SET state = '', kv = '{}', updated_at = excluded.updated_at RETURNING id",
-    )
-    .bind("demo")
-    .bind("mastodon")
-    .bind("mastodon")
-    .bind(now)
-    .bind(now)
-    .fetch_one(db.pool())
-    .await?;
-    Ok(ChannelRef {
-        id: row.try_get("id")?,
-        network: "mastodon".into(),
-        lease_owner: None,
-    })
-}
-
-fn shorten(text: &str, max: usize) -> String {
-    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match flat.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &flat[..cut]),
-        None => flat,
+        Err(e) => Err(e).context("adding the demo channel"),
     }
 }

@@ -3,7 +3,7 @@
 //! commit and analysis, or on another node) changes nothing.
 
 use serde_json::json;
-use sqlx::Row;
+use sqlx::{Any, Executor, Row};
 
 use super::page::kind_from_name;
 use crate::runtime::bindings::AnalysisInput;
@@ -40,40 +40,44 @@ pub async fn analyze_new(
     Ok(stored)
 }
 
-/// Analyzes every stored post `analyzer` has not seen in this version, e.g.
-/// after a crash between commit and analysis or when an analyzer is added.
-/// A batch the analyzer fails on is logged and skipped, so one bad post cannot
-/// stall the rest. Returns the analyses stored.
-pub async fn catch_up(db: &Db, analyzer: &AnalyzerPlugin) -> Result<usize, AnalyzeError> {
+/// Analyzes every stored post `analyzer` has not seen in any version, e.g.
+/// after a crash between commit and analysis or when an analyzer is added
+/// (history seen by an earlier version is a re-analysis job's, see
+/// `crate::reanalysis`). A batch the analyzer fails on is logged and skipped,
+/// so one bad post cannot stall the rest. Returns the analyses stored and
+/// the ids of the posts analysed.
+pub async fn catch_up(db: &Db, analyzer: &AnalyzerPlugin) -> Result<(usize, Vec<i64>), AnalyzeError> {
     let manifest = &analyzer.meta().manifest;
-    let version = manifest.version.to_string();
-    let (mut after, mut stored) = (0i64, 0);
+    let (mut after, mut stored, mut ids) = (0i64, 0, Vec::new());
     loop {
         let rows = sqlx::query(
             "SELECT p.id, p.text, p.kind, p.language FROM posts p WHERE p.id > $1 AND NOT EXISTS \
-             (SELECT 1 FROM analyses a WHERE a.post_id = p.id AND a.plugin = $2 AND a.version = $3) \
-             ORDER BY p.id LIMIT $4",
+             (SELECT 1 FROM analyses a WHERE a.post_id = p.id AND a.plugin = $2) \
+             ORDER BY p.id LIMIT $3",
         )
         .bind(after)
         .bind(&manifest.name)
-        .bind(&version)
         .bind(BATCH as i64)
         .fetch_all(db.pool())
         .await?;
         let Some(last) = rows.last() else {
-            return Ok(stored);
+            return Ok((stored, ids));
         };
         after = last.try_get("id")?;
         let posts = rows.iter().map(input).collect::<Result<Vec<_>, _>>()?;
         match analyze_batch(db, analyzer, &posts).await {
-            Ok(n) => stored += n,
+            Ok(n) => {
+                stored += n;
+                ids.extend(posts.iter().map(|(id, _)| *id));
+            }
             Err(AnalyzeError::Call(e)) => tracing::warn!(error = %e, "analysis catch-up skipped a batch"),
             Err(e) => return Err(e),
         }
     }
 }
 
-fn input(row: &sqlx::any::AnyRow) -> Result<(i64, AnalysisInput), sqlx::Error> {
+/// A post row (`id, text, kind, language`) as an analyzer sees it.
+pub(crate) fn input(row: &sqlx::any::AnyRow) -> Result<(i64, AnalysisInput), sqlx::Error> {
     Ok((
         row.try_get("id")?,
         AnalysisInput {
@@ -92,19 +96,29 @@ async fn analyze_batch(
     if posts.is_empty() {
         return Ok(0);
     }
+    let analyses = call(analyzer, posts).await?;
+    let manifest = &analyzer.meta().manifest;
+    let version = manifest.version.to_string();
+    store(db.pool(), db.backend(), &manifest.name, &version, posts, &analyses).await
+}
+
+/// One analyzer call over `posts`, on a blocking thread.
+pub(crate) async fn call(
+    analyzer: &AnalyzerPlugin,
+    posts: &[(i64, AnalysisInput)],
+) -> Result<Vec<Analysis>, AnalyzeError> {
     let inputs: Vec<AnalysisInput> = posts.iter().map(|(_, i)| i.clone()).collect();
     let plugin = analyzer.clone();
-    let analyses = tokio::task::spawn_blocking(move || plugin.analyze(&inputs))
+    Ok(tokio::task::spawn_blocking(move || plugin.analyze(&inputs))
         .await
         .map_err(|e| AnalyzeError::Join(e.to_string()))??
-        .value;
-    let manifest = &analyzer.meta().manifest;
-    store(db, &manifest.name, &manifest.version.to_string(), posts, &analyses).await
+        .value)
 }
 
 /// One multi-row insert; rows already there are left alone.
-async fn store(
-    db: &Db,
+pub(crate) async fn store<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    backend: Backend,
     plugin: &str,
     version: &str,
     posts: &[(i64, AnalysisInput)],
@@ -120,8 +134,8 @@ async fn store(
     // float4 NULL, and a statement prepared with it then refuses an f64 value
     // ("incorrect binary data format"); analyzers without sentiment (intent)
     // and with it (sentiment) send the same statement.
-    let keep = db.backend() == Backend::Sqlite;
-    let mut query = sqlx::query(db.backend().sql(sql)).persistent(keep);
+    let keep = backend == Backend::Sqlite;
+    let mut query = sqlx::query(backend.sql(sql)).persistent(keep);
     for ((post_id, _), a) in posts.iter().zip(analyses) {
         let intents: Vec<_> = a
             .intents
@@ -139,5 +153,5 @@ async fn store(
             .bind(&a.language)
             .bind(now);
     }
-    Ok(query.execute(db.pool()).await?.rows_affected() as usize)
+    Ok(query.execute(executor).await?.rows_affected() as usize)
 }

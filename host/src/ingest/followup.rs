@@ -31,10 +31,15 @@ impl FollowUp {
     pub(super) fn start(db: Db, analyzers: Vec<AnalyzerPlugin>) -> Self {
         let (pages, mut rx) = mpsc::channel::<Vec<(i64, AnalysisInput)>>(QUEUE);
         let task = tokio::spawn(async move {
+            let queue = metrics::gauge!(crate::metrics::FOLLOWUP_QUEUE);
             while let Some(mut new) = rx.recv().await {
+                queue.decrement(1.0);
                 while new.len() < JOIN {
                     match rx.try_recv() {
-                        Ok(more) => new.extend(more),
+                        Ok(more) => {
+                            queue.decrement(1.0);
+                            new.extend(more)
+                        }
                         Err(_) => break,
                     }
                 }
@@ -48,6 +53,7 @@ impl FollowUp {
     pub(super) async fn push(&self, page: &[Post], committed: &Committed) {
         let new = new_of(page, committed);
         if !new.is_empty() {
+            metrics::gauge!(crate::metrics::FOLLOWUP_QUEUE).increment(1.0);
             // The task only stops when this sender is dropped.
             let _ = self.pages.send(new).await;
         }
@@ -78,11 +84,16 @@ pub(super) async fn run(db: &Db, analyzers: &[AnalyzerPlugin], new: &[(i64, Anal
         tracing::warn!(error = %e, "analysis after commit failed; the catch-up will retry");
     }
     let ids: Vec<i64> = new.iter().map(|(id, _)| *id).collect();
-    if let Err(e) = crate::crm::identity::resolve(db, &ids).await {
+    resolve_and_score(db, &ids).await;
+}
+
+/// Identity resolution and scores of analysed posts (logged on failure).
+pub(super) async fn resolve_and_score(db: &Db, ids: &[i64]) {
+    if let Err(e) = crate::crm::identity::resolve(db, ids).await {
         tracing::warn!(error = %e, "identity resolution after commit failed");
     }
     // After both: priority weighs the analyses and the linked contact's value.
-    if let Err(e) = crate::insights::refresh_posts(db, &ids, now_ms()).await {
+    if let Err(e) = crate::insights::refresh_posts(db, ids, now_ms()).await {
         tracing::warn!(error = %e, "scoring new posts failed; `insights recompute` scores them");
     }
 }

@@ -6,7 +6,7 @@
 //! several nodes share the work without ever polling one account twice.
 
 mod account;
-mod analyze;
+pub(crate) mod analyze;
 mod followup;
 pub mod lease;
 mod page;

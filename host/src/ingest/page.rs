@@ -153,6 +153,10 @@ pub async fn commit_page(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    let network = channel.network.clone();
+    metrics::counter!(crate::metrics::INGEST_POSTS, "network" => network.clone())
+        .increment(committed.new_posts.len() as u64);
+    metrics::counter!(crate::metrics::INGEST_DUPLICATES, "network" => network).increment(committed.duplicates as u64);
     Ok(committed)
 }
 

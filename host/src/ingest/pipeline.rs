@@ -117,6 +117,16 @@ impl Ingest {
         &self.inner.analyzers
     }
 
+    /// The plugin runtime (background jobs load plugins with it).
+    pub fn runtime(&self) -> &Runtime {
+        &self.inner.runtime
+    }
+
+    /// The key that seals channel secrets (adding an account, checking an upgrade).
+    pub fn secret_box(&self) -> &SecretBox {
+        &self.inner.sbox
+    }
+
     /// How long a lease lasts without renewal (longer than any one plugin call).
     pub fn lease_ttl(&self) -> Duration {
         self.inner.lease_ttl
@@ -268,11 +278,19 @@ impl Ingest {
     }
 
     /// Runs every analyzer over the stored posts it has not seen (posts
-    /// committed just before a crash); returns the analyses stored.
+    /// committed just before a crash), then resolves and scores them as the
+    /// follow-up would have; returns the analyses stored.
     pub async fn catch_up_analysis(&self) -> Result<usize, AnalyzeError> {
-        let mut stored = 0;
+        let (mut stored, mut ids) = (0, Vec::new());
         for analyzer in &self.inner.analyzers {
-            stored += catch_up(&self.inner.db, analyzer).await?;
+            let (n, analysed) = catch_up(&self.inner.db, analyzer).await?;
+            stored += n;
+            ids.extend(analysed);
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        if !ids.is_empty() {
+            followup::resolve_and_score(&self.inner.db, &ids).await;
         }
         Ok(stored)
     }

@@ -140,7 +140,7 @@ pub(crate) async fn record_events(db: &Db, now: i64) -> Result<u64, InsightsErro
 }
 
 /// One entry of the ledger.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AdvocacyEvent {
     pub id: i64,
     pub kind: String,
@@ -154,7 +154,7 @@ pub struct AdvocacyEvent {
 }
 
 /// An advocate: a contact (all its confirmed identities) or an unlinked identity.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Advocate {
     pub rank: usize,
     pub contact_id: Option<i64>,

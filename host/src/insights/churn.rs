@@ -56,7 +56,7 @@ pub const FREQUENT_ORDERS: i64 = 4;
 pub const RECENT_ORDER_DAYS: i64 = 90;
 
 /// What a contact's churn risk is computed from (stored in `contact_scores`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ChurnSignals {
     pub negative_week: i64,
     pub recent_sentiment: Option<f64>,
@@ -366,7 +366,7 @@ pub(crate) async fn refresh_churn(db: &Db, now: i64, contacts: Option<&[i64]>) -
 }
 
 /// A contact's scores with the explanation of its churn risk.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ContactScore {
     pub contact_id: i64,
     pub external_id: String,

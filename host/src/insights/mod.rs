@@ -18,6 +18,7 @@
 pub mod advocacy;
 pub mod churn;
 pub mod priority;
+pub mod schedule;
 pub mod spikes;
 pub mod trends;
 
@@ -63,7 +64,7 @@ pub enum InsightsError {
 }
 
 /// What a [`recompute`] changed (rows inserted, updated or deleted).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RecomputeReport {
     pub contacts_changed: u64,
     pub posts_changed: u64,
@@ -166,6 +167,17 @@ pub async fn refresh_posts(db: &Db, post_ids: &[i64], now: i64) -> Result<u64, I
         }
     }
     Ok(written)
+}
+
+/// The id of the analysis of `plugin` that insights read, in a `GROUP BY
+/// post_id` over `analyses`: the post's analysis by the version an admin made
+/// active for insights (`insights_versions`, see `crate::reanalysis`), else
+/// its newest. So a new version's re-analysis changes no score until switched to.
+pub(crate) fn analysis_id(plugin: &str) -> String {
+    format!(
+        "COALESCE(MAX(CASE WHEN version = (SELECT version FROM insights_versions WHERE plugin = '{plugin}') \
+         THEN id END), MAX(id))"
+    )
 }
 
 /// Which posts a statement covers: an id range `(lo, hi]` or a list of ids.

@@ -316,9 +316,9 @@ pub(crate) fn score_sql(backend: Backend, scope: &Scope) -> String {
          au AS {m}(SELECT identity_id, MIN(contact_id) AS contact_id FROM identity_links \
                 WHERE status = 'confirmed' AND identity_id IN (SELECT identity_id FROM posts WHERE {id_scope}) \
                 GROUP BY identity_id), \
-         ns AS {m}(SELECT post_id, MAX(id) AS id FROM analyses WHERE plugin = '{SENTIMENT_PLUGIN}' AND {a_scope} \
+         ns AS {m}(SELECT post_id, {pick_s} AS id FROM analyses WHERE plugin = '{SENTIMENT_PLUGIN}' AND {a_scope} \
                 GROUP BY post_id), \
-         ni AS {m}(SELECT post_id, MAX(id) AS id FROM analyses WHERE plugin = '{INTENT_PLUGIN}' AND {a_scope} \
+         ni AS {m}(SELECT post_id, {pick_i} AS id FROM analyses WHERE plugin = '{INTENT_PLUGIN}' AND {a_scope} \
                 GROUP BY post_id), \
          ix AS (SELECT ni.post_id, {name} AS name, {conf} AS conf \
                 FROM ni JOIN analyses a ON a.id = ni.id AND a.plugin = '{INTENT_PLUGIN}' AND {ra_scope}, \
@@ -351,6 +351,8 @@ pub(crate) fn score_sql(backend: Backend, scope: &Scope) -> String {
         question = label_of("question"),
         praise = label_of("praise"),
         m = dialect::materialized(backend),
+        pick_s = super::analysis_id(SENTIMENT_PLUGIN),
+        pick_i = super::analysis_id(INTENT_PLUGIN),
         ra_scope = scope.pred("a.post_id"),
         sa_scope = scope.pred("sa.post_id"),
         upsert = dialect::upsert("post_scores", &["post_id"], &columns, &select, &scope.pred("o.post_id")),

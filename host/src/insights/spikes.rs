@@ -255,7 +255,7 @@ async fn store(
 }
 
 /// A stored alert.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Alert {
     pub id: i64,
     pub kind: String,

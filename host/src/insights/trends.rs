@@ -15,7 +15,7 @@ use crate::store::{Backend, Db};
 /// The most buckets one series may have.
 pub const MAX_BUCKETS: i64 = 10_000;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Bucket {
     Day,
@@ -67,7 +67,7 @@ pub struct TrendQuery {
 }
 
 /// One bucket of a series.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TrendPoint {
     pub start: i64,
     pub posts: i64,
@@ -149,6 +149,47 @@ pub async fn trend(db: &Db, q: &TrendQuery) -> Result<Vec<TrendPoint>, InsightsE
         .collect())
 }
 
+/// How much one topic was discussed over a window.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct TopicCount {
+    pub topic: String,
+    pub posts: i64,
+    pub negative: i64,
+    /// Mean sentiment of the posts that have one.
+    pub mean_sentiment: Option<f64>,
+}
+
+/// The `limit` topics with the most posts in `[since, until)` (Unix ms), most
+/// first (ties: by name).
+pub async fn top_topics(db: &Db, since: i64, until: i64, limit: i64) -> Result<Vec<TopicCount>, InsightsError> {
+    if since >= until {
+        return Err(InsightsError::EmptyRange { since, until });
+    }
+    let sql = format!(
+        "SELECT topic, COUNT(*) AS posts, SUM(CASE WHEN sentiment <= {neg} THEN 1 ELSE 0 END) AS negative, \
+         AVG(sentiment) AS mean_sentiment FROM post_topics WHERE created_at >= $1 AND created_at < $2 \
+         GROUP BY topic ORDER BY COUNT(*) DESC, topic LIMIT $3",
+        neg = num(NEGATIVE),
+    );
+    let rows = sqlx::query(db.backend().sql(sql))
+        .bind(since)
+        .bind(until)
+        .bind(limit.max(0))
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(TopicCount {
+                topic: r.try_get("topic")?,
+                posts: r.try_get("posts")?,
+                negative: r.try_get("negative")?,
+                mean_sentiment: r.try_get("mean_sentiment")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Into::into)
+}
+
 /// Brings `post_topics` of the posts in `scope` in line with their newest
 /// intent analysis and their scores: drops topics no longer there, adds new
 /// ones, updates time and sentiment. Returns rows written or deleted.
@@ -157,7 +198,7 @@ pub(crate) fn topics_sql(backend: Backend, scope: &Scope) -> [String; 2] {
     let (from, strings_only, topic) = dialect::topics_from(backend, "a.topics");
     let current = format!(
         "WITH {scope_cte} \
-         ni AS {m}(SELECT post_id, MAX(id) AS id FROM analyses WHERE plugin = '{INTENT_PLUGIN}' AND {a_scope} \
+         ni AS {m}(SELECT post_id, {pick_i} AS id FROM analyses WHERE plugin = '{INTENT_PLUGIN}' AND {a_scope} \
                 GROUP BY post_id), \
          cur AS {m}(SELECT DISTINCT ni.post_id, {topic} AS topic FROM ni \
                  JOIN analyses a ON a.id = ni.id AND a.plugin = '{INTENT_PLUGIN}' AND {ra_scope}, {from} \
@@ -166,6 +207,7 @@ pub(crate) fn topics_sql(backend: Backend, scope: &Scope) -> [String; 2] {
         a_scope = scope.pred("post_id"),
         ra_scope = scope.pred("a.post_id"),
         m = dialect::materialized(backend),
+        pick_i = super::analysis_id(INTENT_PLUGIN),
     );
     let delete = format!(
         "{current} DELETE FROM post_topics WHERE {p_scope} AND NOT EXISTS \

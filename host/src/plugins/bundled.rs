@@ -35,21 +35,25 @@ pub fn resolve(name_or_path: &str) -> Result<(Manifest, Vec<u8>), ResolveError> 
         };
         return Ok((manifest, read(path)?));
     }
-    let dirs = search_dirs();
-    for dir in &dirs {
-        let candidate = dir.join(name_or_path);
-        if candidate.join("plugin.toml").is_file() {
-            return read_dir(&candidate);
-        }
+    if let Some(dir) = bundled_dir(name_or_path) {
+        return read_dir(&dir);
     }
     Err(ResolveError::NotFound {
         name: name_or_path.to_string(),
-        looked: dirs
+        looked: search_dirs()
             .iter()
             .map(|d| d.display().to_string())
             .collect::<Vec<_>>()
             .join(", "),
     })
+}
+
+/// The directory of the bundled plugin `name`, when one is found.
+pub fn bundled_dir(name: &str) -> Option<PathBuf> {
+    search_dirs()
+        .into_iter()
+        .map(|dir| dir.join(name))
+        .find(|dir| dir.join("plugin.toml").is_file())
 }
 
 fn search_dirs() -> Vec<PathBuf> {

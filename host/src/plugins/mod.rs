@@ -9,7 +9,7 @@ pub mod registry;
 pub mod signing;
 pub mod trust;
 
-pub use bundled::{ResolveError, resolve};
+pub use bundled::{ResolveError, bundled_dir, resolve};
 pub use inspect::world_wit;
 pub use manifest::{ConfigFieldSpec, Manifest, ManifestError, PluginKind};
 pub use package::{Package, PackageError};

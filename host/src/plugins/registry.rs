@@ -135,6 +135,20 @@ pub async fn active(db: &Db, name: &str) -> Result<Option<(Installed, Vec<u8>)>,
         .transpose()?)
 }
 
+/// The installed version `version` of `name` with its wasm, if installed.
+pub async fn version(db: &Db, name: &str, version: &str) -> Result<Option<(Installed, Vec<u8>)>, RegistryError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS}, wasm FROM plugins WHERE name = $1 AND version = $2"
+    )))
+    .bind(name)
+    .bind(version)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row
+        .map(|r| Ok::<_, sqlx::Error>((installed(&r)?, r.try_get("wasm")?)))
+        .transpose()?)
+}
+
 /// The wasm digest of the active version of `name` and whether it is
 /// enabled: a cheap check before reusing a loaded plugin.
 pub async fn active_digest(db: &Db, name: &str) -> Result<Option<(String, bool)>, sqlx::Error> {
@@ -239,7 +253,14 @@ pub async fn upgrade(
         }
     }
     let signer = signer.map(|k| format!("{} ({})", k.key_id, k.name));
-    store(db, package, signer, current.enabled, actor, "plugin.upgrade").await
+    let upgraded = store(db, package, signer, current.enabled, actor, "plugin.upgrade").await?;
+    if m.kind == PluginKind::Analyzer {
+        // History is re-analysed in the background; insights keep reading the
+        // previous version until an admin switches (`socialcrm analyzer`).
+        let from = current.manifest.version.to_string();
+        crate::reanalysis::queue_after_upgrade(db, &m.name, &from, &m.version.to_string(), actor).await?;
+    }
+    Ok(upgraded)
 }
 
 /// Makes the version active before the current one active again. Channel

@@ -63,10 +63,19 @@ pub(crate) fn run<T>(
     kv: BTreeMap<String, Vec<u8>>,
     call: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<T>,
 ) -> Result<CallOutput<T>, CallError> {
-    let fail = |reason| CallError {
-        plugin: meta.manifest.name.clone(),
-        function,
-        reason,
+    let plugin = meta.manifest.name.clone();
+    let fail = |reason: FailReason| {
+        let labels = [
+            ("plugin", plugin.clone()),
+            ("call", function.to_string()),
+            ("reason", reason.kind().to_string()),
+        ];
+        metrics::counter!(crate::metrics::PLUGIN_CALL_FAILURES, &labels).increment(1);
+        CallError {
+            plugin: plugin.clone(),
+            function,
+            reason,
+        }
     };
     let records = Arc::new(Mutex::new(Vec::new()));
     let hooks = OutgoingHooks {
@@ -88,6 +97,8 @@ pub(crate) fn run<T>(
     let start = Instant::now();
     let result = call(&mut store);
     let duration = start.elapsed();
+    metrics::histogram!(crate::metrics::PLUGIN_CALL_SECONDS, "plugin" => plugin.clone(), "call" => function)
+        .record(duration.as_secs_f64());
     let fuel_used = fuel.saturating_sub(store.get_fuel().unwrap_or(0));
     let requests = records.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default();
     let value = match result {

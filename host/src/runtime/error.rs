@@ -46,6 +46,23 @@ pub enum FailReason {
     Plugin(PluginError),
 }
 
+impl FailReason {
+    /// A short name for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FailReason::Timeout(_) => "timeout",
+            FailReason::OutOfFuel(_) => "fuel",
+            FailReason::MemoryLimit(_) => "memory",
+            FailReason::Trap(_) => "trap",
+            FailReason::RequestRefused(_) => "request-refused",
+            FailReason::OutputLimit(_) | FailReason::InvalidOutput(_) => "output",
+            FailReason::Config(_) => "config",
+            FailReason::Instantiate(_) => "instantiate",
+            FailReason::Plugin(_) => "plugin",
+        }
+    }
+}
+
 fn describe(e: &PluginError) -> String {
     match e {
         PluginError::InvalidConfig(m) => format!("invalid config: {m}"),

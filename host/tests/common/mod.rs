@@ -3,6 +3,8 @@
 //! `postgres://postgres@127.0.0.1:5432/test`).
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -55,7 +55,7 @@ use super::contact::{self, NETWORKS};
 use crate::store::{Backend, Db, audit, now_ms};
 use extract::{ascii_lower, full_lower, handle_key, handle_name, name_key, profile_website, valid_host};
 pub use extract::{extract_emails, extract_order_references, extract_phones, extract_websites};
-pub use review::{confirm, contact_identities, link, links, reject, unlink};
+pub use review::{LinkPosition, confirm, contact_identities, link, links, links_after, position, reject, unlink};
 
 /// The actor of automatic decisions in the audit log.
 pub const RESOLVER: &str = "resolver";
@@ -115,7 +115,7 @@ pub enum IdentityError {
 }
 
 /// One piece of evidence behind a link.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Evidence {
     /// `email`, `phone`, `website`, `order-reference`, `contact-handle`,
     /// `name`, `same-handle` or `manual`.
@@ -144,7 +144,7 @@ impl Evidence {
 }
 
 /// A link with what a reviewer needs to judge it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LinkView {
     pub id: i64,
     pub identity_id: i64,

@@ -46,31 +46,55 @@ async fn view(db: &Db, link_id: i64) -> Result<LinkView, IdentityError> {
 /// Links with `status` (all when `None`), at most `limit`: proposals most
 /// confident first, other links most recently changed first.
 pub async fn links(db: &Db, status: Option<&str>, limit: i64) -> Result<Vec<LinkView>, IdentityError> {
-    let rows = match status {
-        Some(s) => {
-            let status = Status::parse(s).ok_or_else(|| IdentityError::Status(s.to_string()))?;
-            let order = if status == Status::Proposed {
-                "l.confidence DESC, l.id"
-            } else {
-                "l.updated_at DESC, l.id DESC"
-            };
-            sqlx::query(AssertSqlSafe(format!(
-                "{VIEW} WHERE l.status = $1 ORDER BY {order} LIMIT $2"
-            )))
-            .bind(status.as_str())
-            .bind(limit.max(0))
-            .fetch_all(db.pool())
-            .await?
-        }
-        None => {
-            sqlx::query(AssertSqlSafe(format!(
-                "{VIEW} ORDER BY l.updated_at DESC, l.id DESC LIMIT $1"
-            )))
-            .bind(limit.max(0))
-            .fetch_all(db.pool())
-            .await?
-        }
+    links_after(db, status, None, limit).await
+}
+
+/// Where a page of [`links_after`] goes on: after the link `id` whose sort key
+/// (its confidence in the proposals, else its `updated_at`) is `key`.
+pub type LinkPosition = (f64, i64);
+
+/// Where the list of `status` goes on after `link`.
+pub fn position(status: Option<&str>, link: &LinkView) -> LinkPosition {
+    if status == Some(Status::Proposed.as_str()) {
+        (link.confidence, link.id)
+    } else {
+        (link.updated_at as f64, link.id)
+    }
+}
+
+/// [`links`] from `after` on (see [`position`]), for paging.
+pub async fn links_after(
+    db: &Db,
+    status: Option<&str>,
+    after: Option<LinkPosition>,
+    limit: i64,
+) -> Result<Vec<LinkView>, IdentityError> {
+    let status = match status {
+        Some(s) => Some(Status::parse(s).ok_or_else(|| IdentityError::Status(s.to_string()))?),
+        None => None,
     };
+    // Times in ms are exact as doubles; f64::MAX is past every key.
+    let (key, id) = after.unwrap_or((f64::MAX, i64::MAX));
+    let (after_sql, order) = if status == Some(Status::Proposed) {
+        (
+            "(l.confidence < $2 OR (l.confidence = $2 AND l.id > $3))",
+            "l.confidence DESC, l.id",
+        )
+    } else {
+        (
+            "(l.updated_at < $2 OR (l.updated_at = $2 AND l.id < $3))",
+            "l.updated_at DESC, l.id DESC",
+        )
+    };
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "{VIEW} WHERE ($1 = '' OR l.status = $1) AND {after_sql} ORDER BY {order} LIMIT $4"
+    )))
+    .bind(status.map_or("", Status::as_str))
+    .bind(key)
+    .bind(id)
+    .bind(limit.max(0))
+    .fetch_all(db.pool())
+    .await?;
     Ok(rows.iter().map(link_view).collect::<Result<_, _>>()?)
 }
 

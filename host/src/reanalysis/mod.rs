@@ -1,0 +1,438 @@
+//! Re-analysis: a new version of an analyzer re-runs over the stored posts
+//! as a background job, and insights keep reading the version an admin made
+//! active for them until the admin switches, after comparing the two.
+//!
+//! - A job (`reanalysis_jobs`) analyses posts up to the newest one at its
+//!   start, in id order and in batches; each batch's analyses and the job's
+//!   cursor commit in one transaction, so a job resumes after a crash from its
+//!   last batch without redoing or missing posts. Like channel polling, a job
+//!   is leased (owner, expiry) so one node works it at a time ([`job`]).
+//! - `insights_versions` names the version insights read per analyzer; a
+//!   post without an analysis of it is read at its newest analysis (see
+//!   `insights::analysis_id`).
+//! - [`compare`] sets the two versions side by side over the posts both analysed.
+//!
+//! An upgrade of an installed analyzer queues a job by itself
+//! ([`queue_after_upgrade`]); `socialcrm serve` works queued jobs ([`work`]).
+
+pub mod compare;
+mod job;
+
+use semver::Version;
+use serde::Serialize;
+use serde_json::json;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use crate::ingest::AnalyzeError;
+use crate::insights::{InsightsError, RecomputeReport};
+use crate::plugins::PluginKind;
+use crate::plugins::registry::{self, FindError, RegistryError};
+use crate::runtime::{AnalyzerPlugin, LoadError, Runtime};
+use crate::store::{Db, audit, now_ms};
+
+pub use compare::{Comparison, Example, LabelCount, LabelPair, compare};
+pub use job::{RunOptions, Worker, run, work};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReanalysisError {
+    #[error("{0} is a channel plugin, not an analyzer")]
+    NotAnalyzer(String),
+    #[error("{name} {version} is neither installed nor bundled (see `socialcrm plugin list`)")]
+    UnknownVersion { name: String, version: String },
+    #[error("{name} has no analyses of version {version} to read")]
+    NoAnalyses { name: String, version: String },
+    #[error("no re-analysis job {0} (see `socialcrm analyzer jobs`)")]
+    NoJob(i64),
+    #[error("re-analysis job {id} is being worked by {owner}; try again in {seconds} s")]
+    Held { id: i64, owner: String, seconds: i64 },
+    #[error("re-analysis job {0} was taken over by another node or cancelled")]
+    Lost(i64),
+    #[error("plugin `{0}` is disabled (`socialcrm plugin enable {0}`)")]
+    Disabled(String),
+    #[error(transparent)]
+    Find(#[from] FindError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("cannot load the analyzer: {0}")]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Analyze(#[from] AnalyzeError),
+    #[error(transparent)]
+    Insights(#[from] InsightsError),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// Where a job is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    /// Waiting for a worker or being worked.
+    Running,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Running => "running",
+            JobStatus::Done => "done",
+            JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
+        }
+    }
+
+    fn parse(s: &str) -> JobStatus {
+        match s {
+            "done" => JobStatus::Done,
+            "failed" => JobStatus::Failed,
+            "cancelled" => JobStatus::Cancelled,
+            _ => JobStatus::Running,
+        }
+    }
+}
+
+/// A re-analysis job and its progress.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Job {
+    pub id: i64,
+    pub plugin: String,
+    /// The version compared with (what insights read when the job started).
+    pub from_version: Option<String>,
+    pub to_version: String,
+    pub status: JobStatus,
+    /// Posts up to this id are the job's history.
+    pub last_post_id: i64,
+    pub posts_total: i64,
+    pub posts_done: i64,
+    /// Posts in batches the new version failed on (skipped; `error` says why).
+    pub posts_failed: i64,
+    /// The last post done: a resumed job goes on after it.
+    pub cursor_post_id: i64,
+    pub error: Option<String>,
+    pub lease_owner: Option<String>,
+    pub lease_until: i64,
+    pub created_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+impl Job {
+    /// Done share in [0, 1].
+    pub fn progress(&self) -> f64 {
+        if self.posts_total == 0 {
+            1.0
+        } else {
+            self.posts_done as f64 / self.posts_total as f64
+        }
+    }
+}
+
+const JOB_COLUMNS: &str = "id, plugin, from_version, to_version, status, last_post_id, posts_total, posts_done, \
+                           posts_failed, cursor_post_id, error, lease_owner, lease_until, created_by, created_at, \
+                           updated_at, finished_at";
+
+fn job(row: &AnyRow) -> Result<Job, sqlx::Error> {
+    Ok(Job {
+        id: row.try_get("id")?,
+        plugin: row.try_get("plugin")?,
+        from_version: row.try_get("from_version")?,
+        to_version: row.try_get("to_version")?,
+        status: JobStatus::parse(&row.try_get::<String, _>("status")?),
+        last_post_id: row.try_get("last_post_id")?,
+        posts_total: row.try_get("posts_total")?,
+        posts_done: row.try_get("posts_done")?,
+        posts_failed: row.try_get("posts_failed")?,
+        cursor_post_id: row.try_get("cursor_post_id")?,
+        error: row.try_get("error")?,
+        lease_owner: row.try_get("lease_owner")?,
+        lease_until: row.try_get("lease_until")?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        finished_at: row.try_get("finished_at")?,
+    })
+}
+
+/// Queues a re-analysis of `plugin`'s history by `to_version` (default: the
+/// version the ingest runs: installed and active, else bundled). It is
+/// compared with the version insights read, which is pinned now if it was
+/// not yet, so the new analyses change no score until [`switch`]. A job of
+/// the same version still running is returned instead of a second one.
+pub async fn start(db: &Db, plugin: &str, to_version: Option<&Version>, actor: &str) -> Result<Job, ReanalysisError> {
+    let to = match to_version {
+        Some(v) => {
+            // Checks that the version exists before queueing work for it.
+            analyzer_source(db, plugin, &v.to_string()).await?;
+            v.to_string()
+        }
+        None => {
+            let found = registry::find(db, plugin).await?;
+            if found.manifest.kind != PluginKind::Analyzer {
+                return Err(ReanalysisError::NotAnalyzer(plugin.to_string()));
+            }
+            found.manifest.version.to_string()
+        }
+    };
+    let from = match insights_version(db, plugin).await? {
+        Some(pinned) if pinned != to => Some(pinned),
+        _ => previous_version(db, plugin, &to).await?,
+    };
+    let mut tx = db.begin().await?;
+    let id = queue(&mut tx, plugin, from.as_deref(), &to, actor).await?;
+    tx.commit().await?;
+    get(db, id).await
+}
+
+/// After an analyzer upgrade from `from` to `to`: pins insights to `from`
+/// unless a version is pinned already, and queues the re-analysis.
+pub async fn queue_after_upgrade(db: &Db, plugin: &str, from: &str, to: &str, actor: &str) -> Result<i64, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let pinned = sqlx::query("SELECT version FROM insights_versions WHERE plugin = $1")
+        .bind(plugin)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let from = match pinned {
+        Some(row) => row.try_get::<String, _>("version")?,
+        None => from.to_string(),
+    };
+    let id = queue(&mut tx, plugin, Some(&from), to, actor).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Inserts a running job (or finds the running one of `to`), pinning `from`
+/// for insights when nothing is pinned. Returns the job's id.
+async fn queue(
+    tx: &mut Transaction<'static, Any>,
+    plugin: &str,
+    from: Option<&str>,
+    to: &str,
+    actor: &str,
+) -> Result<i64, sqlx::Error> {
+    let running = sqlx::query(
+        "SELECT id FROM reanalysis_jobs WHERE plugin = $1 AND to_version = $2 AND status = 'running' ORDER BY id LIMIT 1",
+    )
+    .bind(plugin)
+    .bind(to)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(row) = running {
+        return row.try_get("id");
+    }
+    let now = now_ms();
+    if let Some(from) = from {
+        sqlx::query(
+            "INSERT INTO insights_versions (plugin, version, updated_by, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (plugin) DO NOTHING",
+        )
+        .bind(plugin)
+        .bind(from)
+        .bind(actor)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    let posts = sqlx::query("SELECT COALESCE(MAX(id), 0) AS last, COUNT(*) AS total FROM posts")
+        .fetch_one(&mut **tx)
+        .await?;
+    let (last, total): (i64, i64) = (posts.try_get("last")?, posts.try_get("total")?);
+    let id: i64 = sqlx::query(
+        "INSERT INTO reanalysis_jobs (plugin, from_version, to_version, status, last_post_id, posts_total, \
+         created_by, created_at, updated_at) VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $7) RETURNING id",
+    )
+    .bind(plugin)
+    .bind(from)
+    .bind(to)
+    .bind(last)
+    .bind(total)
+    .bind(actor)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("id")?;
+    let details = json!({"job": id, "from": from, "to": to, "posts": total});
+    audit(
+        &mut **tx,
+        actor,
+        "analyzer.reanalyze",
+        &format!("plugin:{plugin}"),
+        &details,
+    )
+    .await?;
+    Ok(id)
+}
+
+/// The newest version below `to` (else above it) that analysed posts.
+async fn previous_version(db: &Db, plugin: &str, to: &str) -> Result<Option<String>, sqlx::Error> {
+    let rows = sqlx::query("SELECT DISTINCT version FROM analyses WHERE plugin = $1 AND version <> $2")
+        .bind(plugin)
+        .bind(to)
+        .fetch_all(db.pool())
+        .await?;
+    let mut versions: Vec<Version> = rows
+        .iter()
+        .filter_map(|r| r.try_get::<String, _>("version").ok())
+        .filter_map(|v| Version::parse(&v).ok())
+        .collect();
+    versions.sort();
+    let to = Version::parse(to).ok();
+    let below = versions.iter().rev().find(|v| Some(*v) < to.as_ref());
+    Ok(below.or(versions.last()).map(Version::to_string))
+}
+
+/// The job `id`.
+pub async fn get(db: &Db, id: i64) -> Result<Job, ReanalysisError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {JOB_COLUMNS} FROM reanalysis_jobs WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(ReanalysisError::NoJob(id))?;
+    Ok(job(&row)?)
+}
+
+/// Jobs, newest first; only those of `plugin` when given.
+pub async fn list(db: &Db, plugin: Option<&str>, limit: i64) -> Result<Vec<Job>, ReanalysisError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {JOB_COLUMNS} FROM reanalysis_jobs WHERE $1 IS NULL OR plugin = $1 ORDER BY id DESC LIMIT $2"
+    )))
+    .bind(plugin)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.iter().map(job).collect::<Result<_, _>>()?)
+}
+
+/// Cancels a running job (its worker stops at its next batch); the analyses
+/// written so far stay. Returns the job.
+pub async fn cancel(db: &Db, id: i64, actor: &str) -> Result<Job, ReanalysisError> {
+    let mut tx = db.begin().await?;
+    let now = now_ms();
+    let cancelled = sqlx::query(
+        "UPDATE reanalysis_jobs SET status = 'cancelled', lease_owner = NULL, lease_until = 0, updated_at = $1, \
+         finished_at = $1 WHERE id = $2 AND status = 'running'",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if cancelled == 1 {
+        audit(&mut *tx, actor, "analyzer.cancel", &format!("job:{id}"), &json!({})).await?;
+    }
+    tx.commit().await?;
+    get(db, id).await
+}
+
+/// The version insights read for `plugin`, if one is pinned.
+pub async fn insights_version(db: &Db, plugin: &str) -> Result<Option<String>, sqlx::Error> {
+    let row = sqlx::query("SELECT version FROM insights_versions WHERE plugin = $1")
+        .bind(plugin)
+        .fetch_optional(db.pool())
+        .await?;
+    row.map(|r| r.try_get("version")).transpose()
+}
+
+/// What a [`switch`] did.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Switched {
+    pub plugin: String,
+    pub from_version: Option<String>,
+    pub to_version: String,
+    /// The recompute that rescored every post with the version switched to.
+    pub recompute: RecomputeReport,
+}
+
+/// Makes `version` of `plugin` the one insights read, then rescores
+/// everything (`insights::recompute` as of `now`: priorities, topics, churn,
+/// advocacy and alerts all follow from sentiment and intents). Refused for a
+/// version that analysed nothing.
+pub async fn switch(
+    db: &Db,
+    plugin: &str,
+    version: &Version,
+    actor: &str,
+    now: i64,
+) -> Result<Switched, ReanalysisError> {
+    let version = version.to_string();
+    let any = sqlx::query("SELECT 1 AS one FROM analyses WHERE plugin = $1 AND version = $2 LIMIT 1")
+        .bind(plugin)
+        .bind(&version)
+        .fetch_optional(db.pool())
+        .await?;
+    if any.is_none() {
+        return Err(ReanalysisError::NoAnalyses {
+            name: plugin.to_string(),
+            version,
+        });
+    }
+    let from = insights_version(db, plugin).await?;
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "INSERT INTO insights_versions (plugin, version, updated_by, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (plugin) DO UPDATE SET version = excluded.version, updated_by = excluded.updated_by, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(plugin)
+    .bind(&version)
+    .bind(actor)
+    .bind(now_ms())
+    .execute(&mut *tx)
+    .await?;
+    let details = json!({"from": from, "to": version});
+    audit(
+        &mut *tx,
+        actor,
+        "analyzer.switch",
+        &format!("plugin:{plugin}"),
+        &details,
+    )
+    .await?;
+    tx.commit().await?;
+    let recompute = crate::insights::recompute(db, now).await?;
+    Ok(Switched {
+        plugin: plugin.to_string(),
+        from_version: from,
+        to_version: version,
+        recompute,
+    })
+}
+
+/// The analyzer `plugin` at `version`: the installed version, else the
+/// bundled plugin (or path) when it is that version.
+async fn analyzer_source(db: &Db, plugin: &str, version: &str) -> Result<registry::Found, ReanalysisError> {
+    let found = match registry::version(db, plugin, version).await? {
+        Some((installed, _)) if !installed.enabled => return Err(ReanalysisError::Disabled(plugin.to_string())),
+        Some((installed, wasm)) => registry::Found {
+            manifest: installed.manifest,
+            wasm,
+            digest: Some(installed.digest),
+        },
+        None => match registry::find(db, plugin).await {
+            Ok(found) if found.manifest.version.to_string() == version => found,
+            Ok(_) | Err(FindError::Resolve(_)) => {
+                return Err(ReanalysisError::UnknownVersion {
+                    name: plugin.to_string(),
+                    version: version.to_string(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    if found.manifest.kind != PluginKind::Analyzer {
+        return Err(ReanalysisError::NotAnalyzer(plugin.to_string()));
+    }
+    Ok(found)
+}
+
+/// Loads the analyzer `plugin` at `version` (see [`analyzer_source`]).
+async fn load(db: &Db, runtime: &Runtime, plugin: &str, version: &str) -> Result<AnalyzerPlugin, ReanalysisError> {
+    let found = analyzer_source(db, plugin, version).await?;
+    Ok(runtime.load_analyzer(found.manifest, &found.wasm)?)
+}

@@ -1,0 +1,257 @@
+//! Creating responses: the text comes from a stored template or is given (and
+//! may use variables itself), and is rendered for every recipient now, so what
+//! an approver sees is what will be sent. On a channel that requires approval
+//! a response starts `pending-approval`, otherwise `approved`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::Row;
+
+use super::context::{channel_values, post_values};
+use super::template::{Template, Variable};
+use super::{Response, ResponseError, channel, get, templates};
+use crate::insights::DAY_MS;
+use crate::replies::check_text;
+use crate::store::{Db, audit, now_ms};
+
+/// Most posts one macro response answers: a guard against answering a
+/// whole history by mistake.
+pub const MAX_RECIPIENTS: usize = 1000;
+
+/// Where a response's text comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Content {
+    /// The text itself; it may use variables like a template.
+    Text(String),
+    /// A stored template, by name.
+    Template(String),
+}
+
+/// Whose posts a macro response answers (on its channel).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// Every post of the topic, from `since` (Unix ms) if given.
+    Topic { topic: String, since: Option<i64> },
+    /// Every post of the alert's topic on the alert's day.
+    Alert(i64),
+}
+
+/// A broadcast on `channel` and, with an audience, a reply to each of its
+/// posts (`reply`, or the broadcast's text or template rendered per post).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MacroRequest {
+    pub channel: String,
+    pub broadcast: Content,
+    pub reply: Option<Content>,
+    pub audience: Option<Audience>,
+}
+
+/// A reply to post `post_id`. Every variable must have a value or a default.
+pub async fn create_micro(db: &Db, post_id: i64, content: &Content, actor: &str) -> Result<Response, ResponseError> {
+    let (template_name, template) = resolve(db, content).await?;
+    let values = post_values(db, post_id).await?;
+    let text = template
+        .render(&values)
+        .map_err(|variable| ResponseError::MissingValue { variable, post_id })?;
+    let text = check_text(&text)?.to_string();
+    let channel_name = values.get(&Variable::ChannelName).cloned().unwrap_or_default();
+    let (channel_id, requires_approval) = channel(db, &channel_name).await?;
+    let new = NewResponse {
+        kind: "micro",
+        channel_id,
+        requires_approval,
+        template: template_name,
+        text: text.clone(),
+        reply_template: None,
+        topic: None,
+        alert_id: None,
+    };
+    store(db, new, &[(post_id, Ok(text))], actor).await
+}
+
+/// A macro response. The broadcast answers no post, so it may only use
+/// `{{channel.name}}` and defaults; a reply that cannot be made for a post
+/// (a variable without value or default, an empty or overlong text) is
+/// `skipped` with the reason.
+pub async fn create_macro(db: &Db, request: &MacroRequest, actor: &str) -> Result<Response, ResponseError> {
+    let (channel_id, requires_approval) = channel(db, &request.channel).await?;
+    let (template_name, broadcast) = resolve(db, &request.broadcast).await?;
+    let text = broadcast
+        .render(&channel_values(&request.channel))
+        .map_err(ResponseError::BroadcastVariable)?;
+    let text = check_text(&text)?.to_string();
+    let (reply_template, reply) = match &request.reply {
+        Some(content) => resolve(db, content).await?,
+        None => (template_name.clone(), broadcast),
+    };
+    let (topic, alert_id, posts) = match &request.audience {
+        None if request.reply.is_some() => return Err(ResponseError::RepliesWithoutAudience),
+        None => (None, None, Vec::new()),
+        Some(Audience::Topic { topic, since }) => {
+            let posts = topic_posts(db, channel_id, topic, since.unwrap_or(0), i64::MAX).await?;
+            (Some(topic.clone()), None, posts)
+        }
+        Some(Audience::Alert(id)) => {
+            let (topic, start) = alert(db, *id).await?;
+            let posts = topic_posts(db, channel_id, &topic, start, start + DAY_MS).await?;
+            (Some(topic), Some(*id), posts)
+        }
+    };
+    let mut rendered = Vec::with_capacity(posts.len());
+    for post_id in posts {
+        let values = post_values(db, post_id).await?;
+        let text = match reply.render(&values) {
+            Ok(text) => check_text(&text).map(String::from).map_err(|e| e.to_string()),
+            Err(variable) => Err(format!("{variable} has no value for this post")),
+        };
+        rendered.push((post_id, text));
+    }
+    let new = NewResponse {
+        kind: "macro",
+        channel_id,
+        requires_approval,
+        template: template_name,
+        text,
+        reply_template: request.audience.as_ref().and(reply_template),
+        topic,
+        alert_id,
+    };
+    store(db, new, &rendered, actor).await
+}
+
+/// The template's name (when stored) and the parsed text.
+async fn resolve(db: &Db, content: &Content) -> Result<(Option<String>, Template), ResponseError> {
+    Ok(match content {
+        Content::Text(text) => (None, Template::parse(text)?),
+        Content::Template(name) => {
+            let stored = templates::template(db, name).await?;
+            let parsed = Template::parse(&stored.body)?;
+            (Some(stored.name), parsed)
+        }
+    })
+}
+
+/// The posts of `topic` on the channel created in `[from, until)`.
+async fn topic_posts(db: &Db, channel_id: i64, topic: &str, from: i64, until: i64) -> Result<Vec<i64>, ResponseError> {
+    let rows = sqlx::query(
+        "SELECT pt.post_id FROM post_topics pt JOIN posts p ON p.id = pt.post_id \
+         WHERE pt.topic = $1 AND p.channel_id = $2 AND pt.created_at >= $3 AND pt.created_at < $4 \
+         ORDER BY pt.post_id LIMIT $5",
+    )
+    .bind(topic)
+    .bind(channel_id)
+    .bind(from)
+    .bind(until)
+    .bind(MAX_RECIPIENTS as i64 + 1)
+    .fetch_all(db.pool())
+    .await?;
+    if rows.len() > MAX_RECIPIENTS {
+        let found: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM post_topics pt JOIN posts p ON p.id = pt.post_id \
+             WHERE pt.topic = $1 AND p.channel_id = $2 AND pt.created_at >= $3 AND pt.created_at < $4",
+        )
+        .bind(topic)
+        .bind(channel_id)
+        .bind(from)
+        .bind(until)
+        .fetch_one(db.pool())
+        .await?
+        .try_get("n")?;
+        return Err(ResponseError::TooManyRecipients { found });
+    }
+    Ok(rows.iter().map(|r| r.try_get("post_id")).collect::<Result<_, _>>()?)
+}
+
+/// An alert's topic and day. Alerts are per topic (`scope = 'topic'`).
+async fn alert(db: &Db, id: i64) -> Result<(String, i64), ResponseError> {
+    let row = sqlx::query("SELECT subject, bucket_start FROM alerts WHERE id = $1 AND scope = 'topic'")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(ResponseError::NoAlert(id))?;
+    Ok((row.try_get("subject")?, row.try_get("bucket_start")?))
+}
+
+struct NewResponse {
+    kind: &'static str,
+    channel_id: i64,
+    requires_approval: bool,
+    template: Option<String>,
+    text: String,
+    reply_template: Option<String>,
+    topic: Option<String>,
+    alert_id: Option<i64>,
+}
+
+/// Writes the response and its recipients (each with its text, or why it is skipped).
+async fn store(
+    db: &Db,
+    new: NewResponse,
+    recipients: &[(i64, Result<String, String>)],
+    actor: &str,
+) -> Result<Response, ResponseError> {
+    let status = if new.requires_approval {
+        "pending-approval"
+    } else {
+        "approved"
+    };
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    let id: i64 = sqlx::query(
+        "INSERT INTO responses (kind, channel_id, template, text, reply_template, topic, alert_id, status, \
+         created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
+    )
+    .bind(new.kind)
+    .bind(new.channel_id)
+    .bind(&new.template)
+    .bind(&new.text)
+    .bind(&new.reply_template)
+    .bind(&new.topic)
+    .bind(new.alert_id)
+    .bind(status)
+    .bind(actor)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("id")?;
+    for (post_id, text) in recipients {
+        let (text, recipient_status, error) = match text {
+            Ok(text) => (Some(text), "queued", None),
+            Err(reason) => (None, "skipped", Some(reason)),
+        };
+        sqlx::query(
+            "INSERT INTO response_recipients (response_id, post_id, text, status, error, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(post_id)
+        .bind(text)
+        .bind(recipient_status)
+        .bind(error)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let skipped = recipients.iter().filter(|(_, text)| text.is_err()).count();
+    audit(
+        &mut *tx,
+        actor,
+        "response.create",
+        &format!("response:{id}"),
+        &json!({
+            "kind": new.kind,
+            "status": status,
+            "template": new.template,
+            "topic": new.topic,
+            "alert": new.alert_id,
+            "recipients": recipients.len(),
+            "skipped": skipped,
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    get(db, id).await
+}

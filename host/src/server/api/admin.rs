@@ -1,0 +1,153 @@
+//! Who am I, tokens and the audit log.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::Row;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::ingest::Ingest;
+use crate::server::ApiError;
+use crate::server::auth::{Admin, Auth, Viewer};
+use crate::server::extract::{Json, Path, Query};
+use crate::server::page::{self, Items, Page};
+use crate::tokens::{self, Caller, Role, TokenError, TokenInfo};
+
+pub fn routes() -> OpenApiRouter<Ingest> {
+    OpenApiRouter::new()
+        .routes(routes!(me))
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
+        .routes(routes!(audit_log))
+}
+
+/// The calling token's name and role.
+#[utoipa::path(get, path = "/me", tag = "admin", responses((status = 200, description = "The caller", body = Caller)))]
+async fn me(auth: Auth<Viewer>) -> Json<Caller> {
+    Json(auth.caller().clone())
+}
+
+/// Every token (never their secrets).
+#[utoipa::path(get, path = "/tokens", tag = "admin", responses((status = 200, description = "The tokens", body = Items<TokenInfo>)))]
+async fn list_tokens(_auth: Auth<Admin>, State(ingest): State<Ingest>) -> Result<Json<Items<TokenInfo>>, ApiError> {
+    let items = tokens::list(ingest.db()).await.map_err(error)?;
+    Ok(Json(Items { items }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewToken {
+    /// 1 to 64 letters, digits, `-`, `_` or `.`; the actor in the audit log.
+    name: String,
+    role: Role,
+}
+
+/// A new token; its secret is in this answer only.
+#[derive(Serialize, ToSchema)]
+struct CreatedToken {
+    name: String,
+    role: Role,
+    token: String,
+}
+
+/// Creates a token.
+#[utoipa::path(post, path = "/tokens", tag = "admin", request_body = NewToken,
+    responses((status = 201, description = "The token with its secret, shown once", body = CreatedToken)))]
+async fn create_token(
+    auth: Auth<Admin>,
+    State(ingest): State<Ingest>,
+    Json(new): Json<NewToken>,
+) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+    let token = tokens::create(ingest.db(), &new.name, new.role, auth.name())
+        .await
+        .map_err(error)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedToken {
+            name: new.name,
+            role: new.role,
+            token,
+        }),
+    ))
+}
+
+/// Revokes a token.
+#[utoipa::path(delete, path = "/tokens/{name}", tag = "admin", params(("name" = String, Path, description = "Token name")),
+    responses((status = 204, description = "Revoked")))]
+async fn revoke_token(
+    auth: Auth<Admin>,
+    State(ingest): State<Ingest>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    tokens::revoke(ingest.db(), &name, auth.name()).await.map_err(error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn error(e: TokenError) -> ApiError {
+    match e {
+        TokenError::Role(_) | TokenError::Name(_) => ApiError::bad_request(e.to_string()),
+        TokenError::Exists(_) => ApiError::conflict(e.to_string()),
+        TokenError::NotFound(_) => ApiError::not_found(e.to_string()),
+        TokenError::Db(e) => e.into(),
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct AuditQuery {
+    /// Only this action, e.g. `post.assignee`.
+    action: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// One change and who made it.
+#[derive(Serialize, ToSchema)]
+struct AuditItem {
+    id: i64,
+    at: i64,
+    /// The token's name (or the CLI user) that made the change.
+    actor: String,
+    action: String,
+    subject: String,
+    details: Value,
+}
+
+/// The audit log, newest first.
+#[utoipa::path(get, path = "/audit", tag = "admin", params(AuditQuery),
+    responses((status = 200, description = "A page of entries", body = Page<AuditItem>)))]
+async fn audit_log(
+    _auth: Auth<Admin>,
+    State(ingest): State<Ingest>,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Page<AuditItem>>, ApiError> {
+    let limit = page::limit(q.limit)?;
+    let before: i64 = page::decode(q.cursor.as_deref())?.unwrap_or(i64::MAX);
+    let rows = sqlx::query(
+        "SELECT id, at, actor, action, subject, details FROM audit_log \
+         WHERE id < $1 AND ($2 = '' OR action = $2) ORDER BY id DESC LIMIT $3",
+    )
+    .bind(before)
+    .bind(q.action.unwrap_or_default())
+    .bind(limit)
+    .fetch_all(ingest.db().pool())
+    .await?;
+    let items = rows
+        .iter()
+        .map(|r| {
+            Ok(AuditItem {
+                id: r.try_get("id")?,
+                at: r.try_get("at")?,
+                actor: r.try_get("actor")?,
+                action: r.try_get("action")?,
+                subject: r.try_get("subject")?,
+                details: serde_json::from_str(&r.try_get::<String, _>("details")?).unwrap_or(Value::Null),
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(Json(Page::of(items, limit, |a| a.id)))
+}

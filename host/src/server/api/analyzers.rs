@@ -1,0 +1,179 @@
+//! Re-analysis over HTTP: queue a job, follow its progress, compare two
+//! versions' labels (the shadow comparison), switch the version insights read.
+//! `serve` works queued jobs in the background (crate::reanalysis).
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::ingest::Ingest;
+use crate::reanalysis::{self, Comparison, Job, ReanalysisError, Switched};
+use crate::server::ApiError;
+use crate::server::auth::{Admin, Auth, Viewer};
+use crate::server::extract::{Json, Path, Query};
+use crate::server::page::{self, Items};
+use crate::store::now_ms;
+
+/// How long a switch request waits for the rescoring before answering 202.
+const SWITCH_WAIT: Duration = Duration::from_secs(20);
+
+pub fn routes() -> OpenApiRouter<Ingest> {
+    OpenApiRouter::new()
+        .routes(routes!(list_jobs))
+        .routes(routes!(get_job))
+        .routes(routes!(reanalyze))
+        .routes(routes!(compare))
+        .routes(routes!(switch))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct JobFilter {
+    /// Only this analyzer's jobs.
+    plugin: Option<String>,
+    /// 1 to 200, default 50.
+    limit: Option<i64>,
+}
+
+/// Re-analysis jobs, newest first, with their progress.
+#[utoipa::path(get, path = "/analyzers/jobs", tag = "analyzers", params(JobFilter),
+    responses((status = 200, description = "The jobs", body = Items<Job>)))]
+async fn list_jobs(
+    _auth: Auth<Viewer>,
+    State(ingest): State<Ingest>,
+    Query(filter): Query<JobFilter>,
+) -> Result<Json<Items<Job>>, ApiError> {
+    let limit = page::limit(filter.limit)?;
+    let items = reanalysis::list(ingest.db(), filter.plugin.as_deref(), limit)
+        .await
+        .map_err(error)?;
+    Ok(Json(Items { items }))
+}
+
+/// One job.
+#[utoipa::path(get, path = "/analyzers/jobs/{id}", tag = "analyzers", params(("id" = i64, Path, description = "Job id")),
+    responses((status = 200, description = "The job", body = Job)))]
+async fn get_job(
+    _auth: Auth<Viewer>,
+    State(ingest): State<Ingest>,
+    Path(id): Path<i64>,
+) -> Result<Json<Job>, ApiError> {
+    Ok(Json(reanalysis::get(ingest.db(), id).await.map_err(error)?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Reanalyze {
+    /// The version to run over history; default the active one.
+    version: Option<String>,
+}
+
+/// Queues a re-analysis of every stored post with a version of the analyzer.
+#[utoipa::path(post, path = "/analyzers/{name}/reanalyze", tag = "analyzers",
+    params(("name" = String, Path, description = "Analyzer plugin")), request_body = Reanalyze,
+    responses((status = 201, description = "The queued job", body = Job)))]
+async fn reanalyze(
+    auth: Auth<Admin>,
+    State(ingest): State<Ingest>,
+    Path(name): Path<String>,
+    Json(body): Json<Reanalyze>,
+) -> Result<(StatusCode, Json<Job>), ApiError> {
+    let version = body.version.as_deref().map(version).transpose()?;
+    let job = reanalysis::start(ingest.db(), &name, version.as_ref(), auth.name())
+        .await
+        .map_err(error)?;
+    Ok((StatusCode::CREATED, Json(job)))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct Versions {
+    /// The version insights read now, e.g. `0.1.0`.
+    from: String,
+    /// The candidate, e.g. `0.2.0`.
+    to: String,
+    /// Changed posts to show: 0 to 50, default 5.
+    examples: Option<i64>,
+}
+
+/// How the labels of two versions differ on the posts both analysed.
+#[utoipa::path(get, path = "/analyzers/{name}/compare", tag = "analyzers",
+    params(("name" = String, Path, description = "Analyzer plugin"), Versions),
+    responses((status = 200, description = "The comparison", body = Comparison)))]
+async fn compare(
+    _auth: Auth<Viewer>,
+    State(ingest): State<Ingest>,
+    Path(name): Path<String>,
+    Query(q): Query<Versions>,
+) -> Result<Json<Comparison>, ApiError> {
+    let examples = q.examples.unwrap_or(5);
+    if !(0..=50).contains(&examples) {
+        return Err(ApiError::bad_request("examples must be 0 to 50"));
+    }
+    let comparison = reanalysis::compare(ingest.db(), &name, &q.from, &q.to, examples)
+        .await
+        .map_err(error)?;
+    Ok(Json(comparison))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Switch {
+    /// The version insights read from now on.
+    version: String,
+}
+
+/// The switch goes on in the background.
+#[derive(Serialize, ToSchema)]
+struct Switching {
+    status: &'static str,
+}
+
+/// Makes a version the one insights read and rescores every post. Answers
+/// what changed if that takes under 20 s, else 202 while it goes on.
+#[utoipa::path(post, path = "/analyzers/{name}/switch", tag = "analyzers",
+    params(("name" = String, Path, description = "Analyzer plugin")), request_body = Switch,
+    responses(
+        (status = 200, description = "Switched and rescored", body = Switched),
+        (status = 202, description = "Switched; rescoring goes on", body = Switching)))]
+async fn switch(
+    auth: Auth<Admin>,
+    State(ingest): State<Ingest>,
+    Path(name): Path<String>,
+    Json(body): Json<Switch>,
+) -> Result<Response, ApiError> {
+    let version = version(&body.version)?;
+    let (db, actor) = (ingest.db().clone(), auth.name().to_string());
+    // Not tied to the request: a client that stops waiting does not cut the rescoring short.
+    let mut task = tokio::spawn(async move { reanalysis::switch(&db, &name, &version, &actor, now_ms()).await });
+    Ok(match tokio::time::timeout(SWITCH_WAIT, &mut task).await {
+        Ok(joined) => Json(joined.map_err(|e| ApiError::internal("switching", e))?.map_err(error)?).into_response(),
+        Err(_) => (StatusCode::ACCEPTED, Json(Switching { status: "rescoring" })).into_response(),
+    })
+}
+
+fn version(raw: &str) -> Result<semver::Version, ApiError> {
+    semver::Version::parse(raw).map_err(|e| ApiError::bad_request(format!("version `{raw}`: {e}")))
+}
+
+fn error(e: ReanalysisError) -> ApiError {
+    match e {
+        ReanalysisError::NoJob(_) | ReanalysisError::UnknownVersion { .. } | ReanalysisError::Find(_) => {
+            ApiError::not_found(e.to_string())
+        }
+        ReanalysisError::NotAnalyzer(_) => ApiError::bad_request(e.to_string()),
+        ReanalysisError::NoAnalyses { .. } | ReanalysisError::Disabled(_) | ReanalysisError::Held { .. } => {
+            ApiError::conflict(e.to_string())
+        }
+        ReanalysisError::Db(e) => e.into(),
+        other => ApiError::unavailable(other.to_string()),
+    }
+}

@@ -1,0 +1,129 @@
+//! Identity links: the review queue with its evidence, a manual link, and a
+//! person's decisions (confirm, reject, unlink), audited with the caller's name.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::crm::identity::{self, IdentityError, LinkPosition, LinkView};
+use crate::ingest::Ingest;
+use crate::server::ApiError;
+use crate::server::auth::{Agent, Auth, Viewer};
+use crate::server::extract::{Json, Path, Query};
+use crate::server::page::{self, Page};
+
+pub fn routes() -> OpenApiRouter<Ingest> {
+    OpenApiRouter::new()
+        .routes(routes!(list_links, create_link))
+        .routes(routes!(confirm_link))
+        .routes(routes!(reject_link))
+        .routes(routes!(unlink_identity))
+}
+
+/// The status a request names or a link is in: a 400, 404 or 409 of its own.
+pub(super) fn error(e: IdentityError) -> ApiError {
+    match e {
+        IdentityError::NoLink(_) | IdentityError::NoIdentity(_) | IdentityError::NoContact(_) => {
+            ApiError::not_found(e.to_string())
+        }
+        IdentityError::Transition { .. } => ApiError::conflict(e.to_string()),
+        IdentityError::Status(_) => ApiError::bad_request(e.to_string()),
+        IdentityError::Db(e) => e.into(),
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct Filter {
+    /// `proposed` (the review queue, most confident first), `confirmed` or
+    /// `rejected` (most recently changed first); every link when absent.
+    status: Option<String>,
+    /// 1 to 200, default 50.
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewLink {
+    identity_id: i64,
+    contact_id: i64,
+}
+
+/// Identity links with their evidence.
+#[utoipa::path(get, path = "/identity-links", tag = "identities", params(Filter),
+    responses((status = 200, description = "A page of links", body = Page<LinkView>)))]
+async fn list_links(
+    _auth: Auth<Viewer>,
+    State(ingest): State<Ingest>,
+    Query(filter): Query<Filter>,
+) -> Result<Json<Page<LinkView>>, ApiError> {
+    let limit = page::limit(filter.limit)?;
+    let after: Option<LinkPosition> = page::decode(filter.cursor.as_deref())?;
+    let status = filter.status.as_deref();
+    let links = identity::links_after(ingest.db(), status, after, limit)
+        .await
+        .map_err(error)?;
+    Ok(Json(Page::of(links, limit, |l| identity::position(status, l))))
+}
+
+/// Links an identity to a contact by hand (confirmed, method `manual`); an
+/// existing proposed or rejected link of the pair is confirmed.
+#[utoipa::path(post, path = "/identity-links", tag = "identities", request_body = NewLink,
+    responses((status = 201, description = "The link", body = LinkView)))]
+async fn create_link(
+    auth: Auth<Agent>,
+    State(ingest): State<Ingest>,
+    Json(new): Json<NewLink>,
+) -> Result<(StatusCode, Json<LinkView>), ApiError> {
+    let link = identity::link(ingest.db(), new.identity_id, new.contact_id, auth.name())
+        .await
+        .map_err(error)?;
+    Ok((StatusCode::CREATED, Json(link)))
+}
+
+/// Confirms a proposed (or rejected) link.
+#[utoipa::path(post, path = "/identity-links/{id}/confirm", tag = "identities",
+    params(("id" = i64, Path, description = "Link id")),
+    responses((status = 200, description = "The link", body = LinkView)))]
+async fn confirm_link(
+    auth: Auth<Agent>,
+    State(ingest): State<Ingest>,
+    Path(id): Path<i64>,
+) -> Result<Json<LinkView>, ApiError> {
+    Ok(Json(
+        identity::confirm(ingest.db(), id, auth.name()).await.map_err(error)?,
+    ))
+}
+
+/// Rejects a proposed link: it is not proposed again on the evidence it holds.
+#[utoipa::path(post, path = "/identity-links/{id}/reject", tag = "identities",
+    params(("id" = i64, Path, description = "Link id")),
+    responses((status = 200, description = "The link", body = LinkView)))]
+async fn reject_link(
+    auth: Auth<Agent>,
+    State(ingest): State<Ingest>,
+    Path(id): Path<i64>,
+) -> Result<Json<LinkView>, ApiError> {
+    Ok(Json(
+        identity::reject(ingest.db(), id, auth.name()).await.map_err(error)?,
+    ))
+}
+
+/// Undoes a confirmed link (it becomes rejected).
+#[utoipa::path(post, path = "/identity-links/{id}/unlink", tag = "identities",
+    params(("id" = i64, Path, description = "Link id")),
+    responses((status = 200, description = "The link", body = LinkView)))]
+async fn unlink_identity(
+    auth: Auth<Agent>,
+    State(ingest): State<Ingest>,
+    Path(id): Path<i64>,
+) -> Result<Json<LinkView>, ApiError> {
+    Ok(Json(
+        identity::unlink(ingest.db(), id, auth.name()).await.map_err(error)?,
+    ))
+}

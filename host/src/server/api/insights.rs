@@ -1,0 +1,210 @@
+//! Insights: sentiment trends, the most discussed topics, spike alerts,
+//! advocates, the churn ranking, and a recompute of every score on demand.
+
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::ingest::Ingest;
+use crate::insights::trends::{self, TopicCount};
+use crate::insights::{
+    self, Advocate, Alert, Bucket, ContactScore, DAY_MS, InsightsError, RecomputeReport, TrendPoint, TrendQuery,
+};
+use crate::server::ApiError;
+use crate::server::auth::{Admin, Auth, Viewer};
+use crate::server::extract::{Json, Query};
+use crate::server::page::{self, Items};
+use crate::store::{audit, now_ms};
+
+pub fn routes() -> OpenApiRouter<Ingest> {
+    OpenApiRouter::new()
+        .routes(routes!(trend))
+        .routes(routes!(topics))
+        .routes(routes!(alerts))
+        .routes(routes!(advocates))
+        .routes(routes!(churn))
+        .routes(routes!(recompute))
+}
+
+/// The default window of trends and topics, in days (trends by week: 12 weeks).
+const WINDOW_DAYS: i64 = 30;
+const WEEKS: i64 = 12;
+
+/// The last millisecond of year 9999: times past it (or before 1970) are no
+/// post's, and would overflow the bucket arithmetic.
+const LATEST: i64 = 253_402_300_799_999;
+
+/// `[since, until)` from the parameters: `until` defaults to now, `since` to
+/// `window` before it.
+fn range(since: Option<i64>, until: Option<i64>, window: i64) -> Result<(i64, i64), ApiError> {
+    let until = until.unwrap_or_else(now_ms);
+    let since = since.unwrap_or(until.saturating_sub(window).max(0));
+    if [since, until].iter().any(|t| !(0..=LATEST).contains(t)) {
+        return Err(ApiError::bad_request(format!(
+            "since and until must be Unix ms from 0 to {LATEST}"
+        )));
+    }
+    Ok((since, until))
+}
+
+fn error(e: InsightsError) -> ApiError {
+    match e {
+        InsightsError::EmptyRange { .. } | InsightsError::TooManyBuckets(_) => ApiError::bad_request(e.to_string()),
+        InsightsError::Db(e) => e.into(),
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct TrendParams {
+    /// Only posts with this topic.
+    topic: Option<String>,
+    /// Only posts by identities linked to contacts who bought this product.
+    product: Option<String>,
+    /// `day` (default, UTC days) or `week` (ISO weeks from Monday).
+    bucket: Option<Bucket>,
+    /// Start, Unix ms; default 30 days (12 weeks by week) before `until`.
+    since: Option<i64>,
+    /// End (exclusive), Unix ms; default now.
+    until: Option<i64>,
+}
+
+/// Sentiment and volume over time, one point per bucket (empty ones included).
+#[utoipa::path(get, path = "/insights/trends", tag = "insights", params(TrendParams),
+    responses((status = 200, description = "The series", body = Items<TrendPoint>)))]
+async fn trend(
+    _auth: Auth<Viewer>,
+    State(ingest): State<Ingest>,
+    Query(p): Query<TrendParams>,
+) -> Result<Json<Items<TrendPoint>>, ApiError> {
+    let bucket = p.bucket.unwrap_or(Bucket::Day);
+    let window = match bucket {
+        Bucket::Day => WINDOW_DAYS * DAY_MS,
+        Bucket::Week => WEEKS * 7 * DAY_MS,
+    };
+    let (since, until) = range(p.since, p.until, window)?;
+    let query = TrendQuery {
+        topic: p.topic,
+        product: p.product,
+        bucket,
+        since,
+        until,
+    };
+    let items = insights::trend(ingest.db(), &query).await.map_err(error)?;
+    Ok(Json(Items { items }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct TopicParams {
+    /// Start, Unix ms; default 30 days before `until`.
+    since: Option<i64>,
+    /// End (exclusive), Unix ms; default now.
+    until: Option<i64>,
+    /// How many topics: 1 to 200, default 50.
+    limit: Option<i64>,
+}
+
+/// The most discussed topics, with their negative posts and mean sentiment.
+#[utoipa::path(get, path = "/insights/topics", tag = "insights", params(TopicParams),
+    responses((status = 200, description = "Topics, most posts first", body = Items<TopicCount>)))]
+async fn topics(
+    _auth: Auth<Viewer>,
+    State(ingest): State<Ingest>,
+    Query(p): Query<TopicParams>,
+) -> Result<Json<Items<TopicCount>>, ApiError> {
+    let limit = page::limit(p.limit)?;
+    let (since, until) = range(p.since, p.until, WINDOW_DAYS * DAY_MS)?;
+    let items = trends::top_topics(ingest.db(), since, until, limit)
+        .await
+        .map_err(error)?;
+    Ok(Json(Items { items }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct Top {
+    /// How many: 1 to 200, default 50.
+    limit: Option<i64>,
+}
+
+/// Spike alerts, newest first, with example posts.
+#[utoipa::path(get, path = "/insights/alerts", tag = "insights", params(Top),
+    responses((status = 200, description = "Alerts", body = Items<Alert>)))]
+async fn alerts(
+    _auth: Auth<Viewer>,
+    State(ingest): State<Ingest>,
+    Query(top): Query<Top>,
+) -> Result<Json<Items<Alert>>, ApiError> {
+    let items = insights::alerts(ingest.db(), page::limit(top.limit)?)
+        .await
+        .map_err(error)?;
+    Ok(Json(Items { items }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct AdvocateParams {
+    /// Only events since then, Unix ms; default all.
+    since: Option<i64>,
+    /// How many: 1 to 200, default 50.
+    limit: Option<i64>,
+}
+
+/// Advocates by points, each with the events (and their evidence) behind them.
+#[utoipa::path(get, path = "/insights/advocates", tag = "insights", params(AdvocateParams),
+    responses((status = 200, description = "Advocates, most points first", body = Items<Advocate>)))]
+async fn advocates(
+    _auth: Auth<Viewer>,
+    State(ingest): State<Ingest>,
+    Query(p): Query<AdvocateParams>,
+) -> Result<Json<Items<Advocate>>, ApiError> {
+    let items = insights::advocates(ingest.db(), page::limit(p.limit)?, p.since.unwrap_or(i64::MIN))
+        .await
+        .map_err(error)?;
+    Ok(Json(Items { items }))
+}
+
+/// Contacts by churn risk, highest first, with why.
+#[utoipa::path(get, path = "/insights/churn", tag = "insights", params(Top),
+    responses((status = 200, description = "Contacts most at risk first", body = Items<ContactScore>)))]
+async fn churn(
+    _auth: Auth<Viewer>,
+    State(ingest): State<Ingest>,
+    Query(top): Query<Top>,
+) -> Result<Json<Items<ContactScore>>, ApiError> {
+    let items = insights::churn_ranking(ingest.db(), page::limit(top.limit)?)
+        .await
+        .map_err(error)?;
+    Ok(Json(Items { items }))
+}
+
+/// Recomputes every score now (contact values and churn, post priorities and
+/// topics, advocacy events, spike alerts) and says what changed.
+#[utoipa::path(post, path = "/insights/recompute", tag = "insights",
+    responses((status = 200, description = "What changed", body = RecomputeReport)))]
+async fn recompute(auth: Auth<Admin>, State(ingest): State<Ingest>) -> Result<Json<RecomputeReport>, ApiError> {
+    let db = ingest.db().clone();
+    // Its own task: a request that times out or is dropped does not stop it halfway.
+    let report = tokio::spawn(async move { insights::recompute(&db, now_ms()).await })
+        .await
+        .map_err(|e| ApiError::internal("recomputing", e))?
+        .map_err(error)?;
+    let details = json!({ "report": &report, "took_ms": report.took.as_millis() as u64 });
+    audit(
+        ingest.db().pool(),
+        auth.name(),
+        "insights.recompute",
+        "insights",
+        &details,
+    )
+    .await?;
+    Ok(Json(report))
+}

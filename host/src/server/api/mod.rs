@@ -1,0 +1,34 @@
+//! The JSON API under `/api/v1`, one module per resource. Every route is
+//! registered with its OpenAPI description, so the document is the router.
+
+mod admin;
+mod analyzers;
+mod channels;
+mod contacts;
+mod identity;
+mod imports;
+mod insights;
+mod plugins;
+mod posts;
+mod replies;
+mod responses;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::ingest::Ingest;
+
+/// Every API route with its documentation.
+pub fn routes() -> OpenApiRouter<Ingest> {
+    OpenApiRouter::new()
+        .merge(admin::routes())
+        .merge(analyzers::routes())
+        .merge(channels::routes())
+        .merge(contacts::routes())
+        .merge(identity::routes())
+        .merge(imports::routes())
+        .merge(insights::routes())
+        .merge(plugins::routes())
+        .merge(posts::routes())
+        .merge(replies::routes())
+        .merge(responses::routes())
+}

@@ -1,0 +1,316 @@
+//! Installed plugins and their lifecycle: install and upgrade from a `.scpkg`
+//! body, rollback, enable, disable, remove. The signature policy applies
+//! exactly as for `socialcrm plugin install`; a refused package is a 4xx.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::ingest::Ingest;
+use crate::plugins::registry::{self, Installed, RegistryError};
+use crate::plugins::trust::TrustError;
+use crate::plugins::{ConfigFieldSpec, Package, PackageError, PluginKind, world_wit};
+use crate::runtime::WIT_VERSION;
+use crate::server::ApiError;
+use crate::server::auth::{Admin, Auth, Viewer};
+use crate::server::extract::{Json, Path};
+
+pub fn routes() -> OpenApiRouter<Ingest> {
+    OpenApiRouter::new()
+        .routes(routes!(list_plugins, install_plugin))
+        .routes(routes!(inspect_plugin, remove_plugin))
+        .routes(routes!(upgrade_plugin))
+        .routes(routes!(rollback_plugin))
+        .routes(routes!(enable_plugin))
+        .routes(routes!(disable_plugin))
+}
+
+/// An installed plugin: its active version and every version kept.
+#[derive(Serialize, ToSchema)]
+struct PluginSummary {
+    name: String,
+    kind: PluginKind,
+    /// The network a channel plugin connects to.
+    network: Option<String>,
+    description: String,
+    /// The active version.
+    version: String,
+    /// A disabled plugin's channels are not polled and its analyses not run.
+    enabled: bool,
+    /// `KEY_ID (NAME)` of the trusted key that signed the active version; null if unsigned.
+    signer: Option<String>,
+    /// Every installed version, newest first.
+    versions: Vec<PluginVersion>,
+}
+
+/// One installed version.
+#[derive(Serialize, ToSchema)]
+struct PluginVersion {
+    version: String,
+    active: bool,
+    /// SHA-256 of the component.
+    digest: String,
+    /// What a signature signs.
+    package_digest: String,
+    signer: Option<String>,
+    installed_at: i64,
+    /// The token (or CLI user) that installed it.
+    installed_by: String,
+}
+
+/// An installed plugin in full, as `socialcrm plugin inspect` shows it.
+#[derive(Serialize, ToSchema)]
+struct PluginDetail {
+    #[serde(flatten)]
+    summary: PluginSummary,
+    /// The range of `socialcrm:plugin` WIT versions the active version was built for.
+    api: String,
+    /// The `socialcrm:plugin` WIT version this host provides.
+    host_wit_version: &'static str,
+    /// Origins the plugin may call (config fields in braces).
+    allowed_hosts: Vec<String>,
+    /// The limits the plugin asks for; the host's maximums still apply.
+    #[schema(value_type = Object)]
+    limits: Value,
+    /// The configuration fields a channel account has.
+    config: Vec<ConfigFieldSpec>,
+    /// `plugin.toml` of the active version, as packaged.
+    manifest: String,
+    /// The component's imports and exports as WIT; null if it cannot be decoded.
+    world: Option<String>,
+}
+
+fn summary(versions: &[Installed]) -> Result<PluginSummary, ApiError> {
+    let active = versions
+        .iter()
+        .find(|p| p.active)
+        .or(versions.first())
+        .ok_or_else(|| ApiError::internal("listing plugins", "a plugin without versions"))?;
+    let m = &active.manifest;
+    Ok(PluginSummary {
+        name: m.name.clone(),
+        kind: m.kind,
+        network: m.network.clone(),
+        description: m.description.clone(),
+        version: m.version.to_string(),
+        enabled: active.enabled,
+        signer: active.signer.clone(),
+        versions: versions
+            .iter()
+            .map(|p| PluginVersion {
+                version: p.manifest.version.to_string(),
+                active: p.active,
+                digest: p.digest.clone(),
+                package_digest: p.package_digest.clone(),
+                signer: p.signer.clone(),
+                installed_at: p.installed_at,
+                installed_by: p.installed_by.clone(),
+            })
+            .collect(),
+    })
+}
+
+async fn summary_of(ingest: &Ingest, name: &str) -> Result<PluginSummary, ApiError> {
+    summary(&registry::versions(ingest.db(), name).await.map_err(error)?)
+}
+
+#[derive(Serialize, ToSchema)]
+struct Plugins {
+    items: Vec<PluginSummary>,
+}
+
+/// Every installed plugin.
+#[utoipa::path(get, path = "/plugins", tag = "plugins",
+    responses((status = 200, description = "The installed plugins, by name", body = Plugins)))]
+async fn list_plugins(_auth: Auth<Viewer>, State(ingest): State<Ingest>) -> Result<Json<Plugins>, ApiError> {
+    let all = registry::list(ingest.db()).await.map_err(error)?;
+    // `list` is sorted by name, so each plugin's versions are adjacent.
+    let items = all
+        .chunk_by(|a, b| a.manifest.name == b.manifest.name)
+        .map(summary)
+        .collect::<Result<_, _>>()?;
+    Ok(Json(Plugins { items }))
+}
+
+/// One installed plugin: manifest, allowed hosts, limits, WIT, every version.
+#[utoipa::path(get, path = "/plugins/{name}", tag = "plugins",
+    params(("name" = String, Path, description = "Plugin name")),
+    responses((status = 200, description = "The plugin", body = PluginDetail)))]
+async fn inspect_plugin(
+    _auth: Auth<Viewer>,
+    State(ingest): State<Ingest>,
+    Path(name): Path<String>,
+) -> Result<Json<PluginDetail>, ApiError> {
+    let versions = registry::versions(ingest.db(), &name).await.map_err(error)?;
+    let (active, wasm) = registry::active(ingest.db(), &name)
+        .await
+        .map_err(error)?
+        .ok_or_else(|| RegistryError::NotInstalled(name.clone()))
+        .map_err(error)?;
+    let world = world_wit(&wasm)
+        .inspect_err(|e| tracing::warn!(plugin = %name, error = %e, "cannot decode the component"))
+        .ok();
+    let m = active.manifest;
+    Ok(Json(PluginDetail {
+        summary: summary(&versions)?,
+        api: m.api.to_string(),
+        host_wit_version: WIT_VERSION,
+        allowed_hosts: m.allowed_hosts,
+        limits: serde_json::to_value(m.limits).unwrap_or(Value::Null),
+        config: m.config,
+        manifest: active.manifest_text,
+        world,
+    }))
+}
+
+/// A `.scpkg` body as the document describes it: a binary string, not the
+/// array of integers `Vec<u8>` would be (the handlers take `Bytes`).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+struct PackageFile(());
+
+/// The package in a request body.
+fn package(body: Result<Bytes, BytesRejection>) -> Result<Package, ApiError> {
+    let body = body?;
+    Package::from_reader("the request body", &body[..]).map_err(|e| match e {
+        PackageError::TooLarge { .. } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", e.to_string()),
+        PackageError::Manifest { .. } => refused(e),
+        _ => ApiError::bad_request(e.to_string()),
+    })
+}
+
+/// Installs a plugin not installed yet (active and enabled).
+#[utoipa::path(post, path = "/plugins", tag = "plugins",
+    request_body(content = PackageFile, content_type = "application/octet-stream",
+        description = "A `.scpkg` package (as `socialcrm plugin pack` writes it)"),
+    responses((status = 201, description = "Installed", body = PluginSummary)))]
+async fn install_plugin(
+    auth: Auth<Admin>,
+    State(ingest): State<Ingest>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<PluginSummary>), ApiError> {
+    let package = package(body)?;
+    let name = package.manifest.name.clone();
+    registry::install(ingest.db(), ingest.runtime(), &package, auth.name())
+        .await
+        .map_err(error)?;
+    Ok((StatusCode::CREATED, Json(summary_of(&ingest, &name).await?)))
+}
+
+/// Installs a newer version and makes it active once its `check` passes on
+/// every channel account using it; the previous version is kept.
+#[utoipa::path(post, path = "/plugins/{name}/upgrade", tag = "plugins",
+    params(("name" = String, Path, description = "Plugin name; the package must be this plugin")),
+    request_body(content = PackageFile, content_type = "application/octet-stream",
+        description = "A `.scpkg` package of a newer version"),
+    responses((status = 200, description = "Upgraded", body = PluginSummary)))]
+async fn upgrade_plugin(
+    auth: Auth<Admin>,
+    State(ingest): State<Ingest>,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<PluginSummary>, ApiError> {
+    let package = package(body)?;
+    if package.manifest.name != name {
+        return Err(ApiError::bad_request(format!(
+            "the package is plugin `{}`, not `{name}`",
+            package.manifest.name
+        )));
+    }
+    registry::upgrade(
+        ingest.db(),
+        ingest.runtime(),
+        ingest.secret_box(),
+        &package,
+        auth.name(),
+    )
+    .await
+    .map_err(error)?;
+    Ok(Json(summary_of(&ingest, &name).await?))
+}
+
+/// Makes the version active before the current one active again.
+#[utoipa::path(post, path = "/plugins/{name}/rollback", tag = "plugins",
+    params(("name" = String, Path, description = "Plugin name")),
+    responses((status = 200, description = "Rolled back", body = PluginSummary)))]
+async fn rollback_plugin(
+    auth: Auth<Admin>,
+    State(ingest): State<Ingest>,
+    Path(name): Path<String>,
+) -> Result<Json<PluginSummary>, ApiError> {
+    registry::rollback(ingest.db(), &name, auth.name())
+        .await
+        .map_err(error)?;
+    Ok(Json(summary_of(&ingest, &name).await?))
+}
+
+/// Lets a disabled plugin's channels and analyses run again.
+#[utoipa::path(post, path = "/plugins/{name}/enable", tag = "plugins",
+    params(("name" = String, Path, description = "Plugin name")),
+    responses((status = 200, description = "Enabled", body = PluginSummary)))]
+async fn enable_plugin(
+    auth: Auth<Admin>,
+    State(ingest): State<Ingest>,
+    Path(name): Path<String>,
+) -> Result<Json<PluginSummary>, ApiError> {
+    set_enabled(&ingest, &name, true, auth.name()).await
+}
+
+/// Stops polling the plugin's channels and running its analyses.
+#[utoipa::path(post, path = "/plugins/{name}/disable", tag = "plugins",
+    params(("name" = String, Path, description = "Plugin name")),
+    responses((status = 200, description = "Disabled", body = PluginSummary)))]
+async fn disable_plugin(
+    auth: Auth<Admin>,
+    State(ingest): State<Ingest>,
+    Path(name): Path<String>,
+) -> Result<Json<PluginSummary>, ApiError> {
+    set_enabled(&ingest, &name, false, auth.name()).await
+}
+
+async fn set_enabled(ingest: &Ingest, name: &str, enabled: bool, actor: &str) -> Result<Json<PluginSummary>, ApiError> {
+    registry::set_enabled(ingest.db(), name, enabled, actor)
+        .await
+        .map_err(error)?;
+    Ok(Json(summary_of(ingest, name).await?))
+}
+
+/// Removes every version of a plugin no channel uses.
+#[utoipa::path(delete, path = "/plugins/{name}", tag = "plugins",
+    params(("name" = String, Path, description = "Plugin name")),
+    responses((status = 204, description = "Removed")))]
+async fn remove_plugin(
+    auth: Auth<Admin>,
+    State(ingest): State<Ingest>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    registry::remove(ingest.db(), &name, auth.name()).await.map_err(error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A package that is well formed but not acceptable here.
+fn refused(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "refused", e.to_string())
+}
+
+fn error(e: RegistryError) -> ApiError {
+    match e {
+        RegistryError::NotInstalled(_) => ApiError::not_found(e.to_string()),
+        RegistryError::Exists { .. }
+        | RegistryError::Installed { .. }
+        | RegistryError::NotNewer { .. }
+        | RegistryError::NoPrevious { .. }
+        | RegistryError::InUse { .. }
+        | RegistryError::KindChanged { .. } => ApiError::conflict(e.to_string()),
+        RegistryError::Db(e) | RegistryError::Trust(TrustError::Db(e)) => e.into(),
+        RegistryError::Trust(_) | RegistryError::Load(_) | RegistryError::Describe(_) | RegistryError::Check { .. } => {
+            refused(e)
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The OpenAPI 3.1 document, built from the routes themselves (each handler
+//! carries its description), plus what every operation shares: bearer auth
+//! and the error responses.
+
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder};
+use utoipa::{PartialSchema, ToSchema};
+
+use super::error::ErrorBody;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(info(
+    title = "socialcrm",
+    description = "The socialcrm API: inbox, customers, identities, insights, plugins and channels."
+))]
+pub struct ApiDoc;
+
+/// Adds what every operation shares, once the routes have added their paths.
+pub fn finish(doc: &mut OpenApi) {
+    {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components
+            .schemas
+            .insert(ErrorBody::name().into_owned(), ErrorBody::schema());
+        doc.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+        for item in doc.paths.paths.values_mut() {
+            let takes_id = item.parameters.iter().flatten().count() > 0;
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                add_errors(op, takes_id);
+            }
+        }
+    }
+}
+
+/// The errors any operation can answer, each with the one error body.
+fn add_errors(op: &mut Operation, path_item_params: bool) {
+    let has_path_param = path_item_params
+        || op
+            .parameters
+            .iter()
+            .flatten()
+            .any(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Path));
+    let mut errors = vec![
+        ("400", "Bad request: a parameter or the body is invalid"),
+        ("401", "Missing, unknown or revoked token"),
+        ("403", "The token's role is too low"),
+        ("500", "Internal error"),
+        ("503", "The database or a plugin is unavailable"),
+    ];
+    if has_path_param {
+        errors.push(("404", "No such resource"));
+    }
+    if op.request_body.is_some() {
+        errors.extend([
+            ("409", "Conflicts with the current state"),
+            ("413", "The body is too large"),
+            ("415", "Wrong content type"),
+            ("422", "The body does not match the schema (unknown field, wrong type)"),
+        ]);
+    }
+    for (status, description) in errors {
+        op.responses.responses.entry(status.to_string()).or_insert_with(|| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name(ErrorBody::name())))
+                        .build(),
+                )
+                .build()
+                .into()
+        });
+    }
+}

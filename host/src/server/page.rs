@@ -1,0 +1,79 @@
+//! Cursor pagination: a list answers `{"items", "next_cursor"}`; the cursor is
+//! the sort key of the last item, opaque to clients (base64url JSON).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::ApiError;
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 200;
+
+/// One page of a list.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A list that is not paged (the top of a ranking, a short list).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}
+
+impl<T> Page<T> {
+    /// A page of `limit` asked items: full means there may be more, after the
+    /// key of its last item.
+    pub fn of<K: Serialize>(items: Vec<T>, limit: i64, key: impl Fn(&T) -> K) -> Page<T> {
+        let next_cursor = match items.last() {
+            Some(last) if items.len() as i64 == limit => Some(encode(&key(last))),
+            _ => None,
+        };
+        Page { items, next_cursor }
+    }
+}
+
+/// The page size asked for, checked.
+pub fn limit(asked: Option<i64>) -> Result<i64, ApiError> {
+    let limit = asked.unwrap_or(DEFAULT_LIMIT);
+    if (1..=MAX_LIMIT).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::bad_request(format!("limit must be 1 to {MAX_LIMIT}")))
+    }
+}
+
+fn encode(key: &impl Serialize) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).unwrap_or_default())
+}
+
+/// The key in `cursor`, if one was given.
+pub fn decode<K: DeserializeOwned>(cursor: Option<&str>) -> Result<Option<K>, ApiError> {
+    let Some(cursor) = cursor else { return Ok(None) };
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .map(Some)
+        .ok_or_else(|| ApiError::bad_request("invalid cursor: pass back a next_cursor unchanged"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_page_has_a_cursor_that_decodes_to_its_last_key() {
+        let page = Page::of(vec![(3.5, 9), (1.25, 4)], 2, |item| *item);
+        let key: Option<(f64, i64)> = decode(page.next_cursor.as_deref()).ok().flatten();
+        assert_eq!(key, Some((1.25, 4)));
+        assert!(Page::of(vec![1], 2, |i| *i).next_cursor.is_none());
+        assert!(decode::<(f64, i64)>(Some("not base64!")).is_err());
+        assert!(limit(Some(0)).is_err() && limit(Some(201)).is_err());
+        assert_eq!(limit(None).ok(), Some(DEFAULT_LIMIT));
+    }
+}

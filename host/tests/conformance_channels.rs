@@ -1,0 +1,167 @@
+//! The bundled channel plugins pass `plugin test` with their recorded sets
+//! (`plugins/NAME/conformance`), and a tampered recording fails the round trip
+//! with a message that names what went wrong.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use socialcrm::conformance::{self, Fixtures, Outcome, Report, channel};
+use socialcrm::plugins::Manifest;
+use tempfile::TempDir;
+
+fn recordings(plugin: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins")
+        .join(plugin)
+        .join("conformance")
+}
+
+fn run(plugin: &TempDir, fixtures: &Fixtures) -> Report {
+    let dir = plugin.path();
+    let manifest = Manifest::parse(&std::fs::read_to_string(dir.join("plugin.toml")).unwrap()).unwrap();
+    let wasm = std::fs::read(dir.join("plugin.wasm")).unwrap();
+    let report = conformance::run(manifest, &wasm, fixtures).expect("the runtime starts");
+    eprintln!("{report}");
+    report
+}
+
+/// The plugin's recordings, with `file` edited by `edit` (which must change it).
+fn tampered(plugin: &str, file: &str, edit: impl Fn(&str) -> String) -> Fixtures {
+    let dir = TempDir::new().unwrap();
+    for entry in std::fs::read_dir(recordings(plugin)).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    let path = dir.path().join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = edit(&text);
+    assert_ne!(edited, text, "the edit of {file} changes nothing");
+    std::fs::write(&path, edited).unwrap();
+    Fixtures::load(dir.path()).expect("valid fixtures")
+}
+
+fn outcome<'a>(report: &'a Report, name: &str) -> &'a Outcome {
+    &report
+        .check(name)
+        .unwrap_or_else(|| panic!("no check `{name}` in\n{report}"))
+        .outcome
+}
+
+/// Every check passed, and the round trip walked `pages` pages and `posts` posts.
+#[track_caller]
+fn assert_all_pass(report: &Report, pages: usize, posts: usize) {
+    assert_eq!(
+        (report.checks.len(), report.passed(), report.failed(), report.skipped()),
+        (10, 10, 0, 0),
+        "{report}"
+    );
+    assert!(report.ok(true));
+    assert_eq!(
+        outcome(report, channel::ROUND_TRIP),
+        &Outcome::Pass(Some(format!("{pages} pages, {posts} posts")))
+    );
+}
+
+#[track_caller]
+fn assert_round_trip_fails(report: &Report, because: &str) {
+    match outcome(report, channel::ROUND_TRIP) {
+        Outcome::Fail(why) => assert!(why.contains(because), "failed, but for: {why}"),
+        other => panic!("the round trip should fail ({because}), got {other:?}\n{report}"),
+    }
+}
+
+#[test]
+fn bluesky_passes_with_its_recordings_and_fails_a_tampered_cursor() {
+    let plugin = common::plugin_dir("plugins/bluesky");
+    let report = run(&plugin, &Fixtures::load(&recordings("bluesky")).unwrap());
+    assert_all_pass(&report, 4, 14);
+    // Every request, the sign-in first, gets the one empty body.
+    assert!(
+        matches!(outcome(&report, channel::EMPTY_PAGE), Outcome::Pass(Some(note)) if note.contains("\"notifications\":[]")),
+        "{report}"
+    );
+
+    // Page 3 recorded for another cursor: the sweep's request matches nothing.
+    let elsewhere = tampered("bluesky", "conformance.toml", |t| {
+        t.replace(
+            "cursor=2026-11-23T10%3A58%3A00.412Z",
+            "cursor=2026-11-23T09%3A00%3A00.000Z",
+        )
+    });
+    assert_round_trip_fails(
+        &run(&plugin, &elsewhere),
+        "requests no recorded response of page 3 matches: GET /xrpc/app.bsky.notification.listNotifications?",
+    );
+}
+
+#[test]
+fn reddit_passes_with_its_recordings_and_fails_a_lost_post() {
+    let plugin = common::plugin_dir("plugins/reddit");
+    let report = run(&plugin, &Fixtures::load(&recordings("reddit")).unwrap());
+    assert_all_pass(&report, 4, 15);
+
+    // The recording expects one more post after the deleted anchor than the page holds.
+    let lost = tampered("reddit", "conformance.toml", |t| {
+        t.replacen("posts = 2", "posts = 3", 1)
+    });
+    assert_round_trip_fails(&run(&plugin, &lost), "page 3: 2 posts, the recording expects 3");
+}
+
+#[test]
+fn x_passes_with_its_recordings_and_fails_a_broken_post() {
+    let plugin = common::plugin_dir("plugins/x");
+    let report = run(&plugin, &Fixtures::load(&recordings("x")).unwrap());
+    assert_all_pass(&report, 4, 13);
+
+    // A post without its time: the plugin refuses the page, naming the post.
+    let broken = tampered("x", "mentions-3.json", |t| {
+        t.replacen("\"created_at\": \"2026-11-23T10:42:20.000Z\",", "", 1)
+    });
+    let report = run(&plugin, &broken);
+    assert_round_trip_fails(&report, "page 3: poll with state `{\"mentions\":");
+    assert_round_trip_fails(&report, "post 1861219930117591040 has no `created_at`");
+}
+
+#[test]
+fn meta_passes_what_applies_to_a_webhook_channel() {
+    let plugin = common::plugin_dir("plugins/meta");
+    let report = run(&plugin, &Fixtures::load(&recordings("meta")).unwrap());
+    assert_eq!(
+        (report.checks.len(), report.passed(), report.failed(), report.skipped()),
+        (10, 3, 0, 7),
+        "{report}"
+    );
+    let why = Outcome::Skip("describe does not claim the `poll` capability".into());
+    assert!(report.checks[3..].iter().all(|c| c.outcome == why), "{report}");
+    assert!(report.ok(false) && !report.ok(true));
+}
+
+#[test]
+fn a_bundled_plugin_named_on_the_command_line_uses_its_recordings() {
+    // The layout `cargo xtask build-plugins` writes: target/plugins/NAME.
+    let plugins = TempDir::new().unwrap();
+    let built = common::plugin_dir("plugins/bluesky");
+    let bundled = plugins.path().join("bluesky");
+    std::fs::create_dir_all(bundled.join("conformance")).unwrap();
+    for file in ["plugin.toml", "plugin.wasm"] {
+        std::fs::copy(built.path().join(file), bundled.join(file)).unwrap();
+    }
+    for entry in std::fs::read_dir(recordings("bluesky")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), bundled.join("conformance").join(entry.file_name())).unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_socialcrm"))
+        .args(["plugin", "test", "--strict", "bluesky"])
+        .env("SOCIALCRM_PLUGIN_DIR", plugins.path())
+        .output()
+        .expect("the binary runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("PASS  state round-trips over the recorded pages (4 pages, 14 posts)"),
+        "{text}"
+    );
+    assert!(text.contains("10 checks: 10 passed, 0 failed, 0 skipped"), "{text}");
+}

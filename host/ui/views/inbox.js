@@ -1,0 +1,242 @@
+// The inbox: open posts by priority, filtered from the hash's query, each with
+// its badges, priority explanation, author and contact, and the agent's
+// actions (assign to me, close, reply with the reply's status and retry).
+
+import { get, items, post } from '../api.js';
+import { badge, field, h, loading, mount, number, select, sentimentBadge, time } from '../dom.js';
+import { act, errorBox } from '../messages.js';
+
+const INTENTS = ['complaint', 'question', 'praise', 'purchase-intent', 'churn-risk', 'support-request'];
+const FILTERS = ['status', 'channel', 'sentiment', 'intent', 'sort'];
+
+export async function renderInbox(root, ctx) {
+  const filter = Object.fromEntries(FILTERS.map((k) => [k, ctx.params.get(k) ?? '']));
+  const list = h('ol', { class: 'posts', 'aria-label': 'Posts' });
+  const more = h('div', { class: 'more' });
+  root.append(
+    h('div', { class: 'view-head' }, h('h1', null, 'Inbox')),
+    await filters(filter, ctx),
+    list,
+    more,
+  );
+  await page(list, more, filter, null, ctx);
+}
+
+async function filters(current, ctx) {
+  // The channel filter offers the accounts there are; without them it still works as text.
+  let channels = [];
+  try {
+    channels = items(await get('/channels')).map((c) => c.name);
+  } catch (e) {
+    if (e.status === 401) throw e;
+  }
+  const controls = {
+    status: select('status', [['open', 'Open'], ['closed', 'Closed']], current.status || 'open'),
+    channel: channels.length
+      ? select('channel', [['', 'All channels'], ...channels], current.channel)
+      : h('input', { name: 'channel', value: current.channel, placeholder: 'any' }),
+    sentiment: select('sentiment', [['', 'Any'], 'negative', 'neutral', 'positive'], current.sentiment),
+    intent: select('intent', [['', 'Any'], ...INTENTS], current.intent),
+    sort: select('sort', [['priority', 'Priority'], ['newest', 'Newest']], current.sort || 'priority'),
+  };
+  const form = h('form', { class: 'filters', 'aria-label': 'Filter the inbox' },
+    field('Status', controls.status),
+    field('Channel', controls.channel),
+    field('Sentiment', controls.sentiment),
+    field('Intent', controls.intent),
+    field('Sort by', controls.sort),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Apply')));
+  const apply = (event) => {
+    event.preventDefault();
+    const q = new URLSearchParams();
+    for (const [k, control] of Object.entries(controls)) {
+      if (control.value && !(k === 'status' && control.value === 'open') && !(k === 'sort' && control.value === 'priority')) {
+        q.set(k, control.value);
+      }
+    }
+    const text = q.toString();
+    ctx.navigate(text ? `#/inbox?${text}` : '#/inbox');
+  };
+  form.addEventListener('submit', apply);
+  // Selects apply at once; the text input on submit.
+  for (const control of Object.values(controls)) {
+    if (control.tagName === 'SELECT') control.addEventListener('change', apply);
+  }
+  return form;
+}
+
+async function page(list, more, filter, cursor, ctx) {
+  const wait = loading('Loading posts');
+  more.replaceChildren(wait);
+  let answer;
+  try {
+    answer = await get('/posts', { ...filter, cursor, limit: 25 });
+  } catch (e) {
+    mount(more, errorBox(e, 'Cannot load the inbox'));
+    if (e.status === 401) throw e;
+    return;
+  }
+  const posts = items(answer);
+  if (!cursor && posts.length === 0) {
+    list.replaceWith(h('p', { class: 'empty' }, 'No posts match these filters.'));
+  }
+  for (const p of posts) list.append(postCard(p, ctx));
+  more.replaceChildren();
+  if (answer && answer.next_cursor) {
+    const button = h('button', { type: 'button' }, 'Load more');
+    button.addEventListener('click', () => page(list, more, filter, answer.next_cursor, ctx));
+    more.append(button);
+  }
+}
+
+function author(p) {
+  const a = p.author || {};
+  const name = a.display_name || a.handle;
+  return h('div', { class: 'author' },
+    h('strong', null, name),
+    a.display_name ? h('span', { class: 'muted' }, ` @${a.handle}`) : null,
+    h('span', { class: 'muted' }, ` · ${a.network}`),
+    a.followers ? h('span', { class: 'muted' }, ` · ${number(a.followers, 0)} followers`) : null);
+}
+
+function contactLink(p) {
+  if (!p.contact) return h('span', { class: 'contact muted' }, 'No linked customer');
+  return h('a', { class: 'contact', href: `#/contacts/${p.contact.id}` },
+    `Customer 360: ${p.contact.name || `contact ${p.contact.id}`}`);
+}
+
+function postCard(p, ctx) {
+  const card = h('li', { class: 'card post', 'data-post': p.id });
+  const render = (current) => {
+    mount(card, cardBody(current, ctx, render));
+  };
+  render(p);
+  return card;
+}
+
+function cardBody(p, ctx, rerender) {
+  const head = h('div', { class: 'post-head' },
+    h('div', null, author(p), contactLink(p)),
+    h('div', { class: 'priority', title: 'Inbox priority' },
+      h('span', { class: 'priority-value' }, p.priority === null || p.priority === undefined ? '—' : number(p.priority, 1)),
+      h('span', { class: 'priority-label' }, 'priority')));
+  const meta = h('div', { class: 'badges' },
+    sentimentBadge(p.sentiment_label, p.sentiment),
+    p.intent ? badge(p.intent_confidence ? `${p.intent} ${Math.round(p.intent_confidence * 100)}%` : p.intent, 'intent') : null,
+    p.topics.map((t) => badge(`#${t}`, 'topic')),
+    p.inbox_status === 'closed' ? badge('closed', 'muted') : null,
+    p.assignee ? badge(`assigned to ${p.assignee}`, 'assignee') : null);
+  const body = h('blockquote', { class: 'post-text' }, p.text);
+  const foot = h('div', { class: 'post-foot muted' },
+    h('span', null, p.channel, ' · ', p.kind, ' · '),
+    p.url ? h('a', { href: p.url, rel: 'noopener noreferrer', target: '_blank' }, time(p.created_at)) : time(p.created_at));
+  const why = p.priority_explanation
+    ? h('p', { class: 'explanation' }, h('span', { class: 'muted' }, 'Why: '), p.priority_explanation)
+    : null;
+  const replies = h('div', { class: 'replies', hidden: true });
+  const actions = h('div', { class: 'actions' });
+  if (ctx.can('agent')) {
+    const mine = p.assignee === ctx.me.name;
+    const assign = h('button', { type: 'button' }, mine ? 'Unassign' : 'Assign to me');
+    assign.addEventListener('click', async () => {
+      const updated = await act(assign, () => post(`/posts/${p.id}/assign`, { assignee: mine ? null : ctx.me.name }),
+        mine ? 'Unassigned.' : 'Assigned to you.');
+      if (updated) rerender(updated);
+    });
+    const closed = p.inbox_status === 'closed';
+    const close = h('button', { type: 'button' }, closed ? 'Reopen' : 'Close');
+    close.addEventListener('click', async () => {
+      const updated = await act(close, () => post(`/posts/${p.id}/${closed ? 'reopen' : 'close'}`),
+        closed ? 'Reopened.' : 'Closed.');
+      if (updated) rerender(updated);
+    });
+    actions.append(assign, close);
+  }
+  const toggle = h('button', { type: 'button', 'aria-expanded': 'false', 'aria-controls': `post-${p.id}-replies` },
+    ctx.can('agent') ? 'Reply' : 'Replies');
+  replies.id = `post-${p.id}-replies`;
+  toggle.addEventListener('click', () => {
+    const open = replies.hidden;
+    replies.hidden = !open;
+    toggle.setAttribute('aria-expanded', String(open));
+    if (open && !replies.dataset.loaded) {
+      replies.dataset.loaded = '1';
+      replyPanel(replies, p, ctx);
+    }
+  });
+  actions.append(toggle);
+  return [head, meta, body, why, foot, actions, replies];
+}
+
+const REPLY_KIND = { sent: 'positive', failed: 'negative', queued: 'muted' };
+
+function replyItem(r, ctx) {
+  const li = h('li', { class: 'reply', 'data-reply': r.id, 'data-status': r.status });
+  const render = (current) => {
+    li.dataset.status = current.status;
+    const retry = current.status !== 'sent' && ctx.can('agent')
+      ? h('button', { type: 'button', class: 'small' }, 'Retry')
+      : null;
+    if (retry) {
+      retry.addEventListener('click', async () => {
+        const updated = await act(retry, () => post(`/replies/${current.id}/retry`),
+          (u) => (u.status === 'sent' ? 'Reply sent.' : `Reply ${u.status}.`));
+        if (updated) render(updated);
+      });
+    }
+    mount(li,
+      h('div', { class: 'reply-head' },
+        badge(current.status, REPLY_KIND[current.status] || 'muted'),
+        h('span', { class: 'muted' }, ` by ${current.created_by} · `), time(current.created_at),
+        current.url ? [' · ', h('a', { href: current.url, rel: 'noopener noreferrer', target: '_blank' }, 'on the network')] : null),
+      h('p', null, current.text),
+      current.error ? h('p', { class: 'reply-error' }, `Not sent: ${current.error}`) : null,
+      retry);
+  };
+  render(r);
+  return li;
+}
+
+async function replyPanel(panel, p, ctx) {
+  const list = h('ul', { class: 'reply-list', 'aria-label': 'Replies' });
+  const status = h('div', { class: 'reply-status', 'aria-live': 'polite' });
+  panel.append(list);
+  try {
+    const existing = items(await get(`/posts/${p.id}/replies`));
+    for (const r of existing) list.append(replyItem(r, ctx));
+  } catch (e) {
+    panel.append(errorBox(e, 'Cannot load the replies'));
+  }
+  if (!ctx.can('agent')) {
+    if (!list.children.length) list.replaceWith(h('p', { class: 'muted' }, 'No replies yet.'));
+    return;
+  }
+  const text = h('textarea', { name: 'text', rows: '3', required: true, maxlength: '10000' });
+  const send = h('button', { type: 'submit', class: 'primary' }, 'Send reply');
+  const form = h('form', { class: 'reply-form' },
+    field(`Reply to @${(p.author && p.author.handle) || 'author'} on ${p.channel}`, text),
+    status,
+    h('div', { class: 'actions' }, send));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    status.replaceChildren();
+    send.disabled = true;
+    try {
+      // No idempotency key: the server derives one from post and text, so a
+      // repeated submit returns the same reply instead of sending it twice.
+      const reply = await post(`/posts/${p.id}/replies`, { text: text.value });
+      list.append(replyItem(reply, ctx));
+      if (reply.status === 'sent') {
+        text.value = '';
+        status.append(h('p', { class: 'ok' }, 'Reply sent.'));
+      } else {
+        status.append(h('p', { class: 'reply-error' }, `Reply ${reply.status}${reply.error ? `: ${reply.error}` : ''}. Use Retry.`));
+      }
+    } catch (e) {
+      status.append(errorBox(e, 'The reply was not sent'));
+    } finally {
+      send.disabled = false;
+    }
+  });
+  panel.append(form);
+}

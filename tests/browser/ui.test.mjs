@@ -1,0 +1,306 @@
+// Browser test of the web UI: starts `socialcrm demo` on a free port with a
+// fresh data directory, then drives headless Chromium through the main flows.
+// Run by `cargo xtask browser-test` (which builds the binary and the plugins);
+// screenshots go to target/browser/.
+//
+// Environment: SOCIALCRM_BIN (default target/debug/socialcrm),
+// SOCIALCRM_CHROMIUM (default /usr/bin/chromium).
+
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const bin = process.env.SOCIALCRM_BIN || join(root, 'target/debug/socialcrm');
+const browserPath = process.env.SOCIALCRM_CHROMIUM || '/usr/bin/chromium';
+const shots = join(root, 'target/browser');
+const TIMEOUT = 15_000;
+
+mkdirSync(shots, { recursive: true });
+rmSync(join(shots, 'failure.png'), { force: true });
+const work = mkdtempSync(join(tmpdir(), 'socialcrm-browser-'));
+
+/** Starts the demo and resolves to its URL and admin token, from its stdout. */
+function startDemo() {
+  const child = spawn(bin, ['demo', '--listen', '127.0.0.1:0', '--data-dir', join(work, 'data')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
+  });
+  let output = '';
+  const ready = new Promise((resolveReady, reject) => {
+    const found = {};
+    const timer = setTimeout(() => reject(new Error(`the demo did not print its URL and token in 180 s:\n${output}`)), 180_000);
+    const read = (chunk) => {
+      output += chunk;
+      found.url ??= output.match(/socialcrm demo running at (http:\/\/\S+?)\/?\s/)?.[1];
+      found.token ??= output.match(/admin token: (\S+)/)?.[1];
+      if (found.url && found.token) {
+        clearTimeout(timer);
+        resolveReady(found);
+      }
+    };
+    child.stdout.on('data', read);
+    child.stderr.on('data', (chunk) => { output += chunk; });
+    child.on('exit', (code) => reject(new Error(`the demo exited (${code}) before it was ready:\n${output}`)));
+  });
+  return { child, ready, log: () => output };
+}
+
+/** A package of a bundled plugin the demo does not install, made with `plugin pack`. */
+function packPlugin() {
+  const out = join(work, 'packages');
+  mkdirSync(out, { recursive: true });
+  execFileSync(bin, ['plugin', 'pack', join(root, 'target/plugins/reddit'), '--out', out, '--data-dir', join(work, 'pack-data')],
+    { stdio: ['ignore', 'ignore', 'inherit'] });
+  const file = readdirSync(out).find((f) => f.endsWith('.scpkg'));
+  if (!file) throw new Error(`plugin pack wrote no .scpkg to ${out}`);
+  return join(out, file);
+}
+
+const results = [];
+async function step(name, fn) {
+  const started = Date.now();
+  try {
+    await fn();
+    results.push([true, name]);
+    console.log(`ok - ${name} (${Date.now() - started} ms)`);
+  } catch (e) {
+    results.push([false, name]);
+    console.log(`not ok - ${name}\n  ${String(e.stack || e).split('\n').join('\n  ')}`);
+    throw e;
+  }
+}
+
+function expect(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+/** No missing value leaked into the page as text. */
+async function noPlaceholders(page) {
+  const text = await page.locator('main').innerText();
+  const leaked = text.match(/\b(null|undefined|NaN)\b|\[object Object\]/);
+  expect(!leaked, `“${leaked?.[0]}” is shown on the page`);
+}
+
+const demo = startDemo();
+let browser;
+let page;
+let failed = false;
+try {
+  const { url, token } = await demo.ready;
+  console.log(`# demo at ${url}`);
+  const scpkg = packPlugin();
+
+  browser = await chromium.launch({ executablePath: browserPath, headless: true, args: ['--no-sandbox'] });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  context.setDefaultTimeout(TIMEOUT);
+  page = await context.newPage();
+  const problems = [];
+  // The browser logs a failed request itself; a step that makes one on purpose forgets it.
+  const expectedRequestError = (status) => {
+    const kept = problems.filter((p) => !p.includes(`the server responded with a status of ${status}`));
+    problems.splice(0, problems.length, ...kept);
+  };
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+
+  await step('the UI is served with a strict Content-Security-Policy', async () => {
+    const response = await page.goto(`${url}/`);
+    const csp = response.headers()['content-security-policy'] || '';
+    expect(csp.includes("default-src 'none'") && csp.includes("script-src 'self'"), `CSP: ${csp}`);
+  });
+
+  await step('a wrong token is refused with the API message', async () => {
+    await page.getByLabel('API token').fill('scrm_wrong');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'not valid' }).waitFor();
+    expectedRequestError(401);
+  });
+
+  await step('log in with the admin token', async () => {
+    await page.getByLabel('API token').fill(token);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Inbox' }).waitFor();
+    await page.locator('.who .badge-role', { hasText: 'admin' }).waitFor();
+  });
+
+  await step('the inbox lists posts by priority with badges and explanations', async () => {
+    await page.locator('li.post').first().waitFor();
+    const count = await page.locator('li.post').count();
+    expect(count > 0, 'no posts in the inbox');
+    const priorities = await page.locator('li.post .priority-value').allTextContents();
+    const values = priorities.map((p) => Number.parseFloat(p.replace(/[^\d.-]/g, ''))).filter((v) => !Number.isNaN(v));
+    expect(values.length > 0, 'no post has a priority');
+    expect(values.every((v, i) => i === 0 || v <= values[i - 1] + 1e-9), `not ordered by priority: ${values}`);
+    await page.locator('li.post .badge-negative, li.post .badge-positive, li.post .badge-neutral').first().waitFor();
+    await page.locator('li.post .explanation').first().waitFor();
+    await noPlaceholders(page);
+    await page.screenshot({ path: join(shots, 'inbox.png'), fullPage: false });
+  });
+
+  await step('filter the inbox by sentiment', async () => {
+    await page.getByLabel('Sentiment').selectOption('negative');
+    await page.waitForURL(/sentiment=negative/);
+    await page.locator('li.post, .empty').first().waitFor();
+    const labels = await page.locator('li.post .badges .badge').first().allTextContents();
+    expect(labels.every((l) => l.startsWith('negative')), `a non-negative post in the negative filter: ${labels}`);
+    await page.getByLabel('Sentiment').selectOption('');
+    await page.waitForURL((u) => !u.hash.includes('sentiment'));
+  });
+
+  await step('assign a post to me and close it', async () => {
+    const card = page.locator('li.post').nth(1);
+    const id = await card.getAttribute('data-post');
+    await card.getByRole('button', { name: 'Assign to me' }).click();
+    await page.locator(`li.post[data-post="${id}"] .badge-assignee`).waitFor();
+    await page.locator(`li.post[data-post="${id}"]`).getByRole('button', { name: 'Close' }).click();
+    await page.locator(`li.post[data-post="${id}"]`).getByRole('button', { name: 'Reopen' }).waitFor();
+  });
+
+  await step('reply to a post and see it sent', async () => {
+    const card = page.locator('li.post').first();
+    await card.getByRole('button', { name: 'Reply' }).click();
+    await card.getByLabel(/^Reply to @/).fill('Thanks for telling us — we are on it and will DM you shortly.');
+    await card.getByRole('button', { name: 'Send reply' }).click();
+    await card.locator('.reply[data-status="sent"]').waitFor();
+    await card.getByText('Reply sent.').waitFor();
+    await noPlaceholders(page);
+    await card.screenshot({ path: join(shots, 'reply.png') });
+  });
+
+  await step('open a customer 360 from the inbox', async () => {
+    const link = page.locator('li.post a.contact').first();
+    await link.click();
+    await page.waitForURL(/#\/contacts\/\d+/);
+    await page.getByRole('heading', { name: 'Social identities' }).waitFor();
+    await page.getByRole('heading', { name: 'Scores' }).waitFor();
+    await page.locator('.identity').first().waitFor();
+    await page.locator('.timeline-item').first().waitFor();
+    await noPlaceholders(page);
+    await page.screenshot({ path: join(shots, 'customer-360.png'), fullPage: true });
+  });
+
+  await step('search customers', async () => {
+    const name = (await page.getByRole('heading', { level: 1 }).textContent()).trim();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Customers' }).click();
+    await page.getByLabel('Search customers').fill(name.split(' ')[0]);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('link', { name }).first().waitFor();
+  });
+
+  await step('confirm a proposed identity link', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Identity review' }).click();
+    const card = page.locator('li.link').first();
+    await card.waitFor();
+    await card.locator('.evidence tbody tr').first().waitFor();
+    const id = await card.getAttribute('data-link');
+    await page.screenshot({ path: join(shots, 'identity-review.png'), fullPage: false });
+    await card.getByRole('button', { name: 'Confirm' }).click();
+    await page.locator(`li.link[data-link="${id}"] .badge-positive`, { hasText: 'confirmed' }).waitFor();
+    await noPlaceholders(page);
+  });
+
+  await step('the insights dashboard draws its charts', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Insights' }).click();
+    // The demo's posts are hours old: one day's bucket, a dot rather than a line.
+    await page.locator('svg.chart circle.dot').first().waitFor();
+    await page.locator('#insights-topics ~ div svg.chart rect.bar').first().waitFor();
+    for (const id of ['alerts', 'advocates', 'churn']) {
+      await page.locator(`#insights-${id} ~ div`).locator('ul, ol, p').first().waitFor();
+    }
+    await noPlaceholders(page);
+    await page.screenshot({ path: join(shots, 'insights.png'), fullPage: true });
+  });
+
+  await step('install a plugin from a package file', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Plugins' }).click();
+    await page.getByLabel('Package (.scpkg)').setInputFiles(scpkg);
+    await page.getByRole('button', { name: 'Install' }).click();
+    await page.locator('li.plugin[data-plugin="reddit"]').waitFor();
+    await noPlaceholders(page);
+    await page.screenshot({ path: join(shots, 'plugins.png'), fullPage: true });
+  });
+
+  await step('the channels admin lists the demo channel', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Channels' }).click();
+    await page.locator('tr[data-channel]').first().waitFor();
+    await page.getByRole('heading', { name: 'Add a channel account' }).waitFor();
+    await noPlaceholders(page);
+    await page.screenshot({ path: join(shots, 'channels.png'), fullPage: true });
+  });
+
+  await step('an API error is shown with its message', async () => {
+    await page.getByLabel('Plugin', { exact: true }).fill('no-such-plugin');
+    await page.getByLabel('Account name').fill('broken');
+    await page.getByRole('button', { name: 'Add channel' }).click();
+    const alert = page.getByRole('alert').filter({ hasText: 'The channel was not added' });
+    await alert.waitFor();
+    expect((await alert.innerText()).includes('no-such-plugin'), `the error does not name the plugin: ${await alert.innerText()}`);
+    expectedRequestError(4);
+  });
+
+  await step('the inbox works at a phone width', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Inbox' }).click();
+    await page.locator('li.post').first().waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow <= 1, `the page is ${overflow}px wider than the screen`);
+    await page.screenshot({ path: join(shots, 'inbox-narrow.png') });
+  });
+
+  await step('log out returns to the login screen', async () => {
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByLabel('API token').waitFor();
+  });
+
+  await step('a viewer is offered no agent or admin action', async () => {
+    const created = await fetch(`${url}/api/v1/tokens`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'browser-viewer', role: 'viewer' }),
+    });
+    const body = await created.text();
+    expect(created.status === 201, `creating a viewer token: ${created.status} ${body}`);
+    await page.getByLabel('API token').fill(JSON.parse(body).token);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.locator('li.post').first().waitFor();
+    expect(await page.getByRole('button', { name: 'Assign to me' }).count() === 0, 'a viewer sees Assign to me');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Plugins' }).click();
+    await page.getByText('Only admins install and manage plugins.').waitFor();
+    expect(await page.getByRole('button', { name: /Install|Disable|Remove/ }).count() === 0, 'a viewer sees plugin actions');
+  });
+
+  await step('a revoked token leads back to the login screen with a message', async () => {
+    const revoked = await fetch(`${url}/api/v1/tokens/browser-viewer`, {
+      method: 'DELETE', headers: { Authorization: `Bearer ${token}` },
+    });
+    expect(revoked.status === 204, `revoking the viewer token: ${revoked.status}`);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Insights' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Please log in again' }).waitFor();
+    await page.getByLabel('API token').waitFor();
+    expectedRequestError(401);
+    // Logging in again returns to the page the 401 interrupted.
+    await page.getByLabel('API token').fill(token);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Insights', level: 1 }).waitFor();
+  });
+
+  await step('no script error and no CSP violation in the console', async () => {
+    expect(problems.length === 0, problems.join('\n'));
+  });
+} catch (e) {
+  failed = true;
+  if (!results.length || results.at(-1)[0]) console.log(`not ok - setup\n  ${e.stack || e}`);
+  if (page) await page.screenshot({ path: join(shots, 'failure.png'), fullPage: true }).catch(() => {});
+  console.log(`# demo output:\n${demo.log()}`);
+} finally {
+  await browser?.close();
+  demo.child.kill('SIGTERM');
+  rmSync(work, { recursive: true, force: true });
+}
+const passed = results.filter(([ok]) => ok).length;
+console.log(`# ${passed} passed, ${results.length - passed} failed; screenshots in ${shots}`);
+process.exit(failed ? 1 : 0);
