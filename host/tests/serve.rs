@@ -1,6 +1,7 @@
 //! The ingest engine under stress, on SQLite and PostgreSQL: a sync killed
 //! with SIGKILL resumes and stores every post exactly once; two `serve`
-//! nodes share accounts without ever polling one at the same time; a
+//! nodes share accounts without ever polling one at the same time, and a
+//! page slower than the lease keeps it; a
 //! malformed page is rejected whole while other accounts go on; a plugin
 //! that times out backs off alone; webhooks and the read API over HTTP.
 
@@ -278,6 +279,42 @@ async fn two_nodes_on_postgres_share_ten_accounts_without_overlap() {
             let text = std::fs::read_to_string(log.path()).unwrap();
             assert!(text.contains("synced"), "both nodes did work:\n{text}");
         }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_slower_than_the_lease_keeps_the_lease() {
+    let mastodon = common::plugin_dir("plugins/mastodon");
+    let mastodon = &mastodon.path().display().to_string();
+    common::on_each_db(|db| async move {
+        let network = FakeMastodon::start().await.unwrap();
+        let ttl = Duration::from_millis(900);
+        let ingest = ingest(
+            &db,
+            IngestOptions {
+                lease_ttl: ttl,
+                ..fast()
+            },
+        );
+        add_mastodon(&db, &ingest, mastodon, "brand", &network).await;
+        ingest.sync_now("brand", "setup", &|_| {}).await.unwrap();
+        network.push_mention(json!({ "content": "<p>@brand slow</p>" }));
+        // One request lasts three lease lifetimes.
+        network.set_latency(ttl * 3);
+        let sync = tokio::spawn({
+            let ingest = ingest.clone();
+            async move { ingest.sync_now("brand", "node-a", &|_| {}).await }
+        });
+        tokio::time::sleep(ttl * 2).await;
+        let taken = socialcrm::ingest::lease::acquire(&db, "brand", "node-b", ttl).await;
+        assert!(
+            matches!(taken, Err(socialcrm::ingest::lease::LeaseError::Held { ref owner, .. }) if owner == "node-a"),
+            "the live sync still holds the lease: {taken:?}"
+        );
+        let report = sync.await.unwrap().expect("the slow sync completes");
+        assert_eq!(report.new_posts, 1);
+        assert_eq!(network.max_in_flight(), 1);
     })
     .await;
 }

@@ -4,7 +4,11 @@
 //! writer at a time so the same statement is atomic there. A node that dies
 //! stops renewing; once the lease expires another node resumes the account
 //! from its committed state, and commits check the owner (see `commit_page`).
+//! A live node renews in the background ([`KeepAlive`]), so a slow plugin
+//! call or a first compile never lets its lease lapse mid-sync.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sqlx::{AssertSqlSafe, Row};
@@ -21,7 +25,6 @@ pub struct Lease {
     pub channel_id: i64,
     pub name: String,
     pub owner: String,
-    pub until: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +52,7 @@ pub async fn acquire_due(db: &Db, owner: &str, ttl: Duration) -> Result<Option<L
     let row = sqlx::query(AssertSqlSafe(format!(
         "UPDATE channel_accounts SET lease_owner = $1, lease_until = $2 WHERE id = (\
          SELECT id FROM channel_accounts WHERE status IN {SCHEDULED} AND next_poll_at <= $3 AND lease_until < $3 \
-         ORDER BY next_poll_at LIMIT 1{skip_locked}) AND lease_until < $3 RETURNING id, name, lease_until"
+         ORDER BY next_poll_at LIMIT 1{skip_locked}) AND lease_until < $3 RETURNING id, name"
     )))
     .bind(owner)
     .bind(until(ttl))
@@ -63,7 +66,7 @@ pub async fn acquire_due(db: &Db, owner: &str, ttl: Duration) -> Result<Option<L
 pub async fn acquire(db: &Db, name: &str, owner: &str, ttl: Duration) -> Result<Lease, LeaseError> {
     let row = sqlx::query(
         "UPDATE channel_accounts SET lease_owner = $1, lease_until = $2 \
-         WHERE name = $3 AND (lease_until < $4 OR lease_owner = $1) RETURNING id, name, lease_until",
+         WHERE name = $3 AND (lease_until < $4 OR lease_owner = $1) RETURNING id, name",
     )
     .bind(owner)
     .bind(until(ttl))
@@ -92,25 +95,63 @@ fn lease(owner: &str, row: &sqlx::any::AnyRow) -> Result<Lease, sqlx::Error> {
         channel_id: row.try_get("id")?,
         name: row.try_get("name")?,
         owner: owner.to_string(),
-        until: row.try_get("lease_until")?,
     })
 }
 
 /// Extends the lease; `false` when it was lost (expired and taken by another node).
-pub async fn renew(db: &Db, lease: &mut Lease, ttl: Duration) -> Result<bool, sqlx::Error> {
-    let until = until(ttl);
-    let renewed = sqlx::query("UPDATE channel_accounts SET lease_until = $1 WHERE id = $2 AND lease_owner = $3")
-        .bind(until)
-        .bind(lease.channel_id)
-        .bind(&lease.owner)
-        .execute(db.pool())
-        .await?
-        .rows_affected()
-        == 1;
-    if renewed {
-        lease.until = until;
+pub async fn renew(db: &Db, lease: &Lease, ttl: Duration) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query("UPDATE channel_accounts SET lease_until = $1 WHERE id = $2 AND lease_owner = $3")
+            .bind(until(ttl))
+            .bind(lease.channel_id)
+            .bind(&lease.owner)
+            .execute(db.pool())
+            .await?
+            .rows_affected()
+            == 1,
+    )
+}
+
+/// Renews a lease every third of its TTL until dropped. A renewal that finds
+/// the lease taken marks it lost; a database error is retried at the next tick
+/// (the lease still has two thirds of its TTL left).
+pub struct KeepAlive {
+    lost: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl KeepAlive {
+    pub fn start(db: Db, lease: &Lease, ttl: Duration) -> Self {
+        let lost = Arc::new(AtomicBool::new(false));
+        let (flag, lease) = (lost.clone(), lease.clone());
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(ttl / 3);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match renew(&db, &lease, ttl).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        flag.store(true, Ordering::Release);
+                        return;
+                    }
+                    Err(e) => tracing::warn!(channel = %lease.name, error = %e, "lease renewal failed; retrying"),
+                }
+            }
+        });
+        Self { lost, task }
     }
-    Ok(renewed)
+
+    /// Whether another node took the lease: stop before the next page.
+    pub fn lost(&self) -> bool {
+        self.lost.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for KeepAlive {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// Frees the lease and records how the sync ended, if the lease is still ours.

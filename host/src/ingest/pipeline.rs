@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::account::{self, AccountError, StoredAccount};
 use super::analyze::{AnalyzeError, catch_up};
 use super::followup::{self, FollowUp};
-use super::lease::{self, Lease, LeaseError};
+use super::lease::{self, KeepAlive, Lease, LeaseError};
 use super::page::{ChannelRef, CommitError, commit_page};
 use super::schedule::{Outcome, Schedule};
 use crate::plugins::PluginKind;
@@ -86,6 +86,9 @@ struct Inner {
     lease_ttl: Duration,
     /// Channel plugins by name, with the installed digest they were loaded from.
     channels: Mutex<HashMap<String, (Option<String>, ChannelPlugin)>>,
+    /// One compile at a time: workers wanting the same plugin wait for the
+    /// first to load it instead of each compiling it again.
+    loading: tokio::sync::Mutex<()>,
 }
 
 impl Ingest {
@@ -105,6 +108,7 @@ impl Ingest {
                 schedule: options.schedule,
                 lease_ttl: options.lease_ttl,
                 channels: Mutex::new(HashMap::new()),
+                loading: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -145,16 +149,29 @@ impl Ingest {
             return Err(FindError::Disabled(name.to_string()).into());
         }
         let digest = installed.map(|(digest, _)| digest);
-        if let Some((loaded, plugin)) = self.loaded().get(name)
-            && *loaded == digest
-        {
-            return Ok(plugin.clone());
+        let cached = || {
+            let loaded = self.loaded();
+            loaded
+                .get(name)
+                .filter(|(d, _)| *d == digest)
+                .map(|(_, plugin)| plugin.clone())
+        };
+        if let Some(plugin) = cached() {
+            return Ok(plugin);
+        }
+        let _one_at_a_time = self.inner.loading.lock().await;
+        if let Some(plugin) = cached() {
+            return Ok(plugin);
         }
         let found = registry::find(&self.inner.db, name).await?;
         if found.manifest.kind != PluginKind::Channel {
             return Err(IngestError::NotChannel(found.manifest.name));
         }
-        let plugin = self.inner.runtime.load_channel(found.manifest, &found.wasm)?;
+        // Compiling takes seconds: off the async threads, which renew leases.
+        let runtime = self.inner.runtime.clone();
+        let plugin = tokio::task::spawn_blocking(move || runtime.load_channel(found.manifest, &found.wasm))
+            .await
+            .map_err(|e| IngestError::Join(e.to_string()))??;
         self.loaded().insert(name.to_string(), (found.digest, plugin.clone()));
         Ok(plugin)
     }
@@ -170,8 +187,8 @@ impl Ingest {
         owner: &str,
         progress: &(dyn Fn(&SyncReport) + Sync),
     ) -> Result<SyncReport, IngestError> {
-        let mut lease = lease::acquire(&self.inner.db, name, owner, self.inner.lease_ttl).await?;
-        self.sync(&mut lease, usize::MAX, progress).await
+        let lease = lease::acquire(&self.inner.db, name, owner, self.inner.lease_ttl).await?;
+        self.sync(&lease, usize::MAX, progress).await
     }
 
     /// Polls the leased account for at most `max_pages` pages, committing each
@@ -179,7 +196,7 @@ impl Ingest {
     /// lease. A failure is recorded on the account (unauthorized pauses it).
     pub async fn sync(
         &self,
-        lease: &mut Lease,
+        lease: &Lease,
         max_pages: usize,
         progress: &(dyn Fn(&SyncReport) + Sync),
     ) -> Result<SyncReport, IngestError> {
@@ -191,7 +208,11 @@ impl Ingest {
                 return Err(e);
             }
         };
-        let result = self.poll_pages(lease, &stored, max_pages, &mut report, progress).await;
+        let keep_alive = KeepAlive::start(self.inner.db.clone(), lease, self.inner.lease_ttl);
+        let result = self
+            .poll_pages(lease, &keep_alive, &stored, max_pages, &mut report, progress)
+            .await;
+        drop(keep_alive);
         let outcome = match &result {
             Ok(()) => Outcome::Synced,
             Err(IngestError::Call(e)) => Outcome::from_error(e),
@@ -217,7 +238,8 @@ impl Ingest {
 
     async fn poll_pages(
         &self,
-        lease: &mut Lease,
+        lease: &Lease,
+        keep_alive: &KeepAlive,
         stored: &StoredAccount,
         max_pages: usize,
         report: &mut SyncReport,
@@ -236,11 +258,10 @@ impl Ingest {
             while let Some(poll) = next.take() {
                 let out = poll.await.map_err(|e| IngestError::Join(e.to_string()))??;
                 account.apply_kv(out.kv_changes.clone());
-                // The next page is fetched while this one is committed (under a
-                // renewed lease); it is only committed after this one, so a
-                // failure here drops it.
+                // The next page is fetched while this one is committed; it is
+                // only committed after this one, so a failure here drops it.
                 if out.value.has_more && report.pages + 1 < max_pages {
-                    if !lease::renew(&self.inner.db, lease, self.inner.lease_ttl).await? {
+                    if keep_alive.lost() {
                         return Err(IngestError::LeaseLost(lease.name.clone()));
                     }
                     next = Some(spawn_poll(&plugin, &account, out.value.state.clone()));

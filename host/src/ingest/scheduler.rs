@@ -74,9 +74,9 @@ async fn work(ingest: Ingest, options: SchedulerOptions, worker: usize, mut stop
     let owner = format!("{}/{worker}", options.node);
     while !*stop.borrow() {
         match acquire_due(ingest.db(), &owner, ingest.lease_ttl()).await {
-            Ok(Some(mut lease)) => {
+            Ok(Some(lease)) => {
                 let name = lease.name.clone();
-                match ingest.sync(&mut lease, options.pages_per_turn, &|_| {}).await {
+                match ingest.sync(&lease, options.pages_per_turn, &|_| {}).await {
                     Ok(r) => tracing::debug!(channel = %name, %owner, pages = r.pages, new = r.new_posts, "synced"),
                     Err(e) => tracing::warn!(channel = %name, error = %e, "sync failed"),
                 }
