@@ -200,7 +200,7 @@ pub async fn send(ingest: &Ingest, id: i64, actor: &str) -> Result<Reply, ReplyE
                 network: stored.network,
                 lease_owner: None,
             };
-            commit_page(db, &channel, &[], None, &out.kv_changes).await?;
+            commit_page(db, &channel, &[], &[], None, &out.kv_changes).await?;
         }
         Err(e) => {
             sqlx::query("UPDATE replies SET status = 'failed', error = $1, updated_at = $2 WHERE id = $3")

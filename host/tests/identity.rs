@@ -100,7 +100,9 @@ async fn channel(db: &Db, name: &str, network: &str) -> ChannelRef {
 
 /// Commits `posts` as one page and resolves the new ones.
 async fn ingest(db: &Db, channel: &ChannelRef, posts: &[Post]) -> (Vec<i64>, ResolveReport) {
-    let committed = commit_page(db, channel, posts, None, &KvChanges::new()).await.unwrap();
+    let committed = commit_page(db, channel, posts, &[], None, &KvChanges::new())
+        .await
+        .unwrap();
     let report = identity::resolve(db, &committed.new_posts).await.unwrap();
     (committed.new_posts, report)
 }

@@ -4,9 +4,8 @@
 
 mod common;
 
-use socialcrm::ingest::{ChannelRef, CommitError, analyze_new, commit_page};
+use socialcrm::ingest::{ChannelRef, CommitError, analyze_page, commit_page};
 use socialcrm::plugins::Manifest;
-use socialcrm::runtime::bindings::AnalysisInput;
 use socialcrm::runtime::bindings::types::{Author, Direction, Post, PostKind};
 use socialcrm::runtime::{AnalyzerPlugin, KvChanges, Runtime, RuntimeOptions};
 use socialcrm::store::{Db, now_ms};
@@ -86,7 +85,7 @@ async fn a_page_commits_once_and_a_repoll_collapses() {
             post("3", "u1", "alice@demo.social", "2026-11-22T08:02:00+01:00"),
         ];
         let kv: KvChanges = [("session".to_string(), Some(b"jwt".to_vec()))].into();
-        let first = commit_page(&db, &id, &page, Some("{\"newest\":\"3\"}"), &kv)
+        let first = commit_page(&db, &id, &page, &[], Some("{\"newest\":\"3\"}"), &kv)
             .await
             .unwrap();
         assert_eq!(first.new_posts.len(), 3);
@@ -102,7 +101,7 @@ async fn a_page_commits_once_and_a_repoll_collapses() {
         );
 
         // A crash after the commit and a re-poll from an older state: nothing doubles.
-        let again = commit_page(&db, &id, &page, Some("{\"newest\":\"3\"}"), &KvChanges::new())
+        let again = commit_page(&db, &id, &page, &[], Some("{\"newest\":\"3\"}"), &KvChanges::new())
             .await
             .unwrap();
         assert_eq!((again.new_posts.len(), again.duplicates), (0, 3));
@@ -111,7 +110,7 @@ async fn a_page_commits_once_and_a_repoll_collapses() {
         // The handle changed; the identity is the same row, with the new handle.
         let renamed = vec![post("4", "u1", "alice@new.social", "2026-11-22T09:00:00Z")];
         let deleted: KvChanges = [("session".to_string(), None)].into();
-        commit_page(&db, &id, &renamed, Some("{\"newest\":\"4\"}"), &deleted)
+        commit_page(&db, &id, &renamed, &[], Some("{\"newest\":\"4\"}"), &deleted)
             .await
             .unwrap();
         assert_eq!(count(&db, "identities").await, 2);
@@ -141,7 +140,7 @@ async fn a_bad_page_stores_nothing() {
             post("1", "u1", "a", "2026-11-22T08:00:00Z"),
             post("2", "u2", "b", "yesterday"),
         ];
-        let err = commit_page(&db, &id, &page, Some("next"), &KvChanges::new())
+        let err = commit_page(&db, &id, &page, &[], Some("next"), &KvChanges::new())
             .await
             .unwrap_err();
         assert!(matches!(err, CommitError::BadTime { .. }));
@@ -157,6 +156,7 @@ async fn a_bad_page_stores_nothing() {
             &db,
             &ChannelRef { id: 9999, ..id.clone() },
             &page[..1],
+            &[],
             Some("next"),
             &KvChanges::new(),
         )
@@ -195,25 +195,20 @@ async fn analyses_with_and_without_sentiment_share_a_statement() {
                     post(&format!("{n}a"), "u1", "alice@demo.social", "2026-11-22T08:00:00Z"),
                     post(&format!("{n}b"), "u2", "bob@demo.social", "2026-11-22T08:01:00Z"),
                 ];
-                let committed = commit_page(&db, &id, &page, None, &KvChanges::new()).await.unwrap();
-                let inputs: Vec<(i64, AnalysisInput)> = committed
-                    .new_posts
-                    .iter()
-                    .zip(&page)
-                    .map(|(id, p)| (*id, AnalysisInput::from(p)))
-                    .collect();
                 // The same insert, without sentiment (intent) and with it.
-                assert_eq!(
-                    analyze_new(&db, std::slice::from_ref(&intent), &inputs).await.unwrap(),
-                    2
-                );
-                assert_eq!(
-                    analyze_new(&db, std::slice::from_ref(&sentiment), &inputs)
-                        .await
-                        .unwrap(),
-                    2
-                );
+                let analyses = analyze_page(&[intent.clone(), sentiment.clone()], &page);
+                assert_eq!(analyses.len(), 2, "both analyzers answered");
+                let committed = commit_page(&db, &id, &page, &analyses, None, &KvChanges::new())
+                    .await
+                    .unwrap();
+                assert_eq!(committed.new_posts.len(), 2);
             }
+            let analysed: i64 = sqlx::query("SELECT COUNT(*) AS n FROM analyses")
+                .fetch_one(db.pool())
+                .await
+                .unwrap()
+                .get("n");
+            assert_eq!(analysed, 48);
             let scored: i64 = sqlx::query("SELECT COUNT(*) AS n FROM analyses WHERE sentiment IS NOT NULL")
                 .fetch_one(db.pool())
                 .await

@@ -81,7 +81,7 @@ async fn commit_posts(db: &Db) -> Vec<i64> {
         lease_owner: None,
     };
     let page: Vec<Post> = TEXTS.iter().enumerate().map(|(n, (t, _))| post(n, t)).collect();
-    commit_page(db, &channel, &page, None, &KvChanges::new())
+    commit_page(db, &channel, &page, &[], None, &KvChanges::new())
         .await
         .unwrap()
         .new_posts

@@ -7,7 +7,7 @@ use sqlx::{Any, Executor, Row};
 
 use super::page::kind_from_name;
 use crate::runtime::bindings::AnalysisInput;
-use crate::runtime::bindings::types::Analysis;
+use crate::runtime::bindings::types::{Analysis, Post};
 use crate::runtime::{AnalyzerPlugin, CallError};
 use crate::store::{Backend, Db, now_ms, placeholders};
 
@@ -22,22 +22,6 @@ pub enum AnalyzeError {
     Join(String),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
-}
-
-/// Runs every analyzer over newly committed posts (id and input); returns
-/// the analyses stored.
-pub async fn analyze_new(
-    db: &Db,
-    analyzers: &[AnalyzerPlugin],
-    posts: &[(i64, AnalysisInput)],
-) -> Result<usize, AnalyzeError> {
-    let mut stored = 0;
-    for batch in posts.chunks(BATCH) {
-        for analyzer in analyzers {
-            stored += analyze_batch(db, analyzer, batch).await?;
-        }
-    }
-    Ok(stored)
 }
 
 /// Analyzes every stored post `analyzer` has not seen in any version, e.g.
@@ -99,7 +83,47 @@ async fn analyze_batch(
     let analyses = call(analyzer, posts).await?;
     let manifest = &analyzer.meta().manifest;
     let version = manifest.version.to_string();
-    store(db.pool(), db.backend(), &manifest.name, &version, posts, &analyses).await
+    let rows: Vec<(i64, &Analysis)> = posts.iter().map(|(id, _)| *id).zip(&analyses).collect();
+    Ok(store(db.pool(), db.backend(), &manifest.name, &version, &rows).await?)
+}
+
+/// One analyzer's analyses of a polled page, in page order.
+#[derive(Clone, Debug)]
+pub struct PageAnalyses {
+    pub plugin: String,
+    pub version: String,
+    pub analyses: Vec<Analysis>,
+}
+
+/// Every analyzer over a polled page (on the blocking thread that polled
+/// it), so the analyses are committed with the posts. An analyzer that fails
+/// is logged and left out: the page is still stored and the catch-up
+/// analyses its posts later.
+pub fn analyze_page(analyzers: &[AnalyzerPlugin], posts: &[Post]) -> Vec<PageAnalyses> {
+    if posts.is_empty() {
+        return Vec::new();
+    }
+    let inputs: Vec<AnalysisInput> = posts.iter().map(AnalysisInput::from).collect();
+    let mut out = Vec::with_capacity(analyzers.len());
+    'analyzers: for analyzer in analyzers {
+        let manifest = &analyzer.meta().manifest;
+        let mut analyses = Vec::with_capacity(posts.len());
+        for batch in inputs.chunks(BATCH) {
+            match analyzer.analyze(batch) {
+                Ok(call) => analyses.extend(call.value),
+                Err(e) => {
+                    tracing::warn!(plugin = %manifest.name, error = %e, "analysis of a page failed; the catch-up will retry");
+                    continue 'analyzers;
+                }
+            }
+        }
+        out.push(PageAnalyses {
+            plugin: manifest.name.clone(),
+            version: manifest.version.to_string(),
+            analyses,
+        });
+    }
+    out
 }
 
 /// One analyzer call over `posts`, on a blocking thread.
@@ -115,19 +139,21 @@ pub(crate) async fn call(
         .value)
 }
 
-/// One multi-row insert; rows already there are left alone.
+/// One multi-row insert of (post id, analysis); rows already there are left alone.
 pub(crate) async fn store<'e>(
     executor: impl Executor<'e, Database = Any>,
     backend: Backend,
     plugin: &str,
     version: &str,
-    posts: &[(i64, AnalysisInput)],
-    analyses: &[Analysis],
-) -> Result<usize, AnalyzeError> {
+    rows: &[(i64, &Analysis)],
+) -> Result<usize, sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
     let sql = format!(
         "INSERT INTO analyses (post_id, plugin, version, sentiment, label, intents, topics, language, created_at) \
          VALUES {} ON CONFLICT (post_id, plugin, version) DO NOTHING",
-        placeholders(posts.len(), 9)
+        placeholders(rows.len(), 9)
     );
     let now = now_ms();
     // Not kept prepared on PostgreSQL: sqlx's `Any` binds a missing f64 as a
@@ -136,7 +162,7 @@ pub(crate) async fn store<'e>(
     // and with it (sentiment) send the same statement.
     let keep = backend == Backend::Sqlite;
     let mut query = sqlx::query(backend.sql(sql)).persistent(keep);
-    for ((post_id, _), a) in posts.iter().zip(analyses) {
+    for (post_id, a) in rows {
         let intents: Vec<_> = a
             .intents
             .iter()

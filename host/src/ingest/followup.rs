@@ -1,35 +1,32 @@
-//! The follow-up of committed posts: analysis, identity resolution, then
-//! the inbox priority and the authors' churn risk.
+//! The follow-up of committed posts (analysed already, in the same commit):
+//! identity resolution, then the inbox priority and the authors' churn risk.
 //! A sync hands each page's new posts to a task of its own, so the next page
 //! is polled and committed meanwhile; pages that wait are joined into one
-//! batch (fewer analyzer calls, fewer transactions). A failure loses nothing
-//! (the posts are committed; the catch-ups redo it), so it is logged.
+//! batch (fewer transactions). A failure loses nothing (the posts are
+//! committed; `insights recompute` and the identity catch-up redo it), so it
+//! is logged.
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::analyze::analyze_new;
 use super::page::Committed;
-use crate::runtime::AnalyzerPlugin;
-use crate::runtime::bindings::AnalysisInput;
-use crate::runtime::bindings::types::Post;
 use crate::store::{Db, now_ms};
 
 /// Pages that may wait for their follow-up before a sync slows down to it.
 const QUEUE: usize = 8;
 /// Posts joined into one follow-up: each step costs a few statements per
-/// batch whatever its size (analyzers are still called 256 posts at a time).
+/// batch whatever its size.
 const JOIN: usize = 1024;
 
 /// A running follow-up task, fed page by page.
 pub(super) struct FollowUp {
-    pages: mpsc::Sender<Vec<(i64, AnalysisInput)>>,
+    pages: mpsc::Sender<Vec<i64>>,
     task: JoinHandle<()>,
 }
 
 impl FollowUp {
-    pub(super) fn start(db: Db, analyzers: Vec<AnalyzerPlugin>) -> Self {
-        let (pages, mut rx) = mpsc::channel::<Vec<(i64, AnalysisInput)>>(QUEUE);
+    pub(super) fn start(db: Db) -> Self {
+        let (pages, mut rx) = mpsc::channel::<Vec<i64>>(QUEUE);
         let task = tokio::spawn(async move {
             let queue = metrics::gauge!(crate::metrics::FOLLOWUP_QUEUE);
             while let Some(mut new) = rx.recv().await {
@@ -43,19 +40,18 @@ impl FollowUp {
                         Err(_) => break,
                     }
                 }
-                run(&db, &analyzers, &new).await;
+                resolve_and_score(&db, &new).await;
             }
         });
         FollowUp { pages, task }
     }
 
     /// Queues the new posts of one committed page (waits while the queue is full).
-    pub(super) async fn push(&self, page: &[Post], committed: &Committed) {
-        let new = new_of(page, committed);
-        if !new.is_empty() {
+    pub(super) async fn push(&self, committed: &Committed) {
+        if !committed.new_posts.is_empty() {
             metrics::gauge!(crate::metrics::FOLLOWUP_QUEUE).increment(1.0);
             // The task only stops when this sender is dropped.
-            let _ = self.pages.send(new).await;
+            let _ = self.pages.send(committed.new_posts.clone()).await;
         }
     }
 
@@ -68,27 +64,11 @@ impl FollowUp {
     }
 }
 
-/// The new posts of a committed page: database id and what analyzers see.
-pub(super) fn new_of(page: &[Post], committed: &Committed) -> Vec<(i64, AnalysisInput)> {
-    let at = committed.new_posts.iter().zip(&committed.new_in_page);
-    at.filter_map(|(&id, &i)| Some((id, AnalysisInput::from(page.get(i)?))))
-        .collect()
-}
-
-/// Analysis, identity resolution and scores of `new` posts, inline.
-pub(super) async fn run(db: &Db, analyzers: &[AnalyzerPlugin], new: &[(i64, AnalysisInput)]) {
-    if new.is_empty() {
-        return;
-    }
-    if let Err(e) = analyze_new(db, analyzers, new).await {
-        tracing::warn!(error = %e, "analysis after commit failed; the catch-up will retry");
-    }
-    let ids: Vec<i64> = new.iter().map(|(id, _)| *id).collect();
-    resolve_and_score(db, &ids).await;
-}
-
 /// Identity resolution and scores of analysed posts (logged on failure).
 pub(super) async fn resolve_and_score(db: &Db, ids: &[i64]) {
+    if ids.is_empty() {
+        return;
+    }
     if let Err(e) = crate::crm::identity::resolve(db, ids).await {
         tracing::warn!(error = %e, "identity resolution after commit failed");
     }

@@ -15,7 +15,7 @@ pub mod schedule;
 mod scheduler;
 
 pub use account::{AccountError, StoredAccount, load as load_account};
-pub use analyze::{AnalyzeError, analyze_new};
+pub use analyze::{AnalyzeError, PageAnalyses, analyze_page};
 pub use page::{ChannelRef, CommitError, Committed, commit_page};
 pub use pipeline::{Ingest, IngestError, IngestOptions, SyncReport};
 pub use schedule::Schedule;

@@ -8,8 +8,9 @@ use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::analyze::{self, PageAnalyses};
 use crate::runtime::KvChanges;
-use crate::runtime::bindings::types::{Author, Direction, Post, PostKind};
+use crate::runtime::bindings::types::{Analysis, Author, Direction, Post, PostKind};
 use crate::store::{Backend, Db, now_ms, placeholders};
 
 /// Rows per multi-row statement (well under every backend's parameter limit).
@@ -49,12 +50,14 @@ pub struct ChannelRef {
     pub lease_owner: Option<String>,
 }
 
-/// Writes `posts` of `channel`, the channel's next `state` (unchanged when
+/// Writes `posts` of `channel`, the analyses of its new posts (each
+/// analyzer's in page order), the channel's next `state` (unchanged when
 /// `None`) and the plugin's key-value changes, all or nothing.
 pub async fn commit_page(
     db: &Db,
     channel: &ChannelRef,
     posts: &[Post],
+    analyses: &[PageAnalyses],
     state: Option<&str>,
     kv_changes: &KvChanges,
 ) -> Result<Committed, CommitError> {
@@ -143,6 +146,13 @@ pub async fn commit_page(
         }
     }
     new.sort_unstable();
+    for page in analyses {
+        let rows: Vec<(i64, &Analysis)> = new
+            .iter()
+            .filter_map(|&(id, at)| Some((id, page.analyses.get(at)?)))
+            .collect();
+        analyze::store(&mut *tx, db.backend(), &page.plugin, &page.version, &rows).await?;
+    }
     (committed.new_posts, committed.new_in_page) = new.into_iter().unzip();
     committed.duplicates = posts.len() - committed.new_posts.len();
     sqlx::query("UPDATE channel_accounts SET state = COALESCE($1, state), kv = $2, updated_at = $3 WHERE id = $4")

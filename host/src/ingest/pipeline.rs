@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::account::{self, AccountError, StoredAccount};
-use super::analyze::{AnalyzeError, catch_up};
+use super::analyze::{AnalyzeError, PageAnalyses, analyze_page, catch_up};
 use super::followup::{self, FollowUp};
 use super::lease::{self, KeepAlive, Lease, LeaseError};
 use super::page::{ChannelRef, CommitError, commit_page};
@@ -252,11 +252,12 @@ impl Ingest {
             lease_owner: Some(lease.owner.clone()),
         };
         let mut account = stored.account.clone();
-        let followup = FollowUp::start(self.inner.db.clone(), self.inner.analyzers.clone());
-        let mut next = Some(spawn_poll(&plugin, &account, stored.state.clone()));
+        let analyzers = &self.inner.analyzers;
+        let followup = FollowUp::start(self.inner.db.clone());
+        let mut next = Some(spawn_poll(&plugin, analyzers, &account, stored.state.clone()));
         let result = async {
             while let Some(poll) = next.take() {
-                let out = poll.await.map_err(|e| IngestError::Join(e.to_string()))??;
+                let (out, analyses) = poll.await.map_err(|e| IngestError::Join(e.to_string()))??;
                 account.apply_kv(out.kv_changes.clone());
                 // The next page is fetched while this one is committed; it is
                 // only committed after this one, so a failure here drops it.
@@ -264,12 +265,13 @@ impl Ingest {
                     if keep_alive.lost() {
                         return Err(IngestError::LeaseLost(lease.name.clone()));
                     }
-                    next = Some(spawn_poll(&plugin, &account, out.value.state.clone()));
+                    next = Some(spawn_poll(&plugin, analyzers, &account, out.value.state.clone()));
                 }
                 let committed = commit_page(
                     &self.inner.db,
                     &channel,
                     &out.value.posts,
+                    &analyses,
                     Some(&out.value.state),
                     &out.kv_changes,
                 )
@@ -279,7 +281,7 @@ impl Ingest {
                 report.duplicates += committed.duplicates;
                 report.behind = out.value.has_more;
                 progress(report);
-                followup.push(&out.value.posts, &committed).await;
+                followup.push(&committed).await;
             }
             Ok(())
         }
@@ -330,19 +332,41 @@ impl Ingest {
             network: stored.network,
             lease_owner: None,
         };
-        let committed = commit_page(&self.inner.db, &channel, &out.value.posts, None, &out.kv_changes).await?;
-        let new = followup::new_of(&out.value.posts, &committed);
-        followup::run(&self.inner.db, &self.inner.analyzers, &new).await;
+        let analyzers = self.inner.analyzers.clone();
+        let posts = out.value.posts.clone();
+        let analyses = tokio::task::spawn_blocking(move || analyze_page(&analyzers, &posts))
+            .await
+            .map_err(|e| IngestError::Join(e.to_string()))?;
+        let committed = commit_page(
+            &self.inner.db,
+            &channel,
+            &out.value.posts,
+            &analyses,
+            None,
+            &out.kv_changes,
+        )
+        .await?;
+        followup::resolve_and_score(&self.inner.db, &committed.new_posts).await;
         Ok(out.value.response)
     }
 }
 
 /// Polls `plugin` on a blocking thread (a plugin call is synchronous).
+/// A polled page with its analyses.
+type Polled = (CallOutput<Page>, Vec<PageAnalyses>);
+
+/// A poll of the next page on a blocking thread, with the analyses of the
+/// posts it returns (computed there, in parallel with the current commit).
 fn spawn_poll(
     plugin: &ChannelPlugin,
+    analyzers: &[AnalyzerPlugin],
     account: &Account,
     state: String,
-) -> tokio::task::JoinHandle<Result<CallOutput<Page>, CallError>> {
-    let (plugin, account) = (plugin.clone(), account.clone());
-    tokio::task::spawn_blocking(move || plugin.poll(&account, &state))
+) -> tokio::task::JoinHandle<Result<Polled, CallError>> {
+    let (plugin, analyzers, account) = (plugin.clone(), analyzers.to_vec(), account.clone());
+    tokio::task::spawn_blocking(move || {
+        let out = plugin.poll(&account, &state)?;
+        let analyses = analyze_page(&analyzers, &out.value.posts);
+        Ok((out, analyses))
+    })
 }

@@ -160,7 +160,8 @@ pub async fn run(
         }
         if !analyses.is_empty() {
             let backend = db.backend();
-            analyze::store(&mut *tx, backend, &job.plugin, &job.to_version, &todo, &analyses).await?;
+            let rows: Vec<_> = todo.iter().map(|(id, _)| *id).zip(&analyses).collect();
+            analyze::store(&mut *tx, backend, &job.plugin, &job.to_version, &rows).await?;
         }
         tx.commit().await?;
         job = get(db, id).await?;

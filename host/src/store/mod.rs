@@ -132,13 +132,18 @@ pub fn now_ms() -> i64 {
 /// `($1, $2), ($3, $4)`: placeholders for a multi-row statement of `rows`
 /// rows of `columns` values each (one row of n values doubles as an `IN` list).
 pub fn placeholders(rows: usize, columns: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let row: Vec<String> = (1..=columns).map(|c| format!("${}", r * columns + c)).collect();
-            format!("({})", row.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+    use std::fmt::Write as _;
+    // One buffer: statements of thousands of values are built per page.
+    let mut out = String::with_capacity(rows * columns * 6);
+    for r in 0..rows {
+        out.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 1..=columns {
+            let sep = if c == 1 { "" } else { ", " };
+            let _ = write!(out, "{sep}${}", r * columns + c);
+        }
+        out.push(')');
+    }
+    out
 }
 
 /// `sql` with every `$N` outside quotes replaced by `?`, when the Ns are
