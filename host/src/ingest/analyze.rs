@@ -1,6 +1,7 @@
-//! Analysis after commit: analyzer plugins score stored posts in batches.
-//! One row per post and analyzer version, so a re-run (after a crash between
-//! commit and analysis, or on another node) changes nothing.
+//! Analysis: analyzer plugins score a polled page before it is committed
+//! (its analyses go into the page's transaction), and catch up on stored
+//! posts an analyzer has not seen (one that failed, or was added). One row per
+//! post and analyzer version, so a re-run changes nothing.
 
 use serde_json::json;
 use sqlx::{Any, Executor, Row};

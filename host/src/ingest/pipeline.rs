@@ -1,6 +1,6 @@
 //! The ingest pipeline: poll a leased account page by page (each page
-//! committed with its state), take webhook pushes, and after each commit run
-//! the analyzers and identity resolution over the new posts.
+//! committed with its analyses and state), take webhook pushes, and after
+//! each commit resolve identities and score the new posts.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -300,9 +300,9 @@ impl Ingest {
         lease::release(&self.inner.db, lease, &next).await
     }
 
-    /// Runs every analyzer over the stored posts it has not seen (posts
-    /// committed just before a crash), then resolves and scores them as the
-    /// follow-up would have; returns the analyses stored.
+    /// Runs every analyzer over the stored posts it has not seen (its call
+    /// failed at ingest, or it was added since), then resolves and scores
+    /// them as the follow-up would have; returns the analyses stored.
     pub async fn catch_up_analysis(&self) -> Result<usize, AnalyzeError> {
         let (mut stored, mut ids) = (0, Vec::new());
         for analyzer in &self.inner.analyzers {
