@@ -1,12 +1,14 @@
 //! Exactly-once effect of a page: posts, authors, the next state and the
 //! plugin's key-value writes commit together; a re-poll collapses duplicates;
-//! a bad page stores nothing. On SQLite and PostgreSQL.
+//! a bad page stores nothing; pages joined into one commit keep their own
+//! analyses; a known author's row is only rewritten when the profile changed.
+//! On SQLite and PostgreSQL.
 
 mod common;
 
-use socialcrm::ingest::{ChannelRef, CommitError, analyze_page, commit_page};
+use socialcrm::ingest::{ChannelRef, CommitError, PageAnalyses, PageRows, analyze_page, commit_page, commit_pages};
 use socialcrm::plugins::Manifest;
-use socialcrm::runtime::bindings::types::{Author, Direction, Post, PostKind};
+use socialcrm::runtime::bindings::types::{Analysis, Author, Direction, Post, PostKind};
 use socialcrm::runtime::{AnalyzerPlugin, KvChanges, Runtime, RuntimeOptions};
 use socialcrm::store::{Db, now_ms};
 use sqlx::Row;
@@ -216,6 +218,158 @@ async fn analyses_with_and_without_sentiment_share_a_statement() {
                 .get("n");
             assert_eq!(scored, 24);
         }
+    })
+    .await;
+}
+
+fn analyses(plugin: &str, labels: &[&str]) -> PageAnalyses {
+    PageAnalyses {
+        plugin: plugin.into(),
+        version: "1.0.0".into(),
+        analyses: labels
+            .iter()
+            .map(|label| Analysis {
+                sentiment: None,
+                label: Some(label.to_string()),
+                intents: vec![],
+                topics: vec![],
+                language: None,
+            })
+            .collect(),
+    }
+}
+
+/// `(external id, plugin, label)` of every stored analysis.
+async fn labels(db: &Db) -> Vec<(String, String, String)> {
+    sqlx::query(
+        "SELECT p.external_id, a.plugin, a.label FROM analyses a JOIN posts p ON p.id = a.post_id \
+         ORDER BY p.external_id, a.plugin",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get("external_id"), r.get("plugin"), r.get("label")))
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn joined_pages_commit_as_one_with_each_page_s_analyses() {
+    common::on_each_db(|db| async move {
+        let id = channel(&db).await;
+        let first = vec![
+            post("1", "u1", "alice@demo.social", "2026-11-22T08:00:00Z"),
+            post("2", "u2", "bob@demo.social", "2026-11-22T08:01:00Z"),
+        ];
+        // Overlaps the first page; the intent analyzer failed on it.
+        let second = vec![
+            post("2", "u2", "bob@demo.social", "2026-11-22T08:01:00Z"),
+            post("3", "u1", "alice@demo.social", "2026-11-22T08:02:00Z"),
+        ];
+        let first_analyses = [analyses("sentiment", &["s1", "s2"]), analyses("intent", &["i1", "i2"])];
+        let second_analyses = [analyses("sentiment", &["s2 again", "s3"])];
+        let pages = [
+            PageRows {
+                posts: &first,
+                analyses: &first_analyses,
+            },
+            PageRows {
+                posts: &second,
+                analyses: &second_analyses,
+            },
+        ];
+        let kv: KvChanges = [("cursor".to_string(), Some(b"2".to_vec()))].into();
+
+        // A bad post in the second page: neither page is stored.
+        let mut broken = second.clone();
+        broken[1].created_at = "soon".into();
+        let err = commit_pages(
+            &db,
+            &id,
+            &[
+                pages[0],
+                PageRows {
+                    posts: &broken,
+                    analyses: &second_analyses,
+                },
+            ],
+            Some("after second"),
+            &kv,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, CommitError::BadTime { .. }));
+        assert_eq!(count(&db, "posts").await, 0);
+
+        let committed = commit_pages(&db, &id, &pages, Some("after second"), &kv).await.unwrap();
+        assert_eq!((committed.new_posts.len(), committed.duplicates), (3, 1));
+        assert_eq!(
+            state(&db, id.id).await,
+            ("after second".into(), r#"{"cursor":"Mg=="}"#.into())
+        );
+        let expected = [
+            ("1", "intent", "i1"),
+            ("1", "sentiment", "s1"),
+            ("2", "intent", "i2"),
+            ("2", "sentiment", "s2"),
+            ("3", "sentiment", "s3"),
+        ];
+        let expected: Vec<(String, String, String)> = expected
+            .iter()
+            .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+            .collect();
+        assert_eq!(labels(&db).await, expected, "each post has its own page's analyses");
+    })
+    .await;
+}
+
+/// `(handle, followers, last_seen)` of an identity.
+async fn identity(db: &Db, external_user_id: &str) -> (String, i64, i64) {
+    let row = sqlx::query("SELECT handle, followers, last_seen FROM identities WHERE external_user_id = $1")
+        .bind(external_user_id)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    (row.get("handle"), row.get("followers"), row.get("last_seen"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_known_author_is_rewritten_only_when_the_profile_changed() {
+    common::on_each_db(|db| async move {
+        let id = channel(&db).await;
+        let page = |n: &str, followers: u64| {
+            let mut p = post(n, "u1", "alice@demo.social", "2026-11-22T08:00:00Z");
+            p.author.followers = Some(followers);
+            vec![p]
+        };
+        commit_page(&db, &id, &page("1", 12), &[], None, &KvChanges::new())
+            .await
+            .unwrap();
+        let seen = identity(&db, "u1").await;
+        // Mark the row, as if seen a minute ago: an unchanged profile leaves it alone.
+        sqlx::query("UPDATE identities SET last_seen = last_seen - 60000")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        commit_page(&db, &id, &page("2", 12), &[], None, &KvChanges::new())
+            .await
+            .unwrap();
+        assert_eq!(identity(&db, "u1").await.2, seen.2 - 60_000, "not rewritten");
+
+        let changed = commit_page(&db, &id, &page("3", 13), &[], None, &KvChanges::new())
+            .await
+            .unwrap();
+        let now = identity(&db, "u1").await;
+        assert_eq!(now.1, 13, "the new follower count is stored");
+        assert!(now.2 >= seen.2, "and the sighting");
+
+        // Every post points at the one identity.
+        let authors: i64 = sqlx::query("SELECT COUNT(DISTINCT identity_id) AS n FROM posts")
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            .get("n");
+        assert_eq!((authors, changed.new_posts.len()), (1, 1));
     })
     .await;
 }

@@ -146,6 +146,11 @@ impl KeepAlive {
     pub fn lost(&self) -> bool {
         self.lost.load(Ordering::Acquire)
     }
+
+    /// The flag [`KeepAlive::lost`] reads, for a thread that polls.
+    pub fn flag(&self) -> Arc<AtomicBool> {
+        self.lost.clone()
+    }
 }
 
 impl Drop for KeepAlive {

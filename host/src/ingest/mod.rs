@@ -1,6 +1,7 @@
 //! Ingest: at-least-once fetch, exactly-once effect. Each page a channel's
 //! `poll` returns is written in ONE database transaction together with the
-//! channel's next state and the plugin's key-value writes; a crash re-polls
+//! channel's next state and the plugin's key-value writes (pages that wait
+//! their turn are joined into one, with the last page's state); a crash re-polls
 //! from the last committed state and duplicates collapse on (channel, external id).
 //! Polling is scheduled per account and leased through the database, so
 //! several nodes share the work without ever polling one account twice.
@@ -11,12 +12,13 @@ mod followup;
 pub mod lease;
 mod page;
 mod pipeline;
+mod poller;
 pub mod schedule;
 mod scheduler;
 
 pub use account::{AccountError, StoredAccount, load as load_account};
 pub use analyze::{AnalyzeError, PageAnalyses, analyze_page};
-pub use page::{ChannelRef, CommitError, Committed, commit_page};
+pub use page::{ChannelRef, CommitError, Committed, PageRows, commit_page, commit_pages};
 pub use pipeline::{Ingest, IngestError, IngestOptions, SyncReport};
 pub use schedule::Schedule;
 pub use scheduler::{SchedulerOptions, run};

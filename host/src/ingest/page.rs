@@ -21,8 +21,6 @@ const CHUNK: usize = 500;
 pub struct Committed {
     /// Database ids of the posts seen for the first time, in page order.
     pub new_posts: Vec<i64>,
-    /// Where each of `new_posts` is in the page.
-    pub new_in_page: Vec<usize>,
     /// Posts already stored (a re-poll after a crash, an overlapping page).
     pub duplicates: usize,
 }
@@ -50,9 +48,17 @@ pub struct ChannelRef {
     pub lease_owner: Option<String>,
 }
 
-/// Writes `posts` of `channel`, the analyses of its new posts (each
-/// analyzer's in page order), the channel's next `state` (unchanged when
-/// `None`) and the plugin's key-value changes, all or nothing.
+/// One polled page: its posts and each analyzer's analyses of them (in
+/// page order).
+#[derive(Clone, Copy, Debug)]
+pub struct PageRows<'a> {
+    pub posts: &'a [Post],
+    pub analyses: &'a [PageAnalyses],
+}
+
+/// Writes `posts` of `channel`, the analyses of its new posts, the channel's
+/// next `state` (unchanged when `None`) and the plugin's key-value changes,
+/// all or nothing.
 pub async fn commit_page(
     db: &Db,
     channel: &ChannelRef,
@@ -61,9 +67,13 @@ pub async fn commit_page(
     state: Option<&str>,
     kv_changes: &KvChanges,
 ) -> Result<Committed, CommitError> {
-    let channel_id = channel.id;
-    // Validate before writing anything.
-    let times = posts
+    commit_pages(db, channel, &[PageRows { posts, analyses }], state, kv_changes).await
+}
+
+/// The created-at of each post in Unix milliseconds, or why the page cannot
+/// be stored.
+pub fn check(posts: &[Post]) -> Result<Vec<i64>, CommitError> {
+    posts
         .iter()
         .map(|p| {
             OffsetDateTime::parse(&p.created_at, &Rfc3339)
@@ -73,7 +83,37 @@ pub async fn commit_page(
                     value: p.created_at.clone(),
                 })
         })
-        .collect::<Result<Vec<i64>, _>>()?;
+        .collect()
+}
+
+/// Writes consecutive `pages` of `channel` as one (the state and key-value
+/// changes are those after the last page): a sync that polls faster than it
+/// commits joins the pages that wait into one transaction, so an index page
+/// touched by several of them is written once.
+pub async fn commit_pages(
+    db: &Db,
+    channel: &ChannelRef,
+    pages: &[PageRows<'_>],
+    state: Option<&str>,
+    kv_changes: &KvChanges,
+) -> Result<Committed, CommitError> {
+    let channel_id = channel.id;
+    // Validate before writing anything.
+    let mut rows: Vec<(&Post, i64)> = Vec::with_capacity(pages.iter().map(|p| p.posts.len()).sum());
+    for page in pages {
+        rows.extend(page.posts.iter().zip(check(page.posts)?));
+    }
+    let posts: Vec<&Post> = rows.iter().map(|(post, _)| *post).collect();
+    let now = now_ms();
+    // One row per author (the pages' last profile wins): an upsert may not
+    // touch the same row twice in one statement.
+    let mut profiles: HashMap<&str, Profile<'_>> = HashMap::new();
+    for post in &posts {
+        profiles.insert(&post.author.external_id, Profile::of(&post.author));
+    }
+    // Read before the write lock is taken: identities are never deleted, so
+    // an id read here is still right inside the transaction.
+    let mut identities = known_identities(db, &channel.network, &profiles, now).await?;
 
     let mut tx = db.begin().await?;
     // The row lock (PostgreSQL) keeps a webhook and a poll from losing each
@@ -96,16 +136,14 @@ pub async fn commit_page(
     {
         return Err(CommitError::LeaseLost(channel_id));
     }
-    let now = now_ms();
-    let identities = upsert_identities(&mut tx, db.backend(), &channel.network, posts, now).await?;
-    let mut committed = Committed::default();
+    upsert_identities(&mut tx, db.backend(), &channel.network, &profiles, now, &mut identities).await?;
     // The first of a repeated external id is the one stored.
-    let mut in_page: HashMap<&str, usize> = HashMap::with_capacity(posts.len());
+    let mut first: HashMap<&str, usize> = HashMap::with_capacity(posts.len());
     for (at, post) in posts.iter().enumerate().rev() {
-        in_page.insert(&post.external_id, at);
+        first.insert(&post.external_id, at);
     }
+    // (id, position among all the pages' posts) of each new post.
     let mut new: Vec<(i64, usize)> = Vec::with_capacity(posts.len());
-    let rows: Vec<(&Post, i64)> = posts.iter().zip(times).collect();
     for chunk in rows.chunks(CHUNK) {
         const COLUMNS: usize = 13;
         let mut query = sqlx::query(db.backend().sql(format!(
@@ -140,21 +178,15 @@ pub async fn commit_page(
         }
         for row in query.fetch_all(&mut *tx).await? {
             let external_id: String = row.try_get("external_id")?;
-            if let Some(&at) = in_page.get(external_id.as_str()) {
+            if let Some(&at) = first.get(external_id.as_str()) {
                 new.push((row.try_get("id")?, at));
             }
         }
     }
     new.sort_unstable();
-    for page in analyses {
-        let rows: Vec<(i64, &Analysis)> = new
-            .iter()
-            .filter_map(|&(id, at)| Some((id, page.analyses.get(at)?)))
-            .collect();
-        analyze::store(&mut *tx, db.backend(), &page.plugin, &page.version, &rows).await?;
+    for (plugin, version, rows) in analyses_of(pages, &new) {
+        analyze::store(&mut *tx, db.backend(), plugin, version, &rows).await?;
     }
-    (committed.new_posts, committed.new_in_page) = new.into_iter().unzip();
-    committed.duplicates = posts.len() - committed.new_posts.len();
     sqlx::query("UPDATE channel_accounts SET state = COALESCE($1, state), kv = $2, updated_at = $3 WHERE id = $4")
         .bind(state)
         .bind(apply_kv(&kv, kv_changes))
@@ -163,6 +195,10 @@ pub async fn commit_page(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    let committed = Committed {
+        new_posts: new.iter().map(|(id, _)| *id).collect(),
+        duplicates: posts.len() - new.len(),
+    };
     let network = channel.network.clone();
     metrics::counter!(crate::metrics::INGEST_POSTS, "network" => network.clone())
         .increment(committed.new_posts.len() as u64);
@@ -170,24 +206,93 @@ pub async fn commit_page(
     Ok(committed)
 }
 
-/// Upserts the page's authors on (network, external user id), keeping the
-/// newest profile; returns their ids by external user id.
+/// One analyzer version's (plugin, version) analyses, by post id.
+type AnalyzerRows<'a> = (&'a str, &'a str, Vec<(i64, &'a Analysis)>);
+
+/// The analyses of the `new` posts (id, position among all the pages'
+/// posts), one list per analyzer version. An analyzer that failed on a page
+/// has no analyses there; the catch-up fills them in.
+fn analyses_of<'a>(pages: &[PageRows<'a>], new: &[(i64, usize)]) -> Vec<AnalyzerRows<'a>> {
+    let mut starts = Vec::with_capacity(pages.len());
+    let mut start = 0;
+    for page in pages {
+        starts.push(start);
+        start += page.posts.len();
+    }
+    let mut out: Vec<AnalyzerRows<'a>> = Vec::new();
+    for &(id, at) in new {
+        // The page holding position `at`.
+        let p = starts.partition_point(|&s| s <= at) - 1;
+        for page in pages[p].analyses {
+            let Some(analysis) = page.analyses.get(at - starts[p]) else {
+                continue;
+            };
+            match out
+                .iter_mut()
+                .find(|(plugin, version, _)| *plugin == page.plugin && *version == page.version)
+            {
+                Some((_, _, rows)) => rows.push((id, analysis)),
+                None => out.push((&page.plugin, &page.version, vec![(id, analysis)])),
+            }
+        }
+    }
+    out
+}
+
+/// How stale an unchanged identity's `last_seen` may get: refreshing it on
+/// every sighting would rewrite each author's row on every page.
+const LAST_SEEN_GRANULARITY_MS: i64 = 3_600_000;
+
+/// The ids of the authors in `profiles` stored with that same profile and
+/// seen recently, by external user id: they need no write.
+async fn known_identities(
+    db: &Db,
+    network: &str,
+    profiles: &HashMap<&str, Profile<'_>>,
+    now: i64,
+) -> Result<HashMap<String, i64>, sqlx::Error> {
+    let mut ids = HashMap::with_capacity(profiles.len());
+    let keys: Vec<&str> = profiles.keys().copied().collect();
+    for chunk in keys.chunks(CHUNK) {
+        let query = format!(
+            "SELECT id, external_user_id, handle, display_name, profile_url, avatar_url, bio, followers, fields, \
+             last_seen FROM identities WHERE external_user_id IN {} AND network = ${}",
+            placeholders(1, chunk.len()),
+            chunk.len() + 1
+        );
+        let mut query = sqlx::query(db.backend().sql(query));
+        for key in chunk {
+            query = query.bind(*key);
+        }
+        for row in query.bind(network).fetch_all(db.pool()).await? {
+            let external_id: String = row.try_get("external_user_id")?;
+            let Some(profile) = profiles.get(external_id.as_str()) else {
+                continue;
+            };
+            if profile.stored_as(&row)? && row.try_get::<i64, _>("last_seen")? > now - LAST_SEEN_GRANULARITY_MS {
+                ids.insert(external_id, row.try_get("id")?);
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// Upserts the authors of `profiles` not in `ids` (new, or changed since)
+/// on (network, external user id) and adds their ids.
 async fn upsert_identities(
     tx: &mut Transaction<'static, Any>,
     backend: Backend,
     network: &str,
-    posts: &[Post],
+    profiles: &HashMap<&str, Profile<'_>>,
     now: i64,
-) -> Result<HashMap<String, i64>, sqlx::Error> {
-    // One row per author (the page's last profile wins): an upsert may not
-    // touch the same row twice in one statement.
-    let mut latest: HashMap<&str, &Author> = HashMap::new();
-    for post in posts {
-        latest.insert(&post.author.external_id, &post.author);
-    }
-    let authors: Vec<&Author> = latest.into_values().collect();
-    let mut ids = HashMap::with_capacity(authors.len());
-    for chunk in authors.chunks(CHUNK) {
+    ids: &mut HashMap<String, i64>,
+) -> Result<(), sqlx::Error> {
+    let changed: Vec<&Profile<'_>> = profiles
+        .iter()
+        .filter(|(key, _)| !ids.contains_key(**key))
+        .map(|(_, profile)| profile)
+        .collect();
+    for chunk in changed.chunks(CHUNK) {
         const COLUMNS: usize = 11;
         let mut query = sqlx::query(backend.sql(format!(
             "INSERT INTO identities (network, external_user_id, handle, display_name, profile_url, avatar_url, bio, \
@@ -198,12 +303,8 @@ async fn upsert_identities(
              fields = excluded.fields, last_seen = excluded.last_seen RETURNING id, external_user_id",
             placeholders(chunk.len(), COLUMNS)
         )));
-        for author in chunk {
-            let fields: Vec<Value> = author
-                .fields
-                .iter()
-                .map(|f| json!({"name": f.name, "value": f.value}))
-                .collect();
+        for profile in chunk {
+            let author = profile.author;
             query = query
                 .bind(network)
                 .bind(&author.external_id)
@@ -212,8 +313,8 @@ async fn upsert_identities(
                 .bind(&author.profile_url)
                 .bind(&author.avatar_url)
                 .bind(&author.bio)
-                .bind(author.followers.map(|f| i64::try_from(f).unwrap_or(i64::MAX)))
-                .bind(Value::Array(fields).to_string())
+                .bind(profile.followers)
+                .bind(&profile.fields)
                 .bind(now)
                 .bind(now);
         }
@@ -221,7 +322,42 @@ async fn upsert_identities(
             ids.insert(row.try_get("external_user_id")?, row.try_get("id")?);
         }
     }
-    Ok(ids)
+    Ok(())
+}
+
+/// An author as its identity row stores it.
+struct Profile<'a> {
+    author: &'a Author,
+    followers: Option<i64>,
+    /// JSON array of `{"name", "value"}`.
+    fields: String,
+}
+
+impl<'a> Profile<'a> {
+    fn of(author: &'a Author) -> Self {
+        let fields: Vec<Value> = author
+            .fields
+            .iter()
+            .map(|f| json!({"name": f.name, "value": f.value}))
+            .collect();
+        Profile {
+            author,
+            followers: author.followers.map(|f| i64::try_from(f).unwrap_or(i64::MAX)),
+            fields: Value::Array(fields).to_string(),
+        }
+    }
+
+    /// Whether `row` (an identities row) holds this profile already.
+    fn stored_as(&self, row: &sqlx::any::AnyRow) -> Result<bool, sqlx::Error> {
+        let a = self.author;
+        Ok(row.try_get::<String, _>("handle")? == a.handle
+            && row.try_get::<Option<String>, _>("display_name")? == a.display_name
+            && row.try_get::<Option<String>, _>("profile_url")? == a.profile_url
+            && row.try_get::<Option<String>, _>("avatar_url")? == a.avatar_url
+            && row.try_get::<Option<String>, _>("bio")? == a.bio
+            && row.try_get::<Option<i64>, _>("followers")? == self.followers
+            && row.try_get::<String, _>("fields")? == self.fields)
+    }
 }
 
 /// The stored key-value map (JSON object of base64 values) with `changes` applied.

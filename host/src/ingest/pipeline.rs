@@ -7,15 +7,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::account::{self, AccountError, StoredAccount};
-use super::analyze::{AnalyzeError, PageAnalyses, analyze_page, catch_up};
+use super::analyze::{AnalyzeError, analyze_page, catch_up};
 use super::followup::{self, FollowUp};
 use super::lease::{self, KeepAlive, Lease, LeaseError};
-use super::page::{ChannelRef, CommitError, commit_page};
+use super::page::{ChannelRef, CommitError, PageRows, check, commit_page, commit_pages};
+use super::poller::{Poller, Polling};
 use super::schedule::{Outcome, Schedule};
 use crate::plugins::PluginKind;
 use crate::plugins::registry::{self, FindError};
-use crate::runtime::bindings::{Page, WebhookRequest, WebhookResponse};
-use crate::runtime::{Account, AnalyzerPlugin, CallError, CallOutput, ChannelPlugin, LoadError, Runtime};
+use crate::runtime::bindings::{WebhookRequest, WebhookResponse};
+use crate::runtime::{AnalyzerPlugin, CallError, ChannelPlugin, KvChanges, LoadError, Runtime};
 use crate::secrets::SecretBox;
 use crate::store::{Db, now_ms};
 
@@ -52,6 +53,9 @@ pub enum IngestError {
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
 }
+
+/// Posts committed in one transaction at most, when several polled pages wait.
+const COMMIT_POSTS: usize = 2_000;
 
 /// How the pipeline paces accounts.
 #[derive(Clone, Copy, Debug)]
@@ -251,46 +255,62 @@ impl Ingest {
             network: stored.network.clone(),
             lease_owner: Some(lease.owner.clone()),
         };
-        let mut account = stored.account.clone();
-        let analyzers = &self.inner.analyzers;
         let followup = FollowUp::start(self.inner.db.clone());
-        let mut next = Some(spawn_poll(&plugin, analyzers, &account, stored.state.clone()));
+        let mut poller = Poller::start(Polling {
+            plugin,
+            analyzers: self.inner.analyzers.clone(),
+            account: stored.account.clone(),
+            state: stored.state.clone(),
+            max_pages,
+            lease_lost: keep_alive.flag(),
+        });
         let result = async {
-            while let Some(poll) = next.take() {
-                let (out, analyses) = poll.await.map_err(|e| IngestError::Join(e.to_string()))??;
-                account.apply_kv(out.kv_changes.clone());
-                // The next page is fetched while this one is committed; it is
-                // only committed after this one, so a failure here drops it.
-                if out.value.has_more && report.pages + 1 < max_pages {
-                    if keep_alive.lost() {
-                        return Err(IngestError::LeaseLost(lease.name.clone()));
+            while let Some(pages) = poller.next(COMMIT_POSTS).await {
+                let pages = pages?;
+                // A malformed page is rejected whole, after the pages before it.
+                let mut bad = None;
+                let good = pages
+                    .iter()
+                    .position(|(out, _)| {
+                        bad = check(&out.value.posts).err();
+                        bad.is_some()
+                    })
+                    .unwrap_or(pages.len());
+                if let Some((last, _)) = pages[..good].last() {
+                    let rows: Vec<PageRows<'_>> = pages[..good]
+                        .iter()
+                        .map(|(out, analyses)| PageRows {
+                            posts: &out.value.posts,
+                            analyses,
+                        })
+                        .collect();
+                    let mut kv = KvChanges::new();
+                    for (out, _) in &pages[..good] {
+                        kv.extend(out.kv_changes.clone());
                     }
-                    next = Some(spawn_poll(&plugin, analyzers, &account, out.value.state.clone()));
+                    let committed = commit_pages(&self.inner.db, &channel, &rows, Some(&last.value.state), &kv).await?;
+                    report.pages += good;
+                    report.new_posts += committed.new_posts.len();
+                    report.duplicates += committed.duplicates;
+                    report.behind = last.value.has_more;
+                    progress(report);
+                    followup.push(&committed).await;
                 }
-                let committed = commit_page(
-                    &self.inner.db,
-                    &channel,
-                    &out.value.posts,
-                    &analyses,
-                    Some(&out.value.state),
-                    &out.kv_changes,
-                )
-                .await?;
-                report.pages += 1;
-                report.new_posts += committed.new_posts.len();
-                report.duplicates += committed.duplicates;
-                report.behind = out.value.has_more;
-                progress(report);
-                followup.push(&committed).await;
+                if let Some(e) = bad {
+                    return Err(e.into());
+                }
+            }
+            // Polling stopped early: the lease was lost.
+            if keep_alive.lost() {
+                return Err(IngestError::LeaseLost(lease.name.clone()));
             }
             Ok(())
         }
         .await;
-        // A page fetched ahead of a failure is dropped, but its request must
-        // end before the lease is freed: no two nodes ever poll one account at once.
-        if let Some(poll) = next {
-            let _ = poll.await;
-        }
+        // Pages polled ahead of a failure are dropped, but a request in
+        // flight must end before the lease is freed: no two nodes ever poll
+        // one account at once.
+        poller.stop().await;
         followup.finish().await;
         result
     }
@@ -349,24 +369,4 @@ impl Ingest {
         followup::resolve_and_score(&self.inner.db, &committed.new_posts).await;
         Ok(out.value.response)
     }
-}
-
-/// Polls `plugin` on a blocking thread (a plugin call is synchronous).
-/// A polled page with its analyses.
-type Polled = (CallOutput<Page>, Vec<PageAnalyses>);
-
-/// A poll of the next page on a blocking thread, with the analyses of the
-/// posts it returns (computed there, in parallel with the current commit).
-fn spawn_poll(
-    plugin: &ChannelPlugin,
-    analyzers: &[AnalyzerPlugin],
-    account: &Account,
-    state: String,
-) -> tokio::task::JoinHandle<Result<Polled, CallError>> {
-    let (plugin, analyzers, account) = (plugin.clone(), analyzers.to_vec(), account.clone());
-    tokio::task::spawn_blocking(move || {
-        let out = plugin.poll(&account, &state)?;
-        let analyses = analyze_page(&analyzers, &out.value.posts);
-        Ok((out, analyses))
-    })
 }

@@ -765,7 +765,7 @@ fn columns(tag: &str, id: &str, value: &str, network: &str) -> String {
 }
 
 /// Looks every probe up in one query (a part per kind), all by indexed equality.
-async fn look_up(db: &Db, work: &[(Subject, String, Vec<Probe>)]) -> Result<Matches, sqlx::Error> {
+async fn look_up(db: &Db, work: &[(Subject, Option<String>, Vec<Probe>)]) -> Result<Matches, sqlx::Error> {
     let mut keys: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
     let mut handles: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
     for (subject, _, probes) in work {
@@ -991,7 +991,9 @@ pub async fn resolve(db: &Db, post_ids: &[i64]) -> Result<ResolveReport, Identit
             report.skipped += 1;
             continue;
         }
-        work.push((subject, fingerprint, probes));
+        // The fingerprint is recorded again only where it changed: an author
+        // posting again is not rewritten.
+        work.push((subject, changed.then_some(fingerprint), probes));
     }
     if work.is_empty() {
         return Ok(report);
@@ -1009,11 +1011,18 @@ pub async fn resolve(db: &Db, post_ids: &[i64]) -> Result<ResolveReport, Identit
         .map(|(subject, _, probes)| (subject.id, candidates(subject, probes, &matches)))
         .filter(|(_, c)| !c.is_empty())
         .collect();
+    let resolved: Vec<_> = work
+        .iter()
+        .filter_map(|(subject, fingerprint, _)| Some((subject, fingerprint.as_ref()?)))
+        .collect();
+    if resolved.is_empty() && found.is_empty() {
+        return Ok(report);
+    }
 
     let mut tx = db.begin().await?;
     // Written first: on SQLite this takes the write lock before anything is read.
     let now = now_ms();
-    for chunk in work.chunks(CHUNK / 6) {
+    for chunk in resolved.chunks(CHUNK / 6) {
         let rows: Vec<String> = (0..chunk.len())
             .map(|r| format!("({})", params(r * 6 + 1, 6)))
             .collect();
@@ -1025,7 +1034,7 @@ pub async fn resolve(db: &Db, post_ids: &[i64]) -> Result<ResolveReport, Identit
             rows.join(", ")
         );
         let mut query = sqlx::query(db.backend().sql(sql)).persistent(keep_prepared(db));
-        for (subject, fingerprint, _) in chunk {
+        for (subject, fingerprint) in chunk {
             query = query
                 .bind(subject.id)
                 .bind(fingerprint.as_str())
