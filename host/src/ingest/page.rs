@@ -11,7 +11,7 @@ use time::format_description::well_known::Rfc3339;
 use super::analyze::{self, PageAnalyses};
 use crate::runtime::KvChanges;
 use crate::runtime::bindings::types::{Analysis, Author, Direction, Post, PostKind};
-use crate::store::{Backend, Db, now_ms, placeholders};
+use crate::store::{Backend, Db, lookup_sql, now_ms, placeholders};
 
 /// Rows per multi-row statement (well under every backend's parameter limit).
 const CHUNK: usize = 500;
@@ -254,13 +254,19 @@ async fn known_identities(
     let mut ids = HashMap::with_capacity(profiles.len());
     let keys: Vec<&str> = profiles.keys().copied().collect();
     for chunk in keys.chunks(CHUNK) {
-        let query = format!(
-            "SELECT id, external_user_id, handle, display_name, profile_url, avatar_url, bio, followers, fields, \
-             last_seen FROM identities WHERE external_user_id IN {} AND network = ${}",
-            placeholders(1, chunk.len()),
-            chunk.len() + 1
+        let query = lookup_sql(
+            db.backend(),
+            "id, external_user_id, handle, display_name, profile_url, avatar_url, bio, followers, fields, last_seen",
+            "identities",
+            "external_user_id",
+            1,
+            chunk.len(),
+            &format!("AND network = ${}", chunk.len() + 1),
         );
-        let mut query = sqlx::query(db.backend().sql(query));
+        // Planned for its values each time on PostgreSQL: a plan kept from
+        // while the table was small scans it once it is not.
+        let keep = db.backend() == Backend::Sqlite;
+        let mut query = sqlx::query(db.backend().sql(query)).persistent(keep);
         for key in chunk {
             query = query.bind(*key);
         }

@@ -146,6 +146,36 @@ pub fn placeholders(rows: usize, columns: usize) -> String {
     out
 }
 
+/// `SELECT {columns} FROM {from} WHERE {expr} IN (${first}, ...) {filter}`
+/// for `n` values (`filter`: more conditions, `AND ...`, or empty). On
+/// PostgreSQL, one index lookup per value instead: without statistics (a
+/// table not analyzed yet, as after an import or the first burst of ingest)
+/// it estimates an `IN` list at a large part of the table and scans all of
+/// it; a `LATERAL` subquery it cannot flatten (`OFFSET 0`) is planned for one
+/// value, by the index.
+pub fn lookup_sql(
+    backend: Backend,
+    columns: &str,
+    from: &str,
+    expr: &str,
+    first: usize,
+    n: usize,
+    filter: &str,
+) -> String {
+    let values = (first..first + n).map(|i| format!("${i}"));
+    match backend {
+        Backend::Sqlite => format!(
+            "SELECT {columns} FROM {from} WHERE {expr} IN ({}) {filter}",
+            values.collect::<Vec<_>>().join(", ")
+        ),
+        Backend::Postgres => format!(
+            "SELECT s.* FROM (VALUES {}) AS q(x) CROSS JOIN LATERAL \
+             (SELECT {columns} FROM {from} WHERE {expr} = q.x {filter} OFFSET 0) AS s",
+            values.map(|v| format!("({v})")).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
 /// `sql` with every `$N` outside quotes replaced by `?`, when the Ns are
 /// 1, 2, 3, ... in order of appearance (otherwise `sql` unchanged).
 fn positional(sql: String) -> String {

@@ -52,7 +52,7 @@ mod extract;
 mod review;
 
 use super::contact::{self, NETWORKS};
-use crate::store::{Backend, Db, audit, now_ms};
+use crate::store::{Backend, Db, audit, lookup_sql, now_ms};
 use extract::{ascii_lower, full_lower, handle_key, handle_name, name_key, profile_website, valid_host};
 pub use extract::{extract_emails, extract_order_references, extract_phones, extract_websites};
 pub use review::{LinkPosition, confirm, contact_identities, link, links, links_after, position, reject, unlink};
@@ -688,26 +688,6 @@ fn digits_of(phone: &str) -> String {
 /// Bound values per lookup query (SQLite allows 32,766, PostgreSQL 65,535).
 const MAX_PARAMS: usize = 2000;
 
-/// `SELECT {columns} FROM {from} WHERE {expr} IN (${first}, ...)` for `n`
-/// values. On PostgreSQL, one index lookup per value instead: without
-/// statistics (a table not analyzed yet, as after an import followed by a burst
-/// of ingest) it estimates an `IN` list at a large part of the table and scans
-/// all of it; a `LATERAL` subquery it cannot flatten (`OFFSET 0`) is planned
-/// for one value, by the index.
-fn lookup_sql(backend: Backend, columns: &str, from: &str, expr: &str, first: usize, n: usize) -> String {
-    match backend {
-        Backend::Sqlite => format!("SELECT {columns} FROM {from} WHERE {expr} IN ({})", params(first, n)),
-        Backend::Postgres => {
-            let values: Vec<String> = (first..first + n).map(|i| format!("(${i})")).collect();
-            format!(
-                "SELECT s.* FROM (VALUES {}) AS q(x) CROSS JOIN LATERAL \
-                 (SELECT {columns} FROM {from} WHERE {expr} = q.x OFFSET 0) AS s",
-                values.join(", ")
-            )
-        }
-    }
-}
-
 /// One part of a lookup: `columns` are `k` (what was looked up), `id` (the
 /// contact), `v` (the value found), `x` (an identity id or 0), `n` (a
 /// network or '') and `st` (a link's status or '').
@@ -741,7 +721,15 @@ async fn fetch_union(db: &Db, parts: Vec<Part>) -> Result<Vec<AnyRow>, sqlx::Err
         let sql = batch
             .iter()
             .map(|(part, values)| {
-                let sql = lookup_sql(db.backend(), &part.columns, &part.from, &part.expr, next, values.len());
+                let sql = lookup_sql(
+                    db.backend(),
+                    &part.columns,
+                    &part.from,
+                    &part.expr,
+                    next,
+                    values.len(),
+                    "",
+                );
                 next += values.len();
                 sql
             })
@@ -1117,7 +1105,7 @@ async fn existing_links(
     let mut out: HashMap<i64, Vec<Existing>> = HashMap::new();
     for chunk in identities.chunks(CHUNK) {
         let columns = "id, identity_id, contact_id, status, evidence";
-        let sql = lookup_sql(backend, columns, "identity_links", "identity_id", 1, chunk.len());
+        let sql = lookup_sql(backend, columns, "identity_links", "identity_id", 1, chunk.len(), "");
         let mut query = sqlx::query(backend.sql(sql)).persistent(backend == Backend::Sqlite);
         for id in chunk {
             query = query.bind(*id);
