@@ -4,7 +4,7 @@
 
 mod common;
 
-use socialcrm::crm::identity::{self, IdentityError, LinkView, ResolveReport};
+use socialcrm::crm::identity::{self, IdentityError, LinkView, ResolveReport, Resolved};
 use socialcrm::crm::import;
 use socialcrm::ingest::{ChannelRef, commit_page};
 use socialcrm::runtime::KvChanges;
@@ -98,12 +98,17 @@ async fn channel(db: &Db, name: &str, network: &str) -> ChannelRef {
     }
 }
 
-/// Commits `posts` as one page and resolves the new ones.
+/// Commits `posts` as one page and resolves the new ones as the ingest
+/// does: their authors as the commit knew them.
 async fn ingest(db: &Db, channel: &ChannelRef, posts: &[Post]) -> (Vec<i64>, ResolveReport) {
+    ingest_with(db, channel, posts, &Resolved::default()).await
+}
+
+async fn ingest_with(db: &Db, channel: &ChannelRef, posts: &[Post], resolved: &Resolved) -> (Vec<i64>, ResolveReport) {
     let committed = commit_page(db, channel, posts, &[], None, &KvChanges::new())
         .await
         .unwrap();
-    let report = identity::resolve(db, &committed.new_posts).await.unwrap();
+    let report = identity::resolve_new(db, committed.authors, resolved).await.unwrap();
     (committed.new_posts, report)
 }
 
@@ -651,6 +656,51 @@ async fn resolving_twice_changes_nothing() {
         assert_eq!(all_links(&db).await, links);
         assert_eq!(link_audit(&db).await, audited);
         assert_eq!(identity::resolve(&db, &[]).await.unwrap(), ResolveReport::default());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_author_resolved_lately_is_skipped_until_its_profile_or_the_crm_changes() {
+    common::on_each_db(|db| async move {
+        crm(&db).await;
+        let ch = channel(&db, "brand", "mastodon").await;
+        let resolved = Resolved::default();
+        let (_, first) = ingest_with(&db, &ch, &[post("1", &MAYA, "hello")], &resolved).await;
+        assert_eq!((first.identities, first.skipped, first.confirmed), (1, 0, 1));
+        // Known to `resolved`: skipped without reading what was resolved, so
+        // not even a lost `identity_resolution` row makes it look again...
+        sqlx::query("DELETE FROM identity_resolution")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        let (_, again) = ingest_with(&db, &ch, &[post("2", &MAYA, "hello again")], &resolved).await;
+        assert_eq!((again.posts, again.identities, again.skipped), (1, 1, 1));
+        // ...which a process that does not know it reads (and writes back).
+        let (_, fresh) = ingest(&db, &ch, &[post("3", &MAYA, "and again")]).await;
+        assert_eq!((fresh.identities, fresh.skipped, fresh.confirmed), (1, 0, 0));
+        let stored: i64 = sqlx::query("SELECT COUNT(*) AS n FROM identity_resolution")
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            .get("n");
+        assert_eq!(stored, 1);
+
+        // A new profile is looked at, and so is a known one once the CRM changed.
+        let renamed = Profile {
+            name: Some("Maya O."),
+            ..MAYA.clone()
+        };
+        let (_, changed) = ingest_with(&db, &ch, &[post("4", &renamed, "hi")], &resolved).await;
+        assert_eq!((changed.identities, changed.skipped), (1, 0));
+        let (_, same) = ingest_with(&db, &ch, &[post("5", &renamed, "hi")], &resolved).await;
+        assert_eq!(same.skipped, 1);
+        import::contacts(&db, "id,name\nC9,Someone Else\n".as_bytes(), &|_| {})
+            .await
+            .unwrap();
+        let (_, after_import) = ingest_with(&db, &ch, &[post("6", &renamed, "hi")], &resolved).await;
+        assert_eq!((after_import.identities, after_import.skipped), (1, 0));
+        assert_eq!(all_links(&db).await.len(), 1, "still the one link");
     })
     .await;
 }

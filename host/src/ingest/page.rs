@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::analyze::{self, PageAnalyses};
+use crate::crm::identity::NewAuthor;
 use crate::runtime::KvChanges;
 use crate::runtime::bindings::types::{Analysis, Author, Direction, Post, PostKind};
 use crate::store::{Backend, Db, lookup_sql, now_ms, placeholders};
@@ -23,6 +24,8 @@ pub struct Committed {
     pub new_posts: Vec<i64>,
     /// Posts already stored (a re-poll after a crash, an overlapping page).
     pub duplicates: usize,
+    /// The authors of the new posts, for identity resolution.
+    pub authors: Vec<NewAuthor>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -198,12 +201,52 @@ pub async fn commit_pages(
     let committed = Committed {
         new_posts: new.iter().map(|(id, _)| *id).collect(),
         duplicates: posts.len() - new.len(),
+        authors: new_authors(&channel.network, &posts, &new, &profiles, &identities),
     };
     let network = channel.network.clone();
     metrics::counter!(crate::metrics::INGEST_POSTS, "network" => network.clone())
         .increment(committed.new_posts.len() as u64);
     metrics::counter!(crate::metrics::INGEST_DUPLICATES, "network" => network).increment(committed.duplicates as u64);
     Ok(committed)
+}
+
+/// The authors of the `new` posts (id, position in `posts`) with the texts
+/// of their inbound ones, in order of first appearance.
+fn new_authors(
+    network: &str,
+    posts: &[&Post],
+    new: &[(i64, usize)],
+    profiles: &HashMap<&str, Profile<'_>>,
+    identities: &HashMap<String, i64>,
+) -> Vec<NewAuthor> {
+    let mut authors: Vec<NewAuthor> = Vec::new();
+    let mut by_identity: HashMap<i64, usize> = HashMap::new();
+    for &(id, at) in new {
+        let post = posts[at];
+        let key = post.author.external_id.as_str();
+        let (Some(&identity_id), Some(profile)) = (identities.get(key), profiles.get(key)) else {
+            continue;
+        };
+        let at = *by_identity.entry(identity_id).or_insert_with(|| {
+            let a = profile.author;
+            authors.push(NewAuthor {
+                identity_id,
+                network: network.to_string(),
+                handle: a.handle.clone(),
+                display_name: a.display_name.clone(),
+                profile_url: a.profile_url.clone(),
+                bio: a.bio.clone(),
+                fields: profile.fields.clone(),
+                posts: Vec::new(),
+            });
+            authors.len() - 1
+        });
+        // The brand's own posts name its customers' orders and addresses.
+        if post.direction == Direction::Inbound {
+            authors[at].posts.push((id, post.text.clone()));
+        }
+    }
+    authors
 }
 
 /// One analyzer version's (plugin, version) analyses, by post id.

@@ -13,6 +13,7 @@ use super::lease::{self, KeepAlive, Lease, LeaseError};
 use super::page::{ChannelRef, CommitError, PageRows, check, commit_page, commit_pages};
 use super::poller::{Poller, Polling};
 use super::schedule::{Outcome, Schedule};
+use crate::crm::identity::Resolved;
 use crate::plugins::PluginKind;
 use crate::plugins::registry::{self, FindError};
 use crate::runtime::bindings::{WebhookRequest, WebhookResponse};
@@ -93,6 +94,8 @@ struct Inner {
     /// One compile at a time: workers wanting the same plugin wait for the
     /// first to load it instead of each compiling it again.
     loading: tokio::sync::Mutex<()>,
+    /// Authors resolved lately (identity resolution skips them unread).
+    resolved: Arc<Resolved>,
 }
 
 impl Ingest {
@@ -113,6 +116,7 @@ impl Ingest {
                 lease_ttl: options.lease_ttl,
                 channels: Mutex::new(HashMap::new()),
                 loading: tokio::sync::Mutex::new(()),
+                resolved: Arc::default(),
             }),
         }
     }
@@ -255,7 +259,7 @@ impl Ingest {
             network: stored.network.clone(),
             lease_owner: Some(lease.owner.clone()),
         };
-        let followup = FollowUp::start(self.inner.db.clone());
+        let followup = FollowUp::start(self.inner.db.clone(), self.inner.resolved.clone());
         let mut poller = Poller::start(Polling {
             plugin,
             analyzers: self.inner.analyzers.clone(),
@@ -294,7 +298,7 @@ impl Ingest {
                     report.duplicates += committed.duplicates;
                     report.behind = last.value.has_more;
                     progress(report);
-                    followup.push(&committed).await;
+                    followup.push(committed).await;
                 }
                 if let Some(e) = bad {
                     return Err(e.into());
@@ -366,7 +370,7 @@ impl Ingest {
             &out.kv_changes,
         )
         .await?;
-        followup::resolve_and_score(&self.inner.db, &committed.new_posts).await;
+        followup::follow_up(&self.inner.db, committed, &self.inner.resolved).await;
         Ok(out.value.response)
     }
 }

@@ -41,6 +41,7 @@
 //! (`identity_resolution`) is only looked at for its new posts.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -277,6 +278,50 @@ struct Field {
     value: String,
 }
 
+/// An author of newly stored posts as the commit that stored them knew it,
+/// with the (post id, text) of its new inbound posts: what [`resolve_new`]
+/// reads instead of reading the posts back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewAuthor {
+    pub identity_id: i64,
+    pub network: String,
+    pub handle: String,
+    pub display_name: Option<String>,
+    pub profile_url: Option<String>,
+    pub bio: Option<String>,
+    /// JSON array of `{"name", "value"}`, as stored.
+    pub fields: String,
+    pub posts: Vec<(i64, String)>,
+}
+
+/// Authors entered in the cache of [`Resolved`] before it starts over.
+const RESOLVED_CAP: usize = 100_000;
+
+/// What [`resolve_new`] resolved lately: identity → (profile fingerprint, CRM
+/// version). That a profile was resolved against a version of the CRM stays
+/// true whoever resolves it again later, so an author posting again is
+/// skipped without reading its `identity_resolution` row.
+#[derive(Debug, Default)]
+pub struct Resolved(Mutex<HashMap<i64, (String, i64)>>);
+
+impl Resolved {
+    fn get(&self, identity: i64) -> Option<(String, i64)> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&identity).cloned()
+    }
+
+    fn record(&self, entries: Vec<(i64, String)>, version: i64) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() + entries.len() > RESOLVED_CAP {
+            map.clear();
+        }
+        map.extend(
+            entries
+                .into_iter()
+                .map(|(id, fingerprint)| (id, (fingerprint, version))),
+        );
+    }
+}
+
 /// An author as loaded with its new posts.
 #[derive(Debug)]
 struct Subject {
@@ -291,6 +336,23 @@ struct Subject {
     stored_version: Option<i64>,
     /// (post id, text) of its new inbound posts.
     posts: Vec<(i64, String)>,
+}
+
+impl From<NewAuthor> for Subject {
+    fn from(a: NewAuthor) -> Self {
+        Subject {
+            id: a.identity_id,
+            network: a.network,
+            handle: a.handle,
+            display_name: a.display_name,
+            profile_url: a.profile_url,
+            bio: a.bio,
+            fields: a.fields,
+            stored_fingerprint: None,
+            stored_version: None,
+            posts: a.posts,
+        }
+    }
 }
 
 impl Subject {
@@ -961,6 +1023,88 @@ pub async fn resolve(db: &Db, post_ids: &[i64]) -> Result<ResolveReport, Identit
     post_ids.dedup();
     let ((subjects, posts), version) = tokio::try_join!(load_subjects(db, &post_ids), crm_version(db))?;
     report.posts = posts;
+    resolve_subjects(db, subjects, version, report).await
+}
+
+/// [`resolve`] for the authors of posts just committed, as the commit knew
+/// them: nothing is read back but what `resolved` does not know of them.
+pub async fn resolve_new(
+    db: &Db,
+    authors: Vec<NewAuthor>,
+    resolved: &Resolved,
+) -> Result<ResolveReport, IdentityError> {
+    let mut report = ResolveReport::default();
+    // One subject per identity: its last profile, all its posts.
+    let mut subjects: BTreeMap<i64, Subject> = BTreeMap::new();
+    for author in authors {
+        report.posts += author.posts.len();
+        let mut subject = Subject::from(author);
+        if let Some(earlier) = subjects.remove(&subject.id) {
+            let mut posts = earlier.posts;
+            posts.append(&mut subject.posts);
+            subject.posts = posts;
+        }
+        subjects.insert(subject.id, subject);
+    }
+    if subjects.is_empty() {
+        return Ok(report);
+    }
+    let mut unknown = Vec::new();
+    for subject in subjects.values_mut() {
+        match resolved.get(subject.id) {
+            Some((fingerprint, version)) => {
+                subject.stored_fingerprint = Some(fingerprint);
+                subject.stored_version = Some(version);
+            }
+            None => unknown.push(subject.id),
+        }
+    }
+    let (stored, version) = tokio::try_join!(stored_resolutions(db, &unknown), crm_version(db))?;
+    for (id, fingerprint, stored_version) in stored {
+        if let Some(subject) = subjects.get_mut(&id) {
+            subject.stored_fingerprint = Some(fingerprint);
+            subject.stored_version = Some(stored_version);
+        }
+    }
+    let subjects: Vec<Subject> = subjects.into_values().collect();
+    // Once resolved, every subject's profile is resolved at `version`.
+    let fingerprints = subjects.iter().map(|s| (s.id, s.fingerprint())).collect();
+    let report = resolve_subjects(db, subjects, version, report).await?;
+    resolved.record(fingerprints, version);
+    Ok(report)
+}
+
+/// What was last resolved of `identities`: (identity, fingerprint, CRM version).
+async fn stored_resolutions(db: &Db, identities: &[i64]) -> Result<Vec<(i64, String, i64)>, sqlx::Error> {
+    let mut out = Vec::with_capacity(identities.len());
+    for chunk in identities.chunks(CHUNK) {
+        let sql = format!(
+            "SELECT identity_id, fingerprint, crm_version FROM identity_resolution WHERE identity_id IN ({})",
+            params(1, chunk.len())
+        );
+        let mut query = sqlx::query(db.backend().sql(sql)).persistent(keep_prepared(db));
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(db.pool()).await? {
+            out.push((
+                row.try_get("identity_id")?,
+                row.try_get("fingerprint")?,
+                row.try_get("crm_version")?,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Resolves `subjects` (with what was last resolved of them) against the
+/// CRM at `version`.
+async fn resolve_subjects(
+    db: &Db,
+    subjects: Vec<Subject>,
+    version: i64,
+    mut report: ResolveReport,
+) -> Result<ResolveReport, IdentityError> {
     report.identities = subjects.len();
 
     let mut work = Vec::new();
