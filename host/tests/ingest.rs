@@ -6,7 +6,9 @@
 
 mod common;
 
-use socialcrm::ingest::{ChannelRef, CommitError, PageAnalyses, PageRows, analyze_page, commit_page, commit_pages};
+use socialcrm::ingest::{
+    ChannelRef, CommitError, KnownAuthors, PageAnalyses, PageRows, analyze_page, commit_page, commit_pages,
+};
 use socialcrm::plugins::Manifest;
 use socialcrm::runtime::bindings::types::{Analysis, Author, Direction, Post, PostKind};
 use socialcrm::runtime::{AnalyzerPlugin, KvChanges, Runtime, RuntimeOptions};
@@ -295,13 +297,16 @@ async fn joined_pages_commit_as_one_with_each_page_s_analyses() {
             ],
             Some("after second"),
             &kv,
+            &KnownAuthors::default(),
         )
         .await
         .unwrap_err();
         assert!(matches!(err, CommitError::BadTime { .. }));
         assert_eq!(count(&db, "posts").await, 0);
 
-        let committed = commit_pages(&db, &id, &pages, Some("after second"), &kv).await.unwrap();
+        let committed = commit_pages(&db, &id, &pages, Some("after second"), &kv, &KnownAuthors::default())
+            .await
+            .unwrap();
         assert_eq!((committed.new_posts.len(), committed.duplicates), (3, 1));
         assert_eq!(
             state(&db, id.id).await,
@@ -370,6 +375,56 @@ async fn a_known_author_is_rewritten_only_when_the_profile_changed() {
             .unwrap()
             .get("n");
         assert_eq!((authors, changed.new_posts.len()), (1, 1));
+    })
+    .await;
+}
+
+/// Commits `posts` as one page with the known-authors cache `known`.
+async fn commit_known(db: &Db, id: &ChannelRef, posts: &[Post], known: &KnownAuthors) -> usize {
+    let pages = [PageRows { posts, analyses: &[] }];
+    let committed = commit_pages(db, id, &pages, None, &KvChanges::new(), known)
+        .await
+        .unwrap();
+    committed.new_posts.len()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_author_the_process_knows_is_not_read_again_until_its_profile_changes() {
+    common::on_each_db(|db| async move {
+        let id = channel(&db).await;
+        let known = KnownAuthors::default();
+        let page = |n: &str, followers: u64| {
+            let mut p = post(n, "u1", "alice@demo.social", "2026-11-22T08:00:00Z");
+            p.author.followers = Some(followers);
+            vec![p]
+        };
+        let behind_the_cache = || async {
+            sqlx::query("UPDATE identities SET handle = 'changed-elsewhere'")
+                .execute(db.pool())
+                .await
+                .unwrap();
+        };
+        assert_eq!(commit_known(&db, &id, &page("1", 12), &known).await, 1);
+        behind_the_cache().await;
+        // The same profile again: known, so the row is neither read nor written.
+        assert_eq!(commit_known(&db, &id, &page("2", 12), &known).await, 1);
+        assert_eq!(identity(&db, "u1").await.0, "changed-elsewhere");
+        // A process that does not know the author reads the row and writes
+        // the profile it sees.
+        commit_known(&db, &id, &page("3", 12), &KnownAuthors::default()).await;
+        assert_eq!(identity(&db, "u1").await.0, "alice@demo.social");
+        // A changed profile is written whatever the cache knows.
+        behind_the_cache().await;
+        commit_known(&db, &id, &page("4", 13), &known).await;
+        assert_eq!(identity(&db, "u1").await.0, "alice@demo.social");
+        assert_eq!(identity(&db, "u1").await.1, 13);
+
+        let authors: i64 = sqlx::query("SELECT COUNT(DISTINCT identity_id) AS n FROM posts")
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            .get("n");
+        assert_eq!(authors, 1, "every post points at the one identity");
     })
     .await;
 }

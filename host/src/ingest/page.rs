@@ -1,6 +1,8 @@
 //! Committing one page.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Mutex;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -70,7 +72,58 @@ pub async fn commit_page(
     state: Option<&str>,
     kv_changes: &KvChanges,
 ) -> Result<Committed, CommitError> {
-    commit_pages(db, channel, &[PageRows { posts, analyses }], state, kv_changes).await
+    let pages = [PageRows { posts, analyses }];
+    commit_pages(db, channel, &pages, state, kv_changes, &KnownAuthors::default()).await
+}
+
+/// Authors in a known-authors cache before it starts over.
+const KNOWN_AUTHORS_CAP: usize = 200_000;
+
+/// Authors this process stored or read lately, by (network, external user
+/// id): their identity id, a digest of their profile and their `last_seen`.
+/// A commit reads only the authors it does not know with that same profile
+/// (identities are never deleted, so an id stays right). A profile another
+/// node stored meanwhile is overwritten only when this node sees a change:
+/// between racing nodes the last write of a changed profile wins, as before.
+#[derive(Debug, Default)]
+pub struct KnownAuthors(Mutex<HashMap<(String, String), Known>>);
+
+#[derive(Clone, Copy, Debug)]
+struct Known {
+    id: i64,
+    digest: u64,
+    last_seen: i64,
+}
+
+impl KnownAuthors {
+    /// The ids of the authors of `profiles` known with the same profile and
+    /// seen recently.
+    fn ids(&self, network: &str, profiles: &HashMap<&str, Profile<'_>>, now: i64) -> HashMap<String, Known> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut key = (network.to_string(), String::new());
+        let mut out = HashMap::new();
+        for (external_id, profile) in profiles {
+            key.1.clear();
+            key.1.push_str(external_id);
+            if let Some(known) = map.get(&key)
+                && known.digest == profile.digest
+                && known.last_seen > now - LAST_SEEN_GRANULARITY_MS
+            {
+                out.insert(external_id.to_string(), *known);
+            }
+        }
+        out
+    }
+
+    fn record(&self, network: &str, known: &HashMap<String, Known>) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() + known.len() > KNOWN_AUTHORS_CAP {
+            map.clear();
+        }
+        for (external_id, k) in known {
+            map.insert((network.to_string(), external_id.clone()), *k);
+        }
+    }
 }
 
 /// The created-at of each post in Unix milliseconds, or why the page cannot
@@ -99,6 +152,7 @@ pub async fn commit_pages(
     pages: &[PageRows<'_>],
     state: Option<&str>,
     kv_changes: &KvChanges,
+    known: &KnownAuthors,
 ) -> Result<Committed, CommitError> {
     let channel_id = channel.id;
     // Validate before writing anything.
@@ -114,9 +168,11 @@ pub async fn commit_pages(
     for post in &posts {
         profiles.insert(&post.author.external_id, Profile::of(&post.author));
     }
-    // Read before the write lock is taken: identities are never deleted, so
-    // an id read here is still right inside the transaction.
-    let mut identities = known_identities(db, &channel.network, &profiles, now).await?;
+    // Read before the write lock is taken (only the authors not known
+    // already): identities are never deleted, so an id read here is still
+    // right inside the transaction.
+    let mut authors = known.ids(&channel.network, &profiles, now);
+    authors.extend(known_identities(db, &channel.network, &profiles, &authors, now).await?);
 
     let mut tx = db.begin().await?;
     // The row lock (PostgreSQL) keeps a webhook and a poll from losing each
@@ -139,7 +195,8 @@ pub async fn commit_pages(
     {
         return Err(CommitError::LeaseLost(channel_id));
     }
-    upsert_identities(&mut tx, db.backend(), &channel.network, &profiles, now, &mut identities).await?;
+    upsert_identities(&mut tx, db.backend(), &channel.network, &profiles, now, &mut authors).await?;
+    let identities: HashMap<&str, i64> = authors.iter().map(|(key, k)| (key.as_str(), k.id)).collect();
     // The first of a repeated external id is the one stored.
     let mut first: HashMap<&str, usize> = HashMap::with_capacity(posts.len());
     for (at, post) in posts.iter().enumerate().rev() {
@@ -198,6 +255,7 @@ pub async fn commit_pages(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    known.record(&channel.network, &authors);
     let committed = Committed {
         new_posts: new.iter().map(|(id, _)| *id).collect(),
         duplicates: posts.len() - new.len(),
@@ -217,7 +275,7 @@ fn new_authors(
     posts: &[&Post],
     new: &[(i64, usize)],
     profiles: &HashMap<&str, Profile<'_>>,
-    identities: &HashMap<String, i64>,
+    identities: &HashMap<&str, i64>,
 ) -> Vec<NewAuthor> {
     let mut authors: Vec<NewAuthor> = Vec::new();
     let mut by_identity: HashMap<i64, usize> = HashMap::new();
@@ -286,16 +344,21 @@ fn analyses_of<'a>(pages: &[PageRows<'a>], new: &[(i64, usize)]) -> Vec<Analyzer
 /// every sighting would rewrite each author's row on every page.
 const LAST_SEEN_GRANULARITY_MS: i64 = 3_600_000;
 
-/// The ids of the authors in `profiles` stored with that same profile and
-/// seen recently, by external user id: they need no write.
+/// The authors in `profiles` but not in `known` stored with that same
+/// profile and seen recently, by external user id: they need no write.
 async fn known_identities(
     db: &Db,
     network: &str,
     profiles: &HashMap<&str, Profile<'_>>,
+    known: &HashMap<String, Known>,
     now: i64,
-) -> Result<HashMap<String, i64>, sqlx::Error> {
+) -> Result<HashMap<String, Known>, sqlx::Error> {
     let mut ids = HashMap::with_capacity(profiles.len());
-    let keys: Vec<&str> = profiles.keys().copied().collect();
+    let keys: Vec<&str> = profiles
+        .keys()
+        .copied()
+        .filter(|key| !known.contains_key(*key))
+        .collect();
     for chunk in keys.chunks(CHUNK) {
         let query = lookup_sql(
             db.backend(),
@@ -318,8 +381,11 @@ async fn known_identities(
             let Some(profile) = profiles.get(external_id.as_str()) else {
                 continue;
             };
-            if profile.stored_as(&row)? && row.try_get::<i64, _>("last_seen")? > now - LAST_SEEN_GRANULARITY_MS {
-                ids.insert(external_id, row.try_get("id")?);
+            let last_seen: i64 = row.try_get("last_seen")?;
+            if profile.stored_as(&row)? && last_seen > now - LAST_SEEN_GRANULARITY_MS {
+                let id = row.try_get("id")?;
+                let digest = profile.digest;
+                ids.insert(external_id, Known { id, digest, last_seen });
             }
         }
     }
@@ -334,7 +400,7 @@ async fn upsert_identities(
     network: &str,
     profiles: &HashMap<&str, Profile<'_>>,
     now: i64,
-    ids: &mut HashMap<String, i64>,
+    ids: &mut HashMap<String, Known>,
 ) -> Result<(), sqlx::Error> {
     let changed: Vec<&Profile<'_>> = profiles
         .iter()
@@ -368,7 +434,19 @@ async fn upsert_identities(
                 .bind(now);
         }
         for row in query.fetch_all(&mut **tx).await? {
-            ids.insert(row.try_get("external_user_id")?, row.try_get("id")?);
+            let external_id: String = row.try_get("external_user_id")?;
+            let Some(profile) = profiles.get(external_id.as_str()) else {
+                continue;
+            };
+            let (id, digest) = (row.try_get("id")?, profile.digest);
+            ids.insert(
+                external_id,
+                Known {
+                    id,
+                    digest,
+                    last_seen: now,
+                },
+            );
         }
     }
     Ok(())
@@ -380,6 +458,8 @@ struct Profile<'a> {
     followers: Option<i64>,
     /// JSON array of `{"name", "value"}`.
     fields: String,
+    /// Of all of the above, to know it again.
+    digest: u64,
 }
 
 impl<'a> Profile<'a> {
@@ -389,10 +469,24 @@ impl<'a> Profile<'a> {
             .iter()
             .map(|f| json!({"name": f.name, "value": f.value}))
             .collect();
+        let followers = author.followers.map(|f| i64::try_from(f).unwrap_or(i64::MAX));
+        let fields = Value::Array(fields).to_string();
+        let mut h = DefaultHasher::new();
+        (
+            &author.handle,
+            &author.display_name,
+            &author.profile_url,
+            &author.avatar_url,
+            &author.bio,
+            followers,
+            &fields,
+        )
+            .hash(&mut h);
         Profile {
             author,
-            followers: author.followers.map(|f| i64::try_from(f).unwrap_or(i64::MAX)),
-            fields: Value::Array(fields).to_string(),
+            followers,
+            fields,
+            digest: h.finish(),
         }
     }
 

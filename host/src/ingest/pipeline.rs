@@ -10,7 +10,7 @@ use super::account::{self, AccountError, StoredAccount};
 use super::analyze::{AnalyzeError, analyze_page, catch_up};
 use super::followup::{self, FollowUp};
 use super::lease::{self, KeepAlive, Lease, LeaseError};
-use super::page::{ChannelRef, CommitError, PageRows, check, commit_page, commit_pages};
+use super::page::{ChannelRef, CommitError, KnownAuthors, PageRows, check, commit_pages};
 use super::poller::{Poller, Polling};
 use super::schedule::{Outcome, Schedule};
 use crate::crm::identity::Resolved;
@@ -94,6 +94,8 @@ struct Inner {
     /// One compile at a time: workers wanting the same plugin wait for the
     /// first to load it instead of each compiling it again.
     loading: tokio::sync::Mutex<()>,
+    /// Authors stored lately (a commit skips reading them).
+    known: KnownAuthors,
     /// Authors resolved lately (identity resolution skips them unread).
     resolved: Arc<Resolved>,
 }
@@ -116,6 +118,7 @@ impl Ingest {
                 lease_ttl: options.lease_ttl,
                 channels: Mutex::new(HashMap::new()),
                 loading: tokio::sync::Mutex::new(()),
+                known: KnownAuthors::default(),
                 resolved: Arc::default(),
             }),
         }
@@ -292,7 +295,9 @@ impl Ingest {
                     for (out, _) in &pages[..good] {
                         kv.extend(out.kv_changes.clone());
                     }
-                    let committed = commit_pages(&self.inner.db, &channel, &rows, Some(&last.value.state), &kv).await?;
+                    let state = Some(last.value.state.as_str());
+                    let committed =
+                        commit_pages(&self.inner.db, &channel, &rows, state, &kv, &self.inner.known).await?;
                     report.pages += good;
                     report.new_posts += committed.new_posts.len();
                     report.duplicates += committed.duplicates;
@@ -361,15 +366,12 @@ impl Ingest {
         let analyses = tokio::task::spawn_blocking(move || analyze_page(&analyzers, &posts))
             .await
             .map_err(|e| IngestError::Join(e.to_string()))?;
-        let committed = commit_page(
-            &self.inner.db,
-            &channel,
-            &out.value.posts,
-            &analyses,
-            None,
-            &out.kv_changes,
-        )
-        .await?;
+        let page = [PageRows {
+            posts: &out.value.posts,
+            analyses: &analyses,
+        }];
+        let (db, known) = (&self.inner.db, &self.inner.known);
+        let committed = commit_pages(db, &channel, &page, None, &out.kv_changes, known).await?;
         followup::follow_up(&self.inner.db, committed, &self.inner.resolved).await;
         Ok(out.value.response)
     }
