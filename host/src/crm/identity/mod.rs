@@ -169,7 +169,7 @@ pub struct LinkView {
 /// What one [`resolve`] call did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ResolveReport {
-    /// Posts found among the ids given.
+    /// Posts found among the ids given ([`resolve_new`]: the new inbound posts).
     pub posts: usize,
     /// Their distinct authors.
     pub identities: usize,
