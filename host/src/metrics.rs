@@ -17,6 +17,8 @@ pub const INGEST_POSTS: &str = "socialcrm_ingest_posts_total";
 pub const INGEST_DUPLICATES: &str = "socialcrm_ingest_duplicates_total";
 /// Committed pages waiting for analysis, linking and scoring (gauge).
 pub const FOLLOWUP_QUEUE: &str = "socialcrm_followup_queue_pages";
+/// Webhook calls refused with 429 (too many at once, or too fast), label `channel`.
+pub const WEBHOOKS_REFUSED: &str = "socialcrm_webhooks_refused_total";
 /// HTTP responses, label `status` (the code).
 pub const HTTP_RESPONSES: &str = "socialcrm_http_responses_total";
 

@@ -5,6 +5,7 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use socialcrm::plugins::Manifest;
 use socialcrm::runtime::bindings::AnalysisInput;
@@ -52,21 +53,94 @@ fn assert_fails_then_recovers(plugin: &ChannelPlugin, account: &Account, check: 
     let message = err.to_string();
     assert!(message.starts_with("plugin hostile-channel: poll: "), "{message}");
     assert!(check(&err.reason), "unexpected reason: {message}");
+    assert_next_calls_work(plugin);
+}
+
+fn assert_next_calls_work(plugin: &ChannelPlugin) {
     for _ in 0..2 {
         let next = plugin.poll(&mode("calls"), "").expect("the next call works");
         assert_eq!(next.value.posts[0].text, "1", "each call gets a fresh instance");
     }
 }
 
+/// The hostile plugin's deadline (`channel-timeout-ms`), and how late after
+/// it a call may end: an epoch tick, dropping the call, a loaded machine.
+const DEADLINE: Duration = Duration::from_millis(500);
+const GRACE: Duration = Duration::from_millis(1_000);
+
+/// Asserts the call is cut off at its deadline with reason `Timeout`, then
+/// that the next call works. The call runs on a thread of its own, so a
+/// deadline that does not hold fails the test instead of hanging it.
+fn assert_cut_off_at_the_deadline(plugin: &ChannelPlugin, account: &Account) {
+    let (sent, received) = std::sync::mpsc::channel();
+    let (p, a) = (plugin.clone(), account.clone());
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        let result = p.poll(&a, "").map(|_| ());
+        let _ = sent.send((result, start.elapsed()));
+    });
+    let (result, took) = received
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the call did not end within 20 s of a 500 ms deadline");
+    let err = result.expect_err("the hostile call must fail");
+    assert!(
+        matches!(err.reason, FailReason::Timeout(d) if d == DEADLINE),
+        "unexpected reason: {err}"
+    );
+    assert!(took < DEADLINE + GRACE, "the call took {took:?}");
+    assert_next_calls_work(plugin);
+}
+
+/// A server on loopback that accepts connections, reads, and never answers.
+fn silent_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            held.push(stream);
+        }
+    });
+    base
+}
+
+fn private(mode: &str, target: &str) -> Account {
+    let mut account = testkit::account(&[("mode", mode), ("target", target)], &[]);
+    account.allow_private = true;
+    account
+}
+
 #[test]
 fn infinite_loop_in_a_channel_call_hits_the_deadline() {
     let harness = Harness::new();
     let plugin = channel(harness.runtime());
-    assert_fails_then_recovers(
-        &plugin,
-        &mode("loop"),
-        |r| matches!(r, FailReason::Timeout(d) if d.as_millis() == 500),
-    );
+    assert_cut_off_at_the_deadline(&plugin, &mode("loop"));
+}
+
+#[test]
+fn a_guest_sleeping_in_a_host_call_is_cut_off_at_the_deadline() {
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let plugin = channel(&runtime);
+    // `sleep` writes a key before it sleeps: a call cut off returns no writes.
+    assert_cut_off_at_the_deadline(&plugin, &mode("sleep"));
+}
+
+#[test]
+fn a_server_that_never_answers_is_cut_off_at_the_call_deadline() {
+    // The request's own deadline (8 s) is longer than the call's (500 ms).
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let plugin = channel(&runtime);
+    assert_cut_off_at_the_deadline(&plugin, &private("target", &silent_server()));
+}
+
+#[test]
+fn a_request_body_never_finished_is_cut_off_at_the_call_deadline() {
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let plugin = channel(&runtime);
+    assert_cut_off_at_the_deadline(&plugin, &private("unfinished-body", &silent_server()));
 }
 
 #[test]
@@ -298,4 +372,84 @@ fn a_truncated_component_is_refused() {
         .err()
         .unwrap();
     assert!(matches!(err, LoadError::Invalid { .. }), "{err}");
+}
+
+/// A server on loopback that answers `/echo` with the request body as it came
+/// and `/reverse` with it reversed (a server that helps a plugin smuggle).
+fn echo_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            let (head, body) = loop {
+                let Ok(n) = stream.read(&mut buf) else {
+                    break (String::new(), Vec::new());
+                };
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().to_string())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if body.len() >= length || n == 0 {
+                        break (head.to_string(), body.as_bytes().to_vec());
+                    }
+                }
+                if n == 0 {
+                    break (String::new(), Vec::new());
+                }
+            };
+            let mut answer = body;
+            if head.starts_with("POST /reverse") {
+                answer.reverse();
+            }
+            let _ = stream.write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    answer.len()
+                )
+                .as_bytes(),
+            );
+            let _ = stream.write_all(&answer);
+        }
+    });
+    base
+}
+
+fn with_password(mode: &str, target: &str) -> Account {
+    let mut account = testkit::account(&[("mode", mode), ("target", target)], &[("password", "hunter22")]);
+    account.allow_private = true;
+    account
+}
+
+#[test]
+fn a_filled_secret_echoed_back_is_scrubbed_before_the_plugin_reads_it() {
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let plugin = channel(&runtime);
+    let page = plugin
+        .poll(&with_password("echo-secret", &echo_server()), "")
+        .expect("the echo call works");
+    assert_eq!(page.value.posts[0].text, "{{secret.password}}");
+    assert_eq!(page.requests[0].status, Some(200));
+}
+
+#[test]
+fn a_secret_a_plugin_smuggled_out_never_reaches_its_error() {
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let plugin = channel(&runtime);
+    let err = plugin
+        .poll(&with_password("leak-secret", &echo_server()), "")
+        .expect_err("the plugin reports what it learned as an error");
+    let message = err.to_string();
+    assert!(!message.contains("hunter22"), "{message}");
+    assert!(message.ends_with("learned [secret password]"), "{message}");
 }

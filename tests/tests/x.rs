@@ -476,6 +476,32 @@ async fn the_crc_answer_is_the_hmac_of_the_token() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_delivery_cannot_be_signed_through_the_crc_answer() {
+    let (fake, plugin, account) = setup(&[]).await;
+    let ids = vec![fake.push_mention("mallory", "forged praise")];
+    // The forger has a well-formed delivery but not the secret: it asks the
+    // CRC to sign the payload, then delivers it with that answer.
+    let payload = fake.activity("not-the-secret", &ids).body;
+    let query = format!(
+        "crc_token={}",
+        socialcrm_sdk::http::encode(&String::from_utf8_lossy(&payload))
+    );
+    let crc = webhook(&plugin, &account, hook("GET", &query, &[], b"")).await;
+    assert_eq!(crc.response.status, 400, "a JSON value is not a CRC token");
+    let answer: Option<Value> = serde_json::from_slice(&crc.response.body).ok();
+    let signature = answer
+        .as_ref()
+        .and_then(|a| a["response_token"].as_str())
+        .unwrap_or("sha256=")
+        .to_string();
+    assert_eq!(signature, "sha256=", "nothing was signed");
+    let delivery = hook("POST", "", &[("x-twitter-webhooks-signature", &signature)], &payload);
+    let result = webhook(&plugin, &account, delivery).await;
+    assert!(result.response.status >= 400);
+    assert!(result.posts.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn signed_activity_becomes_posts_and_forgeries_none() {
     let (fake, plugin, account) = setup(&[]).await;
     let ids = vec![

@@ -19,6 +19,6 @@ mod scheduler;
 pub use account::{AccountError, StoredAccount, load as load_account};
 pub use analyze::{AnalyzeError, PageAnalyses, analyze_page};
 pub use page::{ChannelRef, CommitError, Committed, KnownAuthors, PageRows, commit_page, commit_pages};
-pub use pipeline::{Ingest, IngestError, IngestOptions, SyncReport};
+pub use pipeline::{Ingest, IngestError, IngestOptions, SyncReport, WebhookEndpoint};
 pub use schedule::Schedule;
 pub use scheduler::{SchedulerOptions, run};

@@ -347,11 +347,22 @@ impl Ingest {
         Ok(stored)
     }
 
-    /// Hands a webhook call to the account's plugin and stores the posts it
-    /// carried (the cursor does not move). Returns what to answer the network.
-    pub async fn webhook(&self, name: &str, request: WebhookRequest) -> Result<WebhookResponse, IngestError> {
+    /// The account `name` and its plugin, ready to take a webhook call (the
+    /// caller reads the body within the plugin's limit, then calls [`Self::webhook`]).
+    pub async fn webhook_endpoint(&self, name: &str) -> Result<WebhookEndpoint, IngestError> {
         let stored = self.account(name).await?;
         let plugin = self.channel_plugin(&stored.plugin).await?;
+        Ok(WebhookEndpoint { stored, plugin })
+    }
+
+    /// Hands a webhook call to the account's plugin and stores the posts it
+    /// carried (the cursor does not move). Returns what to answer the network.
+    pub async fn webhook(
+        &self,
+        endpoint: WebhookEndpoint,
+        request: WebhookRequest,
+    ) -> Result<WebhookResponse, IngestError> {
+        let WebhookEndpoint { stored, plugin } = endpoint;
         let account = stored.account.clone();
         let out = tokio::task::spawn_blocking(move || plugin.handle_webhook(&account, &request))
             .await
@@ -374,5 +385,18 @@ impl Ingest {
         let committed = commit_pages(db, &channel, &page, None, &out.kv_changes, known).await?;
         followup::follow_up(&self.inner.db, committed, &self.inner.resolved).await;
         Ok(out.value.response)
+    }
+}
+
+/// A channel account that takes webhook calls, with its loaded plugin.
+pub struct WebhookEndpoint {
+    stored: StoredAccount,
+    plugin: ChannelPlugin,
+}
+
+impl WebhookEndpoint {
+    /// The largest webhook body the account's plugin accepts.
+    pub fn max_body_bytes(&self) -> usize {
+        self.plugin.meta().manifest.webhook.max_body_bytes
     }
 }

@@ -114,5 +114,6 @@ fn trial_manifest(stem: &str) -> Manifest {
         credential: None,
         config: Vec::new(),
         limits: Default::default(),
+        webhook: Default::default(),
     }
 }

@@ -62,6 +62,33 @@ pub struct Manifest {
     /// Limits the plugin asks for; the host's maximums still apply.
     #[serde(default)]
     pub limits: Limits,
+    /// How the host takes the network's webhook calls for this channel.
+    #[serde(default)]
+    pub webhook: WebhookSpec,
+}
+
+/// The `[webhook]` table of a channel's manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct WebhookSpec {
+    /// The largest body `/hooks/{channel}` reads; larger calls get 413.
+    pub max_body_bytes: usize,
+}
+
+impl WebhookSpec {
+    /// What a manifest gets unless it asks for more: webhook deliveries of the
+    /// supported networks are a few KiB, and the caller is unauthenticated.
+    pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
+    /// The most a manifest may ask for.
+    pub const MAX_BODY_BYTES: usize = 16 << 20;
+}
+
+impl Default for WebhookSpec {
+    fn default() -> Self {
+        WebhookSpec {
+            max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -115,6 +142,15 @@ impl Manifest {
             }
             _ => {}
         }
+        if !(1..=WebhookSpec::MAX_BODY_BYTES).contains(&self.webhook.max_body_bytes) {
+            return field(
+                "webhook",
+                format!(
+                    "`max-body-bytes` must be 1 to {} (the host's maximum)",
+                    WebhookSpec::MAX_BODY_BYTES
+                ),
+            );
+        }
         let mut names = BTreeSet::new();
         for f in &self.config {
             if !valid_name(&f.name) {
@@ -160,11 +196,7 @@ impl Manifest {
     }
 
     fn credential_secrets(&self) -> Vec<&str> {
-        match &self.credential {
-            None => vec![],
-            Some(Credential::Bearer { secret }) | Some(Credential::Header { secret, .. }) => vec![secret],
-            Some(Credential::Basic { username, password }) => vec![username, password],
-        }
+        self.credential.iter().flat_map(Credential::secrets).collect()
     }
 }
 

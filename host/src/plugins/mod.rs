@@ -11,5 +11,5 @@ pub mod trust;
 
 pub use bundled::{ResolveError, bundled_dir, resolve};
 pub use inspect::world_wit;
-pub use manifest::{ConfigFieldSpec, Manifest, ManifestError, PluginKind};
+pub use manifest::{ConfigFieldSpec, Manifest, ManifestError, PluginKind, WebhookSpec};
 pub use package::{Package, PackageError};

@@ -41,20 +41,24 @@ impl AnalyzerPlugin {
     }
 
     pub fn describe(&self) -> Result<CallOutput<AnalyzerDescriptor>, CallError> {
-        self.run("describe", |store, pre| {
-            pre.instantiate(&mut *store)?
+        self.run("describe", async |store, pre| {
+            pre.instantiate_async(&mut *store)
+                .await?
                 .socialcrm_plugin_analysis()
                 .call_describe(store)
+                .await
         })
     }
 
     /// Analyzes one batch: one analysis per input, in order, within the fuel
     /// and time budget of one batch.
     pub fn analyze(&self, inputs: &[AnalysisInput]) -> Result<CallOutput<Vec<Analysis>>, CallError> {
-        let out = self.run("analyze", |store, pre| {
-            pre.instantiate(&mut *store)?
+        let out = self.run("analyze", async |store, pre| {
+            pre.instantiate_async(&mut *store)
+                .await?
                 .socialcrm_plugin_analysis()
                 .call_analyze(store, inputs)
+                .await
         })?;
         check_analyses(&out.value, inputs.len(), &self.meta.limits).map_err(|reason| CallError {
             plugin: self.meta.manifest.name.clone(),
@@ -67,7 +71,7 @@ impl AnalyzerPlugin {
     fn run<T>(
         &self,
         function: &'static str,
-        f: impl FnOnce(&mut wasmtime::Store<CallState>, &AnalyzerPre<CallState>) -> wasmtime::Result<T>,
+        f: impl AsyncFnOnce(&mut wasmtime::Store<CallState>, &AnalyzerPre<CallState>) -> wasmtime::Result<T>,
     ) -> Result<CallOutput<T>, CallError> {
         let budget = Budget {
             timeout: self.meta.limits.analyzer_timeout,
@@ -82,7 +86,7 @@ impl AnalyzerPlugin {
             budget,
             policy,
             BTreeMap::new(),
-            |store| f(store, &self.pre),
+            async |store| f(store, &self.pre).await,
         )
     }
 }

@@ -8,6 +8,9 @@ pub mod channel {
     wasmtime::component::bindgen!({
         path: "../wit/v1",
         world: "channel",
+        // Exports are called with `call_async`, so that a call's deadline
+        // also bounds what the guest waits on in host calls (clocks, HTTP).
+        exports: { default: async },
     });
 }
 
@@ -16,6 +19,7 @@ pub mod analyzer {
     wasmtime::component::bindgen!({
         path: "../wit/v1",
         world: "analyzer",
+        exports: { default: async },
         with: {
             "socialcrm:plugin/types": super::channel::socialcrm::plugin::types,
             "socialcrm:plugin/log": super::channel::socialcrm::plugin::log,

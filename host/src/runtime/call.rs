@@ -1,6 +1,14 @@
 //! One call: a fresh Store with its limits, the guest call, and the verdict.
+//!
+//! A call has two clocks. The epoch deadline traps wasm that runs too long;
+//! the call's timer drops the whole call future when the deadline passes while
+//! the guest waits in a host call (a clock, a request, a body it never
+//! finishes), which no epoch can interrupt. Dropping the future drops the
+//! instance, its pending requests and its fiber stack; the Store is dropped
+//! right after, so its poisoned state never serves another call.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -61,10 +69,12 @@ pub(crate) fn run<T>(
     budget: Budget,
     policy: Arc<HttpPolicy>,
     kv: BTreeMap<String, Vec<u8>>,
-    call: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<T>,
+    call: impl AsyncFnOnce(&mut Store<CallState>) -> wasmtime::Result<T>,
 ) -> Result<CallOutput<T>, CallError> {
     let plugin = meta.manifest.name.clone();
+    let secrets = policy.clone();
     let fail = |reason: FailReason| {
+        let reason = reason.redacted(&secrets.secrets);
         let labels = [
             ("plugin", plugin.clone()),
             ("call", function.to_string()),
@@ -95,7 +105,12 @@ pub(crate) fn run<T>(
         .map_err(|e| fail(FailReason::Instantiate(e.to_string())))?;
 
     let start = Instant::now();
-    let result = call(&mut store);
+    let result = block_on(async {
+        match tokio::time::timeout(budget.timeout, call(&mut store)).await {
+            Ok(result) => result,
+            Err(_) => Err(wasmtime::Error::from(Trap::Interrupt)),
+        }
+    });
     let duration = start.elapsed();
     metrics::histogram!(crate::metrics::PLUGIN_CALL_SECONDS, "plugin" => plugin.clone(), "call" => function)
         .record(duration.as_secs_f64());
@@ -119,6 +134,19 @@ pub(crate) fn run<T>(
         fuel_used,
         duration,
     })
+}
+
+/// Drives a call's future to its end from synchronous code: on the caller's
+/// multi-thread runtime (the caller may be one of its workers or blocking
+/// threads), else on the ambient runtime of `wasmtime_wasi`.
+fn block_on<F: Future>(future: F) -> F::Output {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| handle.block_on(future))
+        }
+        _ => wasmtime_wasi::runtime::in_tokio(future),
+    }
 }
 
 fn classify(e: &wasmtime::Error, budget: &Budget, stderr: &[u8]) -> FailReason {

@@ -68,27 +68,33 @@ impl ChannelPlugin {
 
     /// The connector's self-description. No network access, no account.
     pub fn describe(&self) -> Result<CallOutput<ChannelDescriptor>, CallError> {
-        self.call("describe", None, |store, pre, _| {
-            pre.instantiate(&mut *store)?
+        self.call("describe", None, async |store, pre, _| {
+            pre.instantiate_async(&mut *store)
+                .await?
                 .socialcrm_plugin_connector()
                 .call_describe(store)
+                .await
                 .map(Ok)
         })
     }
 
     pub fn check(&self, account: &Account) -> Result<CallOutput<()>, CallError> {
-        self.call("check", Some(account), |store, pre, config| {
-            pre.instantiate(&mut *store)?
+        self.call("check", Some(account), async |store, pre, config| {
+            pre.instantiate_async(&mut *store)
+                .await?
                 .socialcrm_plugin_connector()
                 .call_check(store, config)
+                .await
         })
     }
 
     pub fn poll(&self, account: &Account, state: &str) -> Result<CallOutput<Page>, CallError> {
-        let out = self.call("poll", Some(account), |store, pre, config| {
-            pre.instantiate(&mut *store)?
+        let out = self.call("poll", Some(account), async |store, pre, config| {
+            pre.instantiate_async(&mut *store)
+                .await?
                 .socialcrm_plugin_connector()
                 .call_poll(store, config, state)
+                .await
         })?;
         self.checked("poll", out, |page| &page.posts)
     }
@@ -98,19 +104,23 @@ impl ChannelPlugin {
         account: &Account,
         request: &WebhookRequest,
     ) -> Result<CallOutput<WebhookResult>, CallError> {
-        let out = self.call("handle-webhook", Some(account), |store, pre, config| {
-            pre.instantiate(&mut *store)?
+        let out = self.call("handle-webhook", Some(account), async |store, pre, config| {
+            pre.instantiate_async(&mut *store)
+                .await?
                 .socialcrm_plugin_connector()
                 .call_handle_webhook(store, config, request)
+                .await
         })?;
         self.checked("handle-webhook", out, |result| &result.posts)
     }
 
     pub fn send(&self, account: &Account, message: &Outbound) -> Result<CallOutput<Sent>, CallError> {
-        self.call("send", Some(account), |store, pre, config| {
-            pre.instantiate(&mut *store)?
+        self.call("send", Some(account), async |store, pre, config| {
+            pre.instantiate_async(&mut *store)
+                .await?
                 .socialcrm_plugin_connector()
                 .call_send(store, config, message)
+                .await
         })
     }
 
@@ -118,7 +128,7 @@ impl ChannelPlugin {
         &self,
         function: &'static str,
         account: Option<&Account>,
-        f: impl FnOnce(
+        f: impl AsyncFnOnce(
             &mut wasmtime::Store<CallState>,
             &ChannelPre<CallState>,
             &Vec<ConfigEntry>,
@@ -142,10 +152,13 @@ impl ChannelPlugin {
             timeout: self.meta.limits.channel_timeout,
             fuel: None,
         };
-        let out = call::run(&self.shared, &self.meta, function, budget, policy, kv, |store| {
-            f(store, &self.pre, &config)
+        let out = call::run(&self.shared, &self.meta, function, budget, policy, kv, async |store| {
+            f(store, &self.pre, &config).await
         })?;
-        out.transpose().map_err(|e| fail(FailReason::Plugin(e)))
+        let no_secrets = BTreeMap::new();
+        let secrets = account.map_or(&no_secrets, |a| &a.secrets);
+        out.transpose()
+            .map_err(|e| fail(FailReason::Plugin(e).redacted(secrets)))
     }
 
     fn checked<T>(

@@ -1,5 +1,6 @@
 //! The one wasmtime Engine: component model, pooling allocator (on-demand where
-//! the virtual memory cannot be reserved), fuel, and an epoch ticker for deadlines.
+//! the virtual memory cannot be reserved), fuel, and an epoch ticker for deadlines
+//! of wasm that runs (the call's timer bounds what it waits on: see `call`).
 
 use std::time::Duration;
 
@@ -32,6 +33,8 @@ fn config(pool_max_memory: Option<u64>) -> Config {
         // Sized for a few dozen concurrent calls; components from Python or
         // JavaScript bring many core instances, memories and tables each.
         pool.total_component_instances(64)
+            // One fiber stack per call in flight (calls run with `call_async`).
+            .total_stacks(64)
             .total_core_instances(1_000)
             .total_memories(128)
             .total_tables(512)

@@ -1,8 +1,10 @@
 //! Why loading a plugin or one call of it failed. Every message names the plugin.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::bindings::types::PluginError;
+use super::bindings::types::{PluginError, RateLimit};
+use super::redact::redact;
 
 /// A component that cannot be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +61,33 @@ impl FailReason {
             FailReason::Config(_) => "config",
             FailReason::Instantiate(_) => "instantiate",
             FailReason::Plugin(_) => "plugin",
+        }
+    }
+}
+
+impl FailReason {
+    /// This reason with every value of `secrets` taken out of its text.
+    pub(crate) fn redacted(self, secrets: &BTreeMap<String, String>) -> FailReason {
+        let r = |text: String| redact(&text, secrets).into_owned();
+        match self {
+            FailReason::MemoryLimit(m) => FailReason::MemoryLimit(r(m)),
+            FailReason::Trap(m) => FailReason::Trap(r(m)),
+            FailReason::RequestRefused(m) => FailReason::RequestRefused(r(m)),
+            FailReason::OutputLimit(m) => FailReason::OutputLimit(r(m)),
+            FailReason::InvalidOutput(m) => FailReason::InvalidOutput(r(m)),
+            FailReason::Config(m) => FailReason::Config(r(m)),
+            FailReason::Instantiate(m) => FailReason::Instantiate(r(m)),
+            FailReason::Plugin(e) => FailReason::Plugin(match e {
+                PluginError::InvalidConfig(m) => PluginError::InvalidConfig(r(m)),
+                PluginError::Unauthorized(m) => PluginError::Unauthorized(r(m)),
+                PluginError::RateLimited(l) => PluginError::RateLimited(RateLimit {
+                    retry_after_ms: l.retry_after_ms,
+                    message: r(l.message),
+                }),
+                PluginError::Transient(m) => PluginError::Transient(r(m)),
+                PluginError::Permanent(m) => PluginError::Permanent(r(m)),
+            }),
+            other @ (FailReason::Timeout(_) | FailReason::OutOfFuel(_)) => other,
         }
     }
 }

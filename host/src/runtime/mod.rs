@@ -12,6 +12,7 @@ mod error;
 pub mod http;
 mod limits;
 mod output;
+mod redact;
 mod state;
 
 use std::path::PathBuf;
@@ -91,8 +92,10 @@ impl Runtime {
         let engine = engine::build(options.max_limits.memory_bytes).map_err(runtime_error)?;
         engine::start_ticker(&engine);
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(runtime_error)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker).map_err(runtime_error)?;
+        // Async WASI: a guest waiting on a clock, a request or a body stream
+        // waits in a future that the call's deadline can drop.
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(runtime_error)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(runtime_error)?;
         // The channel world's imports are a superset of the analyzer's.
         bindings::channel::Channel::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)
             .map_err(runtime_error)?;

@@ -11,6 +11,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use super::bindings::channel::socialcrm::plugin::{kv, log, signing, types};
 use super::http::OutgoingHooks;
 use super::limits::MemoryLimiter;
+use super::redact::{one_line, redact};
 
 /// Key-value writes of a call, applied by the caller only if the call succeeds:
 /// `None` deletes the key.
@@ -112,7 +113,7 @@ impl log::Host for CallState {
             }
             return;
         }
-        let mut message = message;
+        let mut message = one_line(&redact(&message, &self.hooks.policy.secrets)).into_owned();
         if message.len() > LOG_LINE_BYTES {
             let mut cut = LOG_LINE_BYTES;
             while !message.is_char_boundary(cut) {

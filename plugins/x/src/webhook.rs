@@ -23,10 +23,19 @@ pub fn handle(request: &WebhookRequest, brand_id: &str) -> Result<WebhookResult,
 }
 
 /// `GET ?crc_token=T` → `{"response_token":"sha256=" + base64(HMAC(consumer secret, T))}`.
+///
+/// The CRC and the delivery signature share one key, so the CRC would sign
+/// any payload for anyone who asks. Only tokens of the alphabet X uses are
+/// answered: no JSON value can be written in it, so no answer is ever a
+/// valid signature of a delivery.
 fn crc(query: &str) -> Result<WebhookResult, PluginError> {
     let Some(token) = query_param(query, "crc_token").filter(|t| !t.is_empty()) else {
         return Ok(answer(400, "text/plain", b"crc_token is missing".to_vec()));
     };
+    if !is_crc_token(&token) {
+        log::warn("webhook CRC with a token outside its alphabet refused");
+        return Ok(answer(400, "text/plain", b"crc_token is not a CRC token".to_vec()));
+    }
     let mac = signing::hmac_sha256(SECRET, token.as_bytes())?;
     let body = serde_json::json!({ "response_token": format!("sha256={}", STANDARD.encode(mac)) });
     Ok(answer(200, "application/json", body.to_string().into_bytes()))
@@ -64,6 +73,14 @@ fn events(request: &WebhookRequest, brand_id: &str) -> Result<WebhookResult, Plu
         },
         posts,
     })
+}
+
+/// 1 to 128 characters of `A-Z a-z 0-9 + / = _ -`.
+fn is_crc_token(token: &str) -> bool {
+    (1..=128).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-'))
 }
 
 fn answer(status: u16, content_type: &str, body: Vec<u8>) -> WebhookResult {
@@ -272,6 +289,16 @@ mod tests {
         );
         assert_eq!(query_param("crc_token", "crc_token").as_deref(), Some(""));
         assert_eq!(query_param("x=1", "crc_token"), None);
+    }
+
+    #[test]
+    fn crc_tokens_are_of_their_alphabet_only() {
+        assert!(is_crc_token("Nm0yZWQ3YjMtOTI2Yy00MjY0LWI3ZmMtYzU4M2M2Mzg3ZDc3"));
+        assert!(is_crc_token("a+b/c=_-"));
+        assert!(is_crc_token(&"a".repeat(128)));
+        for bad in ["", "{}", "[1]", "\"x\"", "1 2", "a.b", &"a".repeat(129)] {
+            assert!(!is_crc_token(bad), "{bad}");
+        }
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
     }
 

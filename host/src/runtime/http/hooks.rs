@@ -16,7 +16,7 @@ use wasmtime_wasi_http::{
 };
 
 use super::origin::AllowedOrigin;
-use super::transport::{HttpRequest, SendOptions, Transport, TransportError};
+use super::transport::{HttpRequest, HttpResponse, SendOptions, Transport, TransportError};
 use crate::runtime::Limits;
 
 /// How the host attaches an account's credential to each allowed request, so
@@ -33,6 +33,14 @@ pub enum Credential {
 }
 
 impl Credential {
+    /// The names of the secrets the credential is made of.
+    pub fn secrets(&self) -> Vec<&str> {
+        match self {
+            Credential::Bearer { secret } | Credential::Header { secret, .. } => vec![secret],
+            Credential::Basic { username, password } => vec![username, password],
+        }
+    }
+
     fn header_name(&self) -> Option<HeaderName> {
         match self {
             Credential::Bearer { .. } | Credential::Basic { .. } => Some(http::header::AUTHORIZATION),
@@ -173,17 +181,18 @@ impl WasiHttpHooks for OutgoingHooks {
                     .await
                     .map_err(|_| Failure::Error(format!("request body over {} bytes", limits.max_request_bytes)))?
                     .to_bytes();
-                let request = prepare(parts, body, &policy).map_err(Failure::Refused)?;
+                let (request, filled) = prepare(parts, body, &policy).map_err(Failure::Refused)?;
                 let sent_bytes = request.body.len();
                 let options = SendOptions {
                     allow_private: policy.allow_private,
                     timeout: limits.request_timeout,
                     max_response_bytes: limits.max_response_bytes,
                 };
-                let response = transport.send(request, options).await.map_err(|e| match e {
+                let mut response = transport.send(request, options).await.map_err(|e| match e {
                     TransportError::Refused(why) => Failure::Refused(why),
                     other => Failure::Transport(other),
                 })?;
+                scrub_response(&mut response, &filled);
                 Ok::<_, Failure>((sent_bytes, response))
             }
             .await;
@@ -245,8 +254,13 @@ impl Failure {
 /// draw a secret out. The host removes the header before sending.
 pub const FILL_SECRETS_HEADER: &str = "x-socialcrm-fill-secrets";
 
-/// Fills the secret placeholders the request opted into and attaches the credential.
-fn prepare(parts: http::request::Parts, body: Bytes, policy: &HttpPolicy) -> Result<HttpRequest, String> {
+/// Fills the secret placeholders the request opted into and attaches the
+/// credential; returns the request and the secrets it filled.
+fn prepare(
+    parts: http::request::Parts,
+    body: Bytes,
+    policy: &HttpPolicy,
+) -> Result<(HttpRequest, BTreeMap<String, String>), String> {
     let mut headers = parts.headers;
     let allowed: BTreeMap<String, String> = headers
         .remove(FILL_SECRETS_HEADER)
@@ -256,6 +270,11 @@ fn prepare(parts: http::request::Parts, body: Bytes, policy: &HttpPolicy) -> Res
                 .map(str::trim)
                 .filter(|n| !n.is_empty())
                 .map(|n| {
+                    // The credential is attached by the host; filled, it could be
+                    // sent anywhere the plugin may reach, or echoed back to it.
+                    if policy.credential.as_ref().is_some_and(|c| c.secrets().contains(&n)) {
+                        return Err(format!("secret `{n}` is the account's credential and is never filled"));
+                    }
                     let secret = policy
                         .secrets
                         .get(n)
@@ -288,12 +307,46 @@ fn prepare(parts: http::request::Parts, body: Bytes, policy: &HttpPolicy) -> Res
     if !body.is_empty() || headers.contains_key(http::header::CONTENT_LENGTH) {
         headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     }
-    Ok(HttpRequest {
+    let request = HttpRequest {
         method: parts.method,
         uri: parts.uri,
         headers,
         body,
-    })
+    };
+    Ok((request, allowed))
+}
+
+/// Puts the placeholder back wherever a filled secret comes back in the
+/// response (a server that echoes what it was sent), so the plugin never
+/// reads a value it had filled.
+fn scrub_response(response: &mut HttpResponse, filled: &BTreeMap<String, String>) {
+    for (name, secret) in filled.iter().filter(|(_, s)| !s.is_empty()) {
+        let placeholder = format!("{{{{secret.{name}}}}}");
+        if let Cow::Owned(body) = replace_all(&response.body, secret.as_bytes(), placeholder.as_bytes()) {
+            response.body = Bytes::from(body);
+        }
+        for value in response.headers.values_mut() {
+            if let Cow::Owned(scrubbed) = replace_all(value.as_bytes(), secret.as_bytes(), placeholder.as_bytes()) {
+                *value = HeaderValue::from_bytes(&scrubbed).unwrap_or(HeaderValue::from_static(""));
+            }
+        }
+    }
+}
+
+fn replace_all<'a>(input: &'a [u8], needle: &[u8], with: &[u8]) -> Cow<'a, [u8]> {
+    let Some(first) = find(input, needle) else {
+        return Cow::Borrowed(input);
+    };
+    let mut out = Vec::with_capacity(input.len());
+    let (mut rest, mut at) = (input, Some(first));
+    while let Some(i) = at {
+        out.extend_from_slice(&rest[..i]);
+        out.extend_from_slice(with);
+        rest = &rest[i + needle.len()..];
+        at = find(rest, needle);
+    }
+    out.extend_from_slice(rest);
+    Cow::Owned(out)
 }
 
 const PLACEHOLDER_OPEN: &[u8] = b"{{secret.";
@@ -374,7 +427,7 @@ mod tests {
             secrets: secrets(),
             allow_private: false,
         };
-        prepare(parts, Bytes::from(body.to_string()), &policy).unwrap()
+        prepare(parts, Bytes::from(body.to_string()), &policy).unwrap().0
     }
 
     #[test]
@@ -402,6 +455,43 @@ mod tests {
             "",
         );
         assert_eq!(both.headers["x-token"], "t0k");
+    }
+
+    #[test]
+    fn the_credential_is_never_filled() {
+        let (parts, ()) = http::Request::builder()
+            .uri("https://api.example/status")
+            .header(FILL_SECRETS_HEADER, "token")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let policy = HttpPolicy {
+            credential: Some(Credential::Bearer { secret: "token".into() }),
+            secrets: secrets(),
+            ..HttpPolicy::default()
+        };
+        let err = prepare(parts, Bytes::from_static(b"{{secret.token}}"), &policy).unwrap_err();
+        assert_eq!(err, "secret `token` is the account's credential and is never filled");
+    }
+
+    #[test]
+    fn filled_secrets_are_scrubbed_from_the_response() {
+        let mut response = HttpResponse {
+            status: 200,
+            headers: http::HeaderMap::from_iter([(
+                HeaderName::from_static("x-echo"),
+                HeaderValue::from_static("pw=hunter2"),
+            )]),
+            body: Bytes::from_static(b"{\"status\":\"hunter2 and hunter2\",\"t\":\"t0k\"}"),
+        };
+        let filled = BTreeMap::from([("password".to_string(), "hunter2".to_string())]);
+        scrub_response(&mut response, &filled);
+        assert_eq!(
+            &response.body[..],
+            b"{\"status\":\"{{secret.password}} and {{secret.password}}\",\"t\":\"t0k\"}",
+            "only what was filled is scrubbed"
+        );
+        assert_eq!(response.headers["x-echo"], "pw={{secret.password}}");
     }
 
     #[test]

