@@ -123,6 +123,20 @@ async fn install_refuses_with_a_message_that_names_the_problem() {
             1,
             "nothing refused was stored"
         );
+
+        // Wasm changed in the database after install is never run.
+        let mut other = wasm.clone();
+        other.extend_from_slice(b"\0");
+        sqlx::query("UPDATE plugins SET wasm = $1 WHERE name = 'compat-channel'")
+            .bind(other)
+            .execute(db.pool())
+            .await
+            .unwrap();
+        let err = registry::find(&db, "compat-channel").await.err().unwrap().to_string();
+        assert_eq!(
+            err,
+            "compat-channel 1.0.0: the stored wasm does not match the digest recorded at install; reinstall the package"
+        );
     })
     .await;
 }

@@ -40,6 +40,8 @@ pub enum RegistryError {
         found: PluginKind,
         installed: PluginKind,
     },
+    #[error("{name} {version}: the stored wasm does not match the digest recorded at install; reinstall the package")]
+    Tampered { name: String, version: Version },
     #[error(transparent)]
     Trust(#[from] TrustError),
     #[error("refused: {0}")]
@@ -130,9 +132,21 @@ pub async fn active(db: &Db, name: &str) -> Result<Option<(Installed, Vec<u8>)>,
     .bind(name)
     .fetch_optional(db.pool())
     .await?;
-    Ok(row
-        .map(|r| Ok::<_, sqlx::Error>((installed(&r)?, r.try_get("wasm")?)))
-        .transpose()?)
+    row.map(|r| with_wasm(&r)).transpose()
+}
+
+/// A row's version with its wasm, checked against the digest recorded at
+/// install: wasm changed in the database (by anyone who can write it) is
+/// never run.
+fn with_wasm(row: &AnyRow) -> Result<(Installed, Vec<u8>), RegistryError> {
+    let (installed, wasm): (Installed, Vec<u8>) = (installed(row)?, row.try_get("wasm")?);
+    if sha256_hex(&wasm) != installed.digest {
+        return Err(RegistryError::Tampered {
+            name: installed.manifest.name.clone(),
+            version: installed.manifest.version.clone(),
+        });
+    }
+    Ok((installed, wasm))
 }
 
 /// The installed version `version` of `name` with its wasm, if installed.
@@ -144,9 +158,7 @@ pub async fn version(db: &Db, name: &str, version: &str) -> Result<Option<(Insta
     .bind(version)
     .fetch_optional(db.pool())
     .await?;
-    Ok(row
-        .map(|r| Ok::<_, sqlx::Error>((installed(&r)?, r.try_get("wasm")?)))
-        .transpose()?)
+    row.map(|r| with_wasm(&r)).transpose()
 }
 
 /// The wasm digest of the active version of `name` and whether it is

@@ -307,7 +307,8 @@ fn error(e: RegistryError) -> ApiError {
         | RegistryError::NotNewer { .. }
         | RegistryError::NoPrevious { .. }
         | RegistryError::InUse { .. }
-        | RegistryError::KindChanged { .. } => ApiError::conflict(e.to_string()),
+        | RegistryError::KindChanged { .. }
+        | RegistryError::Tampered { .. } => ApiError::conflict(e.to_string()),
         RegistryError::Db(e) | RegistryError::Trust(TrustError::Db(e)) => e.into(),
         RegistryError::Trust(_) | RegistryError::Load(_) | RegistryError::Describe(_) | RegistryError::Check { .. } => {
             refused(e)
