@@ -1,7 +1,7 @@
 //! The plugin lifecycle an admin drives: install refusals that name the
 //! problem, signatures and the trust policy, upgrade that checks every account
-//! first, rollback, enable/disable, remove, and the audit trail. On SQLite and
-//! PostgreSQL.
+//! first, an upgrade that widens access waiting for approval, rollback,
+//! enable/disable, remove, and the audit trail. On SQLite and PostgreSQL.
 
 mod common;
 
@@ -17,6 +17,8 @@ use socialcrm::plugins::{Manifest, Package};
 use socialcrm::runtime::{Runtime, RuntimeOptions, WIT_VERSION};
 use socialcrm::secrets::SecretBox;
 use socialcrm::store::{Db, audit_entries};
+use socialcrm_fakes::FakeMastodon;
+use socialcrm_fakes::mastodon::TOKEN;
 
 const ACTOR: &str = "test:admin";
 
@@ -171,6 +173,19 @@ async fn signatures_are_checked_against_trusted_keys_and_the_policy() {
             trust::add(&db, &key.public(), ACTOR).await,
             Err(TrustError::AlreadyTrusted { .. })
         ));
+        // A stranger's key made to carry a trusted key's id (a 64-bit digest
+        // can collide): the signature verifies, but the key is not the trusted one.
+        let mut collided = unsigned.clone();
+        stranger.sign(&mut collided);
+        if let Some(sig) = collided.signature.as_mut() {
+            sig.key_id = key.public().id();
+        }
+        let err = install_err(&db, &collided).await;
+        assert!(
+            err.contains(&format!("signed by key {}, which is not trusted", key.public().id())),
+            "{err}"
+        );
+
         let mut tampered = unsigned.clone();
         key.sign(&mut tampered);
         tampered.wasm.push(0);
@@ -339,6 +354,106 @@ async fn upgrade_checks_every_account_first_and_rollback_restores_the_previous_v
             "plugin.remove",
         ] {
             assert!(actions.contains(&action.to_string()), "{action} audited: {actions:?}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upgrade_that_widens_access_waits_for_an_admins_approval() {
+    let mastodon = common::plugin_dir("plugins/mastodon");
+    let wasm = std::fs::read(mastodon.path().join("plugin.wasm")).unwrap();
+    let manifest = std::fs::read_to_string(mastodon.path().join("plugin.toml"))
+        .unwrap()
+        .replace("name = \"mastodon\"", "name = \"acme-social\"")
+        .replace("version = \"0.1.0\"", "version = \"1.0.0\"");
+    let (manifest, wasm) = (&manifest, &wasm);
+    let sbox = SecretBox::from_key(&[5; 32]).unwrap();
+    let sbox = &sbox;
+    common::on_each_db(move |db| async move {
+        let network = FakeMastodon::start().await.unwrap();
+        let runtime = runtime();
+        let ingest = Ingest::new(
+            db.clone(),
+            sbox.clone(),
+            runtime.clone(),
+            vec![],
+            IngestOptions::default(),
+        );
+        registry::install(&db, &runtime, &package(manifest, wasm), ACTOR)
+            .await
+            .unwrap();
+        let channel = NewChannel {
+            name: "brand".into(),
+            plugin: "acme-social".into(),
+            config: BTreeMap::from([("instance".to_string(), network.base_url())]),
+            secrets: BTreeMap::from([("access-token".to_string(), TOKEN.to_string())]),
+            allow_private: true,
+        };
+        channels::add(&db, sbox, &ingest, channel).await.unwrap();
+        let active = |db: Db| async move {
+            let (installed, _) = registry::active(&db, "acme-social").await.unwrap().unwrap();
+            installed.manifest.version.to_string()
+        };
+
+        // 1.1.0 asks for one more host: stored, not active; 1.0.0 keeps running.
+        let wider = |version: &str| {
+            versioned(manifest, version).replace(
+                r#"allowed-hosts = ["{instance}"]"#,
+                r#"allowed-hosts = ["{instance}", "https://collector.example"]"#,
+            )
+        };
+        let pending = registry::upgrade(&db, &runtime, sbox, &package(&wider("1.1.0"), wasm), ACTOR)
+            .await
+            .unwrap();
+        assert!(!pending.active);
+        assert_eq!(pending.awaiting_approval, ["may reach `https://collector.example`"]);
+        assert_eq!(active(db.clone()).await, "1.0.0");
+        ingest
+            .sync_now("brand", "test", &|_| {})
+            .await
+            .expect("the granted version polls");
+        let err = registry::rollback(&db, "acme-social", ACTOR).await.unwrap_err();
+        assert!(
+            matches!(err, RegistryError::NoPrevious { .. }),
+            "a pending version is never rolled to"
+        );
+
+        let approved = registry::approve(&db, &runtime, sbox, "acme-social", "1.1.0", ACTOR)
+            .await
+            .unwrap();
+        assert!(approved.active && approved.awaiting_approval.is_empty());
+        assert_eq!(active(db.clone()).await, "1.1.0");
+        let again = registry::approve(&db, &runtime, sbox, "acme-social", "1.1.0", ACTOR).await;
+        assert!(matches!(again, Err(RegistryError::NotAwaiting { .. })));
+
+        // The same permissions: active at once. Another signer: waits.
+        let same = registry::upgrade(&db, &runtime, sbox, &package(&wider("1.2.0"), wasm), ACTOR)
+            .await
+            .unwrap();
+        assert!(same.active, "{:?}", same.awaiting_approval);
+        let key = SigningKey::generate("acme").unwrap();
+        trust::add(&db, &key.public(), ACTOR).await.unwrap();
+        let mut signed = package(&wider("1.3.0"), wasm);
+        key.sign(&mut signed);
+        let resigned = registry::upgrade(&db, &runtime, sbox, &signed, ACTOR).await.unwrap();
+        assert_eq!(
+            resigned.awaiting_approval,
+            [format!(
+                "signed by {} (acme) instead of no key (unsigned)",
+                key.public().id()
+            )]
+        );
+        assert_eq!(active(db.clone()).await, "1.2.0");
+
+        let actions: Vec<String> = audit_entries(db.pool(), 20)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        for action in ["plugin.upgrade.awaiting-approval", "plugin.approve", "plugin.upgrade"] {
+            assert!(actions.iter().any(|a| a == action), "{action} in {actions:?}");
         }
     })
     .await;

@@ -21,6 +21,7 @@ use crate::store::Db;
 ///   socialcrm plugin list
 ///   socialcrm plugin inspect acme
 ///   socialcrm plugin upgrade acme-1.1.0.scpkg
+///   socialcrm plugin approve acme 1.1.0
 ///   socialcrm plugin rollback acme
 ///   socialcrm plugin keygen acme --out keys/
 ///   socialcrm plugin sign acme-1.0.0.scpkg --key keys/acme.key
@@ -37,7 +38,13 @@ pub struct Args {
 enum PluginCommand {
     /// Install a package (.scpkg): checked (manifest, API version, component,
     /// imports, signature policy) before anything is stored.
-    Install { package: PathBuf },
+    Install {
+        package: PathBuf,
+        /// Install under a bundled plugin's name, replacing the bundled plugin
+        /// for every account that uses that name.
+        #[arg(long)]
+        replace_bundled: bool,
+    },
     /// Every installed version, the active one marked.
     List,
     /// An installed plugin (by name) or a package file: manifest, digests,
@@ -48,8 +55,13 @@ enum PluginCommand {
     /// Stop polling a plugin's channels and running its analyses.
     Disable { name: String },
     /// Install a newer version and make it active, once its `check` passes on
-    /// every channel that uses it; the previous version is kept.
+    /// every channel that uses it; the previous version is kept. A version
+    /// that may do more (hosts, secrets, credential, limits, signer) waits for
+    /// `plugin approve`, and the active version keeps running.
     Upgrade { package: PathBuf },
+    /// Grant what a version awaiting approval may do beyond the active one,
+    /// and make it active once its `check` passes on every channel.
+    Approve { name: String, version: String },
     /// Make the previous version active again (channels keep config and state).
     Rollback { name: String },
     /// Remove every version of a plugin no channel uses.
@@ -158,16 +170,38 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
 async fn admin(global: &Global, db: &Db, command: PluginCommand) -> anyhow::Result<ExitCode> {
     let actor = super::actor();
     match command {
-        PluginCommand::Install { package } => {
+        PluginCommand::Install {
+            package,
+            replace_bundled,
+        } => {
             let package = read_package(&package)?;
-            let installed = registry::install(db, &global.plugin_runtime()?, &package, &actor).await?;
+            let runtime = global.plugin_runtime()?;
+            let installed = if replace_bundled {
+                registry::replace_bundled(db, &runtime, &package, &actor).await?
+            } else {
+                registry::install(db, &runtime, &package, &actor).await?
+            };
             println!("installed {}", summary(&installed));
         }
         PluginCommand::Upgrade { package } => {
             let package = read_package(&package)?;
             let runtime = global.plugin_runtime()?;
             let installed = registry::upgrade(db, &runtime, &global.secret_box()?, &package, &actor).await?;
-            println!("upgraded to {}", summary(&installed));
+            if installed.active {
+                println!("upgraded to {}", summary(&installed));
+            } else {
+                let m = &installed.manifest;
+                println!("{} {} awaits approval; it may also:", m.name, m.version);
+                for line in &installed.awaiting_approval {
+                    println!("  - {line}");
+                }
+                println!("approve with `socialcrm plugin approve {} {}`", m.name, m.version);
+            }
+        }
+        PluginCommand::Approve { name, version } => {
+            let runtime = global.plugin_runtime()?;
+            let approved = registry::approve(db, &runtime, &global.secret_box()?, &name, &version, &actor).await?;
+            println!("approved and upgraded to {}", summary(&approved));
         }
         PluginCommand::Rollback { name } => {
             let active = registry::rollback(db, &name, &actor).await?;
@@ -196,7 +230,13 @@ async fn admin(global: &Global, db: &Db, command: PluginCommand) -> anyhow::Resu
                     p.manifest.name,
                     p.manifest.version,
                     format!("{:?}", p.manifest.kind).to_lowercase(),
-                    if p.active { "yes" } else { "" },
+                    if p.active {
+                        "yes"
+                    } else if !p.awaiting_approval.is_empty() {
+                        "pending"
+                    } else {
+                        ""
+                    },
                     if p.enabled { "yes" } else { "no" },
                     p.signer.as_deref().unwrap_or("unsigned")
                 );
@@ -297,14 +337,14 @@ async fn inspect(db: &Db, plugin: &str) -> anyhow::Result<()> {
     println!("wasm digest: {}", crate::runtime::sha256_hex(&wasm));
     println!("signer: {signer}");
     println!("api: {}", manifest.api);
-    println!(
-        "allowed hosts: {}",
-        if manifest.allowed_hosts.is_empty() {
-            "none".to_string()
-        } else {
-            manifest.allowed_hosts.join(", ")
-        }
-    );
+    let permissions = crate::plugins::Permissions::of(&manifest);
+    println!("allowed hosts: {}", list_or_none(&permissions.allowed_hosts));
+    println!("credential: {}", permissions.credential.as_deref().unwrap_or("none"));
+    println!("secrets the host may use: {}", list_or_none(&permissions.secrets));
+    if let Some(bytes) = permissions.webhook_max_body_bytes {
+        println!("webhook bodies up to: {bytes} bytes");
+    }
+    println!("sees: {}", permissions.sees);
     println!(
         "requested limits: {}",
         serde_json::to_string(&manifest.limits).unwrap_or_default()
@@ -315,6 +355,14 @@ async fn inspect(db: &Db, plugin: &str) -> anyhow::Result<()> {
         Err(e) => println!("\n# imports and exports\n(cannot decode the component: {e})"),
     }
     Ok(())
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
 }
 
 /// Writes a private key readable by its owner only.

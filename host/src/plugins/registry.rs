@@ -7,10 +7,11 @@ use serde_json::json;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::permissions::Permissions;
 use super::trust::{self, TrustError};
 use super::{Manifest, Package, PluginKind};
 use crate::ingest::load_account;
-use crate::runtime::{CallError, LoadError, Plugin, Runtime, sha256_hex};
+use crate::runtime::{CallError, ChannelPlugin, FailReason, LoadError, Plugin, Runtime, sha256_hex};
 use crate::secrets::SecretBox;
 use crate::store::{Db, audit, now_ms};
 
@@ -55,8 +56,24 @@ pub enum RegistryError {
         active: String,
         reason: String,
     },
+    #[error(
+        "`{name}` is a bundled plugin's name: installing this package would replace the bundled plugin for every account that uses it; to do that, install it with --replace-bundled{}",
+        widening_text(.widening)
+    )]
+    BundledName { name: String, widening: Vec<String> },
+    #[error("{name} {version} is not awaiting approval")]
+    NotAwaiting { name: String, version: String },
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+}
+
+/// `; beyond the bundled plugin it may also: a; b`, or nothing.
+fn widening_text(widening: &[String]) -> String {
+    if widening.is_empty() {
+        String::new()
+    } else {
+        format!(" (beyond the bundled plugin it may also: {})", widening.join("; "))
+    }
 }
 
 /// One installed version.
@@ -73,9 +90,13 @@ pub struct Installed {
     pub enabled: bool,
     pub installed_at: i64,
     pub installed_by: String,
+    /// What this version may do beyond the version it would replace, waiting
+    /// for an admin's approval; empty once granted.
+    pub awaiting_approval: Vec<String>,
 }
 
-const COLUMNS: &str = "manifest, digest, package_digest, signer, active, enabled, installed_at, installed_by";
+const COLUMNS: &str =
+    "manifest, digest, package_digest, signer, active, enabled, installed_at, installed_by, awaiting_approval";
 
 fn installed(row: &AnyRow) -> Result<Installed, sqlx::Error> {
     let text: String = row.try_get("manifest")?;
@@ -94,6 +115,10 @@ fn installed(row: &AnyRow) -> Result<Installed, sqlx::Error> {
         enabled: row.try_get::<i64, _>("enabled")? != 0,
         installed_at: row.try_get("installed_at")?,
         installed_by: row.try_get("installed_by")?,
+        awaiting_approval: row
+            .try_get::<Option<String>, _>("awaiting_approval")?
+            .map(|text| serde_json::from_str(&text).unwrap_or_else(|_| vec![text]))
+            .unwrap_or_default(),
     })
 }
 
@@ -174,8 +199,8 @@ pub async fn active_digest(db: &Db, name: &str) -> Result<Option<(String, bool)>
 
 /// Checks `package` (signature policy, component, imports, `describe`) and
 /// loads it, without storing anything.
-fn load(runtime: &Runtime, package: &Package) -> Result<Plugin, RegistryError> {
-    let plugin = runtime.load(package.manifest.clone(), &package.wasm)?;
+fn load(runtime: &Runtime, manifest: &Manifest, wasm: &[u8]) -> Result<Plugin, RegistryError> {
+    let plugin = runtime.load(manifest.clone(), wasm)?;
     match &plugin {
         Plugin::Channel(p) => p.describe().map(|_| ()),
         Plugin::Analyzer(p) => p.describe().map(|_| ()),
@@ -184,8 +209,50 @@ fn load(runtime: &Runtime, package: &Package) -> Result<Plugin, RegistryError> {
     Ok(plugin)
 }
 
-/// Installs a plugin that is not installed yet, active and enabled.
+/// Installs a plugin that is not installed yet, active and enabled. The
+/// name of a bundled plugin is refused: see [`replace_bundled`].
 pub async fn install(db: &Db, runtime: &Runtime, package: &Package, actor: &str) -> Result<Installed, RegistryError> {
+    if let Some(widening) = beyond_bundled(package) {
+        return Err(RegistryError::BundledName {
+            name: package.manifest.name.clone(),
+            widening,
+        });
+    }
+    install_new(db, runtime, package, Vec::new(), actor, "plugin.install").await
+}
+
+/// Installs a package under a bundled plugin's name, so it replaces the
+/// bundled plugin for every account that uses that name: an admin's explicit
+/// choice, audited with what the package may do beyond the bundled plugin.
+pub async fn replace_bundled(
+    db: &Db,
+    runtime: &Runtime,
+    package: &Package,
+    actor: &str,
+) -> Result<Installed, RegistryError> {
+    let widening = beyond_bundled(package).unwrap_or_default();
+    install_new(db, runtime, package, widening, actor, "plugin.replace-bundled").await
+}
+
+/// What `package` may do beyond the bundled plugin of its name, when there
+/// is one (a bundled manifest this host cannot read still reserves its name).
+fn beyond_bundled(package: &Package) -> Option<Vec<String>> {
+    let dir = super::bundled_dir(&package.manifest.name)?;
+    let bundled = std::fs::read_to_string(dir.join("plugin.toml"))
+        .ok()
+        .and_then(|text| Manifest::parse(&text).ok());
+    let wider = |b: &Manifest| Permissions::of(b).widened_by(&Permissions::of(&package.manifest));
+    Some(bundled.as_ref().map(wider).unwrap_or_default())
+}
+
+async fn install_new(
+    db: &Db,
+    runtime: &Runtime,
+    package: &Package,
+    widening: Vec<String>,
+    actor: &str,
+    action: &str,
+) -> Result<Installed, RegistryError> {
     let m = &package.manifest;
     match versions(db, &m.name).await {
         Ok(existing) => {
@@ -205,21 +272,23 @@ pub async fn install(db: &Db, runtime: &Runtime, package: &Package, actor: &str)
         Err(e) => return Err(e),
     }
     let signer = trust::check(db, package).await?;
-    load(runtime, package)?;
-    store(
-        db,
-        package,
-        signer.map(|k| format!("{} ({})", k.key_id, k.name)),
-        true,
-        actor,
-        "plugin.install",
-    )
-    .await
+    load(runtime, m, &package.wasm)?;
+    let signer = signer.map(|k| format!("{} ({})", k.key_id, k.name));
+    let start = Start::Active {
+        enabled: true,
+        widening,
+    };
+    store(db, package, signer, start, actor, action).await
 }
 
-/// Installs a newer version of an installed plugin and makes it active, after
-/// its `describe` and its `check` of every channel account using it pass; the
-/// previous version is kept for rollback.
+/// Installs a newer version of an installed plugin. When it may do nothing
+/// the active version may not (hosts, secrets, credential, limits, webhook
+/// bodies, signer), it becomes active once its `describe` and its `check` of
+/// every channel account using it pass; the previous version is kept for
+/// rollback. Otherwise it is stored awaiting an admin's [`approve`] of the
+/// difference, and the active version keeps running. Before consent, the
+/// check runs with only the hosts both versions may reach: a request to a new
+/// host is refused there, which is not a failure of the upgrade.
 pub async fn upgrade(
     db: &Db,
     runtime: &Runtime,
@@ -250,22 +319,37 @@ pub async fn upgrade(
             installed: current.manifest.kind,
         });
     }
-    let signer = trust::check(db, package).await?;
-    if let Plugin::Channel(plugin) = load(runtime, package)? {
-        for name in channels_using(db, &m.name).await? {
-            let failed = |reason: String| RegistryError::Check {
-                account: name.clone(),
-                version: m.version.to_string(),
-                active: current.manifest.version.to_string(),
-                reason,
-            };
-            let stored = load_account(db, sbox, &name).await.map_err(|e| failed(e.to_string()))?;
-            let checked = tokio::task::block_in_place(|| plugin.check(&stored.account));
-            checked.map_err(|e| failed(e.to_string()))?;
-        }
+    let signer = trust::check(db, package)
+        .await?
+        .map(|k| format!("{} ({})", k.key_id, k.name));
+    let mut widening = Permissions::of(&current.manifest).widened_by(&Permissions::of(m));
+    if key_id(&signer) != key_id(&current.signer) {
+        let name = |s: &Option<String>| s.clone().unwrap_or_else(|| "no key (unsigned)".into());
+        widening.push(format!(
+            "signed by {} instead of {}",
+            name(&signer),
+            name(&current.signer)
+        ));
     }
-    let signer = signer.map(|k| format!("{} ({})", k.key_id, k.name));
-    let upgraded = store(db, package, signer, current.enabled, actor, "plugin.upgrade").await?;
+    if let Plugin::Channel(plugin) = load(runtime, m, &package.wasm)? {
+        let granted = m
+            .allowed_hosts
+            .iter()
+            .filter(|h| current.manifest.allowed_hosts.contains(h))
+            .cloned()
+            .collect();
+        let narrowed = plugin.with_allowed_hosts(granted);
+        check_accounts(db, sbox, &narrowed, m, current, !widening.is_empty()).await?;
+    }
+    if !widening.is_empty() {
+        let start = Start::AwaitingApproval(widening);
+        return store(db, package, signer, start, actor, "plugin.upgrade.awaiting-approval").await;
+    }
+    let start = Start::Active {
+        enabled: current.enabled,
+        widening,
+    };
+    let upgraded = store(db, package, signer, start, actor, "plugin.upgrade").await?;
     if m.kind == PluginKind::Analyzer {
         // History is re-analysed in the background; insights keep reading the
         // previous version until an admin switches (`socialcrm analyzer`).
@@ -275,12 +359,113 @@ pub async fn upgrade(
     Ok(upgraded)
 }
 
+/// Grants what version `version` of `name` was waiting for and makes it
+/// active, once its `check` of every channel account passes under the
+/// permissions it asked for.
+pub async fn approve(
+    db: &Db,
+    runtime: &Runtime,
+    sbox: &SecretBox,
+    name: &str,
+    version: &str,
+    actor: &str,
+) -> Result<Installed, RegistryError> {
+    let (pending, wasm) = self::version(db, name, version)
+        .await?
+        .ok_or_else(|| RegistryError::NotInstalled(format!("{name} {version}")))?;
+    if pending.awaiting_approval.is_empty() {
+        return Err(RegistryError::NotAwaiting {
+            name: name.to_string(),
+            version: version.to_string(),
+        });
+    }
+    let existing = versions(db, name).await?;
+    let current = existing.iter().find(|p| p.active).unwrap_or(&existing[0]);
+    let m = &pending.manifest;
+    if m.version <= current.manifest.version {
+        return Err(RegistryError::NotNewer {
+            name: name.to_string(),
+            active: current.manifest.version.clone(),
+            version: m.version.clone(),
+        });
+    }
+    if let Plugin::Channel(plugin) = load(runtime, m, &wasm)? {
+        check_accounts(db, sbox, &plugin, m, current, false).await?;
+    }
+    let mut tx = db.begin().await?;
+    sqlx::query("UPDATE plugins SET active = 0 WHERE name = $1")
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE plugins SET active = 1, enabled = $1, activated_at = $2, awaiting_approval = NULL \
+         WHERE name = $3 AND version = $4",
+    )
+    .bind(i64::from(current.enabled))
+    .bind(now_ms())
+    .bind(name)
+    .bind(version)
+    .execute(&mut *tx)
+    .await?;
+    let details = json!({"version": version, "granted": pending.awaiting_approval});
+    audit(&mut *tx, actor, "plugin.approve", &format!("plugin:{name}"), &details).await?;
+    tx.commit().await?;
+    if m.kind == PluginKind::Analyzer {
+        let from = current.manifest.version.to_string();
+        crate::reanalysis::queue_after_upgrade(db, name, &from, version, actor).await?;
+    }
+    Ok(Installed {
+        active: true,
+        enabled: current.enabled,
+        awaiting_approval: Vec::new(),
+        ..pending
+    })
+}
+
+/// The key id in a `KEY_ID (NAME)` signer.
+fn key_id(signer: &Option<String>) -> Option<&str> {
+    signer.as_deref().map(|s| s.split(' ').next().unwrap_or(s))
+}
+
+/// Runs `plugin`'s `check` on every channel account of its name. With
+/// `new_hosts_pending`, a request refused because its host is not granted
+/// yet is not a failure: the version waits for approval, and is checked again then.
+async fn check_accounts(
+    db: &Db,
+    sbox: &SecretBox,
+    plugin: &ChannelPlugin,
+    m: &Manifest,
+    current: &Installed,
+    new_hosts_pending: bool,
+) -> Result<(), RegistryError> {
+    for name in channels_using(db, &m.name).await? {
+        let failed = |reason: String| RegistryError::Check {
+            account: name.clone(),
+            version: m.version.to_string(),
+            active: current.manifest.version.to_string(),
+            reason,
+        };
+        let stored = load_account(db, sbox, &name).await.map_err(|e| failed(e.to_string()))?;
+        match tokio::task::block_in_place(|| plugin.check(&stored.account)) {
+            Ok(_) => {}
+            Err(e) if new_hosts_pending && refused_host(&e) => {}
+            Err(e) => return Err(failed(e.to_string())),
+        }
+    }
+    Ok(())
+}
+
+fn refused_host(e: &CallError) -> bool {
+    matches!(&e.reason, FailReason::RequestRefused(why) if why.ends_with("is not in the plugin's allowed hosts"))
+}
+
 /// Makes the version active before the current one active again. Channel
 /// accounts keep their configuration and committed state throughout.
 pub async fn rollback(db: &Db, name: &str, actor: &str) -> Result<Installed, RegistryError> {
     let mut tx = db.begin().await?;
     let rows = sqlx::query(
-        "SELECT id, version, active FROM plugins WHERE name = $1 ORDER BY active DESC, activated_at DESC, id DESC",
+        "SELECT id, version, active FROM plugins WHERE name = $1 AND awaiting_approval IS NULL \
+         ORDER BY active DESC, activated_at DESC, id DESC",
     )
     .bind(name)
     .fetch_all(&mut *tx)
@@ -375,26 +560,41 @@ async fn channels_using(db: &Db, name: &str) -> Result<Vec<String>, sqlx::Error>
     rows.iter().map(|r| r.try_get("name")).collect()
 }
 
-/// Stores `package` as the active version of its name.
+/// How a stored version starts.
+enum Start {
+    /// Active at once, with what the act granted beyond what ran before.
+    Active { enabled: bool, widening: Vec<String> },
+    /// Stored inactive until an admin approves what it widens.
+    AwaitingApproval(Vec<String>),
+}
+
+/// Stores `package`, active or awaiting approval.
 async fn store(
     db: &Db,
     package: &Package,
     signer: Option<String>,
-    enabled: bool,
+    start: Start,
     actor: &str,
     action: &str,
 ) -> Result<Installed, RegistryError> {
     let m = &package.manifest;
     let now = now_ms();
     let (digest, package_digest) = (sha256_hex(&package.wasm), package.digest());
+    let (active, enabled, widening, awaiting) = match start {
+        Start::Active { enabled, widening } => (true, enabled, widening, Vec::new()),
+        Start::AwaitingApproval(widening) => (false, true, widening.clone(), widening),
+    };
     let mut tx = db.begin().await?;
-    sqlx::query("UPDATE plugins SET active = 0 WHERE name = $1")
-        .bind(&m.name)
-        .execute(&mut *tx)
-        .await?;
+    if active {
+        sqlx::query("UPDATE plugins SET active = 0 WHERE name = $1")
+            .bind(&m.name)
+            .execute(&mut *tx)
+            .await?;
+    }
     sqlx::query(
         "INSERT INTO plugins (name, version, kind, digest, package_digest, manifest, wasm, signer, active, enabled, \
-         activated_at, installed_at, installed_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $10, $11)",
+         activated_at, installed_at, installed_by, awaiting_approval) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(&m.name)
     .bind(m.version.to_string())
@@ -408,12 +608,15 @@ async fn store(
     .bind(&package.manifest_text)
     .bind(package.wasm.as_slice())
     .bind(signer.as_deref())
+    .bind(i64::from(active))
     .bind(i64::from(enabled))
+    .bind(active.then_some(now))
     .bind(now)
     .bind(actor)
+    .bind((!awaiting.is_empty()).then(|| json!(awaiting).to_string()))
     .execute(&mut *tx)
     .await?;
-    let details = json!({"version": m.version.to_string(), "digest": digest, "signer": signer});
+    let details = json!({"version": m.version.to_string(), "digest": digest, "signer": signer, "widens": widening});
     audit(&mut *tx, actor, action, &format!("plugin:{}", m.name), &details).await?;
     tx.commit().await?;
     Ok(Installed {
@@ -422,10 +625,11 @@ async fn store(
         digest,
         package_digest,
         signer,
-        active: true,
+        active,
         enabled,
         installed_at: now,
         installed_by: actor.to_string(),
+        awaiting_approval: awaiting,
     })
 }
 

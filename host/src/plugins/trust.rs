@@ -53,10 +53,31 @@ pub async fn check(db: &Db, package: &Package) -> Result<Option<TrustedKey>, Tru
     if !sig.verifies(package) {
         return Err(TrustError::BadSignature { plugin });
     }
-    trusted(db, &sig.key_id).await?.map(Some).ok_or(TrustError::Untrusted {
-        plugin,
-        key_id: sig.key_id.clone(),
+    // The id is a 64-bit digest: the key trusted under it must be this very key.
+    match trusted_with_key(db, &sig.key_id).await? {
+        Some((key, public_key)) if public_key == sig.public_key => Ok(Some(key)),
+        _ => Err(TrustError::Untrusted {
+            plugin,
+            key_id: sig.key_id.clone(),
+        }),
+    }
+}
+
+/// The trusted key `key_id` with its full public key.
+async fn trusted_with_key(db: &Db, key_id: &str) -> Result<Option<(TrustedKey, Vec<u8>)>, sqlx::Error> {
+    let row = sqlx::query("SELECT key_id, name, added_at, public_key FROM trusted_keys WHERE key_id = $1")
+        .bind(key_id)
+        .fetch_optional(db.pool())
+        .await?;
+    row.map(|r| {
+        let text: String = r.try_get("public_key")?;
+        // A stored key that does not parse matches nothing.
+        let public_key = toml::from_str::<PublicKey>(&text)
+            .map(|k| k.public_key)
+            .unwrap_or_default();
+        Ok((trusted_key(&r)?, public_key))
     })
+    .transpose()
 }
 
 async fn trusted(db: &Db, key_id: &str) -> Result<Option<TrustedKey>, sqlx::Error> {

@@ -66,6 +66,18 @@ impl ChannelPlugin {
         &self.meta
     }
 
+    /// This plugin allowed to reach only `hosts` (patterns of its manifest's
+    /// `allowed-hosts`): an upgrade's check before an admin grants the rest.
+    pub fn with_allowed_hosts(&self, hosts: Vec<String>) -> ChannelPlugin {
+        let mut meta = (*self.meta).clone();
+        meta.manifest.allowed_hosts = hosts;
+        ChannelPlugin {
+            shared: self.shared.clone(),
+            meta: Arc::new(meta),
+            pre: self.pre.clone(),
+        }
+    }
+
     /// The connector's self-description. No network access, no account.
     pub fn describe(&self) -> Result<CallOutput<ChannelDescriptor>, CallError> {
         self.call("describe", None, async |store, pre, _| {

@@ -1,31 +1,33 @@
 //! Installed plugins and their lifecycle: install and upgrade from a `.scpkg`
-//! body, rollback, enable, disable, remove. The signature policy applies
-//! exactly as for `socialcrm plugin install`; a refused package is a 4xx.
+//! body, approval of an upgrade that widens permissions, rollback, enable,
+//! disable, remove. The signature policy applies exactly as for
+//! `socialcrm plugin install`; a refused package is a 4xx.
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::ingest::Ingest;
 use crate::plugins::registry::{self, Installed, RegistryError};
 use crate::plugins::trust::TrustError;
-use crate::plugins::{ConfigFieldSpec, Package, PackageError, PluginKind, world_wit};
+use crate::plugins::{ConfigFieldSpec, Package, PackageError, Permissions, PluginKind, world_wit};
 use crate::runtime::WIT_VERSION;
 use crate::server::ApiError;
 use crate::server::auth::{Admin, Auth, Viewer};
-use crate::server::extract::{Json, Path};
+use crate::server::extract::{Json, Path, Query};
 
 pub fn routes() -> OpenApiRouter<Ingest> {
     OpenApiRouter::new()
         .routes(routes!(list_plugins, install_plugin))
         .routes(routes!(inspect_plugin, remove_plugin))
         .routes(routes!(upgrade_plugin))
+        .routes(routes!(approve_plugin))
         .routes(routes!(rollback_plugin))
         .routes(routes!(enable_plugin))
         .routes(routes!(disable_plugin))
@@ -62,6 +64,10 @@ struct PluginVersion {
     installed_at: i64,
     /// The token (or CLI user) that installed it.
     installed_by: String,
+    /// What this version may do beyond the active one, waiting for an
+    /// admin's approval (`POST /plugins/{name}/versions/{version}/approve`);
+    /// empty once granted.
+    awaiting_approval: Vec<String>,
 }
 
 /// An installed plugin in full, as `socialcrm plugin inspect` shows it.
@@ -78,6 +84,8 @@ struct PluginDetail {
     /// The limits the plugin asks for; the host's maximums still apply.
     #[schema(value_type = Object)]
     limits: Value,
+    /// What the active version may do, as an admin consented to it.
+    permissions: Permissions,
     /// The configuration fields a channel account has.
     config: Vec<ConfigFieldSpec>,
     /// `plugin.toml` of the active version, as packaged.
@@ -111,6 +119,7 @@ fn summary(versions: &[Installed]) -> Result<PluginSummary, ApiError> {
                 signer: p.signer.clone(),
                 installed_at: p.installed_at,
                 installed_by: p.installed_by.clone(),
+                awaiting_approval: p.awaiting_approval.clone(),
             })
             .collect(),
     })
@@ -157,11 +166,13 @@ async fn inspect_plugin(
         .inspect_err(|e| tracing::warn!(plugin = %name, error = %e, "cannot decode the component"))
         .ok();
     let m = active.manifest;
+    let permissions = Permissions::of(&m);
     Ok(Json(PluginDetail {
         summary: summary(&versions)?,
         api: m.api.to_string(),
         host_wit_version: WIT_VERSION,
         allowed_hosts: m.allowed_hosts,
+        permissions,
         limits: serde_json::to_value(m.limits).unwrap_or(Value::Null),
         config: m.config,
         manifest: active.manifest_text,
@@ -185,37 +196,57 @@ fn package(body: Result<Bytes, BytesRejection>) -> Result<Package, ApiError> {
     })
 }
 
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct InstallQuery {
+    /// Install under a bundled plugin's name, replacing the bundled plugin
+    /// for every account that uses that name (409 without it).
+    #[serde(default)]
+    replace_bundled: bool,
+}
+
 /// Installs a plugin not installed yet (active and enabled).
-#[utoipa::path(post, path = "/plugins", tag = "plugins",
+#[utoipa::path(post, path = "/plugins", tag = "plugins", params(InstallQuery),
     request_body(content = PackageFile, content_type = "application/octet-stream",
         description = "A `.scpkg` package (as `socialcrm plugin pack` writes it)"),
     responses((status = 201, description = "Installed", body = PluginSummary)))]
 async fn install_plugin(
     auth: Auth<Admin>,
     State(ingest): State<Ingest>,
+    Query(q): Query<InstallQuery>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<PluginSummary>), ApiError> {
     let package = package(body)?;
     let name = package.manifest.name.clone();
-    registry::install(ingest.db(), ingest.runtime(), &package, auth.name())
-        .await
-        .map_err(error)?;
+    let (db, runtime) = (ingest.db(), ingest.runtime());
+    if q.replace_bundled {
+        registry::replace_bundled(db, runtime, &package, auth.name()).await
+    } else {
+        registry::install(db, runtime, &package, auth.name()).await
+    }
+    .map_err(error)?;
     Ok((StatusCode::CREATED, Json(summary_of(&ingest, &name).await?)))
 }
 
 /// Installs a newer version and makes it active once its `check` passes on
-/// every channel account using it; the previous version is kept.
+/// every channel account using it; the previous version is kept. A version
+/// that may do more than the active one (hosts, secrets, credential, limits,
+/// webhook bodies, signer) is stored awaiting approval instead (202), and the
+/// active version keeps running.
 #[utoipa::path(post, path = "/plugins/{name}/upgrade", tag = "plugins",
     params(("name" = String, Path, description = "Plugin name; the package must be this plugin")),
     request_body(content = PackageFile, content_type = "application/octet-stream",
         description = "A `.scpkg` package of a newer version"),
-    responses((status = 200, description = "Upgraded", body = PluginSummary)))]
+    responses((status = 200, description = "Upgraded", body = PluginSummary),
+        (status = 202, description = "Stored, awaiting approval of what it widens (see `versions[].awaiting_approval`)",
+            body = PluginSummary)))]
 async fn upgrade_plugin(
     auth: Auth<Admin>,
     State(ingest): State<Ingest>,
     Path(name): Path<String>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<PluginSummary>, ApiError> {
+) -> Result<(StatusCode, Json<PluginSummary>), ApiError> {
     let package = package(body)?;
     if package.manifest.name != name {
         return Err(ApiError::bad_request(format!(
@@ -223,11 +254,40 @@ async fn upgrade_plugin(
             package.manifest.name
         )));
     }
-    registry::upgrade(
+    let upgraded = registry::upgrade(
         ingest.db(),
         ingest.runtime(),
         ingest.secret_box(),
         &package,
+        auth.name(),
+    )
+    .await
+    .map_err(error)?;
+    let status = if upgraded.active {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, Json(summary_of(&ingest, &name).await?)))
+}
+
+/// Grants what a version awaiting approval may do beyond the active one and
+/// makes it active, once its `check` passes on every channel account.
+#[utoipa::path(post, path = "/plugins/{name}/versions/{version}/approve", tag = "plugins",
+    params(("name" = String, Path, description = "Plugin name"),
+        ("version" = String, Path, description = "The version awaiting approval")),
+    responses((status = 200, description = "Approved and active", body = PluginSummary)))]
+async fn approve_plugin(
+    auth: Auth<Admin>,
+    State(ingest): State<Ingest>,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Json<PluginSummary>, ApiError> {
+    registry::approve(
+        ingest.db(),
+        ingest.runtime(),
+        ingest.secret_box(),
+        &name,
+        &version,
         auth.name(),
     )
     .await
@@ -308,7 +368,9 @@ fn error(e: RegistryError) -> ApiError {
         | RegistryError::NoPrevious { .. }
         | RegistryError::InUse { .. }
         | RegistryError::KindChanged { .. }
-        | RegistryError::Tampered { .. } => ApiError::conflict(e.to_string()),
+        | RegistryError::Tampered { .. }
+        | RegistryError::BundledName { .. }
+        | RegistryError::NotAwaiting { .. } => ApiError::conflict(e.to_string()),
         RegistryError::Db(e) | RegistryError::Trust(TrustError::Db(e)) => e.into(),
         RegistryError::Trust(_) | RegistryError::Load(_) | RegistryError::Describe(_) | RegistryError::Check { .. } => {
             refused(e)
