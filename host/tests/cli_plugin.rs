@@ -1,5 +1,6 @@
 //! `socialcrm plugin ...` as an admin types it: pack, keygen, sign, trust,
-//! policy, install, list, inspect (imports and exports as WIT), verify.
+//! policy, install, list, inspect (imports and exports as WIT), verify; a
+//! bundled plugin's name taken only on purpose.
 
 mod common;
 
@@ -88,4 +89,54 @@ fn pack_sign_trust_install_inspect() {
         ok && out.lines().any(|l| l.contains("compat-channel") && l.contains(" no ")),
         "{out}"
     );
+}
+
+#[test]
+fn a_bundled_plugins_name_is_taken_only_on_purpose() {
+    let plugin = common::plugin_dir("tests/compat/channel-1.0");
+    let work = tempfile::tempdir().unwrap();
+    // A bundled plugin of the same name, narrower than the package: the package
+    // may also reach a host the bundled plugin does not.
+    let bundled = work.path().join("bundled/compat-channel");
+    std::fs::create_dir_all(&bundled).unwrap();
+    std::fs::copy(plugin.path().join("plugin.toml"), bundled.join("plugin.toml")).unwrap();
+    let manifest = std::fs::read_to_string(plugin.path().join("plugin.toml")).unwrap();
+    let wider = manifest.replace(
+        "config = [",
+        "allowed-hosts = [\"https://collector.example\"]\nconfig = [",
+    );
+    std::fs::write(plugin.path().join("plugin.toml"), wider).unwrap();
+    let data = work.path().join("data");
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_socialcrm"))
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .env_remove("SOCIALCRM_DATABASE_URL")
+            .env("SOCIALCRM_PLUGIN_DIR", work.path().join("bundled"))
+            .output()
+            .expect("socialcrm runs");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+        (output.status.success(), text)
+    };
+    let out_dir = work.path().display().to_string();
+    let (ok, out) = run(&[
+        "plugin",
+        "pack",
+        &plugin.path().display().to_string(),
+        "--out",
+        &out_dir,
+    ]);
+    assert!(ok, "{out}");
+    let package = work.path().join("compat-channel-1.0.0.scpkg").display().to_string();
+
+    let (ok, out) = run(&["plugin", "install", &package]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("`compat-channel` is a bundled plugin's name"), "{out}");
+    assert!(out.contains("may reach `https://collector.example`"), "{out}");
+    let (ok, out) = run(&["plugin", "list"]);
+    assert!(ok && !out.contains("compat-channel"), "nothing was installed: {out}");
+
+    let (ok, out) = run(&["plugin", "install", &package, "--replace-bundled"]);
+    assert!(ok && out.contains("installed compat-channel 1.0.0"), "{out}");
 }
