@@ -234,10 +234,15 @@ pub async fn replace_bundled(
     install_new(db, runtime, package, widening, actor, "plugin.replace-bundled").await
 }
 
-/// What `package` may do beyond the bundled plugin of its name, when there
-/// is one (a bundled manifest this host cannot read still reserves its name).
+/// What `package` may do beyond the bundled plugin of its name, when it would
+/// replace one (a bundled manifest this host cannot read still reserves its name).
 fn beyond_bundled(package: &Package) -> Option<Vec<String>> {
     let dir = super::bundled_dir(&package.manifest.name)?;
+    // The bundled plugin itself (the demo installs them so the admin screens
+    // list them) replaces nothing.
+    if std::fs::read(dir.join("plugin.wasm")).is_ok_and(|wasm| wasm == package.wasm) {
+        return None;
+    }
     let bundled = std::fs::read_to_string(dir.join("plugin.toml"))
         .ok()
         .and_then(|text| Manifest::parse(&text).ok());

@@ -1,5 +1,6 @@
 // Plugins admin: installed plugins and their versions; install, upgrade,
-// enable, disable, roll back and remove (admin only; the server checks too).
+// approve an upgrade that may do more, enable, disable, roll back and remove
+// (admin only; the server checks too).
 
 import { api, del, get, items, post } from '../api.js';
 import { badge, field, h, loading, mount, time } from '../dom.js';
@@ -29,11 +30,14 @@ export async function renderPlugins(root, ctx) {
 
 function installForm(ctx) {
   const file = h('input', { type: 'file', name: 'package', accept: '.scpkg', required: true });
+  const replace = h('input', { type: 'checkbox', name: 'replace-bundled' });
   const button = h('button', { type: 'submit', class: 'primary' }, 'Install');
   const result = h('div', { 'aria-live': 'polite' });
   const form = h('form', { class: 'card install', 'aria-labelledby': 'install-title' },
     h('h2', { id: 'install-title' }, 'Install a plugin'),
     field('Package (.scpkg)', file, 'Made with socialcrm plugin pack; checked (and its signature, per policy) before it is stored.'),
+    field('Replace the bundled plugin of the same name', replace,
+      'Every account using that name would run this package instead: the refusal without it lists what the package may do beyond the bundled plugin.'),
     result,
     h('div', { class: 'actions' }, button));
   form.addEventListener('submit', async (event) => {
@@ -43,7 +47,8 @@ function installForm(ctx) {
     if (!chosen) return;
     button.disabled = true;
     try {
-      const installed = await api('POST', '/plugins', { body: chosen });
+      const path = replace.checked ? '/plugins?replace_bundled=true' : '/plugins';
+      const installed = await api('POST', path, { body: chosen });
       notify(`Installed ${installed.name} ${installed.version}.`, 'success');
       ctx.refresh();
     } catch (e) {
@@ -62,6 +67,7 @@ function versionRows(versions) {
     h('ul', { class: 'versions' }, versions.map((v) => h('li', null,
       h('code', null, v.version),
       v.active ? [' ', badge('active', 'positive')] : null,
+      v.awaiting_approval.length ? [' ', badge('awaiting approval', 'warning')] : null,
       ' · ', time(v.installed_at), ` by ${v.installed_by}`))));
 }
 
@@ -100,7 +106,26 @@ function pluginCard(p, admin, ctx) {
     p.description ? h('p', null, p.description) : null,
     active ? h('p', { class: 'muted small' }, 'Installed ', time(active.installed_at), ` by ${active.installed_by}`) : null,
     versionRows(p.versions),
+    p.versions.filter((v) => v.awaiting_approval.length).map((v) => approval(p, v, admin, ctx)),
     actions.length ? h('div', { class: 'actions' }, actions) : null);
+}
+
+// A version stored by an upgrade that may do more than the active one: what
+// it would be allowed, and the admin's button to grant it.
+function approval(p, v, admin, ctx) {
+  let button = null;
+  if (admin) {
+    button = h('button', { type: 'button', class: 'primary' }, `Approve ${v.version}`);
+    const path = `/plugins/${encodeURIComponent(p.name)}/versions/${encodeURIComponent(v.version)}/approve`;
+    button.addEventListener('click', async () => {
+      const done = await act(button, () => post(path), `${p.name} ${v.version} approved and active.`);
+      if (done !== undefined) ctx.refresh();
+    });
+  }
+  return h('div', { class: 'approval', 'data-version': v.version },
+    h('p', null, `${v.version} awaits approval; beyond ${p.version} it may also:`),
+    h('ul', null, v.awaiting_approval.map((line) => h('li', null, line))),
+    button);
 }
 
 function upgradeControl(p, ctx) {
@@ -109,8 +134,12 @@ function upgradeControl(p, ctx) {
   file.addEventListener('change', async () => {
     const chosen = file.files[0];
     if (!chosen) return;
-    const done = await act(null, () => api('POST', `/plugins/${encodeURIComponent(p.name)}/upgrade`, { body: chosen }),
-      `${p.name} upgraded.`);
+    const upgrade = () => api('POST', `/plugins/${encodeURIComponent(p.name)}/upgrade`, { body: chosen });
+    // An upgrade that may do more is stored, not active: say so.
+    const said = (after) => (after.version === p.version
+      ? `${p.name}: the new version awaits approval (see below).`
+      : `${p.name} upgraded.`);
+    const done = await act(null, upgrade, said);
     file.value = '';
     if (done !== undefined) ctx.refresh();
   });
