@@ -6,6 +6,7 @@ pub mod cli;
 pub mod conformance;
 pub mod crm;
 mod demo;
+pub mod egress;
 pub mod ingest;
 pub mod insights;
 pub mod metrics;

@@ -11,12 +11,17 @@ pub const PLUGIN_CALL_SECONDS: &str = "socialcrm_plugin_call_seconds";
 /// Plugin calls that failed in the sandbox, labels `plugin`, `call` and `reason`
 /// (timeout, fuel, memory, trap, request-refused, output, config, instantiate, plugin).
 pub const PLUGIN_CALL_FAILURES: &str = "socialcrm_plugin_call_failures_total";
+/// Outgoing requests of plugin calls, labels `plugin`, `host` and `outcome`
+/// (the HTTP status, `refused` by the host's policy, or `error` on the way).
+pub const PLUGIN_REQUESTS: &str = "socialcrm_plugin_requests_total";
 /// Posts stored by ingest (new ones only), label `network`.
 pub const INGEST_POSTS: &str = "socialcrm_ingest_posts_total";
 /// Posts delivered again and recognised as stored, label `network`.
 pub const INGEST_DUPLICATES: &str = "socialcrm_ingest_duplicates_total";
 /// Committed pages waiting for analysis, linking and scoring (gauge).
 pub const FOLLOWUP_QUEUE: &str = "socialcrm_followup_queue_pages";
+/// Egress records dropped because the log's queue was full.
+pub const EGRESS_DROPPED: &str = "socialcrm_egress_dropped_total";
 /// Webhook calls refused with 429 (too many at once, or too fast), label `channel`.
 pub const WEBHOOKS_REFUSED: &str = "socialcrm_webhooks_refused_total";
 /// HTTP responses, label `status` (the code).

@@ -77,7 +77,9 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                     secrets: secrets.into_iter().collect::<BTreeMap<_, _>>(),
                     allow_private,
                 };
-                channels::add(&db, &global.secret_box()?, &ingest, new).await?;
+                let added = channels::add(&db, &global.secret_box()?, &ingest, new).await;
+                ingest.egress().flush().await;
+                added?;
                 println!("added channel {name}; run `socialcrm channel sync {name}` to catch up");
             }
             Action::List => {
@@ -100,6 +102,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                     |r: &SyncReport| bar.set_message(format!("{} pages, {} new posts", r.pages, r.new_posts));
                 let owner = format!("cli:{}", std::process::id());
                 let report = ingest.sync_now(&name, &owner, &progress).await;
+                ingest.egress().flush().await;
                 bar.finish_and_clear();
                 let report = report?;
                 // Posts an interrupted earlier sync committed may still lack their analyses.

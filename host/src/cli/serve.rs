@@ -70,8 +70,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         let jobs = tokio::spawn(crate::reanalysis::work(jobs, stop.clone()));
         let every = Duration::from_secs(args.recompute_interval);
         let scoring = tokio::spawn(crate::insights::schedule::run(db.clone(), every, stop.clone()));
+        let egress = ingest.egress().clone();
         crate::server::serve(listener, ingest, options, stop).await?;
         let _ = tokio::join!(jobs, scoring);
+        egress.flush().await;
         anyhow::Ok(ExitCode::SUCCESS)
     })
 }

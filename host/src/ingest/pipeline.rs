@@ -14,6 +14,7 @@ use super::page::{ChannelRef, CommitError, KnownAuthors, PageRows, check, commit
 use super::poller::{Poller, Polling};
 use super::schedule::{Outcome, Schedule};
 use crate::crm::identity::Resolved;
+use crate::egress::EgressLog;
 use crate::plugins::PluginKind;
 use crate::plugins::registry::{self, FindError};
 use crate::runtime::bindings::{WebhookRequest, WebhookResponse};
@@ -98,6 +99,8 @@ struct Inner {
     known: KnownAuthors,
     /// Authors resolved lately (identity resolution skips them unread).
     resolved: Arc<Resolved>,
+    /// Where the runtime's calls leave their requests.
+    egress: Arc<EgressLog>,
 }
 
 impl Ingest {
@@ -108,8 +111,10 @@ impl Ingest {
         analyzers: Vec<AnalyzerPlugin>,
         options: IngestOptions,
     ) -> Self {
+        let egress = crate::egress::attach(&runtime, &db);
         Ingest {
             inner: Arc::new(Inner {
+                egress,
                 db,
                 sbox,
                 runtime,
@@ -126,6 +131,11 @@ impl Ingest {
 
     pub fn db(&self) -> &Db {
         &self.inner.db
+    }
+
+    /// The egress log the runtime's calls report to (flush it before exiting).
+    pub fn egress(&self) -> &EgressLog {
+        &self.inner.egress
     }
 
     pub fn analyzers(&self) -> &[AnalyzerPlugin] {

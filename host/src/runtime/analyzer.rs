@@ -8,7 +8,7 @@ use wasmtime::component::Component;
 use super::bindings::analyzer::AnalyzerPre;
 use super::bindings::types::Analysis;
 use super::bindings::{AnalysisInput, AnalyzerDescriptor};
-use super::call::{self, Budget, CallOutput};
+use super::call::{self, Budget, CallOutput, CallSpec};
 use super::error::{CallError, LoadError};
 use super::http::HttpPolicy;
 use super::output::check_analyses;
@@ -73,20 +73,17 @@ impl AnalyzerPlugin {
         function: &'static str,
         f: impl AsyncFnOnce(&mut wasmtime::Store<CallState>, &AnalyzerPre<CallState>) -> wasmtime::Result<T>,
     ) -> Result<CallOutput<T>, CallError> {
-        let budget = Budget {
-            timeout: self.meta.limits.analyzer_timeout,
-            fuel: Some(self.meta.limits.analyzer_fuel),
-        };
-        // An analyzer reaches no host: an empty policy refuses every request.
-        let policy = Arc::new(HttpPolicy::default());
-        call::run(
-            &self.shared,
-            &self.meta,
+        let spec = CallSpec {
             function,
-            budget,
-            policy,
-            BTreeMap::new(),
-            async |store| f(store, &self.pre).await,
-        )
+            account: None,
+            budget: Budget {
+                timeout: self.meta.limits.analyzer_timeout,
+                fuel: Some(self.meta.limits.analyzer_fuel),
+            },
+            // An analyzer reaches no host: an empty policy refuses every request.
+            policy: Arc::new(HttpPolicy::default()),
+            kv: BTreeMap::new(),
+        };
+        call::run(&self.shared, &self.meta, spec, async |store| f(store, &self.pre).await)
     }
 }

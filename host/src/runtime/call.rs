@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Store, Trap};
 
+use super::egress::{self, EgressCall};
 use super::error::{CallError, FailReason};
 use super::http::{HttpPolicy, OutgoingHooks, RequestRecord};
 use super::limits::MemoryLimitExceeded;
@@ -62,15 +63,29 @@ pub(crate) struct Budget {
 /// Fuel of a call without a fuel limit: more than any deadline lets it burn.
 const UNMETERED_FUEL: u64 = i64::MAX as u64;
 
+/// What one call is: its function, the account it runs for, its budget, and
+/// what it may reach and read.
+pub(crate) struct CallSpec<'a> {
+    pub function: &'static str,
+    pub account: Option<&'a str>,
+    pub budget: Budget,
+    pub policy: Arc<HttpPolicy>,
+    pub kv: BTreeMap<String, Vec<u8>>,
+}
+
 pub(crate) fn run<T>(
     shared: &Shared,
     meta: &PluginMeta,
-    function: &'static str,
-    budget: Budget,
-    policy: Arc<HttpPolicy>,
-    kv: BTreeMap<String, Vec<u8>>,
+    spec: CallSpec<'_>,
     call: impl AsyncFnOnce(&mut Store<CallState>) -> wasmtime::Result<T>,
 ) -> Result<CallOutput<T>, CallError> {
+    let CallSpec {
+        function,
+        account,
+        budget,
+        policy,
+        kv,
+    } = spec;
     let plugin = meta.manifest.name.clone();
     let secrets = policy.clone();
     let fail = |reason: FailReason| {
@@ -116,6 +131,16 @@ pub(crate) fn run<T>(
         .record(duration.as_secs_f64());
     let fuel_used = fuel.saturating_sub(store.get_fuel().unwrap_or(0));
     let requests = records.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default();
+    if !requests.is_empty() {
+        let call = EgressCall {
+            plugin: plugin.clone(),
+            version: meta.manifest.version.to_string(),
+            account: account.map(str::to_string),
+            function,
+            requests: requests.clone(),
+        };
+        egress::report(shared.egress.get(), call);
+    }
     let value = match result {
         Ok(value) => value,
         Err(e) => {

@@ -8,7 +8,7 @@ use wasmtime::component::Component;
 use super::bindings::channel::ChannelPre;
 use super::bindings::types::{ConfigEntry, PluginError};
 use super::bindings::{ChannelDescriptor, Outbound, Page, Sent, WebhookRequest, WebhookResult};
-use super::call::{self, Budget, CallOutput};
+use super::call::{self, Budget, CallOutput, CallSpec};
 use super::error::{CallError, FailReason, LoadError};
 use super::http::{AllowedOrigin, HttpPolicy};
 use super::output::check_posts;
@@ -164,7 +164,14 @@ impl ChannelPlugin {
             timeout: self.meta.limits.channel_timeout,
             fuel: None,
         };
-        let out = call::run(&self.shared, &self.meta, function, budget, policy, kv, async |store| {
+        let spec = CallSpec {
+            function,
+            account: account.map(|a| a.name.as_str()),
+            budget,
+            policy,
+            kv,
+        };
+        let out = call::run(&self.shared, &self.meta, spec, async |store| {
             f(store, &self.pre, &config).await
         })?;
         let no_secrets = BTreeMap::new();

@@ -7,6 +7,7 @@ pub mod bindings;
 mod cache;
 mod call;
 mod channel;
+mod egress;
 mod engine;
 mod error;
 pub mod http;
@@ -16,7 +17,7 @@ mod redact;
 mod state;
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -25,6 +26,7 @@ pub use analyzer::AnalyzerPlugin;
 pub use cache::sha256_hex;
 pub use call::CallOutput;
 pub use channel::{Account, ChannelPlugin};
+pub use egress::{EgressCall, EgressSink};
 pub use error::{CallError, FailReason, LoadError};
 pub use http::{Credential, HttpPolicy, NetworkTransport, RequestRecord, Transport};
 pub use limits::{Limits, MemoryLimitExceeded};
@@ -68,6 +70,8 @@ pub(crate) struct Shared {
     cache_dir: Option<PathBuf>,
     transport: Arc<dyn Transport>,
     max_limits: Limits,
+    /// Where calls' requests go: set once by the host that keeps them.
+    egress: OnceLock<Arc<dyn EgressSink>>,
 }
 
 /// What the host knows of a loaded plugin.
@@ -106,8 +110,15 @@ impl Runtime {
                 cache_dir: options.cache_dir,
                 transport: options.transport,
                 max_limits: options.max_limits,
+                egress: OnceLock::new(),
             }),
         })
+    }
+
+    /// Sends the requests of every later call, failed or not, to `sink`;
+    /// only the first sink set is kept (false when one was set before).
+    pub fn record_egress_to(&self, sink: Arc<dyn EgressSink>) -> bool {
+        self.shared.egress.set(sink).is_ok()
     }
 
     /// The engine, for tools that measure it.

@@ -107,7 +107,32 @@ function pluginCard(p, admin, ctx) {
     active ? h('p', { class: 'muted small' }, 'Installed ', time(active.installed_at), ` by ${active.installed_by}`) : null,
     versionRows(p.versions),
     p.versions.filter((v) => v.awaiting_approval.length).map((v) => approval(p, v, admin, ctx)),
+    admin ? egressLog(p) : null,
     actions.length ? h('div', { class: 'actions' }, actions) : null);
+}
+
+// The plugin's outgoing requests, newest first, loaded when opened.
+function egressLog(p) {
+  const body = h('div', null, loading('Loading requests'));
+  const box = h('details', { class: 'egress' }, h('summary', null, 'Recent requests'), body);
+  box.addEventListener('toggle', async () => {
+    if (!box.open || box.dataset.loaded) return;
+    box.dataset.loaded = 'yes';
+    try {
+      const page = await get(`/plugins/${encodeURIComponent(p.name)}/egress?limit=20`);
+      mount(body, page.items.length
+        ? h('ul', { class: 'versions' }, page.items.map((e) => h('li', null,
+          h('code', null, `${e.method} ${e.scheme}://${e.host}${e.path}`), ' ',
+          e.refused ? badge('refused', 'negative')
+            : e.error ? badge('failed', 'warning') : badge(String(e.status), 'muted'),
+          ` · ${e.call}${e.account ? ` for ${e.account}` : ''} · `, time(e.at),
+          e.refused || e.error ? h('div', { class: 'muted small' }, e.refused || e.error) : null)))
+        : h('p', { class: 'empty' }, 'No request logged in the last 30 days.'));
+    } catch (e) {
+      mount(body, errorBox(e, 'Cannot load the requests'));
+    }
+  });
+  return box;
 }
 
 // A version stored by an upgrade that may do more than the active one: what

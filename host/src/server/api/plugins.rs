@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::egress::{self, EgressEntry};
 use crate::ingest::Ingest;
 use crate::plugins::registry::{self, Installed, RegistryError};
 use crate::plugins::trust::TrustError;
@@ -21,6 +22,7 @@ use crate::runtime::WIT_VERSION;
 use crate::server::ApiError;
 use crate::server::auth::{Admin, Auth, Viewer};
 use crate::server::extract::{Json, Path, Query};
+use crate::server::page::{self, Page};
 
 pub fn routes() -> OpenApiRouter<Ingest> {
     OpenApiRouter::new()
@@ -28,6 +30,7 @@ pub fn routes() -> OpenApiRouter<Ingest> {
         .routes(routes!(inspect_plugin, remove_plugin))
         .routes(routes!(upgrade_plugin))
         .routes(routes!(approve_plugin))
+        .routes(routes!(plugin_egress))
         .routes(routes!(rollback_plugin))
         .routes(routes!(enable_plugin))
         .routes(routes!(disable_plugin))
@@ -293,6 +296,31 @@ async fn approve_plugin(
     .await
     .map_err(error)?;
     Ok(Json(summary_of(&ingest, &name).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct EgressQuery {
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// The plugin's outgoing requests, newest first (refused ones included),
+/// as long as the retention keeps them (30 days).
+#[utoipa::path(get, path = "/plugins/{name}/egress", tag = "plugins",
+    params(("name" = String, Path, description = "Plugin name"), EgressQuery),
+    responses((status = 200, description = "A page of requests", body = Page<EgressEntry>)))]
+async fn plugin_egress(
+    _auth: Auth<Admin>,
+    State(ingest): State<Ingest>,
+    Path(name): Path<String>,
+    Query(q): Query<EgressQuery>,
+) -> Result<Json<Page<EgressEntry>>, ApiError> {
+    let limit = page::limit(q.limit)?;
+    let before: i64 = page::decode(q.cursor.as_deref())?.unwrap_or(i64::MAX);
+    let items = egress::list(ingest.db(), &name, limit, before).await?;
+    Ok(Json(Page::of(items, limit, |e| e.id)))
 }
 
 /// Makes the version active before the current one active again.
