@@ -107,6 +107,19 @@ impl types::Host for CallState {}
 impl log::Host for CallState {
     fn write(&mut self, level: log::Level, message: String) {
         self.log_lines += 1;
+        let counted = if self.log_lines > self.max_log_lines {
+            "dropped"
+        } else {
+            match level {
+                log::Level::Trace => "trace",
+                log::Level::Debug => "debug",
+                log::Level::Info => "info",
+                log::Level::Warn => "warn",
+                log::Level::Error => "error",
+            }
+        };
+        let labels = [("plugin", self.plugin.clone()), ("level", counted.to_string())];
+        metrics::counter!(crate::metrics::PLUGIN_LOG_LINES, &labels).increment(1);
         if self.log_lines > self.max_log_lines {
             if self.log_lines == self.max_log_lines + 1 {
                 tracing::warn!(plugin = %self.plugin, "log line cap reached; dropping the rest of this call's lines");

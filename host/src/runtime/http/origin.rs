@@ -43,6 +43,19 @@ impl AllowedOrigin {
                     pattern: pattern.into(),
                     field: field.into(),
                 })?;
+            // A value that is only part of the pattern is a host name (or a
+            // port): `evil.example#`, `/`, `@` or `:` would move the origin.
+            let whole = open == 0 && close + 1 == rest.len() && expanded.is_empty();
+            if !whole
+                && !value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+            {
+                return Err(OriginError::Invalid {
+                    pattern: pattern.into(),
+                    why: format!("config field `{field}` must be a host name here, not `{value}`"),
+                });
+            }
             expanded.push_str(&rest[..open]);
             expanded.push_str(value.trim_end_matches('/'));
             rest = &rest[close + 1..];
@@ -182,6 +195,28 @@ mod tests {
         assert!(bare.matches("https", "EXAMPLE.org", 443));
         let local = AllowedOrigin::expand("http://127.0.0.1:{port}", &config(&[("port", "8080")])).unwrap();
         assert!(local.matches("http", "127.0.0.1", 8080));
+    }
+
+    #[test]
+    fn a_value_inside_a_pattern_cannot_move_the_origin() {
+        for trick in [
+            "evil.example#",
+            "evil.example/",
+            "user@evil.example",
+            "evil.example:8443",
+            "a b",
+        ] {
+            let err = AllowedOrigin::expand("https://{tenant}.api.example.com", &config(&[("tenant", trick)]));
+            assert!(
+                matches!(&err, Err(OriginError::Invalid { why, .. }) if why.contains("must be a host name here")),
+                "{trick}: {err:?}"
+            );
+        }
+        let ok = AllowedOrigin::expand("https://{tenant}.api.example.com", &config(&[("tenant", "acme-eu")])).unwrap();
+        assert!(ok.matches("https", "acme-eu.api.example.com", 443));
+        // A whole-origin field is a URL by design.
+        let whole = AllowedOrigin::expand("{instance}", &config(&[("instance", "https://m.example:8443/")])).unwrap();
+        assert!(whole.matches("https", "m.example", 8443));
     }
 
     #[test]
