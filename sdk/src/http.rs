@@ -87,14 +87,16 @@ impl Request {
         self
     }
 
-    /// Appends `name=value` to the URL's query, percent-encoded.
     /// Lets the host fill the `{{secret.NAME}}` placeholders of these secrets in
-    /// this request (a login call). Requests that do not ask get nothing
-    /// filled, so text the plugin relays can never draw a secret out.
+    /// this request (a login call), in the places the manifest's `secret-fill`
+    /// gives for its origin and path (any other request asking is refused).
+    /// Requests that do not ask get nothing filled, so text the plugin relays
+    /// can never draw a secret out.
     pub fn fill_secrets(self, names: &[&str]) -> Request {
         self.header("x-socialcrm-fill-secrets", names.join(","))
     }
 
+    /// Appends `name=value` to the URL's query, percent-encoded.
     pub fn query(mut self, name: &str, value: &str) -> Request {
         let sep = if self.url.contains('?') { '&' } else { '?' };
         self.url = format!("{}{sep}{}={}", self.url, encode(name), encode(value));

@@ -438,8 +438,21 @@ fn a_filled_secret_echoed_back_is_scrubbed_before_the_plugin_reads_it() {
     let page = plugin
         .poll(&with_password("echo-secret", &echo_server()), "")
         .expect("the echo call works");
-    assert_eq!(page.value.posts[0].text, "{{secret.password}}");
+    assert_eq!(page.value.posts[0].text, r#"{"password":"{{secret.password}}"}"#);
     assert_eq!(page.requests[0].status, Some(200));
+}
+
+#[test]
+fn a_secret_is_filled_only_where_the_manifest_lets_it() {
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let plugin = channel(&runtime);
+    let err = plugin
+        .poll(&with_password("fill-elsewhere", &echo_server()), "")
+        .expect_err("no rule lets the password into /collect");
+    assert!(
+        matches!(&err.reason, FailReason::RequestRefused(m) if m.contains("secret `password` may not be filled in a request to http://127.0.0.1:")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -451,5 +464,8 @@ fn a_secret_a_plugin_smuggled_out_never_reaches_its_error() {
         .expect_err("the plugin reports what it learned as an error");
     let message = err.to_string();
     assert!(!message.contains("hunter22"), "{message}");
-    assert!(message.ends_with("learned [secret password]"), "{message}");
+    assert!(
+        message.ends_with(r#"learned {"password":"[secret password]"}"#),
+        "{message}"
+    );
 }

@@ -17,6 +17,10 @@ commands:
   python-example  build the Python example analyzer with componentize-py (from PyPI, into a
                   virtual environment under target/) and test that it installs and runs
   bench           build-plugins, then the benchmarks (instantiation, sentiment wasm/native/VADER, mastodon parsing, end-to-end ingest, insights, the HTTP API)
+  bench-against REV [ROUNDS]
+                  the platform benchmark (instantiation, analyzer batches, a 40-post poll) of git
+                  revision REV and of the working tree, interleaved round by round (default 5):
+                  what a change costs, measured in one run (compare the medians)
   browser-test    build-plugins and socialcrm, then drive the web UI of `socialcrm demo` in headless
                   Chromium (tests/browser, playwright-core from npm; screenshots in target/browser)
   pds-test        build-plugins and socialcrm, then run the Bluesky plugin against the AT Protocol
@@ -43,6 +47,7 @@ fn main() {
         Some("test") => test(),
         Some("demo") => demo(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("bench-against") => bench_against(&args[1..]),
         Some("python-example") => python_example(),
         Some("browser-test") => browser_test(),
         Some("pds-test") => pds_test(),
@@ -206,6 +211,74 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         run(bench)?;
     }
     Ok(())
+}
+
+fn bench_against(args: &[String]) -> anyhow::Result<()> {
+    let Some(rev) = args.first() else {
+        bail!("usage: cargo xtask bench-against REV [ROUNDS]");
+    };
+    let rounds: usize = match args.get(1) {
+        Some(n) => n.parse().with_context(|| format!("ROUNDS `{n}` is not a number"))?,
+        None => 5,
+    };
+    build_plugins()?;
+    let target = root().join("target/bench-against");
+    let base = target.join("base");
+    let worktree = |args: &[&str]| {
+        let mut git = Command::new("git");
+        git.current_dir(root()).arg("worktree").args(args);
+        git
+    };
+    if base.exists() {
+        run(worktree(&["remove", "--force", &base.display().to_string()]))?;
+    }
+    run(worktree(&["add", "--detach", &base.display().to_string(), rev]))?;
+    let theirs = platform_bench(&base, &target)?;
+    let ours = platform_bench(&root(), &target)?;
+    for round in 1..=rounds {
+        for (name, bench) in [(rev.as_str(), &theirs), ("working tree", &ours)] {
+            println!("== {name}, round {round} of {rounds}");
+            let mut cmd = Command::new(bench);
+            // Traps capture backtraces when this is set, which slows them by ~40 µs each.
+            cmd.env_remove("RUST_BACKTRACE").env("CARGO_TARGET_DIR", &target).args([
+                "instantiate",
+                "sentiment",
+                "mastodon",
+            ]);
+            run(cmd)?;
+        }
+    }
+    run(worktree(&["remove", "--force", &base.display().to_string()]))
+}
+
+/// Builds the platform benchmark of the workspace at `dir` into `target`
+/// (dependencies are shared between the two builds) and returns its path.
+fn platform_bench(dir: &Path, target: &Path) -> anyhow::Result<PathBuf> {
+    let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    build.current_dir(dir).env("CARGO_TARGET_DIR", target).args([
+        "bench",
+        "-p",
+        "socialcrm-tests",
+        "--bench",
+        "platform",
+        "--no-run",
+        "--message-format=json-render-diagnostics",
+    ]);
+    eprintln!("xtask: building the platform benchmark of {}", dir.display());
+    let output = build.output().context("running cargo bench --no-run")?;
+    if !output.status.success() {
+        bail!(
+            "building the benchmark of {} failed:\n{}",
+            dir.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "platform")
+        .and_then(|m| m["executable"].as_str().map(PathBuf::from))
+        .with_context(|| format!("cargo built no platform benchmark in {}", dir.display()))
 }
 
 /// Debian's Chromium: playwright-core drives it, so no browser is downloaded.

@@ -112,6 +112,7 @@ fn trial_manifest(stem: &str) -> Manifest {
         license: None,
         allowed_hosts: Vec::new(),
         credential: None,
+        secret_fill: Vec::new(),
         config: Vec::new(),
         limits: Default::default(),
         webhook: Default::default(),

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use semver::{Version, VersionReq};
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::{Credential, Limits, WIT_VERSION};
+use crate::runtime::{Credential, Limits, SecretFill, WIT_VERSION};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -57,6 +57,9 @@ pub struct Manifest {
     pub allowed_hosts: Vec<String>,
     #[serde(default)]
     pub credential: Option<Credential>,
+    /// Where the host may fill which secret into a request (a login call).
+    #[serde(default)]
+    pub secret_fill: Vec<SecretFill>,
     #[serde(default)]
     pub config: Vec<ConfigFieldSpec>,
     /// Limits the plugin asks for; the host's maximums still apply.
@@ -180,6 +183,28 @@ impl Manifest {
                     "credential",
                     format!("secret `{secret}` is not a config field with `secret = true`"),
                 );
+            }
+        }
+        let credential = self.credential_secrets();
+        for fill in &self.secret_fill {
+            let why = if let Err(why) = fill.check() {
+                Some(why)
+            } else if !self.config.iter().any(|f| f.name == fill.secret && f.secret) {
+                Some(format!("`{}` is not a config field with `secret = true`", fill.secret))
+            } else if credential.contains(&fill.secret.as_str()) {
+                Some(format!(
+                    "`{}` is the credential's secret, which is never filled",
+                    fill.secret
+                ))
+            } else if !self.allowed_hosts.contains(&fill.origin) {
+                Some(format!("origin `{}` is not one of `allowed-hosts`", fill.origin))
+            } else if !fill.path.starts_with('/') {
+                Some(format!("path `{}` must start with `/`", fill.path))
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return field("secret-fill", why);
             }
         }
         for pattern in &self.allowed_hosts {

@@ -18,6 +18,8 @@ pub struct Permissions {
     /// Secret config fields: the host may use them on the plugin's behalf
     /// (credential, placeholders, HMACs); the plugin never reads them.
     pub secrets: Vec<String>,
+    /// Where the host may fill a secret into a request.
+    pub secret_fills: Vec<String>,
     /// The limits it asks for (the host's maximums still apply).
     #[schema(value_type = Object)]
     pub limits: Limits,
@@ -43,6 +45,7 @@ impl Permissions {
                 .filter(|f| f.secret)
                 .map(|f| f.name.clone())
                 .collect(),
+            secret_fills: manifest.secret_fill.iter().map(|f| f.describe()).collect(),
             limits: manifest.limits.clone(),
             webhook_max_body_bytes: channel.then_some(manifest.webhook.max_body_bytes),
             sees: if channel {
@@ -63,6 +66,9 @@ impl Permissions {
         }
         for secret in to.secrets.iter().filter(|s| !self.secrets.contains(s)) {
             wider.push(format!("may have the host use the secret `{secret}`"));
+        }
+        for fill in to.secret_fills.iter().filter(|f| !self.secret_fills.contains(f)) {
+            wider.push(format!("may have the host fill {fill}"));
         }
         if to.credential != self.credential
             && let Some(credential) = &to.credential

@@ -10,7 +10,7 @@ use super::bindings::types::{ConfigEntry, PluginError};
 use super::bindings::{ChannelDescriptor, Outbound, Page, Sent, WebhookRequest, WebhookResult};
 use super::call::{self, Budget, CallOutput, CallSpec};
 use super::error::{CallError, FailReason, LoadError};
-use super::http::{AllowedOrigin, HttpPolicy};
+use super::http::{AllowedOrigin, FillRule, HttpPolicy};
 use super::output::check_posts;
 use super::state::CallState;
 use super::{PluginMeta, Shared};
@@ -217,8 +217,17 @@ impl ChannelPlugin {
             .map(|pattern| AllowedOrigin::expand(pattern, &account.config))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| FailReason::Config(e.to_string()))?;
+        let fills = self
+            .meta
+            .manifest
+            .secret_fill
+            .iter()
+            .map(|fill| FillRule::expand(fill, &account.config))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| FailReason::Config(e.to_string()))?;
         Ok(Arc::new(HttpPolicy {
             origins,
+            fills,
             credential: self.meta.manifest.credential.clone(),
             secrets: account.secrets.clone(),
             allow_private: account.allow_private,

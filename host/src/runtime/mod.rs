@@ -28,7 +28,7 @@ pub use call::CallOutput;
 pub use channel::{Account, ChannelPlugin};
 pub use egress::{EgressCall, EgressSink};
 pub use error::{CallError, FailReason, LoadError};
-pub use http::{Credential, HttpPolicy, NetworkTransport, RequestRecord, Transport};
+pub use http::{Credential, HttpPolicy, NetworkTransport, RequestRecord, SecretFill, Transport};
 pub use limits::{Limits, MemoryLimitExceeded};
 pub use state::KvChanges;
 

