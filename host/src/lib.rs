@@ -7,6 +7,8 @@ pub mod conformance;
 pub mod crm;
 mod demo;
 pub mod egress;
+#[cfg(test)]
+mod fuzz;
 pub mod ingest;
 pub mod insights;
 pub mod metrics;

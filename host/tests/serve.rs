@@ -422,29 +422,39 @@ async fn a_plugin_that_times_out_backs_off_alone() {
     .await;
 }
 
+/// Two channels of the hostile plugin, `hooked` (echoes) and `stuck` (loops
+/// until its deadline), and the server in front of them: its base URL and task.
+async fn hooked_and_stuck(
+    db: &Db,
+    ingest: &Ingest,
+    hostile: &str,
+) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
+    for (name, mode) in [("hooked", "echo"), ("stuck", "loop")] {
+        let new = NewChannel {
+            name: name.into(),
+            plugin: hostile.to_string(),
+            config: BTreeMap::from([
+                ("mode".into(), mode.into()),
+                ("target".into(), "http://127.0.0.1:9".into()),
+            ]),
+            secrets: BTreeMap::new(),
+            allow_private: true,
+        };
+        channels::add(db, &sbox(), ingest, new).await.unwrap();
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = socialcrm::server::router(ingest.clone());
+    (base, tokio::spawn(async move { axum::serve(listener, app).await }))
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn webhooks_and_the_read_api_over_http() {
     let hostile = common::plugin_dir("tests/hostile/channel");
     let hostile = &hostile.path().display().to_string();
     common::on_each_db(|db| async move {
         let ingest = ingest(&db, fast());
-        for (name, mode) in [("hooked", "echo"), ("stuck", "loop")] {
-            let new = NewChannel {
-                name: name.into(),
-                plugin: hostile.clone(),
-                config: BTreeMap::from([
-                    ("mode".into(), mode.into()),
-                    ("target".into(), "http://127.0.0.1:9".into()),
-                ]),
-                secrets: BTreeMap::new(),
-                allow_private: true,
-            };
-            channels::add(&db, &sbox(), &ingest, new).await.unwrap();
-        }
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = socialcrm::server::router(ingest.clone());
-        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let (base, server) = hooked_and_stuck(&db, &ingest, hostile).await;
         let token = tokens::create(&db, "agent-1", Role::Agent, "test").await.unwrap();
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert(
@@ -574,23 +584,7 @@ async fn hostile_webhook_callers_and_answers_are_contained() {
     let hostile = &hostile.path().display().to_string();
     common::on_each_db(|db| async move {
         let ingest = ingest(&db, fast());
-        for (name, mode) in [("hooked", "echo"), ("stuck", "loop")] {
-            let new = NewChannel {
-                name: name.into(),
-                plugin: hostile.clone(),
-                config: BTreeMap::from([
-                    ("mode".into(), mode.into()),
-                    ("target".into(), "http://127.0.0.1:9".into()),
-                ]),
-                secrets: BTreeMap::new(),
-                allow_private: true,
-            };
-            channels::add(&db, &sbox(), &ingest, new).await.unwrap();
-        }
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = socialcrm::server::router(ingest.clone());
-        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let (base, server) = hooked_and_stuck(&db, &ingest, hostile).await;
         let http = reqwest::Client::new();
 
         // The answer is the plugin's (here the caller's query, echoed): it is

@@ -17,6 +17,9 @@ commands:
   python-example  build the Python example analyzer with componentize-py (from PyPI, into a
                   virtual environment under target/) and test that it installs and runs
   bench           build-plugins, then the benchmarks (instantiation, sentiment wasm/native/VADER, mastodon parsing, end-to-end ingest, insights, the HTTP API)
+  fuzz [CASES]    build-plugins, then the fuzz targets (manifest parser, package reader, X and Meta
+                  webhook handlers through the host, CSV import, API cursor decoder): CASES mutated
+                  seeds of tests/fuzz/ each (default 2000); bounded, stable toolchain, not in `test`
   bench-against REV [ROUNDS]
                   the platform benchmark (instantiation, analyzer batches, a 40-post poll) of git
                   revision REV and of the working tree, interleaved round by round (default 5):
@@ -48,6 +51,7 @@ fn main() {
         Some("demo") => demo(&args[1..]),
         Some("bench") => bench(&args[1..]),
         Some("bench-against") => bench_against(&args[1..]),
+        Some("fuzz") => fuzz(&args[1..]),
         Some("python-example") => python_example(),
         Some("browser-test") => browser_test(),
         Some("pds-test") => pds_test(),
@@ -211,6 +215,26 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         run(bench)?;
     }
     Ok(())
+}
+
+fn fuzz(args: &[String]) -> anyhow::Result<()> {
+    build_plugins()?;
+    let mut fuzz = cargo();
+    fuzz.env("SOCIALCRM_FUZZ_CASES", args.first().map_or("2000", String::as_str))
+        .env_remove("RUST_BACKTRACE")
+        .args([
+            "test",
+            "--release",
+            "-p",
+            "socialcrm",
+            "--lib",
+            "fuzz::",
+            "--",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ]);
+    run(fuzz)
 }
 
 fn bench_against(args: &[String]) -> anyhow::Result<()> {

@@ -8,7 +8,7 @@ mod error;
 mod extract;
 mod hooks;
 mod openapi;
-mod page;
+pub(crate) mod page;
 mod ui;
 
 use std::net::SocketAddr;
