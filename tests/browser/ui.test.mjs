@@ -222,6 +222,10 @@ try {
     // The package is the bundled reddit plugin itself, so it replaces nothing
     // and needs no "replace the bundled plugin" consent.
     await page.locator('li.plugin[data-plugin="reddit"]').waitFor();
+    // The demo channel's polls are in the egress log.
+    const mastodon = page.locator('li.plugin[data-plugin="mastodon"]');
+    await mastodon.getByText('Recent requests').click();
+    await mastodon.locator('details.egress li', { hasText: '/api/v1/notifications' }).first().waitFor();
     await noPlaceholders(page);
     await page.screenshot({ path: join(shots, 'plugins.png'), fullPage: true });
   });

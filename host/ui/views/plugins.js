@@ -36,8 +36,10 @@ function installForm(ctx) {
   const form = h('form', { class: 'card install', 'aria-labelledby': 'install-title' },
     h('h2', { id: 'install-title' }, 'Install a plugin'),
     field('Package (.scpkg)', file, 'Made with socialcrm plugin pack; checked (and its signature, per policy) before it is stored.'),
-    field('Replace the bundled plugin of the same name', replace,
-      'Every account using that name would run this package instead: the refusal without it lists what the package may do beyond the bundled plugin.'),
+    h('div', { class: 'field' },
+      h('label', { class: 'check' }, replace, ' Replace the bundled plugin of the same name'),
+      h('small', { class: 'hint' },
+        'Every account using that name would run this package instead: the refusal without it lists what the package may do beyond the bundled plugin.')),
     result,
     h('div', { class: 'actions' }, button));
   form.addEventListener('submit', async (event) => {
@@ -107,7 +109,7 @@ function pluginCard(p, admin, ctx) {
     active ? h('p', { class: 'muted small' }, 'Installed ', time(active.installed_at), ` by ${active.installed_by}`) : null,
     versionRows(p.versions),
     p.versions.filter((v) => v.awaiting_approval.length).map((v) => approval(p, v, admin, ctx)),
-    admin ? egressLog(p) : null,
+    admin && p.kind === 'channel' ? egressLog(p) : null,
     actions.length ? h('div', { class: 'actions' }, actions) : null);
 }
 
