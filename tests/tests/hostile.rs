@@ -456,6 +456,27 @@ fn a_secret_is_filled_only_where_the_manifest_lets_it() {
 }
 
 #[test]
+fn the_responses_a_call_holds_share_one_budget() {
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let (mut manifest, wasm) = load(CHANNEL_DIR);
+    manifest.limits.max_call_response_bytes = 250_000;
+    let plugin = runtime.load_channel(manifest, &wasm).unwrap();
+    let page = plugin.poll(&private("fetch-many", &echo_server()), "").unwrap();
+    let text = &page.value.posts[0].text;
+    assert!(text.starts_with("2 "), "two responses of 100 KB fit in 250 KB: {text}");
+    let errors: Vec<_> = page.requests.iter().filter_map(|r| r.error.as_deref()).collect();
+    assert_eq!(errors.len(), 3, "{:?}", page.requests);
+    for error in errors {
+        assert_eq!(
+            error, "response body over the 50000-byte cap",
+            "each later one gets what is left"
+        );
+    }
+    let held: usize = page.requests.iter().map(|r| r.response_bytes).sum();
+    assert_eq!(held, 200_000);
+}
+
+#[test]
 fn a_secret_a_plugin_smuggled_out_never_reaches_its_error() {
     let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
     let plugin = channel(&runtime);

@@ -109,6 +109,7 @@ pub(crate) fn run<T>(
         transport: shared.transport.clone(),
         records: records.clone(),
         sent: 0,
+        received: Arc::default(),
     };
     let mut store = Store::new(&shared.engine, CallState::new(meta.manifest.name.clone(), hooks, kv));
     store.limiter(|s| &mut s.limiter);

@@ -34,6 +34,9 @@ pub struct Limits {
     pub max_request_bytes: usize,
     /// Bytes of one response body.
     pub max_response_bytes: usize,
+    /// Bytes of all response bodies of one call (the host holds them until
+    /// the guest reads them).
+    pub max_call_response_bytes: usize,
     /// Log lines kept per call; the rest are counted and dropped.
     pub max_log_lines: usize,
     /// Bytes of the key-value store of one plugin and account.
@@ -54,6 +57,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(8),
             max_request_bytes: 1 << 20,
             max_response_bytes: 8 << 20,
+            max_call_response_bytes: 32 << 20,
             max_log_lines: 200,
             max_kv_bytes: 64 << 10,
         }
@@ -75,6 +79,7 @@ impl Limits {
             request_timeout: self.request_timeout.min(other.request_timeout),
             max_request_bytes: self.max_request_bytes.min(other.max_request_bytes),
             max_response_bytes: self.max_response_bytes.min(other.max_response_bytes),
+            max_call_response_bytes: self.max_call_response_bytes.min(other.max_call_response_bytes),
             max_log_lines: self.max_log_lines.min(other.max_log_lines),
             max_kv_bytes: self.max_kv_bytes.min(other.max_kv_bytes),
         }

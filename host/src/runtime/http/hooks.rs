@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -105,6 +106,8 @@ pub(crate) struct OutgoingHooks {
     pub transport: Arc<dyn Transport>,
     pub records: Arc<Mutex<Vec<RequestRecord>>>,
     pub sent: usize,
+    /// Response bytes this call has received so far.
+    pub received: Arc<AtomicUsize>,
 }
 
 type SendFuture = Box<
@@ -178,6 +181,7 @@ impl WasiHttpHooks for OutgoingHooks {
         let transport = self.transport.clone();
         let records = self.records.clone();
         let limits = self.limits.clone();
+        let received = self.received.clone();
         Box::new(async move {
             let start = Instant::now();
             let outcome = async {
@@ -188,15 +192,26 @@ impl WasiHttpHooks for OutgoingHooks {
                     .to_bytes();
                 let (request, filled) = prepare(parts, body, &policy).map_err(Failure::Refused)?;
                 let sent_bytes = request.body.len();
+                // One budget for every response the call holds.
+                let left = limits
+                    .max_call_response_bytes
+                    .saturating_sub(received.load(Ordering::Relaxed));
+                if left == 0 {
+                    let cap = limits.max_call_response_bytes;
+                    return Err(Failure::Error(format!(
+                        "the responses of this call are over {cap} bytes"
+                    )));
+                }
                 let options = SendOptions {
                     allow_private: policy.allow_private,
                     timeout: limits.request_timeout,
-                    max_response_bytes: limits.max_response_bytes,
+                    max_response_bytes: limits.max_response_bytes.min(left),
                 };
                 let mut response = transport.send(request, options).await.map_err(|e| match e {
                     TransportError::Refused(why) => Failure::Refused(why),
                     other => Failure::Transport(other),
                 })?;
+                received.fetch_add(response.body.len(), Ordering::Relaxed);
                 scrub_response(&mut response, &filled);
                 Ok::<_, Failure>((sent_bytes, response))
             }

@@ -134,6 +134,20 @@ impl Connector for Hostile {
                 Ok(page(vec![post(1, "woke up".into())]))
             }
             "unfinished-body" => unfinished_body(config.require("target")?),
+            // Five responses of 100 KB: how many the call may hold.
+            "fetch-many" => {
+                let target = config.require("target")?;
+                let mut got = 0;
+                let mut error = String::new();
+                for _ in 0..5 {
+                    match Request::post(format!("{target}/echo")).body(vec![b'x'; 100_000]).send() {
+                        Ok(response) if response.status == 200 => got += 1,
+                        Ok(response) => error = format!("status {}", response.status),
+                        Err(e) => error = format!("{e:?}"),
+                    }
+                }
+                Ok(page(vec![post(1, format!("{got} {error}"))]))
+            }
             // Asks for a secret in a request no `secret-fill` allows.
             "fill-elsewhere" => {
                 Request::post(format!("{}/collect", config.require("target")?))
