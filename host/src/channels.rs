@@ -145,7 +145,7 @@ pub async fn add_as(
     .bind(&new.plugin)
     .bind(&network)
     .bind(serde_json::to_string(&new.config).unwrap_or_else(|_| "{}".into()))
-    .bind(sbox.seal(&new.secrets))
+    .bind(sbox.seal(&new.secrets, &new.name))
     .bind(i32::from(new.allow_private))
     .bind(now)
     .bind(now)

@@ -1,16 +1,20 @@
 //! Secrets at rest: channel credentials are sealed with ChaCha20-Poly1305
 //! under a key created in the data directory at first start (mode 0600), or
 //! given base64-encoded in `SOCIALCRM_SECRET_KEY` (several nodes share one).
+//! Each sealed blob is bound to its owner (the channel account's name, as
+//! associated data): copied to another account, it does not open.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 
 const KEY_FILE: &str = "secret.key";
 const NONCE_LEN: usize = 12;
+/// The prefix of a blob bound to its owner; blobs sealed before binding have none.
+const BOUND: &str = "v2:";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
@@ -33,8 +37,7 @@ impl SecretBox {
     pub fn load_or_create(data_dir: &Path) -> Result<SecretBox, SecretError> {
         let b64 = base64::engine::general_purpose::STANDARD;
         if let Ok(text) = std::env::var("SOCIALCRM_SECRET_KEY") {
-            let bytes = b64.decode(text.trim()).map_err(|_| SecretError::BadKey)?;
-            return SecretBox::from_key(&bytes).ok_or(SecretError::BadKey);
+            return SecretBox::from_base64(&text);
         }
         let path = data_dir.join(KEY_FILE);
         let io = |source| SecretError::KeyFile {
@@ -42,10 +45,7 @@ impl SecretBox {
             source,
         };
         if path.exists() {
-            let bytes = b64
-                .decode(std::fs::read_to_string(&path).map_err(io)?.trim())
-                .map_err(|_| SecretError::BadKey)?;
-            return SecretBox::from_key(&bytes).ok_or(SecretError::BadKey);
+            return SecretBox::from_base64(&std::fs::read_to_string(&path).map_err(io)?);
         }
         std::fs::create_dir_all(data_dir).map_err(io)?;
         let key = ChaCha20Poly1305::generate_key(&mut OsRng);
@@ -61,33 +61,85 @@ impl SecretBox {
         })
     }
 
-    /// base64(nonce ‖ ciphertext) of the secrets as JSON.
-    pub fn seal(&self, secrets: &BTreeMap<String, String>) -> String {
-        let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let plain = serde_json::to_vec(secrets).unwrap_or_default();
-        // Encryption with a fresh nonce and an in-memory buffer cannot fail.
-        let sealed = self.cipher.encrypt(&nonce, plain.as_slice()).unwrap_or_default();
-        let mut out = nonce.to_vec();
-        out.extend(sealed);
-        base64::engine::general_purpose::STANDARD.encode(out)
+    /// A fresh key, base64-encoded (what `SOCIALCRM_SECRET_KEY` and the key file hold).
+    pub fn new_key() -> String {
+        base64::engine::general_purpose::STANDARD.encode(ChaCha20Poly1305::generate_key(&mut OsRng))
     }
 
-    pub fn open(&self, sealed: &str) -> Result<BTreeMap<String, String>, SecretError> {
+    /// `v2:` base64(nonce ‖ ciphertext) of the secrets as JSON, bound to `owner`.
+    pub fn seal(&self, secrets: &BTreeMap<String, String>, owner: &str) -> String {
+        let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let plain = serde_json::to_vec(secrets).unwrap_or_default();
+        let payload = Payload {
+            msg: &plain,
+            aad: owner.as_bytes(),
+        };
+        // Encryption with a fresh nonce and an in-memory buffer cannot fail.
+        let sealed = self.cipher.encrypt(&nonce, payload).unwrap_or_default();
+        let mut out = nonce.to_vec();
+        out.extend(sealed);
+        format!("{BOUND}{}", base64::engine::general_purpose::STANDARD.encode(out))
+    }
+
+    /// The secrets `owner`'s blob holds. A blob sealed before binding opens
+    /// too (see [`SecretBox::is_bound`]: the caller seals it again, bound).
+    pub fn open(&self, sealed: &str, owner: &str) -> Result<BTreeMap<String, String>, SecretError> {
         if sealed.is_empty() {
             return Ok(BTreeMap::new());
         }
+        let (text, aad) = match sealed.strip_prefix(BOUND) {
+            Some(text) => (text, owner.as_bytes()),
+            None => (sealed, &b""[..]),
+        };
         let bytes = base64::engine::general_purpose::STANDARD
-            .decode(sealed)
+            .decode(text)
             .map_err(|_| SecretError::Decrypt)?;
         if bytes.len() < NONCE_LEN {
             return Err(SecretError::Decrypt);
         }
         let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
+        let payload = Payload { msg: ciphertext, aad };
         let plain = self
             .cipher
-            .decrypt(Nonce::from_slice(nonce), ciphertext)
+            .decrypt(Nonce::from_slice(nonce), payload)
             .map_err(|_| SecretError::Decrypt)?;
         serde_json::from_slice(&plain).map_err(|_| SecretError::Decrypt)
+    }
+
+    /// Whether `sealed` is bound to its owner (or empty).
+    pub fn is_bound(sealed: &str) -> bool {
+        sealed.is_empty() || sealed.starts_with(BOUND)
+    }
+
+    /// A box for `key` (base64), as `SOCIALCRM_SECRET_KEY` gives it.
+    pub fn from_base64(key: &str) -> Result<SecretBox, SecretError> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(key.trim())
+            .map_err(|_| SecretError::BadKey)?;
+        SecretBox::from_key(&bytes).ok_or(SecretError::BadKey)
+    }
+
+    /// Writes `key` (base64) beside the data directory's key file, before
+    /// any secret depends on it: if a rotation stops after resealing, this
+    /// file holds the key the secrets need.
+    pub fn stage_key(data_dir: &Path, key: &str) -> Result<PathBuf, SecretError> {
+        let staged = data_dir.join(format!("{KEY_FILE}.rotating"));
+        let io = |source| SecretError::KeyFile {
+            path: staged.display().to_string(),
+            source,
+        };
+        let _ = std::fs::remove_file(&staged);
+        write_private(&staged, key.as_bytes()).map_err(io)?;
+        Ok(staged)
+    }
+
+    /// Makes the staged key the data directory's key (one rename).
+    pub fn commit_key(data_dir: &Path, staged: &Path) -> Result<(), SecretError> {
+        let path = data_dir.join(KEY_FILE);
+        std::fs::rename(staged, &path).map_err(|source| SecretError::KeyFile {
+            path: path.display().to_string(),
+            source,
+        })
     }
 }
 
@@ -109,26 +161,48 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sbox = SecretBox::load_or_create(dir.path()).unwrap();
         let secrets: BTreeMap<String, String> = [("access-token".to_string(), "t0k3n".to_string())].into();
-        let sealed = sbox.seal(&secrets);
+        let sealed = sbox.seal(&secrets, "brand");
         assert!(!sealed.contains("t0k3n"));
-        assert_ne!(sealed, sbox.seal(&secrets), "a fresh nonce each time");
-        assert_eq!(sbox.open(&sealed).unwrap(), secrets);
+        assert_ne!(sealed, sbox.seal(&secrets, "brand"), "a fresh nonce each time");
+        assert_eq!(sbox.open(&sealed, "brand").unwrap(), secrets);
+        assert!(
+            matches!(sbox.open(&sealed, "other-account"), Err(SecretError::Decrypt)),
+            "a blob copied to another account does not open"
+        );
 
         let again = SecretBox::load_or_create(dir.path()).unwrap();
         assert_eq!(
-            again.open(&sealed).unwrap(),
+            again.open(&sealed, "brand").unwrap(),
             secrets,
             "the key persists in the data directory"
         );
 
-        let mut bytes = base64::engine::general_purpose::STANDARD.decode(&sealed).unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut bytes = b64.decode(sealed.trim_start_matches(BOUND)).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
-        let tampered = base64::engine::general_purpose::STANDARD.encode(bytes);
-        assert!(matches!(sbox.open(&tampered), Err(SecretError::Decrypt)));
+        let tampered = format!("{BOUND}{}", b64.encode(bytes));
+        assert!(matches!(sbox.open(&tampered, "brand"), Err(SecretError::Decrypt)));
         assert!(matches!(
-            SecretBox::from_key(&[7; 32]).unwrap().open(&sealed),
+            SecretBox::from_key(&[7; 32]).unwrap().open(&sealed, "brand"),
             Err(SecretError::Decrypt)
         ));
+    }
+
+    #[test]
+    fn a_blob_sealed_before_binding_still_opens_and_is_known_as_unbound() {
+        let sbox = SecretBox::from_key(&[7; 32]).unwrap();
+        let secrets: BTreeMap<String, String> = [("token".to_string(), "t".to_string())].into();
+        let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let mut legacy = nonce.to_vec();
+        legacy.extend(
+            sbox.cipher
+                .encrypt(&nonce, serde_json::to_vec(&secrets).unwrap().as_slice())
+                .unwrap(),
+        );
+        let legacy = base64::engine::general_purpose::STANDARD.encode(legacy);
+        assert!(!SecretBox::is_bound(&legacy));
+        assert_eq!(sbox.open(&legacy, "anyone").unwrap(), secrets);
+        assert!(SecretBox::is_bound(&sbox.seal(&secrets, "brand")));
     }
 }

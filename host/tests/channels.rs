@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 use socialcrm::channels::{self, ChannelError, NewChannel};
-use socialcrm::ingest::{Ingest, IngestError, IngestOptions, SyncReport};
+use socialcrm::ingest::{self, Ingest, IngestError, IngestOptions, SyncReport};
 use socialcrm::runtime::{Runtime, RuntimeOptions};
 use socialcrm::secrets::SecretBox;
 use socialcrm_fakes::mastodon::TOKEN;
@@ -174,6 +174,64 @@ async fn add_sync_list_remove() {
             Err(ChannelError::Unknown(_))
         ));
         assert!(matches!(sync(&|_| {}).await, Err(IngestError::Lease(_))));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_are_bound_to_their_account_and_rotate_to_a_new_key() {
+    let hostile = common::plugin_dir("tests/hostile/channel");
+    let plugin = &hostile.path().display().to_string();
+    common::on_each_db(move |db| async move {
+        let old = SecretBox::from_key(&[7; 32]).unwrap();
+        let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+        let ingest = Ingest::new(db.clone(), old.clone(), runtime, vec![], IngestOptions::default());
+        for (name, password) in [("a", "pw-of-a"), ("b", "pw-of-b")] {
+            let new = NewChannel {
+                name: name.into(),
+                plugin: plugin.clone(),
+                config: map(&[("mode", "calls"), ("target", "https://api.example.net")]),
+                secrets: map(&[("password", password)]),
+                allow_private: false,
+            };
+            channels::add(&db, &old, &ingest, new).await.unwrap();
+        }
+        let sealed = |name: &'static str| {
+            let db = db.clone();
+            async move {
+                sqlx::query_scalar::<_, String>("SELECT secrets FROM channel_accounts WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(db.pool())
+                    .await
+                    .unwrap()
+            }
+        };
+        let set = |name: &'static str, blob: String| {
+            let db = db.clone();
+            async move {
+                sqlx::query("UPDATE channel_accounts SET secrets = $1 WHERE name = $2")
+                    .bind(blob)
+                    .bind(name)
+                    .execute(db.pool())
+                    .await
+                    .unwrap();
+            }
+        };
+
+        // A's blob copied onto B does not open as B's.
+        let (a, b) = (sealed("a").await, sealed("b").await);
+        set("b", a.clone()).await;
+        let err = ingest::load_account(&db, &old, "b").await.unwrap_err();
+        assert!(err.to_string().contains("cannot be decrypted"), "{err}");
+        set("b", b).await;
+
+        // Rotation: every account opens under the new key only.
+        let new = SecretBox::from_key(&[8; 32]).unwrap();
+        assert_eq!(ingest::reseal_secrets(&db, &old, &new).await.unwrap(), 2);
+        let a_now = ingest::load_account(&db, &new, "a").await.unwrap();
+        assert_eq!(a_now.account.secrets["password"], "pw-of-a");
+        assert!(ingest::load_account(&db, &old, "a").await.is_err());
+        assert_ne!(sealed("a").await, a, "sealed again");
     })
     .await;
 }

@@ -11,6 +11,7 @@ mod plugin;
 mod plugin_dev;
 mod reply;
 mod respond;
+mod secrets;
 mod serve;
 mod token;
 
@@ -125,6 +126,7 @@ enum Command {
     Reply(reply::Args),
     Respond(respond::Args),
     Token(token::Args),
+    Secrets(secrets::Args),
     Demo(demo::Args),
 }
 
@@ -147,6 +149,7 @@ pub fn main() -> ExitCode {
         Command::Reply(args) => reply::run(&cli.global, args),
         Command::Respond(args) => respond::run(&cli.global, args),
         Command::Token(args) => token::run(&cli.global, args),
+        Command::Secrets(args) => secrets::run(&cli.global, args),
         Command::Demo(args) => demo::run(&cli.global, args),
     };
     match result {

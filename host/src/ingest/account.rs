@@ -52,7 +52,7 @@ pub async fn load(db: &Db, sbox: &SecretBox, name: &str) -> Result<StoredAccount
         account: Account {
             name: name.to_string(),
             config: serde_json::from_str(&row.try_get::<String, _>("config")?).unwrap_or_default(),
-            secrets: sbox.open(&row.try_get::<String, _>("secrets")?)?,
+            secrets: open_secrets(db, sbox, name, &row.try_get::<String, _>("secrets")?).await?,
             kv: kv
                 .into_iter()
                 .filter_map(|(k, v)| b64.decode(v).ok().map(|v| (k, v)))
@@ -60,4 +60,44 @@ pub async fn load(db: &Db, sbox: &SecretBox, name: &str) -> Result<StoredAccount
             allow_private: row.try_get::<i32, _>("allow_private")? != 0,
         },
     })
+}
+
+/// The account's secrets; a blob sealed before secrets were bound to their
+/// account is sealed again, bound, on its first use.
+async fn open_secrets(
+    db: &Db,
+    sbox: &SecretBox,
+    name: &str,
+    sealed: &str,
+) -> Result<BTreeMap<String, String>, AccountError> {
+    let secrets = sbox.open(sealed, name)?;
+    if !SecretBox::is_bound(sealed) {
+        sqlx::query("UPDATE channel_accounts SET secrets = $1 WHERE name = $2 AND secrets = $3")
+            .bind(sbox.seal(&secrets, name))
+            .bind(name)
+            .bind(sealed)
+            .execute(db.pool())
+            .await?;
+    }
+    Ok(secrets)
+}
+
+/// Seals every account's secrets again with `to` (opened with `from`), in one
+/// transaction: `socialcrm secrets rotate-key`. Returns the accounts resealed.
+pub async fn reseal_all(db: &Db, from: &SecretBox, to: &SecretBox) -> Result<usize, AccountError> {
+    let mut tx = db.begin().await?;
+    let rows = sqlx::query("SELECT name, secrets FROM channel_accounts ORDER BY name")
+        .fetch_all(&mut *tx)
+        .await?;
+    for row in &rows {
+        let (name, sealed): (String, String) = (row.try_get("name")?, row.try_get("secrets")?);
+        let secrets = from.open(&sealed, &name)?;
+        sqlx::query("UPDATE channel_accounts SET secrets = $1 WHERE name = $2")
+            .bind(to.seal(&secrets, &name))
+            .bind(&name)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(rows.len())
 }

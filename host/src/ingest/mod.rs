@@ -16,7 +16,7 @@ mod poller;
 pub mod schedule;
 mod scheduler;
 
-pub use account::{AccountError, StoredAccount, load as load_account};
+pub use account::{AccountError, StoredAccount, load as load_account, reseal_all as reseal_secrets};
 pub use analyze::{AnalyzeError, PageAnalyses, analyze_page};
 pub use page::{ChannelRef, CommitError, Committed, KnownAuthors, PageRows, commit_page, commit_pages};
 pub use pipeline::{Ingest, IngestError, IngestOptions, SyncReport, WebhookEndpoint};
