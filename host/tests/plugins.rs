@@ -126,6 +126,39 @@ async fn install_refuses_with_a_message_that_names_the_problem() {
             "nothing refused was stored"
         );
 
+        // Plain http, or a wildcard over a whole domain: only when the admin allows it.
+        for hosts in [r#"["https://*.com"]"#, r#"["http://api.example.com"]"#] {
+            let wide = manifest.replace("config = [", &format!("allowed-hosts = {hosts}\nconfig = ["));
+            let wide = package(
+                &wide.replace("name = \"compat-channel\"", "name = \"wide-channel\""),
+                wasm,
+            );
+            let err = install_err(&db, &wide).await;
+            assert!(err.contains("plain http, or a wildcard over a whole domain"), "{err}");
+        }
+        let narrow = package(
+            &manifest
+                .replace("name = \"compat-channel\"", "name = \"narrow-channel\"")
+                .replace("config = [", "allowed-hosts = [\"https://*.example.com\"]\nconfig = ["),
+            wasm,
+        );
+        registry::install(&db, &runtime(), &narrow, ACTOR)
+            .await
+            .expect("a wildcard under a domain");
+        let wide = package(
+            &manifest
+                .replace("name = \"compat-channel\"", "name = \"wide-channel\"")
+                .replace("config = [", "allowed-hosts = [\"https://*.com\"]\nconfig = ["),
+            wasm,
+        );
+        let allow = registry::Allow {
+            wide_hosts: true,
+            ..Default::default()
+        };
+        registry::install_allowing(&db, &runtime(), &wide, allow, ACTOR)
+            .await
+            .expect("allowed by the admin");
+
         // Wasm changed in the database after install is never run.
         let mut other = wasm.clone();
         other.extend_from_slice(b"\0");

@@ -44,6 +44,9 @@ enum PluginCommand {
         /// for every account that uses that name.
         #[arg(long)]
         replace_bundled: bool,
+        /// Allow hosts over plain http or a wildcard over a whole domain (`*.com`).
+        #[arg(long)]
+        allow_wide_hosts: bool,
     },
     /// Every installed version, the active one marked.
     List,
@@ -173,14 +176,15 @@ async fn admin(global: &Global, db: &Db, command: PluginCommand) -> anyhow::Resu
         PluginCommand::Install {
             package,
             replace_bundled,
+            allow_wide_hosts,
         } => {
             let package = read_package(&package)?;
             let runtime = global.plugin_runtime()?;
-            let installed = if replace_bundled {
-                registry::replace_bundled(db, &runtime, &package, &actor).await?
-            } else {
-                registry::install(db, &runtime, &package, &actor).await?
+            let allow = registry::Allow {
+                replace_bundled,
+                wide_hosts: allow_wide_hosts,
             };
+            let installed = registry::install_allowing(db, &runtime, &package, allow, &actor).await?;
             println!("installed {}", summary(&installed));
         }
         PluginCommand::Upgrade { package } => {

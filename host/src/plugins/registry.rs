@@ -61,6 +61,10 @@ pub enum RegistryError {
         widening_text(.widening)
     )]
     BundledName { name: String, widening: Vec<String> },
+    #[error(
+        "{name} asks to reach {hosts}: plain http, or a wildcard over a whole domain; install it with --allow-wide-hosts if that is meant"
+    )]
+    WideHosts { name: String, hosts: String },
     #[error("{name} {version} is not awaiting approval")]
     NotAwaiting { name: String, version: String },
     #[error("database: {0}")]
@@ -212,26 +216,70 @@ fn load(runtime: &Runtime, manifest: &Manifest, wasm: &[u8]) -> Result<Plugin, R
 /// Installs a plugin that is not installed yet, active and enabled. The
 /// name of a bundled plugin is refused: see [`replace_bundled`].
 pub async fn install(db: &Db, runtime: &Runtime, package: &Package, actor: &str) -> Result<Installed, RegistryError> {
-    if let Some(widening) = beyond_bundled(package) {
-        return Err(RegistryError::BundledName {
-            name: package.manifest.name.clone(),
-            widening,
-        });
-    }
-    install_new(db, runtime, package, Vec::new(), actor, "plugin.install").await
+    install_allowing(db, runtime, package, Allow::default(), actor).await
 }
 
-/// Installs a package under a bundled plugin's name, so it replaces the
-/// bundled plugin for every account that uses that name: an admin's explicit
-/// choice, audited with what the package may do beyond the bundled plugin.
-pub async fn replace_bundled(
+/// What an admin explicitly allows an install, beyond the defaults.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Allow {
+    /// Install under a bundled plugin's name, so the package replaces the
+    /// bundled plugin for every account that uses that name.
+    pub replace_bundled: bool,
+    /// Allowed hosts over plain `http` or a wildcard over a whole domain.
+    pub wide_hosts: bool,
+}
+
+/// [`install`], with what the admin allows; what it allowed is audited.
+pub async fn install_allowing(
     db: &Db,
     runtime: &Runtime,
     package: &Package,
+    allow: Allow,
     actor: &str,
 ) -> Result<Installed, RegistryError> {
-    let widening = beyond_bundled(package).unwrap_or_default();
-    install_new(db, runtime, package, widening, actor, "plugin.replace-bundled").await
+    let m = &package.manifest;
+    let mut granted = Vec::new();
+    let replaces = beyond_bundled(package);
+    if let Some(widening) = &replaces {
+        if !allow.replace_bundled {
+            let widening = widening.clone();
+            return Err(RegistryError::BundledName {
+                name: m.name.clone(),
+                widening,
+            });
+        }
+        granted.extend(widening.iter().cloned());
+    }
+    let wide = wide_hosts(m);
+    if !wide.is_empty() {
+        if !allow.wide_hosts {
+            return Err(RegistryError::WideHosts {
+                name: m.name.clone(),
+                hosts: wide.join(", "),
+            });
+        }
+        granted.extend(wide.iter().map(|h| format!("may reach the wide origin `{h}`")));
+    }
+    let action = if replaces.is_some() {
+        "plugin.replace-bundled"
+    } else {
+        "plugin.install"
+    };
+    install_new(db, runtime, package, granted, actor, action).await
+}
+
+/// The allowed-hosts patterns an admin must allow explicitly: plain `http`
+/// (readable and changeable on the way), or a wildcard over a whole domain
+/// such as `*.com`. Origins from config values are the admin's own.
+fn wide_hosts(m: &Manifest) -> Vec<String> {
+    let wide = |pattern: &str| {
+        let lower = pattern.to_ascii_lowercase();
+        let authority = lower.split_once("://").map_or(lower.as_str(), |(_, rest)| rest);
+        let host = authority.split(['/', ':']).next().unwrap_or_default();
+        let labels = |suffix: &str| suffix.split('.').filter(|l| !l.is_empty()).count();
+        lower.starts_with("http://") || host.strip_prefix("*.").is_some_and(|suffix| labels(suffix) < 2)
+    };
+    m.allowed_hosts.iter().filter(|p| wide(p)).cloned().collect()
 }
 
 /// What `package` may do beyond the bundled plugin of its name, when it would

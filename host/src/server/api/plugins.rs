@@ -207,6 +207,9 @@ struct InstallQuery {
     /// for every account that uses that name (409 without it).
     #[serde(default)]
     replace_bundled: bool,
+    /// Allow hosts over plain http or a wildcard over a whole domain (422 without it).
+    #[serde(default)]
+    allow_wide_hosts: bool,
 }
 
 /// Installs a plugin not installed yet (active and enabled).
@@ -222,13 +225,13 @@ async fn install_plugin(
 ) -> Result<(StatusCode, Json<PluginSummary>), ApiError> {
     let package = package(body)?;
     let name = package.manifest.name.clone();
-    let (db, runtime) = (ingest.db(), ingest.runtime());
-    if q.replace_bundled {
-        registry::replace_bundled(db, runtime, &package, auth.name()).await
-    } else {
-        registry::install(db, runtime, &package, auth.name()).await
-    }
-    .map_err(error)?;
+    let allow = registry::Allow {
+        replace_bundled: q.replace_bundled,
+        wide_hosts: q.allow_wide_hosts,
+    };
+    registry::install_allowing(ingest.db(), ingest.runtime(), &package, allow, auth.name())
+        .await
+        .map_err(error)?;
     Ok((StatusCode::CREATED, Json(summary_of(&ingest, &name).await?)))
 }
 
@@ -400,8 +403,10 @@ fn error(e: RegistryError) -> ApiError {
         | RegistryError::BundledName { .. }
         | RegistryError::NotAwaiting { .. } => ApiError::conflict(e.to_string()),
         RegistryError::Db(e) | RegistryError::Trust(TrustError::Db(e)) => e.into(),
-        RegistryError::Trust(_) | RegistryError::Load(_) | RegistryError::Describe(_) | RegistryError::Check { .. } => {
-            refused(e)
-        }
+        RegistryError::Trust(_)
+        | RegistryError::Load(_)
+        | RegistryError::Describe(_)
+        | RegistryError::Check { .. }
+        | RegistryError::WideHosts { .. } => refused(e),
     }
 }
