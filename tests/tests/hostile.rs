@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use socialcrm::plugins::Manifest;
 use socialcrm::runtime::bindings::AnalysisInput;
 use socialcrm::runtime::bindings::types::PostKind;
-use socialcrm::runtime::{Account, AnalyzerPlugin, ChannelPlugin, FailReason, LoadError, Runtime, RuntimeOptions};
+use socialcrm::runtime::{
+    Account, AnalyzerPlugin, ChannelPlugin, EgressCall, EgressSink, FailReason, LoadError, Runtime, RuntimeOptions,
+};
 use socialcrm_sdk::testkit::{self, Harness};
 
 const CHANNEL_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/hostile/channel");
@@ -128,12 +130,33 @@ fn a_guest_sleeping_in_a_host_call_is_cut_off_at_the_deadline() {
     assert_cut_off_at_the_deadline(&plugin, &mode("sleep"));
 }
 
+/// Keeps the calls the runtime reports to its egress sink.
+#[derive(Default)]
+struct Egress(std::sync::Mutex<Vec<EgressCall>>);
+
+impl EgressSink for Egress {
+    fn record(&self, call: EgressCall) {
+        self.0.lock().unwrap().push(call);
+    }
+}
+
 #[test]
 fn a_server_that_never_answers_is_cut_off_at_the_call_deadline() {
     // The request's own deadline (8 s) is longer than the call's (500 ms).
     let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let egress = std::sync::Arc::new(Egress::default());
+    runtime.record_egress_to(egress.clone());
     let plugin = channel(&runtime);
     assert_cut_off_at_the_deadline(&plugin, &private("target", &silent_server()));
+    // The request the deadline cut off is on record.
+    let calls = egress.0.lock().unwrap();
+    let cut_off = calls
+        .iter()
+        .flat_map(|c| &c.requests)
+        .find(|r| r.path == "/ping")
+        .expect("recorded");
+    assert_eq!(cut_off.error.as_deref(), Some("no answer before the call ended"));
+    assert_eq!(cut_off.status, None);
 }
 
 #[test]

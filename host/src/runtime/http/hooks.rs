@@ -123,9 +123,23 @@ type SendFuture = Box<
 >;
 
 impl OutgoingHooks {
-    fn push(records: &Mutex<Vec<RequestRecord>>, record: RequestRecord) {
-        if let Ok(mut records) = records.lock() {
-            records.push(record);
+    /// Adds `record`; returns its place, for [`Self::put`].
+    fn push(records: &Mutex<Vec<RequestRecord>>, record: RequestRecord) -> usize {
+        match records.lock() {
+            Ok(mut records) => {
+                records.push(record);
+                records.len() - 1
+            }
+            Err(_) => usize::MAX,
+        }
+    }
+
+    /// Replaces the record at `index` with the request's outcome.
+    fn put(records: &Mutex<Vec<RequestRecord>>, index: usize, record: RequestRecord) {
+        if let Ok(mut records) = records.lock()
+            && let Some(slot) = records.get_mut(index)
+        {
+            *slot = record;
         }
     }
 
@@ -177,6 +191,13 @@ impl WasiHttpHooks for OutgoingHooks {
             Self::push(&self.records, record);
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
+        // Recorded now, so a request the call's deadline cuts off is on record
+        // too; its outcome replaces this when it has one.
+        let cut_off = RequestRecord {
+            error: Some(CUT_OFF.into()),
+            ..record.clone()
+        };
+        let index = Self::push(&self.records, cut_off);
         let policy = self.policy.clone();
         let transport = self.transport.clone();
         let records = self.records.clone();
@@ -238,11 +259,14 @@ impl WasiHttpHooks for OutgoingHooks {
                     Err(error)
                 }
             };
-            Self::push(&records, record);
+            Self::put(&records, index, record);
             result
         })
     }
 }
+
+/// The error of a request still in flight when its call ended.
+const CUT_OFF: &str = "no answer before the call ended";
 
 enum Failure {
     Refused(String),
