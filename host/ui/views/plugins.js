@@ -31,6 +31,7 @@ export async function renderPlugins(root, ctx) {
 function installForm(ctx) {
   const file = h('input', { type: 'file', name: 'package', accept: '.scpkg', required: true });
   const replace = h('input', { type: 'checkbox', name: 'replace-bundled' });
+  const wide = h('input', { type: 'checkbox', name: 'allow-wide-hosts' });
   const button = h('button', { type: 'submit', class: 'primary' }, 'Install');
   const result = h('div', { 'aria-live': 'polite' });
   const form = h('form', { class: 'card install', 'aria-labelledby': 'install-title' },
@@ -40,6 +41,9 @@ function installForm(ctx) {
       h('label', { class: 'check' }, replace, ' Replace the bundled plugin of the same name'),
       h('small', { class: 'hint' },
         'Every account using that name would run this package instead: the refusal without it lists what the package may do beyond the bundled plugin.')),
+    h('div', { class: 'field' },
+      h('label', { class: 'check' }, wide, ' Allow plain-http or whole-domain hosts'),
+      h('small', { class: 'hint' }, 'Only for a package whose allowed hosts include http:// or a wildcard such as *.com.')),
     result,
     h('div', { class: 'actions' }, button));
   form.addEventListener('submit', async (event) => {
@@ -49,7 +53,10 @@ function installForm(ctx) {
     if (!chosen) return;
     button.disabled = true;
     try {
-      const path = replace.checked ? '/plugins?replace_bundled=true' : '/plugins';
+      const query = new URLSearchParams();
+      if (replace.checked) query.set('replace_bundled', 'true');
+      if (wide.checked) query.set('allow_wide_hosts', 'true');
+      const path = query.size ? `/plugins?${query}` : '/plugins';
       const installed = await api('POST', path, { body: chosen });
       notify(`Installed ${installed.name} ${installed.version}.`, 'success');
       ctx.refresh();
