@@ -56,7 +56,7 @@ function installForm(ctx) {
       const query = new URLSearchParams();
       if (replace.checked) query.set('replace_bundled', 'true');
       if (wide.checked) query.set('allow_wide_hosts', 'true');
-      const path = query.size ? `/plugins?${query}` : '/plugins';
+      const path = query.toString() ? `/plugins?${query}` : '/plugins';
       const installed = await api('POST', path, { body: chosen });
       notify(`Installed ${installed.name} ${installed.version}.`, 'success');
       ctx.refresh();
