@@ -1,4 +1,5 @@
-//! Host bindings of the plugin contract, one module per supported major.
+//! Host bindings of the plugin contract `socialcrm:plugin@1.x`, one module
+//! per world; a new major would get modules of its own beside these.
 //!
 //! The newest 1.x bindings double as the host's own types (`types::Post`, ...):
 //! when a minor adds fields, older plugins are adapted here, never in callers.
