@@ -296,4 +296,64 @@ limits = { memory-bytes = 33554432 }
         assert!(err(&format!("{MASTODON}\ncolour = 1")).contains("unknown field `colour`"));
         assert!(err("name = 3").contains("line 1"));
     }
+
+    #[test]
+    fn a_manifest_cannot_ask_beyond_the_hosts_webhook_maximum() {
+        let webhook = |bytes: usize| format!("{MASTODON}[webhook]\nmax-body-bytes = {bytes}\n");
+        let max = WebhookSpec::MAX_BODY_BYTES;
+        assert_eq!(Manifest::parse(&webhook(max)).unwrap().webhook.max_body_bytes, max);
+        for bytes in [0, max + 1] {
+            let err = Manifest::parse(&webhook(bytes)).unwrap_err().to_string();
+            assert!(err.contains("`max-body-bytes` must be 1 to 16777216"), "{err}");
+        }
+        assert_eq!(
+            Manifest::parse(MASTODON).unwrap().webhook.max_body_bytes,
+            WebhookSpec::DEFAULT_MAX_BODY_BYTES
+        );
+    }
+
+    #[test]
+    fn a_secret_fill_must_name_a_secret_an_allowed_origin_and_one_place() {
+        let fill = |entry: &str| {
+            let text = MASTODON.replace(
+                "  { name = \"access-token\", required = true, secret = true },",
+                "  { name = \"access-token\", required = true, secret = true },\n  { name = \"password\", secret = true },\n  { name = \"region\" },",
+            );
+            Manifest::parse(&text.replace("config = [", &format!("secret-fill = [{entry}]\nconfig = [")))
+        };
+        let ok = r#"{ secret = "password", origin = "{instance}", path = "/login", json = "password" }"#;
+        assert_eq!(fill(ok).unwrap().secret_fill.len(), 1);
+        for (entry, why) in [
+            (
+                r#"{ secret = "access-token", origin = "{instance}", path = "/login", json = "p" }"#,
+                "is the credential's secret",
+            ),
+            (
+                r#"{ secret = "region", origin = "{instance}", path = "/login", json = "p" }"#,
+                "`region` is not a config field with `secret = true`",
+            ),
+            (
+                r#"{ secret = "password", origin = "https://evil.example", path = "/login", json = "p" }"#,
+                "is not one of `allowed-hosts`",
+            ),
+            (
+                r#"{ secret = "password", origin = "{instance}", path = "login", json = "p" }"#,
+                "must start with `/`",
+            ),
+            (
+                r#"{ secret = "password", origin = "{instance}", path = "/login", json = "p", header = "x-p" }"#,
+                "exactly one of",
+            ),
+            (
+                r#"{ secret = "password", origin = "{instance}", path = "/login" }"#,
+                "exactly one of",
+            ),
+        ] {
+            let err = fill(entry).unwrap_err().to_string();
+            assert!(
+                err.contains("field `secret-fill`") && err.contains(why),
+                "{entry}: {err}"
+            );
+        }
+    }
 }

@@ -34,11 +34,10 @@ impl Permissions {
         let channel = manifest.kind == PluginKind::Channel;
         Permissions {
             allowed_hosts: manifest.allowed_hosts.clone(),
-            credential: manifest.credential.as_ref().map(|c| {
-                let json = serde_json::to_value(c).unwrap_or_default();
-                let scheme = json["scheme"].as_str().unwrap_or("?").to_string();
-                format!("{scheme} from {}", c.secrets().join(" and "))
-            }),
+            credential: manifest
+                .credential
+                .as_ref()
+                .map(|c| format!("{} from {}", c.scheme(), c.secrets().join(" and "))),
             secrets: manifest
                 .config
                 .iter()

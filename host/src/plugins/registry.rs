@@ -214,7 +214,8 @@ fn load(runtime: &Runtime, manifest: &Manifest, wasm: &[u8]) -> Result<Plugin, R
 }
 
 /// Installs a plugin that is not installed yet, active and enabled. The
-/// name of a bundled plugin is refused: see [`replace_bundled`].
+/// name of a bundled plugin, and plain-http or whole-domain hosts, are
+/// refused: see [`install_allowing`].
 pub async fn install(db: &Db, runtime: &Runtime, package: &Package, actor: &str) -> Result<Installed, RegistryError> {
     install_allowing(db, runtime, package, Allow::default(), actor).await
 }

@@ -37,6 +37,15 @@ pub enum Credential {
 }
 
 impl Credential {
+    /// The scheme's name, as the manifest writes it.
+    pub fn scheme(&self) -> &'static str {
+        match self {
+            Credential::Bearer { .. } => "bearer",
+            Credential::Basic { .. } => "basic",
+            Credential::Header { .. } => "header",
+        }
+    }
+
     /// The names of the secrets the credential is made of.
     pub fn secrets(&self) -> Vec<&str> {
         match self {
