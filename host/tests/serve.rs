@@ -600,6 +600,9 @@ async fn hostile_webhook_callers_and_answers_are_contained() {
         assert_eq!(headers["x-content-type-options"], "nosniff");
         assert_eq!(headers["content-type"], "text/plain; charset=utf-8");
         assert!(headers.get("x-echo-method").is_none());
+        let below = http.get(format!("{base}/hooks/hooked/a/b?q=1")).send().await.unwrap();
+        assert_eq!(below.status(), 200, "a path below the channel reaches the same plugin");
+        assert_eq!(below.text().await.unwrap(), "q=1");
 
         // Bodies are read up to the manifest's limit (the default, 1 MiB).
         let limit = socialcrm::plugins::WebhookSpec::DEFAULT_MAX_BODY_BYTES;

@@ -8,6 +8,7 @@
 mod answer;
 mod gate;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -28,7 +29,7 @@ use crate::runtime::bindings::{Header, WebhookRequest};
 pub fn routes() -> Router<Ingest> {
     Router::new()
         .route("/hooks/{channel}", any(hook))
-        .route("/hooks/{channel}/{*rest}", any(hook_path))
+        .route("/hooks/{channel}/{*rest}", any(hook))
         .layer(Extension(Arc::new(HookGate::new(HookLimits::default()))))
 }
 
@@ -42,54 +43,27 @@ struct Call {
     body: Body,
 }
 
+/// Both routes: `channel`, and `rest` (the path below the channel) when there is one.
 async fn hook(
     State(ingest): State<Ingest>,
     Extension(gate): Extension<Arc<HookGate>>,
-    Path(channel): Path<String>,
+    Path(params): Path<HashMap<String, String>>,
     method: Method,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let path = String::new();
-    handle(
-        ingest,
-        &gate,
-        Call {
-            channel,
-            path,
-            method,
-            query,
-            headers,
-            body,
-        },
-    )
-    .await
-}
-
-async fn hook_path(
-    State(ingest): State<Ingest>,
-    Extension(gate): Extension<Arc<HookGate>>,
-    Path((channel, rest)): Path<(String, String)>,
-    method: Method,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let path = format!("/{rest}");
-    handle(
-        ingest,
-        &gate,
-        Call {
-            channel,
-            path,
-            method,
-            query,
-            headers,
-            body,
-        },
-    )
-    .await
+    let channel = params.get("channel").cloned().unwrap_or_default();
+    let path = params.get("rest").map(|rest| format!("/{rest}")).unwrap_or_default();
+    let call = Call {
+        channel,
+        path,
+        method,
+        query,
+        headers,
+        body,
+    };
+    handle(ingest, &gate, call).await
 }
 
 async fn handle(ingest: Ingest, gate: &HookGate, call: Call) -> Response {
