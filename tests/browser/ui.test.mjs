@@ -292,6 +292,9 @@ try {
     await page.getByLabel('API token').fill(token);
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByRole('heading', { name: 'Insights', level: 1 }).waitFor();
+    // The page's other requests made with the revoked token fail too, and
+    // their console lines may arrive after the first one was forgotten.
+    expectedRequestError(401);
   });
 
   await step('no script error and no CSP violation in the console', async () => {
