@@ -92,7 +92,7 @@ async fn add_sync_list_remove() {
         // by the ingest itself, right after the page is committed.
         socialcrm::crm::import::contacts(
             &db,
-            "id,name,email\nC1,Maya Okafor,maya@example.com\n".as_bytes(),
+            "id,name,email,website\nC1,Maya Okafor,maya@example.com,https://mayarides.example\n".as_bytes(),
             &|_| {},
         )
         .await
@@ -101,7 +101,9 @@ async fn add_sync_list_remove() {
             "content": "<p>@brand where is my order?</p>",
             "visibility": "public",
             "account": {"id": "900001", "username": "maya", "acct": "maya@bikes.example",
-                        "display_name": "Maya", "note": "<p>Rider. maya@example.com</p>", "fields": []},
+                        "display_name": "Maya", "note": "<p>Rider. maya@example.com</p>",
+                        "fields": [{"name": "Site", "value": "<a href=\"https://mayarides.example\" rel=\"me\">mayarides.example</a>",
+                                    "verified_at": "2026-01-05T10:00:00.000+00:00"}]},
         }));
         // 100 new mentions: a full page of 80, then 20.
         for i in 0..99 {
@@ -114,14 +116,17 @@ async fn add_sync_list_remove() {
             .unwrap();
         assert_eq!((second.pages, second.new_posts, second.duplicates), (2, 100, 0));
         assert_eq!(seen.lock().unwrap().len(), 2, "progress after every page");
-        let linked: (String, String) = sqlx::query_as(
-            "SELECT c.external_id, l.status FROM identity_links l JOIN contacts c ON c.id = l.contact_id \
+        // Confirmed by the link the instance verified (the email in her bio
+        // alone would only propose it).
+        let linked: (String, String, String) = sqlx::query_as(
+            "SELECT c.external_id, l.status, l.evidence FROM identity_links l JOIN contacts c ON c.id = l.contact_id \
              JOIN identities i ON i.id = l.identity_id WHERE i.external_user_id = '900001'",
         )
         .fetch_one(db.pool())
         .await
         .unwrap();
-        assert_eq!(linked, ("C1".to_string(), "confirmed".to_string()));
+        assert_eq!((linked.0.as_str(), linked.1.as_str()), ("C1", "confirmed"));
+        assert!(linked.2.contains("verified-field:Site"), "{}", linked.2);
         // Scored for the inbox after analysis and linking: Maya's post carries her contact.
         let (scored, maya): (i64, Option<i64>) = sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM post_scores), (SELECT s.contact_id FROM post_scores s \

@@ -1,14 +1,15 @@
-//! Identity resolution: deterministic evidence links, anything else is a
-//! proposal with its evidence; ambiguity never links; decisions are reversible,
-//! audited, and never touch contacts or identities. On SQLite and PostgreSQL.
+//! Identity resolution: verified evidence links, anything an author writes is
+//! a proposal with its evidence; ambiguity never links; decisions are
+//! reversible, audited, and never touch contacts or identities. On SQLite and
+//! PostgreSQL.
 
 mod common;
 
 use socialcrm::crm::identity::{self, IdentityError, LinkView, ResolveReport, Resolved};
 use socialcrm::crm::import;
-use socialcrm::ingest::{ChannelRef, commit_page};
-use socialcrm::runtime::KvChanges;
+use socialcrm::ingest::{ChannelRef, KnownAuthors, PageRows, commit_pages};
 use socialcrm::runtime::bindings::types::{Author, Direction, Post, PostKind, ProfileField};
+use socialcrm::runtime::{KvChanges, VerifiedFields};
 use socialcrm::store::{Db, now_ms};
 use sqlx::Row;
 
@@ -26,6 +27,10 @@ T1,C1,purchase,2499.00,EUR,2026-03-14,LB-1001,X2 e-bike
 T2,C4,purchase,89.5,EUR,2026-10-02,LB-20931,rear rack
 ";
 
+/// The name of the profile field the test network verifies, as Mastodon
+/// verifies a link that links back to the profile.
+const VERIFIED_FIELD: &str = "Site";
+
 /// An author's profile.
 #[derive(Clone, Default)]
 struct Profile {
@@ -34,6 +39,8 @@ struct Profile {
     name: Option<&'static str>,
     bio: Option<&'static str>,
     fields: Vec<(&'static str, &'static str)>,
+    /// A website in a field the network verified ([`VERIFIED_FIELD`]).
+    site: Option<&'static str>,
 }
 
 fn post(id: &str, author: &Profile, text: &str) -> Post {
@@ -52,9 +59,11 @@ fn post(id: &str, author: &Profile, text: &str) -> Post {
             fields: author
                 .fields
                 .iter()
+                .copied()
+                .chain(author.site.map(|site| (VERIFIED_FIELD, site)))
                 .map(|(name, value)| ProfileField {
-                    name: (*name).into(),
-                    value: (*value).into(),
+                    name: name.into(),
+                    value: value.into(),
                 })
                 .collect(),
         },
@@ -105,7 +114,20 @@ async fn ingest(db: &Db, channel: &ChannelRef, posts: &[Post]) -> (Vec<i64>, Res
 }
 
 async fn ingest_with(db: &Db, channel: &ChannelRef, posts: &[Post], resolved: &Resolved) -> (Vec<i64>, ResolveReport) {
-    let committed = commit_page(db, channel, posts, &[], None, &KvChanges::new())
+    // The network's marks, as a plugin makes them through `verification`.
+    let verified: VerifiedFields = posts
+        .iter()
+        .flat_map(|p| p.author.fields.iter().map(move |f| (&p.author, f)))
+        .filter(|(_, f)| f.name == VERIFIED_FIELD)
+        .map(|(a, f)| (a.external_id.clone(), f.name.clone(), f.value.clone()))
+        .collect();
+    let page = [PageRows {
+        posts,
+        verified: &verified,
+        analyses: &[],
+    }];
+    let known = KnownAuthors::default();
+    let committed = commit_pages(db, channel, &page, None, &KvChanges::new(), &known)
         .await
         .unwrap();
     let report = identity::resolve_new(db, committed.authors, resolved).await.unwrap();
@@ -189,12 +211,15 @@ async fn snapshot(db: &Db) -> Vec<String> {
     rows
 }
 
+/// Maya's website verified by the network: she is C1. The email in her bio
+/// alone would only propose it.
 const MAYA: Profile = Profile {
     user: "u-maya",
     handle: "mr@demo.social",
     name: Some("MR"),
     bio: Some("Rides e-bikes. Write to Maya@Example.com"),
     fields: Vec::new(),
+    site: Some("https://mayarides.example"),
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -224,7 +249,7 @@ async fn authors_seen_before_an_import_are_linked_by_the_catch_up() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_email_in_the_bio_links_with_one_audit_entry() {
+async fn a_verified_website_links_with_one_audit_entry() {
     common::on_each_db(|db| async move {
         crm(&db).await;
         let ch = channel(&db, "brand", "mastodon").await;
@@ -249,18 +274,22 @@ async fn an_email_in_the_bio_links_with_one_audit_entry() {
                 identity_id(&db, "u-maya").await,
                 contact_id(&db, "C1").await,
                 "confirmed",
-                "email",
+                "website",
                 1.0
             )
         );
         assert_eq!(l.decided_by.as_deref(), Some("resolver"));
+        let evidence: Vec<(&str, &str, &str, f64)> = l
+            .evidence
+            .iter()
+            .map(|e| (e.kind.as_str(), e.value.as_str(), e.source.as_str(), e.weight))
+            .collect();
         assert_eq!(
-            (
-                l.evidence[0].kind.as_str(),
-                l.evidence[0].value.as_str(),
-                l.evidence[0].source.as_str()
-            ),
-            ("email", "maya@example.com", "bio")
+            evidence,
+            vec![
+                ("email", "maya@example.com", "bio", 0.9),
+                ("website", "mayarides.example", "verified-field:Site", 1.0)
+            ]
         );
         assert_eq!(
             link_audit(&db).await,
@@ -281,7 +310,7 @@ async fn an_email_in_the_bio_links_with_one_audit_entry() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_phone_field_and_a_website_field_link_too() {
+async fn what_an_author_writes_only_proposes_and_a_verified_website_links() {
     common::on_each_db(|db| async move {
         crm(&db).await;
         let ch = channel(&db, "brand", "mastodon").await;
@@ -300,18 +329,33 @@ async fn a_phone_field_and_a_website_field_link_too() {
             )],
             ..Profile::default()
         };
-        ingest(&db, &ch, &[post("1", &by_phone, "hi"), post("2", &by_site, "hello")]).await;
+        let by_verified_site = Profile {
+            user: "u-verified",
+            handle: "p3",
+            site: Some("https://www.mayarides.example/"),
+            ..Profile::default()
+        };
+        let posts = [
+            post("1", &by_phone, "hi"),
+            post("2", &by_site, "hello"),
+            post("3", &by_verified_site, "hey"),
+        ];
+        ingest(&db, &ch, &posts).await;
         let mut links = all_links(&db).await;
         links.sort_by(|a, b| a.handle.cmp(&b.handle));
-        let methods: Vec<(&str, &str, &str)> = links
+        let methods: Vec<(&str, &str, &str, f64)> = links
             .iter()
-            .map(|l| (l.status.as_str(), l.method.as_str(), l.evidence[0].source.as_str()))
+            .map(|l| {
+                let last = &l.evidence[l.evidence.len() - 1];
+                (l.status.as_str(), l.method.as_str(), last.source.as_str(), l.confidence)
+            })
             .collect();
         assert_eq!(
             methods,
             vec![
-                ("confirmed", "phone", "field:Phone"),
-                ("confirmed", "website", "field:Website")
+                ("proposed", "phone", "field:Phone", 0.9),
+                ("proposed", "website", "field:Website", 0.9),
+                ("confirmed", "website", "verified-field:Site", 1.0)
             ]
         );
     })
@@ -356,7 +400,7 @@ async fn an_email_of_two_contacts_proposes_both_and_links_neither() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_order_reference_in_a_post_links() {
+async fn an_order_reference_in_a_post_only_proposes() {
     common::on_each_db(|db| async move {
         crm(&db).await;
         let ch = channel(&db, "brand", "mastodon").await;
@@ -374,13 +418,16 @@ async fn an_order_reference_in_a_post_links() {
             ],
         )
         .await;
-        assert_eq!((report.posts, report.identities, report.confirmed), (2, 1, 1));
+        assert_eq!(
+            (report.posts, report.identities, report.confirmed, report.proposed),
+            (2, 1, 0, 1)
+        );
         let links = all_links(&db).await;
         assert_eq!(links.len(), 1);
         let l = &links[0];
         assert_eq!(
-            (l.contact_id, l.status.as_str(), l.method.as_str()),
-            (contact_id(&db, "C4").await, "confirmed", "order-reference")
+            (l.contact_id, l.status.as_str(), l.method.as_str(), l.confidence),
+            (contact_id(&db, "C4").await, "proposed", "order-reference", 0.9)
         );
         assert_eq!(l.evidence[0].value, "LB-20931");
         assert_eq!(l.evidence[0].source, format!("post:{}", ids[1]));
@@ -598,7 +645,7 @@ async fn rejected_and_unlinked_links_are_not_proposed_again() {
         let reopened = identity::links(&db, Some("proposed"), 10).await.unwrap();
         assert_eq!(reopened.len(), 1);
         assert_eq!(reopened[0].id, confirmed);
-        assert_eq!(reopened[0].evidence.len(), 2);
+        assert_eq!(reopened[0].evidence.len(), 3, "the email, the website and the phone");
     })
     .await;
 }
@@ -710,7 +757,7 @@ async fn a_linked_identity_is_not_proposed_elsewhere_by_weaker_evidence() {
     common::on_each_db(|db| async move {
         crm(&db).await;
         let ch = channel(&db, "brand", "mastodon").await;
-        // Maya's email, but Tom's name.
+        // Maya's verified website, but Tom's name.
         let author = Profile {
             name: Some("Tom Becker"),
             ..MAYA
@@ -721,13 +768,10 @@ async fn a_linked_identity_is_not_proposed_elsewhere_by_weaker_evidence() {
         assert_eq!(links.len(), 1);
         assert_eq!(links[0].contact_id, contact_id(&db, "C1").await);
 
-        // Deterministic evidence for another contact is a conflict: a proposal, marked ambiguous.
+        // Nor by another contact's order it writes about: a claim, not proof.
         let (_, report) = ingest(&db, &ch, &[post("2", &author, "my order LB-20931 broke")]).await;
-        assert_eq!((report.confirmed, report.proposed), (0, 1));
-        let p = &identity::links(&db, Some("proposed"), 10).await.unwrap()[0];
-        assert_eq!(p.contact_id, contact_id(&db, "C4").await);
-        assert!(p.evidence[0].ambiguous);
-        assert_eq!(identity::links(&db, Some("confirmed"), 10).await.unwrap().len(), 1);
+        assert_eq!((report.confirmed, report.proposed), (0, 0));
+        assert_eq!(all_links(&db).await.len(), 1);
     })
     .await;
 }

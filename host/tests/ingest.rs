@@ -11,7 +11,7 @@ use socialcrm::ingest::{
 };
 use socialcrm::plugins::Manifest;
 use socialcrm::runtime::bindings::types::{Analysis, Author, Direction, Post, PostKind};
-use socialcrm::runtime::{AnalyzerPlugin, KvChanges, Runtime, RuntimeOptions};
+use socialcrm::runtime::{AnalyzerPlugin, KvChanges, Runtime, RuntimeOptions, VerifiedFields};
 use socialcrm::store::{Db, now_ms};
 use sqlx::Row;
 
@@ -270,13 +270,16 @@ async fn joined_pages_commit_as_one_with_each_page_s_analyses() {
         ];
         let first_analyses = [analyses("sentiment", &["s1", "s2"]), analyses("intent", &["i1", "i2"])];
         let second_analyses = [analyses("sentiment", &["s2 again", "s3"])];
+        let none = VerifiedFields::new();
         let pages = [
             PageRows {
                 posts: &first,
+                verified: &none,
                 analyses: &first_analyses,
             },
             PageRows {
                 posts: &second,
+                verified: &none,
                 analyses: &second_analyses,
             },
         ];
@@ -292,6 +295,7 @@ async fn joined_pages_commit_as_one_with_each_page_s_analyses() {
                 pages[0],
                 PageRows {
                     posts: &broken,
+                    verified: &none,
                     analyses: &second_analyses,
                 },
             ],
@@ -381,7 +385,11 @@ async fn a_known_author_is_rewritten_only_when_the_profile_changed() {
 
 /// Commits `posts` as one page with the known-authors cache `known`.
 async fn commit_known(db: &Db, id: &ChannelRef, posts: &[Post], known: &KnownAuthors) -> usize {
-    let pages = [PageRows { posts, analyses: &[] }];
+    let pages = [PageRows {
+        posts,
+        verified: &VerifiedFields::new(),
+        analyses: &[],
+    }];
     let committed = commit_pages(db, id, &pages, None, &KvChanges::new(), known)
         .await
         .unwrap();

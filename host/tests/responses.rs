@@ -164,11 +164,12 @@ async fn templates_render_per_recipient_and_micro_responses_send_once() {
             [Variable::ContactFirstName, Variable::OrderReference, Variable::OrderProduct, Variable::ChannelName]
         );
 
-        // A missing value refuses a micro response; the same template renders for a linked author.
+        // CRM data for an author who is no confirmed customer refuses a micro
+        // response; the same template renders for a linked author.
         let late = Content::Template("late".into());
         let err = responses::create_micro(&db, unlinked, &late, "agent").await.unwrap_err();
         assert!(
-            matches!(err, ResponseError::MissingValue { variable: Variable::OrderReference, post_id } if post_id == unlinked),
+            matches!(err, ResponseError::Unconfirmed { variable: Variable::OrderReference, post_id, proposed: false } if post_id == unlinked),
             "{err:?}"
         );
         assert!(matches!(
@@ -224,6 +225,78 @@ async fn templates_render_per_recipient_and_micro_responses_send_once() {
         let audited = actions(&db, "template.").await;
         assert!(audited.contains(&("template.save".into(), "agent".into())));
         assert!(audited.contains(&("template.remove".into(), "agent".into())));
+    })
+    .await;
+}
+
+/// A stranger who writes a customer's email and order number (in a bio, in a
+/// post) is proposed as that customer, not confirmed: a templated reply does
+/// not hand them the customer's name and orders until a person confirms.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_text_claimed_identity_reveals_no_crm_data() {
+    let plugin = common::plugin_dir("plugins/mastodon");
+    let plugin = &plugin.path().display().to_string();
+    common::on_each_db(|db| async move {
+        let (network, ingest) = setup(&db, plugin).await;
+        socialcrm::crm::import::contacts(
+            &db,
+            "id,name,email\nC1,Maya Lopez,maya@example.com\n".as_bytes(),
+            &|_| {},
+        )
+        .await
+        .unwrap();
+        network.push_mention(json!({
+            "content": "<p>@brand my order A-1001 never came. Maya Lopez, maya@example.com</p>",
+            "visibility": "public",
+            "account": {"id": "666", "username": "notmaya", "acct": "notmaya@evil.example",
+                        "display_name": "Maya Lopez", "note": "<p>maya@example.com</p>", "fields": []},
+        }));
+        ingest.sync_now("brand", "test", &|_| {}).await.unwrap();
+        let post: i64 = sqlx::query_scalar(
+            "SELECT p.id FROM posts p JOIN identities i ON i.id = p.identity_id WHERE i.external_user_id = '666'",
+        )
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        let link: (i64, String, f64) = sqlx::query_as(
+            "SELECT l.id, l.status, l.confidence FROM identity_links l JOIN posts p ON p.identity_id = l.identity_id \
+             WHERE p.id = $1",
+        )
+        .bind(post)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        assert_eq!(
+            (link.1.as_str(), link.2),
+            ("proposed", 0.95),
+            "claims propose, capped below certainty"
+        );
+
+        let greeting = Content::Text("Hi {{contact.first_name}}, we are on it".into());
+        let err = responses::create_micro(&db, post, &greeting, "agent")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ResponseError::Unconfirmed {
+                    variable: Variable::ContactFirstName,
+                    proposed: true,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("awaits review"), "{err}");
+        // A default reveals nothing, so it renders.
+        let safe = Content::Text("Hi {{contact.first_name|there}}, we are on it".into());
+        let made = responses::create_micro(&db, post, &safe, "agent").await.unwrap();
+        assert_eq!(made.text, "Hi there, we are on it");
+
+        // A person confirms: now the author is the customer.
+        socialcrm::crm::identity::confirm(&db, link.0, "agent").await.unwrap();
+        let made = responses::create_micro(&db, post, &greeting, "agent").await.unwrap();
+        assert_eq!(made.text, "Hi Maya, we are on it");
     })
     .await;
 }

@@ -5,7 +5,8 @@
 //! [`export_analyzer!`]. Build with `cargo build --release --target wasm32-wasip2`.
 //! [`http`] makes requests to the hosts the manifest allows (the host attaches
 //! credentials), [`kv`] keeps small values per account, [`signing`] checks
-//! webhook signatures with a secret the plugin never reads, [`log`] writes to the
+//! webhook signatures with a secret the plugin never reads, [`verification`]
+//! marks profile fields the network verified, [`log`] writes to the
 //! host's log, and the `testkit` feature runs the built component in the real
 //! host against canned HTTP responses from a plain `cargo test`.
 
@@ -45,8 +46,8 @@ pub mod __private {
             default_bindings_module: "::socialcrm_sdk::__private::analyzer_world",
             runtime_path: "::socialcrm_sdk::__private::wit_bindgen::rt",
             with: {
-                "socialcrm:plugin/types@1.1.0": crate::__private::channel_world::socialcrm::plugin::types,
-                "socialcrm:plugin/log@1.1.0": crate::__private::channel_world::socialcrm::plugin::log,
+                "socialcrm:plugin/types@1.2.0": crate::__private::channel_world::socialcrm::plugin::types,
+                "socialcrm:plugin/log@1.2.0": crate::__private::channel_world::socialcrm::plugin::log,
             },
         });
     }
@@ -67,6 +68,28 @@ pub mod kv {
 /// plugin names but never reads (since API 1.1: declare `api = "^1.1"`).
 pub mod signing {
     pub use crate::__private::channel_world::socialcrm::plugin::signing::{hmac_sha256, verify_hmac_sha256};
+}
+
+/// What the network itself verified about an author (since API 1.2: declare
+/// `api = "^1.2"`). Text an author writes only proposes a link to a CRM
+/// contact; a profile field marked here can confirm one, so mark only what the
+/// network proved (a Mastodon link with `verified_at`, a Bluesky domain handle).
+pub mod verification {
+    use crate::{Author, ProfileField};
+
+    /// Marks `field` of `author` as verified by the network, for the posts the
+    /// current call returns. Outside wasm (a plugin's native unit tests) it does
+    /// nothing.
+    pub fn verified_field(author: &Author, field: &ProfileField) {
+        #[cfg(target_arch = "wasm32")]
+        crate::__private::channel_world::socialcrm::plugin::verification::verified_field(
+            &author.external_id,
+            &field.name,
+            &field.value,
+        );
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = (author, field);
+    }
 }
 
 /// What a channel plugin implements.

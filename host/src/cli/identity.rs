@@ -10,14 +10,16 @@ const ACTOR: &str = "cli";
 
 /// Review the links between social identities (the authors of posts) and CRM contacts.
 ///
-/// socialcrm links an identity to a contact by itself only on deterministic
-/// evidence that belongs to exactly one contact: an email, phone or order
-/// reference in the profile or a post, a website in the profile, or a handle
-/// the contact lists. Anything else (a similar name, the same handle on another
-/// network, a website linked in a post, evidence that fits several contacts) is
-/// proposed with a confidence and its evidence for a person to confirm or
-/// reject. Nothing is deleted: unlink sets a confirmed link back to rejected,
-/// and every decision is in the audit log.
+/// socialcrm links an identity to a contact by itself only on verified
+/// evidence that belongs to exactly one contact: a website the network
+/// verified (a Mastodon link with verified_at, a Bluesky domain handle), or a
+/// handle the contact's record lists. What an author writes (an email, phone,
+/// order reference or website in the profile or a post, a similar name) and
+/// evidence that fits several contacts are proposed with a confidence and
+/// their evidence, for a person to confirm or reject, or for the customer to
+/// confirm from a verification link (`verify-link`). Nothing is deleted:
+/// unlink sets a confirmed link back to rejected, and every decision is in the
+/// audit log.
 ///
 /// Examples:
 ///   socialcrm identity list --status proposed

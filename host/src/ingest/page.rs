@@ -12,8 +12,8 @@ use time::format_description::well_known::Rfc3339;
 
 use super::analyze::{self, PageAnalyses};
 use crate::crm::identity::NewAuthor;
-use crate::runtime::KvChanges;
 use crate::runtime::bindings::types::{Analysis, Author, Direction, Post, PostKind};
+use crate::runtime::{KvChanges, VerifiedFields};
 use crate::store::{Backend, Db, lookup_sql, now_ms, placeholders};
 
 /// Rows per multi-row statement (well under every backend's parameter limit).
@@ -53,11 +53,12 @@ pub struct ChannelRef {
     pub lease_owner: Option<String>,
 }
 
-/// One polled page: its posts and each analyzer's analyses of them (in
-/// page order).
+/// One polled page: its posts, each analyzer's analyses of them (in page
+/// order) and the profile fields the plugin marked as verified.
 #[derive(Clone, Copy, Debug)]
 pub struct PageRows<'a> {
     pub posts: &'a [Post],
+    pub verified: &'a VerifiedFields,
     pub analyses: &'a [PageAnalyses],
 }
 
@@ -72,7 +73,11 @@ pub async fn commit_page(
     state: Option<&str>,
     kv_changes: &KvChanges,
 ) -> Result<Committed, CommitError> {
-    let pages = [PageRows { posts, analyses }];
+    let pages = [PageRows {
+        posts,
+        verified: &VerifiedFields::new(),
+        analyses,
+    }];
     commit_pages(db, channel, &pages, state, kv_changes, &KnownAuthors::default()).await
 }
 
@@ -157,17 +162,17 @@ pub async fn commit_pages(
     let channel_id = channel.id;
     // Validate before writing anything.
     let mut rows: Vec<(&Post, i64)> = Vec::with_capacity(pages.iter().map(|p| p.posts.len()).sum());
-    for page in pages {
-        rows.extend(page.posts.iter().zip(check(page.posts)?));
-    }
-    let posts: Vec<&Post> = rows.iter().map(|(post, _)| *post).collect();
-    let now = now_ms();
     // One row per author (the pages' last profile wins): an upsert may not
     // touch the same row twice in one statement.
     let mut profiles: HashMap<&str, Profile<'_>> = HashMap::new();
-    for post in &posts {
-        profiles.insert(&post.author.external_id, Profile::of(&post.author));
+    for page in pages {
+        rows.extend(page.posts.iter().zip(check(page.posts)?));
+        for post in page.posts {
+            profiles.insert(&post.author.external_id, Profile::of(&post.author, page.verified));
+        }
     }
+    let posts: Vec<&Post> = rows.iter().map(|(post, _)| *post).collect();
+    let now = now_ms();
     // Read before the write lock is taken (only the authors not known
     // already): identities are never deleted, so an id read here is still
     // right inside the transaction.
@@ -456,18 +461,27 @@ async fn upsert_identities(
 struct Profile<'a> {
     author: &'a Author,
     followers: Option<i64>,
-    /// JSON array of `{"name", "value"}`.
+    /// JSON array of `{"name", "value"}`, with `"verified": true` on the
+    /// fields the network verified.
     fields: String,
     /// Of all of the above, to know it again.
     digest: u64,
 }
 
 impl<'a> Profile<'a> {
-    fn of(author: &'a Author) -> Self {
+    fn of(author: &'a Author, verified: &VerifiedFields) -> Self {
         let fields: Vec<Value> = author
             .fields
             .iter()
-            .map(|f| json!({"name": f.name, "value": f.value}))
+            .map(|f| {
+                let marked = !verified.is_empty()
+                    && verified.contains(&(author.external_id.clone(), f.name.clone(), f.value.clone()));
+                if marked {
+                    json!({"name": f.name, "value": f.value, "verified": true})
+                } else {
+                    json!({"name": f.name, "value": f.value})
+                }
+            })
             .collect();
         let followers = author.followers.map(|f| i64::try_from(f).unwrap_or(i64::MAX));
         let fields = Value::Array(fields).to_string();

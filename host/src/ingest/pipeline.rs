@@ -298,6 +298,7 @@ impl Ingest {
                         .iter()
                         .map(|(out, analyses)| PageRows {
                             posts: &out.value.posts,
+                            verified: &out.verified,
                             analyses,
                         })
                         .collect();
@@ -389,6 +390,7 @@ impl Ingest {
             .map_err(|e| IngestError::Join(e.to_string()))?;
         let page = [PageRows {
             posts: &out.value.posts,
+            verified: &out.verified,
             analyses: &analyses,
         }];
         let (db, known) = (&self.inner.db, &self.inner.known);

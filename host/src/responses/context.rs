@@ -67,6 +67,30 @@ pub(crate) async fn post_values(db: &Db, post_id: i64) -> Result<Values, Respons
     Ok(values)
 }
 
+/// Why `variable` has no value for post `post_id`: a variable revealing CRM
+/// data is [`ResponseError::Unconfirmed`] unless the author has a confirmed
+/// link (then the contact just lacks the value).
+pub(crate) async fn missing(db: &Db, post_id: i64, variable: Variable) -> Result<ResponseError, ResponseError> {
+    if !variable.reveals_crm() {
+        return Ok(ResponseError::MissingValue { variable, post_id });
+    }
+    let statuses: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT l.status FROM identity_links l JOIN posts p ON p.identity_id = l.identity_id WHERE p.id = $1",
+    )
+    .bind(post_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(if statuses.iter().any(|s| s == "confirmed") {
+        ResponseError::MissingValue { variable, post_id }
+    } else {
+        ResponseError::Unconfirmed {
+            variable,
+            post_id,
+            proposed: statuses.iter().any(|s| s == "proposed"),
+        }
+    })
+}
+
 /// The post's first [`EXCERPT_CHARS`] characters, whitespace collapsed, with
 /// an ellipsis when cut.
 fn excerpt(text: &str) -> String {

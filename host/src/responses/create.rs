@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::Row;
 
-use super::context::{channel_values, post_values};
+use super::context::{channel_values, missing, post_values};
 use super::template::{Template, Variable};
 use super::{Response, ResponseError, channel, get, templates};
 use crate::insights::DAY_MS;
@@ -53,9 +53,10 @@ pub struct MacroRequest {
 pub async fn create_micro(db: &Db, post_id: i64, content: &Content, actor: &str) -> Result<Response, ResponseError> {
     let (template_name, template) = resolve(db, content).await?;
     let values = post_values(db, post_id).await?;
-    let text = template
-        .render(&values)
-        .map_err(|variable| ResponseError::MissingValue { variable, post_id })?;
+    let text = match template.render(&values) {
+        Ok(text) => text,
+        Err(variable) => return Err(missing(db, post_id, variable).await?),
+    };
     let text = check_text(&text)?.to_string();
     let channel_name = values.get(&Variable::ChannelName).cloned().unwrap_or_default();
     let (channel_id, requires_approval) = channel(db, &channel_name).await?;
@@ -105,7 +106,7 @@ pub async fn create_macro(db: &Db, request: &MacroRequest, actor: &str) -> Resul
         let values = post_values(db, post_id).await?;
         let text = match reply.render(&values) {
             Ok(text) => check_text(&text).map(String::from).map_err(|e| e.to_string()),
-            Err(variable) => Err(format!("{variable} has no value for this post")),
+            Err(variable) => Err(missing(db, post_id, variable).await?.to_string()),
         };
         rendered.push((post_id, text));
     }

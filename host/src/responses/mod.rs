@@ -50,6 +50,17 @@ pub enum ResponseError {
     Template(#[from] TemplateError),
     #[error("{variable} has no value for post {post_id}; give it a default: {{{{{name}|...}}}}", name = variable.name())]
     MissingValue { variable: Variable, post_id: i64 },
+    #[error(
+        "{variable} reveals CRM data, and the author of post {post_id} is not a confirmed customer{pending}: \
+         confirm the identity link (or send the customer a verification link), or give it a default: {{{{{name}|...}}}}",
+        name = variable.name(),
+        pending = if *proposed { " (a proposed link awaits review)" } else { "" }
+    )]
+    Unconfirmed {
+        variable: Variable,
+        post_id: i64,
+        proposed: bool,
+    },
     #[error("a broadcast answers no post, so it can only use {{{{channel.name}}}} (or defaults): {0} has no value")]
     BroadcastVariable(Variable),
     #[error("replies need posts to answer: give a topic or an alert")]

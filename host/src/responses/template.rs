@@ -48,6 +48,15 @@ impl Variable {
         }
     }
 
+    /// Whether its value comes from the CRM (the contact, their orders): it
+    /// renders only for an author confirmed as that contact.
+    pub fn reveals_crm(self) -> bool {
+        matches!(
+            self,
+            Variable::ContactName | Variable::ContactFirstName | Variable::OrderReference | Variable::OrderProduct
+        )
+    }
+
     /// One line for help texts.
     pub fn describe(self) -> &'static str {
         match self {

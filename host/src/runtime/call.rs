@@ -18,7 +18,7 @@ use super::egress::{self, EgressCall};
 use super::error::{CallError, FailReason};
 use super::http::{HttpPolicy, OutgoingHooks, RequestRecord};
 use super::limits::MemoryLimitExceeded;
-use super::state::{CallState, KvChanges};
+use super::state::{CallState, KvChanges, VerifiedFields};
 use super::{PluginMeta, Shared, engine};
 
 /// What a successful call returned, with what it did on the way.
@@ -27,6 +27,8 @@ pub struct CallOutput<T> {
     pub value: T,
     /// Key-value writes to commit together with the value.
     pub kv_changes: KvChanges,
+    /// Profile fields the plugin marked as verified by the network.
+    pub verified: VerifiedFields,
     /// Every outgoing request the plugin made.
     pub requests: Vec<RequestRecord>,
     pub fuel_used: u64,
@@ -39,6 +41,7 @@ impl<T, E> CallOutput<Result<T, E>> {
         let CallOutput {
             value,
             kv_changes,
+            verified,
             requests,
             fuel_used,
             duration,
@@ -46,6 +49,7 @@ impl<T, E> CallOutput<Result<T, E>> {
         value.map(|value| CallOutput {
             value,
             kv_changes,
+            verified,
             requests,
             fuel_used,
             duration,
@@ -153,9 +157,11 @@ pub(crate) fn run<T>(
         return Err(fail(FailReason::RequestRefused(why)));
     }
     let kv_changes = store.data_mut().take_kv_changes();
+    let verified = store.data_mut().take_verified();
     Ok(CallOutput {
         value,
         kv_changes,
+        verified,
         requests,
         fuel_used,
         duration,

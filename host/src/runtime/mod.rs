@@ -30,13 +30,13 @@ pub use egress::{EgressCall, EgressSink};
 pub use error::{CallError, FailReason, LoadError};
 pub use http::{Credential, HttpPolicy, NetworkTransport, RequestRecord, SecretFill, Transport};
 pub use limits::{Limits, MemoryLimitExceeded};
-pub use state::KvChanges;
+pub use state::{KvChanges, VerifiedFields};
 
 use crate::plugins::{Manifest, PluginKind};
 use state::CallState;
 
 /// The version of `socialcrm:plugin` this host implements.
-pub const WIT_VERSION: &str = "1.1.0";
+pub const WIT_VERSION: &str = "1.2.0";
 
 /// How a [`Runtime`] is set up.
 pub struct RuntimeOptions {

@@ -1,14 +1,14 @@
-//! The data of one call's Store, and the host side of the `log`, `kv` and
-//! `signing` imports.
+//! The data of one call's Store, and the host side of the `log`, `kv`,
+//! `signing` and `verification` imports.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::bindings::channel::socialcrm::plugin::{kv, log, signing, types};
+use super::bindings::channel::socialcrm::plugin::{kv, log, signing, types, verification};
 use super::http::OutgoingHooks;
 use super::limits::MemoryLimiter;
 use super::redact::{one_line, redact};
@@ -17,10 +17,16 @@ use super::redact::{one_line, redact};
 /// `None` deletes the key.
 pub type KvChanges = BTreeMap<String, Option<Vec<u8>>>;
 
+/// Profile fields a call marked as verified by the network: (author external
+/// id, field name, value).
+pub type VerifiedFields = BTreeSet<(String, String, String)>;
+
 /// Bytes of plugin stderr kept per call (enough for a panic message).
 const STDERR_CAPACITY: usize = 8 << 10;
 /// Bytes of one log line; the rest is cut.
 const LOG_LINE_BYTES: usize = 4 << 10;
+/// Bytes of verification marks kept per call; later marks are ignored.
+const VERIFIED_BYTES: usize = 1 << 20;
 
 pub(crate) struct CallState {
     wasi: WasiCtx,
@@ -32,6 +38,8 @@ pub(crate) struct CallState {
     plugin: String,
     kv: BTreeMap<String, Vec<u8>>,
     kv_changes: KvChanges,
+    verified: VerifiedFields,
+    verified_bytes: usize,
     max_kv_bytes: usize,
     log_lines: usize,
     max_log_lines: usize,
@@ -62,6 +70,8 @@ impl CallState {
             plugin,
             kv,
             kv_changes: KvChanges::new(),
+            verified: VerifiedFields::new(),
+            verified_bytes: 0,
             max_kv_bytes: limits.max_kv_bytes,
             log_lines: 0,
             max_log_lines: limits.max_log_lines,
@@ -70,6 +80,10 @@ impl CallState {
 
     pub fn take_kv_changes(&mut self) -> KvChanges {
         std::mem::take(&mut self.kv_changes)
+    }
+
+    pub fn take_verified(&mut self) -> VerifiedFields {
+        std::mem::take(&mut self.verified)
     }
 
     fn kv_bytes_with(&self, key: &str, value_len: usize) -> usize {
@@ -191,5 +205,16 @@ impl signing::Host for CallState {
         mac: Vec<u8>,
     ) -> Result<bool, types::PluginError> {
         Ok(ring::hmac::verify(&self.hmac_key(&secret)?, &message, &mac).is_ok())
+    }
+}
+
+impl verification::Host for CallState {
+    fn verified_field(&mut self, author_id: String, name: String, value: String) {
+        let bytes = author_id.len() + name.len() + value.len();
+        if self.verified_bytes + bytes > VERIFIED_BYTES {
+            return;
+        }
+        self.verified_bytes += bytes;
+        self.verified.insert((author_id, name, value));
     }
 }

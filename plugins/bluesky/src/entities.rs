@@ -8,7 +8,7 @@
 
 use serde::Deserialize;
 use serde_json::Value;
-use socialcrm_sdk::{Author, Direction, PluginError, Post, PostKind};
+use socialcrm_sdk::{Author, Direction, PluginError, Post, PostKind, ProfileField, verification};
 
 use crate::time;
 
@@ -192,8 +192,15 @@ impl PostRecord {
 }
 
 impl Profile {
+    /// The author; a handle on a domain of the author's own is a field the
+    /// network verified (the AppView answers `handle.invalid` for a handle
+    /// whose DNS record or `/.well-known/atproto-did` does not name the DID).
     fn into_author(self) -> Author {
-        Author {
+        let domain = own_domain(&self.handle).map(|d| ProfileField {
+            name: "Domain".into(),
+            value: format!("https://{d}"),
+        });
+        let author = Author {
             profile_url: Some(profile_url(&self.handle, &self.did)),
             external_id: self.did,
             handle: self.handle,
@@ -201,10 +208,29 @@ impl Profile {
             avatar_url: non_empty(self.avatar),
             bio: non_empty(self.description),
             followers: self.followers_count.and_then(|n| u64::try_from(n).ok()),
-            fields: Vec::new(),
+            fields: domain.into_iter().collect(),
+        };
+        for field in &author.fields {
+            verification::verified_field(&author, field);
         }
+        author
     }
 }
+
+/// The handle, when it is a domain name of the author's own: not a name under
+/// the hosting service's domain (`alice.bsky.social`), not `handle.invalid`.
+fn own_domain(handle: &str) -> Option<&str> {
+    let hosted = HOSTING_DOMAINS.iter().any(|d| handle.ends_with(&format!(".{d}")));
+    let valid = handle.contains('.')
+        && handle != "handle.invalid"
+        && handle
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    (valid && !hosted).then_some(handle)
+}
+
+/// Domains under which a hosting service hands out handles.
+const HOSTING_DOMAINS: [&str; 2] = ["bsky.social", "bsky.team"];
 
 fn post(
     uri: String,
@@ -420,5 +446,23 @@ mod tests {
         assert_eq!(tid_time("3l3qo2vuowo2"), None);
         assert_eq!(tid_time("3l3qo2vuowo2!"), None);
         assert_eq!(tid_time("zzzzzzzzzzzzz"), None, "the top bit must be 0");
+    }
+
+    #[test]
+    fn a_handle_on_an_own_domain_is_a_verified_field() {
+        assert_eq!(super::own_domain("mayarides.example"), Some("mayarides.example"));
+        assert_eq!(
+            super::own_domain("shop.acme-bikes.example"),
+            Some("shop.acme-bikes.example")
+        );
+        for hosted in [
+            "alice.bsky.social",
+            "handle.invalid",
+            "nodots",
+            "a b.example",
+            "x.bsky.team",
+        ] {
+            assert_eq!(super::own_domain(hosted), None, "{hosted}");
+        }
     }
 }

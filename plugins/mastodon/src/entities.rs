@@ -5,7 +5,7 @@
 //! `null` on some server version, and a missing one must not stop polling.
 
 use serde::Deserialize;
-use socialcrm_sdk::{Author, Direction, PluginError, Post, PostKind, ProfileField};
+use socialcrm_sdk::{Author, Direction, PluginError, Post, PostKind, ProfileField, verification};
 
 use crate::html;
 
@@ -50,6 +50,8 @@ pub struct Account {
 struct Field {
     name: String,
     value: String,
+    /// Set when the linked page links back to the profile (`rel="me"`).
+    verified_at: Option<String>,
 }
 
 /// What `POST /api/v1/statuses` and `GET /api/v1/statuses/:id` answer, in part.
@@ -112,18 +114,26 @@ impl Notification {
 }
 
 impl Account {
+    /// The author, with the links the instance verified marked for the host.
     fn into_author(self) -> Author {
+        let mut verified = Vec::new();
         let fields = self
             .fields
             .unwrap_or_default()
             .into_iter()
-            .map(|f| ProfileField {
-                name: html::to_text(&f.name),
-                value: html::to_text(&f.value),
+            .map(|f| {
+                let field = ProfileField {
+                    name: html::to_text(&f.name),
+                    value: html::to_text(&f.value),
+                };
+                if non_empty(f.verified_at).is_some() {
+                    verified.push(field.clone());
+                }
+                field
             })
             .filter(|f| !f.name.is_empty() || !f.value.is_empty())
             .collect();
-        Author {
+        let author = Author {
             external_id: self.id,
             handle: self.acct.trim_start_matches('@').to_string(),
             display_name: non_empty(self.display_name),
@@ -132,7 +142,11 @@ impl Account {
             bio: non_empty(self.note.map(|n| html::to_text(&n))),
             followers: self.followers_count.and_then(|n| u64::try_from(n).ok()),
             fields,
+        };
+        for field in &verified {
+            verification::verified_field(&author, field);
         }
+        author
     }
 }
 

@@ -1,34 +1,39 @@
 //! Identity resolution: which CRM contact is the author of a post?
 //!
 //! An identity (network + user) is linked to a contact in `identity_links`.
-//! A link is **confirmed automatically only on deterministic evidence**: the
-//! identity's profile (display name, bio, profile fields, a profile URL that is
-//! a site of its own) or one of its inbound posts carries an email, a phone or
-//! an order reference (a transaction's `reference` or `external_id`), or its
-//! profile a website, that belongs to exactly one contact; or the contact lists
-//! this handle for this network. Methods: `email`, `phone`, `website`,
-//! `order-reference`, `contact-handle`. The brand's own (outbound) posts are
-//! no evidence: they quote customers' orders and addresses.
+//! A link is **confirmed automatically only on verified evidence**, which a
+//! stranger cannot make up: a website in a profile field the network verified
+//! (a Mastodon link with `verified_at`, a Bluesky handle on the author's own
+//! domain; see `verification` in the WIT) that is one contact's website, or the
+//! contact's record listing this handle for this network. Methods: `website`,
+//! `contact-handle`. A person confirms the rest: an agent (`manual`), or the
+//! customer from a link the brand sends them (`verification-link`,
+//! [`verification`]). docs/security.md has the table of every method.
 //!
-//! Everything else is a **proposal** with a confidence in (0, 1) and its
-//! evidence, for a person to confirm or reject: `name` (the display name, or a
-//! name spelled by the handle, equals the contact's name once normalized),
-//! `same-handle` (the handle's user part is confirmed-linked to the contact on
-//! another network), `website` linked in a post (people link to sites not
-//! theirs), and ambiguous deterministic evidence. Each piece of evidence has a
-//! weight ([`weight`]); the weights of one (identity, contact) pair combine as a
-//! noisy OR, `1 - Π(1 - wᵢ)`, capped at 0.95 (only a deterministic or manual
-//! link has confidence 1). Evidence that matches `k` contacts has its weight
-//! divided by `k` and is marked `ambiguous`; evidence matching more than
-//! [`MAX_MATCHES`] contacts says nothing and is dropped.
+//! Everything an author writes is a **claim**, and claims only propose, each
+//! with a confidence in (0, 1) and its evidence, for a person to confirm or
+//! reject: an email, phone, website or order reference (a transaction's
+//! `reference` or `external_id`) in the display name, bio, an unverified
+//! profile field, the profile URL or an inbound post (`CLAIMED`; a website
+//! linked in a post weighs less, people link to sites not theirs); `name` (the
+//! display name, or a name spelled by the handle, equals the contact's name
+//! once normalized); `same-handle` (the handle's user part is confirmed-linked
+//! to the contact on another network); and ambiguous verified evidence. The
+//! brand's own (outbound) posts are no evidence: they quote customers' orders
+//! and addresses. Each piece of evidence has a weight ([`weight`]); the weights
+//! of one (identity, contact) pair combine as a noisy OR, `1 - Π(1 - wᵢ)`,
+//! capped at 0.95 (only a verified or person-made link has confidence 1).
+//! Evidence that matches `k` contacts has its weight divided by `k` and is
+//! marked `ambiguous`; evidence matching more than [`MAX_MATCHES`] contacts
+//! says nothing and is dropped.
 //!
 //! Rules:
-//! - Ambiguity never links: deterministic evidence that matches two or more
-//!   contacts, or deterministic evidence of one identity that points at two or
+//! - Ambiguity never links: verified evidence that matches two or more
+//!   contacts, or verified evidence of one identity that points at two or
 //!   more contacts (including one it is already confirmed with), becomes a
 //!   proposal for each, marked ambiguous.
 //! - An identity confirmed with a contact is not proposed elsewhere by weaker
-//!   (non-deterministic) evidence.
+//!   (unverified) evidence.
 //! - A rejected link is never proposed again by evidence it already holds, and
 //!   never confirmed automatically; new evidence re-opens it as a proposal.
 //! - Nothing is deleted or merged: contacts and identities are never written;
@@ -69,16 +74,19 @@ const CHUNK: usize = 500;
 
 /// Part of each identity's fingerprint: changing the resolver's rules makes it
 /// look at every identity again.
-const RULES_VERSION: &str = "identity-resolution/1";
+const RULES_VERSION: &str = "identity-resolution/2";
 
-/// Weights of the evidence behind a proposal (deterministic evidence that
-/// matches one contact links with confidence 1 instead).
+/// Weights of the evidence behind a proposal (verified evidence that matches
+/// one contact links with confidence 1 instead).
 pub mod weight {
-    /// Deterministic evidence (email, phone, website, order reference, listed
-    /// handle) when it is ambiguous; divided by the number of contacts.
+    /// Verified evidence (a verified website, a listed handle) when it is
+    /// ambiguous; divided by the number of contacts.
     pub const AMBIGUOUS: f64 = 0.9;
-    /// A rejected pair's new deterministic evidence: proposed again, not linked.
+    /// A rejected pair's new verified evidence: proposed again, not linked.
     pub const AFTER_REJECTION: f64 = 0.9;
+    /// An email, phone, website or order reference the author wrote (profile
+    /// text, unverified field, profile URL, inbound post): anyone can write one.
+    pub const CLAIMED: f64 = 0.9;
     /// The same handle confirmed-linked to the contact on another network.
     pub const SAME_HANDLE: f64 = 0.5;
     /// The display name equals the contact's name (two words or more).
@@ -119,15 +127,17 @@ pub enum IdentityError {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Evidence {
     /// `email`, `phone`, `website`, `order-reference`, `contact-handle`,
-    /// `name`, `same-handle` or `manual`.
+    /// `name`, `same-handle`, `manual` or `verification-link`.
     pub kind: String,
     /// What was found, as found (normalized for emails, phones and websites).
     pub value: String,
-    /// Where: `bio`, `display_name`, `field:NAME`, `profile_url`, `handle`,
-    /// `post:ID`, `identity:ID` (same-handle) or `review` (manual, the value
-    /// being who linked).
+    /// Where: `bio`, `display_name`, `field:NAME`, `verified-field:NAME` (a
+    /// field the network verified), `profile_url`, `handle`, `post:ID`,
+    /// `identity:ID` (same-handle), `review` (manual, the value being who
+    /// linked) or `verification:ID` (the customer followed a link sent by the
+    /// value).
     pub source: String,
-    /// Its weight in the confidence (1 for deterministic evidence).
+    /// Its weight in the confidence (1 for verified evidence).
     #[serde(default)]
     pub weight: f64,
     /// It points at more than one contact.
@@ -221,8 +231,8 @@ struct Probe {
     /// The evidence value shown to a reviewer.
     shown: String,
     source: String,
-    /// Deterministic when it matches one contact; otherwise its weight.
-    deterministic: bool,
+    /// Verified: confirms when it matches one contact; otherwise its weight.
+    verified: bool,
     weight: f64,
 }
 
@@ -233,7 +243,7 @@ impl Probe {
             shown: key.clone(),
             key,
             source: source.to_string(),
-            deterministic: true,
+            verified: true,
             weight: 1.0,
         }
     }
@@ -244,38 +254,41 @@ impl Probe {
             key,
             shown: shown.to_string(),
             source: source.to_string(),
-            deterministic: false,
+            verified: false,
             weight,
         }
     }
 }
 
-/// Emails, phones, websites and order references in a text.
+/// Emails, phones, websites and order references an author wrote: claims.
 fn text_probes(text: &str, source: &str, in_post: bool, out: &mut Vec<Probe>) {
-    for e in extract_emails(text) {
-        out.push(Probe::strong(Kind::Email, e, source));
-    }
-    for p in extract_phones(text) {
-        out.push(Probe::strong(Kind::Phone, p, source));
-    }
+    let claim = |kind, key: String| Probe::weak(kind, key.clone(), &key, source, weight::CLAIMED);
+    out.extend(extract_emails(text).into_iter().map(|e| claim(Kind::Email, e)));
+    out.extend(extract_phones(text).into_iter().map(|p| claim(Kind::Phone, p)));
     for w in extract_websites(text) {
         out.push(if in_post {
             Probe::weak(Kind::Website, w.clone(), &w, source, weight::WEBSITE_IN_POST)
         } else {
-            Probe::strong(Kind::Website, w, source)
+            claim(Kind::Website, w)
         });
     }
-    for r in extract_order_references(text) {
-        out.push(Probe::strong(Kind::OrderReference, r, source));
-    }
+    out.extend(
+        extract_order_references(text)
+            .into_iter()
+            .map(|r| claim(Kind::OrderReference, r)),
+    );
 }
 
+/// A profile field as stored (`host/src/ingest/page.rs`).
 #[derive(Debug, Deserialize)]
 struct Field {
     #[serde(default)]
     name: String,
     #[serde(default)]
     value: String,
+    /// The network verified it (WIT `verification`, since 1.2).
+    #[serde(default)]
+    verified: bool,
 }
 
 /// An author of newly stored posts as the commit that stored them knew it,
@@ -383,9 +396,23 @@ impl Subject {
         }
         for field in serde_json::from_str::<Vec<Field>>(&self.fields).unwrap_or_default() {
             text_probes(&field.value, &format!("field:{}", field.name), false, out);
+            // Of a verified field only its website is proven (a link back to
+            // the profile, a domain handle); the rest of its text is a claim.
+            if field.verified {
+                let source = format!("verified-field:{}", field.name);
+                for w in extract_websites(&field.value) {
+                    out.push(Probe::strong(Kind::Website, w, &source));
+                }
+            }
         }
         if let Some(site) = self.profile_url.as_deref().and_then(profile_website) {
-            out.push(Probe::strong(Kind::Website, site, "profile_url"));
+            out.push(Probe::weak(
+                Kind::Website,
+                site.clone(),
+                &site,
+                "profile_url",
+                weight::CLAIMED,
+            ));
         }
         let Some(handle) = contact::handle(&self.handle) else {
             return;
@@ -486,8 +513,8 @@ struct Existing {
 struct Candidate {
     contact_id: i64,
     evidence: Evidence,
-    /// Deterministic and matching this contact only.
-    deterministic: bool,
+    /// Verified and matching this contact only.
+    verified: bool,
 }
 
 /// A change to make.
@@ -557,16 +584,16 @@ fn plan(existing: &[Existing], candidates: Vec<Candidate>) -> Vec<Plan> {
         .map(|e| e.contact_id)
         .collect();
     let rejected = |contact: i64| status_of(contact).is_some_and(|e| e.status == Status::Rejected);
-    let deterministic: BTreeSet<i64> = candidates
+    let verified: BTreeSet<i64> = candidates
         .iter()
-        .filter(|c| c.deterministic && !rejected(c.contact_id))
+        .filter(|c| c.verified && !rejected(c.contact_id))
         .map(|c| c.contact_id)
         .collect();
-    let auto = match deterministic.first() {
-        Some(&only) if deterministic.len() == 1 && confirmed.iter().all(|&c| c == only) => Some(only),
+    let auto = match verified.first() {
+        Some(&only) if verified.len() == 1 && confirmed.iter().all(|&c| c == only) => Some(only),
         _ => None,
     };
-    let pointed_at = deterministic.union(&confirmed).count();
+    let pointed_at = verified.union(&confirmed).count();
     let has_confirmed = !confirmed.is_empty() || auto.is_some();
 
     let mut by_contact: BTreeMap<i64, (bool, Vec<Evidence>)> = BTreeMap::new();
@@ -576,12 +603,12 @@ fn plan(existing: &[Existing], candidates: Vec<Candidate>) -> Vec<Plan> {
         }
         let (evidence, strong) = if Some(c.contact_id) == auto {
             (c.evidence, true)
-        } else if c.deterministic && rejected(c.contact_id) {
+        } else if c.verified && rejected(c.contact_id) {
             let mut e = c.evidence;
             e.weight = weight::AFTER_REJECTION;
             (e, true)
-        } else if c.deterministic {
-            // Conflicting deterministic evidence: a proposal for each contact.
+        } else if c.verified {
+            // Conflicting verified evidence: a proposal for each contact.
             (ambiguous(c.evidence, weight::AMBIGUOUS, pointed_at), true)
         } else {
             (c.evidence, false)
@@ -618,19 +645,19 @@ fn plan(existing: &[Existing], candidates: Vec<Candidate>) -> Vec<Plan> {
             }),
             Some(link) if link.status == Status::Confirmed => {}
             Some(link) => {
-                let deterministic: Vec<Evidence> = evidence.iter().filter(|e| e.weight >= 1.0).cloned().collect();
+                let proven: Vec<Evidence> = evidence.iter().filter(|e| e.weight >= 1.0).cloned().collect();
                 let added: Vec<Evidence> = evidence
                     .into_iter()
                     .filter(|n| !link.evidence.iter().any(|s| s.key() == n.key()))
                     .collect();
                 if confirm {
-                    let merged = merge(&link.evidence, &merge(&added, &deterministic));
+                    let merged = merge(&link.evidence, &merge(&added, &proven));
                     plans.push(Plan::Update {
                         link_id: link.id,
                         contact_id,
                         from: link.status,
                         to: Status::Confirmed,
-                        method: method_of(&deterministic),
+                        method: method_of(&proven),
                         confidence: 1.0,
                         evidence: merged,
                     });
@@ -993,7 +1020,7 @@ fn candidates(subject: &Subject, probes: &[Probe], m: &Matches) -> Vec<Candidate
                 ambiguous: false,
                 matches: None,
             };
-            let (evidence, deterministic) = match (p.deterministic, k) {
+            let (evidence, verified) = match (p.verified, k) {
                 (true, 1) => (evidence, true),
                 (true, _) => (ambiguous(evidence, weight::AMBIGUOUS, k), false),
                 (false, 1) => (evidence, false),
@@ -1002,7 +1029,7 @@ fn candidates(subject: &Subject, probes: &[Probe], m: &Matches) -> Vec<Candidate
             out.push(Candidate {
                 contact_id,
                 evidence,
-                deterministic,
+                verified,
             });
         }
     }
@@ -1010,7 +1037,7 @@ fn candidates(subject: &Subject, probes: &[Probe], m: &Matches) -> Vec<Candidate
 }
 
 /// Links the authors of the posts `post_ids` to contacts: confirmed on
-/// deterministic evidence, proposed otherwise (see the module documentation).
+/// verified evidence, proposed otherwise (see the module documentation).
 /// Called after each committed page with its new posts; calling it again on
 /// the same posts changes nothing.
 pub async fn resolve(db: &Db, post_ids: &[i64]) -> Result<ResolveReport, IdentityError> {
@@ -1404,11 +1431,11 @@ mod tests {
         }
     }
 
-    fn cand(contact_id: i64, e: Evidence, deterministic: bool) -> Candidate {
+    fn cand(contact_id: i64, e: Evidence, verified: bool) -> Candidate {
         Candidate {
             contact_id,
             evidence: e,
-            deterministic,
+            verified,
         }
     }
 
@@ -1428,7 +1455,7 @@ mod tests {
 
     #[test]
     fn plans_follow_the_rules() {
-        // One deterministic contact: confirmed.
+        // One verified contact: confirmed.
         let plans = plan(&[], vec![cand(1, ev("email", "a@x.example", 1.0), true)]);
         assert!(matches!(
             &plans[..],
@@ -1439,7 +1466,7 @@ mod tests {
             }]
         ));
 
-        // Two contacts by deterministic evidence: a proposal for each, ambiguous.
+        // Two contacts by verified evidence: a proposal for each, ambiguous.
         let plans = plan(
             &[],
             vec![
@@ -1477,7 +1504,7 @@ mod tests {
             )
             .is_empty()
         );
-        // ...but deterministic evidence for another contact is a proposal.
+        // ...but verified evidence for another contact is a proposal.
         let plans = plan(&[confirmed], vec![cand(2, ev("email", "b@x.example", 1.0), true)]);
         assert!(matches!(
             &plans[..],
@@ -1513,7 +1540,7 @@ mod tests {
             }]
         ));
 
-        // A proposal confirmed when deterministic evidence arrives.
+        // A proposal confirmed when verified evidence arrives.
         let proposed = Existing {
             id: 6,
             contact_id: 1,

@@ -269,6 +269,7 @@ fn error(e: ResponseError) -> ApiError {
         E::TemplateName(_)
         | E::Template(_)
         | E::MissingValue { .. }
+        | E::Unconfirmed { .. }
         | E::BroadcastVariable(_)
         | E::RepliesWithoutAudience
         | E::TooManyRecipients { .. }
