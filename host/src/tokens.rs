@@ -92,8 +92,16 @@ pub struct Caller {
     pub role: Role,
 }
 
-fn hash(token: &str) -> String {
+/// What is stored of a token: its SHA-256, hex.
+pub(crate) fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// 32 random bytes, base64url.
+pub(crate) fn random_secret() -> String {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 fn valid_name(name: &str) -> bool {
@@ -108,9 +116,7 @@ pub async fn create(db: &Db, name: &str, role: Role, actor: &str) -> Result<Stri
     if !valid_name(name) {
         return Err(TokenError::Name(name.to_string()));
     }
-    let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
-    let token = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
+    let token = format!("{PREFIX}{}", random_secret());
     let mut tx = db.begin().await?;
     let inserted = sqlx::query(
         "INSERT INTO api_tokens (name, role, hash, created_by, created_at) VALUES ($1, $2, $3, $4, $5) \

@@ -614,3 +614,90 @@ async fn contacts_identities_and_insights_over_http() {
     })
     .await;
 }
+
+/// The customer confirms a proposed link from a verification link: the page
+/// names the social account only, a GET changes nothing, the POST confirms
+/// once (audited as the customer), and a used or unknown token gets the same
+/// 404 page.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_customer_confirms_a_link_from_a_verification_link() {
+    common::on_each_db(|db| async move {
+        let w = seed(&db).await;
+        let server = start(&db).await;
+        let viewer = Client::new(&server, &db, "viewer-1", Role::Viewer).await;
+        let agent = Client::new(&server, &db, "agent-1", Role::Agent).await;
+        let [proposal, other] = w.proposals;
+        let path = format!("/identity-links/{proposal}/verification");
+        let (status, body) = viewer.post(&path, None).await;
+        assert_error(status, &body, 403, "forbidden");
+        let (status, made) = agent.post(&path, None).await;
+        assert_eq!(status, 201, "{made}");
+        let page_path = made["path"].as_str().unwrap().to_string();
+        assert!(page_path.starts_with("/verify/") && page_path.len() > 40, "{page_path}");
+        let url = format!("{}{page_path}", server.root);
+        let http = reqwest::Client::new();
+
+        let shown = http.get(&url).send().await.unwrap();
+        assert_eq!(shown.status(), 200);
+        assert_eq!(shown.headers()["referrer-policy"], "no-referrer");
+        assert_eq!(shown.headers()["cache-control"], "no-store");
+        let html = shown.text().await.unwrap();
+        let queue = agent.ok("/identity-links?status=proposed&limit=200").await;
+        let link = queue["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["id"] == proposal)
+            .unwrap();
+        assert!(
+            html.contains(&format!("@{}", link["handle"].as_str().unwrap())),
+            "{html}"
+        );
+        for crm in ["contact_name", "contact_external_id"] {
+            let value = link[crm].as_str().unwrap();
+            assert!(!html.contains(value), "no CRM data on the page: {crm} {value}");
+        }
+        let still: String = sqlx::query_scalar("SELECT status FROM identity_links WHERE id = $1")
+            .bind(proposal)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(still, "proposed", "a GET confirms nothing");
+
+        let done = http.post(&url).send().await.unwrap();
+        assert_eq!(done.status(), 200);
+        let (status, link) = agent.post(&format!("/identity-links/{proposal}/confirm"), None).await;
+        assert_error(status, &link, 409, "conflict");
+        let entry = &audit_entries(db.pool(), 1).await.unwrap()[0];
+        assert_eq!(
+            (entry.actor.as_str(), entry.action.as_str()),
+            ("customer", "identity.verify")
+        );
+        let confirmed = viewer.ok("/identity-links?status=confirmed").await;
+        let confirmed = confirmed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["id"] == proposal)
+            .cloned()
+            .unwrap();
+        assert_eq!(confirmed["method"], "verification-link");
+        assert_eq!(confirmed["decided_by"], "customer");
+
+        // Used: the same answer as a token never made.
+        for url in [url.clone(), format!("{}/verify/not-a-token", server.root)] {
+            for response in [
+                http.get(&url).send().await.unwrap(),
+                http.post(&url).send().await.unwrap(),
+            ] {
+                assert_eq!(response.status(), 404, "{url}");
+            }
+        }
+        // Only proposed links get one.
+        let (status, body) = agent.post(&format!("/identity-links/{other}/reject"), None).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = agent.post(&format!("/identity-links/{other}/verification"), None).await;
+        assert_error(status, &body, 409, "conflict");
+    })
+    .await;
+}

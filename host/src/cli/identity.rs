@@ -1,4 +1,4 @@
-//! `socialcrm identity list|confirm|reject|unlink|link`.
+//! `socialcrm identity list|confirm|reject|unlink|link|verify-link`.
 
 use std::process::ExitCode;
 
@@ -27,6 +27,7 @@ const ACTOR: &str = "cli";
 ///   socialcrm identity reject 13
 ///   socialcrm identity unlink 12
 ///   socialcrm identity link 40 7
+///   socialcrm identity verify-link 13 --base-url https://crm.example.com
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -52,6 +53,15 @@ enum Action {
     Unlink { link_id: i64 },
     /// Link an identity to a contact by hand (method manual).
     Link { identity_id: i64, contact_id: i64 },
+    /// Make a link the customer opens to confirm a proposed link themselves
+    /// (method verification-link). Send it to an address on the contact's
+    /// record, never to the social account; it works once, for 7 days.
+    VerifyLink {
+        link_id: i64,
+        /// The server's public address, e.g. https://crm.example.com.
+        #[arg(long)]
+        base_url: String,
+    },
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
@@ -85,6 +95,11 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             } => {
                 let l = identity::link(&db, identity_id, contact_id, ACTOR).await?;
                 println!("linked (link {}): {}", l.id, pair(&l));
+            }
+            Action::VerifyLink { link_id, base_url } => {
+                let made = identity::verification::create(&db, link_id, ACTOR).await?;
+                println!("{}{}", base_url.trim_end_matches('/'), made.path);
+                eprintln!("send it to an address on the contact's record; it works once, for 7 days");
             }
         }
         anyhow::Ok(ExitCode::SUCCESS)

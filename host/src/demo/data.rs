@@ -143,7 +143,11 @@ fn account(i: usize, base: &str) -> Value {
     let (handle, name, bio, followers, website) = PEOPLE[i];
     let fields: Vec<Value> = website
         .iter()
-        .map(|w| json!({"name": "Website", "value": format!("<a href=\"{w}\">{w}</a>"), "verified_at": null}))
+        .map(|w| {
+            // The instance verified the link: the site links back with rel="me".
+            let link = format!("<a href=\"{w}\" rel=\"me\">{w}</a>");
+            json!({"name": "Website", "value": link, "verified_at": "2024-03-02T09:00:00.000+00:00"})
+        })
         .collect();
     json!({
         "id": (100 + i).to_string(),
@@ -225,7 +229,7 @@ pub fn statuses() -> Vec<Value> {
                 "reblogs_count": 0,
                 "favourites_count": 0,
                 "edited_at": null,
-                "content": format!("<p>{}</p>", html_escape(text)),
+                "content": format!("<p>{}</p>", html_escape::encode_safe(text)),
                 "reblog": null,
                 "account": account(*author, base),
                 "media_attachments": [],
@@ -239,18 +243,10 @@ pub fn statuses() -> Vec<Value> {
         .collect()
 }
 
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
 /// The brand's CRM: the people above who are customers, and others who never
-/// post. Maya, Lina and Marco show their website on their profile and Inês's
-/// record lists her handle (links made at once); Tom and Ellie match by name
-/// only (links proposed for review). Columns as `socialcrm import contacts`.
+/// post. Maya, Lina and Marco show a verified link to their website on their
+/// profile and Inês's record lists her handle (links made at once); Tom and
+/// Ellie match by name only (links proposed for review). Columns as `socialcrm import contacts`.
 pub fn contacts_csv() -> String {
     let mut csv = String::from("id,name,email,website,company,mastodon\n");
     for (id, name, email, website, handle) in [

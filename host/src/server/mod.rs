@@ -10,6 +10,7 @@ mod hooks;
 mod openapi;
 pub(crate) mod page;
 mod ui;
+mod verify;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -62,6 +63,7 @@ pub fn router(ingest: Ingest) -> Router {
         .merge(hooks::routes())
         .merge(api)
         .merge(ui::routes())
+        .merge(verify::routes())
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY))

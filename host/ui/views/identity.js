@@ -73,9 +73,24 @@ function linkCard(link, ctx) {
       });
       return button;
     };
+    // A link for the customer to confirm themselves: shown once, to send to
+    // an address on the contact's record (not to the social account).
+    const sent = h('div', { class: 'verification' });
+    const verify = () => {
+      const button = h('button', { type: 'button' }, 'Verification link');
+      button.addEventListener('click', async () => {
+        const made = await act(button, () => post(`/identity-links/${l.id}/verification`), 'Verification link made.');
+        if (!made) return;
+        const url = `${window.location.origin}${made.path}`;
+        mount(sent,
+          h('label', null, 'Send this to an address on the contact\'s record (it works once, until ', time(made.expires_at), '):',
+            h('input', { type: 'text', readonly: '', value: url, 'aria-label': 'Verification link' })));
+      });
+      return button;
+    };
     const buttons = [];
     if (ctx.can('agent')) {
-      if (l.status === 'proposed') buttons.push(decide('confirm', 'Confirm'), decide('reject', 'Reject'));
+      if (l.status === 'proposed') buttons.push(decide('confirm', 'Confirm'), decide('reject', 'Reject'), verify());
       if (l.status === 'confirmed') buttons.push(decide('unlink', 'Unlink'));
     }
     mount(li,
@@ -92,7 +107,8 @@ function linkCard(link, ctx) {
         badge(l.method, 'muted'),
         l.decided_by ? h('span', { class: 'muted' }, `decided by ${l.decided_by} · `, time(l.decided_at)) : null),
       evidenceList(l.evidence),
-      buttons.length ? h('div', { class: 'actions' }, buttons) : null);
+      buttons.length ? h('div', { class: 'actions' }, buttons) : null,
+      sent);
   };
   render(link);
   return li;

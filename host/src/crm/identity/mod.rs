@@ -56,6 +56,7 @@ use sqlx::{Any, Row, Transaction};
 
 mod extract;
 mod review;
+pub mod verification;
 
 use super::contact::{self, NETWORKS};
 use crate::store::{Backend, Db, audit, lookup_sql, now_ms};
@@ -119,6 +120,8 @@ pub enum IdentityError {
     },
     #[error("unknown link status `{0}` (proposed, confirmed or rejected)")]
     Status(String),
+    #[error("this verification link is unknown, used or expired, or its link was decided meanwhile")]
+    Verification,
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
 }

@@ -34,7 +34,7 @@ fn link_view(row: &AnyRow) -> Result<LinkView, sqlx::Error> {
     })
 }
 
-async fn view(db: &Db, link_id: i64) -> Result<LinkView, IdentityError> {
+pub(super) async fn view(db: &Db, link_id: i64) -> Result<LinkView, IdentityError> {
     let row = sqlx::query(AssertSqlSafe(format!("{VIEW} WHERE l.id = $1")))
         .bind(link_id)
         .fetch_optional(db.pool())

@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::crm::identity::verification::{self, NewVerification};
 use crate::crm::identity::{self, IdentityError, LinkPosition, LinkView};
 use crate::ingest::Ingest;
 use crate::server::ApiError;
@@ -21,14 +22,16 @@ pub fn routes() -> OpenApiRouter<Ingest> {
         .routes(routes!(confirm_link))
         .routes(routes!(reject_link))
         .routes(routes!(unlink_identity))
+        .routes(routes!(verification_link))
 }
 
 /// The status a request names or a link is in: a 400, 404 or 409 of its own.
 pub(super) fn error(e: IdentityError) -> ApiError {
     match e {
-        IdentityError::NoLink(_) | IdentityError::NoIdentity(_) | IdentityError::NoContact(_) => {
-            ApiError::not_found(e.to_string())
-        }
+        IdentityError::NoLink(_)
+        | IdentityError::NoIdentity(_)
+        | IdentityError::NoContact(_)
+        | IdentityError::Verification => ApiError::not_found(e.to_string()),
         IdentityError::Transition { .. } => ApiError::conflict(e.to_string()),
         IdentityError::Status(_) => ApiError::bad_request(e.to_string()),
         IdentityError::Db(e) => e.into(),
@@ -126,4 +129,23 @@ async fn unlink_identity(
     Ok(Json(
         identity::unlink(ingest.db(), id, auth.name()).await.map_err(error)?,
     ))
+}
+
+/// Makes a verification link for a proposed link: send the server's public
+/// address followed by `path` to an address on the contact's record (not to
+/// the social account). The customer confirms the link there; it works once,
+/// for 7 days. The path is shown this once.
+#[utoipa::path(post, path = "/identity-links/{id}/verification", tag = "identities",
+    params(("id" = i64, Path, description = "Link id")),
+    responses((status = 201, description = "The link's path and expiry", body = NewVerification),
+        (status = 404, description = "No such link"), (status = 409, description = "The link is not proposed")))]
+async fn verification_link(
+    auth: Auth<Agent>,
+    State(ingest): State<Ingest>,
+    Path(id): Path<i64>,
+) -> Result<(StatusCode, Json<NewVerification>), ApiError> {
+    let made = verification::create(ingest.db(), id, auth.name())
+        .await
+        .map_err(error)?;
+    Ok((StatusCode::CREATED, Json(made)))
 }
