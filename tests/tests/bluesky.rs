@@ -546,3 +546,50 @@ async fn listening_finds_posts_that_never_tag_the_brand() {
     let later = poll(&plugin, &mut account, &state).await.expect("nothing new");
     assert!(later.posts.is_empty());
 }
+
+/// A handle on the author's own domain is a profile field the network
+/// verified (the AppView checked its DNS record or `/.well-known/atproto-did`),
+/// marked for the host through `verification`; a handle under the hosting
+/// service's domain is not the author's site.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_handle_on_an_own_domain_is_marked_verified() {
+    let (fake, plugin, mut account) = setup(&[]).await;
+    let state = poll(&plugin, &mut account, "").await.expect("first poll").state;
+    fake.push_mention("mayarides.example", &format!("hi @{HANDLE}"));
+    fake.push_mention("tom.bsky.social", &format!("hello @{HANDLE}"));
+    let (plugin, snapshot) = (plugin.clone(), account.clone());
+    let out = blocking(move || plugin.poll(&snapshot, &state)).await.expect("a poll");
+    let fields: Vec<(String, Vec<(String, String)>)> = out
+        .value
+        .posts
+        .iter()
+        .map(|p| {
+            let fields = p
+                .author
+                .fields
+                .iter()
+                .map(|f| (f.name.clone(), f.value.clone()))
+                .collect();
+            (p.author.handle.clone(), fields)
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            (
+                "mayarides.example".to_string(),
+                vec![("Domain".to_string(), "https://mayarides.example".to_string())]
+            ),
+            ("tom.bsky.social".to_string(), vec![])
+        ]
+    );
+    let marked: Vec<_> = out.verified.into_iter().collect();
+    assert_eq!(
+        marked,
+        [(
+            fake.did_of("mayarides.example"),
+            "Domain".to_string(),
+            "https://mayarides.example".to_string()
+        )]
+    );
+}
