@@ -1,74 +1,102 @@
-//! API compatibility: a plugin built against the frozen `socialcrm:plugin@1.0.0`
-//! (tests/compat) installs and works in this host, which implements a newer
-//! 1.x; a plugin that needs a newer API than the host's is refused, naming both.
+//! API compatibility: plugins built against the frozen `socialcrm:plugin@1.0.0`
+//! and `@1.1.0` (tests/compat) install and work in this host, which implements
+//! a newer 1.x; a plugin that needs a newer API than the host's is refused,
+//! naming both.
 
 use socialcrm::plugins::{Manifest, ManifestError};
-use socialcrm::runtime::bindings::types::PluginError;
-use socialcrm::runtime::bindings::{Outbound, WebhookRequest};
-use socialcrm::runtime::{Runtime, RuntimeOptions, WIT_VERSION};
+use socialcrm::runtime::bindings::types::{PluginError, PostKind};
+use socialcrm::runtime::bindings::{AnalysisInput, Header, Outbound, WebhookRequest, WebhookResult};
+use socialcrm::runtime::{Account, ChannelPlugin, Runtime, RuntimeOptions, WIT_VERSION};
 use socialcrm_sdk::testkit;
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/compat/channel-1.0");
-
-fn fixture() -> (Manifest, Vec<u8>) {
-    let wasm = testkit::build(FIXTURE).expect("the 1.0 fixture builds for wasm32-wasip2");
-    let manifest = std::fs::read_to_string(format!("{FIXTURE}/plugin.toml")).expect("plugin.toml");
-    (
-        Manifest::parse(&manifest).expect("a 1.0 manifest is valid on this host"),
-        std::fs::read(wasm).expect("the built wasm"),
-    )
+/// A fixture plugin: its crate under tests/compat and the frozen WIT it was built against.
+struct Fixture {
+    dir: &'static str,
+    wit: &'static str,
 }
 
-#[test]
-fn the_host_is_newer_than_the_fixture() {
-    let host = semver::Version::parse(WIT_VERSION).unwrap();
-    assert_eq!(host.major, 1);
-    assert!(
-        host > semver::Version::new(1, 0, 0),
-        "the test proves nothing on a 1.0.0 host"
-    );
+const CHANNEL_1_0: Fixture = Fixture {
+    dir: "channel-1.0",
+    wit: "1.0.0",
+};
+const CHANNEL_1_1: Fixture = Fixture {
+    dir: "channel-1.1",
+    wit: "1.1.0",
+};
+const ANALYZER_1_1: Fixture = Fixture {
+    dir: "analyzer-1.1",
+    wit: "1.1.0",
+};
+const FIXTURES: [&Fixture; 3] = [&CHANNEL_1_0, &CHANNEL_1_1, &ANALYZER_1_1];
+
+impl Fixture {
+    fn path(&self) -> String {
+        format!("{}/../tests/compat/{}", env!("CARGO_MANIFEST_DIR"), self.dir)
+    }
+
+    fn version(&self) -> semver::Version {
+        semver::Version::parse(self.wit).unwrap()
+    }
+
+    fn manifest_text(&self) -> String {
+        std::fs::read_to_string(format!("{}/plugin.toml", self.path())).expect("plugin.toml")
+    }
+
+    /// Builds the fixture for wasm32-wasip2: its manifest and its component.
+    fn load(&self) -> (Manifest, Vec<u8>) {
+        let wasm = testkit::build(&self.path()).unwrap_or_else(|e| panic!("{} builds: {e:#}", self.dir));
+        let manifest = Manifest::parse(&self.manifest_text())
+            .unwrap_or_else(|e| panic!("the manifest of {} is valid on this host: {e}", self.dir));
+        // The range it declares is the one it was built for, not a newer one.
+        assert!(
+            manifest.api.matches(&self.version()),
+            "{}: api {}",
+            self.dir,
+            manifest.api
+        );
+        (manifest, std::fs::read(wasm).expect("the built wasm"))
+    }
+
+    /// The `socialcrm:` interfaces the fixture's component imports and exports.
+    fn socialcrm_names(&self) -> Vec<String> {
+        let (_, wasm) = self.load();
+        let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+        let component = wasmtime::component::Component::new(runtime.engine(), &wasm).unwrap();
+        let ty = component.component_type();
+        ty.imports(runtime.engine())
+            .chain(ty.exports(runtime.engine()))
+            .map(|(name, _)| name.to_string())
+            .filter(|name| name.starts_with("socialcrm:"))
+            .collect()
+    }
+
+    /// It uses each of `interfaces`, all of its own version and none newer.
+    fn assert_uses_only_its_own_version(&self, interfaces: &[&str]) {
+        let ours = self.socialcrm_names();
+        for interface in interfaces {
+            let name = format!("socialcrm:plugin/{interface}@{}", self.wit);
+            assert!(ours.contains(&name), "{}: no {name} in {ours:?}", self.dir);
+        }
+        let suffix = format!("@{}", self.wit);
+        assert!(
+            ours.iter().all(|name| name.ends_with(&suffix)),
+            "{}: {ours:?}",
+            self.dir
+        );
+    }
 }
 
-#[test]
-fn a_1_0_plugin_imports_only_1_0_interfaces() {
-    let (_, wasm) = fixture();
+fn load_channel(fixture: &Fixture) -> ChannelPlugin {
+    let (manifest, wasm) = fixture.load();
     let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
-    let component = wasmtime::component::Component::new(runtime.engine(), &wasm).unwrap();
-    let ty = component.component_type();
-    let ours: Vec<String> = ty
-        .imports(runtime.engine())
-        .chain(ty.exports(runtime.engine()))
-        .map(|(name, _)| name.to_string())
-        .filter(|name| name.starts_with("socialcrm:"))
-        .collect();
-    assert!(
-        ours.contains(&"socialcrm:plugin/connector@1.0.0".to_string()),
-        "{ours:?}"
-    );
-    assert!(ours.contains(&"socialcrm:plugin/kv@1.0.0".to_string()), "{ours:?}");
-    assert!(ours.iter().all(|name| name.ends_with("@1.0.0")), "{ours:?}");
+    runtime
+        .load_channel(manifest, &wasm)
+        .unwrap_or_else(|e| panic!("{} loads: {e}", fixture.dir))
 }
 
-#[test]
-fn a_1_0_plugin_works_on_this_host() {
-    let (manifest, wasm) = fixture();
-    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
-    let plugin = runtime.load_channel(manifest, &wasm).expect("a 1.0 plugin loads");
-
-    let described = plugin.describe().unwrap().value;
-    assert_eq!(described.network, "compat");
-    assert_eq!(described.config_fields[0].name, "greeting");
-
-    let empty = testkit::account(&[], &[]);
-    let err = plugin.check(&empty).unwrap_err();
-    assert!(
-        matches!(err.plugin_error(), Some(PluginError::InvalidConfig(m)) if m.contains("greeting")),
-        "{err}"
-    );
-    let mut account = testkit::account(&[("greeting", "hello")], &[]);
-    plugin.check(&account).unwrap();
-
-    // Three pages, each resuming from the state and the key-value store the last one committed.
+/// What both channel fixtures do alike: three pages, each resuming from the
+/// state and the key-value store the last one committed, and a reply.
+fn polls_and_sends(plugin: &ChannelPlugin, mut account: Account) {
     let mut state = String::new();
     let mut texts = Vec::new();
     loop {
@@ -84,44 +112,146 @@ fn a_1_0_plugin_works_on_this_host() {
     assert_eq!(texts, ["hello 0", "hello 1", "hello 2"]);
     assert_eq!(account.kv.get("polls").map(Vec::as_slice), Some(&b"3"[..]));
 
-    let hook = plugin
-        .handle_webhook(
-            &account,
-            &WebhookRequest {
-                method: "POST".into(),
-                path: String::new(),
-                query: String::new(),
-                headers: Vec::new(),
-                body: b"ping".to_vec(),
-            },
-        )
-        .unwrap()
-        .value;
+    let outbound = Outbound {
+        text: "thanks".into(),
+        in_reply_to: None,
+        recipient: None,
+    };
+    assert_eq!(plugin.send(&account, &outbound).unwrap().value.external_id, "sent-6");
+}
+
+fn webhook(plugin: &ChannelPlugin, account: &Account, headers: Vec<Header>, body: &[u8]) -> WebhookResult {
+    let request = WebhookRequest {
+        method: "POST".into(),
+        path: String::new(),
+        query: String::new(),
+        headers,
+        body: body.to_vec(),
+    };
+    plugin.handle_webhook(account, &request).unwrap().value
+}
+
+#[test]
+fn the_host_is_newer_than_every_fixture() {
+    let host = semver::Version::parse(WIT_VERSION).unwrap();
+    for fixture in FIXTURES {
+        let built = fixture.version();
+        assert_eq!(host.major, built.major, "{}", fixture.dir);
+        assert!(host > built, "{} proves nothing on a {host} host", fixture.dir);
+    }
+}
+
+#[test]
+fn a_1_0_channel_imports_only_1_0_interfaces() {
+    CHANNEL_1_0.assert_uses_only_its_own_version(&["connector", "kv", "log"]);
+}
+
+#[test]
+fn a_1_1_channel_imports_only_1_1_interfaces() {
+    CHANNEL_1_1.assert_uses_only_its_own_version(&["connector", "kv", "log", "signing"]);
+}
+
+#[test]
+fn a_1_1_analyzer_imports_only_1_1_interfaces() {
+    ANALYZER_1_1.assert_uses_only_its_own_version(&["analysis", "log"]);
+}
+
+#[test]
+fn a_1_0_channel_works_on_this_host() {
+    let plugin = load_channel(&CHANNEL_1_0);
+    let described = plugin.describe().unwrap().value;
+    assert_eq!(described.network, "compat");
+    assert_eq!(described.config_fields[0].name, "greeting");
+
+    let err = plugin.check(&testkit::account(&[], &[])).unwrap_err();
+    assert!(
+        matches!(err.plugin_error(), Some(PluginError::InvalidConfig(m)) if m.contains("greeting")),
+        "{err}"
+    );
+    let account = testkit::account(&[("greeting", "hello")], &[]);
+    plugin.check(&account).unwrap();
+
+    let hook = webhook(&plugin, &account, Vec::new(), b"ping");
     assert_eq!(
         (hook.response.status, hook.response.body.as_slice()),
         (200, &b"ping"[..])
     );
     assert_eq!(hook.posts[0].text, "ping");
 
-    let sent = plugin
-        .send(
-            &account,
-            &Outbound {
-                text: "thanks".into(),
-                in_reply_to: None,
-                recipient: None,
-            },
-        )
+    polls_and_sends(&plugin, account);
+}
+
+#[test]
+fn a_1_1_channel_works_on_this_host() {
+    let plugin = load_channel(&CHANNEL_1_1);
+    let described = plugin.describe().unwrap().value;
+    assert_eq!(described.network, "compat");
+    let secret = &described.config_fields[1];
+    assert_eq!((secret.name.as_str(), secret.secret), ("webhook-secret", true));
+
+    // `signing` answers invalid-config for a secret the account lacks.
+    let err = plugin
+        .check(&testkit::account(&[("greeting", "hello")], &[]))
+        .unwrap_err();
+    assert!(
+        matches!(err.plugin_error(), Some(PluginError::InvalidConfig(m)) if m.contains("webhook-secret")),
+        "{err}"
+    );
+    let account = testkit::account(&[("greeting", "hello")], &[("webhook-secret", "s3cret")]);
+    plugin.check(&account).unwrap();
+
+    let signature = |key: &[u8]| {
+        let mac = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key), b"ping");
+        vec![Header {
+            name: "X-Signature".into(),
+            value: hex::encode(mac.as_ref()).into_bytes(),
+        }]
+    };
+    let hook = webhook(&plugin, &account, signature(b"s3cret"), b"ping");
+    assert_eq!(
+        (hook.response.status, hook.response.body.as_slice()),
+        (200, &b"ping"[..])
+    );
+    assert_eq!(hook.posts[0].text, "ping");
+    for headers in [signature(b"wrong"), Vec::new()] {
+        let hook = webhook(&plugin, &account, headers, b"ping");
+        assert_eq!(hook.response.status, 401);
+        assert!(hook.posts.is_empty());
+    }
+
+    polls_and_sends(&plugin, account);
+}
+
+#[test]
+fn a_1_1_analyzer_works_on_this_host() {
+    let (manifest, wasm) = ANALYZER_1_1.load();
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let plugin = runtime.load_analyzer(manifest, &wasm).expect("a 1.1 analyzer loads");
+    assert_eq!(plugin.describe().unwrap().value.produces, ["sentiment"]);
+
+    let input = |text: &str| AnalysisInput {
+        text: text.into(),
+        kind: PostKind::Mention,
+        language: Some("en".into()),
+    };
+    let out = plugin
+        .analyze(&[input("a good day"), input("a day"), input("Good!")])
         .unwrap()
         .value;
-    assert_eq!(sent.external_id, "sent-6");
+    let scored: Vec<_> = out.iter().map(|a| (a.sentiment, a.label.as_deref())).collect();
+    assert_eq!(
+        scored,
+        [
+            (Some(1.0), Some("positive")),
+            (Some(0.0), Some("neutral")),
+            (Some(1.0), Some("positive"))
+        ]
+    );
 }
 
 #[test]
 fn a_plugin_for_a_newer_api_is_refused_naming_both_versions() {
-    let manifest = std::fs::read_to_string(format!("{FIXTURE}/plugin.toml"))
-        .unwrap()
-        .replace("api = \"^1.0\"", "api = \"^1.7\"");
+    let manifest = CHANNEL_1_0.manifest_text().replace("api = \"^1.0\"", "api = \"^1.7\"");
     let err = Manifest::parse(&manifest).unwrap_err();
     assert!(matches!(err, ManifestError::Api { .. }), "{err}");
     let message = err.to_string();

@@ -41,7 +41,13 @@ const BUNDLED: &[(&str, &str)] = &[
     ("meta", "plugins/meta"),
 ];
 /// Test fixtures built with them.
-const FIXTURES: &[&str] = &["hostile-channel", "hostile-analyzer", "compat-channel-1-0"];
+const FIXTURES: &[&str] = &[
+    "hostile-channel",
+    "hostile-analyzer",
+    "compat-channel-1-0",
+    "compat-channel-1-1",
+    "compat-analyzer-1-1",
+];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
