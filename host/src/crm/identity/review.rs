@@ -5,7 +5,8 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{Evidence, IdentityError, LinkView, Status, evidence_json, merge, parse_evidence, subject};
+use super::plan::{Status, merge};
+use super::{Evidence, IdentityError, LinkView, evidence_json, parse_evidence, subject};
 use crate::store::{Db, audit, now_ms};
 
 const VIEW: &str = "SELECT l.id, l.identity_id, i.network, i.handle, i.display_name, l.contact_id, \

@@ -12,7 +12,8 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
 
-use super::{Evidence, IdentityError, LinkView, Status, evidence_json, merge, parse_evidence, review, subject};
+use super::plan::{Status, merge};
+use super::{Evidence, IdentityError, LinkView, evidence_json, parse_evidence, review, subject};
 use crate::store::{Db, audit, now_ms};
 use crate::tokens::{hash, random_secret};
 
