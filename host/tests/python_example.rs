@@ -23,7 +23,7 @@ fn input(text: &str) -> AnalysisInput {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_python_analyzer_installs_and_runs() {
     let Some(dir) = std::env::var_os("SOCIALCRM_PYTHON_EXAMPLE").map(PathBuf::from) else {
-        eprintln!("skipped: run `cargo xtask python-example` to build and test the Python example");
+        common::skipped("the Python example (run `cargo xtask python-example` to build and test it)");
         return;
     };
     let package = Package::from_dir(&dir).expect("the built example");

@@ -1,6 +1,7 @@
 //! Databases for tests: a fresh SQLite file always, and a fresh PostgreSQL
 //! schema when `SOCIALCRM_TEST_POSTGRES_URL` is set (e.g.
-//! `postgres://postgres@127.0.0.1:5432/test`).
+//! `postgres://postgres@127.0.0.1:5432/test`). A part of a test that does not
+//! run is reported by [`skipped`]; with `CI` set PostgreSQL must be there.
 #![allow(dead_code)]
 
 pub mod http;
@@ -29,7 +30,7 @@ where
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("socialcrm.db").display());
     test(url.clone(), Db::connect(&url).await.expect("open SQLite")).await;
 
-    if let Ok(base) = std::env::var("SOCIALCRM_TEST_POSTGRES_URL") {
+    if let Some(base) = postgres_url() {
         static SCHEMAS: AtomicU32 = AtomicU32::new(0);
         let schema = format!("test_{}_{}", std::process::id(), SCHEMAS.fetch_add(1, Ordering::SeqCst));
         sqlx::any::install_default_drivers();
@@ -54,8 +55,7 @@ where
     F: Fn(String, Db) -> Fut,
     Fut: Future<Output = ()>,
 {
-    if std::env::var("SOCIALCRM_TEST_POSTGRES_URL").is_err() {
-        eprintln!("SOCIALCRM_TEST_POSTGRES_URL is not set: skipping a PostgreSQL-only test");
+    if postgres_url().is_none() {
         return;
     }
     let mut first = true;
@@ -69,6 +69,33 @@ where
         }
     })
     .await
+}
+
+/// The PostgreSQL to test on: `SOCIALCRM_TEST_POSTGRES_URL`. Without it the
+/// caller's PostgreSQL part is [`skipped`], except under `CI`, where that fails.
+fn postgres_url() -> Option<String> {
+    let url = std::env::var("SOCIALCRM_TEST_POSTGRES_URL").ok();
+    if url.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI tests on PostgreSQL too: set SOCIALCRM_TEST_POSTGRES_URL"
+        );
+        skipped("PostgreSQL (SOCIALCRM_TEST_POSTGRES_URL is not set): database tests ran on SQLite only");
+    }
+    url
+}
+
+/// Says that `what` was not tested: on stderr, and as a line of the file
+/// `SOCIALCRM_TEST_SKIPS` names, which `cargo xtask test` sums up at the end.
+pub fn skipped(what: &str) {
+    eprintln!("skipped: {what}");
+    if let Some(path) = std::env::var_os("SOCIALCRM_TEST_SKIPS") {
+        use std::io::Write;
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(path);
+        if let Ok(mut file) = file {
+            let _ = writeln!(file, "{what}");
+        }
+    }
 }
 
 /// A plugin directory (plugin.toml + plugin.wasm) of the crate at `crate_dir`
