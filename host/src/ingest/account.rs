@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
 use sqlx::Row;
 
+use super::codec::decode_kv;
 use crate::runtime::Account;
 use crate::secrets::{SecretBox, SecretError};
 use crate::store::Db;
@@ -41,8 +41,6 @@ pub async fn load(db: &Db, sbox: &SecretBox, name: &str) -> Result<StoredAccount
     .fetch_optional(db.pool())
     .await?
     .ok_or_else(|| AccountError::Unknown(name.to_string()))?;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let kv: BTreeMap<String, String> = serde_json::from_str(&row.try_get::<String, _>("kv")?).unwrap_or_default();
     Ok(StoredAccount {
         id: row.try_get("id")?,
         plugin: row.try_get("plugin")?,
@@ -53,10 +51,7 @@ pub async fn load(db: &Db, sbox: &SecretBox, name: &str) -> Result<StoredAccount
             name: name.to_string(),
             config: serde_json::from_str(&row.try_get::<String, _>("config")?).unwrap_or_default(),
             secrets: open_secrets(db, sbox, name, &row.try_get::<String, _>("secrets")?).await?,
-            kv: kv
-                .into_iter()
-                .filter_map(|(k, v)| b64.decode(v).ok().map(|v| (k, v)))
-                .collect(),
+            kv: decode_kv(&row.try_get::<String, _>("kv")?),
             allow_private: row.try_get::<i32, _>("allow_private")? != 0,
         },
     })

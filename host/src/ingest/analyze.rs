@@ -6,7 +6,7 @@
 use serde_json::json;
 use sqlx::{Any, Executor, Row};
 
-use super::page::kind_from_name;
+use super::codec::kind_from_name;
 use crate::runtime::bindings::AnalysisInput;
 use crate::runtime::bindings::types::{Analysis, Post};
 use crate::runtime::{AnalyzerPlugin, CallError};

@@ -8,6 +8,7 @@
 
 mod account;
 pub(crate) mod analyze;
+mod codec;
 mod followup;
 pub mod lease;
 mod page;

@@ -1,18 +1,18 @@
 //! Committing one page.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
 
-use base64::Engine as _;
 use serde_json::{Value, json};
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::analyze::{self, PageAnalyses};
+use super::codec::{apply_kv, kind_name};
 use crate::crm::identity::NewAuthor;
-use crate::runtime::bindings::types::{Analysis, Author, Direction, Post, PostKind};
+use crate::runtime::bindings::types::{Analysis, Author, Direction, Post};
 use crate::runtime::{KvChanges, VerifiedFields};
 use crate::store::{Backend, Db, lookup_sql, now_ms, placeholders};
 
@@ -515,46 +515,4 @@ impl<'a> Profile<'a> {
             && row.try_get::<Option<i64>, _>("followers")? == self.followers
             && row.try_get::<String, _>("fields")? == self.fields)
     }
-}
-
-/// The stored key-value map (JSON object of base64 values) with `changes` applied.
-fn apply_kv(stored: &str, changes: &KvChanges) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let mut map: BTreeMap<String, String> = serde_json::from_str(stored).unwrap_or_default();
-    for (key, value) in changes {
-        match value {
-            Some(v) => map.insert(key.clone(), b64.encode(v)),
-            None => map.remove(key),
-        };
-    }
-    serde_json::to_string(&map).unwrap_or_else(|_| "{}".into())
-}
-
-/// The stored name of a post kind.
-pub(crate) fn kind_name(kind: PostKind) -> &'static str {
-    match kind {
-        PostKind::Post => "post",
-        PostKind::Mention => "mention",
-        PostKind::Reply => "reply",
-        PostKind::Comment => "comment",
-        PostKind::Review => "review",
-        PostKind::DirectMessage => "direct-message",
-        PostKind::Quote => "quote",
-    }
-}
-
-/// The post kind a stored name stands for.
-pub(crate) fn kind_from_name(name: &str) -> PostKind {
-    [
-        PostKind::Post,
-        PostKind::Mention,
-        PostKind::Reply,
-        PostKind::Comment,
-        PostKind::Review,
-        PostKind::DirectMessage,
-        PostKind::Quote,
-    ]
-    .into_iter()
-    .find(|k| kind_name(*k) == name)
-    .unwrap_or(PostKind::Post)
 }

@@ -1,0 +1,81 @@
+//! How ingest stores its values: post kinds by name, and a plugin's
+//! key-value map as a JSON object of base64 values (written by the commit,
+//! read when an account is loaded).
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+
+use crate::runtime::KvChanges;
+use crate::runtime::bindings::types::PostKind;
+
+const KINDS: [PostKind; 7] = [
+    PostKind::Post,
+    PostKind::Mention,
+    PostKind::Reply,
+    PostKind::Comment,
+    PostKind::Review,
+    PostKind::DirectMessage,
+    PostKind::Quote,
+];
+
+/// The stored name of a post kind.
+pub(crate) fn kind_name(kind: PostKind) -> &'static str {
+    match kind {
+        PostKind::Post => "post",
+        PostKind::Mention => "mention",
+        PostKind::Reply => "reply",
+        PostKind::Comment => "comment",
+        PostKind::Review => "review",
+        PostKind::DirectMessage => "direct-message",
+        PostKind::Quote => "quote",
+    }
+}
+
+/// The post kind a stored name stands for.
+pub(crate) fn kind_from_name(name: &str) -> PostKind {
+    KINDS
+        .into_iter()
+        .find(|k| kind_name(*k) == name)
+        .unwrap_or(PostKind::Post)
+}
+
+/// The stored key-value map with `changes` applied.
+pub(crate) fn apply_kv(stored: &str, changes: &KvChanges) -> String {
+    let mut map: BTreeMap<String, String> = serde_json::from_str(stored).unwrap_or_default();
+    for (key, value) in changes {
+        match value {
+            Some(v) => map.insert(key.clone(), B64.encode(v)),
+            None => map.remove(key),
+        };
+    }
+    serde_json::to_string(&map).unwrap_or_else(|_| "{}".into())
+}
+
+/// The key-value map as stored; an entry that does not decode is left out.
+pub(crate) fn decode_kv(stored: &str) -> BTreeMap<String, Vec<u8>> {
+    let map: BTreeMap<String, String> = serde_json::from_str(stored).unwrap_or_default();
+    map.into_iter()
+        .filter_map(|(k, v)| B64.decode(v).ok().map(|v| (k, v)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_key_values_round_trip() {
+        for kind in KINDS {
+            assert_eq!(kind_from_name(kind_name(kind)), kind);
+        }
+        let changes: KvChanges = [("a".to_string(), Some(vec![0, 255])), ("gone".to_string(), None)].into();
+        let stored = apply_kv(r#"{"gone":"AA==","kept":"AQ=="}"#, &changes);
+        assert_eq!(
+            decode_kv(&stored),
+            BTreeMap::from([("a".to_string(), vec![0, 255]), ("kept".to_string(), vec![1])])
+        );
+        assert!(decode_kv("not json").is_empty());
+    }
+}
