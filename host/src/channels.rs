@@ -7,7 +7,8 @@ use serde_json::json;
 use sqlx::Row;
 
 use crate::ingest::{Ingest, IngestError};
-use crate::runtime::{Account, CallError, ChannelPlugin};
+use crate::plugins::LoadedChannel;
+use crate::runtime::{Account, CallError};
 use crate::secrets::{SecretBox, SecretError};
 use crate::store::{Db, audit, now_ms};
 
@@ -61,8 +62,8 @@ pub struct ChannelSummary {
 
 /// Checks config and secrets against the manifest: known fields only, each in
 /// its place (a secret never in the config), every required field given.
-fn validate(plugin: &ChannelPlugin, new: &NewChannel) -> Result<(), ChannelError> {
-    let fields = &plugin.meta().manifest.config;
+fn validate(plugin: &LoadedChannel, new: &NewChannel) -> Result<(), ChannelError> {
+    let fields = &plugin.manifest.config;
     for (name, secret) in new
         .config
         .keys()
@@ -134,7 +135,7 @@ pub async fn add_as(
         .await
         .map_err(|e| ChannelError::Join(e.to_string()))?
         .map_err(ChannelError::Check)?;
-    let network = plugin.meta().manifest.network.clone().unwrap_or_default();
+    let network = plugin.manifest.network.clone().unwrap_or_default();
     let now = now_ms();
     let mut tx = db.begin().await?;
     let inserted = sqlx::query(

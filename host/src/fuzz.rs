@@ -226,7 +226,9 @@ fn webhook_handlers() {
             println!("fuzz webhook {dir}: skipped (run `cargo xtask build-plugins`)");
             continue;
         };
-        let plugin = runtime.load_channel(manifest, &wasm).expect("a bundled channel");
+        let plugin = runtime
+            .load_channel(manifest.sandbox(), &wasm)
+            .expect("a bundled channel");
         let account = crate::runtime::Account {
             name: "fuzz".into(),
             config: config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),

@@ -90,7 +90,7 @@ fn load_channel(fixture: &Fixture) -> ChannelPlugin {
     let (manifest, wasm) = fixture.load();
     let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
     runtime
-        .load_channel(manifest, &wasm)
+        .load_channel(manifest.sandbox(), &wasm)
         .unwrap_or_else(|e| panic!("{} loads: {e}", fixture.dir))
 }
 
@@ -226,7 +226,9 @@ fn a_1_1_channel_works_on_this_host() {
 fn a_1_1_analyzer_works_on_this_host() {
     let (manifest, wasm) = ANALYZER_1_1.load();
     let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
-    let plugin = runtime.load_analyzer(manifest, &wasm).expect("a 1.1 analyzer loads");
+    let plugin = runtime
+        .load_analyzer(manifest.sandbox(), &wasm)
+        .expect("a 1.1 analyzer loads");
     assert_eq!(plugin.describe().unwrap().value.produces, ["sentiment"]);
 
     let input = |text: &str| AnalysisInput {

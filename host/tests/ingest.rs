@@ -176,7 +176,7 @@ fn analyzer(runtime: &Runtime, dir: &tempfile::TempDir) -> AnalyzerPlugin {
     let manifest = std::fs::read_to_string(dir.path().join("plugin.toml")).unwrap();
     let wasm = std::fs::read(dir.path().join("plugin.wasm")).unwrap();
     runtime
-        .load_analyzer(Manifest::parse(&manifest).unwrap(), &wasm)
+        .load_analyzer(Manifest::parse(&manifest).unwrap().sandbox(), &wasm)
         .unwrap()
 }
 

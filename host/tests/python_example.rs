@@ -39,7 +39,7 @@ async fn a_python_analyzer_installs_and_runs() {
         let installed = registry::install(&db, runtime, package, "test").await.unwrap();
         assert_eq!(installed.manifest.kind, PluginKind::Analyzer);
         let found = registry::find(&db, "python-questions").await.unwrap();
-        let analyzer = runtime.load_analyzer(found.manifest, &found.wasm).unwrap();
+        let analyzer = runtime.load_analyzer(found.manifest.sandbox(), &found.wasm).unwrap();
         let inputs = [
             input("How do I reset my password?"),
             input("Love the new bikes"),

@@ -139,7 +139,7 @@ async fn an_upgrade_reanalyses_history_resumably_and_scores_change_only_on_switc
         let ids = commit_posts(&db).await;
 
         // Posts a crash left unanalysed: the catch-up analyses and scores them.
-        let analyzer = runtime.load_analyzer(v1.manifest.clone(), wasm).unwrap();
+        let analyzer = runtime.load_analyzer(v1.manifest.sandbox(), wasm).unwrap();
         let ingest = Ingest::new(
             db.clone(),
             sbox.clone(),
@@ -194,7 +194,7 @@ async fn an_upgrade_reanalyses_history_resumably_and_scores_change_only_on_switc
         let again = reanalysis::start(&db, "sentiment", None, ACTOR).await.unwrap();
         assert_eq!(again.id, job.id);
         // The catch-up leaves history to the job: every post has a sentiment analysis.
-        let v2_analyzer = runtime.load_analyzer(v2.manifest.clone(), wasm).unwrap();
+        let v2_analyzer = runtime.load_analyzer(v2.manifest.sandbox(), wasm).unwrap();
         let ingest = Ingest::new(
             db.clone(),
             sbox.clone(),

@@ -173,13 +173,13 @@ impl Harness {
     /// Builds the crate at `crate_dir` for wasm32-wasip2 and loads it with its `plugin.toml`.
     pub fn channel(&self, crate_dir: &str) -> anyhow::Result<ChannelPlugin> {
         let (manifest, wasm) = built(crate_dir)?;
-        Ok(self.runtime.load_channel(manifest, &wasm)?)
+        Ok(self.runtime.load_channel(manifest.sandbox(), &wasm)?)
     }
 
     /// Builds the crate at `crate_dir` for wasm32-wasip2 and loads it with its `plugin.toml`.
     pub fn analyzer(&self, crate_dir: &str) -> anyhow::Result<AnalyzerPlugin> {
         let (manifest, wasm) = built(crate_dir)?;
-        Ok(self.runtime.load_analyzer(manifest, &wasm)?)
+        Ok(self.runtime.load_analyzer(manifest.sandbox(), &wasm)?)
     }
 }
 

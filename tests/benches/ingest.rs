@@ -49,7 +49,10 @@ async fn pipeline(db: &Db, n: usize, mastodon: &str, sentiment: &str) -> f64 {
     let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
     let manifest = Manifest::parse(&std::fs::read_to_string(format!("{sentiment}/plugin.toml")).unwrap()).unwrap();
     let analyzer = runtime
-        .load_analyzer(manifest, &std::fs::read(format!("{sentiment}/plugin.wasm")).unwrap())
+        .load_analyzer(
+            manifest.sandbox(),
+            &std::fs::read(format!("{sentiment}/plugin.wasm")).unwrap(),
+        )
         .unwrap();
     let ingest = Ingest::new(
         db.clone(),

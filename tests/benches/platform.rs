@@ -49,7 +49,7 @@ fn input(text: &str) -> AnalysisInput {
 fn load_analyzer(runtime: &Runtime, dir: &str) -> AnalyzerPlugin {
     let wasm = std::fs::read(testkit::build(dir).expect("build plugin")).expect("read wasm");
     let manifest = Manifest::parse(&std::fs::read_to_string(format!("{dir}/plugin.toml")).unwrap()).unwrap();
-    runtime.load_analyzer(manifest, &wasm).unwrap()
+    runtime.load_analyzer(manifest.sandbox(), &wasm).unwrap()
 }
 
 /// Texts of about 140 characters: real labelled sentences joined while they fit.

@@ -41,7 +41,9 @@ async fn setup(config: &[(&str, &str)]) -> (FakeBluesky, ChannelPlugin, Account)
     let plugin = blocking(|| {
         let (manifest, wasm) = built();
         let runtime = Runtime::new(RuntimeOptions::default()).expect("a runtime");
-        runtime.load_channel(manifest.clone(), wasm).expect("the plugin loads")
+        runtime
+            .load_channel(manifest.sandbox(), wasm)
+            .expect("the plugin loads")
     })
     .await;
     let mut settings = BTreeMap::from([

@@ -35,7 +35,9 @@ async fn setup() -> (FakeMastodon, ChannelPlugin, Account) {
     let plugin = blocking(|| {
         let (manifest, wasm) = built();
         let runtime = Runtime::new(RuntimeOptions::default()).expect("a runtime");
-        runtime.load_channel(manifest.clone(), wasm).expect("the plugin loads")
+        runtime
+            .load_channel(manifest.sandbox(), wasm)
+            .expect("the plugin loads")
     })
     .await;
     let account = Account {

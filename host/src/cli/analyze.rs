@@ -50,7 +50,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         anyhow::bail!("plugin {} is a channel plugin, not an analyzer", manifest.name);
     }
     let runtime = Runtime::new(RuntimeOptions::default())?;
-    let plugin = runtime.load_analyzer(manifest, &wasm)?;
+    let plugin = runtime.load_analyzer(manifest.sandbox(), &wasm)?;
 
     let input: Box<dyn BufRead> = match &args.file {
         None => Box::new(std::io::stdin().lock()),

@@ -95,7 +95,7 @@ impl Global {
             if found.manifest.kind != PluginKind::Analyzer {
                 anyhow::bail!("plugin {name} is not an analyzer");
             }
-            analyzers.push(runtime.load_analyzer(found.manifest, &found.wasm)?);
+            analyzers.push(runtime.load_analyzer(found.manifest.sandbox(), &found.wasm)?);
         }
         Ok(Ingest::new(db.clone(), self.secret_box()?, runtime, analyzers, options))
     }

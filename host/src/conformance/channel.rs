@@ -37,8 +37,7 @@ const GARBAGE: &[u8] = b"<html><body>502 Bad Gateway</body></html>\xff\xfe{\"pos
 const NO_PAGES: &str =
     "no recorded pages: add [[page]] entries to conformance/conformance.toml (docs/plugin-authors.md, \"Conformance\")";
 
-pub(super) fn run(plugin: &ChannelPlugin, network: &Network, fixtures: &Fixtures) -> Vec<Check> {
-    let manifest = &plugin.meta().manifest;
+pub(super) fn run(plugin: &ChannelPlugin, manifest: &Manifest, network: &Network, fixtures: &Fixtures) -> Vec<Check> {
     let run = Run {
         plugin,
         network,

@@ -127,11 +127,11 @@ pub fn run(manifest: Manifest, wasm: &[u8], fixtures: &Fixtures) -> Result<Repor
     };
     let plugin = format!("{} {} ({kind})", manifest.name, manifest.version);
     let loaded = Check::new(LOADS, Ok(None));
-    let checks = match runtime.load(manifest, wasm) {
+    let checks = match crate::plugins::load(&runtime, &manifest, wasm) {
         Err(e) => vec![Check::new(LOADS, Err(e.to_string()))],
         Ok(Plugin::Analyzer(p)) => std::iter::once(loaded).chain(analyzer::run(&p, fixtures)).collect(),
         Ok(Plugin::Channel(p)) => std::iter::once(loaded)
-            .chain(channel::run(&p, &network, fixtures))
+            .chain(channel::run(&p, &manifest, &network, fixtures))
             .collect(),
     };
     Ok(Report { plugin, checks })

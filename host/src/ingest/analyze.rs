@@ -32,7 +32,7 @@ pub enum AnalyzeError {
 /// so one bad post cannot stall the rest. Returns the analyses stored and
 /// the ids of the posts analysed.
 pub async fn catch_up(db: &Db, analyzer: &AnalyzerPlugin) -> Result<(usize, Vec<i64>), AnalyzeError> {
-    let manifest = &analyzer.meta().manifest;
+    let spec = &analyzer.meta().spec;
     let (mut after, mut stored, mut ids) = (0i64, 0, Vec::new());
     loop {
         let rows = sqlx::query(
@@ -41,7 +41,7 @@ pub async fn catch_up(db: &Db, analyzer: &AnalyzerPlugin) -> Result<(usize, Vec<
              ORDER BY p.id LIMIT $3",
         )
         .bind(after)
-        .bind(&manifest.name)
+        .bind(&spec.name)
         .bind(BATCH as i64)
         .fetch_all(db.pool())
         .await?;
@@ -82,10 +82,10 @@ async fn analyze_batch(
         return Ok(0);
     }
     let analyses = call(analyzer, posts).await?;
-    let manifest = &analyzer.meta().manifest;
-    let version = manifest.version.to_string();
+    let spec = &analyzer.meta().spec;
+    let version = spec.version.clone();
     let rows: Vec<(i64, &Analysis)> = posts.iter().map(|(id, _)| *id).zip(&analyses).collect();
-    Ok(store(db.pool(), db.backend(), &manifest.name, &version, &rows).await?)
+    Ok(store(db.pool(), db.backend(), &spec.name, &version, &rows).await?)
 }
 
 /// One analyzer's analyses of a polled page, in page order.
@@ -107,20 +107,20 @@ pub fn analyze_page(analyzers: &[AnalyzerPlugin], posts: &[Post]) -> Vec<PageAna
     let inputs: Vec<AnalysisInput> = posts.iter().map(AnalysisInput::from).collect();
     let mut out = Vec::with_capacity(analyzers.len());
     'analyzers: for analyzer in analyzers {
-        let manifest = &analyzer.meta().manifest;
+        let spec = &analyzer.meta().spec;
         let mut analyses = Vec::with_capacity(posts.len());
         for batch in inputs.chunks(BATCH) {
             match analyzer.analyze(batch) {
                 Ok(call) => analyses.extend(call.value),
                 Err(e) => {
-                    tracing::warn!(plugin = %manifest.name, error = %e, "analysis of a page failed; the catch-up will retry");
+                    tracing::warn!(plugin = %spec.name, error = %e, "analysis of a page failed; the catch-up will retry");
                     continue 'analyzers;
                 }
             }
         }
         out.push(PageAnalyses {
-            plugin: manifest.name.clone(),
-            version: manifest.version.to_string(),
+            plugin: spec.name.clone(),
+            version: spec.version.clone(),
             analyses,
         });
     }

@@ -15,10 +15,10 @@ use super::poller::{Poller, Polling};
 use super::schedule::{Outcome, Schedule};
 use crate::crm::identity::Resolved;
 use crate::egress::EgressLog;
-use crate::plugins::PluginKind;
 use crate::plugins::registry::{self, FindError};
+use crate::plugins::{LoadedChannel, PluginKind};
 use crate::runtime::bindings::{WebhookRequest, WebhookResponse};
-use crate::runtime::{AnalyzerPlugin, CallError, ChannelPlugin, KvChanges, LoadError, Runtime};
+use crate::runtime::{AnalyzerPlugin, CallError, KvChanges, LoadError, Runtime};
 use crate::secrets::SecretBox;
 use crate::store::{Db, now_ms};
 
@@ -91,7 +91,7 @@ struct Inner {
     schedule: Schedule,
     lease_ttl: Duration,
     /// Channel plugins by name, with the installed digest they were loaded from.
-    channels: Mutex<HashMap<String, (Option<String>, ChannelPlugin)>>,
+    channels: Mutex<HashMap<String, (Option<String>, LoadedChannel)>>,
     /// One compile at a time: workers wanting the same plugin wait for the
     /// first to load it instead of each compiling it again.
     loading: tokio::sync::Mutex<()>,
@@ -164,7 +164,7 @@ impl Ingest {
 
     /// The channel plugin `name` (installed, bundled or a path), loaded on
     /// first use and again when an upgrade or rollback changes it.
-    pub async fn channel_plugin(&self, name: &str) -> Result<ChannelPlugin, IngestError> {
+    pub async fn channel_plugin(&self, name: &str) -> Result<LoadedChannel, IngestError> {
         let installed = registry::active_digest(&self.inner.db, name).await?;
         if let Some((_, false)) = installed {
             return Err(FindError::Disabled(name.to_string()).into());
@@ -190,14 +190,19 @@ impl Ingest {
         }
         // Compiling takes seconds: off the async threads, which renew leases.
         let runtime = self.inner.runtime.clone();
-        let plugin = tokio::task::spawn_blocking(move || runtime.load_channel(found.manifest, &found.wasm))
+        let spec = found.manifest.sandbox();
+        let plugin = tokio::task::spawn_blocking(move || runtime.load_channel(spec, &found.wasm))
             .await
             .map_err(|e| IngestError::Join(e.to_string()))??;
+        let plugin = LoadedChannel {
+            manifest: Arc::new(found.manifest),
+            plugin,
+        };
         self.loaded().insert(name.to_string(), (found.digest, plugin.clone()));
         Ok(plugin)
     }
 
-    fn loaded(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Option<String>, ChannelPlugin)>> {
+    fn loaded(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Option<String>, LoadedChannel)>> {
         self.inner.channels.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -274,7 +279,7 @@ impl Ingest {
         };
         let followup = FollowUp::start(self.inner.db.clone(), self.inner.resolved.clone());
         let mut poller = Poller::start(Polling {
-            plugin,
+            plugin: plugin.plugin,
             analyzers: self.inner.analyzers.clone(),
             account: stored.account.clone(),
             state: stored.state.clone(),
@@ -403,12 +408,12 @@ impl Ingest {
 /// A channel account that takes webhook calls, with its loaded plugin.
 pub struct WebhookEndpoint {
     stored: StoredAccount,
-    plugin: ChannelPlugin,
+    plugin: LoadedChannel,
 }
 
 impl WebhookEndpoint {
     /// The largest webhook body the account's plugin accepts.
     pub fn max_body_bytes(&self) -> usize {
-        self.plugin.meta().manifest.webhook.max_body_bytes
+        self.plugin.manifest.webhook.max_body_bytes
     }
 }

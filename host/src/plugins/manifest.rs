@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use semver::{Version, VersionReq};
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::{Credential, Limits, SecretFill, WIT_VERSION};
+use crate::runtime::{Credential, Limits, SandboxSpec, SecretFill, WIT_VERSION};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -109,6 +109,24 @@ pub enum ManifestError {
 const CONFIG_KINDS: [&str; 5] = ["text", "url", "number", "boolean", "list"];
 
 impl Manifest {
+    /// What the sandbox needs of it.
+    pub fn sandbox(&self) -> SandboxSpec {
+        SandboxSpec {
+            name: self.name.clone(),
+            version: self.version.to_string(),
+            limits: self.limits.clone(),
+            allowed_hosts: self.allowed_hosts.clone(),
+            credential: self.credential.clone(),
+            secret_fill: self.secret_fill.clone(),
+            secret_fields: self
+                .config
+                .iter()
+                .filter(|f| f.secret)
+                .map(|f| f.name.clone())
+                .collect(),
+        }
+    }
+
     /// Parses and validates `text`.
     pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
         let manifest: Manifest = toml::from_str(text)

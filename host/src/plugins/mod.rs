@@ -3,6 +3,7 @@
 
 mod bundled;
 mod inspect;
+mod load;
 mod manifest;
 mod package;
 mod permissions;
@@ -12,6 +13,7 @@ pub mod trust;
 
 pub use bundled::{ResolveError, bundled_dir, resolve};
 pub use inspect::world_wit;
+pub use load::{LoadedChannel, load};
 pub use manifest::{ConfigFieldSpec, Manifest, ManifestError, PluginKind, WebhookSpec};
 pub use package::{Package, PackageError};
 pub use permissions::Permissions;

@@ -204,7 +204,7 @@ pub async fn active_digest(db: &Db, name: &str) -> Result<Option<(String, bool)>
 /// Checks `package` (signature policy, component, imports, `describe`) and
 /// loads it, without storing anything.
 fn load(runtime: &Runtime, manifest: &Manifest, wasm: &[u8]) -> Result<Plugin, RegistryError> {
-    let plugin = runtime.load(manifest.clone(), wasm)?;
+    let plugin = super::load(runtime, manifest, wasm)?;
     match &plugin {
         Plugin::Channel(p) => p.describe().map(|_| ()),
         Plugin::Analyzer(p) => p.describe().map(|_| ()),

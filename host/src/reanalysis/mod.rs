@@ -434,5 +434,5 @@ async fn analyzer_source(db: &Db, plugin: &str, version: &str) -> Result<registr
 /// Loads the analyzer `plugin` at `version` (see [`analyzer_source`]).
 async fn load(db: &Db, runtime: &Runtime, plugin: &str, version: &str) -> Result<AnalyzerPlugin, ReanalysisError> {
     let found = analyzer_source(db, plugin, version).await?;
-    Ok(runtime.load_analyzer(found.manifest, &found.wasm)?)
+    Ok(runtime.load_analyzer(found.manifest.sandbox(), &found.wasm)?)
 }

@@ -26,7 +26,7 @@ impl AnalyzerPlugin {
     pub(crate) fn new(shared: Arc<Shared>, meta: PluginMeta, component: &Component) -> Result<Self, LoadError> {
         let pre = shared.instance_pre(&meta, component)?;
         let pre = AnalyzerPre::new(pre).map_err(|e| LoadError::Link {
-            name: meta.manifest.name.clone(),
+            name: meta.spec.name.clone(),
             reason: format!("does not export the analyzer world's `analyzer` interface: {e:#}"),
         })?;
         Ok(AnalyzerPlugin {
@@ -61,7 +61,7 @@ impl AnalyzerPlugin {
                 .await
         })?;
         check_analyses(&out.value, inputs.len(), &self.meta.limits).map_err(|reason| CallError {
-            plugin: self.meta.manifest.name.clone(),
+            plugin: self.meta.spec.name.clone(),
             function: "analyze",
             reason,
         })?;

@@ -1,8 +1,9 @@
 //! Host bindings of the plugin contract `socialcrm:plugin@1.x`, one module
 //! per world; a new major would get modules of its own beside these.
 //!
-//! The newest 1.x bindings double as the host's own types (`types::Post`, ...):
-//! when a minor adds fields, older plugins are adapted here, never in callers.
+//! A minor never changes a type (wit/README.md, rule 2), so these bindings
+//! serve every 1.x plugin; they double as the host's own types
+//! (`types::Post`, ...).
 
 /// `socialcrm:plugin@1.x`, world `channel` (a superset of the analyzer's imports).
 pub mod channel {

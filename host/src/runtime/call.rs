@@ -90,7 +90,7 @@ pub(crate) fn run<T>(
         policy,
         kv,
     } = spec;
-    let plugin = meta.manifest.name.clone();
+    let plugin = meta.spec.name.clone();
     let secrets = policy.clone();
     let fail = |reason: FailReason| {
         let reason = reason.redacted(&secrets.secrets);
@@ -115,7 +115,7 @@ pub(crate) fn run<T>(
         sent: 0,
         received: Arc::default(),
     };
-    let mut store = Store::new(&shared.engine, CallState::new(meta.manifest.name.clone(), hooks, kv));
+    let mut store = Store::new(&shared.engine, CallState::new(meta.spec.name.clone(), hooks, kv));
     store.limiter(|s| &mut s.limiter);
     // A new store's deadline has already passed: set it before instantiating.
     store.set_epoch_deadline(engine::ticks(budget.timeout));
@@ -139,7 +139,7 @@ pub(crate) fn run<T>(
     if !requests.is_empty() {
         let call = EgressCall {
             plugin: plugin.clone(),
-            version: meta.manifest.version.to_string(),
+            version: meta.spec.version.clone(),
             account: account.map(str::to_string),
             function,
             requests: requests.clone(),

@@ -52,7 +52,7 @@ impl ChannelPlugin {
     pub(crate) fn new(shared: Arc<Shared>, meta: PluginMeta, component: &Component) -> Result<Self, LoadError> {
         let pre = shared.instance_pre(&meta, component)?;
         let pre = ChannelPre::new(pre).map_err(|e| LoadError::Link {
-            name: meta.manifest.name.clone(),
+            name: meta.spec.name.clone(),
             reason: format!("does not export the channel world's `connector` interface: {e:#}"),
         })?;
         Ok(ChannelPlugin {
@@ -70,7 +70,7 @@ impl ChannelPlugin {
     /// `allowed-hosts`): an upgrade's check before an admin grants the rest.
     pub fn with_allowed_hosts(&self, hosts: Vec<String>) -> ChannelPlugin {
         let mut meta = (*self.meta).clone();
-        meta.manifest.allowed_hosts = hosts;
+        meta.spec.allowed_hosts = hosts;
         ChannelPlugin {
             shared: self.shared.clone(),
             meta: Arc::new(meta),
@@ -147,7 +147,7 @@ impl ChannelPlugin {
         ) -> wasmtime::Result<Result<T, PluginError>>,
     ) -> Result<CallOutput<T>, CallError> {
         let fail = |reason| CallError {
-            plugin: self.meta.manifest.name.clone(),
+            plugin: self.meta.spec.name.clone(),
             function,
             reason,
         };
@@ -187,7 +187,7 @@ impl ChannelPlugin {
         posts: impl Fn(&T) -> &[super::bindings::types::Post],
     ) -> Result<CallOutput<T>, CallError> {
         check_posts(posts(&out.value), &self.meta.limits).map_err(|reason| CallError {
-            plugin: self.meta.manifest.name.clone(),
+            plugin: self.meta.spec.name.clone(),
             function,
             reason,
         })?;
@@ -196,7 +196,7 @@ impl ChannelPlugin {
 
     /// The configuration handed to the plugin: never a field the manifest marks secret.
     fn config(&self, account: &Account) -> Vec<ConfigEntry> {
-        let secret = |name: &str| self.meta.manifest.config.iter().any(|f| f.secret && f.name == name);
+        let secret = |name: &str| self.meta.spec.secret_fields.iter().any(|f| f == name);
         account
             .config
             .iter()
@@ -211,7 +211,7 @@ impl ChannelPlugin {
     fn policy(&self, account: &Account) -> Result<Arc<HttpPolicy>, FailReason> {
         let origins = self
             .meta
-            .manifest
+            .spec
             .allowed_hosts
             .iter()
             .map(|pattern| AllowedOrigin::expand(pattern, &account.config))
@@ -219,7 +219,7 @@ impl ChannelPlugin {
             .map_err(|e| FailReason::Config(e.to_string()))?;
         let fills = self
             .meta
-            .manifest
+            .spec
             .secret_fill
             .iter()
             .map(|fill| FillRule::expand(fill, &account.config))
@@ -228,7 +228,7 @@ impl ChannelPlugin {
         Ok(Arc::new(HttpPolicy {
             origins,
             fills,
-            credential: self.meta.manifest.credential.clone(),
+            credential: self.meta.spec.credential.clone(),
             secrets: account.secrets.clone(),
             allow_private: account.allow_private,
         }))

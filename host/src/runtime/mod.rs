@@ -14,6 +14,7 @@ pub mod http;
 mod limits;
 mod output;
 mod redact;
+mod spec;
 mod state;
 
 use std::path::PathBuf;
@@ -30,9 +31,9 @@ pub use egress::{EgressCall, EgressSink};
 pub use error::{CallError, FailReason, LoadError};
 pub use http::{Credential, HttpPolicy, NetworkTransport, RequestRecord, SecretFill, Transport};
 pub use limits::{Limits, MemoryLimitExceeded};
+pub use spec::SandboxSpec;
 pub use state::{KvChanges, VerifiedFields};
 
-use crate::plugins::{Manifest, PluginKind};
 use state::CallState;
 
 /// The version of `socialcrm:plugin` this host implements.
@@ -77,8 +78,8 @@ pub(crate) struct Shared {
 /// What the host knows of a loaded plugin.
 #[derive(Clone, Debug)]
 pub struct PluginMeta {
-    pub manifest: Manifest,
-    /// The limits in force: the manifest's request within the host's maximums.
+    pub spec: SandboxSpec,
+    /// The limits in force: the plugin's request within the host's maximums.
     pub limits: Limits,
     /// Hex SHA-256 of the wasm.
     pub digest: String,
@@ -126,26 +127,18 @@ impl Runtime {
         &self.shared.engine
     }
 
-    /// Loads a plugin of the kind its manifest names.
-    pub fn load(&self, manifest: Manifest, wasm: &[u8]) -> Result<Plugin, LoadError> {
-        Ok(match manifest.kind {
-            PluginKind::Channel => Plugin::Channel(self.load_channel(manifest, wasm)?),
-            PluginKind::Analyzer => Plugin::Analyzer(self.load_analyzer(manifest, wasm)?),
-        })
-    }
-
-    pub fn load_channel(&self, manifest: Manifest, wasm: &[u8]) -> Result<ChannelPlugin, LoadError> {
-        let (meta, component) = self.compile(manifest, wasm)?;
+    pub fn load_channel(&self, spec: SandboxSpec, wasm: &[u8]) -> Result<ChannelPlugin, LoadError> {
+        let (meta, component) = self.compile(spec, wasm)?;
         ChannelPlugin::new(self.shared.clone(), meta, &component)
     }
 
-    pub fn load_analyzer(&self, manifest: Manifest, wasm: &[u8]) -> Result<AnalyzerPlugin, LoadError> {
-        let (meta, component) = self.compile(manifest, wasm)?;
+    pub fn load_analyzer(&self, spec: SandboxSpec, wasm: &[u8]) -> Result<AnalyzerPlugin, LoadError> {
+        let (meta, component) = self.compile(spec, wasm)?;
         AnalyzerPlugin::new(self.shared.clone(), meta, &component)
     }
 
-    fn compile(&self, manifest: Manifest, wasm: &[u8]) -> Result<(PluginMeta, Component), LoadError> {
-        let name = format!("{}@{}", manifest.name, manifest.version);
+    fn compile(&self, spec: SandboxSpec, wasm: &[u8]) -> Result<(PluginMeta, Component), LoadError> {
+        let name = spec.id();
         match wasm.get(..8) {
             Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => return Err(LoadError::CoreModule(name)),
             Some([0, b'a', b's', b'm', ..]) => {}
@@ -159,12 +152,8 @@ impl Runtime {
                     reason: format!("{e:#}"),
                 }
             })?;
-        let limits = self.shared.max_limits.lowered_by(&manifest.limits);
-        let meta = PluginMeta {
-            manifest,
-            limits,
-            digest,
-        };
+        let limits = self.shared.max_limits.lowered_by(&spec.limits);
+        let meta = PluginMeta { spec, limits, digest };
         Ok((meta, component))
     }
 }
@@ -177,7 +166,7 @@ impl Shared {
         component: &Component,
     ) -> Result<wasmtime::component::InstancePre<CallState>, LoadError> {
         self.linker.instantiate_pre(component).map_err(|e| LoadError::Link {
-            name: format!("{}@{}", meta.manifest.name, meta.manifest.version),
+            name: meta.spec.id(),
             reason: format!("{e:#}"),
         })
     }

@@ -32,7 +32,7 @@ fn plugin(harness: &Harness) -> ChannelPlugin {
     let (manifest, wasm) = built();
     harness
         .runtime()
-        .load_channel(manifest.clone(), wasm)
+        .load_channel(manifest.sandbox(), wasm)
         .expect("the host loads the plugin")
 }
 

@@ -1,0 +1,29 @@
+//! What the sandbox knows of a plugin: who it is, the limits it asks for, and
+//! what it may reach. `plugins` builds one from a manifest; the sandbox never
+//! reads a manifest.
+
+use super::http::{Credential, SecretFill};
+use super::limits::Limits;
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SandboxSpec {
+    pub name: String,
+    pub version: String,
+    /// Limits the plugin asks for; the host's maximums still apply.
+    pub limits: Limits,
+    /// Origin patterns it may call (`https://{instance}`: config fields in braces).
+    pub allowed_hosts: Vec<String>,
+    /// The scheme the host attaches the account's credential with.
+    pub credential: Option<Credential>,
+    /// Where the host may fill which secret into a request.
+    pub secret_fill: Vec<SecretFill>,
+    /// Config fields that are secrets: never handed to the plugin.
+    pub secret_fields: Vec<String>,
+}
+
+impl SandboxSpec {
+    /// `name@version`, as errors name a plugin.
+    pub fn id(&self) -> String {
+        format!("{}@{}", self.name, self.version)
+    }
+}
