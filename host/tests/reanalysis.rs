@@ -20,7 +20,7 @@ use socialcrm::reanalysis::{self, JobStatus, LabelCount, LabelPair, ReanalysisEr
 use socialcrm::runtime::bindings::types::{Author, Direction, Post, PostKind};
 use socialcrm::runtime::{KvChanges, Runtime, RuntimeOptions};
 use socialcrm::secrets::SecretBox;
-use socialcrm::store::{Db, now_ms};
+use socialcrm::store::{Backend, Db, now_ms};
 use socialcrm::tokens::{self, Role};
 use sqlx::Row;
 
@@ -474,6 +474,47 @@ async fn the_scheduled_recompute_scores_without_a_command() {
         )
         .await
         .expect("returns at once");
+    })
+    .await;
+}
+
+/// An analyzer upgrade and the re-analysis it queues are one transaction: when
+/// the queueing fails, the new version is not stored, so no version is ever
+/// active without its re-analysis.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upgrade_and_its_reanalysis_commit_together() {
+    let dir = common::plugin_dir("plugins/sentiment");
+    let manifest = std::fs::read_to_string(dir.path().join("plugin.toml")).unwrap();
+    let wasm = std::fs::read(dir.path().join("plugin.wasm")).unwrap();
+    let (manifest, wasm) = (&manifest, &wasm);
+    common::on_each_db(move |db| async move {
+        let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+        let sbox = SecretBox::from_key(&[3; 32]).unwrap();
+        registry::install(&db, &runtime, &package(manifest, wasm), ACTOR)
+            .await
+            .unwrap();
+        // The queueing fails: a job row cannot be written.
+        let refuse = match db.backend() {
+            Backend::Sqlite => vec![
+                "CREATE TRIGGER no_jobs BEFORE INSERT ON reanalysis_jobs BEGIN SELECT RAISE(ABORT, 'no jobs'); END",
+            ],
+            Backend::Postgres => vec![
+                "CREATE FUNCTION no_jobs() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'no jobs'; END $$ LANGUAGE plpgsql",
+                "CREATE TRIGGER no_jobs BEFORE INSERT ON reanalysis_jobs FOR EACH ROW EXECUTE FUNCTION no_jobs()",
+            ],
+        };
+        for sql in refuse {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(db.pool()).await.unwrap();
+        }
+        let v2 = package(&manifest.replace("version = \"0.1.0\"", "version = \"0.2.0\""), wasm);
+        let err = registry::upgrade(&db, &runtime, &sbox, &v2, ACTOR).await.unwrap_err();
+        assert!(err.to_string().contains("no jobs"), "{err}");
+        let versions: Vec<(String, i64)> = sqlx::query_as("SELECT version, active FROM plugins WHERE name = 'sentiment'")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(versions, [("0.1.0".to_string(), 1)], "0.2.0 is not stored");
+        assert_eq!(count(&db, "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'plugin.upgrade'").await, 0);
     })
     .await;
 }

@@ -331,6 +331,7 @@ async fn install_new(
     let start = Start::Active {
         enabled: true,
         widening,
+        replaces: None,
     };
     store(db, package, signer, start, actor, action).await
 }
@@ -402,15 +403,9 @@ pub async fn upgrade(
     let start = Start::Active {
         enabled: current.enabled,
         widening,
+        replaces: Some(current.manifest.version.to_string()),
     };
-    let upgraded = store(db, package, signer, start, actor, "plugin.upgrade").await?;
-    if m.kind == PluginKind::Analyzer {
-        // History is re-analysed in the background; insights keep reading the
-        // previous version until an admin switches (`socialcrm analyzer`).
-        let from = current.manifest.version.to_string();
-        crate::reanalysis::queue_after_upgrade(db, &m.name, &from, &m.version.to_string(), actor).await?;
-    }
-    Ok(upgraded)
+    store(db, package, signer, start, actor, "plugin.upgrade").await
 }
 
 /// Grants what version `version` of `name` was waiting for and makes it
@@ -463,11 +458,11 @@ pub async fn approve(
     .await?;
     let details = json!({"version": version, "granted": pending.awaiting_approval});
     audit(&mut *tx, actor, "plugin.approve", &format!("plugin:{name}"), &details).await?;
-    tx.commit().await?;
     if m.kind == PluginKind::Analyzer {
         let from = current.manifest.version.to_string();
-        crate::reanalysis::queue_after_upgrade(db, name, &from, version, actor).await?;
+        crate::reanalysis::queue_after_upgrade(&mut tx, name, &from, version, actor).await?;
     }
+    tx.commit().await?;
     Ok(Installed {
         active: true,
         enabled: current.enabled,
@@ -617,7 +612,12 @@ async fn channels_using(db: &Db, name: &str) -> Result<Vec<String>, sqlx::Error>
 /// How a stored version starts.
 enum Start {
     /// Active at once, with what the act granted beyond what ran before.
-    Active { enabled: bool, widening: Vec<String> },
+    Active {
+        enabled: bool,
+        widening: Vec<String>,
+        /// An analyzer's version it replaces: its history is re-analysed.
+        replaces: Option<String>,
+    },
     /// Stored inactive until an admin approves what it widens.
     AwaitingApproval(Vec<String>),
 }
@@ -634,9 +634,13 @@ async fn store(
     let m = &package.manifest;
     let now = now_ms();
     let (digest, package_digest) = (sha256_hex(&package.wasm), package.digest());
-    let (active, enabled, widening, awaiting) = match start {
-        Start::Active { enabled, widening } => (true, enabled, widening, Vec::new()),
-        Start::AwaitingApproval(widening) => (false, true, widening.clone(), widening),
+    let (active, enabled, widening, awaiting, replaces) = match start {
+        Start::Active {
+            enabled,
+            widening,
+            replaces,
+        } => (true, enabled, widening, Vec::new(), replaces),
+        Start::AwaitingApproval(widening) => (false, true, widening.clone(), widening, None),
     };
     let mut tx = db.begin().await?;
     if active {
@@ -672,6 +676,11 @@ async fn store(
     .await?;
     let details = json!({"version": m.version.to_string(), "digest": digest, "signer": signer, "widens": widening});
     audit(&mut *tx, actor, action, &format!("plugin:{}", m.name), &details).await?;
+    if let Some(from) = replaces.filter(|_| m.kind == PluginKind::Analyzer) {
+        // History is re-analysed in the background; insights keep reading the
+        // previous version until an admin switches (`socialcrm analyzer`).
+        crate::reanalysis::queue_after_upgrade(&mut tx, &m.name, &from, &m.version.to_string(), actor).await?;
+    }
     tx.commit().await?;
     Ok(Installed {
         manifest: m.clone(),

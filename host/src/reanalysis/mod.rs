@@ -188,21 +188,26 @@ pub async fn start(db: &Db, plugin: &str, to_version: Option<&Version>, actor: &
     get(db, id).await
 }
 
-/// After an analyzer upgrade from `from` to `to`: pins insights to `from`
-/// unless a version is pinned already, and queues the re-analysis.
-pub async fn queue_after_upgrade(db: &Db, plugin: &str, from: &str, to: &str, actor: &str) -> Result<i64, sqlx::Error> {
-    let mut tx = db.begin().await?;
+/// After an analyzer upgrade from `from` to `to`, in the upgrade's own
+/// transaction (so a version is never active without its re-analysis): pins
+/// insights to `from` unless a version is pinned already, and queues the
+/// re-analysis.
+pub async fn queue_after_upgrade(
+    tx: &mut Transaction<'static, Any>,
+    plugin: &str,
+    from: &str,
+    to: &str,
+    actor: &str,
+) -> Result<i64, sqlx::Error> {
     let pinned = sqlx::query("SELECT version FROM insights_versions WHERE plugin = $1")
         .bind(plugin)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
     let from = match pinned {
         Some(row) => row.try_get::<String, _>("version")?,
         None => from.to_string(),
     };
-    let id = queue(&mut tx, plugin, Some(&from), to, actor).await?;
-    tx.commit().await?;
-    Ok(id)
+    queue(tx, plugin, Some(&from), to, actor).await
 }
 
 /// Inserts a running job (or finds the running one of `to`), pinning `from`
