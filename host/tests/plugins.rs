@@ -14,6 +14,7 @@ use socialcrm::plugins::registry::{self, RegistryError};
 use socialcrm::plugins::signing::SigningKey;
 use socialcrm::plugins::trust::{self, TrustError};
 use socialcrm::plugins::{Manifest, Package};
+use socialcrm::reanalysis::QueueOnUpgrade;
 use socialcrm::runtime::{Runtime, RuntimeOptions, WIT_VERSION};
 use socialcrm::secrets::SecretBox;
 use socialcrm::store::{Db, audit_entries};
@@ -289,9 +290,16 @@ async fn upgrade_checks_every_account_first_and_rollback_restores_the_previous_v
         let breaking = mastodon_manifest
             .replace("name = \"mastodon\"", "name = \"compat-channel\"")
             .replace("version = \"0.1.0\"", "version = \"2.0.0\"");
-        let err = registry::upgrade(&db, &runtime, sbox, &package(&breaking, mastodon_wasm), ACTOR)
-            .await
-            .unwrap_err();
+        let err = registry::upgrade(
+            &db,
+            &runtime,
+            sbox,
+            &package(&breaking, mastodon_wasm),
+            ACTOR,
+            &QueueOnUpgrade,
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(err, RegistryError::Check { .. }), "{err}");
         let message = err.to_string();
         assert!(
@@ -316,6 +324,7 @@ async fn upgrade_checks_every_account_first_and_rollback_restores_the_previous_v
             sbox,
             &package(&versioned(manifest, "1.1.0"), wasm),
             ACTOR,
+            &QueueOnUpgrade,
         )
         .await
         .unwrap();
@@ -327,6 +336,7 @@ async fn upgrade_checks_every_account_first_and_rollback_restores_the_previous_v
             sbox,
             &package(&versioned(manifest, "1.0.5"), wasm),
             ACTOR,
+            &QueueOnUpgrade,
         )
         .await
         .unwrap_err();
@@ -436,9 +446,16 @@ async fn an_upgrade_that_widens_access_waits_for_an_admins_approval() {
                 r#"allowed-hosts = ["{instance}", "https://collector.example"]"#,
             )
         };
-        let pending = registry::upgrade(&db, &runtime, sbox, &package(&wider("1.1.0"), wasm), ACTOR)
-            .await
-            .unwrap();
+        let pending = registry::upgrade(
+            &db,
+            &runtime,
+            sbox,
+            &package(&wider("1.1.0"), wasm),
+            ACTOR,
+            &QueueOnUpgrade,
+        )
+        .await
+        .unwrap();
         assert!(!pending.active);
         assert_eq!(pending.awaiting_approval, ["may reach `https://collector.example`"]);
         assert_eq!(active(db.clone()).await, "1.0.0");
@@ -452,24 +469,33 @@ async fn an_upgrade_that_widens_access_waits_for_an_admins_approval() {
             "a pending version is never rolled to"
         );
 
-        let approved = registry::approve(&db, &runtime, sbox, "acme-social", "1.1.0", ACTOR)
+        let approved = registry::approve(&db, &runtime, sbox, "acme-social", "1.1.0", ACTOR, &QueueOnUpgrade)
             .await
             .unwrap();
         assert!(approved.active && approved.awaiting_approval.is_empty());
         assert_eq!(active(db.clone()).await, "1.1.0");
-        let again = registry::approve(&db, &runtime, sbox, "acme-social", "1.1.0", ACTOR).await;
+        let again = registry::approve(&db, &runtime, sbox, "acme-social", "1.1.0", ACTOR, &QueueOnUpgrade).await;
         assert!(matches!(again, Err(RegistryError::NotAwaiting { .. })));
 
         // The same permissions: active at once. Another signer: waits.
-        let same = registry::upgrade(&db, &runtime, sbox, &package(&wider("1.2.0"), wasm), ACTOR)
-            .await
-            .unwrap();
+        let same = registry::upgrade(
+            &db,
+            &runtime,
+            sbox,
+            &package(&wider("1.2.0"), wasm),
+            ACTOR,
+            &QueueOnUpgrade,
+        )
+        .await
+        .unwrap();
         assert!(same.active, "{:?}", same.awaiting_approval);
         let key = SigningKey::generate("acme").unwrap();
         trust::add(&db, &key.public(), ACTOR).await.unwrap();
         let mut signed = package(&wider("1.3.0"), wasm);
         key.sign(&mut signed);
-        let resigned = registry::upgrade(&db, &runtime, sbox, &signed, ACTOR).await.unwrap();
+        let resigned = registry::upgrade(&db, &runtime, sbox, &signed, ACTOR, &QueueOnUpgrade)
+            .await
+            .unwrap();
         assert_eq!(
             resigned.awaiting_approval,
             [format!(

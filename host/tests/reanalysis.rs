@@ -16,7 +16,7 @@ use socialcrm::ingest::{ChannelRef, Ingest, IngestOptions, commit_page};
 use socialcrm::insights;
 use socialcrm::plugins::registry;
 use socialcrm::plugins::{Manifest, Package};
-use socialcrm::reanalysis::{self, JobStatus, LabelCount, LabelPair, ReanalysisError, RunOptions};
+use socialcrm::reanalysis::{self, JobStatus, LabelCount, LabelPair, QueueOnUpgrade, ReanalysisError, RunOptions};
 use socialcrm::runtime::bindings::types::{Author, Direction, Post, PostKind};
 use socialcrm::runtime::{KvChanges, Runtime, RuntimeOptions};
 use socialcrm::secrets::SecretBox;
@@ -177,7 +177,9 @@ async fn an_upgrade_reanalyses_history_resumably_and_scores_change_only_on_switc
 
         // The upgrade queues a job and pins insights to 0.1.0.
         let v2 = package(&manifest.replace("version = \"0.1.0\"", "version = \"0.2.0\""), wasm);
-        registry::upgrade(&db, &runtime, sbox, &v2, ACTOR).await.unwrap();
+        registry::upgrade(&db, &runtime, sbox, &v2, ACTOR, &QueueOnUpgrade)
+            .await
+            .unwrap();
         assert_eq!(
             reanalysis::insights_version(&db, "sentiment").await.unwrap().as_deref(),
             Some("0.1.0")
@@ -507,7 +509,7 @@ async fn an_upgrade_and_its_reanalysis_commit_together() {
             sqlx::query(sqlx::AssertSqlSafe(sql)).execute(db.pool()).await.unwrap();
         }
         let v2 = package(&manifest.replace("version = \"0.1.0\"", "version = \"0.2.0\""), wasm);
-        let err = registry::upgrade(&db, &runtime, &sbox, &v2, ACTOR).await.unwrap_err();
+        let err = registry::upgrade(&db, &runtime, &sbox, &v2, ACTOR, &QueueOnUpgrade).await.unwrap_err();
         assert!(err.to_string().contains("no jobs"), "{err}");
         let versions: Vec<(String, i64)> = sqlx::query_as("SELECT version, active FROM plugins WHERE name = 'sentiment'")
             .fetch_all(db.pool())

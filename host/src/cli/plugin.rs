@@ -11,6 +11,7 @@ use super::{Global, plugin_dev};
 use crate::plugins::registry::{self, Installed};
 use crate::plugins::signing::{PublicKey, SigningKey};
 use crate::plugins::{Package, trust, world_wit};
+use crate::reanalysis::QueueOnUpgrade;
 use crate::store::Db;
 
 /// Install, inspect and manage plugins; sign packages; scaffold, test and
@@ -190,7 +191,8 @@ async fn admin(global: &Global, db: &Db, command: PluginCommand) -> anyhow::Resu
         PluginCommand::Upgrade { package } => {
             let package = read_package(&package)?;
             let runtime = global.plugin_runtime()?;
-            let installed = registry::upgrade(db, &runtime, &global.secret_box()?, &package, &actor).await?;
+            let installed =
+                registry::upgrade(db, &runtime, &global.secret_box()?, &package, &actor, &QueueOnUpgrade).await?;
             if installed.active {
                 println!("upgraded to {}", summary(&installed));
             } else {
@@ -204,7 +206,16 @@ async fn admin(global: &Global, db: &Db, command: PluginCommand) -> anyhow::Resu
         }
         PluginCommand::Approve { name, version } => {
             let runtime = global.plugin_runtime()?;
-            let approved = registry::approve(db, &runtime, &global.secret_box()?, &name, &version, &actor).await?;
+            let approved = registry::approve(
+                db,
+                &runtime,
+                &global.secret_box()?,
+                &name,
+                &version,
+                &actor,
+                &QueueOnUpgrade,
+            )
+            .await?;
             println!("approved and upgraded to {}", summary(&approved));
         }
         PluginCommand::Rollback { name } => {

@@ -6,10 +6,10 @@
 use serde_json::json;
 use sqlx::{Any, Executor, Row};
 
-use super::codec::kind_from_name;
 use crate::runtime::bindings::AnalysisInput;
 use crate::runtime::bindings::types::{Analysis, Post};
 use crate::runtime::{AnalyzerPlugin, CallError};
+use crate::store::codec::kind_from_name;
 use crate::store::{Backend, Db, now_ms, placeholders};
 
 /// Posts per analyzer call.

@@ -6,9 +6,7 @@
 //! Polling is scheduled per account and leased through the database, so
 //! several nodes share the work without ever polling one account twice.
 
-mod account;
 pub(crate) mod analyze;
-mod codec;
 mod followup;
 pub mod lease;
 mod page;
@@ -17,7 +15,7 @@ mod poller;
 pub mod schedule;
 mod scheduler;
 
-pub use account::{AccountError, StoredAccount, load as load_account, reseal_all as reseal_secrets};
+pub use crate::store::accounts::{AccountError, StoredAccount, load as load_account, reseal_all as reseal_secrets};
 pub use analyze::{AnalyzeError, PageAnalyses, analyze_page};
 pub use page::{ChannelRef, CommitError, Committed, KnownAuthors, PageRows, commit_page, commit_pages};
 pub use pipeline::{Ingest, IngestError, IngestOptions, SyncReport, WebhookEndpoint};

@@ -10,10 +10,10 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::analyze::{self, PageAnalyses};
-use super::codec::{apply_kv, kind_name};
 use crate::crm::identity::NewAuthor;
 use crate::runtime::bindings::types::{Analysis, Author, Direction, Post};
 use crate::runtime::{KvChanges, VerifiedFields};
+use crate::store::codec::{apply_kv, kind_name};
 use crate::store::{Backend, Db, lookup_sql, now_ms, placeholders};
 
 /// Rows per multi-row statement (well under every backend's parameter limit).

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::account::{self, AccountError, StoredAccount};
 use super::analyze::{AnalyzeError, analyze_page, catch_up};
 use super::followup::{self, FollowUp};
 use super::lease::{self, KeepAlive, Lease, LeaseError};
@@ -20,6 +19,7 @@ use crate::plugins::{LoadedChannel, PluginKind};
 use crate::runtime::bindings::{WebhookRequest, WebhookResponse};
 use crate::runtime::{AnalyzerPlugin, CallError, KvChanges, LoadError, Runtime};
 use crate::secrets::SecretBox;
+use crate::store::accounts::{self as account, AccountError, StoredAccount};
 use crate::store::{Db, now_ms};
 
 /// What one sync did.

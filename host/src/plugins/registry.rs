@@ -2,17 +2,20 @@
 //! name. Install, upgrade, rollback, enable, disable and remove, each checked
 //! first and audited in the same transaction as the change.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use semver::Version;
 use serde_json::json;
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use super::permissions::Permissions;
 use super::trust::{self, TrustError};
 use super::{Manifest, Package, PluginKind};
-use crate::ingest::load_account;
 use crate::runtime::{CallError, ChannelPlugin, FailReason, LoadError, Plugin, Runtime, sha256_hex};
 use crate::secrets::SecretBox;
+use crate::store::accounts::load as load_account;
 use crate::store::{Db, audit, now_ms};
 
 #[derive(Debug, thiserror::Error)]
@@ -333,7 +336,7 @@ async fn install_new(
         widening,
         replaces: None,
     };
-    store(db, package, signer, start, actor, action).await
+    store(db, package, signer, start, actor, action, None).await
 }
 
 /// Installs a newer version of an installed plugin. When it may do nothing
@@ -350,6 +353,7 @@ pub async fn upgrade(
     sbox: &SecretBox,
     package: &Package,
     actor: &str,
+    then: &dyn OnActivate,
 ) -> Result<Installed, RegistryError> {
     let m = &package.manifest;
     let existing = versions(db, &m.name).await?;
@@ -398,14 +402,38 @@ pub async fn upgrade(
     }
     if !widening.is_empty() {
         let start = Start::AwaitingApproval(widening);
-        return store(db, package, signer, start, actor, "plugin.upgrade.awaiting-approval").await;
+        return store(
+            db,
+            package,
+            signer,
+            start,
+            actor,
+            "plugin.upgrade.awaiting-approval",
+            None,
+        )
+        .await;
     }
     let start = Start::Active {
         enabled: current.enabled,
         widening,
         replaces: Some(current.manifest.version.to_string()),
     };
-    store(db, package, signer, start, actor, "plugin.upgrade").await
+    let upgraded = store(db, package, signer, start, actor, "plugin.upgrade", Some(then)).await?;
+    Ok(upgraded)
+}
+
+/// What else the transaction that makes an upgrade active does: the caller's
+/// business (queueing an analyzer's re-analysis, `reanalysis::QueueOnUpgrade`),
+/// so the registry depends on nothing above it. An error rolls the upgrade back.
+pub trait OnActivate: Sync {
+    /// `manifest` has replaced version `previous` as its plugin's active version.
+    fn activated<'a>(
+        &'a self,
+        tx: &'a mut Transaction<'static, Any>,
+        manifest: &'a Manifest,
+        previous: &'a str,
+        actor: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + 'a>>;
 }
 
 /// Grants what version `version` of `name` was waiting for and makes it
@@ -418,6 +446,7 @@ pub async fn approve(
     name: &str,
     version: &str,
     actor: &str,
+    then: &dyn OnActivate,
 ) -> Result<Installed, RegistryError> {
     let (pending, wasm) = self::version(db, name, version)
         .await?
@@ -458,10 +487,8 @@ pub async fn approve(
     .await?;
     let details = json!({"version": version, "granted": pending.awaiting_approval});
     audit(&mut *tx, actor, "plugin.approve", &format!("plugin:{name}"), &details).await?;
-    if m.kind == PluginKind::Analyzer {
-        let from = current.manifest.version.to_string();
-        crate::reanalysis::queue_after_upgrade(&mut tx, name, &from, version, actor).await?;
-    }
+    then.activated(&mut tx, m, &current.manifest.version.to_string(), actor)
+        .await?;
     tx.commit().await?;
     Ok(Installed {
         active: true,
@@ -630,6 +657,7 @@ async fn store(
     start: Start,
     actor: &str,
     action: &str,
+    then: Option<&dyn OnActivate>,
 ) -> Result<Installed, RegistryError> {
     let m = &package.manifest;
     let now = now_ms();
@@ -676,10 +704,8 @@ async fn store(
     .await?;
     let details = json!({"version": m.version.to_string(), "digest": digest, "signer": signer, "widens": widening});
     audit(&mut *tx, actor, action, &format!("plugin:{}", m.name), &details).await?;
-    if let Some(from) = replaces.filter(|_| m.kind == PluginKind::Analyzer) {
-        // History is re-analysed in the background; insights keep reading the
-        // previous version until an admin switches (`socialcrm analyzer`).
-        crate::reanalysis::queue_after_upgrade(&mut tx, &m.name, &from, &m.version.to_string(), actor).await?;
+    if let (Some(previous), Some(then)) = (replaces, then) {
+        then.activated(&mut tx, m, &previous, actor).await?;
     }
     tx.commit().await?;
     Ok(Installed {

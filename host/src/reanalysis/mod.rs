@@ -13,10 +13,13 @@
 //! - [`compare`] sets the two versions side by side over the posts both analysed.
 //!
 //! An upgrade of an installed analyzer queues a job by itself
-//! ([`queue_after_upgrade`]); `socialcrm serve` works queued jobs ([`work`]).
+//! ([`QueueOnUpgrade`]); `socialcrm serve` works queued jobs ([`work`]).
 
 pub mod compare;
 mod job;
+
+use std::future::Future;
+use std::pin::Pin;
 
 use semver::Version;
 use serde::Serialize;
@@ -26,8 +29,8 @@ use sqlx::{Any, Row, Transaction};
 
 use crate::ingest::AnalyzeError;
 use crate::insights::{InsightsError, RecomputeReport};
-use crate::plugins::PluginKind;
 use crate::plugins::registry::{self, FindError, RegistryError};
+use crate::plugins::{Manifest, PluginKind};
 use crate::runtime::{AnalyzerPlugin, LoadError, Runtime};
 use crate::store::{Db, audit, now_ms};
 
@@ -188,11 +191,34 @@ pub async fn start(db: &Db, plugin: &str, to_version: Option<&Version>, actor: &
     get(db, id).await
 }
 
+/// Queues an upgraded analyzer's re-analysis in the upgrade's transaction
+/// (`registry::upgrade` and `approve` call it).
+pub struct QueueOnUpgrade;
+
+impl registry::OnActivate for QueueOnUpgrade {
+    fn activated<'a>(
+        &'a self,
+        tx: &'a mut Transaction<'static, Any>,
+        manifest: &'a Manifest,
+        previous: &'a str,
+        actor: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + 'a>> {
+        Box::pin(async move {
+            if manifest.kind == PluginKind::Analyzer {
+                // History is re-analysed in the background; insights keep reading
+                // the previous version until an admin switches (`socialcrm analyzer`).
+                queue_after_upgrade(tx, &manifest.name, previous, &manifest.version.to_string(), actor).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
 /// After an analyzer upgrade from `from` to `to`, in the upgrade's own
 /// transaction (so a version is never active without its re-analysis): pins
 /// insights to `from` unless a version is pinned already, and queues the
 /// re-analysis.
-pub async fn queue_after_upgrade(
+async fn queue_after_upgrade(
     tx: &mut Transaction<'static, Any>,
     plugin: &str,
     from: &str,

@@ -2,7 +2,9 @@
 //! Migrations for both are applied at start; callers use one API over both
 //! (portable SQL with `$N` parameters, times as Unix milliseconds, JSON as text).
 
+pub mod accounts;
 mod audit;
+pub(crate) mod codec;
 
 use std::path::Path;
 use std::str::FromStr;

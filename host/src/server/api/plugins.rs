@@ -18,6 +18,7 @@ use crate::ingest::Ingest;
 use crate::plugins::registry::{self, Installed, RegistryError};
 use crate::plugins::trust::TrustError;
 use crate::plugins::{ConfigFieldSpec, Package, PackageError, Permissions, PluginKind, world_wit};
+use crate::reanalysis::QueueOnUpgrade;
 use crate::runtime::WIT_VERSION;
 use crate::server::ApiError;
 use crate::server::auth::{Admin, Auth, Viewer};
@@ -266,6 +267,7 @@ async fn upgrade_plugin(
         ingest.secret_box(),
         &package,
         auth.name(),
+        &QueueOnUpgrade,
     )
     .await
     .map_err(error)?;
@@ -295,6 +297,7 @@ async fn approve_plugin(
         &name,
         &version,
         auth.name(),
+        &QueueOnUpgrade,
     )
     .await
     .map_err(error)?;

@@ -1,13 +1,14 @@
-//! A channel account as stored, turned into what a plugin call needs.
+//! Channel accounts as stored, turned into what a plugin call needs; secrets
+//! sealed to their account and sealed again under a new key.
 
 use std::collections::BTreeMap;
 
 use sqlx::Row;
 
+use super::Db;
 use super::codec::decode_kv;
 use crate::runtime::Account;
 use crate::secrets::{SecretBox, SecretError};
-use crate::store::Db;
 
 /// A stored channel account, secrets opened.
 #[derive(Clone, Debug)]
