@@ -14,7 +14,11 @@ fn sentiment_wasm() -> String {
 }
 
 fn analyze(args: &[&str], input: &str) -> Output {
+    // A data directory of its own: none is left in the source tree.
+    let data = tempfile::tempdir().expect("a temporary directory");
     let mut child = Command::new(env!("CARGO_BIN_EXE_socialcrm"))
+        .arg("--data-dir")
+        .arg(data.path())
         .arg("analyze")
         .args(args)
         .stdin(Stdio::piped())
