@@ -239,7 +239,20 @@ async fn an_upgrade_reanalyses_history_resumably_and_scores_change_only_on_switc
             matches!(held, ReanalysisError::Held { ref owner, .. } if owner == "node-a"),
             "{held}"
         );
-        tokio::time::sleep(Duration::from_millis(1600)).await;
+        // Waits for the dead worker's lease to expire (not a guessed sleep).
+        let expired = async || {
+            let until: i64 = sqlx::query_scalar("SELECT lease_until FROM reanalysis_jobs WHERE id = $1")
+                .bind(job.id)
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+            until < now_ms()
+        };
+        let start = std::time::Instant::now();
+        while !expired().await {
+            assert!(start.elapsed() < Duration::from_secs(30), "the lease never expired");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let seen = Mutex::new(Vec::new());
         let done = reanalysis::run(&db, &runtime, job.id, &b, &|j| seen.lock().unwrap().push(j.posts_done))
             .await

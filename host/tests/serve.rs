@@ -180,7 +180,18 @@ async fn a_sync_killed_mid_way_resumes_and_stores_every_post_once() {
 
         // The dead process's lease expires; a new sync resumes from the committed state.
         network.set_latency(Duration::ZERO);
-        tokio::time::sleep(Duration::from_millis(3100)).await;
+        wait_for(
+            "the dead process's lease to expire",
+            Duration::from_secs(30),
+            async || {
+                let until: i64 = sqlx::query_scalar("SELECT lease_until FROM channel_accounts WHERE name = 'brand'")
+                    .fetch_one(db.pool())
+                    .await
+                    .unwrap();
+                until < socialcrm::store::now_ms()
+            },
+        )
+        .await;
         let status = socialcrm(&url, data.path(), sentiment)
             .args(["channel", "sync", "brand"])
             .status()

@@ -4,48 +4,24 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use socialcrm::plugins::Manifest;
-use socialcrm::runtime::bindings::AnalysisInput;
-use socialcrm::runtime::bindings::types::PostKind;
-use socialcrm::runtime::{
-    Account, AnalyzerPlugin, ChannelPlugin, EgressCall, EgressSink, FailReason, LoadError, Runtime, RuntimeOptions,
-};
+use socialcrm::runtime::{Account, AnalyzerPlugin, ChannelPlugin, FailReason, LoadError, Runtime, RuntimeOptions};
 use socialcrm_sdk::testkit::{self, Harness};
 
-const CHANNEL_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/hostile/channel");
-const ANALYZER_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/hostile/analyzer");
-
-fn load(dir: &str) -> (Manifest, Vec<u8>) {
-    static BUILT: OnceLock<std::sync::Mutex<()>> = OnceLock::new();
-    let _one_build_at_a_time = BUILT.get_or_init(Default::default).lock();
-    let wasm = std::fs::read(testkit::build(dir).expect("build hostile plugin")).expect("read wasm");
-    let manifest = Manifest::parse(&std::fs::read_to_string(format!("{dir}/plugin.toml")).unwrap()).unwrap();
-    (manifest, wasm)
-}
+#[path = "common/fixtures.rs"]
+mod fixtures;
+use fixtures::{ANALYZER_DIR, CHANNEL_DIR, Egress, input, load, mode, private, silent_server};
 
 fn channel(runtime: &Runtime) -> ChannelPlugin {
     let (manifest, wasm) = load(CHANNEL_DIR);
-    runtime.load_channel(manifest, &wasm).unwrap()
+    runtime.load_channel(manifest.sandbox(), &wasm).unwrap()
 }
 
 fn analyzer(runtime: &Runtime) -> AnalyzerPlugin {
     let (manifest, wasm) = load(ANALYZER_DIR);
-    runtime.load_analyzer(manifest, &wasm).unwrap()
-}
-
-fn mode(mode: &str) -> Account {
-    testkit::account(&[("mode", mode), ("target", "https://api.example.net")], &[])
-}
-
-fn input(text: &str) -> AnalysisInput {
-    AnalysisInput {
-        text: text.into(),
-        kind: PostKind::Post,
-        language: None,
-    }
+    runtime.load_analyzer(manifest.sandbox(), &wasm).unwrap()
 }
 
 /// Asserts the failure names the plugin and the reason, then that a fresh
@@ -93,28 +69,6 @@ fn assert_cut_off_at_the_deadline(plugin: &ChannelPlugin, account: &Account) {
     assert_next_calls_work(plugin);
 }
 
-/// A server on loopback that accepts connections, reads, and never answers.
-fn silent_server() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { break };
-            let mut buf = [0u8; 4096];
-            let _ = stream.read(&mut buf);
-            held.push(stream);
-        }
-    });
-    base
-}
-
-fn private(mode: &str, target: &str) -> Account {
-    let mut account = testkit::account(&[("mode", mode), ("target", target)], &[]);
-    account.allow_private = true;
-    account
-}
-
 #[test]
 fn infinite_loop_in_a_channel_call_hits_the_deadline() {
     let harness = Harness::new();
@@ -128,16 +82,6 @@ fn a_guest_sleeping_in_a_host_call_is_cut_off_at_the_deadline() {
     let plugin = channel(&runtime);
     // `sleep` writes a key before it sleeps: a call cut off returns no writes.
     assert_cut_off_at_the_deadline(&plugin, &mode("sleep"));
-}
-
-/// Keeps the calls the runtime reports to its egress sink.
-#[derive(Default)]
-struct Egress(std::sync::Mutex<Vec<EgressCall>>);
-
-impl EgressSink for Egress {
-    fn record(&self, call: EgressCall) {
-        self.0.lock().unwrap().push(call);
-    }
 }
 
 #[test]
@@ -350,7 +294,7 @@ fn manifest() -> Manifest {
 fn a_file_that_is_not_wasm_is_refused() {
     let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
     let err = runtime
-        .load_analyzer(manifest(), b"#!/bin/sh\nrm -rf /\n")
+        .load_analyzer(manifest().sandbox(), b"#!/bin/sh\nrm -rf /\n")
         .err()
         .unwrap();
     assert!(matches!(err, LoadError::NotWasm(_)));
@@ -364,7 +308,7 @@ fn a_file_that_is_not_wasm_is_refused() {
 fn a_core_module_is_refused() {
     let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
     let core = wat::parse_str("(module (func (export \"analyze\")))").unwrap();
-    let err = runtime.load_analyzer(manifest(), &core).err().unwrap();
+    let err = runtime.load_analyzer(manifest().sandbox(), &core).err().unwrap();
     assert!(
         err.to_string().contains("a core WebAssembly module, not a component"),
         "{err}"
@@ -380,7 +324,7 @@ fn a_component_importing_what_the_host_does_not_offer_is_refused() {
                 (export "read" (func (param "path" string) (result string))))))"#,
     )
     .unwrap();
-    let err = runtime.load_analyzer(manifest(), &component).err().unwrap();
+    let err = runtime.load_analyzer(manifest().sandbox(), &component).err().unwrap();
     let message = err.to_string();
     assert!(matches!(err, LoadError::Link { .. }), "{message}");
     assert!(message.contains("evil:host/files@1.0.0"), "{message}");
@@ -391,7 +335,7 @@ fn a_truncated_component_is_refused() {
     let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
     let (_, wasm) = load(ANALYZER_DIR);
     let err = runtime
-        .load_analyzer(manifest(), &wasm[..wasm.len() / 2])
+        .load_analyzer(manifest().sandbox(), &wasm[..wasm.len() / 2])
         .err()
         .unwrap();
     assert!(matches!(err, LoadError::Invalid { .. }), "{err}");
@@ -483,7 +427,7 @@ fn the_responses_a_call_holds_share_one_budget() {
     let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
     let (mut manifest, wasm) = load(CHANNEL_DIR);
     manifest.limits.max_call_response_bytes = 250_000;
-    let plugin = runtime.load_channel(manifest, &wasm).unwrap();
+    let plugin = runtime.load_channel(manifest.sandbox(), &wasm).unwrap();
     let page = plugin.poll(&private("fetch-many", &echo_server()), "").unwrap();
     let text = &page.value.posts[0].text;
     assert!(text.starts_with("2 "), "two responses of 100 KB fit in 250 KB: {text}");

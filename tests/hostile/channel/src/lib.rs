@@ -1,5 +1,6 @@
 //! A channel plugin that misbehaves on purpose, for the host's sandbox tests.
-//! The config field `mode` selects the misbehaviour of `poll`.
+//! The config field `mode` selects the misbehaviour of `poll`; `name:N` modes
+//! (`alloc:N`, `log:N`, `get:COUNT:/PATH`, ...) go just under or just over a limit.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -73,6 +74,71 @@ fn unfinished_body(target: &str) -> Result<Page, PluginError> {
     Ok(page(vec![post(1, "answered".into())]))
 }
 
+/// The number a `name:N` mode carries.
+fn number(arg: &str) -> Result<usize, PluginError> {
+    arg.parse()
+        .map_err(|_| PluginError::InvalidConfig(format!("`{arg}` is not a number")))
+}
+
+/// Posts whose strings add up to exactly `bytes` (as the host counts them),
+/// in fields of at most 256 KiB.
+fn posts_of(bytes: usize) -> Vec<Post> {
+    let mut posts = Vec::new();
+    let mut left = bytes;
+    while left > 0 {
+        let mut post = post(posts.len(), String::new());
+        let own = post.external_id.len()
+            + post.author.external_id.len()
+            + post.author.handle.len()
+            + post.created_at.len()
+            + post.raw.len();
+        let text = left
+            .checked_sub(own)
+            .expect("room for a post's own strings")
+            .min(256 << 10);
+        post.text = "x".repeat(text);
+        left -= own + text;
+        posts.push(post);
+    }
+    posts
+}
+
+/// Writes `bytes` bytes to stderr in lines `0000000\n` of their offset
+/// (errors ignored: the host keeps what fits), then traps without a word, so
+/// the trap shows the tail of what the host kept.
+fn stderr_then_trap(bytes: usize) -> ! {
+    let text: Vec<u8> = (0..bytes.div_ceil(8))
+        .flat_map(|i| format!("{:07}\n", i * 8).into_bytes())
+        .take(bytes)
+        .collect();
+    let stderr = wasi::cli::stderr::get_stderr();
+    for chunk in text.chunks(4096) {
+        let _ = stderr.blocking_write_and_flush(chunk);
+    }
+    std::process::abort()
+}
+
+/// `count` requests to `url` (a body of `body` bytes when given): how many
+/// got a 2xx, the bytes of their bodies, and the last error.
+fn requests(url: &str, count: usize, body: Option<usize>) -> Page {
+    let (mut ok, mut bytes, mut error) = (0, 0, String::new());
+    for _ in 0..count {
+        let request = match body {
+            Some(n) => Request::post(url).body(vec![b'x'; n]),
+            None => Request::get(url),
+        };
+        match request.send() {
+            Ok(response) if response.status / 100 == 2 => {
+                ok += 1;
+                bytes += response.body.len();
+            }
+            Ok(response) => error = format!("status {}", response.status),
+            Err(e) => error = e.to_string(),
+        }
+    }
+    page(vec![post(1, format!("{ok} {bytes} {error}").trim_end().to_string())])
+}
+
 fn page(posts: Vec<Post>) -> Page {
     Page {
         posts,
@@ -96,7 +162,10 @@ impl Connector for Hostile {
 
     fn poll(config: Config, _state: String) -> Result<Page, PluginError> {
         let calls = CALLS.fetch_add(1, Ordering::SeqCst) + 1;
-        match config.require("mode")? {
+        // `name:ARG` modes carry a size or count.
+        let full = config.require("mode")?;
+        let (mode, arg) = full.split_once(':').unwrap_or((full, ""));
+        match mode {
             "loop" => spin(),
             "bomb" => {
                 let mut hoard: Vec<Vec<u8>> = Vec::new();
@@ -127,10 +196,12 @@ impl Connector for Hostile {
                 Ok(page(vec![post(1, previous.unwrap_or_default())]))
             }
             "calls" => Ok(page(vec![post(1, calls.to_string())])),
-            // Waits in host calls, where no epoch deadline can reach.
+            // Waits in host calls, where no epoch deadline can reach: an hour,
+            // or the milliseconds of `sleep:MS`.
             "sleep" => {
                 kv::set("token", b"from a call cut off").map_err(PluginError::Transient)?;
-                std::thread::sleep(std::time::Duration::from_secs(3_600));
+                let ms = if arg.is_empty() { 3_600_000 } else { number(arg)? };
+                std::thread::sleep(std::time::Duration::from_millis(ms as u64));
                 Ok(page(vec![post(1, "woke up".into())]))
             }
             "unfinished-body" => unfinished_body(config.require("target")?),
@@ -180,7 +251,44 @@ impl Connector for Hostile {
                     Err(PluginError::Transient(format!("learned {learned}")))
                 }
             }
-            other => Err(PluginError::InvalidConfig(format!("unknown mode `{other}`"))),
+            // Sizes and counts just under and just over a limit.
+            "alloc" => {
+                let hoard = vec![1u8; number(arg)?];
+                std::hint::black_box(&hoard);
+                Ok(page(vec![post(1, hoard.len().to_string())]))
+            }
+            "posts" => Ok(page((0..number(arg)?).map(|i| post(i, String::new())).collect())),
+            "field" => Ok(page(vec![post(1, "x".repeat(number(arg)?))])),
+            "output" => Ok(page(posts_of(number(arg)?))),
+            "kv-fill" => {
+                // The key's 4 bytes count too.
+                let value = vec![b'x'; number(arg)?.saturating_sub(4)];
+                kv::set("fill", &value).map_err(PluginError::Transient)?;
+                Ok(page(vec![post(1, value.len().to_string())]))
+            }
+            "log" => {
+                let lines = number(arg)?;
+                for i in 1..=lines {
+                    socialcrm_sdk::log::info(&format!("line {i}"));
+                }
+                Ok(page(vec![post(1, lines.to_string())]))
+            }
+            "stderr" => stderr_then_trap(number(arg)?),
+            // `get:COUNT:/PATH`: COUNT requests to the target's PATH.
+            "get" => {
+                let (count, path) = arg.split_once(':').unwrap_or((arg, "/ping"));
+                Ok(requests(
+                    &format!("{}{path}", config.require("target")?),
+                    number(count)?,
+                    None,
+                ))
+            }
+            // `upload:N`: one POST of N bytes.
+            "upload" => {
+                let url = format!("{}/upload", config.require("target")?);
+                Ok(requests(&url, 1, Some(number(arg)?)))
+            }
+            _ => Err(PluginError::InvalidConfig(format!("unknown mode `{full}`"))),
         }
     }
 
