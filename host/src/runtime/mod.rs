@@ -16,6 +16,7 @@ mod output;
 mod redact;
 mod spec;
 mod state;
+mod stderr;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};

@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -12,6 +11,7 @@ use super::bindings::channel::socialcrm::plugin::{kv, log, signing, types, verif
 use super::http::OutgoingHooks;
 use super::limits::MemoryLimiter;
 use super::redact::{one_line, redact};
+use super::stderr::TailPipe;
 
 /// Key-value writes of a call, applied by the caller only if the call succeeds:
 /// `None` deletes the key.
@@ -21,7 +21,7 @@ pub type KvChanges = BTreeMap<String, Option<Vec<u8>>>;
 /// id, field name, value).
 pub type VerifiedFields = BTreeSet<(String, String, String)>;
 
-/// Bytes of plugin stderr kept per call (enough for a panic message).
+/// Bytes of plugin stderr kept per call, the last ones (enough for a panic message).
 const STDERR_CAPACITY: usize = 8 << 10;
 /// Bytes of one log line; the rest is cut.
 const LOG_LINE_BYTES: usize = 4 << 10;
@@ -34,7 +34,7 @@ pub(crate) struct CallState {
     http_ctx: WasiHttpCtx,
     pub hooks: OutgoingHooks,
     pub limiter: MemoryLimiter,
-    pub stderr: MemoryOutputPipe,
+    pub stderr: TailPipe,
     plugin: String,
     kv: BTreeMap<String, Vec<u8>>,
     kv_changes: KvChanges,
@@ -48,7 +48,7 @@ pub(crate) struct CallState {
 impl CallState {
     pub fn new(plugin: String, hooks: OutgoingHooks, kv: BTreeMap<String, Vec<u8>>) -> CallState {
         let limits = hooks.limits.clone();
-        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        let stderr = TailPipe::new(STDERR_CAPACITY);
         // No preopened directories, environment, arguments, sockets or host
         // stdio: components from Python or JavaScript import all of WASI and
         // must find nothing behind it.
