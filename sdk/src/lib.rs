@@ -17,6 +17,7 @@ pub mod http;
 pub mod log;
 #[cfg(all(feature = "testkit", not(target_arch = "wasm32")))]
 pub mod testkit;
+pub mod time;
 
 pub use config::ConfigExt;
 pub use types::*;
@@ -50,6 +51,21 @@ pub mod __private {
                 "socialcrm:plugin/log@1.2.0": crate::__private::channel_world::socialcrm::plugin::log,
             },
         });
+    }
+}
+
+/// `e`, of the same kind, with its message prefixed by `what` (the step that
+/// failed: "listing mentions: HTTP 502").
+pub fn context(e: PluginError, what: &str) -> PluginError {
+    match e {
+        PluginError::InvalidConfig(m) => PluginError::InvalidConfig(format!("{what}: {m}")),
+        PluginError::Unauthorized(m) => PluginError::Unauthorized(format!("{what}: {m}")),
+        PluginError::RateLimited(r) => PluginError::RateLimited(RateLimit {
+            retry_after_ms: r.retry_after_ms,
+            message: format!("{what}: {}", r.message),
+        }),
+        PluginError::Transient(m) => PluginError::Transient(format!("{what}: {m}")),
+        PluginError::Permanent(m) => PluginError::Permanent(format!("{what}: {m}")),
     }
 }
 
@@ -131,4 +147,21 @@ macro_rules! export_analyzer {
         #[cfg(not(target_arch = "wasm32"))]
         const _: fn() -> $crate::analyzer::Descriptor = <$analyzer as $crate::analyzer::Analyzer>::describe;
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_keeps_the_kind_and_names_the_step() {
+        let e = context(PluginError::Transient("HTTP 502".into()), "listing mentions");
+        assert!(matches!(e, PluginError::Transient(m) if m == "listing mentions: HTTP 502"));
+        let limited = PluginError::RateLimited(RateLimit {
+            retry_after_ms: 5,
+            message: "HTTP 429".into(),
+        });
+        let e = context(limited, "x");
+        assert!(matches!(e, PluginError::RateLimited(r) if r.retry_after_ms == 5 && r.message == "x: HTTP 429"));
+    }
 }

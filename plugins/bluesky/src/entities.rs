@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use socialcrm_sdk::{Author, Direction, PluginError, Post, PostKind, ProfileField, verification};
 
-use crate::time;
+use socialcrm_sdk::time;
 
 /// The notification reasons that carry a post worth handing over.
 pub const REASONS: [&str; 3] = ["mention", "reply", "quote"];

@@ -10,7 +10,6 @@ mod entities;
 mod paging;
 mod reply;
 mod settings;
-mod time;
 mod xrpc;
 
 use std::collections::HashSet;
@@ -26,6 +25,7 @@ use socialcrm_sdk::{Config, PluginError, Post, log};
 use entities::{Me, Notification, PostRecord, PostView, REASONS, RepoRecord, StrongRef, post_url, rkey};
 use paging::{Item, Source, State, Step};
 use settings::Settings;
+use socialcrm_sdk::time;
 use xrpc::{Client, Session};
 
 /// Items per page of every list (the lexicons allow 1 to 100).

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use socialcrm_sdk::PluginError;
 
-use crate::time;
+use socialcrm_sdk::time;
 
 /// The poll state: one [`Source`] per list, by name (`notifications`, `own`, `search:<query>`).
 #[derive(Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,7 +153,7 @@ impl Source {
 /// Orders keys: as times when both are RFC 3339, else as text (record keys
 /// are TIDs, which sort as text).
 pub fn cmp_keys(a: &str, b: &str) -> Ordering {
-    match (time::parse_millis(a), time::parse_millis(b)) {
+    match (time::parse_rfc3339(a), time::parse_rfc3339(b)) {
         (Some(a), Some(b)) => a.cmp(&b),
         _ => a.cmp(b),
     }

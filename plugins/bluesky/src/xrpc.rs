@@ -8,10 +8,10 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use socialcrm_sdk::http::{Request, Response};
-use socialcrm_sdk::{PluginError, RateLimit, kv, log};
+use socialcrm_sdk::{PluginError, RateLimit, context, kv, log};
 
 use crate::settings::Settings;
-use crate::time;
+use socialcrm_sdk::time;
 
 const SESSION_KEY: &str = "session";
 /// The shortest wait after a 429, whatever the headers say (clocks differ).
@@ -251,20 +251,6 @@ fn parse<T: DeserializeOwned>(response: &Response, what: &str) -> Result<T, Plug
     response.json().map_err(|e| context(e, what))
 }
 
-/// `e` with its message prefixed by `what`.
-pub fn context(e: PluginError, what: &str) -> PluginError {
-    match e {
-        PluginError::InvalidConfig(m) => PluginError::InvalidConfig(format!("{what}: {m}")),
-        PluginError::Unauthorized(m) => PluginError::Unauthorized(format!("{what}: {m}")),
-        PluginError::RateLimited(r) => PluginError::RateLimited(RateLimit {
-            retry_after_ms: r.retry_after_ms,
-            message: format!("{what}: {}", r.message),
-        }),
-        PluginError::Transient(m) => PluginError::Transient(format!("{what}: {m}")),
-        PluginError::Permanent(m) => PluginError::Permanent(format!("{what}: {m}")),
-    }
-}
-
 fn json_string(text: &str) -> String {
     escape_placeholders(&serde_json::Value::from(text).to_string())
 }
@@ -352,11 +338,5 @@ mod tests {
         let back: serde_json::Value = serde_json::from_str(&escaped).unwrap();
         assert_eq!(back["text"], "leak {{secret.app-password}} {{{x}}}");
         assert_eq!(json_string("brand.bsky.social"), r#""brand.bsky.social""#);
-    }
-
-    #[test]
-    fn context_keeps_the_kind_and_names_the_step() {
-        let e = context(PluginError::Transient("HTTP 502".into()), "listing notifications");
-        assert!(matches!(e, PluginError::Transient(m) if m == "listing notifications: HTTP 502"));
     }
 }

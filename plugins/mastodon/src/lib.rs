@@ -7,14 +7,13 @@ mod entities;
 mod html;
 mod paging;
 mod reply;
-mod time;
 
 use serde_json::value::RawValue;
 use socialcrm_sdk::channel::{
     Capabilities, ConfigField, Connector, Descriptor, FieldKind, Outbound, Page, Sent, WebhookRequest, WebhookResult,
 };
 use socialcrm_sdk::http::{Request, Response, encode};
-use socialcrm_sdk::{Config, ConfigExt, PluginError, RateLimit, log};
+use socialcrm_sdk::{Config, ConfigExt, PluginError, RateLimit, context, log, time};
 
 use entities::{Account, Notification, StatusRef, non_empty};
 use paging::State;
@@ -231,26 +230,12 @@ fn call(request: Request, what: &str) -> Result<Response, PluginError> {
 /// How long until `X-RateLimit-Reset` (an ISO 8601 time,
 /// <https://docs.joinmastodon.org/api/rate-limits/>), when the header says.
 fn rate_limit_wait_ms(response: &Response, now_millis: i64) -> Option<u64> {
-    let reset = time::parse_millis(response.header("x-ratelimit-reset")?)?;
+    let reset = time::parse_iso8601(response.header("x-ratelimit-reset")?)?;
     Some(u64::try_from(reset.saturating_sub(now_millis)).unwrap_or(0))
 }
 
 fn parse<T: serde::de::DeserializeOwned>(response: &Response, what: &str) -> Result<T, PluginError> {
     response.json().map_err(|e| context(e, what))
-}
-
-/// `e` with its message prefixed by `what`.
-fn context(e: PluginError, what: &str) -> PluginError {
-    match e {
-        PluginError::InvalidConfig(m) => PluginError::InvalidConfig(format!("{what}: {m}")),
-        PluginError::Unauthorized(m) => PluginError::Unauthorized(format!("{what}: {m}")),
-        PluginError::RateLimited(r) => PluginError::RateLimited(RateLimit {
-            retry_after_ms: r.retry_after_ms,
-            message: format!("{what}: {}", r.message),
-        }),
-        PluginError::Transient(m) => PluginError::Transient(format!("{what}: {m}")),
-        PluginError::Permanent(m) => PluginError::Permanent(format!("{what}: {m}")),
-    }
 }
 
 #[cfg(test)]
@@ -336,7 +321,7 @@ mod tests {
 
     #[test]
     fn rate_limit_reset_is_a_wait_from_now() {
-        let now = time::parse_millis("2026-11-23T09:58:30Z").unwrap();
+        let now = time::parse_iso8601("2026-11-23T09:58:30Z").unwrap();
         let reset = [("X-RateLimit-Reset", "2026-11-23T10:00:00.000000Z")];
         assert_eq!(rate_limit_wait_ms(&response(429, &reset), now), Some(90_000));
         assert_eq!(rate_limit_wait_ms(&response(429, &reset), now + 100_000), Some(0));
@@ -345,19 +330,5 @@ mod tests {
             None
         );
         assert_eq!(rate_limit_wait_ms(&response(429, &[]), now), None);
-    }
-
-    #[test]
-    fn context_keeps_the_kind_and_names_the_step() {
-        let e = context(PluginError::Transient("HTTP 502".into()), "listing mentions");
-        assert!(matches!(e, PluginError::Transient(m) if m == "listing mentions: HTTP 502"));
-        let e = context(
-            PluginError::RateLimited(RateLimit {
-                retry_after_ms: 5,
-                message: "HTTP 429".into(),
-            }),
-            "x",
-        );
-        assert!(matches!(e, PluginError::RateLimited(r) if r.retry_after_ms == 5 && r.message == "x: HTTP 429"));
     }
 }

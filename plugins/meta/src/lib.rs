@@ -5,7 +5,6 @@
 //! the app secret; the plugin never sees either.
 
 mod target;
-mod time;
 mod webhook;
 
 use serde::Deserialize;
@@ -13,7 +12,7 @@ use socialcrm_sdk::channel::{
     Capabilities, ConfigField, Connector, Descriptor, FieldKind, Outbound, Page, Sent, WebhookRequest, WebhookResult,
 };
 use socialcrm_sdk::http::{Request, Response};
-use socialcrm_sdk::{Config, ConfigExt, PluginError, RateLimit, log};
+use socialcrm_sdk::{Config, ConfigExt, PluginError, RateLimit, context, log};
 
 use target::Target;
 
@@ -269,20 +268,6 @@ fn regain_ms(response: &Response) -> Option<u64> {
         .filter_map(|u| u.estimated_time_to_regain_access)
         .max()?;
     (minutes > 0).then(|| minutes.saturating_mul(60_000))
-}
-
-/// `e` with its message prefixed by `what`.
-fn context(e: PluginError, what: &str) -> PluginError {
-    match e {
-        PluginError::InvalidConfig(m) => PluginError::InvalidConfig(format!("{what}: {m}")),
-        PluginError::Unauthorized(m) => PluginError::Unauthorized(format!("{what}: {m}")),
-        PluginError::RateLimited(r) => PluginError::RateLimited(RateLimit {
-            retry_after_ms: r.retry_after_ms,
-            message: format!("{what}: {}", r.message),
-        }),
-        PluginError::Transient(m) => PluginError::Transient(format!("{what}: {m}")),
-        PluginError::Permanent(m) => PluginError::Permanent(format!("{what}: {m}")),
-    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use socialcrm_sdk::channel::{Header, WebhookRequest, WebhookResponse, WebhookRes
 use socialcrm_sdk::{Author, Direction, PluginError, Post, PostKind, log, signing};
 
 use crate::target::Target;
-use crate::time::rfc3339;
+use socialcrm_sdk::time::from_unix_seconds as rfc3339;
 
 /// The account secret deliveries are signed with.
 const SECRET: &str = "app-secret";

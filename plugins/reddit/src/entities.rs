@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use socialcrm_sdk::{Author, Direction, PluginError, Post, PostKind, ProfileField};
 
-use crate::{markdown, time};
+use crate::markdown;
 
 /// Public links are on the website, not on the API host.
 pub const WEB: &str = "https://www.reddit.com";
@@ -107,7 +107,7 @@ impl Item {
         let created = thing
             .data
             .created_utc
-            .filter(|t| time::rfc3339(*t).is_some())
+            .filter(|t| rfc3339(*t).is_some())
             .ok_or_else(|| {
                 PluginError::Permanent(format!(
                     "malformed listing child {}: no valid created_utc",
@@ -159,7 +159,7 @@ impl Thing {
         };
         let created_at = d
             .created_utc
-            .and_then(time::rfc3339)
+            .and_then(rfc3339)
             .ok_or_else(|| PluginError::Permanent(format!("malformed {}: no valid created_utc", d.name)))?;
         let author = author(&d.name, d.author, d.author_fullname, d.author_flair_text)?;
         Ok(Some(Post {
@@ -231,6 +231,15 @@ fn absolute(path: &str) -> String {
 /// `None` for a missing, null or blank value.
 pub fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())
+}
+
+/// Reddit's `created_utc` (Unix seconds, a float: `1616648939.0`) as RFC 3339;
+/// fractions are dropped. `None` for a value that is not a time after 1970.
+fn rfc3339(created_utc: f64) -> Option<String> {
+    if !created_utc.is_finite() || created_utc < 0.0 {
+        return None;
+    }
+    socialcrm_sdk::time::from_unix_seconds(created_utc.min(i64::MAX as f64) as i64)
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@ mod markdown;
 mod paging;
 mod reply;
 mod settings;
-mod time;
 
 use std::collections::HashSet;
 
@@ -17,7 +16,7 @@ use socialcrm_sdk::channel::{
     Capabilities, ConfigField, Connector, Descriptor, FieldKind, Outbound, Page, Sent, WebhookRequest, WebhookResult,
 };
 use socialcrm_sdk::http::{Request, Response};
-use socialcrm_sdk::{Config, PluginError, RateLimit, log};
+use socialcrm_sdk::{Config, PluginError, RateLimit, context, log};
 
 use entities::{Item, Listing};
 use paging::{Anchor, PAGE_SIZE, SearchCursor, State};
@@ -334,20 +333,6 @@ fn forbidden(response: &Response, side: Side) -> PluginError {
 
 fn excerpt(response: &Response) -> String {
     response.text().trim().chars().take(300).collect()
-}
-
-/// `e` with its message prefixed by `what`.
-fn context(e: PluginError, what: &str) -> PluginError {
-    match e {
-        PluginError::InvalidConfig(m) => PluginError::InvalidConfig(format!("{what}: {m}")),
-        PluginError::Unauthorized(m) => PluginError::Unauthorized(format!("{what}: {m}")),
-        PluginError::RateLimited(r) => PluginError::RateLimited(RateLimit {
-            retry_after_ms: r.retry_after_ms,
-            message: format!("{what}: {}", r.message),
-        }),
-        PluginError::Transient(m) => PluginError::Transient(format!("{what}: {m}")),
-        PluginError::Permanent(m) => PluginError::Permanent(format!("{what}: {m}")),
-    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use socialcrm_sdk::channel::{
     Capabilities, ConfigField, Connector, Descriptor, FieldKind, Outbound, Page, Sent, WebhookRequest, WebhookResult,
 };
 use socialcrm_sdk::http::{Request, Response};
-use socialcrm_sdk::{Config, PluginError, RateLimit, log};
+use socialcrm_sdk::{Config, PluginError, RateLimit, context, log};
 
 use entities::{Problem, Source, Timeline, User, status_url};
 use paging::{Cursor, PAGE_SIZE, SearchCursor, State};
@@ -299,20 +299,6 @@ fn now_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// `e` with its message prefixed by `what`.
-fn context(e: PluginError, what: &str) -> PluginError {
-    match e {
-        PluginError::InvalidConfig(m) => PluginError::InvalidConfig(format!("{what}: {m}")),
-        PluginError::Unauthorized(m) => PluginError::Unauthorized(format!("{what}: {m}")),
-        PluginError::RateLimited(r) => PluginError::RateLimited(RateLimit {
-            retry_after_ms: r.retry_after_ms,
-            message: format!("{what}: {}", r.message),
-        }),
-        PluginError::Transient(m) => PluginError::Transient(format!("{what}: {m}")),
-        PluginError::Permanent(m) => PluginError::Permanent(format!("{what}: {m}")),
-    }
 }
 
 #[cfg(test)]
