@@ -215,7 +215,11 @@ fn key_value_writes_of_a_failed_call_are_not_kept() {
     let harness = Harness::new();
     let plugin = channel(harness.runtime());
     let mut account = mode("kv-then-panic");
-    assert!(plugin.poll(&account, "").is_err());
+    let err = plugin.poll(&account, "").unwrap_err();
+    assert!(
+        matches!(&err.reason, FailReason::Trap(m) if m.contains("after a key-value write")),
+        "{err}"
+    );
 
     account.config.insert("mode".into(), "kv".into());
     let ok = plugin.poll(&account, "").unwrap();
