@@ -444,9 +444,9 @@ async fn a_reply_is_posted_as_a_comment_on_the_mention() {
         request.header("content-type"),
         Some("application/x-www-form-urlencoded")
     );
-    assert_eq!(request.form("api_type").as_deref(), Some("json"));
-    assert_eq!(request.form("thing_id"), Some(mention.clone()));
-    assert_eq!(request.form("text").as_deref(), Some(text));
+    assert_eq!(request.field("api_type").as_deref(), Some("json"));
+    assert_eq!(request.field("thing_id"), Some(mention.clone()));
+    assert_eq!(request.field("text").as_deref(), Some(text));
 
     // A deleted parent is Reddit's error in a 200: permanent.
     fake.remove(&mention);

@@ -14,15 +14,15 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::Context as _;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State as AxumState};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
+pub use super::server::RecordedRequest;
+use super::server::Server;
 use super::util::{iso8601_millis, parse_form};
 
 /// The brand's handle.
@@ -57,44 +57,10 @@ pub enum Fault {
     ExpiredToken,
 }
 
-/// One request as the fake received it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordedRequest {
-    pub method: String,
-    pub path: String,
-    /// The raw query string, still percent-encoded; empty when absent.
-    pub query: String,
-    /// Header names lower-cased, in arrival order.
-    pub headers: Vec<(String, String)>,
-    /// The body, lossily decoded as UTF-8.
-    pub body: String,
-}
-
-impl RecordedRequest {
-    /// The first value of a header, by case-insensitive name.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The query decoded into ordered pairs (repeated keys kept).
-    pub fn query_pairs(&self) -> Vec<(String, String)> {
-        parse_form(&self.query)
-    }
-
-    /// The method's NSID, the path after `/xrpc/`.
-    pub fn nsid(&self) -> &str {
-        self.path.strip_prefix("/xrpc/").unwrap_or(&self.path)
-    }
-}
-
 /// A running fake server; it stops when dropped.
 pub struct FakeBluesky {
-    base_url: String,
+    server: Server,
     state: Shared,
-    shutdown: Option<oneshot::Sender<()>>,
 }
 
 type Shared = Arc<Mutex<State>>;
@@ -102,30 +68,17 @@ type Shared = Arc<Mutex<State>>;
 impl FakeBluesky {
     /// Binds 127.0.0.1 on a free port and serves on the current tokio runtime.
     pub async fn start() -> anyhow::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .context("binding the fake Bluesky server to loopback")?;
-        let base_url = format!("http://{}", listener.local_addr()?);
-        let state: Shared = Arc::new(Mutex::new(State::new()));
-        let app = Router::new().fallback(handle).with_state(Arc::clone(&state));
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let shutdown = async {
-                // A dropped sender also means "stop".
-                let _ = rx.await;
-            };
-            let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
-        });
-        Ok(Self {
-            base_url,
-            state,
-            shutdown: Some(tx),
+        let (server, state) = Server::start("the fake Bluesky server", |_| {
+            let state: Shared = Arc::new(Mutex::new(State::new()));
+            Ok((Router::new().fallback(handle).with_state(Arc::clone(&state)), state))
         })
+        .await?;
+        Ok(Self { server, state })
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub fn base_url(&self) -> String {
-        self.base_url.clone()
+        self.server.base_url()
     }
 
     /// A post by `author` (a handle; the account is made on first use) that
@@ -244,14 +197,6 @@ impl FakeBluesky {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
-    }
-}
-
-impl Drop for FakeBluesky {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
     }
 }
 
@@ -566,25 +511,8 @@ async fn handle(AxumState(shared): AxumState<Shared>, request: Request) -> Respo
     let now = SystemTime::now();
 
     let mut st = lock(&shared);
-    st.requests.push(RecordedRequest {
-        method: parts.method.as_str().to_owned(),
-        path: path.clone(),
-        query: query.clone(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body: body
-            .as_ref()
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_default(),
-    });
+    st.requests
+        .push(RecordedRequest::of(&parts, body.as_deref().unwrap_or_default()));
     st.refill_rate(now);
     let Some(nsid) = path.strip_prefix("/xrpc/") else {
         return Reply::error(StatusCode::NOT_FOUND, "NotFound", "Not Found")

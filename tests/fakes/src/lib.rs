@@ -6,8 +6,10 @@ pub mod bluesky;
 pub mod mastodon;
 pub mod meta;
 pub mod reddit;
+mod server;
 mod util;
 pub mod x;
 
-pub use mastodon::{Dataset, FakeMastodon, Fault, RecordedRequest};
+pub use mastodon::{Dataset, FakeMastodon, Fault};
 pub use reddit::FakeReddit;
+pub use server::RecordedRequest;

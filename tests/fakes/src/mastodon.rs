@@ -18,8 +18,9 @@ use axum::extract::{Request, State as AxumState};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
-use tokio::sync::oneshot;
 
+pub use super::server::RecordedRequest;
+use super::server::Server;
 use super::util::{cgi_escape, iso8601_micros, iso8601_millis, parse_form};
 
 /// The only access token the fake accepts, as `Authorization: Bearer TOKEN`.
@@ -57,39 +58,10 @@ pub enum Fault {
     Unauthorized,
 }
 
-/// One request as the fake received it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordedRequest {
-    pub method: String,
-    pub path: String,
-    /// The raw query string, still percent-encoded; empty when absent.
-    pub query: String,
-    /// Header names lower-cased, in arrival order.
-    pub headers: Vec<(String, String)>,
-    /// The body, lossily decoded as UTF-8.
-    pub body: String,
-}
-
-impl RecordedRequest {
-    /// The first value of a header, by case-insensitive name.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The query decoded into ordered pairs (repeated keys kept).
-    pub fn query_pairs(&self) -> Vec<(String, String)> {
-        parse_form(&self.query)
-    }
-}
-
 /// A running fake Mastodon server; it stops when dropped.
 pub struct FakeMastodon {
-    base_url: String,
+    server: Server,
     state: Shared,
-    shutdown: Option<oneshot::Sender<()>>,
 }
 
 type Shared = Arc<Mutex<State>>;
@@ -102,30 +74,17 @@ impl FakeMastodon {
 
     /// Like [`FakeMastodon::start`], serving `data` instead of the recorded entities.
     pub async fn start_with(data: Dataset) -> anyhow::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .context("binding the fake Mastodon server to loopback")?;
-        let base_url = format!("http://{}", listener.local_addr()?);
-        let state: Shared = Arc::new(Mutex::new(State::new(base_url.clone(), data)?));
-        let app = Router::new().fallback(handle).with_state(Arc::clone(&state));
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let shutdown = async {
-                // A dropped sender also means "stop".
-                let _ = rx.await;
-            };
-            let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
-        });
-        Ok(Self {
-            base_url,
-            state,
-            shutdown: Some(tx),
+        let (server, state) = Server::start("the fake Mastodon server", |base_url| {
+            let state: Shared = Arc::new(Mutex::new(State::new(base_url.to_string(), data)?));
+            Ok((Router::new().fallback(handle).with_state(Arc::clone(&state)), state))
         })
+        .await?;
+        Ok(Self { server, state })
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub fn base_url(&self) -> String {
-        self.base_url.clone()
+        self.server.base_url()
     }
 
     /// Appends a mention notification with a new highest id and returns that
@@ -230,14 +189,6 @@ impl FakeMastodon {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
-    }
-}
-
-impl Drop for FakeMastodon {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
     }
 }
 
@@ -556,25 +507,8 @@ async fn respond(shared: &Shared, request: Request) -> Response {
     let now = SystemTime::now();
 
     let mut st = lock(shared);
-    st.requests.push(RecordedRequest {
-        method: parts.method.as_str().to_owned(),
-        path: path.clone(),
-        query: query.clone(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body: body
-            .as_ref()
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_default(),
-    });
+    st.requests
+        .push(RecordedRequest::of(&parts, body.as_deref().unwrap_or_default()));
 
     st.refill_rate(now);
     if path.starts_with("/api/")

@@ -11,15 +11,15 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::Context as _;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State as AxumState};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
+pub use super::server::RecordedRequest;
+use super::server::Server;
 use super::util::parse_form;
 
 /// The only page access token the fake accepts, as `Authorization: Bearer TOKEN`.
@@ -48,38 +48,6 @@ pub enum Fault {
 }
 
 /// One Graph request as the fake received it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordedRequest {
-    pub method: String,
-    pub path: String,
-    pub query: String,
-    /// Header names lower-cased, in arrival order.
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
-impl RecordedRequest {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// A field of a form or JSON body.
-    pub fn field(&self, name: &str) -> Option<String> {
-        if let Ok(value) = serde_json::from_str::<Value>(&self.body) {
-            return value
-                .get(name)
-                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string));
-        }
-        parse_form(&self.body)
-            .into_iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v)
-    }
-}
-
 /// A signed webhook delivery, as Meta POSTs it.
 #[derive(Debug, Clone)]
 pub struct Delivery {
@@ -101,10 +69,9 @@ pub struct Created {
 
 /// A running fake Meta; it stops when dropped.
 pub struct FakeMeta {
-    base_url: String,
+    server: Server,
     app_secret: String,
     state: Shared,
-    shutdown: Option<oneshot::Sender<()>>,
 }
 
 type Shared = Arc<Mutex<State>>;
@@ -123,30 +90,21 @@ struct State {
 impl FakeMeta {
     /// Binds 127.0.0.1 on a free port; deliveries are signed with `app_secret`.
     pub async fn start(app_secret: &str) -> anyhow::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .context("binding the fake Meta server to loopback")?;
-        let base_url = format!("http://{}", listener.local_addr()?);
-        let state: Shared = Arc::new(Mutex::new(State::default()));
-        let app = Router::new().fallback(handle).with_state(Arc::clone(&state));
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let shutdown = async {
-                let _ = rx.await;
-            };
-            let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
-        });
+        let (server, state) = Server::start("the fake Meta server", |_| {
+            let state: Shared = Arc::new(Mutex::new(State::default()));
+            Ok((Router::new().fallback(handle).with_state(Arc::clone(&state)), state))
+        })
+        .await?;
         Ok(Self {
-            base_url,
+            server,
             app_secret: app_secret.to_string(),
             state,
-            shutdown: Some(tx),
         })
     }
 
     /// `http://127.0.0.1:PORT`: the Graph origin, without the version.
     pub fn base_url(&self) -> String {
-        self.base_url.clone()
+        self.server.base_url()
     }
 
     /// A new comment on the page's post by `(user id, name)`: the `value` of a
@@ -248,14 +206,6 @@ impl FakeMeta {
     }
 }
 
-impl Drop for FakeMeta {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
-}
-
 fn now_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
@@ -311,22 +261,7 @@ async fn handle(AxumState(shared): AxumState<Shared>, request: Request) -> Respo
     let body = String::from_utf8_lossy(&body).into_owned();
     let path = parts.uri.path().to_owned();
     let mut st = shared.lock().unwrap_or_else(PoisonError::into_inner);
-    st.requests.push(RecordedRequest {
-        method: parts.method.as_str().to_owned(),
-        path: path.clone(),
-        query: parts.uri.query().unwrap_or_default().to_owned(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body: body.clone(),
-    });
+    st.requests.push(RecordedRequest::of(&parts, body.as_bytes()));
     if let Some(fault) = st.faults.pop_front() {
         return match fault {
             Fault::Status(code) => graph_error(

@@ -12,15 +12,16 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context as _, anyhow};
+use anyhow::anyhow;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State as AxumState};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
+pub use super::server::RecordedRequest;
+use super::server::Server;
 use super::util::parse_form;
 
 /// The only access token the fake accepts, as `Authorization: bearer TOKEN`.
@@ -55,45 +56,6 @@ pub enum Fault {
     Unauthorized,
     /// 200 carrying Reddit's per-action limit, `RATELIMIT` "try again in N minutes".
     ActionRateLimit { minutes: u64 },
-}
-
-/// One request as the fake received it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordedRequest {
-    pub method: String,
-    pub path: String,
-    /// The raw query string, still percent-encoded; empty when absent.
-    pub query: String,
-    /// Header names lower-cased, in arrival order.
-    pub headers: Vec<(String, String)>,
-    /// The body, lossily decoded as UTF-8.
-    pub body: String,
-}
-
-impl RecordedRequest {
-    /// The first value of a header, by case-insensitive name.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The first value of a query parameter, decoded.
-    pub fn param(&self, name: &str) -> Option<String> {
-        parse_form(&self.query)
-            .into_iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v)
-    }
-
-    /// The first value of a form body field, decoded.
-    pub fn form(&self, name: &str) -> Option<String> {
-        parse_form(&self.body)
-            .into_iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v)
-    }
 }
 
 /// The real comments recorded from Reddit's API.
@@ -138,9 +100,8 @@ fn base36(mut n: u64) -> String {
 
 /// A running fake Reddit; it stops when dropped.
 pub struct FakeReddit {
-    base_url: String,
+    server: Server,
     state: Shared,
-    shutdown: Option<oneshot::Sender<()>>,
 }
 
 type Shared = Arc<Mutex<State>>;
@@ -148,29 +109,17 @@ type Shared = Arc<Mutex<State>>;
 impl FakeReddit {
     /// Binds 127.0.0.1 on a free port and serves on the current tokio runtime.
     pub async fn start() -> anyhow::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .context("binding the fake Reddit server to loopback")?;
-        let base_url = format!("http://{}", listener.local_addr()?);
-        let state: Shared = Arc::new(Mutex::new(State::new(recorded_comments()?)));
-        let app = Router::new().fallback(handle).with_state(Arc::clone(&state));
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let shutdown = async {
-                let _ = rx.await;
-            };
-            let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
-        });
-        Ok(Self {
-            base_url,
-            state,
-            shutdown: Some(tx),
+        let (server, state) = Server::start("the fake Reddit server", |_| {
+            let state: Shared = Arc::new(Mutex::new(State::new(recorded_comments()?)));
+            Ok((Router::new().fallback(handle).with_state(Arc::clone(&state)), state))
         })
+        .await?;
+        Ok(Self { server, state })
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub fn base_url(&self) -> String {
-        self.base_url.clone()
+        self.server.base_url()
     }
 
     /// Adds an inbox item of `kind` (`username_mention`, `comment_reply` or
@@ -307,14 +256,6 @@ impl FakeReddit {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
-    }
-}
-
-impl Drop for FakeReddit {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
     }
 }
 
@@ -563,25 +504,8 @@ async fn handle(AxumState(shared): AxumState<Shared>, request: Request) -> Respo
     let now = SystemTime::now();
 
     let mut st = lock(&shared);
-    st.requests.push(RecordedRequest {
-        method: parts.method.as_str().to_owned(),
-        path: path.clone(),
-        query: query.clone(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body: body
-            .as_ref()
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_default(),
-    });
+    st.requests
+        .push(RecordedRequest::of(&parts, body.as_deref().unwrap_or_default()));
 
     st.refill_rate(now);
     let used = |remaining: u32| RATE_LIMIT.saturating_sub(remaining);

@@ -15,16 +15,16 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::Context as _;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State as AxumState};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
-use tokio::sync::oneshot;
 
 use super::meta::hmac_sha256;
+pub use super::server::RecordedRequest;
+use super::server::Server;
 use super::util::parse_form;
 
 /// The only access token the fake accepts, as `Authorization: Bearer TOKEN`.
@@ -55,35 +55,6 @@ pub enum Fault {
     Unauthorized,
 }
 
-/// One request as the fake received it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordedRequest {
-    pub method: String,
-    pub path: String,
-    /// The raw query string, still percent-encoded.
-    pub query: String,
-    /// Header names lower-cased, in arrival order.
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
-impl RecordedRequest {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The first value of a query parameter, decoded.
-    pub fn param(&self, name: &str) -> Option<String> {
-        parse_form(&self.query)
-            .into_iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v)
-    }
-}
-
 /// A signed Account Activity delivery, as X POSTs it to a webhook.
 #[derive(Debug, Clone)]
 pub struct Delivery {
@@ -94,9 +65,8 @@ pub struct Delivery {
 
 /// A running fake X; it stops when dropped.
 pub struct FakeX {
-    base_url: String,
+    server: Server,
     state: Shared,
-    shutdown: Option<oneshot::Sender<()>>,
 }
 
 type Shared = Arc<Mutex<State>>;
@@ -104,29 +74,17 @@ type Shared = Arc<Mutex<State>>;
 impl FakeX {
     /// Binds 127.0.0.1 on a free port and serves on the current tokio runtime.
     pub async fn start() -> anyhow::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .context("binding the fake X server to loopback")?;
-        let base_url = format!("http://{}", listener.local_addr()?);
-        let state: Shared = Arc::new(Mutex::new(State::new()));
-        let app = Router::new().fallback(handle).with_state(Arc::clone(&state));
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let shutdown = async {
-                let _ = rx.await;
-            };
-            let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
-        });
-        Ok(Self {
-            base_url,
-            state,
-            shutdown: Some(tx),
+        let (server, state) = Server::start("the fake X server", |_| {
+            let state: Shared = Arc::new(Mutex::new(State::new()));
+            Ok((Router::new().fallback(handle).with_state(Arc::clone(&state)), state))
         })
+        .await?;
+        Ok(Self { server, state })
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub fn base_url(&self) -> String {
-        self.base_url.clone()
+        self.server.base_url()
     }
 
     /// A post by `username` (a user made on first use), created now; returns its id.
@@ -191,14 +149,6 @@ impl FakeX {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl Drop for FakeX {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
     }
 }
 
@@ -502,22 +452,7 @@ async fn handle(AxumState(shared): AxumState<Shared>, request: Request) -> Respo
     let now = SystemTime::now();
 
     let mut st = shared.lock().unwrap_or_else(PoisonError::into_inner);
-    st.requests.push(RecordedRequest {
-        method: parts.method.as_str().to_owned(),
-        path: path.clone(),
-        query: query.clone(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body: String::from_utf8_lossy(&body).into_owned(),
-    });
+    st.requests.push(RecordedRequest::of(&parts, &body));
     if now >= st.rate_reset_at {
         st.rate_remaining = RATE_LIMIT;
         st.rate_reset_at = now + RATE_PERIOD;
