@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 
 use super::ApiError;
 use crate::ingest::Ingest;
-use crate::tokens::{self, Caller, Role};
+use crate::tokens::{self, Caller, Role, TokenError};
 
 /// The least role a route needs.
 pub trait MinRole {
@@ -67,7 +67,11 @@ impl<R: MinRole> FromRequestParts<Ingest> for Auth<R> {
             .ok_or_else(|| unauthorized("the Authorization header must be `Bearer TOKEN`"))?;
         let caller = tokens::verify(ingest.db(), token)
             .await
-            .map_err(|e| ApiError::internal("checking the token", e))?
+            .map_err(|e| match e {
+                // The database being away is a 503 like on every other route.
+                TokenError::Db(e) => ApiError::from(e),
+                e => ApiError::internal("checking the token", e),
+            })?
             .ok_or_else(|| unauthorized("unknown or revoked token"))?;
         if caller.role < R::ROLE {
             return Err(ApiError::new(
