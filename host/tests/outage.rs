@@ -9,9 +9,18 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+
 use common::http::{answer, start};
+use serde_json::json;
+use socialcrm::channels::{self, NewChannel};
+use socialcrm::ingest::{Ingest, IngestOptions};
+use socialcrm::runtime::{Runtime, RuntimeOptions};
+use socialcrm::secrets::SecretBox;
 use socialcrm::store::{Db, POSTGRES_ACQUIRE_TIMEOUT};
 use socialcrm::tokens::{self, Role};
+use socialcrm_fakes::FakeMastodon;
+use socialcrm_fakes::mastodon::TOKEN;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
@@ -136,4 +145,87 @@ async fn the_api_answers_503_while_postgresql_is_away_and_recovers() {
         }
     })
     .await;
+}
+
+/// A sync whose database goes away between two pages fails with the
+/// database's error and stores nothing of the page it could not commit; the
+/// next sync, once the database is back, stores every post exactly once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_cut_off_from_postgresql_resumes_with_every_post_once() {
+    let plugin = common::plugin_dir("plugins/mastodon");
+    let plugin = &plugin.path().display().to_string();
+    common::on_postgres(|url, _| async move {
+        let (_, upstream) = through(&url, "");
+        let proxy = Proxy::start(upstream).await;
+        let (proxied, _) = through(&url, &proxy.addr);
+        let db = Db::connect(&proxied).await.expect("PostgreSQL through the proxy");
+        let network = FakeMastodon::start().await.unwrap();
+        let sbox = SecretBox::from_key(&[7; 32]).unwrap();
+        let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+        let ingest = Ingest::new(db.clone(), sbox.clone(), runtime, vec![], IngestOptions::default());
+        let new = NewChannel {
+            name: "brand".into(),
+            plugin: plugin.clone(),
+            config: BTreeMap::from([("instance".into(), network.base_url())]),
+            secrets: BTreeMap::from([("access-token".into(), TOKEN.into())]),
+            allow_private: true,
+        };
+        channels::add(&db, &sbox, &ingest, new).await.unwrap();
+        ingest.sync_now("brand", "node", &|_| {}).await.unwrap();
+        let before = stored(&db).await;
+        for i in 0..200 {
+            network.push_mention(json!({ "content": format!("<p>@brand question {i}</p>") }));
+        }
+
+        // The first page commits; the database goes away while the next is fetched.
+        network.set_latency(Duration::from_millis(400));
+        let pages = Arc::new(AtomicU8::new(0));
+        let sync = tokio::spawn({
+            let (ingest, pages) = (ingest.clone(), pages.clone());
+            async move {
+                ingest
+                    .sync_now("brand", "node", &|_| {
+                        pages.fetch_add(1, Ordering::SeqCst);
+                    })
+                    .await
+            }
+        });
+        let started = Instant::now();
+        while pages.load(Ordering::SeqCst) == 0 {
+            assert!(started.elapsed() < Duration::from_secs(30), "no page committed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        proxy.set(DOWN);
+        let err = sync
+            .await
+            .unwrap()
+            .expect_err("the sync cannot commit without its database");
+        assert!(err.to_string().contains("database"), "{err}");
+
+        proxy.set(UP);
+        network.set_latency(Duration::ZERO);
+        let resumed = Instant::now();
+        let report = loop {
+            match ingest.sync_now("brand", "node", &|_| {}).await {
+                Ok(report) => break report,
+                // The failed sync's lease runs out first.
+                Err(e) => assert!(resumed.elapsed() < Duration::from_secs(120), "{e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
+        assert!(report.new_posts > 0, "the rest arrives after the outage");
+        let after = stored(&db).await;
+        assert_eq!(after.len(), before.len() + 200, "every post stored");
+        let unique: std::collections::HashSet<&String> = after.iter().collect();
+        assert_eq!(unique.len(), after.len(), "none stored twice");
+    })
+    .await;
+}
+
+/// The external ids of the stored posts.
+async fn stored(db: &Db) -> Vec<String> {
+    sqlx::query_scalar("SELECT external_id FROM posts")
+        .fetch_all(db.pool())
+        .await
+        .unwrap()
 }
