@@ -2,11 +2,13 @@
 //!
 //! N mentions wait on a fake Mastodon; one catch-up runs them through the
 //! whole pipeline (the mastodon plugin polling over loopback HTTP, the store,
-//! the sentiment plugin, identity resolution). The limit it is compared with,
-//! in the same run: the same rows (posts, authors, analyses) written page by
-//! page by the store alone, no plugins (one transaction per page, as the
-//! pipeline commits them). On SQLite, and on PostgreSQL when
-//! `SOCIALCRM_TEST_POSTGRES_URL` is set. `SOCIALCRM_BENCH_POSTS` sets N
+//! the sentiment plugin, identity resolution against a CRM of 10,000
+//! contacts). The limit it is compared with, in the same run: the same rows
+//! (posts, authors, analyses) written by the store alone on its best path,
+//! no plugins: pages of 80 joined into commits of `COMMIT_POSTS` as the
+//! pipeline joins them, with the same known-authors cache. Each side gets a
+//! fresh database holding the same contacts. On SQLite, and on PostgreSQL
+//! when `SOCIALCRM_TEST_POSTGRES_URL` is set. `SOCIALCRM_BENCH_POSTS` sets N
 //! (default 100,000).
 
 #[path = "common/postgres.rs"]
@@ -17,10 +19,13 @@ use std::time::Instant;
 
 use serde_json::json;
 use socialcrm::channels::{self, NewChannel};
-use socialcrm::ingest::{ChannelRef, Ingest, IngestOptions, PageAnalyses, commit_page};
+use socialcrm::crm::import;
+use socialcrm::ingest::{
+    COMMIT_POSTS, ChannelRef, Ingest, IngestOptions, KnownAuthors, PageAnalyses, PageRows, commit_pages,
+};
 use socialcrm::plugins::Manifest;
 use socialcrm::runtime::bindings::types::{Analysis, Author, Direction, Post, PostKind};
-use socialcrm::runtime::{KvChanges, Runtime, RuntimeOptions};
+use socialcrm::runtime::{KvChanges, Runtime, RuntimeOptions, VerifiedFields};
 use socialcrm::secrets::SecretBox;
 use socialcrm::store::Db;
 use socialcrm_fakes::FakeMastodon;
@@ -148,26 +153,39 @@ async fn store_only(db: &Db, n: usize) -> f64 {
             PAGE
         ],
     }];
+    let (known, verified) = (KnownAuthors::default(), VerifiedFields::new());
     let start = Instant::now();
-    for (page, chunk) in posts.chunks(PAGE).enumerate() {
-        commit_page(
-            db,
-            &channel,
-            chunk,
-            &analyses,
-            Some(&page.to_string()),
-            &KvChanges::new(),
-        )
-        .await
-        .unwrap();
+    for (commit, batch) in posts.chunks(COMMIT_POSTS).enumerate() {
+        let pages: Vec<PageRows<'_>> = batch
+            .chunks(PAGE)
+            .map(|page| PageRows {
+                posts: page,
+                verified: &verified,
+                analyses: &analyses,
+            })
+            .collect();
+        let state = commit.to_string();
+        commit_pages(db, &channel, &pages, Some(&state), &KvChanges::new(), &known)
+            .await
+            .unwrap();
     }
     n as f64 / start.elapsed().as_secs_f64()
 }
 
-async fn run(backend: &str, url: &str, n: usize, mastodon: &str, sentiment: &str) {
+/// A fresh database at `url` with the CRM both sides resolve against.
+async fn fresh(url: &str) -> Db {
     let db = Db::connect(url).await.unwrap();
-    let limit = store_only(&db, n).await;
-    let ours = pipeline(&db, n, mastodon, sentiment).await;
+    let mut csv = String::from("id,name,email\n");
+    for i in 0..10_000 {
+        csv.push_str(&format!("C{i},User {i},user{i}@example.com\n"));
+    }
+    import::contacts(&db, csv.as_bytes(), &|_| {}).await.unwrap();
+    db
+}
+
+async fn run(backend: &str, urls: [&str; 2], n: usize, mastodon: &str, sentiment: &str) {
+    let limit = store_only(&fresh(urls[0]).await, n).await;
+    let ours = pipeline(&fresh(urls[1]).await, n, mastodon, sentiment).await;
     println!(
         "ingest {backend:<10} {n} posts: pipeline {ours:>8.0} posts/s, store alone {limit:>8.0} posts/s, ratio {:.2}",
         ours / limit
@@ -186,10 +204,21 @@ async fn main() {
         sentiment.path().display().to_string(),
     );
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display());
-    run("sqlite", &sqlite, n, &mastodon, &sentiment).await;
-    postgres::in_schema("bench", |url| async move {
-        run("postgresql", &url, n, &mastodon, &sentiment).await
+    let sqlite = |side: &str| format!("sqlite://{}?mode=rwc", dir.path().join(format!("{side}.db")).display());
+    run(
+        "sqlite",
+        [&sqlite("limit"), &sqlite("pipeline")],
+        n,
+        &mastodon,
+        &sentiment,
+    )
+    .await;
+    let (mastodon, sentiment) = (&mastodon, &sentiment);
+    postgres::in_schema("bench_limit", |limit| async move {
+        postgres::in_schema("bench_pipeline", |ours| async move {
+            run("postgresql", [&limit, &ours], n, mastodon, sentiment).await
+        })
+        .await
     })
     .await;
 }

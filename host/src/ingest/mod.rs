@@ -18,6 +18,6 @@ mod scheduler;
 pub use crate::store::accounts::{AccountError, StoredAccount, load as load_account, reseal_all as reseal_secrets};
 pub use analyze::{AnalyzeError, PageAnalyses, analyze_page};
 pub use page::{ChannelRef, CommitError, Committed, KnownAuthors, PageRows, commit_page, commit_pages};
-pub use pipeline::{Ingest, IngestError, IngestOptions, SyncReport, WebhookEndpoint};
+pub use pipeline::{COMMIT_POSTS, Ingest, IngestError, IngestOptions, SyncReport, WebhookEndpoint};
 pub use schedule::Schedule;
 pub use scheduler::{SchedulerOptions, run};

@@ -57,7 +57,7 @@ pub enum IngestError {
 }
 
 /// Posts committed in one transaction at most, when several polled pages wait.
-const COMMIT_POSTS: usize = 2_000;
+pub const COMMIT_POSTS: usize = 2_000;
 
 /// How the pipeline paces accounts.
 #[derive(Clone, Copy, Debug)]
