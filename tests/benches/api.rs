@@ -7,8 +7,10 @@
 //! for a fixed time. Measured: the inbox's first page, a page deep in it (by
 //! cursor), and the customer 360 over a spread of contacts, each against
 //! `/healthz` (one trivial query) in the same run, as requests per second and
-//! latency. On SQLite, and on PostgreSQL when `SOCIALCRM_TEST_POSTGRES_URL` is
-//! set.
+//! latency, with the share of a core the load process itself used (near 100%
+//! on `/healthz` means the client, not the server, caps that figure and the
+//! ratios to it). On SQLite, and on PostgreSQL when
+//! `SOCIALCRM_TEST_POSTGRES_URL` is set.
 
 #[path = "common/postgres.rs"]
 mod postgres;
@@ -76,6 +78,9 @@ async fn load(args: &[String]) -> Value {
             })
         })
         .collect();
+    // The client's CPU is counted from the end of the warm-up, like the requests.
+    tokio::time::sleep_until(start.into()).await;
+    let cpu_at_start = cpu_seconds();
     let (mut latencies, mut errors) = (Vec::new(), 0);
     for worker in workers {
         let (l, e) = worker.await.unwrap();
@@ -84,6 +89,7 @@ async fn load(args: &[String]) -> Value {
     }
     // Requests still in flight at `end` finish after it: count the time they took.
     let elapsed = start.elapsed().as_secs_f64();
+    let client_cpu = (cpu_seconds() - cpu_at_start) / elapsed;
     latencies.sort();
     let ms = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
     json!({
@@ -93,7 +99,23 @@ async fn load(args: &[String]) -> Value {
         "p50_ms": ms(0.50),
         "p99_ms": ms(0.99),
         "max_ms": ms(1.0),
+        "client_cpu": client_cpu,
     })
+}
+
+/// CPU seconds this process has used (Linux `/proc/self/stat`, in the
+/// kernel's 100 ticks a second); 0 where that cannot be read.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces), from field 3 on.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or_default();
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Runs the load process against `paths` and returns its report.
@@ -188,8 +210,8 @@ async fn run(backend: &str, url: &str, n: usize) {
          {CONNECTIONS} connections from another process, {SECONDS} s a route"
     );
     println!(
-        "api {backend:<10} {:<28} {:>8} {:>8} {:>8} {:>8} {:>7} {:>12}",
-        "route", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "vs /healthz"
+        "api {backend:<10} {:<28} {:>8} {:>8} {:>8} {:>8} {:>7} {:>12} {:>11}",
+        "route", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "vs /healthz", "client CPU"
     );
     let mut reference = None;
     for (name, paths) in &routes {
@@ -197,12 +219,13 @@ async fn run(backend: &str, url: &str, n: usize) {
         let rps = report["rps"].as_f64().unwrap();
         let reference = *reference.get_or_insert(rps);
         println!(
-            "api {backend:<10} {name:<28} {rps:>8.0} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>12.3}",
+            "api {backend:<10} {name:<28} {rps:>8.0} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>12.3} {:>10.0}%",
             report["p50_ms"].as_f64().unwrap(),
             report["p99_ms"].as_f64().unwrap(),
             report["max_ms"].as_f64().unwrap(),
             report["errors"].as_u64().unwrap(),
             rps / reference,
+            report["client_cpu"].as_f64().unwrap_or_default() * 100.0,
         );
     }
     server.abort();
