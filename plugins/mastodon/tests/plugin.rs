@@ -3,7 +3,6 @@
 //! (`tests/data/mastodon_*.jsonl`, recorded from live servers).
 
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use socialcrm_sdk::testkit::{
@@ -65,28 +64,6 @@ fn mention(id: u64, status: &Value) -> Value {
 fn plugin_error(err: &CallError) -> &PluginError {
     err.plugin_error()
         .unwrap_or_else(|| panic!("expected the plugin's own error, got: {err}"))
-}
-
-/// ISO 8601 with microseconds, the shape of `X-RateLimit-Reset`.
-fn iso8601(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).expect("after 1970").as_secs();
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.000000Z",
-        rem / 3_600,
-        rem / 60 % 60,
-        rem % 60
-    )
 }
 
 #[test]
@@ -296,7 +273,8 @@ fn errors_map_to_what_the_host_does_next() {
     // Loaded first: compiling takes a while, and the reset below counts from now.
     let plugin = plugin(&harness);
     let path = "/api/v1/notifications";
-    let reset = iso8601(SystemTime::now() + std::time::Duration::from_secs(120));
+    // The shape of `X-RateLimit-Reset`: an ISO 8601 time two minutes ahead.
+    let reset = socialcrm_sdk::time::format_millis(socialcrm_sdk::time::now_millis() + 120_000);
     let too_many = || Canned::json(429, &json!({"error": "Too many requests"})).header("X-RateLimit-Remaining", "0");
     harness.respond("GET", path, too_many().header("X-RateLimit-Reset", &reset));
     harness.respond(
