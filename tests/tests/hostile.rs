@@ -210,6 +210,19 @@ fn a_100_mb_string_cannot_be_built_within_the_memory_limit() {
     });
 }
 
+/// A config field the manifest marks secret (`password`) is never handed to
+/// the plugin, even when an account's config holds it.
+#[test]
+fn a_secret_config_field_never_reaches_the_plugin() {
+    let harness = Harness::new();
+    let plugin = channel(harness.runtime());
+    let mut account = mode("config");
+    account.config.insert("password".into(), "hunter2".into());
+    let seen = plugin.poll(&account, "").unwrap().value.posts[0].text.clone();
+    assert!(seen.contains("mode=config"), "{seen}");
+    assert!(!seen.contains("hunter2") && !seen.contains("password"), "{seen}");
+}
+
 #[test]
 fn key_value_writes_of_a_failed_call_are_not_kept() {
     let harness = Harness::new();

@@ -196,6 +196,11 @@ impl Connector for Hostile {
                 Ok(page(vec![post(1, previous.unwrap_or_default())]))
             }
             "calls" => Ok(page(vec![post(1, calls.to_string())])),
+            // Every config entry the host handed over, as `name=value` lines.
+            "config" => {
+                let seen: Vec<String> = config.iter().map(|e| format!("{}={}", e.name, e.value)).collect();
+                Ok(page(vec![post(1, seen.join("\n"))]))
+            }
             // Waits in host calls, where no epoch deadline can reach: an hour,
             // or the milliseconds of `sleep:MS`.
             "sleep" => {
