@@ -210,6 +210,17 @@ fn a_100_mb_string_cannot_be_built_within_the_memory_limit() {
     });
 }
 
+/// A plugin cannot make the host hold more than 1 MiB of verification marks
+/// per call, however many it sends.
+#[test]
+fn verification_marks_are_capped_per_call() {
+    let harness = Harness::new();
+    let plugin = channel(harness.runtime());
+    let out = plugin.poll(&mode("verify-flood"), "").unwrap();
+    let kept: usize = out.verified.iter().map(|(a, n, v)| a.len() + n.len() + v.len()).sum();
+    assert!(kept > 512 << 10 && kept <= 1 << 20, "{kept} bytes of marks kept");
+}
+
 /// A config field the manifest marks secret (`password`) is never handed to
 /// the plugin, even when an account's config holds it.
 #[test]

@@ -8,7 +8,9 @@ use socialcrm_sdk::channel::{
     Capabilities, Connector, Descriptor, Header, Outbound, Page, Sent, WebhookRequest, WebhookResponse, WebhookResult,
 };
 use socialcrm_sdk::http::Request;
-use socialcrm_sdk::{Author, Config, ConfigExt, Direction, PluginError, Post, PostKind, kv};
+use socialcrm_sdk::{
+    Author, Config, ConfigExt, Direction, PluginError, Post, PostKind, ProfileField, kv, verification,
+};
 
 /// Calls seen by this instance: a fresh instance per call keeps it at 1.
 static CALLS: AtomicU32 = AtomicU32::new(0);
@@ -196,6 +198,18 @@ impl Connector for Hostile {
                 Ok(page(vec![post(1, previous.unwrap_or_default())]))
             }
             "calls" => Ok(page(vec![post(1, calls.to_string())])),
+            // 4 MiB of "verified" marks: the host keeps 1 MiB of them.
+            "verify-flood" => {
+                let page = page(vec![post(1, String::new())]);
+                for i in 0..4096 {
+                    let field = ProfileField {
+                        name: format!("f{i}"),
+                        value: "x".repeat(1024),
+                    };
+                    verification::verified_field(&page.posts[0].author, &field);
+                }
+                Ok(page)
+            }
             // Every config entry the host handed over, as `name=value` lines.
             "config" => {
                 let seen: Vec<String> = config.iter().map(|e| format!("{}={}", e.name, e.value)).collect();
