@@ -1,6 +1,7 @@
 //! socialcrm: a Social CRM whose social networks and analytics are sandboxed
 //! WebAssembly component plugins.
 
+pub mod app;
 pub mod channels;
 pub mod cli;
 pub mod conformance;

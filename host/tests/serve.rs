@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
+use socialcrm::app::App;
 use socialcrm::channels::{self, NewChannel};
 use socialcrm::ingest::{self, Ingest, IngestOptions, Schedule, SchedulerOptions};
 use socialcrm::runtime::{Runtime, RuntimeOptions};
@@ -457,7 +458,7 @@ async fn hooked_and_stuck(
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = socialcrm::server::router(ingest.clone());
+    let app = socialcrm::server::router(App::new(ingest.clone()));
     (base, tokio::spawn(async move { axum::serve(listener, app).await }))
 }
 

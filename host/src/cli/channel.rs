@@ -69,7 +69,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 secrets,
                 allow_private,
             } => {
-                let ingest = global.ingest(&db).await?;
+                let app = global.app(&db).await?;
+                let ingest = app.ingest();
                 let new = NewChannel {
                     name: name.clone(),
                     plugin,
@@ -77,7 +78,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                     secrets: secrets.into_iter().collect::<BTreeMap<_, _>>(),
                     allow_private,
                 };
-                let added = channels::add(&db, &global.secret_box()?, &ingest, new).await;
+                let added = channels::add(&db, app.secret_box(), ingest, new).await;
                 ingest.egress().flush().await;
                 added?;
                 println!("added channel {name}; run `socialcrm channel sync {name}` to catch up");
@@ -96,7 +97,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 }
             }
             Action::Sync { name } => {
-                let ingest = global.ingest(&db).await?;
+                let app = global.app(&db).await?;
+                let ingest = app.ingest();
                 let bar = ProgressBar::new_spinner();
                 let progress =
                     |r: &SyncReport| bar.set_message(format!("{} pages, {} new posts", r.pages, r.new_posts));

@@ -43,9 +43,9 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             backoff: Duration::from_secs(3),
             ..Schedule::default()
         };
-        let ingest = global.ingest_with(&db, schedule).await?;
+        let app = global.app_with(&db, schedule).await?;
         let network = Network::start().await.context("starting the demo network")?;
-        demo::seed(&db, &global.secret_box()?, &ingest, &network).await?;
+        demo::seed(&db, app.secret_box(), app.ingest(), &network).await?;
         match tokens::revoke(&db, DEMO_TOKEN, "demo").await {
             Ok(()) | Err(TokenError::NotFound(_)) => {}
             Err(e) => return Err(e.into()),
@@ -70,7 +70,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             Duration::from_secs(15),
             stop.clone(),
         ));
-        crate::server::serve(listener, ingest, SchedulerOptions::default(), stop).await?;
+        crate::server::serve(listener, app, SchedulerOptions::default(), stop).await?;
         let _ = tokio::join!(arrivals, scoring);
         anyhow::Ok(ExitCode::SUCCESS)
     })

@@ -23,6 +23,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use crate::app::App;
 use crate::ingest::{Ingest, IngestOptions, Schedule};
 use crate::plugins::PluginKind;
 use crate::plugins::registry;
@@ -78,16 +79,12 @@ impl Global {
         .context("starting the plugin runtime")
     }
 
-    /// The ingest pipeline with the chosen analyzers loaded.
-    async fn ingest(&self, db: &Db) -> anyhow::Result<Ingest> {
-        self.ingest_with(db, Schedule::default()).await
+    /// The application with the chosen analyzers loaded (commands that ingest).
+    async fn app(&self, db: &Db) -> anyhow::Result<App> {
+        self.app_with(db, Schedule::default()).await
     }
 
-    async fn ingest_with(&self, db: &Db, schedule: Schedule) -> anyhow::Result<Ingest> {
-        let options = IngestOptions {
-            schedule,
-            lease_ttl: Duration::from_secs(self.lease_ttl.max(1)),
-        };
+    async fn app_with(&self, db: &Db, schedule: Schedule) -> anyhow::Result<App> {
         let runtime = self.plugin_runtime()?;
         let mut analyzers = Vec::new();
         for name in &self.analyzers {
@@ -97,7 +94,34 @@ impl Global {
             }
             analyzers.push(runtime.load_analyzer(found.manifest.sandbox(), &found.wasm)?);
         }
-        Ok(Ingest::new(db.clone(), self.secret_box()?, runtime, analyzers, options))
+        let ingest = Ingest::new(
+            db.clone(),
+            self.secret_box()?,
+            runtime,
+            analyzers,
+            self.ingest_options(schedule),
+        );
+        Ok(App::new(ingest))
+    }
+
+    /// The application without analyzers (commands that change plugins).
+    fn bare_app(&self, db: &Db) -> anyhow::Result<App> {
+        let options = self.ingest_options(Schedule::default());
+        let ingest = Ingest::new(
+            db.clone(),
+            self.secret_box()?,
+            self.plugin_runtime()?,
+            Vec::new(),
+            options,
+        );
+        Ok(App::new(ingest))
+    }
+
+    fn ingest_options(&self, schedule: Schedule) -> IngestOptions {
+        IngestOptions {
+            schedule,
+            lease_ttl: Duration::from_secs(self.lease_ttl.max(1)),
+        }
     }
 
     async fn db(&self) -> anyhow::Result<Db> {

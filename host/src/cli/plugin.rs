@@ -11,7 +11,6 @@ use super::{Global, plugin_dev};
 use crate::plugins::registry::{self, Installed};
 use crate::plugins::signing::{PublicKey, SigningKey};
 use crate::plugins::{Package, trust, world_wit};
-use crate::reanalysis::QueueOnUpgrade;
 use crate::store::Db;
 
 /// Install, inspect and manage plugins; sign packages; scaffold, test and
@@ -180,19 +179,16 @@ async fn admin(global: &Global, db: &Db, command: PluginCommand) -> anyhow::Resu
             allow_wide_hosts,
         } => {
             let package = read_package(&package)?;
-            let runtime = global.plugin_runtime()?;
             let allow = registry::Allow {
                 replace_bundled,
                 wide_hosts: allow_wide_hosts,
             };
-            let installed = registry::install_allowing(db, &runtime, &package, allow, &actor).await?;
+            let installed = global.bare_app(db)?.install_plugin(&package, allow, &actor).await?;
             println!("installed {}", summary(&installed));
         }
         PluginCommand::Upgrade { package } => {
             let package = read_package(&package)?;
-            let runtime = global.plugin_runtime()?;
-            let installed =
-                registry::upgrade(db, &runtime, &global.secret_box()?, &package, &actor, &QueueOnUpgrade).await?;
+            let installed = global.bare_app(db)?.upgrade_plugin(&package, &actor).await?;
             if installed.active {
                 println!("upgraded to {}", summary(&installed));
             } else {
@@ -205,17 +201,7 @@ async fn admin(global: &Global, db: &Db, command: PluginCommand) -> anyhow::Resu
             }
         }
         PluginCommand::Approve { name, version } => {
-            let runtime = global.plugin_runtime()?;
-            let approved = registry::approve(
-                db,
-                &runtime,
-                &global.secret_box()?,
-                &name,
-                &version,
-                &actor,
-                &QueueOnUpgrade,
-            )
-            .await?;
+            let approved = global.bare_app(db)?.approve_plugin(&name, &version, &actor).await?;
             println!("approved and upgraded to {}", summary(&approved));
         }
         PluginCommand::Rollback { name } => {

@@ -49,9 +49,9 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         let reply = match args.action {
             Action::Send { post, text, key } => {
                 let queued = replies::queue(&db, post, &text, key.as_deref(), "cli").await?;
-                replies::send(&global.ingest(&db).await?, queued.id, "cli").await?
+                replies::send(global.app(&db).await?.ingest(), queued.id, "cli").await?
             }
-            Action::Retry { reply } => replies::send(&global.ingest(&db).await?, reply, "cli").await?,
+            Action::Retry { reply } => replies::send(global.app(&db).await?.ingest(), reply, "cli").await?,
             Action::List { post, limit } => {
                 for reply in replies::list(&db, post, limit.clamp(1, 1000)).await? {
                     print(&reply);

@@ -214,9 +214,9 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 let created = responses::create_macro(&db, &request, &actor).await?;
                 send_unless_pending(global, &db, created, &actor).await?
             }
-            Action::Approve { id } => printed(responses::approve(&global.ingest(&db).await?, id, &actor).await?),
+            Action::Approve { id } => printed(responses::approve(global.app(&db).await?.ingest(), id, &actor).await?),
             Action::Reject { id, reason } => printed(responses::reject(&db, id, &actor, reason.as_deref()).await?),
-            Action::Send { id } => printed(responses::send(&global.ingest(&db).await?, id, &actor).await?),
+            Action::Send { id } => printed(responses::send(global.app(&db).await?.ingest(), id, &actor).await?),
             Action::Status { id } => {
                 let response = responses::get(&db, id).await?;
                 print(&response);
@@ -285,7 +285,7 @@ async fn send_unless_pending(
         return Ok(created);
     }
     Ok(printed(
-        responses::send(&global.ingest(db).await?, created.id, actor).await?,
+        responses::send(global.app(db).await?.ingest(), created.id, actor).await?,
     ))
 }
 

@@ -47,7 +47,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             backoff: Duration::from_secs(args.backoff.max(1)),
             ..Schedule::default()
         };
-        let ingest = global.ingest_with(&db, schedule).await?;
+        let app = global.app_with(&db, schedule).await?;
         if let Some(token) = crate::tokens::first_admin(&db).await? {
             println!("first start: the admin token, shown only now (`socialcrm token create` makes more):\n  {token}");
         }
@@ -66,12 +66,12 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             ..SchedulerOptions::default()
         };
         // Beside the ingest: queued re-analysis jobs and the scheduled recompute.
-        let jobs = crate::reanalysis::Worker::new(ingest.db(), ingest.runtime(), &options.node);
+        let jobs = crate::reanalysis::Worker::new(app.db(), app.runtime(), &options.node);
         let jobs = tokio::spawn(crate::reanalysis::work(jobs, stop.clone()));
         let every = Duration::from_secs(args.recompute_interval);
         let scoring = tokio::spawn(crate::insights::schedule::run(db.clone(), every, stop.clone()));
-        let egress = ingest.egress().clone();
-        crate::server::serve(listener, ingest, options, stop).await?;
+        let egress = app.ingest().egress().clone();
+        crate::server::serve(listener, app, options, stop).await?;
         let _ = tokio::join!(jobs, scoring);
         egress.flush().await;
         anyhow::Ok(ExitCode::SUCCESS)

@@ -10,7 +10,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use super::ApiError;
-use crate::ingest::Ingest;
+use crate::app::App;
 use crate::tokens::{self, Caller, Role, TokenError};
 
 /// The least role a route needs.
@@ -49,10 +49,10 @@ impl<R> Auth<R> {
     }
 }
 
-impl<R: MinRole> FromRequestParts<Ingest> for Auth<R> {
+impl<R: MinRole> FromRequestParts<App> for Auth<R> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, ingest: &Ingest) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
         let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
         let header = parts
             .headers
@@ -65,7 +65,7 @@ impl<R: MinRole> FromRequestParts<Ingest> for Auth<R> {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| unauthorized("the Authorization header must be `Bearer TOKEN`"))?;
-        let caller = tokens::verify(ingest.db(), token)
+        let caller = tokens::verify(app.db(), token)
             .await
             .map_err(|e| match e {
                 // The database being away is a 503 like on every other route.

@@ -29,13 +29,14 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use error::ApiError;
 
-use crate::ingest::{self, Ingest, SchedulerOptions};
+use crate::app::App;
+use crate::ingest::{self, SchedulerOptions};
 
 /// The largest request body accepted (plugin packages and CSV imports included).
 const MAX_BODY: usize = 32 << 20;
 
 /// The API's routes and the OpenAPI document that describes them.
-fn api() -> (Router<Ingest>, utoipa::openapi::OpenApi) {
+fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
     let (router, mut doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest("/api/v1", api::routes())
         .split_for_parts();
@@ -49,7 +50,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// Every route of the server.
-pub fn router(ingest: Ingest) -> Router {
+pub fn router(app: App) -> Router {
     crate::metrics::handle();
     let (api, doc) = api();
     let document = Arc::new(doc.to_pretty_json().unwrap_or_default());
@@ -73,12 +74,12 @@ pub fn router(ingest: Ingest) -> Router {
         ))
         .layer(CatchPanicLayer::custom(error::panicked))
         .layer(axum::middleware::map_response(finish_response))
-        .with_state(ingest)
+        .with_state(app)
 }
 
 /// Ready when the database answers.
-async fn healthz(State(ingest): State<Ingest>) -> Result<impl IntoResponse, ApiError> {
-    sqlx::query("SELECT 1").execute(ingest.db().pool()).await?;
+async fn healthz(State(app): State<App>) -> Result<impl IntoResponse, ApiError> {
+    app.db().ping().await?;
     Ok("ok\n")
 }
 
@@ -103,15 +104,15 @@ async fn finish_response(response: axum::response::Response) -> axum::response::
 /// Serves on `listener` and runs the scheduler until `stop` turns true.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    ingest: Ingest,
+    app: App,
     scheduler: SchedulerOptions,
     stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(?addr, node = %scheduler.node, "serving");
-    let polling = tokio::spawn(ingest::run(ingest.clone(), scheduler, stop.clone()));
+    let polling = tokio::spawn(ingest::run(app.ingest().clone(), scheduler, stop.clone()));
     let mut until_stop = stop;
-    axum::serve(listener, router(ingest))
+    axum::serve(listener, router(app))
         .with_graceful_shutdown(async move {
             let _ = until_stop.wait_for(|s| *s).await;
         })

@@ -13,7 +13,7 @@ use axum::routing::get;
 use sha2::{Digest, Sha256};
 
 use super::ApiError;
-use crate::ingest::Ingest;
+use crate::app::App;
 
 /// Scripts, styles, images and API calls from this origin only; no inline
 /// code, no plugins, no framing.
@@ -64,7 +64,7 @@ static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
         .collect()
 });
 
-pub fn routes() -> Router<Ingest> {
+pub fn routes() -> Router<App> {
     Router::new()
         .route(
             "/",

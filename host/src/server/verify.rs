@@ -12,19 +12,19 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use crate::app::App;
 use crate::crm::identity::IdentityError;
 use crate::crm::identity::verification::{self, Pending};
-use crate::ingest::Ingest;
 
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; \
                    frame-ancestors 'none'";
 
-pub fn routes() -> Router<Ingest> {
+pub fn routes() -> Router<App> {
     Router::new().route("/verify/{token}", get(show).post(confirm))
 }
 
-async fn show(State(ingest): State<Ingest>, Path(token): Path<String>) -> Response {
-    match verification::pending(ingest.db(), &token).await {
+async fn show(State(app): State<App>, Path(token): Path<String>) -> Response {
+    match verification::pending(app.db(), &token).await {
         Ok(Pending { network, handle }) => {
             let (network, handle) = (html_escape::encode_safe(&network), html_escape::encode_safe(&handle));
             page(
@@ -42,8 +42,8 @@ async fn show(State(ingest): State<Ingest>, Path(token): Path<String>) -> Respon
     }
 }
 
-async fn confirm(State(ingest): State<Ingest>, Path(token): Path<String>) -> Response {
-    match verification::complete(ingest.db(), &token).await {
+async fn confirm(State(app): State<App>, Path(token): Path<String>) -> Response {
+    match verification::complete(app.db(), &token).await {
         Ok(link) => {
             let handle = html_escape::encode_safe(&link.handle);
             page(

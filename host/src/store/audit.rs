@@ -40,19 +40,37 @@ pub async fn audit_entries<'e>(
     executor: impl Executor<'e, Database = Any>,
     limit: i64,
 ) -> Result<Vec<AuditEntry>, sqlx::Error> {
-    let rows = sqlx::query("SELECT at, actor, action, subject, details FROM audit_log ORDER BY id DESC LIMIT $1")
-        .bind(limit)
-        .fetch_all(executor)
-        .await?;
+    let page = audit_page(executor, i64::MAX, None, limit).await?;
+    Ok(page.into_iter().map(|(_, entry)| entry).collect())
+}
+
+/// `(id, entry)` of up to `limit` entries with ids below `before` (of
+/// `action` only, when given), newest first.
+pub async fn audit_page<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    before: i64,
+    action: Option<&str>,
+    limit: i64,
+) -> Result<Vec<(i64, AuditEntry)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, at, actor, action, subject, details FROM audit_log \
+         WHERE id < $1 AND ($2 = '' OR action = $2) ORDER BY id DESC LIMIT $3",
+    )
+    .bind(before)
+    .bind(action.unwrap_or_default())
+    .bind(limit)
+    .fetch_all(executor)
+    .await?;
     rows.iter()
         .map(|r| {
-            Ok(AuditEntry {
+            let entry = AuditEntry {
                 at: r.try_get("at")?,
                 actor: r.try_get("actor")?,
                 action: r.try_get("action")?,
                 subject: r.try_get("subject")?,
                 details: serde_json::from_str(&r.try_get::<String, _>("details")?).unwrap_or(Value::Null),
-            })
+            };
+            Ok((r.try_get("id")?, entry))
         })
         .collect()
 }

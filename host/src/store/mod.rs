@@ -5,6 +5,7 @@
 pub mod accounts;
 mod audit;
 pub(crate) mod codec;
+pub mod inbox;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -13,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Transaction};
 
-pub use audit::{AuditEntry, audit, audit_entries};
+pub use audit::{AuditEntry, audit, audit_entries, audit_page};
 
 /// How long a caller waits for a PostgreSQL connection before the error.
 pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -115,6 +116,11 @@ impl Db {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Answers when the database does (health checks).
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
     }
 
     pub fn backend(&self) -> Backend {

@@ -1,6 +1,7 @@
 //! The server on a loopback port for API tests, and their calls to it.
 
 use serde_json::Value;
+use socialcrm::app::App;
 use socialcrm::ingest::{Ingest, IngestOptions};
 use socialcrm::runtime::{Runtime, RuntimeOptions};
 use socialcrm::secrets::SecretBox;
@@ -39,7 +40,7 @@ pub async fn start_with(ingest: Ingest) -> Server {
         .await
         .expect("a loopback port");
     let root = format!("http://{}", listener.local_addr().expect("its address"));
-    let app = socialcrm::server::router(ingest.clone());
+    let app = socialcrm::server::router(App::new(ingest.clone()));
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });

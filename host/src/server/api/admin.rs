@@ -4,19 +4,19 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::Row;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::ingest::Ingest;
+use crate::app::App;
 use crate::server::ApiError;
 use crate::server::auth::{Admin, Auth, Viewer};
 use crate::server::extract::{Json, Path, Query};
 use crate::server::page::{self, Items, Page};
+use crate::store::audit_page;
 use crate::tokens::{self, Caller, Role, TokenError, TokenInfo};
 
-pub fn routes() -> OpenApiRouter<Ingest> {
+pub fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .routes(routes!(me))
         .routes(routes!(list_tokens, create_token))
@@ -32,8 +32,8 @@ async fn me(auth: Auth<Viewer>) -> Json<Caller> {
 
 /// Every token (never their secrets).
 #[utoipa::path(get, path = "/tokens", tag = "admin", responses((status = 200, description = "The tokens", body = Items<TokenInfo>)))]
-async fn list_tokens(_auth: Auth<Admin>, State(ingest): State<Ingest>) -> Result<Json<Items<TokenInfo>>, ApiError> {
-    let items = tokens::list(ingest.db()).await.map_err(error)?;
+async fn list_tokens(_auth: Auth<Admin>, State(app): State<App>) -> Result<Json<Items<TokenInfo>>, ApiError> {
+    let items = tokens::list(app.db()).await.map_err(error)?;
     Ok(Json(Items { items }))
 }
 
@@ -58,10 +58,10 @@ struct CreatedToken {
     responses((status = 201, description = "The token with its secret, shown once", body = CreatedToken)))]
 async fn create_token(
     auth: Auth<Admin>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Json(new): Json<NewToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
-    let token = tokens::create(ingest.db(), &new.name, new.role, auth.name())
+    let token = tokens::create(app.db(), &new.name, new.role, auth.name())
         .await
         .map_err(error)?;
     Ok((
@@ -79,10 +79,10 @@ async fn create_token(
     responses((status = 204, description = "Revoked")))]
 async fn revoke_token(
     auth: Auth<Admin>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    tokens::revoke(ingest.db(), &name, auth.name()).await.map_err(error)?;
+    tokens::revoke(app.db(), &name, auth.name()).await.map_err(error)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -122,32 +122,22 @@ struct AuditItem {
     responses((status = 200, description = "A page of entries", body = Page<AuditItem>)))]
 async fn audit_log(
     _auth: Auth<Admin>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Page<AuditItem>>, ApiError> {
     let limit = page::limit(q.limit)?;
     let before: i64 = page::decode(q.cursor.as_deref())?.unwrap_or(i64::MAX);
-    let rows = sqlx::query(
-        "SELECT id, at, actor, action, subject, details FROM audit_log \
-         WHERE id < $1 AND ($2 = '' OR action = $2) ORDER BY id DESC LIMIT $3",
-    )
-    .bind(before)
-    .bind(q.action.unwrap_or_default())
-    .bind(limit)
-    .fetch_all(ingest.db().pool())
-    .await?;
-    let items = rows
-        .iter()
-        .map(|r| {
-            Ok(AuditItem {
-                id: r.try_get("id")?,
-                at: r.try_get("at")?,
-                actor: r.try_get("actor")?,
-                action: r.try_get("action")?,
-                subject: r.try_get("subject")?,
-                details: serde_json::from_str(&r.try_get::<String, _>("details")?).unwrap_or(Value::Null),
-            })
+    let items = audit_page(app.db().pool(), before, q.action.as_deref(), limit)
+        .await?
+        .into_iter()
+        .map(|(id, e)| AuditItem {
+            id,
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            subject: e.subject,
+            details: e.details,
         })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        .collect();
     Ok(Json(Page::of(items, limit, |a| a.id)))
 }

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::ingest::Ingest;
+use crate::app::App;
 use crate::reanalysis::{self, Comparison, Job, ReanalysisError, Switched};
 use crate::server::ApiError;
 use crate::server::auth::{Admin, Auth, Viewer};
@@ -23,7 +23,7 @@ use crate::store::now_ms;
 /// How long a switch request waits for the rescoring before answering 202.
 const SWITCH_WAIT: Duration = Duration::from_secs(20);
 
-pub fn routes() -> OpenApiRouter<Ingest> {
+pub fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .routes(routes!(list_jobs))
         .routes(routes!(get_job))
@@ -47,11 +47,11 @@ struct JobFilter {
     responses((status = 200, description = "The jobs", body = Items<Job>)))]
 async fn list_jobs(
     _auth: Auth<Viewer>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Query(filter): Query<JobFilter>,
 ) -> Result<Json<Items<Job>>, ApiError> {
     let limit = page::limit(filter.limit)?;
-    let items = reanalysis::list(ingest.db(), filter.plugin.as_deref(), limit)
+    let items = reanalysis::list(app.db(), filter.plugin.as_deref(), limit)
         .await
         .map_err(error)?;
     Ok(Json(Items { items }))
@@ -60,12 +60,8 @@ async fn list_jobs(
 /// One job.
 #[utoipa::path(get, path = "/analyzers/jobs/{id}", tag = "analyzers", params(("id" = i64, Path, description = "Job id")),
     responses((status = 200, description = "The job", body = Job)))]
-async fn get_job(
-    _auth: Auth<Viewer>,
-    State(ingest): State<Ingest>,
-    Path(id): Path<i64>,
-) -> Result<Json<Job>, ApiError> {
-    Ok(Json(reanalysis::get(ingest.db(), id).await.map_err(error)?))
+async fn get_job(_auth: Auth<Viewer>, State(app): State<App>, Path(id): Path<i64>) -> Result<Json<Job>, ApiError> {
+    Ok(Json(reanalysis::get(app.db(), id).await.map_err(error)?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -81,12 +77,12 @@ struct Reanalyze {
     responses((status = 201, description = "The queued job", body = Job)))]
 async fn reanalyze(
     auth: Auth<Admin>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(name): Path<String>,
     Json(body): Json<Reanalyze>,
 ) -> Result<(StatusCode, Json<Job>), ApiError> {
     let version = body.version.as_deref().map(version).transpose()?;
-    let job = reanalysis::start(ingest.db(), &name, version.as_ref(), auth.name())
+    let job = reanalysis::start(app.db(), &name, version.as_ref(), auth.name())
         .await
         .map_err(error)?;
     Ok((StatusCode::CREATED, Json(job)))
@@ -110,7 +106,7 @@ struct Versions {
     responses((status = 200, description = "The comparison", body = Comparison)))]
 async fn compare(
     _auth: Auth<Viewer>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(name): Path<String>,
     Query(q): Query<Versions>,
 ) -> Result<Json<Comparison>, ApiError> {
@@ -118,7 +114,7 @@ async fn compare(
     if !(0..=50).contains(&examples) {
         return Err(ApiError::bad_request("examples must be 0 to 50"));
     }
-    let comparison = reanalysis::compare(ingest.db(), &name, &q.from, &q.to, examples)
+    let comparison = reanalysis::compare(app.db(), &name, &q.from, &q.to, examples)
         .await
         .map_err(error)?;
     Ok(Json(comparison))
@@ -146,12 +142,12 @@ struct Switching {
         (status = 202, description = "Switched; rescoring goes on", body = Switching)))]
 async fn switch(
     auth: Auth<Admin>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(name): Path<String>,
     Json(body): Json<Switch>,
 ) -> Result<Response, ApiError> {
     let version = version(&body.version)?;
-    let (db, actor) = (ingest.db().clone(), auth.name().to_string());
+    let (db, actor) = (app.db().clone(), auth.name().to_string());
     // Not tied to the request: a client that stops waiting does not cut the rescoring short.
     let mut task = tokio::spawn(async move { reanalysis::switch(&db, &name, &version, &actor, now_ms()).await });
     Ok(match tokio::time::timeout(SWITCH_WAIT, &mut task).await {

@@ -18,16 +18,17 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app::App;
 use crate::channels::{self, ChannelError, ChannelSummary, NewChannel};
 use crate::ingest::lease::LeaseError;
-use crate::ingest::{AccountError, CommitError, Ingest, IngestError, SyncReport};
+use crate::ingest::{AccountError, CommitError, IngestError, SyncReport};
 use crate::plugins::registry::{FindError, RegistryError};
 use crate::server::ApiError;
 use crate::server::auth::{Admin, Auth, Viewer};
 use crate::server::extract::{Json, Path};
 use crate::store::audit;
 
-pub fn routes() -> OpenApiRouter<Ingest> {
+pub fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .routes(routes!(list_channels, add_channel))
         .routes(routes!(remove_channel))
@@ -46,8 +47,8 @@ struct Channels {
 /// Every channel account with its status, last error and post count.
 #[utoipa::path(get, path = "/channels", tag = "channels",
     responses((status = 200, description = "The accounts, by name", body = Channels)))]
-async fn list_channels(_auth: Auth<Viewer>, State(ingest): State<Ingest>) -> Result<Json<Channels>, ApiError> {
-    let items = channels::list(ingest.db()).await.map_err(error)?;
+async fn list_channels(_auth: Auth<Viewer>, State(app): State<App>) -> Result<Json<Channels>, ApiError> {
+    let items = channels::list(app.db()).await.map_err(error)?;
     Ok(Json(Channels { items }))
 }
 
@@ -73,7 +74,7 @@ struct AddChannel {
     responses((status = 201, description = "Added (secrets are not echoed)", body = ChannelSummary)))]
 async fn add_channel(
     auth: Auth<Admin>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Json(body): Json<AddChannel>,
 ) -> Result<(StatusCode, Json<ChannelSummary>), ApiError> {
     if body.name.trim().is_empty() {
@@ -98,10 +99,10 @@ async fn add_channel(
         secrets: body.secrets,
         allow_private: false,
     };
-    channels::add_as(ingest.db(), ingest.secret_box(), &ingest, new, auth.name())
+    channels::add_as(app.db(), app.secret_box(), app.ingest(), new, auth.name())
         .await
         .map_err(error)?;
-    let added = channels::list(ingest.db())
+    let added = channels::list(app.db())
         .await
         .map_err(error)?
         .into_iter()
@@ -116,12 +117,10 @@ async fn add_channel(
     responses((status = 204, description = "Removed")))]
 async fn remove_channel(
     auth: Auth<Admin>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    channels::remove_as(ingest.db(), &name, auth.name())
-        .await
-        .map_err(error)?;
+    channels::remove_as(app.db(), &name, auth.name()).await.map_err(error)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -167,7 +166,7 @@ struct SyncRunning {
     ))]
 async fn sync_channel(
     auth: Auth<Admin>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     // Unique per request: a lease is re-entrant for its owner.
@@ -180,7 +179,7 @@ async fn sync_channel(
     );
     // Not tied to the request: a client that stops waiting does not cut a sync short.
     let mut task = tokio::spawn({
-        let (ingest, name) = (ingest.clone(), name.clone());
+        let (ingest, name) = (app.ingest().clone(), name.clone());
         async move {
             let report = ingest.sync_now(&name, &owner, &|_| {}).await?;
             // Posts an interrupted earlier sync committed may still lack their analyses.
@@ -199,7 +198,7 @@ async fn sync_channel(
         Err(_) => None,
     };
     audit(
-        ingest.db().pool(),
+        app.db().pool(),
         auth.name(),
         "channel.sync",
         &name,

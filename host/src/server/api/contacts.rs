@@ -10,19 +10,20 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::posts::{COLUMNS, InboxPost, JOINS, inbox_post, with_topics};
+use super::posts::{InboxPost, inbox_posts};
+use crate::app::App;
 use crate::crm::contact;
 use crate::crm::identity::{self, LinkView};
-use crate::ingest::Ingest;
 use crate::insights::ContactScore;
 use crate::insights::churn;
 use crate::server::ApiError;
 use crate::server::auth::{Auth, Viewer};
 use crate::server::extract::{Json, Path, Query};
 use crate::server::page::{self, Page};
+use crate::store::inbox;
 use crate::store::{Backend, now_ms};
 
-pub fn routes() -> OpenApiRouter<Ingest> {
+pub fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .routes(routes!(search))
         .routes(routes!(customer_360))
@@ -136,7 +137,7 @@ fn containing(text: &str) -> String {
     responses((status = 200, description = "A page of contacts", body = Page<ContactItem>)))]
 async fn search(
     _auth: Auth<Viewer>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Query(query): Query<Search>,
 ) -> Result<Json<Page<ContactItem>>, ApiError> {
     let limit = page::limit(query.limit)?;
@@ -147,7 +148,7 @@ async fn search(
     }
     // Handles are stored lower-cased without a leading `@`.
     let handle = contact::handle(q).unwrap_or_else(|| q.to_string());
-    let listed_handles = match ingest.db().backend() {
+    let listed_handles = match app.db().backend() {
         Backend::Sqlite => {
             "json_each(CASE WHEN json_valid(c.handles) AND json_type(c.handles) = 'object' \
              THEN c.handles ELSE '{}' END) h"
@@ -164,13 +165,13 @@ async fn search(
          OR EXISTS (SELECT 1 FROM {listed_handles} WHERE lower(h.value) LIKE $4 ESCAPE '\\')) \
          ORDER BY c.id LIMIT $5"
     );
-    let rows = sqlx::query(ingest.db().backend().sql(sql))
+    let rows = sqlx::query(app.db().backend().sql(sql))
         .bind(after)
         .bind(q)
         .bind(containing(q))
         .bind(containing(&handle))
         .bind(limit)
-        .fetch_all(ingest.db().pool())
+        .fetch_all(app.db().pool())
         .await?;
     let items = rows
         .iter()
@@ -192,13 +193,13 @@ async fn search(
 }
 
 /// Contact `id`, or 404.
-async fn load(ingest: &Ingest, id: i64) -> Result<Contact, ApiError> {
+async fn load(app: &App, id: i64) -> Result<Contact, ApiError> {
     let row = sqlx::query(
         "SELECT id, external_id, name, email, phone, website, company, handles, created_at, updated_at \
          FROM contacts WHERE id = $1",
     )
     .bind(id)
-    .fetch_optional(ingest.db().pool())
+    .fetch_optional(app.db().pool())
     .await?
     .ok_or_else(|| ApiError::not_found(format!("no contact {id}")))?;
     Ok(Contact {
@@ -218,34 +219,18 @@ async fn load(ingest: &Ingest, id: i64) -> Result<Contact, ApiError> {
 /// Posts of the confirmed identities of `contact_id`, newest first, after
 /// `(created_at, id)`.
 async fn posts_of(
-    ingest: &Ingest,
+    app: &App,
     contact_id: i64,
     after: Option<(i64, i64)>,
     limit: i64,
 ) -> Result<Vec<InboxPost>, ApiError> {
-    let (at, id) = after.unwrap_or((i64::MAX, i64::MAX));
-    let rows = sqlx::query(ingest.db().backend().sql(format!(
-        "SELECT {COLUMNS} FROM posts p {JOINS} LEFT JOIN post_scores ps ON ps.post_id = p.id \
-         LEFT JOIN contacts ct ON ct.id = ps.contact_id \
-         WHERE p.identity_id IN (SELECT identity_id FROM identity_links WHERE contact_id = $1 AND status = 'confirmed') \
-         AND (p.created_at, p.id) < ($2, $3) \
-         ORDER BY p.created_at DESC, p.id DESC LIMIT $4"
-    )))
-    .bind(contact_id)
-    .bind(at)
-    .bind(id)
-    .bind(limit)
-    .fetch_all(ingest.db().pool())
-    .await?;
-    let now = now_ms();
-    let mut posts = rows.iter().map(|r| inbox_post(r, now)).collect::<Result<Vec<_>, _>>()?;
-    with_topics(ingest, &mut posts).await?;
-    Ok(posts)
+    let rows = inbox::of_contact(app.db(), contact_id, after.unwrap_or((i64::MAX, i64::MAX)), limit).await?;
+    Ok(inbox_posts(app, rows, now_ms()).await?)
 }
 
 /// Transactions of `contact_id`, newest first, after `(occurred_at, id)`.
 async fn transactions_of(
-    ingest: &Ingest,
+    app: &App,
     contact_id: i64,
     after: Option<(i64, i64)>,
     limit: i64,
@@ -260,7 +245,7 @@ async fn transactions_of(
     .bind(at)
     .bind(id)
     .bind(limit)
-    .fetch_all(ingest.db().pool())
+    .fetch_all(app.db().pool())
     .await?;
     Ok(rows
         .iter()
@@ -285,11 +270,11 @@ async fn transactions_of(
         body = Customer360)))]
 async fn customer_360(
     _auth: Auth<Viewer>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(id): Path<i64>,
 ) -> Result<Json<Customer360>, ApiError> {
-    let contact = load(&ingest, id).await?;
-    let db = ingest.db();
+    let contact = load(&app, id).await?;
+    let db = app.db();
     let identities = identity::contact_identities(db, id)
         .await
         .map_err(super::identity::error)?;
@@ -300,8 +285,8 @@ async fn customer_360(
         contact,
         identities,
         scores,
-        transactions: transactions_of(&ingest, id, None, RECENT).await?,
-        posts: posts_of(&ingest, id, None, RECENT).await?,
+        transactions: transactions_of(&app, id, None, RECENT).await?,
+        posts: posts_of(&app, id, None, RECENT).await?,
     }))
 }
 
@@ -311,14 +296,14 @@ async fn customer_360(
     responses((status = 200, description = "A page of posts", body = Page<InboxPost>)))]
 async fn timeline(
     _auth: Auth<Viewer>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(id): Path<i64>,
     Query(paging): Query<Paging>,
 ) -> Result<Json<Page<InboxPost>>, ApiError> {
     let limit = page::limit(paging.limit)?;
     let after = page::decode(paging.cursor.as_deref())?;
-    load(&ingest, id).await?;
-    let posts = posts_of(&ingest, id, after, limit).await?;
+    load(&app, id).await?;
+    let posts = posts_of(&app, id, after, limit).await?;
     Ok(Json(Page::of(posts, limit, |p| (p.created_at, p.id))))
 }
 
@@ -328,13 +313,13 @@ async fn timeline(
     responses((status = 200, description = "A page of transactions", body = Page<Transaction>)))]
 async fn transactions(
     _auth: Auth<Viewer>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(id): Path<i64>,
     Query(paging): Query<Paging>,
 ) -> Result<Json<Page<Transaction>>, ApiError> {
     let limit = page::limit(paging.limit)?;
     let after = page::decode(paging.cursor.as_deref())?;
-    load(&ingest, id).await?;
-    let items = transactions_of(&ingest, id, after, limit).await?;
+    load(&app, id).await?;
+    let items = transactions_of(&app, id, after, limit).await?;
     Ok(Json(Page::of(items, limit, |t| (t.occurred_at, t.id))))
 }

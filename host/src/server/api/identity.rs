@@ -8,15 +8,15 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app::App;
 use crate::crm::identity::verification::{self, NewVerification};
 use crate::crm::identity::{self, IdentityError, LinkPosition, LinkView};
-use crate::ingest::Ingest;
 use crate::server::ApiError;
 use crate::server::auth::{Agent, Auth, Viewer};
 use crate::server::extract::{Json, Path, Query};
 use crate::server::page::{self, Page};
 
-pub fn routes() -> OpenApiRouter<Ingest> {
+pub fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .routes(routes!(list_links, create_link))
         .routes(routes!(confirm_link))
@@ -62,13 +62,13 @@ struct NewLink {
     responses((status = 200, description = "A page of links", body = Page<LinkView>)))]
 async fn list_links(
     _auth: Auth<Viewer>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Query(filter): Query<Filter>,
 ) -> Result<Json<Page<LinkView>>, ApiError> {
     let limit = page::limit(filter.limit)?;
     let after: Option<LinkPosition> = page::decode(filter.cursor.as_deref())?;
     let status = filter.status.as_deref();
-    let links = identity::links_after(ingest.db(), status, after, limit)
+    let links = identity::links_after(app.db(), status, after, limit)
         .await
         .map_err(error)?;
     Ok(Json(Page::of(links, limit, |l| identity::position(status, l))))
@@ -80,10 +80,10 @@ async fn list_links(
     responses((status = 201, description = "The link", body = LinkView)))]
 async fn create_link(
     auth: Auth<Agent>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Json(new): Json<NewLink>,
 ) -> Result<(StatusCode, Json<LinkView>), ApiError> {
-    let link = identity::link(ingest.db(), new.identity_id, new.contact_id, auth.name())
+    let link = identity::link(app.db(), new.identity_id, new.contact_id, auth.name())
         .await
         .map_err(error)?;
     Ok((StatusCode::CREATED, Json(link)))
@@ -95,12 +95,10 @@ async fn create_link(
     responses((status = 200, description = "The link", body = LinkView)))]
 async fn confirm_link(
     auth: Auth<Agent>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(id): Path<i64>,
 ) -> Result<Json<LinkView>, ApiError> {
-    Ok(Json(
-        identity::confirm(ingest.db(), id, auth.name()).await.map_err(error)?,
-    ))
+    Ok(Json(identity::confirm(app.db(), id, auth.name()).await.map_err(error)?))
 }
 
 /// Rejects a proposed link: it is not proposed again on the evidence it holds.
@@ -109,12 +107,10 @@ async fn confirm_link(
     responses((status = 200, description = "The link", body = LinkView)))]
 async fn reject_link(
     auth: Auth<Agent>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(id): Path<i64>,
 ) -> Result<Json<LinkView>, ApiError> {
-    Ok(Json(
-        identity::reject(ingest.db(), id, auth.name()).await.map_err(error)?,
-    ))
+    Ok(Json(identity::reject(app.db(), id, auth.name()).await.map_err(error)?))
 }
 
 /// Undoes a confirmed link (it becomes rejected).
@@ -123,12 +119,10 @@ async fn reject_link(
     responses((status = 200, description = "The link", body = LinkView)))]
 async fn unlink_identity(
     auth: Auth<Agent>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(id): Path<i64>,
 ) -> Result<Json<LinkView>, ApiError> {
-    Ok(Json(
-        identity::unlink(ingest.db(), id, auth.name()).await.map_err(error)?,
-    ))
+    Ok(Json(identity::unlink(app.db(), id, auth.name()).await.map_err(error)?))
 }
 
 /// Makes a verification link for a proposed link: send the server's public
@@ -141,11 +135,9 @@ async fn unlink_identity(
         (status = 404, description = "No such link"), (status = 409, description = "The link is not proposed")))]
 async fn verification_link(
     auth: Auth<Agent>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(id): Path<i64>,
 ) -> Result<(StatusCode, Json<NewVerification>), ApiError> {
-    let made = verification::create(ingest.db(), id, auth.name())
-        .await
-        .map_err(error)?;
+    let made = verification::create(app.db(), id, auth.name()).await.map_err(error)?;
     Ok((StatusCode::CREATED, Json(made)))
 }

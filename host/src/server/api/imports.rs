@@ -10,15 +10,15 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app::App;
 use crate::crm::identity::{self, IdentityError};
 use crate::crm::import::{self, ImportError, ImportReport};
-use crate::ingest::Ingest;
 use crate::server::ApiError;
 use crate::server::auth::{Admin, Auth};
 use crate::server::extract::Json;
 use crate::store::Db;
 
-pub fn routes() -> OpenApiRouter<Ingest> {
+pub fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .routes(routes!(import_contacts))
         .routes(routes!(import_transactions))
@@ -58,15 +58,15 @@ struct Imported {
     responses((status = 200, description = "The import report", body = Imported)))]
 async fn import_contacts(
     auth: Auth<Admin>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Imported>, ApiError> {
     let csv = csv_body(body)?;
-    let report = run(&ingest, &auth, async move |db, actor| {
+    let report = run(&app, &auth, async move |db, actor| {
         import::contacts_as(&db, &csv[..], &|_| {}, &actor).await
     })
     .await?;
-    imported(&ingest, report).await
+    imported(&app, report).await
 }
 
 /// Imports transactions of existing contacts: columns `id`, `contact_id`,
@@ -76,15 +76,15 @@ async fn import_contacts(
     responses((status = 200, description = "The import report", body = Imported)))]
 async fn import_transactions(
     auth: Auth<Admin>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Imported>, ApiError> {
     let csv = csv_body(body)?;
-    let report = run(&ingest, &auth, async move |db, actor| {
+    let report = run(&app, &auth, async move |db, actor| {
         import::transactions_as(&db, &csv[..], &|_| {}, &actor).await
     })
     .await?;
-    imported(&ingest, report).await
+    imported(&app, report).await
 }
 
 /// The body, refused whole when it is empty or not UTF-8 (rather than a
@@ -108,11 +108,11 @@ fn csv_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
 /// Runs an import on a blocking thread: the importer's future is not `Send`,
 /// and an import the client stops waiting for still finishes.
 async fn run(
-    ingest: &Ingest,
+    app: &App,
     auth: &Auth<Admin>,
     import: impl AsyncFnOnce(Db, String) -> Result<ImportReport, ImportError> + Send + 'static,
 ) -> Result<ImportReport, ApiError> {
-    let (db, actor) = (ingest.db().clone(), auth.name().to_string());
+    let (db, actor) = (app.db().clone(), auth.name().to_string());
     let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || runtime.block_on(import(db, actor)))
         .await
@@ -121,8 +121,8 @@ async fn run(
 }
 
 /// Links stored authors to what was imported, as the CLI does after an import.
-async fn imported(ingest: &Ingest, report: ImportReport) -> Result<Json<Imported>, ApiError> {
-    let linked = identity::catch_up(ingest.db()).await.map_err(|e| match e {
+async fn imported(app: &App, report: ImportReport) -> Result<Json<Imported>, ApiError> {
+    let linked = identity::catch_up(app.db()).await.map_err(|e| match e {
         IdentityError::Db(e) => e.into(),
         e => ApiError::internal("matching identities", e),
     })?;

@@ -8,7 +8,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::ingest::Ingest;
+use crate::app::App;
 use crate::insights::trends::{self, TopicCount};
 use crate::insights::{
     self, Advocate, Alert, Bucket, ContactScore, DAY_MS, InsightsError, RecomputeReport, TrendPoint, TrendQuery,
@@ -19,7 +19,7 @@ use crate::server::extract::{Json, Query};
 use crate::server::page::{self, Items};
 use crate::store::{audit, now_ms};
 
-pub fn routes() -> OpenApiRouter<Ingest> {
+pub fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .routes(routes!(trend))
         .routes(routes!(topics))
@@ -78,7 +78,7 @@ struct TrendParams {
     responses((status = 200, description = "The series", body = Items<TrendPoint>)))]
 async fn trend(
     _auth: Auth<Viewer>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Query(p): Query<TrendParams>,
 ) -> Result<Json<Items<TrendPoint>>, ApiError> {
     let bucket = p.bucket.unwrap_or(Bucket::Day);
@@ -94,7 +94,7 @@ async fn trend(
         since,
         until,
     };
-    let items = insights::trend(ingest.db(), &query).await.map_err(error)?;
+    let items = insights::trend(app.db(), &query).await.map_err(error)?;
     Ok(Json(Items { items }))
 }
 
@@ -115,14 +115,12 @@ struct TopicParams {
     responses((status = 200, description = "Topics, most posts first", body = Items<TopicCount>)))]
 async fn topics(
     _auth: Auth<Viewer>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Query(p): Query<TopicParams>,
 ) -> Result<Json<Items<TopicCount>>, ApiError> {
     let limit = page::limit(p.limit)?;
     let (since, until) = range(p.since, p.until, WINDOW_DAYS * DAY_MS)?;
-    let items = trends::top_topics(ingest.db(), since, until, limit)
-        .await
-        .map_err(error)?;
+    let items = trends::top_topics(app.db(), since, until, limit).await.map_err(error)?;
     Ok(Json(Items { items }))
 }
 
@@ -139,10 +137,10 @@ struct Top {
     responses((status = 200, description = "Alerts", body = Items<Alert>)))]
 async fn alerts(
     _auth: Auth<Viewer>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Query(top): Query<Top>,
 ) -> Result<Json<Items<Alert>>, ApiError> {
-    let items = insights::alerts(ingest.db(), page::limit(top.limit)?)
+    let items = insights::alerts(app.db(), page::limit(top.limit)?)
         .await
         .map_err(error)?;
     Ok(Json(Items { items }))
@@ -163,10 +161,10 @@ struct AdvocateParams {
     responses((status = 200, description = "Advocates, most points first", body = Items<Advocate>)))]
 async fn advocates(
     _auth: Auth<Viewer>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Query(p): Query<AdvocateParams>,
 ) -> Result<Json<Items<Advocate>>, ApiError> {
-    let items = insights::advocates(ingest.db(), page::limit(p.limit)?, p.since.unwrap_or(i64::MIN))
+    let items = insights::advocates(app.db(), page::limit(p.limit)?, p.since.unwrap_or(i64::MIN))
         .await
         .map_err(error)?;
     Ok(Json(Items { items }))
@@ -177,10 +175,10 @@ async fn advocates(
     responses((status = 200, description = "Contacts most at risk first", body = Items<ContactScore>)))]
 async fn churn(
     _auth: Auth<Viewer>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Query(top): Query<Top>,
 ) -> Result<Json<Items<ContactScore>>, ApiError> {
-    let items = insights::churn_ranking(ingest.db(), page::limit(top.limit)?)
+    let items = insights::churn_ranking(app.db(), page::limit(top.limit)?)
         .await
         .map_err(error)?;
     Ok(Json(Items { items }))
@@ -190,21 +188,14 @@ async fn churn(
 /// topics, advocacy events, spike alerts) and says what changed.
 #[utoipa::path(post, path = "/insights/recompute", tag = "insights",
     responses((status = 200, description = "What changed", body = RecomputeReport)))]
-async fn recompute(auth: Auth<Admin>, State(ingest): State<Ingest>) -> Result<Json<RecomputeReport>, ApiError> {
-    let db = ingest.db().clone();
+async fn recompute(auth: Auth<Admin>, State(app): State<App>) -> Result<Json<RecomputeReport>, ApiError> {
+    let db = app.db().clone();
     // Its own task: a request that times out or is dropped does not stop it halfway.
     let report = tokio::spawn(async move { insights::recompute(&db, now_ms()).await })
         .await
         .map_err(|e| ApiError::internal("recomputing", e))?
         .map_err(error)?;
     let details = json!({ "report": &report, "took_ms": report.took.as_millis() as u64 });
-    audit(
-        ingest.db().pool(),
-        auth.name(),
-        "insights.recompute",
-        "insights",
-        &details,
-    )
-    .await?;
+    audit(app.db().pool(), auth.name(), "insights.recompute", "insights", &details).await?;
     Ok(Json(report))
 }

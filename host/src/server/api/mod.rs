@@ -15,10 +15,10 @@ mod responses;
 
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::ingest::Ingest;
+use crate::app::App;
 
 /// Every API route with its documentation.
-pub fn routes() -> OpenApiRouter<Ingest> {
+pub fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .merge(admin::routes())
         .merge(analyzers::routes())

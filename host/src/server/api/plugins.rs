@@ -13,19 +13,18 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app::App;
 use crate::egress::{self, EgressEntry};
-use crate::ingest::Ingest;
 use crate::plugins::registry::{self, Installed, RegistryError};
 use crate::plugins::trust::TrustError;
 use crate::plugins::{ConfigFieldSpec, Package, PackageError, Permissions, PluginKind, world_wit};
-use crate::reanalysis::QueueOnUpgrade;
 use crate::runtime::WIT_VERSION;
 use crate::server::ApiError;
 use crate::server::auth::{Admin, Auth, Viewer};
 use crate::server::extract::{Json, Path, Query};
 use crate::server::page::{self, Page};
 
-pub fn routes() -> OpenApiRouter<Ingest> {
+pub fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .routes(routes!(list_plugins, install_plugin))
         .routes(routes!(inspect_plugin, remove_plugin))
@@ -129,8 +128,8 @@ fn summary(versions: &[Installed]) -> Result<PluginSummary, ApiError> {
     })
 }
 
-async fn summary_of(ingest: &Ingest, name: &str) -> Result<PluginSummary, ApiError> {
-    summary(&registry::versions(ingest.db(), name).await.map_err(error)?)
+async fn summary_of(app: &App, name: &str) -> Result<PluginSummary, ApiError> {
+    summary(&registry::versions(app.db(), name).await.map_err(error)?)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -141,8 +140,8 @@ struct Plugins {
 /// Every installed plugin.
 #[utoipa::path(get, path = "/plugins", tag = "plugins",
     responses((status = 200, description = "The installed plugins, by name", body = Plugins)))]
-async fn list_plugins(_auth: Auth<Viewer>, State(ingest): State<Ingest>) -> Result<Json<Plugins>, ApiError> {
-    let all = registry::list(ingest.db()).await.map_err(error)?;
+async fn list_plugins(_auth: Auth<Viewer>, State(app): State<App>) -> Result<Json<Plugins>, ApiError> {
+    let all = registry::list(app.db()).await.map_err(error)?;
     // `list` is sorted by name, so each plugin's versions are adjacent.
     let items = all
         .chunk_by(|a, b| a.manifest.name == b.manifest.name)
@@ -157,11 +156,11 @@ async fn list_plugins(_auth: Auth<Viewer>, State(ingest): State<Ingest>) -> Resu
     responses((status = 200, description = "The plugin", body = PluginDetail)))]
 async fn inspect_plugin(
     _auth: Auth<Viewer>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(name): Path<String>,
 ) -> Result<Json<PluginDetail>, ApiError> {
-    let versions = registry::versions(ingest.db(), &name).await.map_err(error)?;
-    let (active, wasm) = registry::active(ingest.db(), &name)
+    let versions = registry::versions(app.db(), &name).await.map_err(error)?;
+    let (active, wasm) = registry::active(app.db(), &name)
         .await
         .map_err(error)?
         .ok_or_else(|| RegistryError::NotInstalled(name.clone()))
@@ -220,7 +219,7 @@ struct InstallQuery {
     responses((status = 201, description = "Installed", body = PluginSummary)))]
 async fn install_plugin(
     auth: Auth<Admin>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Query(q): Query<InstallQuery>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<PluginSummary>), ApiError> {
@@ -230,10 +229,8 @@ async fn install_plugin(
         replace_bundled: q.replace_bundled,
         wide_hosts: q.allow_wide_hosts,
     };
-    registry::install_allowing(ingest.db(), ingest.runtime(), &package, allow, auth.name())
-        .await
-        .map_err(error)?;
-    Ok((StatusCode::CREATED, Json(summary_of(&ingest, &name).await?)))
+    app.install_plugin(&package, allow, auth.name()).await.map_err(error)?;
+    Ok((StatusCode::CREATED, Json(summary_of(&app, &name).await?)))
 }
 
 /// Installs a newer version and makes it active once its `check` passes on
@@ -250,7 +247,7 @@ async fn install_plugin(
             body = PluginSummary)))]
 async fn upgrade_plugin(
     auth: Auth<Admin>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(name): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<PluginSummary>), ApiError> {
@@ -261,22 +258,13 @@ async fn upgrade_plugin(
             package.manifest.name
         )));
     }
-    let upgraded = registry::upgrade(
-        ingest.db(),
-        ingest.runtime(),
-        ingest.secret_box(),
-        &package,
-        auth.name(),
-        &QueueOnUpgrade,
-    )
-    .await
-    .map_err(error)?;
+    let upgraded = app.upgrade_plugin(&package, auth.name()).await.map_err(error)?;
     let status = if upgraded.active {
         StatusCode::OK
     } else {
         StatusCode::ACCEPTED
     };
-    Ok((status, Json(summary_of(&ingest, &name).await?)))
+    Ok((status, Json(summary_of(&app, &name).await?)))
 }
 
 /// Grants what a version awaiting approval may do beyond the active one and
@@ -287,21 +275,11 @@ async fn upgrade_plugin(
     responses((status = 200, description = "Approved and active", body = PluginSummary)))]
 async fn approve_plugin(
     auth: Auth<Admin>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Json<PluginSummary>, ApiError> {
-    registry::approve(
-        ingest.db(),
-        ingest.runtime(),
-        ingest.secret_box(),
-        &name,
-        &version,
-        auth.name(),
-        &QueueOnUpgrade,
-    )
-    .await
-    .map_err(error)?;
-    Ok(Json(summary_of(&ingest, &name).await?))
+    app.approve_plugin(&name, &version, auth.name()).await.map_err(error)?;
+    Ok(Json(summary_of(&app, &name).await?))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -319,13 +297,13 @@ struct EgressQuery {
     responses((status = 200, description = "A page of requests", body = Page<EgressEntry>)))]
 async fn plugin_egress(
     _auth: Auth<Admin>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(name): Path<String>,
     Query(q): Query<EgressQuery>,
 ) -> Result<Json<Page<EgressEntry>>, ApiError> {
     let limit = page::limit(q.limit)?;
     let before: i64 = page::decode(q.cursor.as_deref())?.unwrap_or(i64::MAX);
-    let items = egress::list(ingest.db(), &name, limit, before).await?;
+    let items = egress::list(app.db(), &name, limit, before).await?;
     Ok(Json(Page::of(items, limit, |e| e.id)))
 }
 
@@ -335,13 +313,11 @@ async fn plugin_egress(
     responses((status = 200, description = "Rolled back", body = PluginSummary)))]
 async fn rollback_plugin(
     auth: Auth<Admin>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(name): Path<String>,
 ) -> Result<Json<PluginSummary>, ApiError> {
-    registry::rollback(ingest.db(), &name, auth.name())
-        .await
-        .map_err(error)?;
-    Ok(Json(summary_of(&ingest, &name).await?))
+    registry::rollback(app.db(), &name, auth.name()).await.map_err(error)?;
+    Ok(Json(summary_of(&app, &name).await?))
 }
 
 /// Lets a disabled plugin's channels and analyses run again.
@@ -350,10 +326,10 @@ async fn rollback_plugin(
     responses((status = 200, description = "Enabled", body = PluginSummary)))]
 async fn enable_plugin(
     auth: Auth<Admin>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(name): Path<String>,
 ) -> Result<Json<PluginSummary>, ApiError> {
-    set_enabled(&ingest, &name, true, auth.name()).await
+    set_enabled(&app, &name, true, auth.name()).await
 }
 
 /// Stops polling the plugin's channels and running its analyses.
@@ -362,17 +338,17 @@ async fn enable_plugin(
     responses((status = 200, description = "Disabled", body = PluginSummary)))]
 async fn disable_plugin(
     auth: Auth<Admin>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(name): Path<String>,
 ) -> Result<Json<PluginSummary>, ApiError> {
-    set_enabled(&ingest, &name, false, auth.name()).await
+    set_enabled(&app, &name, false, auth.name()).await
 }
 
-async fn set_enabled(ingest: &Ingest, name: &str, enabled: bool, actor: &str) -> Result<Json<PluginSummary>, ApiError> {
-    registry::set_enabled(ingest.db(), name, enabled, actor)
+async fn set_enabled(app: &App, name: &str, enabled: bool, actor: &str) -> Result<Json<PluginSummary>, ApiError> {
+    registry::set_enabled(app.db(), name, enabled, actor)
         .await
         .map_err(error)?;
-    Ok(Json(summary_of(ingest, name).await?))
+    Ok(Json(summary_of(app, name).await?))
 }
 
 /// Removes every version of a plugin no channel uses.
@@ -381,10 +357,10 @@ async fn set_enabled(ingest: &Ingest, name: &str, enabled: bool, actor: &str) ->
     responses((status = 204, description = "Removed")))]
 async fn remove_plugin(
     auth: Auth<Admin>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    registry::remove(ingest.db(), &name, auth.name()).await.map_err(error)?;
+    registry::remove(app.db(), &name, auth.name()).await.map_err(error)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

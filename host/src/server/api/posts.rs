@@ -3,23 +3,22 @@
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::ingest::Ingest;
+use crate::app::App;
 use crate::insights::priority;
 use crate::replies::{self, Reply};
 use crate::server::ApiError;
 use crate::server::auth::{Agent, Auth, Viewer};
 use crate::server::extract::{Json, Path, Query};
 use crate::server::page::{self, Page};
-use crate::store::{audit, now_ms};
+use crate::store::inbox::{self, InboxOrder, InboxQuery, InboxRow, PostField, SentimentBand};
+use crate::store::now_ms;
 
-pub fn routes() -> OpenApiRouter<Ingest> {
+pub fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .routes(routes!(list_posts))
         .routes(routes!(get_post))
@@ -139,14 +138,6 @@ struct Assignment {
     assignee: Option<String>,
 }
 
-pub(super) const COLUMNS: &str = "p.id, c.name AS channel, p.external_id, p.kind, p.direction, p.text, p.url, p.thread_id, \
-     p.in_reply_to, p.created_at, p.language, p.inbox_status, p.assignee, i.id AS identity_id, i.network, \
-     i.handle, i.display_name, i.followers, ps.contact_id, ct.name AS contact_name, ps.sentiment, ps.intent, \
-     ps.intent_confidence, ps.value_pct, ps.ltv, ps.recent_orders, ps.priority_key";
-
-pub(super) const JOINS: &str =
-    "JOIN channel_accounts c ON c.id = p.channel_id JOIN identities i ON i.id = p.identity_id";
-
 fn sentiment_label(sentiment: Option<f64>) -> Option<String> {
     sentiment.map(|s| {
         if s <= -NEUTRAL_BAND {
@@ -160,76 +151,65 @@ fn sentiment_label(sentiment: Option<f64>) -> Option<String> {
     })
 }
 
-pub(super) fn inbox_post(row: &AnyRow, now: i64) -> Result<InboxPost, sqlx::Error> {
-    let created_at: i64 = row.try_get("created_at")?;
-    let key: Option<f64> = row.try_get("priority_key")?;
-    let contact_id: Option<i64> = row.try_get("contact_id")?;
-    let sentiment: Option<f64> = row.try_get("sentiment")?;
-    let explanation = match key {
-        Some(_) => {
-            let signals = priority::signals(row)?;
-            Some(priority::explain(&signals, created_at, now))
+/// The inbox's `rows` at `now`, with their topics and why each ranks where it does.
+pub(super) async fn inbox_posts(app: &App, rows: Vec<InboxRow>, now: i64) -> Result<Vec<InboxPost>, sqlx::Error> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut posts: Vec<InboxPost> = rows.into_iter().map(|r| inbox_post(r, now)).collect();
+    for (id, topic) in inbox::topics(app.db(), &ids).await? {
+        if let Some(post) = posts.iter_mut().find(|p| p.id == id) {
+            post.topics.push(topic);
         }
-        None => None,
-    };
-    Ok(InboxPost {
-        id: row.try_get("id")?,
-        channel: row.try_get("channel")?,
-        external_id: row.try_get("external_id")?,
-        kind: row.try_get("kind")?,
-        direction: row.try_get("direction")?,
-        text: row.try_get("text")?,
-        url: row.try_get("url")?,
-        thread_id: row.try_get("thread_id")?,
-        in_reply_to: row.try_get("in_reply_to")?,
-        created_at,
-        language: row.try_get("language")?,
-        inbox_status: row.try_get("inbox_status")?,
-        assignee: row.try_get("assignee")?,
-        author: Author {
-            identity_id: row.try_get("identity_id")?,
-            network: row.try_get("network")?,
-            handle: row.try_get("handle")?,
-            display_name: row.try_get("display_name")?,
-            followers: row.try_get("followers")?,
-        },
-        contact: match contact_id {
-            Some(id) => Some(ContactRef {
-                id,
-                name: row.try_get("contact_name")?,
-            }),
-            None => None,
-        },
-        sentiment,
-        sentiment_label: sentiment_label(sentiment),
-        intent: row.try_get("intent")?,
-        intent_confidence: row.try_get("intent_confidence")?,
-        topics: Vec::new(),
-        priority: key.map(|k| priority::priority_at(k, now)),
-        priority_explanation: explanation,
-        priority_key: key,
-    })
+    }
+    Ok(posts)
 }
 
-/// Fills in the topics of `posts` with one query.
-pub(super) async fn with_topics(ingest: &Ingest, posts: &mut [InboxPost]) -> Result<(), sqlx::Error> {
-    if posts.is_empty() {
-        return Ok(());
+fn inbox_post(row: InboxRow, now: i64) -> InboxPost {
+    let score = row.score.as_ref();
+    let sentiment = score.and_then(|s| s.sentiment);
+    let explanation = score.map(|s| {
+        let signals = priority::Signals {
+            sentiment: s.sentiment,
+            intent: s.intent.clone(),
+            intent_confidence: s.intent_confidence,
+            value_pct: s.value_pct,
+            ltv: s.ltv,
+            recent_orders: s.recent_orders,
+            followers: row.followers,
+            known: row.contact.is_some(),
+        };
+        priority::explain(&signals, row.created_at, now)
+    });
+    InboxPost {
+        id: row.id,
+        channel: row.channel,
+        external_id: row.external_id,
+        kind: row.kind,
+        direction: row.direction,
+        text: row.text,
+        url: row.url,
+        thread_id: row.thread_id,
+        in_reply_to: row.in_reply_to,
+        created_at: row.created_at,
+        language: row.language,
+        inbox_status: row.inbox_status,
+        assignee: row.assignee,
+        author: Author {
+            identity_id: row.identity_id,
+            network: row.network,
+            handle: row.handle,
+            display_name: row.display_name,
+            followers: row.followers,
+        },
+        contact: row.contact.map(|(id, name)| ContactRef { id, name }),
+        sentiment,
+        sentiment_label: sentiment_label(sentiment),
+        intent: score.and_then(|s| s.intent.clone()),
+        intent_confidence: score.and_then(|s| s.intent_confidence),
+        topics: Vec::new(),
+        priority: score.map(|s| priority::priority_at(s.priority_key, now)),
+        priority_explanation: explanation,
+        priority_key: score.map(|s| s.priority_key),
     }
-    let ids: Vec<String> = posts.iter().map(|p| p.id.to_string()).collect();
-    let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT post_id, topic FROM post_topics WHERE post_id IN ({}) ORDER BY topic",
-        ids.join(",")
-    )))
-    .fetch_all(ingest.db().pool())
-    .await?;
-    for row in rows {
-        let id: i64 = row.try_get("post_id")?;
-        if let Some(post) = posts.iter_mut().find(|p| p.id == id) {
-            post.topics.push(row.try_get("topic")?);
-        }
-    }
-    Ok(())
 }
 
 fn one_of<'a>(what: &str, value: Option<&'a str>, allowed: &[&str]) -> Result<Option<&'a str>, ApiError> {
@@ -247,7 +227,7 @@ fn one_of<'a>(what: &str, value: Option<&'a str>, allowed: &[&str]) -> Result<Op
     responses((status = 200, description = "A page of posts", body = Page<InboxPost>)))]
 async fn list_posts(
     _auth: Auth<Viewer>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Query(filter): Query<Filter>,
 ) -> Result<Json<Page<InboxPost>>, ApiError> {
     let limit = page::limit(filter.limit)?;
@@ -259,67 +239,34 @@ async fn list_posts(
     )?;
     let by_priority = one_of("sort", filter.sort.as_deref(), &["priority", "newest"])? != Some("newest");
     let now = now_ms();
-    // Optional filters are always bound: `$N = ''` means "any".
-    let common = "p.inbox_status = $1 AND ($2 = '' OR c.name = $2) AND ($3 = '' OR ps.intent = $3) \
-                  AND ($4 = '' OR p.assignee = $4) AND ($5 = '' \
-                  OR ($5 = 'negative' AND ps.sentiment <= $6) OR ($5 = 'positive' AND ps.sentiment >= $7) \
-                  OR ($5 = 'neutral' AND ps.sentiment > $6 AND ps.sentiment < $7))";
     // priority(now) = key + c(now), so a minimum priority is a minimum key.
     let min_key = filter.min_priority.map(|p| p - priority::priority_at(0.0, now));
-    let (sql, cursor_key, cursor_id) = if by_priority || min_key.is_some() {
+    let order = if by_priority {
         let cursor: Option<(f64, i64)> = page::decode(filter.cursor.as_deref())?;
-        let (key, id) = cursor.unwrap_or((f64::MAX, i64::MAX));
-        // `CROSS JOIN` keeps SQLite walking the priority index (see insights::priority::inbox).
-        let order = if by_priority {
-            "ps.priority_key DESC, ps.post_id DESC"
-        } else {
-            "p.id DESC"
-        };
-        // A row value, so both databases seek the index to the cursor.
-        let after = if by_priority {
-            "(ps.priority_key, ps.post_id) < ($8, $9)"
-        } else {
-            "p.id < $9 AND $8 = $8"
-        };
-        (
-            format!(
-                "SELECT {COLUMNS} FROM post_scores ps CROSS JOIN posts p {JOINS} \
-                 LEFT JOIN contacts ct ON ct.id = ps.contact_id \
-                 WHERE p.id = ps.post_id AND {common} AND {after} AND ps.priority_key >= $10 \
-                 ORDER BY {order} LIMIT $11"
-            ),
-            key,
-            id,
-        )
+        InboxOrder::Priority {
+            after: cursor.unwrap_or((f64::MAX, i64::MAX)),
+            min_key: min_key.unwrap_or(f64::MIN),
+        }
     } else {
         let cursor: Option<i64> = page::decode(filter.cursor.as_deref())?;
-        (
-            format!(
-                "SELECT {COLUMNS} FROM posts p {JOINS} LEFT JOIN post_scores ps ON ps.post_id = p.id \
-                 LEFT JOIN contacts ct ON ct.id = ps.contact_id \
-                 WHERE p.direction = 'inbound' AND {common} AND $8 = $8 AND p.id < $9 \
-                 AND ($10 = $10) ORDER BY p.id DESC LIMIT $11"
-            ),
-            0.0,
-            cursor.unwrap_or(i64::MAX),
-        )
+        InboxOrder::Newest {
+            before: cursor.unwrap_or(i64::MAX),
+            min_key,
+        }
     };
-    let rows = sqlx::query(ingest.db().backend().sql(sql))
-        .bind(status)
-        .bind(filter.channel.unwrap_or_default())
-        .bind(filter.intent.unwrap_or_default())
-        .bind(filter.assignee.unwrap_or_default())
-        .bind(sentiment.unwrap_or_default())
-        .bind(-NEUTRAL_BAND)
-        .bind(NEUTRAL_BAND)
-        .bind(cursor_key)
-        .bind(cursor_id)
-        .bind(min_key.unwrap_or(f64::MIN))
-        .bind(limit)
-        .fetch_all(ingest.db().pool())
-        .await?;
-    let mut items = rows.iter().map(|r| inbox_post(r, now)).collect::<Result<Vec<_>, _>>()?;
-    with_topics(&ingest, &mut items).await?;
+    let query = InboxQuery {
+        status,
+        channel: filter.channel.as_deref(),
+        intent: filter.intent.as_deref(),
+        assignee: filter.assignee.as_deref(),
+        sentiment: sentiment.map(|label| SentimentBand {
+            label,
+            band: NEUTRAL_BAND,
+        }),
+        order,
+        limit,
+    };
+    let items = inbox_posts(&app, inbox::list(app.db(), &query).await?, now).await?;
     Ok(Json(if by_priority {
         // The cursor holds the stored key (exact), not the priority now.
         Page::of(items, limit, |p| (p.priority_key.unwrap_or(f64::MIN), p.id))
@@ -328,19 +275,12 @@ async fn list_posts(
     }))
 }
 
-async fn load(ingest: &Ingest, id: i64) -> Result<InboxPost, ApiError> {
-    let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM posts p {JOINS} LEFT JOIN post_scores ps ON ps.post_id = p.id \
-         LEFT JOIN contacts ct ON ct.id = ps.contact_id WHERE p.id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(ingest.db().pool())
-    .await?
-    .ok_or_else(|| ApiError::not_found(format!("no post {id}")))?;
-    let mut post = [inbox_post(&row, now_ms())?];
-    with_topics(ingest, &mut post).await?;
-    let [post] = post;
-    Ok(post)
+async fn load(app: &App, id: i64) -> Result<InboxPost, ApiError> {
+    let row = inbox::get(app.db(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no post {id}")))?;
+    let mut post = inbox_posts(app, vec![row], now_ms()).await?;
+    post.pop().ok_or_else(|| ApiError::not_found(format!("no post {id}")))
 }
 
 /// One post with its analyses, replies and raw payload.
@@ -348,37 +288,26 @@ async fn load(ingest: &Ingest, id: i64) -> Result<InboxPost, ApiError> {
     responses((status = 200, description = "The post", body = PostDetail)))]
 async fn get_post(
     _auth: Auth<Viewer>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(id): Path<i64>,
 ) -> Result<Json<PostDetail>, ApiError> {
-    let post = load(&ingest, id).await?;
-    let db = ingest.db();
-    let raw: String = sqlx::query_scalar("SELECT raw FROM posts WHERE id = $1")
-        .bind(id)
-        .fetch_one(db.pool())
-        .await?;
-    let rows = sqlx::query(
-        "SELECT plugin, version, sentiment, label, intents, topics, language FROM analyses \
-         WHERE post_id = $1 ORDER BY plugin, id",
-    )
-    .bind(id)
-    .fetch_all(db.pool())
-    .await?;
-    let parse = |s: String| serde_json::from_str::<Value>(&s).unwrap_or(Value::Null);
-    let analyses = rows
-        .iter()
-        .map(|r| {
-            Ok(PostAnalysis {
-                plugin: r.try_get("plugin")?,
-                version: r.try_get("version")?,
-                sentiment: r.try_get("sentiment")?,
-                label: r.try_get("label")?,
-                intents: parse(r.try_get("intents")?),
-                topics: parse(r.try_get("topics")?),
-                language: r.try_get("language")?,
-            })
+    let post = load(&app, id).await?;
+    let db = app.db();
+    let raw = inbox::raw(db, id).await?.unwrap_or_default();
+    let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
+    let analyses = inbox::analyses(db, id)
+        .await?
+        .into_iter()
+        .map(|a| PostAnalysis {
+            intents: parse(&a.intents),
+            topics: parse(&a.topics),
+            plugin: a.plugin,
+            version: a.version,
+            sentiment: a.sentiment,
+            label: a.label,
+            language: a.language,
         })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        .collect();
     let replies = replies::list(db, Some(id), 500)
         .await
         .map_err(|e| ApiError::internal("listing replies", e))?;
@@ -386,33 +315,16 @@ async fn get_post(
         post,
         analyses,
         replies,
-        raw: parse(raw),
+        raw: parse(&raw),
     }))
 }
 
-/// Sets `column` of post `id` and audits it.
-async fn set(ingest: &Ingest, id: i64, column: &str, value: Option<&str>, actor: &str) -> Result<InboxPost, ApiError> {
-    let db = ingest.db();
-    let mut tx = db.begin().await?;
-    let updated = sqlx::query(AssertSqlSafe(format!("UPDATE posts SET {column} = $1 WHERE id = $2")))
-        .bind(value)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if updated == 0 {
+/// Sets `field` of post `id` (audited) and returns the post.
+async fn set(app: &App, id: i64, field: PostField, value: Option<&str>, actor: &str) -> Result<InboxPost, ApiError> {
+    if !inbox::set(app.db(), id, field, value, actor).await? {
         return Err(ApiError::not_found(format!("no post {id}")));
     }
-    audit(
-        &mut *tx,
-        actor,
-        &format!("post.{column}"),
-        &format!("post:{id}"),
-        &json!({ column: value }),
-    )
-    .await?;
-    tx.commit().await?;
-    load(ingest, id).await
+    load(app, id).await
 }
 
 /// Assigns a post to someone (or unassigns it).
@@ -420,7 +332,7 @@ async fn set(ingest: &Ingest, id: i64, column: &str, value: Option<&str>, actor:
     request_body = Assignment, responses((status = 200, description = "The post", body = InboxPost)))]
 async fn assign(
     auth: Auth<Agent>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(id): Path<i64>,
     Json(body): Json<Assignment>,
 ) -> Result<Json<InboxPost>, ApiError> {
@@ -428,29 +340,23 @@ async fn assign(
     if assignee.is_some_and(|a| a.chars().count() > 100) {
         return Err(ApiError::bad_request("an assignee is at most 100 characters"));
     }
-    Ok(Json(set(&ingest, id, "assignee", assignee, auth.name()).await?))
+    Ok(Json(set(&app, id, PostField::Assignee, assignee, auth.name()).await?))
 }
 
 /// Closes a post: it leaves the open inbox.
 #[utoipa::path(post, path = "/posts/{id}/close", tag = "inbox", params(("id" = i64, Path, description = "Post id")),
     responses((status = 200, description = "The post", body = InboxPost)))]
-async fn close(
-    auth: Auth<Agent>,
-    State(ingest): State<Ingest>,
-    Path(id): Path<i64>,
-) -> Result<Json<InboxPost>, ApiError> {
+async fn close(auth: Auth<Agent>, State(app): State<App>, Path(id): Path<i64>) -> Result<Json<InboxPost>, ApiError> {
     Ok(Json(
-        set(&ingest, id, "inbox_status", Some("closed"), auth.name()).await?,
+        set(&app, id, PostField::InboxStatus, Some("closed"), auth.name()).await?,
     ))
 }
 
 /// Reopens a closed post.
 #[utoipa::path(post, path = "/posts/{id}/reopen", tag = "inbox", params(("id" = i64, Path, description = "Post id")),
     responses((status = 200, description = "The post", body = InboxPost)))]
-async fn reopen(
-    auth: Auth<Agent>,
-    State(ingest): State<Ingest>,
-    Path(id): Path<i64>,
-) -> Result<Json<InboxPost>, ApiError> {
-    Ok(Json(set(&ingest, id, "inbox_status", Some("open"), auth.name()).await?))
+async fn reopen(auth: Auth<Agent>, State(app): State<App>, Path(id): Path<i64>) -> Result<Json<InboxPost>, ApiError> {
+    Ok(Json(
+        set(&app, id, PostField::InboxStatus, Some("open"), auth.name()).await?,
+    ))
 }

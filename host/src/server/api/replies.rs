@@ -8,14 +8,14 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::ingest::Ingest;
+use crate::app::App;
 use crate::replies::{self, Reply, ReplyError};
 use crate::server::ApiError;
 use crate::server::auth::{Agent, Auth, Viewer};
 use crate::server::extract::{Json, Path};
 use crate::server::page::Items;
 
-pub fn routes() -> OpenApiRouter<Ingest> {
+pub fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .routes(routes!(list_replies, create_reply))
         .routes(routes!(retry_reply))
@@ -35,12 +35,12 @@ struct NewReply {
     request_body = NewReply, responses((status = 201, description = "The reply as stored after sending", body = Reply)))]
 async fn create_reply(
     auth: Auth<Agent>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(post_id): Path<i64>,
     Json(new): Json<NewReply>,
 ) -> Result<(StatusCode, Json<Reply>), ApiError> {
     let queued = replies::queue(
-        ingest.db(),
+        app.db(),
         post_id,
         &new.text,
         new.idempotency_key.as_deref(),
@@ -48,19 +48,17 @@ async fn create_reply(
     )
     .await
     .map_err(error)?;
-    let reply = replies::send(&ingest, queued.id, auth.name()).await.map_err(error)?;
+    let reply = replies::send(app.ingest(), queued.id, auth.name())
+        .await
+        .map_err(error)?;
     Ok((StatusCode::CREATED, Json(reply)))
 }
 
 /// Sends a queued or failed reply again.
 #[utoipa::path(post, path = "/replies/{id}/retry", tag = "inbox", params(("id" = i64, Path, description = "Reply id")),
     responses((status = 200, description = "The reply after this attempt", body = Reply)))]
-async fn retry_reply(
-    auth: Auth<Agent>,
-    State(ingest): State<Ingest>,
-    Path(id): Path<i64>,
-) -> Result<Json<Reply>, ApiError> {
-    Ok(Json(replies::send(&ingest, id, auth.name()).await.map_err(error)?))
+async fn retry_reply(auth: Auth<Agent>, State(app): State<App>, Path(id): Path<i64>) -> Result<Json<Reply>, ApiError> {
+    Ok(Json(replies::send(app.ingest(), id, auth.name()).await.map_err(error)?))
 }
 
 /// A post's replies.
@@ -68,10 +66,10 @@ async fn retry_reply(
     responses((status = 200, description = "The replies", body = Items<Reply>)))]
 async fn list_replies(
     _auth: Auth<Viewer>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(post_id): Path<i64>,
 ) -> Result<Json<Items<Reply>>, ApiError> {
-    let items = replies::list(ingest.db(), Some(post_id), 500).await.map_err(error)?;
+    let items = replies::list(app.db(), Some(post_id), 500).await.map_err(error)?;
     Ok(Json(Items { items }))
 }
 

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::ingest::Ingest;
+use crate::app::App;
 use crate::replies::ReplyError;
 use crate::responses::{self, Content, MacroRequest, Recipient, Response, ResponseError, StoredTemplate, Variable};
 use crate::server::ApiError;
@@ -17,7 +17,7 @@ use crate::server::auth::{Admin, Agent, Auth, Viewer};
 use crate::server::extract::{Json, Path, Query};
 use crate::server::page::{self, Items};
 
-pub fn routes() -> OpenApiRouter<Ingest> {
+pub fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
         .routes(routes!(list_templates))
         .routes(routes!(save_template, remove_template))
@@ -35,11 +35,8 @@ pub fn routes() -> OpenApiRouter<Ingest> {
 /// Every stored template.
 #[utoipa::path(get, path = "/templates", tag = "responses",
     responses((status = 200, description = "The templates", body = Items<StoredTemplate>)))]
-async fn list_templates(
-    _auth: Auth<Viewer>,
-    State(ingest): State<Ingest>,
-) -> Result<Json<Items<StoredTemplate>>, ApiError> {
-    let items = responses::templates(ingest.db()).await.map_err(error)?;
+async fn list_templates(_auth: Auth<Viewer>, State(app): State<App>) -> Result<Json<Items<StoredTemplate>>, ApiError> {
+    let items = responses::templates(app.db()).await.map_err(error)?;
     Ok(Json(Items { items }))
 }
 
@@ -55,11 +52,11 @@ struct TemplateBody {
     request_body = TemplateBody, responses((status = 200, description = "The template as stored", body = StoredTemplate)))]
 async fn save_template(
     auth: Auth<Agent>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(name): Path<String>,
     Json(t): Json<TemplateBody>,
 ) -> Result<Json<StoredTemplate>, ApiError> {
-    let saved = responses::save_template(ingest.db(), &name, &t.body, auth.name())
+    let saved = responses::save_template(app.db(), &name, &t.body, auth.name())
         .await
         .map_err(error)?;
     Ok(Json(saved))
@@ -70,10 +67,10 @@ async fn save_template(
     responses((status = 204, description = "Removed")))]
 async fn remove_template(
     auth: Auth<Agent>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    responses::remove_template(ingest.db(), &name, auth.name())
+    responses::remove_template(app.db(), &name, auth.name())
         .await
         .map_err(error)?;
     Ok(StatusCode::NO_CONTENT)
@@ -102,9 +99,9 @@ async fn variables(_auth: Auth<Viewer>) -> Json<Items<VariableInfo>> {
 }
 
 /// Sends a response that is approved (no approval needed); others are returned as they are.
-async fn send_if_approved(ingest: &Ingest, response: Response, actor: &str) -> Result<Response, ApiError> {
+async fn send_if_approved(app: &App, response: Response, actor: &str) -> Result<Response, ApiError> {
     if response.status == "approved" {
-        responses::send(ingest, response.id, actor).await.map_err(error)
+        responses::send(app.ingest(), response.id, actor).await.map_err(error)
     } else {
         Ok(response)
     }
@@ -117,14 +114,14 @@ async fn send_if_approved(ingest: &Ingest, response: Response, actor: &str) -> R
     request_body = Content, responses((status = 201, description = "The response after sending, or pending approval", body = Response)))]
 async fn create_micro(
     auth: Auth<Agent>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(post_id): Path<i64>,
     Json(content): Json<Content>,
 ) -> Result<(StatusCode, Json<Response>), ApiError> {
-    let created = responses::create_micro(ingest.db(), post_id, &content, auth.name())
+    let created = responses::create_micro(app.db(), post_id, &content, auth.name())
         .await
         .map_err(error)?;
-    let response = send_if_approved(&ingest, created, auth.name()).await?;
+    let response = send_if_approved(&app, created, auth.name()).await?;
     Ok((StatusCode::CREATED, Json(response)))
 }
 
@@ -134,13 +131,13 @@ async fn create_micro(
     responses((status = 201, description = "The response after sending, or pending approval", body = Response)))]
 async fn create_macro(
     auth: Auth<Agent>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Json(request): Json<MacroRequest>,
 ) -> Result<(StatusCode, Json<Response>), ApiError> {
-    let created = responses::create_macro(ingest.db(), &request, auth.name())
+    let created = responses::create_macro(app.db(), &request, auth.name())
         .await
         .map_err(error)?;
-    let response = send_if_approved(&ingest, created, auth.name()).await?;
+    let response = send_if_approved(&app, created, auth.name()).await?;
     Ok((StatusCode::CREATED, Json(response)))
 }
 
@@ -159,11 +156,11 @@ struct ResponseFilter {
     responses((status = 200, description = "The responses, newest first", body = Items<Response>)))]
 async fn list_responses(
     _auth: Auth<Viewer>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Query(q): Query<ResponseFilter>,
 ) -> Result<Json<Items<Response>>, ApiError> {
     let limit = page::limit(q.limit)?;
-    let items = responses::list(ingest.db(), q.status.as_deref(), limit)
+    let items = responses::list(app.db(), q.status.as_deref(), limit)
         .await
         .map_err(error)?;
     Ok(Json(Items { items }))
@@ -174,10 +171,10 @@ async fn list_responses(
     responses((status = 200, description = "The response", body = Response)))]
 async fn get_response(
     _auth: Auth<Viewer>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(id): Path<i64>,
 ) -> Result<Json<Response>, ApiError> {
-    Ok(Json(responses::get(ingest.db(), id).await.map_err(error)?))
+    Ok(Json(responses::get(app.db(), id).await.map_err(error)?))
 }
 
 /// The posts a response answers, each with its status.
@@ -185,10 +182,10 @@ async fn get_response(
     responses((status = 200, description = "The recipients, in post order", body = Items<Recipient>)))]
 async fn recipients(
     _auth: Auth<Viewer>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(id): Path<i64>,
 ) -> Result<Json<Items<Recipient>>, ApiError> {
-    let db = ingest.db();
+    let db = app.db();
     responses::get(db, id).await.map_err(error)?;
     let items = responses::recipients(db, id).await.map_err(error)?;
     Ok(Json(Items { items }))
@@ -197,23 +194,19 @@ async fn recipients(
 /// Sends an approved response, resumes an interrupted one or retries the failed messages.
 #[utoipa::path(post, path = "/responses/{id}/send", tag = "responses", params(("id" = i64, Path, description = "Response id")),
     responses((status = 200, description = "The response after this attempt", body = Response)))]
-async fn send(
-    auth: Auth<Agent>,
-    State(ingest): State<Ingest>,
-    Path(id): Path<i64>,
-) -> Result<Json<Response>, ApiError> {
-    Ok(Json(responses::send(&ingest, id, auth.name()).await.map_err(error)?))
+async fn send(auth: Auth<Agent>, State(app): State<App>, Path(id): Path<i64>) -> Result<Json<Response>, ApiError> {
+    Ok(Json(
+        responses::send(app.ingest(), id, auth.name()).await.map_err(error)?,
+    ))
 }
 
 /// Approves a pending response and sends it; its author cannot (403).
 #[utoipa::path(post, path = "/responses/{id}/approve", tag = "responses", params(("id" = i64, Path, description = "Response id")),
     responses((status = 200, description = "The response after sending", body = Response)))]
-async fn approve(
-    auth: Auth<Agent>,
-    State(ingest): State<Ingest>,
-    Path(id): Path<i64>,
-) -> Result<Json<Response>, ApiError> {
-    Ok(Json(responses::approve(&ingest, id, auth.name()).await.map_err(error)?))
+async fn approve(auth: Auth<Agent>, State(app): State<App>, Path(id): Path<i64>) -> Result<Json<Response>, ApiError> {
+    Ok(Json(
+        responses::approve(app.ingest(), id, auth.name()).await.map_err(error)?,
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -228,11 +221,11 @@ struct Rejection {
     request_body = Rejection, responses((status = 200, description = "The rejected response", body = Response)))]
 async fn reject(
     auth: Auth<Agent>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(id): Path<i64>,
     Json(r): Json<Rejection>,
 ) -> Result<Json<Response>, ApiError> {
-    let rejected = responses::reject(ingest.db(), id, auth.name(), r.reason.as_deref())
+    let rejected = responses::reject(app.db(), id, auth.name(), r.reason.as_deref())
         .await
         .map_err(error)?;
     Ok(Json(rejected))
@@ -250,11 +243,11 @@ struct Approval {
     request_body = Approval, responses((status = 200, description = "The setting", body = Approval)))]
 async fn set_approval(
     auth: Auth<Admin>,
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Path(name): Path<String>,
     Json(a): Json<Approval>,
 ) -> Result<Json<Approval>, ApiError> {
-    responses::set_approval(ingest.db(), &name, a.required, auth.name())
+    responses::set_approval(app.db(), &name, a.required, auth.name())
         .await
         .map_err(error)?;
     Ok(Json(a))

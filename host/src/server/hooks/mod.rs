@@ -22,11 +22,12 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use gate::{Busy, HookGate, HookLimits};
 
 use super::ApiError;
+use crate::app::App;
 use crate::ingest::{AccountError, Ingest, IngestError};
 use crate::runtime::bindings::types::PluginError;
 use crate::runtime::bindings::{Header, WebhookRequest};
 
-pub fn routes() -> Router<Ingest> {
+pub fn routes() -> Router<App> {
     Router::new()
         .route("/hooks/{channel}", any(hook))
         .route("/hooks/{channel}/{*rest}", any(hook))
@@ -45,7 +46,7 @@ struct Call {
 
 /// Both routes: `channel`, and `rest` (the path below the channel) when there is one.
 async fn hook(
-    State(ingest): State<Ingest>,
+    State(app): State<App>,
     Extension(gate): Extension<Arc<HookGate>>,
     Path(params): Path<HashMap<String, String>>,
     method: Method,
@@ -63,7 +64,7 @@ async fn hook(
         headers,
         body,
     };
-    handle(ingest, &gate, call).await
+    handle(app.ingest().clone(), &gate, call).await
 }
 
 async fn handle(ingest: Ingest, gate: &HookGate, call: Call) -> Response {
