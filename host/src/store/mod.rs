@@ -5,6 +5,7 @@
 pub mod accounts;
 mod audit;
 pub(crate) mod codec;
+pub mod contacts;
 pub mod egress;
 pub mod tokens;
 
