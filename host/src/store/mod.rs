@@ -7,6 +7,7 @@ mod audit;
 pub(crate) mod codec;
 pub mod contacts;
 pub mod egress;
+pub mod identity;
 pub mod tokens;
 
 use std::path::Path;
