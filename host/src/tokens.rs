@@ -4,15 +4,13 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::store::{Db, audit, now_ms, tokens as store};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chacha20poly1305::aead::OsRng;
 use chacha20poly1305::aead::rand_core::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::Row;
-
-use crate::store::{Db, audit, now_ms};
 
 /// Tokens start with this, so a leaked one is recognisable by secret scanners.
 const PREFIX: &str = "scrm_";
@@ -118,19 +116,7 @@ pub async fn create(db: &Db, name: &str, role: Role, actor: &str) -> Result<Stri
     }
     let token = format!("{PREFIX}{}", random_secret());
     let mut tx = db.begin().await?;
-    let inserted = sqlx::query(
-        "INSERT INTO api_tokens (name, role, hash, created_by, created_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (name) DO NOTHING",
-    )
-    .bind(name)
-    .bind(role.as_str())
-    .bind(hash(&token))
-    .bind(actor)
-    .bind(now_ms())
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
+    if !store::insert(&mut tx, name, role.as_str(), &hash(&token), actor, now_ms()).await? {
         return Err(TokenError::Exists(name.to_string()));
     }
     audit(
@@ -149,10 +135,7 @@ pub async fn create(db: &Db, name: &str, role: Role, actor: &str) -> Result<Stri
 /// secret; `None` when tokens exist. Safe when several nodes start at once:
 /// only the one whose insert wins gets the secret.
 pub async fn first_admin(db: &Db) -> Result<Option<String>, TokenError> {
-    let any: Option<i64> = sqlx::query_scalar("SELECT id FROM api_tokens LIMIT 1")
-        .fetch_optional(db.pool())
-        .await?;
-    if any.is_some() {
+    if store::any(db).await? {
         return Ok(None);
     }
     match create(db, FIRST_ADMIN, Role::Admin, "first-start").await {
@@ -165,12 +148,7 @@ pub async fn first_admin(db: &Db) -> Result<Option<String>, TokenError> {
 /// Deletes token `name`.
 pub async fn revoke(db: &Db, name: &str, actor: &str) -> Result<(), TokenError> {
     let mut tx = db.begin().await?;
-    let deleted = sqlx::query("DELETE FROM api_tokens WHERE name = $1")
-        .bind(name)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if deleted == 0 {
+    if !store::delete(&mut tx, name).await? {
         return Err(TokenError::NotFound(name.to_string()));
     }
     audit(&mut *tx, actor, "token.revoke", name, &serde_json::Value::Null).await?;
@@ -180,17 +158,16 @@ pub async fn revoke(db: &Db, name: &str, actor: &str) -> Result<(), TokenError> 
 
 /// Every token, by name.
 pub async fn list(db: &Db) -> Result<Vec<TokenInfo>, TokenError> {
-    let rows = sqlx::query("SELECT name, role, created_by, created_at, last_used_at FROM api_tokens ORDER BY name")
-        .fetch_all(db.pool())
-        .await?;
-    rows.iter()
-        .map(|r| {
+    store::list(db)
+        .await?
+        .into_iter()
+        .map(|t| {
             Ok(TokenInfo {
-                name: r.try_get("name")?,
-                role: r.try_get::<String, _>("role")?.parse()?,
-                created_by: r.try_get("created_by")?,
-                created_at: r.try_get("created_at")?,
-                last_used_at: r.try_get("last_used_at")?,
+                name: t.name,
+                role: t.role.parse()?,
+                created_by: t.created_by,
+                created_at: t.created_at,
+                last_used_at: t.last_used_at,
             })
         })
         .collect()
@@ -198,25 +175,16 @@ pub async fn list(db: &Db) -> Result<Vec<TokenInfo>, TokenError> {
 
 /// The caller holding `token`, or `None` for an unknown token.
 pub async fn verify(db: &Db, token: &str) -> Result<Option<Caller>, TokenError> {
-    let Some(row) = sqlx::query("SELECT id, name, role, last_used_at FROM api_tokens WHERE hash = $1")
-        .bind(hash(token))
-        .fetch_optional(db.pool())
-        .await?
-    else {
+    let Some(held) = store::by_hash(db, &hash(token)).await? else {
         return Ok(None);
     };
     let now = now_ms();
-    let last: Option<i64> = row.try_get("last_used_at")?;
-    if last.is_none_or(|t| now - t >= TOUCH_EVERY_MS) {
-        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(row.try_get::<i64, _>("id")?)
-            .execute(db.pool())
-            .await?;
+    if held.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY_MS) {
+        store::touch(db, held.id, now).await?;
     }
     Ok(Some(Caller {
-        name: row.try_get("name")?,
-        role: row.try_get::<String, _>("role")?.parse()?,
+        name: held.name,
+        role: held.role.parse()?,
     }))
 }
 

@@ -15,11 +15,11 @@ use std::collections::BTreeMap;
 use std::io::Read;
 
 use serde_json::json;
-use sqlx::Row;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::contact::{self, NETWORKS};
+use crate::store::contacts::{self as store, ContactRow, TransactionRow};
 use crate::store::{Db, audit, now_ms};
 
 /// Rows written per database transaction.
@@ -138,17 +138,6 @@ async fn read_rows<T>(
     Ok(())
 }
 
-#[derive(Debug, PartialEq)]
-struct ContactRow {
-    external_id: String,
-    name: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    website: Option<String>,
-    company: Option<String>,
-    handles: String,
-}
-
 fn non_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
 }
@@ -214,59 +203,14 @@ async fn write_contacts(db: &Db, rows: Vec<(u64, ContactRow)>, report: &mut Impo
     let mut tx = db.begin().await?;
     let now = now_ms();
     for (_, row) in rows {
-        let existing = sqlx::query(
-            "SELECT external_id, name, email, phone, website, company, handles FROM contacts WHERE external_id = $1",
-        )
-        .bind(&row.external_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        match existing {
-            Some(r) => {
-                let current = ContactRow {
-                    external_id: r.try_get("external_id")?,
-                    name: r.try_get("name")?,
-                    email: r.try_get("email")?,
-                    phone: r.try_get("phone")?,
-                    website: r.try_get("website")?,
-                    company: r.try_get("company")?,
-                    handles: r.try_get("handles")?,
-                };
-                if current == row {
-                    report.unchanged += 1;
-                    continue;
-                }
-                sqlx::query(
-                    "UPDATE contacts SET name = $1, email = $2, phone = $3, website = $4, company = $5, handles = $6, \
-                     updated_at = $7 WHERE external_id = $8",
-                )
-                .bind(row.name)
-                .bind(row.email)
-                .bind(row.phone)
-                .bind(row.website)
-                .bind(row.company)
-                .bind(row.handles)
-                .bind(now)
-                .bind(row.external_id)
-                .execute(&mut *tx)
-                .await?;
+        match store::contact(&mut tx, &row.external_id).await? {
+            Some(current) if current == row => report.unchanged += 1,
+            Some(_) => {
+                store::update_contact(&mut tx, &row, now).await?;
                 report.updated += 1;
             }
             None => {
-                sqlx::query(
-                    "INSERT INTO contacts (external_id, name, email, phone, website, company, handles, created_at, \
-                     updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(row.external_id)
-                .bind(row.name)
-                .bind(row.email)
-                .bind(row.phone)
-                .bind(row.website)
-                .bind(row.company)
-                .bind(row.handles)
-                .bind(now)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                store::insert_contact(&mut tx, &row, now).await?;
                 report.created += 1;
             }
         }
@@ -275,7 +219,7 @@ async fn write_contacts(db: &Db, rows: Vec<(u64, ContactRow)>, report: &mut Impo
 }
 
 #[derive(Debug, PartialEq)]
-struct TransactionRow {
+struct CsvTransaction {
     external_id: String,
     contact: String,
     kind: String,
@@ -296,7 +240,7 @@ fn parse_time(raw: &str) -> Result<i64, String> {
         .map_err(|_| format!("`occurred_at` `{raw}` is not an RFC 3339 time or a YYYY-MM-DD date"))
 }
 
-fn parse_transaction(columns: &Columns, record: &csv::StringRecord) -> Result<TransactionRow, String> {
+fn parse_transaction(columns: &Columns, record: &csv::StringRecord) -> Result<CsvTransaction, String> {
     let required = |name: &str| {
         let v = columns.get(record, name);
         if v.is_empty() {
@@ -326,7 +270,7 @@ fn parse_transaction(columns: &Columns, record: &csv::StringRecord) -> Result<Tr
     if !(currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase())) {
         return Err(format!("`currency` `{currency}` is not a three-letter ISO 4217 code"));
     }
-    Ok(TransactionRow {
+    Ok(CsvTransaction {
         external_id: required("id")?,
         contact: required("contact_id")?,
         kind,
@@ -392,78 +336,39 @@ pub async fn transactions_as(
 
 async fn write_transactions(
     db: &Db,
-    rows: Vec<(u64, TransactionRow)>,
+    rows: Vec<(u64, CsvTransaction)>,
     report: &mut ImportReport,
 ) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     let now = now_ms();
     for (line, row) in rows {
-        let contact: Option<i64> = sqlx::query("SELECT id FROM contacts WHERE external_id = $1")
-            .bind(&row.contact)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| r.try_get("id"))
-            .transpose()?;
-        let Some(contact_id) = contact else {
+        let Some(contact_id) = store::contact_id(&mut tx, &row.contact).await? else {
             report.rejected.push((
                 line,
                 format!("no contact with id `{}` (import contacts first)", row.contact),
             ));
             continue;
         };
-        let existing = sqlx::query(
-            "SELECT contact_id, kind, amount, currency, occurred_at, reference, product FROM transactions \
-             WHERE external_id = $1",
-        )
-        .bind(&row.external_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(r) = existing {
-            let same = r.try_get::<i64, _>("contact_id")? == contact_id
-                && r.try_get::<String, _>("kind")? == row.kind
-                && r.try_get::<f64, _>("amount")? == row.amount
-                && r.try_get::<String, _>("currency")? == row.currency
-                && r.try_get::<i64, _>("occurred_at")? == row.occurred_at
-                && r.try_get::<Option<String>, _>("reference")? == row.reference
-                && r.try_get::<Option<String>, _>("product")? == row.product;
-            if same {
-                report.unchanged += 1;
-                continue;
+        let transaction = TransactionRow {
+            external_id: row.external_id,
+            contact_id,
+            kind: row.kind,
+            amount: row.amount,
+            currency: row.currency,
+            occurred_at: row.occurred_at,
+            reference: row.reference,
+            product: row.product,
+        };
+        match store::transaction(&mut tx, &transaction.external_id).await? {
+            Some(stored) if stored == transaction => report.unchanged += 1,
+            Some(_) => {
+                store::update_transaction(&mut tx, &transaction, now).await?;
+                report.updated += 1;
             }
-            sqlx::query(
-                "UPDATE transactions SET contact_id = $1, kind = $2, amount = $3, currency = $4, occurred_at = $5, \
-                 reference = $6, product = $7, updated_at = $8 WHERE external_id = $9",
-            )
-            .bind(contact_id)
-            .bind(row.kind)
-            .bind(row.amount)
-            .bind(row.currency)
-            .bind(row.occurred_at)
-            .bind(row.reference)
-            .bind(row.product)
-            .bind(now)
-            .bind(row.external_id)
-            .execute(&mut *tx)
-            .await?;
-            report.updated += 1;
-        } else {
-            sqlx::query(
-                "INSERT INTO transactions (external_id, contact_id, kind, amount, currency, occurred_at, reference, \
-                 product, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(row.external_id)
-            .bind(contact_id)
-            .bind(row.kind)
-            .bind(row.amount)
-            .bind(row.currency)
-            .bind(row.occurred_at)
-            .bind(row.reference)
-            .bind(row.product)
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            report.created += 1;
+            None => {
+                store::insert_transaction(&mut tx, &transaction, now).await?;
+                report.created += 1;
+            }
         }
     }
     tx.commit().await

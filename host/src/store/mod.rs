@@ -5,7 +5,11 @@
 pub mod accounts;
 mod audit;
 pub(crate) mod codec;
+pub mod contacts;
+pub mod egress;
+pub mod identity;
 pub mod inbox;
+pub mod tokens;
 
 use std::path::Path;
 use std::str::FromStr;

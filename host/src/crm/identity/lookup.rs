@@ -1,33 +1,15 @@
-//! Lookups: every probe of a batch of identities in one `UNION ALL` query by
-//! indexed equality, and the candidates each identity's probes found.
+//! Lookups: what to look up for a batch of identities (one batched query,
+//! `store::identity::look_up`), and the candidates each identity's probes found.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use super::contact::NETWORKS;
 use super::extract::{ascii_lower, full_lower, name_key};
 use super::plan::{Candidate, Status, ambiguous};
 use super::probes::{Kind, Probe, Subject};
-use super::{CHUNK, Evidence, MAX_MATCHES, weight};
-use crate::store::{Backend, Db, lookup_sql};
-
-/// Whether a query with an `IN` list is kept prepared. On PostgreSQL it is
-/// planned with its values each time instead: a prepared statement's generic
-/// plan, made while a table was small (a sequential scan), is kept as the table
-/// grows until the next ANALYZE, and a burst of ingest outruns autovacuum.
-pub(super) fn keep_prepared(db: &Db) -> bool {
-    db.backend() == Backend::Sqlite
-}
-
-/// `$start, $start+1, ...` for `n` values.
-pub(super) fn params(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
+use super::{Evidence, MAX_MATCHES, weight};
+use crate::store::Db;
+use crate::store::identity::{self as store, Found, Lookup};
 
 /// Contacts by lookup key, per kind; same-handle keys also carry the other identity.
 #[derive(Default)]
@@ -45,73 +27,6 @@ impl Matches {
 
 pub(super) fn digits_of(phone: &str) -> String {
     phone.chars().filter(char::is_ascii_digit).collect()
-}
-
-/// Bound values per lookup query (SQLite allows 32,766, PostgreSQL 65,535).
-pub(super) const MAX_PARAMS: usize = 2000;
-
-/// One part of a lookup: `columns` are `k` (what was looked up), `id` (the
-/// contact), `v` (the value found), `x` (an identity id or 0), `n` (a
-/// network or '') and `st` (a link's status or '').
-pub(super) struct Part {
-    columns: String,
-    from: String,
-    expr: String,
-    values: Vec<String>,
-}
-
-/// Runs `parts` as few `UNION ALL` queries, each part on its own index.
-pub(super) async fn fetch_union(db: &Db, parts: Vec<Part>) -> Result<Vec<AnyRow>, sqlx::Error> {
-    let mut chunks: Vec<(&Part, &[String])> = Vec::new();
-    for part in &parts {
-        for values in part.values.chunks(CHUNK) {
-            chunks.push((part, values));
-        }
-    }
-    let mut rows = Vec::new();
-    let mut rest = chunks.as_slice();
-    while !rest.is_empty() {
-        // As many parts as fit (at least one; SQLite allows 500 per compound SELECT).
-        let (mut take, mut n) = (0, 0);
-        while take < rest.len() && take < 100 && (take == 0 || n + rest[take].1.len() <= MAX_PARAMS) {
-            n += rest[take].1.len();
-            take += 1;
-        }
-        let (batch, tail) = rest.split_at(take);
-        rest = tail;
-        let mut next = 1;
-        let sql = batch
-            .iter()
-            .map(|(part, values)| {
-                let sql = lookup_sql(
-                    db.backend(),
-                    &part.columns,
-                    &part.from,
-                    &part.expr,
-                    next,
-                    values.len(),
-                    "",
-                );
-                next += values.len();
-                sql
-            })
-            .collect::<Vec<_>>()
-            .join(" UNION ALL ");
-        let mut query = sqlx::query(db.backend().sql(sql)).persistent(keep_prepared(db));
-        for value in batch.iter().flat_map(|(_, values)| values.iter()) {
-            query = query.bind(value.as_str());
-        }
-        rows.extend(query.fetch_all(db.pool()).await?);
-    }
-    Ok(rows)
-}
-
-/// The columns of a lookup part; `tag` and `network` are constants, never data.
-pub(super) fn columns(tag: &str, id: &str, value: &str, network: &str) -> String {
-    format!(
-        "CAST('{tag}' AS TEXT) AS k, {id} AS id, {value} AS v, CAST(0 AS BIGINT) AS x, \
-         CAST('{network}' AS TEXT) AS n, CAST('' AS TEXT) AS st"
-    )
 }
 
 /// Looks every probe up in one query (a part per kind), all by indexed equality.
@@ -152,99 +67,40 @@ pub(super) async fn look_up(db: &Db, work: &[(Subject, Option<String>, Vec<Probe
             }
         }
     }
-    let mut keys: BTreeMap<Kind, Vec<String>> = keys
-        .into_iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| (k, v.into_iter().collect()))
-        .collect();
-    let mut parts = Vec::new();
-    let mut part = |columns: String, from: &str, expr: &str, values: Vec<String>| {
-        parts.push(Part {
-            columns,
-            from: from.to_string(),
-            expr: expr.to_string(),
-            values,
-        })
+    let mut take =
+        |kind: Kind| -> Vec<String> { keys.remove(&kind).map(|v| v.into_iter().collect()).unwrap_or_default() };
+    let lookup = Lookup {
+        emails: take(Kind::Email),
+        phones: take(Kind::Phone),
+        websites: take(Kind::Website),
+        order_references: take(Kind::OrderReference),
+        names: take(Kind::Name),
+        handles: handles.into_iter().map(|(n, v)| (n, v.into_iter().collect())).collect(),
+        handle_keys: take(Kind::SameHandle),
     };
-    if let Some(v) = keys.remove(&Kind::Email) {
-        part(columns("e", "id", "email", ""), "contacts", "email", v);
-    }
-    if let Some(v) = keys.remove(&Kind::Phone) {
-        part(columns("p", "id", "phone", ""), "contacts", "phone", v);
-    }
-    if let Some(v) = keys.remove(&Kind::Website) {
-        part(columns("w", "id", "website", ""), "contacts", "website", v);
-    }
-    if let Some(v) = keys.remove(&Kind::OrderReference) {
-        let (refs, ids) = (
-            columns("r", "contact_id", "reference", ""),
-            columns("r", "contact_id", "external_id", ""),
-        );
-        part(refs, "transactions", "reference", v.clone());
-        part(ids, "transactions", "external_id", v);
-    }
-    if let Some(v) = keys.remove(&Kind::Name) {
-        part(columns("m", "id", "name", ""), "contacts", "lower(name)", v);
-    }
-    for (network, values) in handles {
-        // The expression migration 0004 indexes; `network` is one of NETWORKS.
-        let expr = match db.backend() {
-            Backend::Sqlite => format!("json_extract(handles, '$.{network}')"),
-            Backend::Postgres => format!("(handles::jsonb ->> '{network}')"),
-        };
-        part(
-            columns("h", "id", &expr, network),
-            "contacts",
-            &expr,
-            values.into_iter().collect(),
-        );
-    }
-    if let Some(v) = keys.remove(&Kind::SameHandle) {
-        // The status is checked below, not in SQL: a condition on it would
-        // lead the planners to the status index, that is every confirmed link.
-        let from = match db.backend() {
-            Backend::Sqlite => "identity_resolution r JOIN identity_links l ON l.identity_id = r.identity_id",
-            Backend::Postgres => {
-                "identity_resolution r CROSS JOIN LATERAL (SELECT contact_id, status FROM identity_links \
-                 WHERE identity_id = r.identity_id OFFSET 0) AS l"
-            }
-        };
-        part(
-            "CAST('s' AS TEXT) AS k, l.contact_id AS id, r.handle_key AS v, r.identity_id AS x, r.network AS n, \
-             l.status AS st"
-                .into(),
-            from,
-            "r.handle_key",
-            v,
-        );
-    }
 
     let mut m = Matches::default();
-    for row in fetch_union(db, parts).await? {
-        let (tag, id): (String, i64) = (row.try_get("k")?, row.try_get("id")?);
-        let Some(value) = row.try_get::<Option<String>, _>("v")? else {
-            continue;
-        };
-        match tag.as_str() {
-            "e" => m.add(Kind::Email, value, id),
-            "p" => m.add(Kind::Phone, digits_of(&value), id),
-            "w" => m.add(Kind::Website, value, id),
-            "r" => m.add(Kind::OrderReference, value.to_uppercase(), id),
-            "m" => {
+    for found in store::look_up(db, lookup).await? {
+        let (id, value) = (found.contact_id, found.value);
+        match found.found {
+            Found::Email => m.add(Kind::Email, value, id),
+            Found::Phone => m.add(Kind::Phone, digits_of(&value), id),
+            Found::Website => m.add(Kind::Website, value, id),
+            Found::OrderReference => m.add(Kind::OrderReference, value.to_uppercase(), id),
+            Found::Name => {
                 if let Some(key) = name_key(&value, full_lower) {
                     m.add(Kind::Name, key, id);
                 }
             }
-            "h" => {
-                let network: String = row.try_get("n")?;
-                m.add(Kind::ContactHandle, format!("{network}\n{value}"), id);
+            Found::Handle { network } => m.add(Kind::ContactHandle, format!("{network}\n{value}"), id),
+            Found::SameHandle {
+                identity_id,
+                network,
+                status,
+            } if status == Status::Confirmed.as_str() => {
+                m.same_handle.entry(value).or_default().push((id, identity_id, network))
             }
-            "s" if row.try_get::<String, _>("st")? == Status::Confirmed.as_str() => m
-                .same_handle
-                .entry(value)
-                .or_default()
-                .push((id, row.try_get("x")?, row.try_get("n")?)),
-            _ => {}
+            Found::SameHandle { .. } => {}
         }
     }
     Ok(m)

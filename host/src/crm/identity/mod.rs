@@ -47,10 +47,11 @@
 //!
 //! Files: `probes.rs` (what to look up and where it was found), `extract.rs`
 //! (emails, phones, websites, order references, names in text), `lookup.rs`
-//! (one batched query, and the candidates it yields), `plan.rs` (the pure
+//! (what to look up, and the candidates it yields), `plan.rs` (the pure
 //! decision, with its unit tests), `write.rs` (links and audit entries),
 //! `resolve.rs` (the batches from posts to writes), `review.rs` (the queue and
 //! people's decisions), `verification.rs` (the customer's own confirmation).
+//! Their queries are `store::identity`'s.
 
 use serde::{Deserialize, Serialize};
 
@@ -74,9 +75,6 @@ pub const RESOLVER: &str = "resolver";
 
 /// Evidence that matches more contacts than this is not evidence.
 pub const MAX_MATCHES: usize = 10;
-
-/// Values per `IN (...)` list.
-pub(super) const CHUNK: usize = 500;
 
 /// Part of each identity's fingerprint: changing the resolver's rules makes it
 /// look at every identity again.

@@ -3,68 +3,37 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::Row;
-
 use super::extract::handle_key;
-use super::lookup::{Matches, candidates, keep_prepared, look_up, params};
+use super::lookup::{Matches, candidates, look_up};
 use super::plan::{Candidate, plan};
 use super::probes::{NewAuthor, Resolved, Subject, text_probes};
 use super::write::{apply, existing_links};
-use super::{CHUNK, IdentityError, ResolveReport};
+use super::{IdentityError, ResolveReport};
+use crate::store::contacts::crm_version;
+use crate::store::identity::{self as store, Resolution};
 use crate::store::{Db, now_ms};
-
-/// The CRM's state: the newest change to a contact or a transaction (both
-/// indexed). Read before anything is looked up, so a change made meanwhile
-/// makes the next call look again. (A query of its own: joined to the posts'
-/// query, PostgreSQL plans it ten times slower.)
-pub(super) async fn crm_version(db: &Db) -> Result<i64, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT (SELECT MAX(updated_at) FROM contacts) AS c, (SELECT MAX(updated_at) FROM transactions) AS t",
-    )
-    .fetch_one(db.pool())
-    .await?;
-    let c: Option<i64> = row.try_get("c")?;
-    let t: Option<i64> = row.try_get("t")?;
-    Ok(c.unwrap_or(0).max(t.unwrap_or(0)))
-}
 
 /// The new posts `post_ids` grouped by author, with what was last resolved of it.
 pub(super) async fn load_subjects(db: &Db, post_ids: &[i64]) -> Result<(Vec<Subject>, usize), sqlx::Error> {
     let mut subjects: BTreeMap<i64, Subject> = BTreeMap::new();
-    let mut posts = 0;
-    for chunk in post_ids.chunks(CHUNK) {
-        let sql = format!(
-            "SELECT p.id, p.identity_id, p.direction, p.text, i.network, i.handle, i.display_name, i.profile_url, \
-             i.bio, i.fields, r.fingerprint, r.crm_version FROM posts p JOIN identities i ON i.id = p.identity_id \
-             LEFT JOIN identity_resolution r ON r.identity_id = i.id WHERE p.id IN ({})",
-            params(1, chunk.len())
-        );
-        let mut query = sqlx::query(db.backend().sql(sql)).persistent(keep_prepared(db));
-        for id in chunk {
-            query = query.bind(*id);
-        }
-        for row in query.fetch_all(db.pool()).await? {
-            posts += 1;
-            let identity_id: i64 = row.try_get("identity_id")?;
-            let subject = match subjects.entry(identity_id) {
-                std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
-                std::collections::btree_map::Entry::Vacant(v) => v.insert(Subject {
-                    id: identity_id,
-                    network: row.try_get("network")?,
-                    handle: row.try_get("handle")?,
-                    display_name: row.try_get("display_name")?,
-                    profile_url: row.try_get("profile_url")?,
-                    bio: row.try_get("bio")?,
-                    fields: row.try_get("fields")?,
-                    stored_fingerprint: row.try_get("fingerprint")?,
-                    stored_version: row.try_get("crm_version")?,
-                    posts: Vec::new(),
-                }),
-            };
-            // The brand's own posts name its customers' orders and addresses.
-            if row.try_get::<String, _>("direction")? == "inbound" {
-                subject.posts.push((row.try_get("id")?, row.try_get("text")?));
-            }
+    let rows = store::post_authors(db, post_ids).await?;
+    let posts = rows.len();
+    for row in rows {
+        let subject = subjects.entry(row.identity_id).or_insert_with(|| Subject {
+            id: row.identity_id,
+            network: row.network,
+            handle: row.handle,
+            display_name: row.display_name,
+            profile_url: row.profile_url,
+            bio: row.bio,
+            fields: row.fields,
+            stored_fingerprint: row.fingerprint,
+            stored_version: row.crm_version,
+            posts: Vec::new(),
+        });
+        // The brand's own posts name its customers' orders and addresses.
+        if row.direction == "inbound" {
+            subject.posts.push((row.post_id, row.text));
         }
     }
     Ok((subjects.into_values().collect(), posts))
@@ -82,6 +51,8 @@ pub async fn resolve(db: &Db, post_ids: &[i64]) -> Result<ResolveReport, Identit
     let mut post_ids = post_ids.to_vec();
     post_ids.sort_unstable();
     post_ids.dedup();
+    // The CRM's version is read before anything is looked up: a change made
+    // meanwhile makes the next call look again.
     let ((subjects, posts), version) = tokio::try_join!(load_subjects(db, &post_ids), crm_version(db))?;
     report.posts = posts;
     resolve_subjects(db, subjects, version, report).await
@@ -120,7 +91,7 @@ pub async fn resolve_new(
             None => unknown.push(subject.id),
         }
     }
-    let (stored, version) = tokio::try_join!(stored_resolutions(db, &unknown), crm_version(db))?;
+    let (stored, version) = tokio::try_join!(store::stored_resolutions(db, &unknown), crm_version(db))?;
     for (id, fingerprint, stored_version) in stored {
         if let Some(subject) = subjects.get_mut(&id) {
             subject.stored_fingerprint = Some(fingerprint);
@@ -133,29 +104,6 @@ pub async fn resolve_new(
     let report = resolve_subjects(db, subjects, version, report).await?;
     resolved.record(fingerprints, version);
     Ok(report)
-}
-
-/// What was last resolved of `identities`: (identity, fingerprint, CRM version).
-pub(super) async fn stored_resolutions(db: &Db, identities: &[i64]) -> Result<Vec<(i64, String, i64)>, sqlx::Error> {
-    let mut out = Vec::with_capacity(identities.len());
-    for chunk in identities.chunks(CHUNK) {
-        let sql = format!(
-            "SELECT identity_id, fingerprint, crm_version FROM identity_resolution WHERE identity_id IN ({})",
-            params(1, chunk.len())
-        );
-        let mut query = sqlx::query(db.backend().sql(sql)).persistent(keep_prepared(db));
-        for id in chunk {
-            query = query.bind(*id);
-        }
-        for row in query.fetch_all(db.pool()).await? {
-            out.push((
-                row.try_get("identity_id")?,
-                row.try_get("fingerprint")?,
-                row.try_get("crm_version")?,
-            ));
-        }
-    }
-    Ok(out)
 }
 
 /// Resolves `subjects` (with what was last resolved of them) against the
@@ -215,29 +163,16 @@ pub(super) async fn resolve_subjects(
     let mut tx = db.begin().await?;
     // Written first: on SQLite this takes the write lock before anything is read.
     let now = now_ms();
-    for chunk in resolved.chunks(CHUNK / 6) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|r| format!("({})", params(r * 6 + 1, 6)))
-            .collect();
-        let sql = format!(
-            "INSERT INTO identity_resolution (identity_id, fingerprint, network, handle_key, crm_version, \
-             resolved_at) VALUES {} ON CONFLICT (identity_id) DO UPDATE SET fingerprint = excluded.fingerprint, \
-             network = excluded.network, handle_key = excluded.handle_key, crm_version = excluded.crm_version, \
-             resolved_at = excluded.resolved_at",
-            rows.join(", ")
-        );
-        let mut query = sqlx::query(db.backend().sql(sql)).persistent(keep_prepared(db));
-        for (subject, fingerprint) in chunk {
-            query = query
-                .bind(subject.id)
-                .bind(fingerprint.as_str())
-                .bind(subject.network.as_str())
-                .bind(handle_key(&subject.handle))
-                .bind(version)
-                .bind(now);
-        }
-        query.execute(&mut *tx).await?;
-    }
+    let resolutions: Vec<Resolution> = resolved
+        .iter()
+        .map(|(subject, fingerprint)| Resolution {
+            identity_id: subject.id,
+            fingerprint: fingerprint.as_str(),
+            network: subject.network.as_str(),
+            handle_key: handle_key(&subject.handle),
+        })
+        .collect();
+    store::record_resolutions(&mut tx, db.backend(), &resolutions, version, now).await?;
     if !found.is_empty() {
         let ids: Vec<i64> = found.iter().map(|(id, _)| *id).collect();
         let mut existing = existing_links(&mut tx, db.backend(), &ids).await?;
@@ -263,34 +198,12 @@ pub async fn catch_up(db: &Db) -> Result<ResolveReport, IdentityError> {
     let mut total = ResolveReport::default();
     let mut after = 0i64;
     loop {
-        let rows = sqlx::query(
-            "SELECT i.id FROM identities i LEFT JOIN identity_resolution r ON r.identity_id = i.id \
-             WHERE i.id > $1 AND (r.identity_id IS NULL OR r.crm_version < $2) ORDER BY i.id LIMIT $3",
-        )
-        .bind(after)
-        .bind(version)
-        .bind(CATCH_UP_BATCH as i64)
-        .fetch_all(db.pool())
-        .await?;
-        let Some(last) = rows.last() else {
+        let ids = store::identities_behind(db, after, version, CATCH_UP_BATCH as i64).await?;
+        let Some(&last) = ids.last() else {
             return Ok(total);
         };
-        after = last.try_get("id")?;
-        let ids = rows
-            .iter()
-            .map(|r| r.try_get::<i64, _>("id"))
-            .collect::<Result<Vec<_>, _>>()?;
-        let sql = format!("SELECT id FROM posts WHERE identity_id IN ({})", params(1, ids.len()));
-        let mut query = sqlx::query(db.backend().sql(sql));
-        for id in &ids {
-            query = query.bind(*id);
-        }
-        let posts = query
-            .fetch_all(db.pool())
-            .await?
-            .iter()
-            .map(|r| r.try_get::<i64, _>("id"))
-            .collect::<Result<Vec<_>, _>>()?;
+        after = last;
+        let posts = store::posts_of(db, &ids).await?;
         let report = resolve(db, &posts).await?;
         total.posts += report.posts;
         total.identities += report.identities;

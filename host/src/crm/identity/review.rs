@@ -2,46 +2,39 @@
 //! unlink, link by hand), each audited in the same transaction.
 
 use serde_json::json;
-use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
 
 use super::plan::{Status, merge};
 use super::{Evidence, IdentityError, LinkView, evidence_json, parse_evidence, subject};
+use crate::store::contacts::contact_exists;
+use crate::store::identity::{self as store, LinkChange, LinkOrder, LinkRow, NewLink};
 use crate::store::{Db, audit, now_ms};
 
-const VIEW: &str = "SELECT l.id, l.identity_id, i.network, i.handle, i.display_name, l.contact_id, \
-     c.name AS contact_name, c.external_id AS contact_external_id, l.method, l.confidence, l.evidence, l.status, \
-     l.decided_by, l.decided_at, l.created_at, l.updated_at FROM identity_links l \
-     JOIN identities i ON i.id = l.identity_id JOIN contacts c ON c.id = l.contact_id";
-
-fn link_view(row: &AnyRow) -> Result<LinkView, sqlx::Error> {
-    Ok(LinkView {
-        id: row.try_get("id")?,
-        identity_id: row.try_get("identity_id")?,
-        network: row.try_get("network")?,
-        handle: row.try_get("handle")?,
-        display_name: row.try_get("display_name")?,
-        contact_id: row.try_get("contact_id")?,
-        contact_name: row.try_get("contact_name")?,
-        contact_external_id: row.try_get("contact_external_id")?,
-        method: row.try_get("method")?,
-        confidence: row.try_get("confidence")?,
-        evidence: parse_evidence(&row.try_get::<String, _>("evidence")?),
-        status: row.try_get("status")?,
-        decided_by: row.try_get("decided_by")?,
-        decided_at: row.try_get("decided_at")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
+impl From<LinkRow> for LinkView {
+    fn from(row: LinkRow) -> LinkView {
+        LinkView {
+            id: row.id,
+            identity_id: row.identity_id,
+            network: row.network,
+            handle: row.handle,
+            display_name: row.display_name,
+            contact_id: row.contact_id,
+            contact_name: row.contact_name,
+            contact_external_id: row.contact_external_id,
+            method: row.method,
+            confidence: row.confidence,
+            evidence: parse_evidence(&row.evidence),
+            status: row.status,
+            decided_by: row.decided_by,
+            decided_at: row.decided_at,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
 }
 
 pub(super) async fn view(db: &Db, link_id: i64) -> Result<LinkView, IdentityError> {
-    let row = sqlx::query(AssertSqlSafe(format!("{VIEW} WHERE l.id = $1")))
-        .bind(link_id)
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(IdentityError::NoLink(link_id))?;
-    Ok(link_view(&row)?)
+    let row = store::link(db, link_id).await?.ok_or(IdentityError::NoLink(link_id))?;
+    Ok(row.into())
 }
 
 /// Links with `status` (all when `None`), at most `limit`: proposals most
@@ -76,40 +69,20 @@ pub async fn links_after(
     };
     // Times in ms are exact as doubles; f64::MAX is past every key.
     let (key, id) = after.unwrap_or((f64::MAX, i64::MAX));
-    let (after_sql, order) = if status == Some(Status::Proposed) {
-        (
-            "(l.confidence < $2 OR (l.confidence = $2 AND l.id > $3))",
-            "l.confidence DESC, l.id",
-        )
+    let order = if status == Some(Status::Proposed) {
+        LinkOrder::Confidence
     } else {
-        (
-            "(l.updated_at < $2 OR (l.updated_at = $2 AND l.id < $3))",
-            "l.updated_at DESC, l.id DESC",
-        )
+        LinkOrder::Updated
     };
-    let rows = sqlx::query(AssertSqlSafe(format!(
-        "{VIEW} WHERE ($1 = '' OR l.status = $1) AND {after_sql} ORDER BY {order} LIMIT $4"
-    )))
-    .bind(status.map_or("", Status::as_str))
-    .bind(key)
-    .bind(id)
-    .bind(limit.max(0))
-    .fetch_all(db.pool())
-    .await?;
-    Ok(rows.iter().map(link_view).collect::<Result<_, _>>()?)
+    let rows = store::links_page(db, status.map_or("", Status::as_str), order, (key, id), limit.max(0)).await?;
+    Ok(rows.into_iter().map(LinkView::from).collect())
 }
 
 /// The identities of a contact (for the customer 360): confirmed links first,
 /// then proposals most confident first; rejected links are left out.
 pub async fn contact_identities(db: &Db, contact_id: i64) -> Result<Vec<LinkView>, IdentityError> {
-    let rows = sqlx::query(AssertSqlSafe(format!(
-        "{VIEW} WHERE l.contact_id = $1 AND l.status <> $2 ORDER BY l.status, l.confidence DESC, l.id"
-    )))
-    .bind(contact_id)
-    .bind(Status::Rejected.as_str())
-    .fetch_all(db.pool())
-    .await?;
-    Ok(rows.iter().map(link_view).collect::<Result<_, _>>()?)
+    let rows = store::contact_links(db, contact_id, Status::Rejected.as_str()).await?;
+    Ok(rows.into_iter().map(LinkView::from).collect())
 }
 
 /// Moves link `link_id` from one of `from` to `to`, decided by `actor`, audited.
@@ -123,16 +96,10 @@ async fn decide(
 ) -> Result<LinkView, IdentityError> {
     let mut tx = db.begin().await?;
     // A write first: takes SQLite's write lock, and the row's lock on PostgreSQL.
-    sqlx::query("UPDATE identity_links SET updated_at = updated_at WHERE id = $1")
-        .bind(link_id)
-        .execute(&mut *tx)
-        .await?;
-    let row = sqlx::query("SELECT identity_id, contact_id, status FROM identity_links WHERE id = $1")
-        .bind(link_id)
-        .fetch_optional(&mut *tx)
+    store::lock_link(&mut tx, link_id).await?;
+    let (identity_id, contact_id, status) = store::link_state(&mut tx, link_id)
         .await?
         .ok_or(IdentityError::NoLink(link_id))?;
-    let status: String = row.try_get("status")?;
     let current = Status::parse(&status).filter(|s| from.contains(s));
     let Some(current) = current else {
         return Err(IdentityError::Transition {
@@ -141,20 +108,10 @@ async fn decide(
             action,
         });
     };
-    let now = now_ms();
-    sqlx::query(
-        "UPDATE identity_links SET status = $1, decided_by = $2, decided_at = $3, updated_at = $4 WHERE id = $5",
-    )
-    .bind(to.as_str())
-    .bind(actor)
-    .bind(now)
-    .bind(now)
-    .bind(link_id)
-    .execute(&mut *tx)
-    .await?;
+    store::set_link_status(&mut tx, link_id, to.as_str(), actor, now_ms()).await?;
     let details = json!({
-        "identity_id": row.try_get::<i64, _>("identity_id")?,
-        "contact_id": row.try_get::<i64, _>("contact_id")?,
+        "identity_id": identity_id,
+        "contact_id": contact_id,
         "from": current.as_str(),
         "to": to.as_str(),
     });
@@ -199,16 +156,12 @@ pub async fn unlink(db: &Db, link_id: i64, actor: &str) -> Result<LinkView, Iden
 /// evidence; a confirmed one is an error.
 pub async fn link(db: &Db, identity_id: i64, contact_id: i64, actor: &str) -> Result<LinkView, IdentityError> {
     // Identities and contacts are never deleted: checking first is safe.
-    sqlx::query("SELECT id FROM identities WHERE id = $1")
-        .bind(identity_id)
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(IdentityError::NoIdentity(identity_id))?;
-    sqlx::query("SELECT id FROM contacts WHERE id = $1")
-        .bind(contact_id)
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(IdentityError::NoContact(contact_id))?;
+    if !store::identity_exists(db, identity_id).await? {
+        return Err(IdentityError::NoIdentity(identity_id));
+    }
+    if !contact_exists(db, contact_id).await? {
+        return Err(IdentityError::NoContact(contact_id));
+    }
     let manual = Evidence {
         kind: "manual".into(),
         value: actor.into(),
@@ -219,35 +172,21 @@ pub async fn link(db: &Db, identity_id: i64, contact_id: i64, actor: &str) -> Re
     };
     let now = now_ms();
     let mut tx = db.begin().await?;
-    let inserted = sqlx::query(
-        "INSERT INTO identity_links (identity_id, contact_id, method, confidence, evidence, status, decided_by, \
-         decided_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-         ON CONFLICT (identity_id, contact_id) DO NOTHING RETURNING id",
-    )
-    .bind(identity_id)
-    .bind(contact_id)
-    .bind("manual")
-    .bind(1.0f64)
-    .bind(evidence_json(std::slice::from_ref(&manual)))
-    .bind(Status::Confirmed.as_str())
-    .bind(actor)
-    .bind(now)
-    .bind(now)
-    .bind(now)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let (link_id, from) = match inserted {
-        Some(row) => (row.try_get::<i64, _>("id")?, None),
+    let link = NewLink {
+        identity_id,
+        contact_id,
+        method: "manual",
+        confidence: 1.0,
+        evidence: &evidence_json(std::slice::from_ref(&manual)),
+        status: Status::Confirmed.as_str(),
+        decided_by: Some(actor),
+        decided_at: Some(now),
+        now,
+    };
+    let (link_id, from) = match store::insert_link(&mut tx, &link).await? {
+        Some(id) => (id, None),
         None => {
-            let row = sqlx::query(
-                "SELECT id, status, evidence FROM identity_links WHERE identity_id = $1 AND contact_id = $2",
-            )
-            .bind(identity_id)
-            .bind(contact_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            let id: i64 = row.try_get("id")?;
-            let status: String = row.try_get("status")?;
+            let (id, status, evidence) = store::pair_link(&mut tx, identity_id, contact_id).await?;
             let Some(from) = Status::parse(&status).filter(|s| *s != Status::Confirmed) else {
                 return Err(IdentityError::Transition {
                     id,
@@ -255,22 +194,18 @@ pub async fn link(db: &Db, identity_id: i64, contact_id: i64, actor: &str) -> Re
                     action: "linked",
                 });
             };
-            let evidence = merge(&parse_evidence(&row.try_get::<String, _>("evidence")?), &[manual]);
-            sqlx::query(
-                "UPDATE identity_links SET status = $1, method = $2, confidence = $3, evidence = $4, \
-                 decided_by = $5, decided_at = $6, updated_at = $7 WHERE id = $8 AND status = $9",
-            )
-            .bind(Status::Confirmed.as_str())
-            .bind("manual")
-            .bind(1.0f64)
-            .bind(evidence_json(&evidence))
-            .bind(actor)
-            .bind(now)
-            .bind(now)
-            .bind(id)
-            .bind(from.as_str())
-            .execute(&mut *tx)
-            .await?;
+            let evidence = merge(&parse_evidence(&evidence), &[manual]);
+            let change = LinkChange {
+                id,
+                from: from.as_str(),
+                to: Status::Confirmed.as_str(),
+                method: "manual",
+                confidence: 1.0,
+                evidence: &evidence_json(&evidence),
+                actor,
+                now,
+            };
+            store::decide_link(&mut tx, &change).await?;
             (id, Some(from))
         }
     };

@@ -10,10 +10,10 @@
 
 use serde::Serialize;
 use serde_json::json;
-use sqlx::Row;
 
 use super::plan::{Status, merge};
 use super::{Evidence, IdentityError, LinkView, evidence_json, parse_evidence, review, subject};
+use crate::store::identity as store;
 use crate::store::{Db, audit, now_ms};
 use crate::tokens::{hash, random_secret};
 
@@ -54,18 +54,7 @@ pub async fn create(db: &Db, link_id: i64, actor: &str) -> Result<NewVerificatio
     let now = now_ms();
     let expires_at = now + VALID_MS;
     let mut tx = db.begin().await?;
-    let id: i64 = sqlx::query(
-        "INSERT INTO identity_verifications (link_id, token_hash, created_by, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
-    )
-    .bind(link_id)
-    .bind(hash(&token))
-    .bind(actor)
-    .bind(now)
-    .bind(expires_at)
-    .fetch_one(&mut *tx)
-    .await?
-    .try_get("id")?;
+    let id = store::insert_verification(&mut tx, link_id, &hash(&token), actor, now, expires_at).await?;
     let details = json!({"verification_id": id, "contact_id": link.contact_id, "expires_at": expires_at});
     audit(
         &mut *tx,
@@ -84,21 +73,10 @@ pub async fn create(db: &Db, link_id: i64, actor: &str) -> Result<NewVerificatio
 
 /// The account a usable `token` asks about.
 pub async fn pending(db: &Db, token: &str) -> Result<Pending, IdentityError> {
-    let row = sqlx::query(
-        "SELECT i.network, i.handle FROM identity_verifications v JOIN identity_links l ON l.id = v.link_id \
-         JOIN identities i ON i.id = l.identity_id \
-         WHERE v.token_hash = $1 AND v.completed_at IS NULL AND v.expires_at > $2 AND l.status = $3",
-    )
-    .bind(hash(token))
-    .bind(now_ms())
-    .bind(Status::Proposed.as_str())
-    .fetch_optional(db.pool())
-    .await?
-    .ok_or(IdentityError::Verification)?;
-    Ok(Pending {
-        network: row.try_get("network")?,
-        handle: row.try_get("handle")?,
-    })
+    let (network, handle) = store::pending_verification(db, &hash(token), now_ms(), Status::Proposed.as_str())
+        .await?
+        .ok_or(IdentityError::Verification)?;
+    Ok(Pending { network, handle })
 }
 
 /// The customer confirms: the token is used up and the link confirmed
@@ -107,25 +85,12 @@ pub async fn complete(db: &Db, token: &str) -> Result<LinkView, IdentityError> {
     let now = now_ms();
     let mut tx = db.begin().await?;
     // Used up first: of two requests with one token, one finds it unused.
-    let row = sqlx::query(
-        "UPDATE identity_verifications SET completed_at = $1 \
-         WHERE token_hash = $2 AND completed_at IS NULL AND expires_at > $3 RETURNING id, link_id, created_by",
-    )
-    .bind(now)
-    .bind(hash(token))
-    .bind(now)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(IdentityError::Verification)?;
-    let (id, link_id, sent_by): (i64, i64, String) =
-        (row.try_get("id")?, row.try_get("link_id")?, row.try_get("created_by")?);
-    let link =
-        sqlx::query("SELECT identity_id, contact_id, evidence FROM identity_links WHERE id = $1 AND status = $2")
-            .bind(link_id)
-            .bind(Status::Proposed.as_str())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(IdentityError::Verification)?;
+    let (id, link_id, sent_by) = store::use_verification(&mut tx, &hash(token), now)
+        .await?
+        .ok_or(IdentityError::Verification)?;
+    let (identity_id, contact_id, stored) = store::link_with_status(&mut tx, link_id, Status::Proposed.as_str())
+        .await?
+        .ok_or(IdentityError::Verification)?;
     let proof = Evidence {
         kind: "verification-link".into(),
         value: sent_by,
@@ -134,24 +99,21 @@ pub async fn complete(db: &Db, token: &str) -> Result<LinkView, IdentityError> {
         ambiguous: false,
         matches: None,
     };
-    let evidence = merge(&parse_evidence(&link.try_get::<String, _>("evidence")?), &[proof]);
-    sqlx::query(
-        "UPDATE identity_links SET status = $1, method = $2, confidence = 1.0, evidence = $3, decided_by = $4, \
-         decided_at = $5, updated_at = $6 WHERE id = $7",
+    let evidence = merge(&parse_evidence(&stored), &[proof]);
+    store::verify_link(
+        &mut tx,
+        link_id,
+        Status::Confirmed.as_str(),
+        "verification-link",
+        &evidence_json(&evidence),
+        CUSTOMER,
+        now,
     )
-    .bind(Status::Confirmed.as_str())
-    .bind("verification-link")
-    .bind(evidence_json(&evidence))
-    .bind(CUSTOMER)
-    .bind(now)
-    .bind(now)
-    .bind(link_id)
-    .execute(&mut *tx)
     .await?;
     let details = json!({
         "verification_id": id,
-        "identity_id": link.try_get::<i64, _>("identity_id")?,
-        "contact_id": link.try_get::<i64, _>("contact_id")?,
+        "identity_id": identity_id,
+        "contact_id": contact_id,
         "from": Status::Proposed.as_str(),
         "to": Status::Confirmed.as_str(),
     });
