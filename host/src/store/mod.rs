@@ -5,6 +5,7 @@
 pub mod accounts;
 mod audit;
 pub(crate) mod codec;
+pub mod replies;
 
 use std::path::Path;
 use std::str::FromStr;
