@@ -6,6 +6,8 @@ pub mod accounts;
 mod audit;
 pub(crate) mod codec;
 pub mod replies;
+pub mod responses;
+pub mod templates;
 
 use std::path::Path;
 use std::str::FromStr;
