@@ -4,13 +4,14 @@
 use std::collections::BTreeMap;
 
 use serde_json::json;
-use sqlx::Row;
 
 use crate::ingest::{Ingest, IngestError};
 use crate::plugins::LoadedChannel;
 use crate::runtime::{Account, CallError};
 use crate::secrets::{SecretBox, SecretError};
-use crate::store::{Db, audit, now_ms};
+pub use crate::store::accounts::ChannelSummary;
+use crate::store::accounts::{self, NewAccount};
+use crate::store::{Db, audit};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChannelError {
@@ -42,22 +43,6 @@ pub struct NewChannel {
     pub secrets: BTreeMap<String, String>,
     /// Let the plugin reach loopback and private addresses (local or test servers).
     pub allow_private: bool,
-}
-
-/// A channel account as `channel list` shows it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-pub struct ChannelSummary {
-    pub name: String,
-    pub plugin: String,
-    pub network: String,
-    /// `active`, `failing`, `rate-limited` or `paused` (waits for an admin).
-    pub status: String,
-    pub last_error: Option<String>,
-    pub posts: i64,
-    /// When the account last changed: added, a page committed or a sync ended.
-    pub updated_at: i64,
-    /// When the scheduler polls it next; null while paused.
-    pub next_poll_at: Option<i64>,
 }
 
 /// Checks config and secrets against the manifest: known fields only, each in
@@ -136,21 +121,20 @@ pub async fn add_as(
         .map_err(|e| ChannelError::Join(e.to_string()))?
         .map_err(ChannelError::Check)?;
     let network = plugin.manifest.network.clone().unwrap_or_default();
-    let now = now_ms();
+    let config = serde_json::to_string(&new.config).unwrap_or_else(|_| "{}".into());
+    let secrets = sbox.seal(&new.secrets, &new.name);
     let mut tx = db.begin().await?;
-    let inserted = sqlx::query(
-        "INSERT INTO channel_accounts (name, plugin, network, config, secrets, allow_private, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING RETURNING id",
+    let inserted = accounts::insert(
+        &mut tx,
+        &NewAccount {
+            name: &new.name,
+            plugin: &new.plugin,
+            network: &network,
+            config: &config,
+            secrets: &secrets,
+            allow_private: new.allow_private,
+        },
     )
-    .bind(&new.name)
-    .bind(&new.plugin)
-    .bind(&network)
-    .bind(serde_json::to_string(&new.config).unwrap_or_else(|_| "{}".into()))
-    .bind(sbox.seal(&new.secrets, &new.name))
-    .bind(i32::from(new.allow_private))
-    .bind(now)
-    .bind(now)
-    .fetch_optional(&mut *tx)
     .await?;
     if inserted.is_none() {
         return Err(ChannelError::Exists(new.name));
@@ -169,26 +153,7 @@ pub async fn add_as(
 }
 
 pub async fn list(db: &Db) -> Result<Vec<ChannelSummary>, ChannelError> {
-    let rows = sqlx::query(
-        "SELECT c.name, c.plugin, c.network, c.status, c.last_error, c.updated_at, c.next_poll_at, \
-         (SELECT COUNT(*) FROM posts p WHERE p.channel_id = c.id) AS posts FROM channel_accounts c ORDER BY c.name",
-    )
-    .fetch_all(db.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ChannelSummary {
-                name: r.try_get("name")?,
-                plugin: r.try_get("plugin")?,
-                network: r.try_get("network")?,
-                status: r.try_get("status")?,
-                last_error: r.try_get("last_error")?,
-                posts: r.try_get("posts")?,
-                updated_at: r.try_get("updated_at")?,
-                next_poll_at: Some(r.try_get("next_poll_at")?).filter(|&at| at != i64::MAX),
-            })
-        })
-        .collect()
+    Ok(accounts::summaries(db).await?)
 }
 
 /// Removes the account, its posts and replies; returns how many posts went.
@@ -199,26 +164,10 @@ pub async fn remove(db: &Db, name: &str) -> Result<u64, ChannelError> {
 /// [`remove`] with `actor` named in the audit log.
 pub async fn remove_as(db: &Db, name: &str, actor: &str) -> Result<u64, ChannelError> {
     let mut tx = db.begin().await?;
-    let id: i64 = sqlx::query("SELECT id FROM channel_accounts WHERE name = $1")
-        .bind(name)
-        .fetch_optional(&mut *tx)
+    let id = accounts::id(&mut *tx, name)
         .await?
-        .ok_or_else(|| ChannelError::Unknown(name.to_string()))?
-        .try_get("id")?;
-    sqlx::query("DELETE FROM replies WHERE channel_id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    // Analyses go with their posts (ON DELETE CASCADE); identities and their links stay.
-    let posts = sqlx::query("DELETE FROM posts WHERE channel_id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    sqlx::query("DELETE FROM channel_accounts WHERE id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        .ok_or_else(|| ChannelError::Unknown(name.to_string()))?;
+    let posts = accounts::delete(&mut tx, id).await?;
     audit(&mut *tx, actor, "channel.remove", name, &json!({"posts": posts})).await?;
     tx.commit().await?;
     Ok(posts)

@@ -8,14 +8,13 @@
 //! same content (Mastodon's `Idempotency-Key`), so a retry after a crash
 //! between the network's answer and the commit does not post twice.
 
-use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 use crate::ingest::{ChannelRef, CommitError, Ingest, IngestError, commit_page};
-use crate::runtime::bindings::{Outbound, ReplyTarget};
-use crate::store::{Db, audit, now_ms};
+use crate::runtime::bindings::Outbound;
+pub use crate::store::replies::Reply;
+use crate::store::{self, Db, audit, now_ms};
 
 /// Longest reply text accepted (networks cut far shorter; this guards the store).
 const MAX_TEXT: usize = 10_000;
@@ -40,24 +39,6 @@ pub enum ReplyError {
     Db(#[from] sqlx::Error),
 }
 
-/// A reply as stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct Reply {
-    pub id: i64,
-    pub channel: String,
-    pub post_id: Option<i64>,
-    pub text: String,
-    pub idempotency_key: String,
-    /// `queued`, `sent` or `failed`.
-    pub status: String,
-    pub external_id: Option<String>,
-    pub url: Option<String>,
-    pub error: Option<String>,
-    pub attempts: i64,
-    pub created_by: String,
-    pub created_at: i64,
-}
-
 /// `text` trimmed, if it is a sendable reply.
 pub fn check_text(text: &str) -> Result<&str, ReplyError> {
     let text = text.trim();
@@ -78,12 +59,9 @@ pub async fn queue(db: &Db, post_id: i64, text: &str, key: Option<&str>, actor: 
         Some(key) => key.to_string(),
         None => hex::encode(&Sha256::digest(format!("{post_id}\n{text}"))[..16]),
     };
-    let channel_id: i64 = sqlx::query("SELECT channel_id FROM posts WHERE id = $1")
-        .bind(post_id)
-        .fetch_optional(db.pool())
+    let channel_id = store::replies::post_channel(db, post_id)
         .await?
-        .ok_or(ReplyError::NoPost(post_id))?
-        .try_get("channel_id")?;
+        .ok_or(ReplyError::NoPost(post_id))?;
     insert(db, channel_id, Some(post_id), text, &key, actor).await
 }
 
@@ -91,12 +69,9 @@ pub async fn queue(db: &Db, post_id: i64, text: &str, key: Option<&str>, actor: 
 /// `queued`, like [`queue`]; the key is the caller's.
 pub async fn queue_broadcast(db: &Db, channel: &str, text: &str, key: &str, actor: &str) -> Result<Reply, ReplyError> {
     let text = check_text(text)?;
-    let channel_id: i64 = sqlx::query("SELECT id FROM channel_accounts WHERE name = $1")
-        .bind(channel)
-        .fetch_optional(db.pool())
+    let channel_id = store::accounts::id(db.pool(), channel)
         .await?
-        .ok_or_else(|| ReplyError::NoChannel(channel.to_string()))?
-        .try_get("id")?;
+        .ok_or_else(|| ReplyError::NoChannel(channel.to_string()))?;
     insert(db, channel_id, None, text, key, actor).await
 }
 
@@ -109,22 +84,7 @@ async fn insert(
     actor: &str,
 ) -> Result<Reply, ReplyError> {
     let mut tx = db.begin().await?;
-    let now = now_ms();
-    let inserted = sqlx::query(
-        "INSERT INTO replies (channel_id, post_id, text, idempotency_key, created_by, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-    )
-    .bind(channel_id)
-    .bind(post_id)
-    .bind(text)
-    .bind(key)
-    .bind(actor)
-    .bind(now)
-    .bind(now)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some(row) = inserted {
-        let id: i64 = row.try_get("id")?;
+    if let Some(id) = store::replies::insert(&mut tx, channel_id, post_id, text, key, actor).await? {
         audit(
             &mut *tx,
             actor,
@@ -135,11 +95,7 @@ async fn insert(
         .await?;
     }
     tx.commit().await?;
-    let id: i64 = sqlx::query("SELECT id FROM replies WHERE idempotency_key = $1")
-        .bind(key)
-        .fetch_one(db.pool())
-        .await?
-        .try_get("id")?;
+    let id = store::replies::id_by_key(db, key).await?;
     get(db, id).await
 }
 
@@ -152,14 +108,14 @@ pub async fn send(ingest: &Ingest, id: i64, actor: &str) -> Result<Reply, ReplyE
         return Ok(reply);
     }
     let target = match reply.post_id {
-        Some(post_id) => Some(target(db, post_id).await?),
+        Some(post_id) => Some(
+            store::replies::target(db, post_id)
+                .await?
+                .ok_or(ReplyError::NoPost(post_id))?,
+        ),
         None => None,
     };
-    sqlx::query("UPDATE replies SET attempts = attempts + 1, updated_at = $1 WHERE id = $2")
-        .bind(now_ms())
-        .bind(id)
-        .execute(db.pool())
-        .await?;
+    store::replies::count_attempt(db, id).await?;
     let stored = ingest.account(&reply.channel).await?;
     let plugin = ingest.channel_plugin(&stored.plugin).await?;
     let message = Outbound {
@@ -175,16 +131,7 @@ pub async fn send(ingest: &Ingest, id: i64, actor: &str) -> Result<Reply, ReplyE
     let mut tx = db.begin().await?;
     match sent {
         Ok(out) => {
-            sqlx::query(
-                "UPDATE replies SET status = 'sent', external_id = $1, url = $2, error = NULL, updated_at = $3 \
-                 WHERE id = $4",
-            )
-            .bind(&out.value.external_id)
-            .bind(&out.value.url)
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+            store::replies::mark_sent(&mut tx, id, &out.value.external_id, out.value.url.as_deref(), now).await?;
             audit(
                 &mut *tx,
                 actor,
@@ -203,12 +150,7 @@ pub async fn send(ingest: &Ingest, id: i64, actor: &str) -> Result<Reply, ReplyE
             commit_page(db, &channel, &[], &[], None, &out.kv_changes).await?;
         }
         Err(e) => {
-            sqlx::query("UPDATE replies SET status = 'failed', error = $1, updated_at = $2 WHERE id = $3")
-                .bind(e.to_string())
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            store::replies::mark_failed(&mut tx, id, &e.to_string(), now).await?;
             audit(
                 &mut *tx,
                 actor,
@@ -223,63 +165,11 @@ pub async fn send(ingest: &Ingest, id: i64, actor: &str) -> Result<Reply, ReplyE
     get(db, id).await
 }
 
-/// What the plugin needs to know of the post being answered.
-async fn target(db: &Db, post_id: i64) -> Result<ReplyTarget, ReplyError> {
-    let row = sqlx::query(
-        "SELECT p.external_id, p.thread_id, i.handle FROM posts p JOIN identities i ON i.id = p.identity_id \
-         WHERE p.id = $1",
-    )
-    .bind(post_id)
-    .fetch_optional(db.pool())
-    .await?
-    .ok_or(ReplyError::NoPost(post_id))?;
-    Ok(ReplyTarget {
-        external_id: row.try_get("external_id")?,
-        author_handle: row.try_get("handle")?,
-        thread_id: row.try_get("thread_id")?,
-    })
-}
-
-const COLUMNS: &str = "r.id, c.name AS channel, r.post_id, r.text, r.idempotency_key, r.status, r.external_id, \
-     r.url, r.error, r.attempts, r.created_by, r.created_at";
-
 pub async fn get(db: &Db, id: i64) -> Result<Reply, ReplyError> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM replies r JOIN channel_accounts c ON c.id = r.channel_id WHERE r.id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(db.pool())
-    .await?
-    .ok_or(ReplyError::NoReply(id))?;
-    Ok(reply(&row)?)
+    store::replies::get(db, id).await?.ok_or(ReplyError::NoReply(id))
 }
 
 /// Replies to `post_id`, or the newest `limit` replies, newest first.
 pub async fn list(db: &Db, post_id: Option<i64>, limit: i64) -> Result<Vec<Reply>, ReplyError> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM replies r JOIN channel_accounts c ON c.id = r.channel_id \
-         WHERE ($1 = 0 OR r.post_id = $1) ORDER BY r.id DESC LIMIT $2"
-    )))
-    .bind(post_id.unwrap_or(0))
-    .bind(limit)
-    .fetch_all(db.pool())
-    .await?;
-    Ok(rows.iter().map(reply).collect::<Result<_, _>>()?)
-}
-
-fn reply(row: &sqlx::any::AnyRow) -> Result<Reply, sqlx::Error> {
-    Ok(Reply {
-        id: row.try_get("id")?,
-        channel: row.try_get("channel")?,
-        post_id: row.try_get("post_id")?,
-        text: row.try_get("text")?,
-        idempotency_key: row.try_get("idempotency_key")?,
-        status: row.try_get("status")?,
-        external_id: row.try_get("external_id")?,
-        url: row.try_get("url")?,
-        error: row.try_get("error")?,
-        attempts: row.try_get("attempts")?,
-        created_by: row.try_get("created_by")?,
-        created_at: row.try_get("created_at")?,
-    })
+    Ok(store::replies::list(db, post_id, limit).await?)
 }

@@ -5,14 +5,14 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::Row;
 
 use super::context::{channel_values, missing, post_values};
 use super::template::{Template, Variable};
 use super::{Response, ResponseError, channel, get, templates};
 use crate::insights::DAY_MS;
 use crate::replies::check_text;
-use crate::store::{Db, audit, now_ms};
+use crate::store::responses::NewResponse;
+use crate::store::{self, Db, audit, now_ms};
 
 /// Most posts one macro response answers: a guard against answering a
 /// whole history by mistake.
@@ -63,14 +63,13 @@ pub async fn create_micro(db: &Db, post_id: i64, content: &Content, actor: &str)
     let new = NewResponse {
         kind: "micro",
         channel_id,
-        requires_approval,
         template: template_name,
         text: text.clone(),
         reply_template: None,
         topic: None,
         alert_id: None,
     };
-    store(db, new, &[(post_id, Ok(text))], actor).await
+    write(db, new, requires_approval, &[(post_id, Ok(text))], actor).await
 }
 
 /// A macro response. The broadcast answers no post, so it may only use
@@ -113,14 +112,13 @@ pub async fn create_macro(db: &Db, request: &MacroRequest, actor: &str) -> Resul
     let new = NewResponse {
         kind: "macro",
         channel_id,
-        requires_approval,
         template: template_name,
         text,
         reply_template: request.audience.as_ref().and(reply_template),
         topic,
         alert_id,
     };
-    store(db, new, &rendered, actor).await
+    write(db, new, requires_approval, &rendered, actor).await
 }
 
 /// The template's name (when stored) and the parsed text.
@@ -137,104 +135,43 @@ async fn resolve(db: &Db, content: &Content) -> Result<(Option<String>, Template
 
 /// The posts of `topic` on the channel created in `[from, until)`.
 async fn topic_posts(db: &Db, channel_id: i64, topic: &str, from: i64, until: i64) -> Result<Vec<i64>, ResponseError> {
-    let rows = sqlx::query(
-        "SELECT pt.post_id FROM post_topics pt JOIN posts p ON p.id = pt.post_id \
-         WHERE pt.topic = $1 AND p.channel_id = $2 AND pt.created_at >= $3 AND pt.created_at < $4 \
-         ORDER BY pt.post_id LIMIT $5",
-    )
-    .bind(topic)
-    .bind(channel_id)
-    .bind(from)
-    .bind(until)
-    .bind(MAX_RECIPIENTS as i64 + 1)
-    .fetch_all(db.pool())
-    .await?;
-    if rows.len() > MAX_RECIPIENTS {
-        let found: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM post_topics pt JOIN posts p ON p.id = pt.post_id \
-             WHERE pt.topic = $1 AND p.channel_id = $2 AND pt.created_at >= $3 AND pt.created_at < $4",
-        )
-        .bind(topic)
-        .bind(channel_id)
-        .bind(from)
-        .bind(until)
-        .fetch_one(db.pool())
-        .await?
-        .try_get("n")?;
+    let posts = store::responses::topic_posts(db, channel_id, topic, from, until, MAX_RECIPIENTS as i64 + 1).await?;
+    if posts.len() > MAX_RECIPIENTS {
+        let found = store::responses::count_topic_posts(db, channel_id, topic, from, until).await?;
         return Err(ResponseError::TooManyRecipients { found });
     }
-    Ok(rows.iter().map(|r| r.try_get("post_id")).collect::<Result<_, _>>()?)
+    Ok(posts)
 }
 
 /// An alert's topic and day. Alerts are per topic (`scope = 'topic'`).
 async fn alert(db: &Db, id: i64) -> Result<(String, i64), ResponseError> {
-    let row = sqlx::query("SELECT subject, bucket_start FROM alerts WHERE id = $1 AND scope = 'topic'")
-        .bind(id)
-        .fetch_optional(db.pool())
+    store::responses::topic_alert(db, id)
         .await?
-        .ok_or(ResponseError::NoAlert(id))?;
-    Ok((row.try_get("subject")?, row.try_get("bucket_start")?))
-}
-
-struct NewResponse {
-    kind: &'static str,
-    channel_id: i64,
-    requires_approval: bool,
-    template: Option<String>,
-    text: String,
-    reply_template: Option<String>,
-    topic: Option<String>,
-    alert_id: Option<i64>,
+        .ok_or(ResponseError::NoAlert(id))
 }
 
 /// Writes the response and its recipients (each with its text, or why it is skipped).
-async fn store(
+async fn write(
     db: &Db,
     new: NewResponse,
+    requires_approval: bool,
     recipients: &[(i64, Result<String, String>)],
     actor: &str,
 ) -> Result<Response, ResponseError> {
-    let status = if new.requires_approval {
+    let status = if requires_approval {
         "pending-approval"
     } else {
         "approved"
     };
     let now = now_ms();
     let mut tx = db.begin().await?;
-    let id: i64 = sqlx::query(
-        "INSERT INTO responses (kind, channel_id, template, text, reply_template, topic, alert_id, status, \
-         created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
-    )
-    .bind(new.kind)
-    .bind(new.channel_id)
-    .bind(&new.template)
-    .bind(&new.text)
-    .bind(&new.reply_template)
-    .bind(&new.topic)
-    .bind(new.alert_id)
-    .bind(status)
-    .bind(actor)
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?
-    .try_get("id")?;
+    let id = store::responses::insert(&mut tx, &new, status, actor, now).await?;
     for (post_id, text) in recipients {
         let (text, recipient_status, error) = match text {
-            Ok(text) => (Some(text), "queued", None),
-            Err(reason) => (None, "skipped", Some(reason)),
+            Ok(text) => (Some(text.as_str()), "queued", None),
+            Err(reason) => (None, "skipped", Some(reason.as_str())),
         };
-        sqlx::query(
-            "INSERT INTO response_recipients (response_id, post_id, text, status, error, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(id)
-        .bind(post_id)
-        .bind(text)
-        .bind(recipient_status)
-        .bind(error)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        store::responses::insert_recipient(&mut tx, id, *post_id, text, recipient_status, error, now).await?;
     }
     let skipped = recipients.iter().filter(|(_, text)| text.is_err()).count();
     audit(

@@ -3,12 +3,12 @@
 
 use serde::Serialize;
 use serde_json::json;
-use sqlx::Row;
 
 use super::ResponseError;
 use super::template::{Template, Variable};
 use crate::replies::check_text;
-use crate::store::{Db, audit, now_ms};
+use crate::store::templates::TemplateRow;
+use crate::store::{self, Db, audit};
 
 /// A template as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -34,18 +34,8 @@ pub async fn save_template(db: &Db, name: &str, body: &str, actor: &str) -> Resu
     }
     let body = check_text(body)?;
     let parsed = Template::parse(body)?;
-    let now = now_ms();
     let mut tx = db.begin().await?;
-    sqlx::query(
-        "INSERT INTO reply_templates (name, body, created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
-         ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
-    )
-    .bind(name)
-    .bind(body)
-    .bind(actor)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    store::templates::save(&mut tx, name, body, actor).await?;
     let variables: Vec<&str> = parsed.variables().into_iter().map(Variable::name).collect();
     audit(
         &mut *tx,
@@ -60,31 +50,21 @@ pub async fn save_template(db: &Db, name: &str, body: &str, actor: &str) -> Resu
 }
 
 pub async fn template(db: &Db, name: &str) -> Result<StoredTemplate, ResponseError> {
-    let row = sqlx::query("SELECT name, body, created_by, created_at, updated_at FROM reply_templates WHERE name = $1")
-        .bind(name)
-        .fetch_optional(db.pool())
+    store::templates::get(db, name)
         .await?
-        .ok_or_else(|| ResponseError::NoTemplate(name.to_string()))?;
-    stored(&row)
+        .map(stored)
+        .ok_or_else(|| ResponseError::NoTemplate(name.to_string()))
 }
 
 /// Every template, by name.
 pub async fn templates(db: &Db) -> Result<Vec<StoredTemplate>, ResponseError> {
-    let rows = sqlx::query("SELECT name, body, created_by, created_at, updated_at FROM reply_templates ORDER BY name")
-        .fetch_all(db.pool())
-        .await?;
-    rows.iter().map(stored).collect()
+    Ok(store::templates::all(db).await?.into_iter().map(stored).collect())
 }
 
 /// Removes template `name`; responses made from it keep their texts.
 pub async fn remove_template(db: &Db, name: &str, actor: &str) -> Result<(), ResponseError> {
     let mut tx = db.begin().await?;
-    let removed = sqlx::query("DELETE FROM reply_templates WHERE name = $1")
-        .bind(name)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if removed == 0 {
+    if !store::templates::remove(&mut tx, name).await? {
         return Err(ResponseError::NoTemplate(name.to_string()));
     }
     audit(
@@ -99,16 +79,15 @@ pub async fn remove_template(db: &Db, name: &str, actor: &str) -> Result<(), Res
     Ok(())
 }
 
-fn stored(row: &sqlx::any::AnyRow) -> Result<StoredTemplate, ResponseError> {
-    let body: String = row.try_get("body")?;
-    Ok(StoredTemplate {
-        name: row.try_get("name")?,
+fn stored(row: TemplateRow) -> StoredTemplate {
+    StoredTemplate {
         // Checked when saved; a body that no longer parses (a variable retired
         // since) lists no variables and is refused when used.
-        variables: Template::parse(&body).map(|t| t.variables()).unwrap_or_default(),
-        body,
-        created_by: row.try_get("created_by")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
+        variables: Template::parse(&row.body).map(|t| t.variables()).unwrap_or_default(),
+        name: row.name,
+        body: row.body,
+        created_by: row.created_by,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
 }

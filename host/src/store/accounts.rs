@@ -1,12 +1,13 @@
-//! Channel accounts as stored, turned into what a plugin call needs; secrets
-//! sealed to their account and sealed again under a new key.
+//! Channel accounts (`channel_accounts`) as stored, turned into what a plugin
+//! call needs; secrets sealed to their account and sealed again under a new
+//! key; added, listed, removed, and their approval setting.
 
 use std::collections::BTreeMap;
 
-use sqlx::Row;
+use sqlx::{Any, AnyConnection, Executor, Row};
 
-use super::Db;
 use super::codec::decode_kv;
+use super::{Db, now_ms};
 use crate::runtime::Account;
 use crate::secrets::{SecretBox, SecretError};
 
@@ -96,4 +97,129 @@ pub async fn reseal_all(db: &Db, from: &SecretBox, to: &SecretBox) -> Result<usi
     }
     tx.commit().await?;
     Ok(rows.len())
+}
+
+/// A channel account as `channel list` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ChannelSummary {
+    pub name: String,
+    pub plugin: String,
+    pub network: String,
+    /// `active`, `failing`, `rate-limited` or `paused` (waits for an admin).
+    pub status: String,
+    pub last_error: Option<String>,
+    pub posts: i64,
+    /// When the account last changed: added, a page committed or a sync ended.
+    pub updated_at: i64,
+    /// When the scheduler polls it next; null while paused.
+    pub next_poll_at: Option<i64>,
+}
+
+/// A channel account to insert: config as JSON, secrets sealed.
+pub struct NewAccount<'a> {
+    pub name: &'a str,
+    pub plugin: &'a str,
+    pub network: &'a str,
+    pub config: &'a str,
+    pub secrets: &'a str,
+    pub allow_private: bool,
+}
+
+/// Inserts the account; `None` when the name is taken.
+pub async fn insert(conn: &mut AnyConnection, new: &NewAccount<'_>) -> Result<Option<i64>, sqlx::Error> {
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO channel_accounts (name, plugin, network, config, secrets, allow_private, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING RETURNING id",
+    )
+    .bind(new.name)
+    .bind(new.plugin)
+    .bind(new.network)
+    .bind(new.config)
+    .bind(new.secrets)
+    .bind(i32::from(new.allow_private))
+    .bind(now)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?
+    .map(|row| row.try_get("id"))
+    .transpose()
+}
+
+/// Every account with its post count, by name.
+pub async fn summaries(db: &Db) -> Result<Vec<ChannelSummary>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT c.name, c.plugin, c.network, c.status, c.last_error, c.updated_at, c.next_poll_at, \
+         (SELECT COUNT(*) FROM posts p WHERE p.channel_id = c.id) AS posts FROM channel_accounts c ORDER BY c.name",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ChannelSummary {
+                name: r.try_get("name")?,
+                plugin: r.try_get("plugin")?,
+                network: r.try_get("network")?,
+                status: r.try_get("status")?,
+                last_error: r.try_get("last_error")?,
+                posts: r.try_get("posts")?,
+                updated_at: r.try_get("updated_at")?,
+                // Stored as the largest time while paused.
+                next_poll_at: Some(r.try_get("next_poll_at")?).filter(|&at| at != i64::MAX),
+            })
+        })
+        .collect()
+}
+
+/// The id of the account called `name`.
+pub async fn id<'e>(executor: impl Executor<'e, Database = Any>, name: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query("SELECT id FROM channel_accounts WHERE name = $1")
+        .bind(name)
+        .fetch_optional(executor)
+        .await?
+        .map(|row| row.try_get("id"))
+        .transpose()
+}
+
+/// Deletes account `id` with its replies and posts (their analyses go with
+/// them by `ON DELETE CASCADE`; identities and their links stay). Returns
+/// how many posts went.
+pub async fn delete(conn: &mut AnyConnection, id: i64) -> Result<u64, sqlx::Error> {
+    sqlx::query("DELETE FROM replies WHERE channel_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    let posts = sqlx::query("DELETE FROM posts WHERE channel_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    sqlx::query("DELETE FROM channel_accounts WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(posts)
+}
+
+/// The id of the account called `name` and whether its responses need approval.
+pub async fn approval(db: &Db, name: &str) -> Result<Option<(i64, bool)>, sqlx::Error> {
+    sqlx::query("SELECT id, requires_approval FROM channel_accounts WHERE name = $1")
+        .bind(name)
+        .fetch_optional(db.pool())
+        .await?
+        .map(|row| Ok((row.try_get("id")?, row.try_get::<i64, _>("requires_approval")? != 0)))
+        .transpose()
+}
+
+/// Sets whether responses on account `name` need approval; false when there
+/// is no such account.
+pub async fn set_approval(conn: &mut AnyConnection, name: &str, required: bool) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query("UPDATE channel_accounts SET requires_approval = $1, updated_at = $2 WHERE name = $3")
+        .bind(i64::from(required))
+        .bind(now_ms())
+        .bind(name)
+        .execute(conn)
+        .await?
+        .rows_affected();
+    Ok(updated != 0)
 }

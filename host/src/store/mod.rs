@@ -9,6 +9,9 @@ pub mod contacts;
 pub mod egress;
 pub mod identity;
 pub mod inbox;
+pub mod replies;
+pub mod responses;
+pub mod templates;
 pub mod tokens;
 
 use std::path::Path;
