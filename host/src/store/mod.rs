@@ -5,6 +5,7 @@
 pub mod accounts;
 mod audit;
 pub(crate) mod codec;
+pub mod registry;
 pub mod trust;
 
 use std::path::Path;
