@@ -5,6 +5,7 @@
 pub mod accounts;
 mod audit;
 pub(crate) mod codec;
+pub mod leases;
 pub mod registry;
 pub mod trust;
 
