@@ -6,6 +6,8 @@ pub mod accounts;
 mod audit;
 pub(crate) mod codec;
 pub mod leases;
+pub mod posts;
+pub mod reanalysis;
 pub mod registry;
 pub mod trust;
 
