@@ -13,7 +13,7 @@ use crate::runtime::bindings::AnalysisInput;
 use crate::runtime::bindings::types::{Analysis, Author, Direction, Post};
 
 /// Rows per multi-row statement (well under every backend's parameter limit).
-pub const CHUNK: usize = 500;
+const CHUNK: usize = 500;
 
 /// The key-value map and lease holder of channel `channel_id`, if it exists;
 /// on PostgreSQL its row stays locked until the transaction ends, which keeps
