@@ -3,14 +3,10 @@
 //! posts an analyzer has not seen (one that failed, or was added). One row per
 //! post and analyzer version, so a re-run changes nothing.
 
-use serde_json::json;
-use sqlx::{Any, Executor, Row};
-
 use crate::runtime::bindings::AnalysisInput;
 use crate::runtime::bindings::types::{Analysis, Post};
 use crate::runtime::{AnalyzerPlugin, CallError};
-use crate::store::codec::kind_from_name;
-use crate::store::{Backend, Db, now_ms, placeholders};
+use crate::store::{Db, posts};
 
 /// Posts per analyzer call.
 pub const BATCH: usize = 256;
@@ -35,21 +31,11 @@ pub async fn catch_up(db: &Db, analyzer: &AnalyzerPlugin) -> Result<(usize, Vec<
     let spec = &analyzer.meta().spec;
     let (mut after, mut stored, mut ids) = (0i64, 0, Vec::new());
     loop {
-        let rows = sqlx::query(
-            "SELECT p.id, p.text, p.kind, p.language FROM posts p WHERE p.id > $1 AND NOT EXISTS \
-             (SELECT 1 FROM analyses a WHERE a.post_id = p.id AND a.plugin = $2) \
-             ORDER BY p.id LIMIT $3",
-        )
-        .bind(after)
-        .bind(&spec.name)
-        .bind(BATCH as i64)
-        .fetch_all(db.pool())
-        .await?;
-        let Some(last) = rows.last() else {
+        let posts = posts::unanalysed(db, &spec.name, after, BATCH as i64).await?;
+        let Some((last, _)) = posts.last() else {
             return Ok((stored, ids));
         };
-        after = last.try_get("id")?;
-        let posts = rows.iter().map(input).collect::<Result<Vec<_>, _>>()?;
+        after = *last;
         match analyze_batch(db, analyzer, &posts).await {
             Ok(n) => {
                 stored += n;
@@ -59,18 +45,6 @@ pub async fn catch_up(db: &Db, analyzer: &AnalyzerPlugin) -> Result<(usize, Vec<
             Err(e) => return Err(e),
         }
     }
-}
-
-/// A post row (`id, text, kind, language`) as an analyzer sees it.
-pub(crate) fn input(row: &sqlx::any::AnyRow) -> Result<(i64, AnalysisInput), sqlx::Error> {
-    Ok((
-        row.try_get("id")?,
-        AnalysisInput {
-            text: row.try_get("text")?,
-            kind: kind_from_name(&row.try_get::<String, _>("kind")?),
-            language: row.try_get("language")?,
-        },
-    ))
 }
 
 async fn analyze_batch(
@@ -85,7 +59,7 @@ async fn analyze_batch(
     let spec = &analyzer.meta().spec;
     let version = spec.version.clone();
     let rows: Vec<(i64, &Analysis)> = posts.iter().map(|(id, _)| *id).zip(&analyses).collect();
-    Ok(store(db.pool(), db.backend(), &spec.name, &version, &rows).await?)
+    Ok(posts::insert_analyses(db.pool(), db.backend(), &spec.name, &version, &rows).await?)
 }
 
 /// One analyzer's analyses of a polled page, in page order.
@@ -138,47 +112,4 @@ pub(crate) async fn call(
         .await
         .map_err(|e| AnalyzeError::Join(e.to_string()))??
         .value)
-}
-
-/// One multi-row insert of (post id, analysis); rows already there are left alone.
-pub(crate) async fn store<'e>(
-    executor: impl Executor<'e, Database = Any>,
-    backend: Backend,
-    plugin: &str,
-    version: &str,
-    rows: &[(i64, &Analysis)],
-) -> Result<usize, sqlx::Error> {
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    let sql = format!(
-        "INSERT INTO analyses (post_id, plugin, version, sentiment, label, intents, topics, language, created_at) \
-         VALUES {} ON CONFLICT (post_id, plugin, version) DO NOTHING",
-        placeholders(rows.len(), 9)
-    );
-    let now = now_ms();
-    // Not kept prepared on PostgreSQL: sqlx's `Any` binds a missing f64 as a
-    // float4 NULL, and a statement prepared with it then refuses an f64 value
-    // ("incorrect binary data format"); analyzers without sentiment (intent)
-    // and with it (sentiment) send the same statement.
-    let keep = backend == Backend::Sqlite;
-    let mut query = sqlx::query(backend.sql(sql)).persistent(keep);
-    for (post_id, a) in rows {
-        let intents: Vec<_> = a
-            .intents
-            .iter()
-            .map(|l| json!({"name": l.name, "confidence": l.confidence}))
-            .collect();
-        query = query
-            .bind(*post_id)
-            .bind(plugin)
-            .bind(version)
-            .bind(a.sentiment.map(f64::from))
-            .bind(&a.label)
-            .bind(serde_json::Value::from(intents).to_string())
-            .bind(serde_json::Value::from(a.topics.clone()).to_string())
-            .bind(&a.language)
-            .bind(now);
-    }
-    Ok(query.execute(executor).await?.rows_affected() as usize)
 }

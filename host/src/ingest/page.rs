@@ -5,19 +5,17 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
 
 use serde_json::{Value, json};
-use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+use sqlx::AnyConnection;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::analyze::{self, PageAnalyses};
+use super::analyze::PageAnalyses;
 use crate::crm::identity::NewAuthor;
 use crate::runtime::bindings::types::{Analysis, Author, Direction, Post};
 use crate::runtime::{KvChanges, VerifiedFields};
-use crate::store::codec::{apply_kv, kind_name};
-use crate::store::{Backend, Db, lookup_sql, now_ms, placeholders};
-
-/// Rows per multi-row statement (well under every backend's parameter limit).
-const CHUNK: usize = 500;
+use crate::store::codec::apply_kv;
+use crate::store::posts::{self, IdentityRow, StoredIdentity};
+use crate::store::{Backend, Db, now_ms};
 
 /// What a commit stored.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -180,23 +178,13 @@ pub async fn commit_pages(
     authors.extend(known_identities(db, &channel.network, &profiles, &authors, now).await?);
 
     let mut tx = db.begin().await?;
-    // The row lock (PostgreSQL) keeps a webhook and a poll from losing each
-    // other's key-value writes; SQLite has one writer at a time anyway.
-    let lock = if db.backend() == Backend::Postgres {
-        " FOR UPDATE"
-    } else {
-        ""
-    };
-    let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT kv, lease_owner FROM channel_accounts WHERE id = $1{lock}"
-    )))
-    .bind(channel_id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(CommitError::NoChannel(channel_id))?;
-    let kv: String = row.try_get("kv")?;
+    // Locked (PostgreSQL) so a webhook and a poll never lose each other's
+    // key-value writes.
+    let (kv, lease_owner) = posts::lock_channel(&mut tx, db.backend(), channel_id)
+        .await?
+        .ok_or(CommitError::NoChannel(channel_id))?;
     if let Some(owner) = &channel.lease_owner
-        && row.try_get::<Option<String>, _>("lease_owner")?.as_ref() != Some(owner)
+        && lease_owner.as_ref() != Some(owner)
     {
         return Err(CommitError::LeaseLost(channel_id));
     }
@@ -208,57 +196,16 @@ pub async fn commit_pages(
         first.insert(&post.external_id, at);
     }
     // (id, position among all the pages' posts) of each new post.
-    let mut new: Vec<(i64, usize)> = Vec::with_capacity(posts.len());
-    for chunk in rows.chunks(CHUNK) {
-        const COLUMNS: usize = 13;
-        let mut query = sqlx::query(db.backend().sql(format!(
-            "INSERT INTO posts (channel_id, external_id, identity_id, kind, direction, text, url, thread_id, \
-             in_reply_to, created_at, language, raw, ingested_at) VALUES {} \
-             ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING id, external_id",
-            placeholders(chunk.len(), COLUMNS)
-        )));
-        for (post, created_at) in chunk {
-            let identity = identities
-                .get(post.author.external_id.as_str())
-                .copied()
-                .unwrap_or_default();
-            query = query
-                .bind(channel_id)
-                .bind(&post.external_id)
-                .bind(identity)
-                .bind(kind_name(post.kind))
-                .bind(if post.direction == Direction::Inbound {
-                    "inbound"
-                } else {
-                    "outbound"
-                })
-                .bind(&post.text)
-                .bind(&post.url)
-                .bind(&post.thread_id)
-                .bind(&post.in_reply_to)
-                .bind(*created_at)
-                .bind(&post.language)
-                .bind(&post.raw)
-                .bind(now);
-        }
-        for row in query.fetch_all(&mut *tx).await? {
-            let external_id: String = row.try_get("external_id")?;
-            if let Some(&at) = first.get(external_id.as_str()) {
-                new.push((row.try_get("id")?, at));
-            }
-        }
-    }
+    let inserted = posts::insert_posts(&mut tx, db.backend(), channel_id, &rows, &identities, now).await?;
+    let mut new: Vec<(i64, usize)> = inserted
+        .iter()
+        .filter_map(|(id, external_id)| first.get(external_id.as_str()).map(|&at| (*id, at)))
+        .collect();
     new.sort_unstable();
     for (plugin, version, rows) in analyses_of(pages, &new) {
-        analyze::store(&mut *tx, db.backend(), plugin, version, &rows).await?;
+        posts::insert_analyses(&mut *tx, db.backend(), plugin, version, &rows).await?;
     }
-    sqlx::query("UPDATE channel_accounts SET state = COALESCE($1, state), kv = $2, updated_at = $3 WHERE id = $4")
-        .bind(state)
-        .bind(apply_kv(&kv, kv_changes))
-        .bind(now)
-        .bind(channel_id)
-        .execute(&mut *tx)
-        .await?;
+    posts::update_channel(&mut tx, channel_id, state, &apply_kv(&kv, kv_changes), now).await?;
     tx.commit().await?;
     known.record(&channel.network, &authors);
     let committed = Committed {
@@ -364,34 +311,14 @@ async fn known_identities(
         .copied()
         .filter(|key| !known.contains_key(*key))
         .collect();
-    for chunk in keys.chunks(CHUNK) {
-        let query = lookup_sql(
-            db.backend(),
-            "id, external_user_id, handle, display_name, profile_url, avatar_url, bio, followers, fields, last_seen",
-            "identities",
-            "external_user_id",
-            1,
-            chunk.len(),
-            &format!("AND network = ${}", chunk.len() + 1),
-        );
-        // Planned for its values each time on PostgreSQL: a plan kept from
-        // while the table was small scans it once it is not.
-        let keep = db.backend() == Backend::Sqlite;
-        let mut query = sqlx::query(db.backend().sql(query)).persistent(keep);
-        for key in chunk {
-            query = query.bind(*key);
-        }
-        for row in query.bind(network).fetch_all(db.pool()).await? {
-            let external_id: String = row.try_get("external_user_id")?;
-            let Some(profile) = profiles.get(external_id.as_str()) else {
-                continue;
-            };
-            let last_seen: i64 = row.try_get("last_seen")?;
-            if profile.stored_as(&row)? && last_seen > now - LAST_SEEN_GRANULARITY_MS {
-                let id = row.try_get("id")?;
-                let digest = profile.digest;
-                ids.insert(external_id, Known { id, digest, last_seen });
-            }
+    for stored in posts::identities(db, network, &keys).await? {
+        let Some(profile) = profiles.get(stored.external_user_id.as_str()) else {
+            continue;
+        };
+        let last_seen = stored.last_seen;
+        if profile.stored_as(&stored) && last_seen > now - LAST_SEEN_GRANULARITY_MS {
+            let (id, digest) = (stored.id, profile.digest);
+            ids.insert(stored.external_user_id, Known { id, digest, last_seen });
         }
     }
     Ok(ids)
@@ -400,59 +327,35 @@ async fn known_identities(
 /// Upserts the authors of `profiles` not in `ids` (new, or changed since)
 /// on (network, external user id) and adds their ids.
 async fn upsert_identities(
-    tx: &mut Transaction<'static, Any>,
+    conn: &mut AnyConnection,
     backend: Backend,
     network: &str,
     profiles: &HashMap<&str, Profile<'_>>,
     now: i64,
     ids: &mut HashMap<String, Known>,
 ) -> Result<(), sqlx::Error> {
-    let changed: Vec<&Profile<'_>> = profiles
+    let changed: Vec<IdentityRow<'_>> = profiles
         .iter()
         .filter(|(key, _)| !ids.contains_key(**key))
-        .map(|(_, profile)| profile)
+        .map(|(_, profile)| IdentityRow {
+            author: profile.author,
+            followers: profile.followers,
+            fields: &profile.fields,
+        })
         .collect();
-    for chunk in changed.chunks(CHUNK) {
-        const COLUMNS: usize = 11;
-        let mut query = sqlx::query(backend.sql(format!(
-            "INSERT INTO identities (network, external_user_id, handle, display_name, profile_url, avatar_url, bio, \
-             followers, fields, first_seen, last_seen) VALUES {} \
-             ON CONFLICT (network, external_user_id) DO UPDATE SET handle = excluded.handle, \
-             display_name = excluded.display_name, profile_url = excluded.profile_url, \
-             avatar_url = excluded.avatar_url, bio = excluded.bio, followers = excluded.followers, \
-             fields = excluded.fields, last_seen = excluded.last_seen RETURNING id, external_user_id",
-            placeholders(chunk.len(), COLUMNS)
-        )));
-        for profile in chunk {
-            let author = profile.author;
-            query = query
-                .bind(network)
-                .bind(&author.external_id)
-                .bind(&author.handle)
-                .bind(&author.display_name)
-                .bind(&author.profile_url)
-                .bind(&author.avatar_url)
-                .bind(&author.bio)
-                .bind(profile.followers)
-                .bind(&profile.fields)
-                .bind(now)
-                .bind(now);
-        }
-        for row in query.fetch_all(&mut **tx).await? {
-            let external_id: String = row.try_get("external_user_id")?;
-            let Some(profile) = profiles.get(external_id.as_str()) else {
-                continue;
-            };
-            let (id, digest) = (row.try_get("id")?, profile.digest);
-            ids.insert(
-                external_id,
-                Known {
-                    id,
-                    digest,
-                    last_seen: now,
-                },
-            );
-        }
+    for (id, external_id) in posts::upsert_identities(conn, backend, network, &changed, now).await? {
+        let Some(profile) = profiles.get(external_id.as_str()) else {
+            continue;
+        };
+        let digest = profile.digest;
+        ids.insert(
+            external_id,
+            Known {
+                id,
+                digest,
+                last_seen: now,
+            },
+        );
     }
     Ok(())
 }
@@ -504,15 +407,15 @@ impl<'a> Profile<'a> {
         }
     }
 
-    /// Whether `row` (an identities row) holds this profile already.
-    fn stored_as(&self, row: &sqlx::any::AnyRow) -> Result<bool, sqlx::Error> {
+    /// Whether `stored` holds this profile already.
+    fn stored_as(&self, stored: &StoredIdentity) -> bool {
         let a = self.author;
-        Ok(row.try_get::<String, _>("handle")? == a.handle
-            && row.try_get::<Option<String>, _>("display_name")? == a.display_name
-            && row.try_get::<Option<String>, _>("profile_url")? == a.profile_url
-            && row.try_get::<Option<String>, _>("avatar_url")? == a.avatar_url
-            && row.try_get::<Option<String>, _>("bio")? == a.bio
-            && row.try_get::<Option<i64>, _>("followers")? == self.followers
-            && row.try_get::<String, _>("fields")? == self.fields)
+        stored.handle == a.handle
+            && stored.display_name == a.display_name
+            && stored.profile_url == a.profile_url
+            && stored.avatar_url == a.avatar_url
+            && stored.bio == a.bio
+            && stored.followers == self.followers
+            && stored.fields == self.fields
     }
 }

@@ -7,8 +7,7 @@ use std::pin::Pin;
 
 use semver::Version;
 use serde_json::json;
-use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::permissions::Permissions;
 use super::trust::{self, TrustError};
@@ -16,6 +15,8 @@ use super::{Manifest, Package, PluginKind};
 use crate::runtime::{CallError, ChannelPlugin, FailReason, LoadError, Plugin, Runtime, sha256_hex};
 use crate::secrets::SecretBox;
 use crate::store::accounts::load as load_account;
+pub use crate::store::registry::active_digest;
+use crate::store::registry::{self as stored, NewPlugin, PluginRow};
 use crate::store::{Db, audit, now_ms};
 
 #[derive(Debug, thiserror::Error)]
@@ -102,11 +103,8 @@ pub struct Installed {
     pub awaiting_approval: Vec<String>,
 }
 
-const COLUMNS: &str =
-    "manifest, digest, package_digest, signer, active, enabled, installed_at, installed_by, awaiting_approval";
-
-fn installed(row: &AnyRow) -> Result<Installed, sqlx::Error> {
-    let text: String = row.try_get("manifest")?;
+fn installed(row: PluginRow) -> Result<Installed, sqlx::Error> {
+    let text = row.manifest;
     // Stored manifests were valid when installed; one this host no longer
     // accepts (a newer API after a host downgrade) is still listed.
     let manifest = Manifest::parse(&text)
@@ -115,15 +113,15 @@ fn installed(row: &AnyRow) -> Result<Installed, sqlx::Error> {
     Ok(Installed {
         manifest,
         manifest_text: text,
-        digest: row.try_get("digest")?,
-        package_digest: row.try_get("package_digest")?,
-        signer: row.try_get("signer")?,
-        active: row.try_get::<i64, _>("active")? != 0,
-        enabled: row.try_get::<i64, _>("enabled")? != 0,
-        installed_at: row.try_get("installed_at")?,
-        installed_by: row.try_get("installed_by")?,
+        digest: row.digest,
+        package_digest: row.package_digest,
+        signer: row.signer,
+        active: row.active,
+        enabled: row.enabled,
+        installed_at: row.installed_at,
+        installed_by: row.installed_by,
         awaiting_approval: row
-            .try_get::<Option<String>, _>("awaiting_approval")?
+            .awaiting_approval
             .map(|text| serde_json::from_str(&text).unwrap_or_else(|_| vec![text]))
             .unwrap_or_default(),
     })
@@ -131,12 +129,8 @@ fn installed(row: &AnyRow) -> Result<Installed, sqlx::Error> {
 
 /// Every installed version, by name then newest first.
 pub async fn list(db: &Db) -> Result<Vec<Installed>, RegistryError> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM plugins ORDER BY name, id DESC"
-    )))
-    .fetch_all(db.pool())
-    .await?;
-    let mut all = rows.iter().map(installed).collect::<Result<Vec<_>, _>>()?;
+    let rows = stored::list(db).await?;
+    let mut all = rows.into_iter().map(installed).collect::<Result<Vec<_>, _>>()?;
     all.sort_by(|a, b| {
         (a.manifest.name.as_str(), &b.manifest.version).cmp(&(b.manifest.name.as_str(), &a.manifest.version))
     });
@@ -158,20 +152,14 @@ pub async fn versions(db: &Db, name: &str) -> Result<Vec<Installed>, RegistryErr
 
 /// The active version of `name` with its wasm, if `name` is installed.
 pub async fn active(db: &Db, name: &str) -> Result<Option<(Installed, Vec<u8>)>, RegistryError> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS}, wasm FROM plugins WHERE name = $1 AND active = 1"
-    )))
-    .bind(name)
-    .fetch_optional(db.pool())
-    .await?;
-    row.map(|r| with_wasm(&r)).transpose()
+    stored::active(db, name).await?.map(with_wasm).transpose()
 }
 
 /// A row's version with its wasm, checked against the digest recorded at
 /// install: wasm changed in the database (by anyone who can write it) is
 /// never run.
-fn with_wasm(row: &AnyRow) -> Result<(Installed, Vec<u8>), RegistryError> {
-    let (installed, wasm): (Installed, Vec<u8>) = (installed(row)?, row.try_get("wasm")?);
+fn with_wasm((row, wasm): (PluginRow, Vec<u8>)) -> Result<(Installed, Vec<u8>), RegistryError> {
+    let installed = installed(row)?;
     if sha256_hex(&wasm) != installed.digest {
         return Err(RegistryError::Tampered {
             name: installed.manifest.name.clone(),
@@ -183,25 +171,7 @@ fn with_wasm(row: &AnyRow) -> Result<(Installed, Vec<u8>), RegistryError> {
 
 /// The installed version `version` of `name` with its wasm, if installed.
 pub async fn version(db: &Db, name: &str, version: &str) -> Result<Option<(Installed, Vec<u8>)>, RegistryError> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS}, wasm FROM plugins WHERE name = $1 AND version = $2"
-    )))
-    .bind(name)
-    .bind(version)
-    .fetch_optional(db.pool())
-    .await?;
-    row.map(|r| with_wasm(&r)).transpose()
-}
-
-/// The wasm digest of the active version of `name` and whether it is
-/// enabled: a cheap check before reusing a loaded plugin.
-pub async fn active_digest(db: &Db, name: &str) -> Result<Option<(String, bool)>, sqlx::Error> {
-    let row = sqlx::query("SELECT digest, enabled FROM plugins WHERE name = $1 AND active = 1")
-        .bind(name)
-        .fetch_optional(db.pool())
-        .await?;
-    row.map(|r| Ok((r.try_get("digest")?, r.try_get::<i64, _>("enabled")? != 0)))
-        .transpose()
+    stored::version(db, name, version).await?.map(with_wasm).transpose()
 }
 
 /// Checks `package` (signature policy, component, imports, `describe`) and
@@ -471,20 +441,8 @@ pub async fn approve(
         check_accounts(db, sbox, &plugin, m, current, false).await?;
     }
     let mut tx = db.begin().await?;
-    sqlx::query("UPDATE plugins SET active = 0 WHERE name = $1")
-        .bind(name)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "UPDATE plugins SET active = 1, enabled = $1, activated_at = $2, awaiting_approval = NULL \
-         WHERE name = $3 AND version = $4",
-    )
-    .bind(i64::from(current.enabled))
-    .bind(now_ms())
-    .bind(name)
-    .bind(version)
-    .execute(&mut *tx)
-    .await?;
+    stored::deactivate(&mut tx, name).await?;
+    stored::activate_approved(&mut tx, name, version, current.enabled, now_ms()).await?;
     let details = json!({"version": version, "granted": pending.awaiting_approval});
     audit(&mut *tx, actor, "plugin.approve", &format!("plugin:{name}"), &details).await?;
     then.activated(&mut tx, m, &current.manifest.version.to_string(), actor)
@@ -514,7 +472,7 @@ async fn check_accounts(
     current: &Installed,
     new_hosts_pending: bool,
 ) -> Result<(), RegistryError> {
-    for name in channels_using(db, &m.name).await? {
+    for name in stored::channels_using(db, &m.name).await? {
         let failed = |reason: String| RegistryError::Check {
             account: name.clone(),
             version: m.version.to_string(),
@@ -539,35 +497,18 @@ fn refused_host(e: &CallError) -> bool {
 /// accounts keep their configuration and committed state throughout.
 pub async fn rollback(db: &Db, name: &str, actor: &str) -> Result<Installed, RegistryError> {
     let mut tx = db.begin().await?;
-    let rows = sqlx::query(
-        "SELECT id, version, active FROM plugins WHERE name = $1 AND awaiting_approval IS NULL \
-         ORDER BY active DESC, activated_at DESC, id DESC",
-    )
-    .bind(name)
-    .fetch_all(&mut *tx)
-    .await?;
-    let (Some(current), Some(previous)) = (rows.first(), rows.get(1)) else {
+    let rows = stored::activation_order(&mut tx, name).await?;
+    let (Some((current, from)), Some((previous, to))) = (rows.first(), rows.get(1)) else {
         return Err(if rows.is_empty() {
             RegistryError::NotInstalled(name.to_string())
         } else {
             RegistryError::NoPrevious { name: name.to_string() }
         });
     };
-    let (from, to): (String, String) = (current.try_get("version")?, previous.try_get("version")?);
-    sqlx::query("UPDATE plugins SET active = 0 WHERE name = $1")
-        .bind(name)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE plugins SET active = 1, activated_at = $1 WHERE id = $2")
-        .bind(now_ms())
-        .bind(previous.try_get::<i64, _>("id")?)
-        .execute(&mut *tx)
-        .await?;
+    stored::deactivate(&mut tx, name).await?;
+    stored::activate(&mut tx, *previous, now_ms()).await?;
     // The version rolled back from sorts behind every other until activated again.
-    sqlx::query("UPDATE plugins SET activated_at = 0 WHERE id = $1")
-        .bind(current.try_get::<i64, _>("id")?)
-        .execute(&mut *tx)
-        .await?;
+    stored::clear_activated_at(&mut tx, *current).await?;
     audit(
         &mut *tx,
         actor,
@@ -589,11 +530,7 @@ pub async fn rollback(db: &Db, name: &str, actor: &str) -> Result<Installed, Reg
 pub async fn set_enabled(db: &Db, name: &str, enabled: bool, actor: &str) -> Result<(), RegistryError> {
     versions(db, name).await?;
     let mut tx = db.begin().await?;
-    sqlx::query("UPDATE plugins SET enabled = $1 WHERE name = $2")
-        .bind(i64::from(enabled))
-        .bind(name)
-        .execute(&mut *tx)
-        .await?;
+    stored::set_enabled(&mut tx, name, enabled).await?;
     let action = if enabled { "plugin.enable" } else { "plugin.disable" };
     audit(&mut *tx, actor, action, &format!("plugin:{name}"), &json!({})).await?;
     tx.commit().await?;
@@ -603,7 +540,7 @@ pub async fn set_enabled(db: &Db, name: &str, enabled: bool, actor: &str) -> Res
 /// Removes every version of `name`, refused while channels use it.
 pub async fn remove(db: &Db, name: &str, actor: &str) -> Result<usize, RegistryError> {
     let existing = versions(db, name).await?;
-    let channels = channels_using(db, name).await?;
+    let channels = stored::channels_using(db, name).await?;
     if !channels.is_empty() {
         return Err(RegistryError::InUse {
             name: name.to_string(),
@@ -611,10 +548,7 @@ pub async fn remove(db: &Db, name: &str, actor: &str) -> Result<usize, RegistryE
         });
     }
     let mut tx = db.begin().await?;
-    sqlx::query("DELETE FROM plugins WHERE name = $1")
-        .bind(name)
-        .execute(&mut *tx)
-        .await?;
+    stored::delete(&mut tx, name).await?;
     let versions: Vec<String> = existing.iter().map(|p| p.manifest.version.to_string()).collect();
     audit(
         &mut *tx,
@@ -626,14 +560,6 @@ pub async fn remove(db: &Db, name: &str, actor: &str) -> Result<usize, RegistryE
     .await?;
     tx.commit().await?;
     Ok(existing.len())
-}
-
-async fn channels_using(db: &Db, name: &str) -> Result<Vec<String>, sqlx::Error> {
-    let rows = sqlx::query("SELECT name FROM channel_accounts WHERE plugin = $1 ORDER BY name")
-        .bind(name)
-        .fetch_all(db.pool())
-        .await?;
-    rows.iter().map(|r| r.try_get("name")).collect()
 }
 
 /// How a stored version starts.
@@ -672,36 +598,30 @@ async fn store(
     };
     let mut tx = db.begin().await?;
     if active {
-        sqlx::query("UPDATE plugins SET active = 0 WHERE name = $1")
-            .bind(&m.name)
-            .execute(&mut *tx)
-            .await?;
+        stored::deactivate(&mut tx, &m.name).await?;
     }
-    sqlx::query(
-        "INSERT INTO plugins (name, version, kind, digest, package_digest, manifest, wasm, signer, active, enabled, \
-         activated_at, installed_at, installed_by, awaiting_approval) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-    )
-    .bind(&m.name)
-    .bind(m.version.to_string())
-    .bind(if m.kind == PluginKind::Channel {
-        "channel"
-    } else {
-        "analyzer"
-    })
-    .bind(&digest)
-    .bind(&package_digest)
-    .bind(&package.manifest_text)
-    .bind(package.wasm.as_slice())
-    .bind(signer.as_deref())
-    .bind(i64::from(active))
-    .bind(i64::from(enabled))
-    .bind(active.then_some(now))
-    .bind(now)
-    .bind(actor)
-    .bind((!awaiting.is_empty()).then(|| json!(awaiting).to_string()))
-    .execute(&mut *tx)
-    .await?;
+    let awaiting_json = (!awaiting.is_empty()).then(|| json!(awaiting).to_string());
+    let row = NewPlugin {
+        name: &m.name,
+        version: &m.version.to_string(),
+        kind: if m.kind == PluginKind::Channel {
+            "channel"
+        } else {
+            "analyzer"
+        },
+        digest: &digest,
+        package_digest: &package_digest,
+        manifest: &package.manifest_text,
+        wasm: &package.wasm,
+        signer: signer.as_deref(),
+        active,
+        enabled,
+        activated_at: active.then_some(now),
+        installed_at: now,
+        installed_by: actor,
+        awaiting_approval: awaiting_json.as_deref(),
+    };
+    stored::insert(&mut tx, &row).await?;
     let details = json!({"version": m.version.to_string(), "digest": digest, "signer": signer, "widens": widening});
     audit(&mut *tx, actor, action, &format!("plugin:{}", m.name), &details).await?;
     if let (Some(previous), Some(then)) = (replaces, then) {

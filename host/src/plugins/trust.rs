@@ -2,10 +2,11 @@
 //! the decision whether a package's signature is acceptable.
 
 use serde_json::json;
-use sqlx::Row;
 
 use super::Package;
 use super::signing::PublicKey;
+use crate::store::trust as stored;
+pub use crate::store::trust::TrustedKey;
 use crate::store::{Db, audit, now_ms};
 
 const REQUIRE_SIGNATURES: &str = "require-signatures";
@@ -30,14 +31,6 @@ pub enum TrustError {
     AlreadyTrusted { key_id: String, name: String },
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
-}
-
-/// A trusted publisher key.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TrustedKey {
-    pub key_id: String,
-    pub name: String,
-    pub added_at: i64,
 }
 
 /// Who signed an acceptable package: `None` for an unsigned one the policy allows.
@@ -65,75 +58,45 @@ pub async fn check(db: &Db, package: &Package) -> Result<Option<TrustedKey>, Tru
 
 /// The trusted key `key_id` with its full public key.
 async fn trusted_with_key(db: &Db, key_id: &str) -> Result<Option<(TrustedKey, Vec<u8>)>, sqlx::Error> {
-    let row = sqlx::query("SELECT key_id, name, added_at, public_key FROM trusted_keys WHERE key_id = $1")
-        .bind(key_id)
-        .fetch_optional(db.pool())
-        .await?;
-    row.map(|r| {
-        let text: String = r.try_get("public_key")?;
+    let found = stored::key_with_public_key(db, key_id).await?;
+    Ok(found.map(|(key, text)| {
         // A stored key that does not parse matches nothing.
         let public_key = toml::from_str::<PublicKey>(&text)
             .map(|k| k.public_key)
             .unwrap_or_default();
-        Ok((trusted_key(&r)?, public_key))
-    })
-    .transpose()
-}
-
-async fn trusted(db: &Db, key_id: &str) -> Result<Option<TrustedKey>, sqlx::Error> {
-    let row = sqlx::query("SELECT key_id, name, added_at FROM trusted_keys WHERE key_id = $1")
-        .bind(key_id)
-        .fetch_optional(db.pool())
-        .await?;
-    row.map(|r| trusted_key(&r)).transpose()
-}
-
-fn trusted_key(row: &sqlx::any::AnyRow) -> Result<TrustedKey, sqlx::Error> {
-    Ok(TrustedKey {
-        key_id: row.try_get("key_id")?,
-        name: row.try_get("name")?,
-        added_at: row.try_get("added_at")?,
-    })
+        (key, public_key)
+    }))
 }
 
 pub async fn add(db: &Db, key: &PublicKey, actor: &str) -> Result<TrustedKey, TrustError> {
     let key_id = key.id();
-    if let Some(existing) = trusted(db, &key_id).await? {
+    if let Some(existing) = stored::key(db, &key_id).await? {
         return Err(TrustError::AlreadyTrusted {
             key_id,
             name: existing.name,
         });
     }
-    let added_at = now_ms();
+    let trusted = TrustedKey {
+        key_id,
+        name: key.name.clone(),
+        added_at: now_ms(),
+    };
     let mut tx = db.begin().await?;
-    sqlx::query("INSERT INTO trusted_keys (key_id, name, public_key, added_at) VALUES ($1, $2, $3, $4)")
-        .bind(&key_id)
-        .bind(&key.name)
-        .bind(key.to_text())
-        .bind(added_at)
-        .execute(&mut *tx)
-        .await?;
+    stored::insert_key(&mut tx, &trusted, &key.to_text()).await?;
     audit(
         &mut *tx,
         actor,
         "plugin.trust.add",
-        &format!("key:{key_id}"),
+        &format!("key:{}", trusted.key_id),
         &json!({"name": key.name}),
     )
     .await?;
     tx.commit().await?;
-    Ok(TrustedKey {
-        key_id,
-        name: key.name.clone(),
-        added_at,
-    })
+    Ok(trusted)
 }
 
 pub async fn list(db: &Db) -> Result<Vec<TrustedKey>, TrustError> {
-    let rows = sqlx::query("SELECT key_id, name, added_at FROM trusted_keys ORDER BY name, key_id")
-        .fetch_all(db.pool())
-        .await?;
-    Ok(rows.iter().map(trusted_key).collect::<Result<_, _>>()?)
+    Ok(stored::keys(db).await?)
 }
 
 /// Removes the key whose id or name is `key`; installed plugins it signed stay.
@@ -144,10 +107,7 @@ pub async fn remove(db: &Db, key: &str, actor: &str) -> Result<TrustedKey, Trust
         .find(|k| k.key_id == key || k.name == key)
         .ok_or_else(|| TrustError::UnknownKey(key.to_string()))?;
     let mut tx = db.begin().await?;
-    sqlx::query("DELETE FROM trusted_keys WHERE key_id = $1")
-        .bind(&found.key_id)
-        .execute(&mut *tx)
-        .await?;
+    stored::delete_key(&mut tx, &found.key_id).await?;
     audit(
         &mut *tx,
         actor,
@@ -161,22 +121,12 @@ pub async fn remove(db: &Db, key: &str, actor: &str) -> Result<TrustedKey, Trust
 }
 
 pub async fn require_signatures(db: &Db) -> Result<bool, sqlx::Error> {
-    let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
-        .bind(REQUIRE_SIGNATURES)
-        .fetch_optional(db.pool())
-        .await?;
-    Ok(row.map(|r| r.try_get::<String, _>("value")).transpose()?.as_deref() == Some("true"))
+    Ok(stored::setting(db, REQUIRE_SIGNATURES).await?.as_deref() == Some("true"))
 }
 
 pub async fn set_require_signatures(db: &Db, required: bool, actor: &str) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
-    sqlx::query(
-        "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    )
-    .bind(REQUIRE_SIGNATURES)
-    .bind(required.to_string())
-    .execute(&mut *tx)
-    .await?;
+    stored::set_setting(&mut tx, REQUIRE_SIGNATURES, &required.to_string()).await?;
     audit(
         &mut *tx,
         actor,

@@ -8,11 +8,11 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use sqlx::Row;
 
 use super::ReanalysisError;
-use crate::insights::dialect;
-use crate::store::{Backend, Db};
+use crate::store::Db;
+pub use crate::store::reanalysis::Example;
+use crate::store::reanalysis::{changed, pairings};
 
 /// How often one label became another.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -29,19 +29,6 @@ pub struct LabelCount {
     pub label: Option<String>,
     pub from: i64,
     pub to: i64,
-}
-
-/// A post whose label or top intent changed.
-#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct Example {
-    pub post_id: i64,
-    pub text: String,
-    pub from_label: Option<String>,
-    pub to_label: Option<String>,
-    pub from_intent: Option<String>,
-    pub to_intent: Option<String>,
-    pub from_sentiment: Option<f64>,
-    pub to_sentiment: Option<f64>,
 }
 
 /// Two versions of one analyzer side by side.
@@ -87,26 +74,6 @@ fn rate(n: i64, of: i64) -> f64 {
     if of == 0 { 1.0 } else { n as f64 / of as f64 }
 }
 
-/// The pairs of analyses of `$1` by versions `$2` (old, `a`) and `$3` (new,
-/// `b`), with each side's top intent.
-fn pairs_sql(backend: Backend) -> String {
-    let top = |side: &str| {
-        let (from, objects) = dialect::intents_from(backend, &format!("{side}.intents"));
-        let (name, conf) = (dialect::intent_name(backend), dialect::intent_confidence(backend));
-        format!(
-            "(SELECT {name} FROM {from} WHERE {objects} AND {conf} IS NOT NULL ORDER BY {conf} DESC, {name} LIMIT 1)"
-        )
-    };
-    format!(
-        "pairs AS (SELECT a.post_id, a.label AS from_label, b.label AS to_label, a.sentiment AS from_sentiment, \
-         b.sentiment AS to_sentiment, {a_top} AS from_intent, {b_top} AS to_intent \
-         FROM analyses a JOIN analyses b ON b.post_id = a.post_id AND b.plugin = a.plugin AND b.version = $3 \
-         WHERE a.plugin = $1 AND a.version = $2)",
-        a_top = top("a"),
-        b_top = top("b"),
-    )
-}
-
 /// Compares versions `from` and `to` of `plugin` over the posts both analysed,
 /// with up to `examples` changed posts.
 pub async fn compare(
@@ -116,17 +83,7 @@ pub async fn compare(
     to: &str,
     examples: i64,
 ) -> Result<Comparison, ReanalysisError> {
-    let pairs = pairs_sql(db.backend());
-    let grouped = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "WITH {pairs} SELECT from_label, to_label, from_intent, to_intent, COUNT(*) AS posts, \
-         SUM(to_sentiment - from_sentiment) AS delta, COUNT(to_sentiment - from_sentiment) AS deltas \
-         FROM pairs GROUP BY from_label, to_label, from_intent, to_intent"
-    )))
-    .bind(plugin)
-    .bind(from)
-    .bind(to)
-    .fetch_all(db.pool())
-    .await?;
+    let grouped = pairings(db, plugin, from, to).await?;
     let mut c = Comparison {
         plugin: plugin.to_string(),
         from_version: from.to_string(),
@@ -145,10 +102,10 @@ pub async fn compare(
     type Key = (Option<String>, Option<String>);
     let (mut labels, mut intents) = (BTreeMap::<Key, i64>::new(), BTreeMap::<Key, i64>::new());
     let mut delta = 0.0;
-    for row in &grouped {
-        let label: Key = (row.try_get("from_label")?, row.try_get("to_label")?);
-        let intent: Key = (row.try_get("from_intent")?, row.try_get("to_intent")?);
-        let posts: i64 = row.try_get("posts")?;
+    for row in grouped {
+        let label: Key = (row.from_label, row.to_label);
+        let intent: Key = (row.from_intent, row.to_intent);
+        let posts = row.posts;
         c.compared += posts;
         if label.0 == label.1 {
             c.label_agreement += posts;
@@ -158,8 +115,8 @@ pub async fn compare(
         }
         *labels.entry(label).or_default() += posts;
         *intents.entry(intent).or_default() += posts;
-        delta += row.try_get::<Option<f64>, _>("delta")?.unwrap_or(0.0);
-        c.sentiment_compared += row.try_get::<i64, _>("deltas")?;
+        delta += row.delta.unwrap_or(0.0);
+        c.sentiment_compared += row.deltas;
     }
     if c.sentiment_compared > 0 {
         c.mean_sentiment_delta = Some((delta / c.sentiment_compared as f64 * 1e6).round() / 1e6);
@@ -167,29 +124,7 @@ pub async fn compare(
     (c.labels_confusion, c.labels) = tally(labels);
     (c.intents_confusion, c.intents) = tally(intents);
 
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "WITH {pairs} SELECT pairs.*, p.text FROM pairs JOIN posts p ON p.id = pairs.post_id \
-         WHERE from_label IS DISTINCT FROM to_label OR from_intent IS DISTINCT FROM to_intent \
-         ORDER BY pairs.post_id DESC LIMIT $4"
-    )))
-    .bind(plugin)
-    .bind(from)
-    .bind(to)
-    .bind(examples)
-    .fetch_all(db.pool())
-    .await?;
-    for row in &rows {
-        c.examples.push(Example {
-            post_id: row.try_get("post_id")?,
-            text: row.try_get("text")?,
-            from_label: row.try_get("from_label")?,
-            to_label: row.try_get("to_label")?,
-            from_intent: row.try_get("from_intent")?,
-            to_intent: row.try_get("to_intent")?,
-            from_sentiment: row.try_get("from_sentiment")?,
-            to_sentiment: row.try_get("to_sentiment")?,
-        });
-    }
+    c.examples = changed(db, plugin, from, to, examples).await?;
     Ok(c)
 }
 

@@ -8,13 +8,13 @@
 
 use std::time::Duration;
 
-use sqlx::Row;
 use tokio::sync::watch;
 
 use super::{Job, JobStatus, ReanalysisError, get, load};
 use crate::ingest::analyze::{self, BATCH};
 use crate::runtime::Runtime;
-use crate::store::{Backend, Db, now_ms};
+use crate::store::reanalysis::{self as stored, Batch};
+use crate::store::{Db, now_ms, posts};
 
 /// How one worker runs a job.
 #[derive(Clone, Debug)]
@@ -43,18 +43,7 @@ fn until(ttl: Duration) -> i64 {
 
 /// Leases job `id` for `owner` (free, expired, or already `owner`'s).
 async fn acquire(db: &Db, id: i64, options: &RunOptions) -> Result<Option<Job>, ReanalysisError> {
-    let taken = sqlx::query(
-        "UPDATE reanalysis_jobs SET lease_owner = $1, lease_until = $2 \
-         WHERE id = $3 AND status = 'running' AND (lease_until < $4 OR lease_owner = $1)",
-    )
-    .bind(&options.owner)
-    .bind(until(options.lease_ttl))
-    .bind(id)
-    .bind(now_ms())
-    .execute(db.pool())
-    .await?
-    .rows_affected()
-        == 1;
+    let taken = stored::lease(db, id, &options.owner, until(options.lease_ttl), now_ms()).await?;
     let job = get(db, id).await?;
     match (taken, job.status) {
         (true, _) => Ok(Some(job)),
@@ -91,36 +80,27 @@ pub async fn run(
     };
     progress(&job);
     loop {
-        let rows = sqlx::query(
-            "SELECT p.id, p.text, p.kind, p.language, b.id AS has FROM posts p LEFT JOIN analyses b \
-             ON b.post_id = p.id AND b.plugin = $1 AND b.version = $2 \
-             WHERE p.id > $3 AND p.id <= $4 ORDER BY p.id LIMIT $5",
+        let rows = posts::to_reanalyse(
+            db,
+            &job.plugin,
+            &job.to_version,
+            job.cursor_post_id,
+            job.last_post_id,
+            options.batch.max(1) as i64,
         )
-        .bind(&job.plugin)
-        .bind(&job.to_version)
-        .bind(job.cursor_post_id)
-        .bind(job.last_post_id)
-        .bind(options.batch.max(1) as i64)
-        .fetch_all(db.pool())
         .await?;
-        let Some(last) = rows.last() else {
+        let Some(&(cursor, _)) = rows.last() else {
             finish(db, &job, options, JobStatus::Done, None).await?;
-            if db.backend() == Backend::Postgres {
-                // The job doubled the analyses: without fresh statistics the
-                // planner picked nested loops that made the comparison and the
-                // recompute of a switch take minutes for 20,000 posts.
-                sqlx::query("ANALYZE analyses").execute(db.pool()).await?;
-            }
+            // The job doubled the analyses.
+            posts::refresh_analyses_statistics(db).await?;
             return get(db, id).await;
         };
-        let cursor: i64 = last.try_get("id")?;
+        let done = rows.len() as i64;
         // Posts the ingest already analysed with this version are not sent again.
-        let mut todo = Vec::with_capacity(rows.len());
-        for row in &rows {
-            if row.try_get::<Option<i64>, _>("has")?.is_none() {
-                todo.push(analyze::input(row)?);
-            }
-        }
+        let todo: Vec<_> = rows
+            .into_iter()
+            .filter_map(|(post, input)| input.map(|input| (post, input)))
+            .collect();
         let (analyses, failure) = if todo.is_empty() {
             (Vec::new(), None)
         } else {
@@ -133,23 +113,15 @@ pub async fn run(
         };
         let failed = if failure.is_some() { todo.len() as i64 } else { 0 };
         let mut tx = db.begin().await?;
-        let kept = sqlx::query(
-            "UPDATE reanalysis_jobs SET cursor_post_id = $1, posts_done = posts_done + $2, \
-             posts_failed = posts_failed + $3, error = COALESCE($4, error), lease_until = $5, updated_at = $6 \
-             WHERE id = $7 AND lease_owner = $8 AND status = 'running'",
-        )
-        .bind(cursor)
-        .bind(rows.len() as i64)
-        .bind(failed)
-        .bind(failure.as_deref())
-        .bind(until(options.lease_ttl))
-        .bind(now_ms())
-        .bind(id)
-        .bind(&options.owner)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
+        let batch = Batch {
+            cursor,
+            done,
+            failed,
+            error: failure.as_deref(),
+            lease_until: until(options.lease_ttl),
+            now: now_ms(),
+        };
+        let kept = stored::advance(&mut tx, id, &options.owner, &batch).await?;
         if !kept {
             tx.rollback().await?;
             let now = get(db, id).await?;
@@ -161,7 +133,7 @@ pub async fn run(
         if !analyses.is_empty() {
             let backend = db.backend();
             let rows: Vec<_> = todo.iter().map(|(id, _)| *id).zip(&analyses).collect();
-            analyze::store(&mut *tx, backend, &job.plugin, &job.to_version, &rows).await?;
+            posts::insert_analyses(&mut *tx, backend, &job.plugin, &job.to_version, &rows).await?;
         }
         tx.commit().await?;
         job = get(db, id).await?;
@@ -177,19 +149,7 @@ async fn finish(
     status: JobStatus,
     error: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    let now = now_ms();
-    sqlx::query(
-        "UPDATE reanalysis_jobs SET status = $1, error = COALESCE($2, error), lease_owner = NULL, lease_until = 0, \
-         updated_at = $3, finished_at = $3 WHERE id = $4 AND lease_owner = $5 AND status = 'running'",
-    )
-    .bind(status.as_str())
-    .bind(error)
-    .bind(now)
-    .bind(job.id)
-    .bind(&options.owner)
-    .execute(db.pool())
-    .await?;
-    Ok(())
+    stored::finish(db, job.id, &options.owner, status, error, now_ms()).await
 }
 
 /// A node's worker of queued jobs in `socialcrm serve`.
@@ -226,13 +186,7 @@ pub async fn work(worker: Worker, mut stop: watch::Receiver<bool>) {
         idle,
     } = worker;
     while !*stop.borrow() {
-        let due = sqlx::query(
-            "SELECT id FROM reanalysis_jobs WHERE status = 'running' AND lease_until < $1 ORDER BY id LIMIT 1",
-        )
-        .bind(now_ms())
-        .fetch_optional(db.pool())
-        .await;
-        match due.and_then(|row| row.map(|r| r.try_get::<i64, _>("id")).transpose()) {
+        match stored::due(&db, now_ms()).await {
             Ok(Some(id)) => {
                 let ran = tokio::select! {
                     ran = run(&db, &runtime, id, &options, &|_| {}) => Some(ran),
@@ -259,14 +213,7 @@ pub async fn work(worker: Worker, mut stop: watch::Receiver<bool>) {
 
 /// Frees a lease at shutdown so another node resumes the job at once.
 async fn release(db: &Db, id: i64, owner: &str) {
-    let freed = sqlx::query(
-        "UPDATE reanalysis_jobs SET lease_owner = NULL, lease_until = 0 WHERE id = $1 AND lease_owner = $2",
-    )
-    .bind(id)
-    .bind(owner)
-    .execute(db.pool())
-    .await;
-    if let Err(e) = freed {
+    if let Err(e) = stored::release(db, id, owner).await {
         tracing::warn!(job = id, error = %e, "cannot free the re-analysis lease; it expires by itself");
     }
 }

@@ -24,15 +24,16 @@ use std::pin::Pin;
 use semver::Version;
 use serde::Serialize;
 use serde_json::json;
-use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, AnyConnection, Transaction};
 
 use crate::ingest::AnalyzeError;
 use crate::insights::{InsightsError, RecomputeReport};
 use crate::plugins::registry::{self, FindError, RegistryError};
 use crate::plugins::{Manifest, PluginKind};
 use crate::runtime::{AnalyzerPlugin, LoadError, Runtime};
-use crate::store::{Db, audit, now_ms};
+use crate::store::reanalysis::{self as stored, NewJob};
+pub use crate::store::reanalysis::{Job, JobStatus};
+use crate::store::{Db, audit, now_ms, posts};
 
 pub use compare::{Comparison, Example, LabelCount, LabelPair, compare};
 pub use job::{RunOptions, Worker, run, work};
@@ -65,100 +66,6 @@ pub enum ReanalysisError {
     Insights(#[from] InsightsError),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
-}
-
-/// Where a job is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum JobStatus {
-    /// Waiting for a worker or being worked.
-    Running,
-    Done,
-    Failed,
-    Cancelled,
-}
-
-impl JobStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::Running => "running",
-            JobStatus::Done => "done",
-            JobStatus::Failed => "failed",
-            JobStatus::Cancelled => "cancelled",
-        }
-    }
-
-    fn parse(s: &str) -> JobStatus {
-        match s {
-            "done" => JobStatus::Done,
-            "failed" => JobStatus::Failed,
-            "cancelled" => JobStatus::Cancelled,
-            _ => JobStatus::Running,
-        }
-    }
-}
-
-/// A re-analysis job and its progress.
-#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct Job {
-    pub id: i64,
-    pub plugin: String,
-    /// The version compared with (what insights read when the job started).
-    pub from_version: Option<String>,
-    pub to_version: String,
-    pub status: JobStatus,
-    /// Posts up to this id are the job's history.
-    pub last_post_id: i64,
-    pub posts_total: i64,
-    pub posts_done: i64,
-    /// Posts in batches the new version failed on (skipped; `error` says why).
-    pub posts_failed: i64,
-    /// The last post done: a resumed job goes on after it.
-    pub cursor_post_id: i64,
-    pub error: Option<String>,
-    pub lease_owner: Option<String>,
-    pub lease_until: i64,
-    pub created_by: String,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub finished_at: Option<i64>,
-}
-
-impl Job {
-    /// Done share in [0, 1].
-    pub fn progress(&self) -> f64 {
-        if self.posts_total == 0 {
-            1.0
-        } else {
-            self.posts_done as f64 / self.posts_total as f64
-        }
-    }
-}
-
-const JOB_COLUMNS: &str = "id, plugin, from_version, to_version, status, last_post_id, posts_total, posts_done, \
-                           posts_failed, cursor_post_id, error, lease_owner, lease_until, created_by, created_at, \
-                           updated_at, finished_at";
-
-fn job(row: &AnyRow) -> Result<Job, sqlx::Error> {
-    Ok(Job {
-        id: row.try_get("id")?,
-        plugin: row.try_get("plugin")?,
-        from_version: row.try_get("from_version")?,
-        to_version: row.try_get("to_version")?,
-        status: JobStatus::parse(&row.try_get::<String, _>("status")?),
-        last_post_id: row.try_get("last_post_id")?,
-        posts_total: row.try_get("posts_total")?,
-        posts_done: row.try_get("posts_done")?,
-        posts_failed: row.try_get("posts_failed")?,
-        cursor_post_id: row.try_get("cursor_post_id")?,
-        error: row.try_get("error")?,
-        lease_owner: row.try_get("lease_owner")?,
-        lease_until: row.try_get("lease_until")?,
-        created_by: row.try_get("created_by")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        finished_at: row.try_get("finished_at")?,
-    })
 }
 
 /// Queues a re-analysis of `plugin`'s history by `to_version` (default: the
@@ -219,96 +126,57 @@ impl registry::OnActivate for QueueOnUpgrade {
 /// insights to `from` unless a version is pinned already, and queues the
 /// re-analysis.
 async fn queue_after_upgrade(
-    tx: &mut Transaction<'static, Any>,
+    conn: &mut AnyConnection,
     plugin: &str,
     from: &str,
     to: &str,
     actor: &str,
 ) -> Result<i64, sqlx::Error> {
-    let pinned = sqlx::query("SELECT version FROM insights_versions WHERE plugin = $1")
-        .bind(plugin)
-        .fetch_optional(&mut **tx)
-        .await?;
-    let from = match pinned {
-        Some(row) => row.try_get::<String, _>("version")?,
+    let from = match stored::insights_version(&mut *conn, plugin).await? {
+        Some(pinned) => pinned,
         None => from.to_string(),
     };
-    queue(tx, plugin, Some(&from), to, actor).await
+    queue(conn, plugin, Some(&from), to, actor).await
 }
 
 /// Inserts a running job (or finds the running one of `to`), pinning `from`
 /// for insights when nothing is pinned. Returns the job's id.
 async fn queue(
-    tx: &mut Transaction<'static, Any>,
+    conn: &mut AnyConnection,
     plugin: &str,
     from: Option<&str>,
     to: &str,
     actor: &str,
 ) -> Result<i64, sqlx::Error> {
-    let running = sqlx::query(
-        "SELECT id FROM reanalysis_jobs WHERE plugin = $1 AND to_version = $2 AND status = 'running' ORDER BY id LIMIT 1",
-    )
-    .bind(plugin)
-    .bind(to)
-    .fetch_optional(&mut **tx)
-    .await?;
-    if let Some(row) = running {
-        return row.try_get("id");
+    if let Some(id) = stored::running(conn, plugin, to).await? {
+        return Ok(id);
     }
     let now = now_ms();
     if let Some(from) = from {
-        sqlx::query(
-            "INSERT INTO insights_versions (plugin, version, updated_by, updated_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (plugin) DO NOTHING",
-        )
-        .bind(plugin)
-        .bind(from)
-        .bind(actor)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+        stored::pin_insights_version(conn, plugin, from, actor, now).await?;
     }
-    let posts = sqlx::query("SELECT COALESCE(MAX(id), 0) AS last, COUNT(*) AS total FROM posts")
-        .fetch_one(&mut **tx)
-        .await?;
-    let (last, total): (i64, i64) = (posts.try_get("last")?, posts.try_get("total")?);
-    let id: i64 = sqlx::query(
-        "INSERT INTO reanalysis_jobs (plugin, from_version, to_version, status, last_post_id, posts_total, \
-         created_by, created_at, updated_at) VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $7) RETURNING id",
-    )
-    .bind(plugin)
-    .bind(from)
-    .bind(to)
-    .bind(last)
-    .bind(total)
-    .bind(actor)
-    .bind(now)
-    .fetch_one(&mut **tx)
-    .await?
-    .try_get("id")?;
+    let (last, total) = posts::extent(conn).await?;
+    let job = NewJob {
+        plugin,
+        from_version: from,
+        to_version: to,
+        last_post_id: last,
+        posts_total: total,
+        created_by: actor,
+        created_at: now,
+    };
+    let id = stored::insert(conn, &job).await?;
     let details = json!({"job": id, "from": from, "to": to, "posts": total});
-    audit(
-        &mut **tx,
-        actor,
-        "analyzer.reanalyze",
-        &format!("plugin:{plugin}"),
-        &details,
-    )
-    .await?;
+    audit(conn, actor, "analyzer.reanalyze", &format!("plugin:{plugin}"), &details).await?;
     Ok(id)
 }
 
 /// The newest version below `to` (else above it) that analysed posts.
 async fn previous_version(db: &Db, plugin: &str, to: &str) -> Result<Option<String>, sqlx::Error> {
-    let rows = sqlx::query("SELECT DISTINCT version FROM analyses WHERE plugin = $1 AND version <> $2")
-        .bind(plugin)
-        .bind(to)
-        .fetch_all(db.pool())
-        .await?;
-    let mut versions: Vec<Version> = rows
+    let mut versions: Vec<Version> = posts::analysis_versions_besides(db, plugin, to)
+        .await?
         .iter()
-        .filter_map(|r| r.try_get::<String, _>("version").ok())
-        .filter_map(|v| Version::parse(&v).ok())
+        .filter_map(|v| Version::parse(v).ok())
         .collect();
     versions.sort();
     let to = Version::parse(to).ok();
@@ -318,43 +186,19 @@ async fn previous_version(db: &Db, plugin: &str, to: &str) -> Result<Option<Stri
 
 /// The job `id`.
 pub async fn get(db: &Db, id: i64) -> Result<Job, ReanalysisError> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {JOB_COLUMNS} FROM reanalysis_jobs WHERE id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(db.pool())
-    .await?
-    .ok_or(ReanalysisError::NoJob(id))?;
-    Ok(job(&row)?)
+    stored::get(db, id).await?.ok_or(ReanalysisError::NoJob(id))
 }
 
 /// Jobs, newest first; only those of `plugin` when given.
 pub async fn list(db: &Db, plugin: Option<&str>, limit: i64) -> Result<Vec<Job>, ReanalysisError> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {JOB_COLUMNS} FROM reanalysis_jobs WHERE $1 IS NULL OR plugin = $1 ORDER BY id DESC LIMIT $2"
-    )))
-    .bind(plugin)
-    .bind(limit)
-    .fetch_all(db.pool())
-    .await?;
-    Ok(rows.iter().map(job).collect::<Result<_, _>>()?)
+    Ok(stored::list(db, plugin, limit).await?)
 }
 
 /// Cancels a running job (its worker stops at its next batch); the analyses
 /// written so far stay. Returns the job.
 pub async fn cancel(db: &Db, id: i64, actor: &str) -> Result<Job, ReanalysisError> {
     let mut tx = db.begin().await?;
-    let now = now_ms();
-    let cancelled = sqlx::query(
-        "UPDATE reanalysis_jobs SET status = 'cancelled', lease_owner = NULL, lease_until = 0, updated_at = $1, \
-         finished_at = $1 WHERE id = $2 AND status = 'running'",
-    )
-    .bind(now)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if cancelled == 1 {
+    if stored::cancel(&mut tx, id, now_ms()).await? {
         audit(&mut *tx, actor, "analyzer.cancel", &format!("job:{id}"), &json!({})).await?;
     }
     tx.commit().await?;
@@ -363,11 +207,7 @@ pub async fn cancel(db: &Db, id: i64, actor: &str) -> Result<Job, ReanalysisErro
 
 /// The version insights read for `plugin`, if one is pinned.
 pub async fn insights_version(db: &Db, plugin: &str) -> Result<Option<String>, sqlx::Error> {
-    let row = sqlx::query("SELECT version FROM insights_versions WHERE plugin = $1")
-        .bind(plugin)
-        .fetch_optional(db.pool())
-        .await?;
-    row.map(|r| r.try_get("version")).transpose()
+    stored::insights_version(db.pool(), plugin).await
 }
 
 /// What a [`switch`] did.
@@ -392,12 +232,7 @@ pub async fn switch(
     now: i64,
 ) -> Result<Switched, ReanalysisError> {
     let version = version.to_string();
-    let any = sqlx::query("SELECT 1 AS one FROM analyses WHERE plugin = $1 AND version = $2 LIMIT 1")
-        .bind(plugin)
-        .bind(&version)
-        .fetch_optional(db.pool())
-        .await?;
-    if any.is_none() {
+    if !posts::any_analysis(db, plugin, &version).await? {
         return Err(ReanalysisError::NoAnalyses {
             name: plugin.to_string(),
             version,
@@ -405,17 +240,7 @@ pub async fn switch(
     }
     let from = insights_version(db, plugin).await?;
     let mut tx = db.begin().await?;
-    sqlx::query(
-        "INSERT INTO insights_versions (plugin, version, updated_by, updated_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (plugin) DO UPDATE SET version = excluded.version, updated_by = excluded.updated_by, \
-         updated_at = excluded.updated_at",
-    )
-    .bind(plugin)
-    .bind(&version)
-    .bind(actor)
-    .bind(now_ms())
-    .execute(&mut *tx)
-    .await?;
+    stored::set_insights_version(&mut tx, plugin, &version, actor, now_ms()).await?;
     let details = json!({"from": from, "to": version});
     audit(
         &mut *tx,

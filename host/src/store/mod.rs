@@ -9,10 +9,15 @@ pub mod contacts;
 pub mod egress;
 pub mod identity;
 pub mod inbox;
+pub mod leases;
+pub mod posts;
+pub mod reanalysis;
+pub mod registry;
 pub mod replies;
 pub mod responses;
 pub mod templates;
 pub mod tokens;
+pub mod trust;
 
 use std::path::Path;
 use std::str::FromStr;
