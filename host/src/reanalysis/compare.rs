@@ -11,7 +11,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::ReanalysisError;
-use crate::insights::dialect;
+use crate::store::dialect;
 use crate::store::{Backend, Db};
 
 /// How often one label became another.
