@@ -17,18 +17,16 @@
 //! valuable customer above an occasional one.
 
 use serde::Serialize;
-use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
 
-use super::dialect::{self, num};
 use super::priority::value_band;
-use super::{DAY_MS, InsightsError, NEGATIVE, Scope, plural};
-use crate::store::{Db, placeholders};
+use super::{InsightsError, NEGATIVE, plural};
+use crate::store::insights::churn::{ContactScoreRow, Formula};
+use crate::store::{self, Db};
 
 /// Kinds of transaction that are orders (frequency, recency, lifetime value).
-pub const ORDER_KINDS: &str = "'purchase', 'subscription'";
+pub const ORDER_KINDS: [&str; 2] = ["purchase", "subscription"];
 /// Kinds that take value back.
-pub const REFUND_KINDS: &str = "'refund', 'return'";
+pub const REFUND_KINDS: [&str; 2] = ["refund", "return"];
 
 pub mod weight {
     pub const NEGATIVE_POSTS: f64 = 0.45;
@@ -151,219 +149,27 @@ impl ChurnSignals {
     }
 }
 
-/// `(SQL expression of lifetime value, orders, ... )` over `transactions`.
-fn values_select(now: i64) -> String {
-    let year = now - 365 * DAY_MS;
-    let recent = now - RECENT_ORDER_DAYS * DAY_MS;
-    format!(
-        "SELECT contact_id, \
-         ROUND(SUM(CASE WHEN kind IN ({ORDER_KINDS}) THEN ABS(amount) \
-                        WHEN kind IN ({REFUND_KINDS}) THEN -ABS(amount) ELSE {zero} END) * 100) / 100 AS ltv, \
-         SUM(CASE WHEN kind IN ({ORDER_KINDS}) AND occurred_at <= {now} THEN 1 ELSE 0 END) AS orders, \
-         SUM(CASE WHEN kind IN ({ORDER_KINDS}) AND occurred_at > {year} AND occurred_at <= {now} THEN 1 ELSE 0 END) \
-             AS orders_year, \
-         SUM(CASE WHEN kind IN ({ORDER_KINDS}) AND occurred_at > {recent} AND occurred_at <= {now} THEN 1 ELSE 0 END) \
-             AS recent_orders, \
-         MAX(CASE WHEN kind IN ({ORDER_KINDS}) AND occurred_at <= {now} THEN occurred_at END) AS last_order_at \
-         FROM transactions",
-        zero = num(0.0),
-    )
-}
-
-const VALUE_COLUMNS: [&str; 6] = [
-    "ltv",
-    "orders",
-    "orders_year",
-    "recent_orders",
-    "last_order_at",
-    "value_pct",
-];
-
-/// Upserts every contact's value (one statement); unchanged rows are not
-/// written. Returns the rows written.
-pub(crate) async fn refresh_values(db: &Db, now: i64) -> Result<u64, InsightsError> {
-    let sql = format!(
-        "WITH v AS ({values} GROUP BY contact_id), \
-         cv AS (SELECT c.id AS contact_id, COALESCE(v.ltv, {zero}) AS ltv, COALESCE(v.orders, 0) AS orders, \
-                COALESCE(v.orders_year, 0) AS orders_year, COALESCE(v.recent_orders, 0) AS recent_orders, \
-                v.last_order_at FROM contacts c LEFT JOIN v ON v.contact_id = c.id) \
-         {upsert}",
-        values = values_select(now),
-        zero = num(0.0),
-        upsert = dialect::upsert(
-            "contact_scores",
-            &["contact_id"],
-            &VALUE_COLUMNS,
-            &format!(
-                "SELECT contact_id, ltv, orders, orders_year, recent_orders, last_order_at, \
-                 CASE WHEN ltv > 0 THEN CUME_DIST() OVER (PARTITION BY CASE WHEN ltv > 0 THEN 1 ELSE 0 END \
-                 ORDER BY ltv) ELSE {} END AS value_pct FROM cv",
-                num(0.0)
-            ),
-            "",
-        ),
-    );
-    Ok(sqlx::query(AssertSqlSafe(sql))
-        .execute(db.pool())
-        .await?
-        .rows_affected())
-}
-
-/// Contacts confirmed-linked to the authors of the inbound posts `post_ids`.
-pub(crate) async fn contacts_of_posts(db: &Db, post_ids: &[i64]) -> Result<Vec<i64>, InsightsError> {
-    if post_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT DISTINCT l.contact_id FROM posts p JOIN identity_links l ON l.identity_id = p.identity_id \
-         WHERE l.status = 'confirmed' AND p.direction = 'inbound' AND p.id IN {} ORDER BY l.contact_id",
-        placeholders(1, post_ids.len())
-    );
-    let mut query = sqlx::query(db.backend().sql(sql));
-    for id in post_ids {
-        query = query.bind(*id);
-    }
-    let rows = query.fetch_all(db.pool()).await?;
-    Ok(rows.iter().map(|r| r.try_get("contact_id")).collect::<Result<_, _>>()?)
-}
-
-/// Gives the contacts `ids` that have no score yet their value; their share
-/// among customers is estimated against the stored scores (the next
-/// recompute makes it exact).
-pub(crate) async fn insert_missing_values(db: &Db, now: i64, ids: &[i64]) -> Result<u64, InsightsError> {
-    let scope = Scope::Ids(ids.to_vec());
-    let sql = format!(
-        "WITH {scope_cte} \
-         v AS ({values} WHERE {t_scope} GROUP BY contact_id), \
-         cv AS (SELECT c.id AS contact_id, COALESCE(v.ltv, {zero}) AS ltv, COALESCE(v.orders, 0) AS orders, \
-                COALESCE(v.orders_year, 0) AS orders_year, COALESCE(v.recent_orders, 0) AS recent_orders, \
-                v.last_order_at FROM contacts c LEFT JOIN v ON v.contact_id = c.id \
-                WHERE {c_scope} AND NOT EXISTS (SELECT 1 FROM contact_scores s WHERE s.contact_id = c.id)) \
-         INSERT INTO contact_scores (contact_id, {cols}) \
-         SELECT contact_id, ltv, orders, orders_year, recent_orders, last_order_at, \
-                CASE WHEN ltv > 0 THEN \
-                  CAST((SELECT COUNT(*) FROM contact_scores o WHERE o.ltv > 0 AND o.ltv <= cv.ltv) + 1 AS DOUBLE PRECISION) \
-                  / ((SELECT COUNT(*) FROM contact_scores o WHERE o.ltv > 0) + 1) \
-                ELSE {zero} END \
-         FROM cv WHERE true ON CONFLICT (contact_id) DO NOTHING",
-        scope_cte = scope.cte(),
-        values = values_select(now),
-        t_scope = scope.pred("contact_id"),
-        c_scope = scope.pred("c.id"),
-        zero = num(0.0),
-        cols = VALUE_COLUMNS.join(", "),
-    );
-    let query = scope.bind(sqlx::query(db.backend().sql(sql)));
-    Ok(query.execute(db.pool()).await?.rows_affected())
-}
-
-const CHURN_COLUMNS: [&str; 6] = [
-    "negative_week",
-    "recent_sentiment",
-    "earlier_sentiment",
-    "churn_intent",
-    "days_since_order",
-    "churn",
-];
-
-/// Updates the churn risk of every scored contact, or of `contacts` (one
-/// statement); unchanged rows are not written. Returns the rows written.
-pub(crate) async fn refresh_churn(db: &Db, now: i64, contacts: Option<&[i64]>) -> Result<u64, InsightsError> {
-    let scope = contacts.map(|ids| Scope::Ids(ids.to_vec()));
-    // For a few contacts, walk their posts by the contact index (`CROSS JOIN`
-    // fixes that order on SQLite, which would otherwise read every post of
-    // the last 180 days by time).
-    let (scope_cte, soc_from, cs_scope) = match &scope {
-        Some(s) => (
-            s.cte(),
-            "scope_ids CROSS JOIN post_scores ps WHERE ps.contact_id = scope_ids.id AND",
-            format!("WHERE {}", s.pred("cs.contact_id")),
-        ),
-        None => (
-            String::new(),
-            "post_scores ps WHERE ps.contact_id IS NOT NULL AND",
-            String::new(),
-        ),
-    };
-    let clamp = |x: &str| {
-        format!(
-            "CASE WHEN {x} < 0 THEN {z} WHEN {x} > 1 THEN {o} ELSE {x} END",
-            z = num(0.0),
-            o = num(1.0)
-        )
-    };
-    let recency = format!(
-        "CAST(days_since_order - {RECENCY_GRACE_DAYS} AS DOUBLE PRECISION) / {}",
-        RECENCY_FULL_DAYS - RECENCY_GRACE_DAYS
-    );
-    let decline = format!("COALESCE(earlier_sentiment, {}) - recent_sentiment", num(0.0));
-    let sql = format!(
-        "WITH {scope_cte} \
-         soc AS (SELECT ps.contact_id, \
-                 SUM(CASE WHEN ps.created_at > {week} AND ps.sentiment <= {neg} THEN 1 ELSE 0 END) AS negative_week, \
-                 AVG(CASE WHEN ps.created_at > {recent} THEN ps.sentiment END) AS recent_mean, \
-                 AVG(CASE WHEN ps.created_at <= {recent} THEN ps.sentiment END) AS earlier_mean, \
-                 MAX(CASE WHEN ps.created_at > {recent} AND ps.churn_risk >= {intent} THEN 1 ELSE 0 END) \
-                   AS churn_intent \
-                 FROM {soc_from} ps.created_at > {earlier} AND ps.created_at <= {now} GROUP BY ps.contact_id), \
-         c1 AS (SELECT cs.contact_id, cs.orders, cs.orders_year, cs.value_pct, \
-                COALESCE(soc.negative_week, 0) AS negative_week, \
-                ROUND(soc.recent_mean * 1000000) / 1000000 AS recent_sentiment, \
-                ROUND(soc.earlier_mean * 1000000) / 1000000 AS earlier_sentiment, \
-                COALESCE(soc.churn_intent, 0) AS churn_intent, \
-                CASE WHEN cs.last_order_at IS NULL THEN NULL ELSE ({now} - cs.last_order_at) / {DAY_MS} END \
-                  AS days_since_order \
-                FROM contact_scores cs LEFT JOIN soc ON soc.contact_id = cs.contact_id {cs_scope}), \
-         c2 AS (SELECT c1.*, \
-                CASE WHEN negative_week >= {cap} THEN {one} \
-                     ELSE CAST(negative_week AS DOUBLE PRECISION) / {cap} END AS n, \
-                CASE WHEN recent_sentiment IS NULL THEN {zero} ELSE {decline_c} END AS d, \
-                CASE WHEN days_since_order IS NULL THEN {zero} ELSE {recency_c} END AS r, \
-                CASE WHEN orders = 0 THEN {zero} \
-                     ELSE {one} - CAST(CASE WHEN orders_year >= {freq} THEN {freq} ELSE orders_year END \
-                                       AS DOUBLE PRECISION) / {freq} END AS f \
-                FROM c1), \
-         c3 AS (SELECT contact_id, negative_week, recent_sentiment, earlier_sentiment, churn_intent, days_since_order, \
-                ({w_social} * ({w_neg} * n + {w_decline} * d + {w_intent} * churn_intent) \
-                 + {w_recency} * r + {w_frequency} * f) * ({half} + {half} * value_pct) AS churn \
-                FROM c2) \
-         UPDATE contact_scores SET {set} FROM c3 \
-         WHERE contact_scores.contact_id = c3.contact_id AND ({differs})",
-        week = now - NEGATIVE_WINDOW_DAYS * DAY_MS,
-        neg = num(NEGATIVE),
-        recent = now - RECENT_DAYS * DAY_MS,
-        earlier = now - EARLIER_DAYS * DAY_MS,
-        intent = num(CHURN_INTENT_CONFIDENCE),
-        cap = NEGATIVE_POSTS_CAP,
-        one = num(1.0),
-        zero = num(0.0),
-        decline_c = clamp(&decline),
-        recency_c = clamp(&recency),
-        freq = FREQUENT_ORDERS,
-        w_social = num(weight::SOCIAL),
-        w_neg = num(weight::NEGATIVE_POSTS),
-        w_decline = num(weight::DECLINE),
-        w_intent = num(weight::CHURN_INTENT),
-        w_recency = num(weight::RECENCY),
-        w_frequency = num(weight::FREQUENCY),
-        half = num(0.5),
-        set = CHURN_COLUMNS
-            .iter()
-            .map(|c| format!("{c} = c3.{c}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        differs = CHURN_COLUMNS
-            .iter()
-            .map(|c| format!("contact_scores.{c} IS DISTINCT FROM c3.{c}"))
-            .collect::<Vec<_>>()
-            .join(" OR "),
-    );
-    let mut query = sqlx::query(db.backend().sql(sql));
-    if let Some(scope) = &scope {
-        query = scope.bind(query);
-    }
-    Ok(query.execute(db.pool()).await?.rows_affected())
-}
+/// The formula above, as the statements that score contacts take it.
+pub(crate) const FORMULA: Formula<'static> = Formula {
+    order_kinds: &ORDER_KINDS,
+    refund_kinds: &REFUND_KINDS,
+    recent_order_days: RECENT_ORDER_DAYS,
+    negative: NEGATIVE,
+    negative_window_days: NEGATIVE_WINDOW_DAYS,
+    negative_posts_cap: NEGATIVE_POSTS_CAP,
+    recent_days: RECENT_DAYS,
+    earlier_days: EARLIER_DAYS,
+    churn_intent_confidence: CHURN_INTENT_CONFIDENCE,
+    recency_grace_days: RECENCY_GRACE_DAYS,
+    recency_full_days: RECENCY_FULL_DAYS,
+    frequent_orders: FREQUENT_ORDERS,
+    w_negative_posts: weight::NEGATIVE_POSTS,
+    w_decline: weight::DECLINE,
+    w_churn_intent: weight::CHURN_INTENT,
+    w_social: weight::SOCIAL,
+    w_recency: weight::RECENCY,
+    w_frequency: weight::FREQUENCY,
+};
 
 /// A contact's scores with the explanation of its churn risk.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
@@ -376,53 +182,38 @@ pub struct ContactScore {
     pub explanation: String,
 }
 
-const SCORE_COLUMNS: &str = "cs.contact_id, c.external_id, c.name, cs.churn, cs.negative_week, cs.recent_sentiment, \
-     cs.earlier_sentiment, cs.churn_intent, cs.days_since_order, cs.orders, cs.orders_year, cs.value_pct, cs.ltv";
-
-fn contact_score(row: &AnyRow) -> Result<ContactScore, sqlx::Error> {
+fn contact_score(row: ContactScoreRow) -> ContactScore {
     let signals = ChurnSignals {
-        negative_week: row.try_get("negative_week")?,
-        recent_sentiment: row.try_get("recent_sentiment")?,
-        earlier_sentiment: row.try_get("earlier_sentiment")?,
-        churn_intent: row.try_get::<i64, _>("churn_intent")? != 0,
-        days_since_order: row.try_get("days_since_order")?,
-        orders: row.try_get("orders")?,
-        orders_year: row.try_get("orders_year")?,
-        value_pct: row.try_get("value_pct")?,
-        ltv: row.try_get("ltv")?,
+        negative_week: row.negative_week,
+        recent_sentiment: row.recent_sentiment,
+        earlier_sentiment: row.earlier_sentiment,
+        churn_intent: row.churn_intent,
+        days_since_order: row.days_since_order,
+        orders: row.orders,
+        orders_year: row.orders_year,
+        value_pct: row.value_pct,
+        ltv: row.ltv,
     };
-    Ok(ContactScore {
-        contact_id: row.try_get("contact_id")?,
-        external_id: row.try_get("external_id")?,
-        name: row.try_get("name")?,
-        churn: row.try_get("churn")?,
+    ContactScore {
+        contact_id: row.contact_id,
+        external_id: row.external_id,
+        name: row.name,
+        churn: row.churn,
         explanation: signals.explain(),
         signals,
-    })
+    }
 }
 
 /// The `limit` contacts most at risk, highest first (ties: lowest id).
 pub async fn churn_ranking(db: &Db, limit: i64) -> Result<Vec<ContactScore>, InsightsError> {
-    let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {SCORE_COLUMNS} FROM contact_scores cs JOIN contacts c ON c.id = cs.contact_id \
-         ORDER BY cs.churn DESC, cs.contact_id LIMIT $1"
-    )))
-    .bind(limit)
-    .fetch_all(db.pool())
-    .await?;
-    Ok(rows.iter().map(contact_score).collect::<Result<_, _>>()?)
+    let rows = store::insights::churn::ranking(db, limit).await?;
+    Ok(rows.into_iter().map(contact_score).collect())
 }
 
 /// One contact's scores, when scored.
 pub async fn contact_scores(db: &Db, contact_id: i64) -> Result<Option<ContactScore>, InsightsError> {
-    let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {SCORE_COLUMNS} FROM contact_scores cs JOIN contacts c ON c.id = cs.contact_id \
-         WHERE cs.contact_id = $1"
-    )))
-    .bind(contact_id)
-    .fetch_optional(db.pool())
-    .await?;
-    Ok(row.as_ref().map(contact_score).transpose()?)
+    let row = store::insights::churn::of_contact(db, contact_id).await?;
+    Ok(row.map(contact_score))
 }
 
 #[cfg(test)]

@@ -15,12 +15,13 @@
 //! `now` is `key + 0.5 · now_hours`. The inbox is one index scan.
 
 use serde::Serialize;
-use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
 
-use super::dialect::{self, num};
-use super::{HOUR_MS, INTENT_PLUGIN, InsightsError, SENTIMENT_PLUGIN, Scope, grouped, plural};
-use crate::store::{Backend, Db};
+use super::{HOUR_MS, INTENT_PLUGIN, InsightsError, SENTIMENT_PLUGIN, grouped, plural};
+use crate::store::insights::priority::Formula;
+use crate::store::{self, Db};
+
+/// What a post's priority is computed from (`signals` reads them from a row).
+pub use crate::store::insights::priority::{Signals, signals};
 
 /// Points of each part of the base score (at most 100 together).
 pub mod weight {
@@ -54,6 +55,21 @@ pub const RECENT_ORDERS_CAP: i64 = 3;
 /// Follower thresholds of reach 0.2, 0.4, ... 1.0.
 pub const REACH_STEPS: [i64; 5] = [10, 100, 1_000, 10_000, 100_000];
 
+/// The formula above, as the statement that scores posts takes it.
+pub(crate) const FORMULA: Formula<'static> = Formula {
+    sentiment_plugin: SENTIMENT_PLUGIN,
+    intent_plugin: INTENT_PLUGIN,
+    negativity: weight::NEGATIVITY,
+    intent: weight::INTENT,
+    value: weight::VALUE,
+    recent_orders: weight::RECENT_ORDERS,
+    reach: weight::REACH,
+    waiting_per_hour: weight::WAITING_PER_HOUR,
+    intent_weights: &INTENT_WEIGHTS,
+    recent_orders_cap: RECENT_ORDERS_CAP,
+    reach_steps: &REACH_STEPS,
+};
+
 /// The weight of intent `name`.
 pub fn intent_weight(name: &str) -> f64 {
     INTENT_WEIGHTS.iter().find(|(n, _)| *n == name).map_or(0.0, |(_, w)| *w)
@@ -63,20 +79,6 @@ pub fn intent_weight(name: &str) -> f64 {
 pub fn reach(followers: Option<i64>) -> f64 {
     let f = followers.unwrap_or(0);
     REACH_STEPS.iter().filter(|&&s| f >= s).count() as f64 / REACH_STEPS.len() as f64
-}
-
-/// What a post's priority is computed from.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Signals {
-    pub sentiment: Option<f64>,
-    pub intent: Option<String>,
-    pub intent_confidence: Option<f64>,
-    pub value_pct: f64,
-    pub ltv: f64,
-    pub recent_orders: i64,
-    pub followers: Option<i64>,
-    /// Whether the author is linked to a contact.
-    pub known: bool,
 }
 
 /// The parts of the base score, in points.
@@ -199,166 +201,6 @@ fn waited(ms: i64) -> String {
     }
 }
 
-/// `CASE` giving the weight of the intent named by `column`.
-fn weight_case(column: &str) -> String {
-    let arms: Vec<String> = INTENT_WEIGHTS
-        .iter()
-        .map(|(name, w)| format!("WHEN '{name}' THEN {}", num(*w)))
-        .collect();
-    format!("CASE {column} {} ELSE {} END", arms.join(" "), num(0.0))
-}
-
-fn reach_case(column: &str) -> String {
-    let n = REACH_STEPS.len() as f64;
-    let arms: Vec<String> = REACH_STEPS
-        .iter()
-        .enumerate()
-        .rev()
-        .map(|(i, s)| format!("WHEN {column} >= {s} THEN {}", num((i + 1) as f64 / n)))
-        .collect();
-    format!("CASE {} ELSE {} END", arms.join(" "), num(0.0))
-}
-
-/// Upserts the scores of the inbound posts in `scope` (one statement); a row
-/// whose every value is unchanged is not written. Returns rows written.
-pub(crate) async fn score_posts(
-    tx: &mut Transaction<'static, Any>,
-    backend: Backend,
-    scope: &Scope,
-) -> Result<u64, InsightsError> {
-    let query = scope.bind(sqlx::query(backend.sql(score_sql(backend, scope))));
-    Ok(query.execute(&mut **tx).await?.rows_affected())
-}
-
-/// The statement of [`score_posts`]. (The author's contact comes from a
-/// join, not a correlated subquery: on PostgreSQL the subquery's per-row
-/// cost tripled the statement's time. Every join to a big table also names
-/// the range of posts, so PostgreSQL reads that range, not the table.)
-///
-/// The strongest intent is the label with the highest weight × confidence
-/// (ties: the order of [`INTENT_WEIGHTS`]); a label of weight 0 (praise) is
-/// the intent only when no label of positive weight is present. Labels the
-/// table does not know are ignored.
-pub(crate) fn score_sql(backend: Backend, scope: &Scope) -> String {
-    let (intents_from, object_only) = dialect::intents_from(backend, "a.intents");
-    let (name, conf) = (dialect::intent_name(backend), dialect::intent_confidence(backend));
-    let zero = num(0.0);
-    // Per label: the best confidence (c0, c1, ...) and its score (s0, s1, ...).
-    let labels: Vec<String> = INTENT_WEIGHTS
-        .iter()
-        .enumerate()
-        .map(|(k, (label, _))| format!("MAX(CASE WHEN name = '{label}' THEN conf END) AS c{k}"))
-        .collect();
-    let score = |k: usize| format!("COALESCE(ib.c{k}, {zero}) * {}", num(INTENT_WEIGHTS[k].1));
-    let scores: Vec<String> = (0..INTENT_WEIGHTS.len())
-        .map(|k| score(k).replace("ib.", "ia."))
-        .collect();
-    let pick = |what: &dyn Fn(usize) -> String| {
-        let mut arms: Vec<String> = INTENT_WEIGHTS
-            .iter()
-            .enumerate()
-            .filter(|(_, (_, w))| *w > 0.0)
-            .map(|(k, _)| format!("WHEN ib.m > 0 AND {} = ib.m THEN {}", score(k), what(k)))
-            .collect();
-        arms.extend(
-            INTENT_WEIGHTS
-                .iter()
-                .enumerate()
-                .filter(|(_, (_, w))| *w == 0.0)
-                .map(|(k, _)| format!("WHEN ib.m = 0 AND ib.c{k} > 0 THEN {}", what(k))),
-        );
-        format!("CASE {} END", arms.join(" "))
-    };
-    let label_of = |name: &str| INTENT_WEIGHTS.iter().position(|(n, _)| *n == name).unwrap_or(0);
-    let base = format!(
-        "{neg} * CASE WHEN b.sentiment < 0 THEN -b.sentiment ELSE {zero} END \
-         + {int} * COALESCE(b.intent_confidence * {weight}, {zero}) \
-         + {val} * COALESCE(cs.value_pct, {zero}) \
-         + {rec} * CASE WHEN COALESCE(cs.recent_orders, 0) >= {cap} THEN {one} \
-                   ELSE CAST(COALESCE(cs.recent_orders, 0) AS DOUBLE PRECISION) / {cap} END \
-         + {rea} * {reach}",
-        neg = num(weight::NEGATIVITY),
-        int = num(weight::INTENT),
-        weight = weight_case("b.intent"),
-        val = num(weight::VALUE),
-        rec = num(weight::RECENT_ORDERS),
-        cap = RECENT_ORDERS_CAP,
-        one = num(1.0),
-        rea = num(weight::REACH),
-        reach = reach_case("b.followers"),
-    );
-    let columns = [
-        "identity_id",
-        "contact_id",
-        "created_at",
-        "sentiment",
-        "intent",
-        "intent_confidence",
-        "churn_risk",
-        "question",
-        "praise",
-        "followers",
-        "value_pct",
-        "ltv",
-        "recent_orders",
-        "base",
-        "priority_key",
-    ];
-    let select = format!(
-        "SELECT post_id, identity_id, contact_id, created_at, sentiment, intent, intent_confidence, churn_risk, \
-         question, praise, followers, value_pct, ltv, recent_orders, base, \
-         base - {wait} * CAST(created_at AS DOUBLE PRECISION) / {hour} AS priority_key FROM s",
-        wait = num(weight::WAITING_PER_HOUR),
-        hour = num(HOUR_MS as f64),
-    );
-    format!(
-        "WITH {scope_cte} \
-         au AS {m}(SELECT identity_id, MIN(contact_id) AS contact_id FROM identity_links \
-                WHERE status = 'confirmed' AND identity_id IN (SELECT identity_id FROM posts WHERE {id_scope}) \
-                GROUP BY identity_id), \
-         ns AS {m}(SELECT post_id, {pick_s} AS id FROM analyses WHERE plugin = '{SENTIMENT_PLUGIN}' AND {a_scope} \
-                GROUP BY post_id), \
-         ni AS {m}(SELECT post_id, {pick_i} AS id FROM analyses WHERE plugin = '{INTENT_PLUGIN}' AND {a_scope} \
-                GROUP BY post_id), \
-         ix AS (SELECT ni.post_id, {name} AS name, {conf} AS conf \
-                FROM ni JOIN analyses a ON a.id = ni.id AND a.plugin = '{INTENT_PLUGIN}' AND {ra_scope}, \
-                {intents_from} WHERE {object_only}), \
-         ia AS (SELECT post_id, {labels} FROM ix WHERE conf IS NOT NULL GROUP BY post_id), \
-         ib AS {m}(SELECT ia.*, {greatest} AS m FROM ia), \
-         b AS (SELECT p.id AS post_id, p.identity_id, p.created_at, i.followers, \
-               au.contact_id, \
-               sa.sentiment, {intent} AS intent, {intent_confidence} AS intent_confidence, \
-               COALESCE(ib.c{churn}, {zero}) AS churn_risk, COALESCE(ib.c{question}, {zero}) AS question, \
-               COALESCE(ib.c{praise}, {zero}) AS praise \
-               FROM posts p JOIN identities i ON i.id = p.identity_id \
-               LEFT JOIN au ON au.identity_id = p.identity_id \
-               LEFT JOIN ns ON ns.post_id = p.id LEFT JOIN analyses sa ON sa.id = ns.id AND sa.plugin = '{SENTIMENT_PLUGIN}' AND {sa_scope} \
-               LEFT JOIN ib ON ib.post_id = p.id \
-               WHERE p.direction = 'inbound' AND {p_scope}), \
-         s AS (SELECT b.*, COALESCE(cs.value_pct, {zero}) AS value_pct, COALESCE(cs.ltv, {zero}) AS ltv, \
-               COALESCE(cs.recent_orders, 0) AS recent_orders, {base} AS base \
-               FROM b LEFT JOIN contact_scores cs ON cs.contact_id = b.contact_id) \
-         {upsert}",
-        scope_cte = scope.cte(),
-        id_scope = scope.pred("id"),
-        a_scope = scope.pred("post_id"),
-        p_scope = scope.pred("p.id"),
-        labels = labels.join(", "),
-        greatest = dialect::greatest(backend, &scores),
-        intent = pick(&|k| format!("'{}'", INTENT_WEIGHTS[k].0)),
-        intent_confidence = pick(&|k| format!("ib.c{k}")),
-        churn = label_of("churn-risk"),
-        question = label_of("question"),
-        praise = label_of("praise"),
-        m = dialect::materialized(backend),
-        pick_s = super::analysis_id(SENTIMENT_PLUGIN),
-        pick_i = super::analysis_id(INTENT_PLUGIN),
-        ra_scope = scope.pred("a.post_id"),
-        sa_scope = scope.pred("sa.post_id"),
-        upsert = dialect::upsert("post_scores", &["post_id"], &columns, &select, &scope.pred("o.post_id")),
-    )
-}
-
 /// One post of the inbox, with its priority now and why.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct InboxItem {
@@ -375,57 +217,26 @@ pub struct InboxItem {
     pub explanation: String,
 }
 
-/// Signals of a `post_scores` row (aliased `ps`).
-pub(crate) fn signals(row: &AnyRow) -> Result<Signals, sqlx::Error> {
-    Ok(Signals {
-        sentiment: row.try_get("sentiment")?,
-        intent: row.try_get("intent")?,
-        intent_confidence: row.try_get("intent_confidence")?,
-        value_pct: row.try_get("value_pct")?,
-        ltv: row.try_get("ltv")?,
-        recent_orders: row.try_get("recent_orders")?,
-        followers: row.try_get("followers")?,
-        known: row.try_get::<Option<i64>, _>("contact_id")?.is_some(),
-    })
-}
-
 /// The `limit` scored posts of inbox status `status` (e.g. `open`) with the
-/// highest priority at `now`, highest first (ties: newest first). One walk
-/// down the priority index (`CROSS JOIN` keeps SQLite from starting at the
-/// posts of that status instead and sorting them all).
+/// highest priority at `now`, highest first (ties: newest first).
 pub async fn inbox(db: &Db, status: &str, limit: i64, now: i64) -> Result<Vec<InboxItem>, InsightsError> {
-    let rows = sqlx::query(
-        "SELECT ps.post_id, ps.base, ps.priority_key, ps.created_at, ps.contact_id, ps.sentiment, ps.intent, \
-         ps.intent_confidence, ps.value_pct, ps.ltv, ps.recent_orders, ps.followers, \
-         i.network, i.handle, c.name AS contact_name, p.text \
-         FROM post_scores ps CROSS JOIN posts p JOIN identities i ON i.id = ps.identity_id \
-         LEFT JOIN contacts c ON c.id = ps.contact_id \
-         WHERE p.id = ps.post_id AND p.inbox_status = $1 ORDER BY ps.priority_key DESC, ps.post_id DESC LIMIT $2",
-    )
-    .bind(status)
-    .bind(limit)
-    .fetch_all(db.pool())
-    .await?;
-    rows.iter()
-        .map(|row| {
-            let signals = signals(row)?;
-            let created_at: i64 = row.try_get("created_at")?;
-            Ok(InboxItem {
-                post_id: row.try_get("post_id")?,
-                priority: priority_at(row.try_get("priority_key")?, now),
-                base: row.try_get("base")?,
-                created_at,
-                network: row.try_get("network")?,
-                handle: row.try_get("handle")?,
-                contact_id: row.try_get("contact_id")?,
-                contact_name: row.try_get("contact_name")?,
-                text: row.try_get("text")?,
-                explanation: explain(&signals, created_at, now),
-                signals,
-            })
+    let rows = store::insights::priority::inbox(db, status, limit).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| InboxItem {
+            post_id: row.post_id,
+            priority: priority_at(row.priority_key, now),
+            base: row.base,
+            created_at: row.created_at,
+            network: row.network,
+            handle: row.handle,
+            contact_id: row.contact_id,
+            contact_name: row.contact_name,
+            text: row.text,
+            explanation: explain(&row.signals, row.created_at, now),
+            signals: row.signals,
         })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Into::into)
+        .collect())
 }
 
 #[cfg(test)]

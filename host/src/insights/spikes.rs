@@ -22,12 +22,13 @@
 //! One alert per (topic, day), naming the signals that fired, with example
 //! posts; recomputing updates the counts of that alert and never adds another.
 
-use serde::Serialize;
-use sqlx::{AssertSqlSafe, Row};
+use std::collections::BTreeMap;
 
 use super::{DAY_MS, InsightsError, NEGATIVE};
-use crate::insights::dialect::num;
-use crate::store::{Db, now_ms};
+use crate::store::insights::spikes::Spike;
+use crate::store::{self, Db};
+
+pub use crate::store::insights::spikes::Alert;
 
 pub const EVALUATED_DAYS: i64 = 7;
 pub const BASELINE_DAYS: i64 = 28;
@@ -135,31 +136,19 @@ pub(crate) async fn detect(db: &Db, now: i64) -> Result<u64, InsightsError> {
     let today = now.div_euclid(DAY_MS) * DAY_MS;
     let first = today - (EVALUATED_DAYS - 1) * DAY_MS;
     let from = first - BASELINE_DAYS * DAY_MS;
-    let oldest: Option<i64> = sqlx::query("SELECT MIN(created_at) AS oldest FROM post_scores")
-        .fetch_one(db.pool())
-        .await?
-        .try_get("oldest")?;
+    let oldest = store::insights::spikes::oldest_scored(db).await?;
     let Some(oldest) = oldest else {
         return Ok(0);
     };
     // The first day whose whole baseline window lies within the history.
     let judged_from = first.max(oldest.div_euclid(DAY_MS) * DAY_MS + BASELINE_DAYS * DAY_MS);
-    let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT topic, created_at / {DAY_MS} AS day, COUNT(*) AS posts, \
-         SUM(CASE WHEN sentiment <= {neg} THEN 1 ELSE 0 END) AS negative \
-         FROM post_topics WHERE created_at >= {from} AND created_at <= {now} \
-         GROUP BY topic, created_at / {DAY_MS} ORDER BY topic",
-        neg = num(NEGATIVE),
-    )))
-    .fetch_all(db.pool())
-    .await?;
-    let mut by_topic: std::collections::BTreeMap<String, std::collections::BTreeMap<i64, Day>> = Default::default();
-    for row in &rows {
-        by_topic.entry(row.try_get("topic")?).or_default().insert(
-            row.try_get::<i64, _>("day")? * DAY_MS,
+    let mut by_topic: BTreeMap<String, BTreeMap<i64, Day>> = BTreeMap::new();
+    for row in store::insights::spikes::topic_days(db, from, now, NEGATIVE).await? {
+        by_topic.entry(row.topic).or_default().insert(
+            row.day,
             Day {
-                posts: row.try_get("posts")?,
-                negative: row.try_get("negative")?,
+                posts: row.posts,
+                negative: row.negative,
             },
         );
     }
@@ -181,136 +170,28 @@ pub(crate) async fn detect(db: &Db, now: i64) -> Result<u64, InsightsError> {
     }
     let mut written = 0;
     for (topic, start, day, baseline, signals) in found {
-        let examples = examples(db, &topic, start, signals).await?;
-        written += store(db, &topic, start, day, &baseline, signals, &examples).await?;
+        // The posts that show it: the most negative for a negative-share
+        // spike, else those the inbox ranks first.
+        let examples = store::insights::spikes::examples(db, &topic, start, signals.negative_share, EXAMPLES).await?;
+        let spike = Spike {
+            topic: &topic,
+            bucket_start: start,
+            signals: signals.names(),
+            posts: day.posts,
+            negative: day.negative,
+            baseline_posts: baseline.mean,
+            baseline_negative_share: baseline.share,
+            examples: &examples,
+            message: message(&topic, start, day, &baseline),
+        };
+        written += store::insights::spikes::upsert_alert(db, &spike).await?;
     }
     Ok(written)
 }
 
-/// The posts that show a spike: the most negative for a negative-share
-/// spike, else those the inbox ranks first.
-async fn examples(db: &Db, topic: &str, start: i64, signals: Signals) -> Result<Vec<i64>, InsightsError> {
-    let order = if signals.negative_share {
-        "CASE WHEN pt.sentiment IS NULL THEN 1 ELSE 0 END, pt.sentiment, pt.post_id"
-    } else {
-        "ps.base DESC, pt.post_id"
-    };
-    let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT pt.post_id FROM post_topics pt JOIN post_scores ps ON ps.post_id = pt.post_id \
-         WHERE pt.topic = $1 AND pt.created_at >= {start} AND pt.created_at < {end} ORDER BY {order} LIMIT {EXAMPLES}",
-        end = start + DAY_MS,
-    )))
-    .bind(topic)
-    .fetch_all(db.pool())
-    .await?;
-    Ok(rows.iter().map(|r| r.try_get("post_id")).collect::<Result<_, _>>()?)
-}
-
-async fn store(
-    db: &Db,
-    topic: &str,
-    start: i64,
-    day: Day,
-    baseline: &Baseline,
-    signals: Signals,
-    examples: &[i64],
-) -> Result<u64, InsightsError> {
-    let changed = [
-        "signals",
-        "posts",
-        "negative",
-        "baseline_posts",
-        "baseline_negative_share",
-        "examples",
-        "message",
-    ];
-    let now = now_ms();
-    let sql = format!(
-        "INSERT INTO alerts (kind, scope, subject, bucket_start, signals, posts, negative, baseline_posts, \
-         baseline_negative_share, examples, message, status, created_at, updated_at) \
-         VALUES ('spike', 'topic', $1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10, $10) \
-         ON CONFLICT (kind, scope, subject, bucket_start) DO UPDATE SET {set}, updated_at = excluded.updated_at \
-         WHERE {differs}",
-        set = changed
-            .iter()
-            .map(|c| format!("{c} = excluded.{c}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        differs = super::dialect::changed(&changed, "alerts", "excluded"),
-    );
-    let result = sqlx::query(AssertSqlSafe(sql))
-        .bind(topic)
-        .bind(start)
-        .bind(signals.names())
-        .bind(day.posts)
-        .bind(day.negative)
-        .bind(baseline.mean)
-        .bind(baseline.share)
-        .bind(serde_json::to_string(examples).unwrap_or_else(|_| "[]".into()))
-        .bind(message(topic, start, day, baseline))
-        .bind(now)
-        .execute(db.pool())
-        .await?;
-    Ok(result.rows_affected())
-}
-
-/// A stored alert.
-#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct Alert {
-    pub id: i64,
-    pub kind: String,
-    pub scope: String,
-    pub subject: String,
-    pub bucket_start: i64,
-    pub signals: Vec<String>,
-    pub posts: i64,
-    pub negative: i64,
-    pub baseline_posts: f64,
-    pub baseline_negative_share: f64,
-    pub examples: Vec<i64>,
-    pub message: String,
-    pub status: String,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
 /// The newest `limit` alerts (by day, then id).
 pub async fn alerts(db: &Db, limit: i64) -> Result<Vec<Alert>, InsightsError> {
-    let rows = sqlx::query(
-        "SELECT id, kind, scope, subject, bucket_start, signals, posts, negative, baseline_posts, \
-         baseline_negative_share, examples, message, status, created_at, updated_at \
-         FROM alerts ORDER BY bucket_start DESC, id DESC LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(db.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Alert {
-                id: r.try_get("id")?,
-                kind: r.try_get("kind")?,
-                scope: r.try_get("scope")?,
-                subject: r.try_get("subject")?,
-                bucket_start: r.try_get("bucket_start")?,
-                signals: r
-                    .try_get::<String, _>("signals")?
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect(),
-                posts: r.try_get("posts")?,
-                negative: r.try_get("negative")?,
-                baseline_posts: r.try_get("baseline_posts")?,
-                baseline_negative_share: r.try_get("baseline_negative_share")?,
-                examples: serde_json::from_str(&r.try_get::<String, _>("examples")?).unwrap_or_default(),
-                message: r.try_get("message")?,
-                status: r.try_get("status")?,
-                created_at: r.try_get("created_at")?,
-                updated_at: r.try_get("updated_at")?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Into::into)
+    Ok(store::insights::spikes::alerts(db, limit).await?)
 }
 
 #[cfg(test)]

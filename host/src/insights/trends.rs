@@ -5,12 +5,16 @@
 //! kept in `post_topics` with the post's time and sentiment, so a topic's
 //! series is one index range scan.
 
-use serde::Serialize;
-use sqlx::{Any, Row, Transaction};
+use std::collections::BTreeMap;
 
-use super::dialect::{self, num};
-use super::{DAY_MS, INTENT_PLUGIN, InsightsError, NEGATIVE, Scope};
-use crate::store::{Backend, Db};
+use serde::Serialize;
+
+use super::churn::ORDER_KINDS;
+use super::{DAY_MS, InsightsError, NEGATIVE};
+use crate::store::insights::trends::{BucketRow, Series};
+use crate::store::{self, Db};
+
+pub use crate::store::insights::trends::TopicCount;
 
 /// The most buckets one series may have.
 pub const MAX_BUCKETS: i64 = 10_000;
@@ -41,14 +45,12 @@ impl Bucket {
         }
     }
 
-    /// The same as [`Bucket::start`] in SQL, for times after 1970-01-05.
-    fn sql(self, column: &str) -> String {
+    /// Where buckets start counting: 0 for days, the first Monday for weeks
+    /// ([`Bucket::start`] of `t` is `origin + k · width`).
+    fn origin(self) -> i64 {
         match self {
-            Bucket::Day => format!("({column} / {DAY_MS}) * {DAY_MS}"),
-            Bucket::Week => format!(
-                "(({column} - {FIRST_MONDAY_MS}) / {w}) * {w} + {FIRST_MONDAY_MS}",
-                w = 7 * DAY_MS
-            ),
+            Bucket::Day => 0,
+            Bucket::Week => FIRST_MONDAY_MS,
         }
     }
 }
@@ -91,53 +93,27 @@ pub async fn trend(db: &Db, q: &TrendQuery) -> Result<Vec<TrendPoint>, InsightsE
     if buckets > MAX_BUCKETS {
         return Err(InsightsError::TooManyBuckets(buckets));
     }
-    let mut n = 0;
-    let mut param = || {
-        n += 1;
-        format!("${n}")
+    let series = Series {
+        topic: q.topic.as_deref(),
+        product: q.product.as_deref(),
+        order_kinds: &ORDER_KINDS,
+        width: q.bucket.width(),
+        origin: q.bucket.origin(),
+        since: q.since,
+        until: q.until,
+        negative: NEGATIVE,
     };
-    let (table, mut filters) = match &q.topic {
-        Some(_) => ("post_topics", vec![format!("topic = {}", param())]),
-        None => ("post_scores", Vec::new()),
-    };
-    filters.push(format!("created_at >= {} AND created_at < {}", q.since, q.until));
-    if q.product.is_some() {
-        filters.push(format!(
-            "identity_id IN (SELECT l.identity_id FROM identity_links l JOIN transactions t ON t.contact_id = l.contact_id \
-             WHERE l.status = 'confirmed' AND t.product = {} AND t.kind IN ({}))",
-            param(),
-            super::churn::ORDER_KINDS
-        ));
-    }
-    let bucket = q.bucket.sql("created_at");
-    let sql = format!(
-        "SELECT {bucket} AS start, COUNT(*) AS posts, \
-         SUM(CASE WHEN sentiment <= {neg} THEN 1 ELSE 0 END) AS negative, AVG(sentiment) AS mean_sentiment \
-         FROM {table} WHERE {filters} GROUP BY {bucket} ORDER BY {bucket}",
-        neg = num(NEGATIVE),
-        filters = filters.join(" AND "),
-    );
-    let mut query = sqlx::query(db.backend().sql(sql));
-    for value in [&q.topic, &q.product].into_iter().flatten() {
-        query = query.bind(value.clone());
-    }
-    let rows = query.fetch_all(db.pool()).await?;
-    let mut found = std::collections::BTreeMap::new();
-    for row in &rows {
-        let start: i64 = row.try_get("start")?;
-        found.insert(
-            start,
-            (
-                row.try_get::<i64, _>("posts")?,
-                row.try_get::<i64, _>("negative")?,
-                row.try_get::<Option<f64>, _>("mean_sentiment")?,
-            ),
-        );
-    }
+    let found: BTreeMap<i64, BucketRow> = store::insights::trends::series(db, &series)
+        .await?
+        .into_iter()
+        .map(|b| (b.start, b))
+        .collect();
     Ok((0..buckets)
         .map(|i| {
             let start = first + i * q.bucket.width();
-            let (posts, negative, mean_sentiment) = found.get(&start).copied().unwrap_or((0, 0, None));
+            let (posts, negative, mean_sentiment) = found
+                .get(&start)
+                .map_or((0, 0, None), |b| (b.posts, b.negative, b.mean_sentiment));
             TrendPoint {
                 start,
                 posts,
@@ -149,99 +125,13 @@ pub async fn trend(db: &Db, q: &TrendQuery) -> Result<Vec<TrendPoint>, InsightsE
         .collect())
 }
 
-/// How much one topic was discussed over a window.
-#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct TopicCount {
-    pub topic: String,
-    pub posts: i64,
-    pub negative: i64,
-    /// Mean sentiment of the posts that have one.
-    pub mean_sentiment: Option<f64>,
-}
-
 /// The `limit` topics with the most posts in `[since, until)` (Unix ms), most
 /// first (ties: by name).
 pub async fn top_topics(db: &Db, since: i64, until: i64, limit: i64) -> Result<Vec<TopicCount>, InsightsError> {
     if since >= until {
         return Err(InsightsError::EmptyRange { since, until });
     }
-    let sql = format!(
-        "SELECT topic, COUNT(*) AS posts, SUM(CASE WHEN sentiment <= {neg} THEN 1 ELSE 0 END) AS negative, \
-         AVG(sentiment) AS mean_sentiment FROM post_topics WHERE created_at >= $1 AND created_at < $2 \
-         GROUP BY topic ORDER BY COUNT(*) DESC, topic LIMIT $3",
-        neg = num(NEGATIVE),
-    );
-    let rows = sqlx::query(db.backend().sql(sql))
-        .bind(since)
-        .bind(until)
-        .bind(limit.max(0))
-        .fetch_all(db.pool())
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(TopicCount {
-                topic: r.try_get("topic")?,
-                posts: r.try_get("posts")?,
-                negative: r.try_get("negative")?,
-                mean_sentiment: r.try_get("mean_sentiment")?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Into::into)
-}
-
-/// Brings `post_topics` of the posts in `scope` in line with their newest
-/// intent analysis and their scores: drops topics no longer there, adds new
-/// ones, updates time and sentiment. Returns rows written or deleted.
-/// The statements of [`refresh_topics`]: drop stale topics, upsert current ones.
-pub(crate) fn topics_sql(backend: Backend, scope: &Scope) -> [String; 2] {
-    let (from, strings_only, topic) = dialect::topics_from(backend, "a.topics");
-    let current = format!(
-        "WITH {scope_cte} \
-         ni AS {m}(SELECT post_id, {pick_i} AS id FROM analyses WHERE plugin = '{INTENT_PLUGIN}' AND {a_scope} \
-                GROUP BY post_id), \
-         cur AS {m}(SELECT DISTINCT ni.post_id, {topic} AS topic FROM ni \
-                 JOIN analyses a ON a.id = ni.id AND a.plugin = '{INTENT_PLUGIN}' AND {ra_scope}, {from} \
-                 WHERE {strings_only} AND {topic} <> '')",
-        scope_cte = scope.cte(),
-        a_scope = scope.pred("post_id"),
-        ra_scope = scope.pred("a.post_id"),
-        m = dialect::materialized(backend),
-        pick_i = super::analysis_id(INTENT_PLUGIN),
-    );
-    let delete = format!(
-        "{current} DELETE FROM post_topics WHERE {p_scope} AND NOT EXISTS \
-         (SELECT 1 FROM cur WHERE cur.post_id = post_topics.post_id AND cur.topic = post_topics.topic)",
-        p_scope = scope.pred("post_topics.post_id"),
-    );
-    let upsert = format!(
-        "{current} {}",
-        dialect::upsert(
-            "post_topics",
-            &["topic", "post_id"],
-            &["identity_id", "created_at", "sentiment"],
-            &format!(
-                "SELECT cur.topic, ps.post_id, ps.identity_id, ps.created_at, ps.sentiment \
-                 FROM cur JOIN post_scores ps ON ps.post_id = cur.post_id AND {}",
-                scope.pred("ps.post_id")
-            ),
-            &scope.pred("o.post_id"),
-        )
-    );
-    [delete, upsert]
-}
-
-pub(crate) async fn refresh_topics(
-    tx: &mut Transaction<'static, Any>,
-    backend: Backend,
-    scope: &Scope,
-) -> Result<u64, InsightsError> {
-    let mut changed = 0;
-    for sql in topics_sql(backend, scope) {
-        let query = scope.bind(sqlx::query(backend.sql(sql)));
-        changed += query.execute(&mut **tx).await?.rows_affected();
-    }
-    Ok(changed)
+    Ok(store::insights::trends::top_topics(db, since, until, limit.max(0), NEGATIVE).await?)
 }
 
 #[cfg(test)]

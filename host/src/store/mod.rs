@@ -6,9 +6,11 @@ pub mod accounts;
 mod audit;
 pub(crate) mod codec;
 pub mod contacts;
+pub mod dialect;
 pub mod egress;
 pub mod identity;
 pub mod inbox;
+pub mod insights;
 pub mod leases;
 pub mod posts;
 pub mod reanalysis;
@@ -24,32 +26,13 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, install_default_drivers};
-use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Transaction};
+use sqlx::{Any, AnyPool, Executor, Transaction};
 
 pub use audit::{AuditEntry, audit, audit_entries, audit_page};
+pub use dialect::{Backend, lookup_sql, placeholders};
 
 /// How long a caller waits for a PostgreSQL connection before the error.
 pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    /// `sql` (written with `$1, $2, ...`) in this backend's fastest parameter
-    /// style. SQLite finds the number of a named parameter (`$N`) by a linear
-    /// search, so binding a statement of n named values costs O(n²); when the
-    /// values are numbered in order of appearance, plain `?` binds the same
-    /// values in O(n).
-    pub fn sql(self, sql: String) -> AssertSqlSafe<String> {
-        AssertSqlSafe(match self {
-            Backend::Sqlite => positional(sql),
-            Backend::Postgres => sql,
-        })
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -151,108 +134,14 @@ impl Db {
     }
 }
 
+/// Stored times are Unix milliseconds; these are their hour and (UTC) day.
+pub const HOUR_MS: i64 = 3_600_000;
+pub const DAY_MS: i64 = 86_400_000;
+
 /// Now, in Unix milliseconds.
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
-}
-
-/// `($1, $2), ($3, $4)`: placeholders for a multi-row statement of `rows`
-/// rows of `columns` values each (one row of n values doubles as an `IN` list).
-pub fn placeholders(rows: usize, columns: usize) -> String {
-    use std::fmt::Write as _;
-    // One buffer: statements of thousands of values are built per page.
-    let mut out = String::with_capacity(rows * columns * 6);
-    for r in 0..rows {
-        out.push_str(if r == 0 { "(" } else { ", (" });
-        for c in 1..=columns {
-            let sep = if c == 1 { "" } else { ", " };
-            let _ = write!(out, "{sep}${}", r * columns + c);
-        }
-        out.push(')');
-    }
-    out
-}
-
-/// `SELECT {columns} FROM {from} WHERE {expr} IN (${first}, ...) {filter}`
-/// for `n` values (`filter`: more conditions, `AND ...`, or empty). On
-/// PostgreSQL, one index lookup per value instead: without statistics (a
-/// table not analyzed yet, as after an import or the first burst of ingest)
-/// it estimates an `IN` list at a large part of the table and scans all of
-/// it; a `LATERAL` subquery it cannot flatten (`OFFSET 0`) is planned for one
-/// value, by the index.
-pub fn lookup_sql(
-    backend: Backend,
-    columns: &str,
-    from: &str,
-    expr: &str,
-    first: usize,
-    n: usize,
-    filter: &str,
-) -> String {
-    let values = (first..first + n).map(|i| format!("${i}"));
-    match backend {
-        Backend::Sqlite => format!(
-            "SELECT {columns} FROM {from} WHERE {expr} IN ({}) {filter}",
-            values.collect::<Vec<_>>().join(", ")
-        ),
-        Backend::Postgres => format!(
-            "SELECT s.* FROM (VALUES {}) AS q(x) CROSS JOIN LATERAL \
-             (SELECT {columns} FROM {from} WHERE {expr} = q.x {filter} OFFSET 0) AS s",
-            values.map(|v| format!("({v})")).collect::<Vec<_>>().join(", ")
-        ),
-    }
-}
-
-/// `sql` with every `$N` outside quotes replaced by `?`, when the Ns are
-/// 1, 2, 3, ... in order of appearance (otherwise `sql` unchanged).
-fn positional(sql: String) -> String {
-    let mut out = String::with_capacity(sql.len());
-    let (mut expected, mut quoted) = (1usize, false);
-    let mut chars = sql.char_indices().peekable();
-    while let Some((_, c)) = chars.next() {
-        if c == '\'' {
-            quoted = !quoted;
-        }
-        if c != '$' || quoted {
-            out.push(c);
-            continue;
-        }
-        let mut n = String::new();
-        while let Some((_, d)) = chars.next_if(|(_, d)| d.is_ascii_digit()) {
-            n.push(d);
-        }
-        if n.parse() != Ok(expected) {
-            return sql;
-        }
-        expected += 1;
-        out.push('?');
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn placeholders_number_every_value() {
-        assert_eq!(super::placeholders(2, 2), "($1, $2), ($3, $4)");
-        assert_eq!(super::placeholders(1, 3), "($1, $2, $3)");
-        assert_eq!(super::placeholders(0, 3), "");
-    }
-
-    #[test]
-    fn positional_only_when_numbered_in_order() {
-        use super::positional;
-        assert_eq!(positional("VALUES ($1, $2), ($3, $4)".into()), "VALUES (?, ?), (?, ?)");
-        assert_eq!(
-            positional("a IN ($1) AND b = '$9' AND c = $2".into()),
-            "a IN (?) AND b = '$9' AND c = ?"
-        );
-        // A value used twice, or out of order, keeps its number.
-        assert_eq!(positional("a = $1 OR b = $1".into()), "a = $1 OR b = $1");
-        assert_eq!(positional("a = $2, b = $1".into()), "a = $2, b = $1");
-        assert_eq!(positional("SELECT 1".into()), "SELECT 1");
-    }
 }

@@ -6,8 +6,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Executor, Row};
 
-use super::{Backend, Db};
-use crate::insights::dialect;
+use super::{Backend, Db, dialect};
 
 /// Where a job is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
