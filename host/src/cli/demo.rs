@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::Global;
-use crate::demo::{self, Network};
+use crate::demo::{self, World};
 use crate::ingest::{Schedule, SchedulerOptions};
 use crate::tokens::{self, Role, TokenError};
 
@@ -44,8 +44,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             ..Schedule::default()
         };
         let app = global.app_with(&db, schedule).await?;
-        let network = Network::start().await.context("starting the demo network")?;
-        demo::seed(&db, app.secret_box(), app.ingest(), &network).await?;
+        let world = World::start().await.context("starting the demo networks")?;
+        demo::seed(&db, app.secret_box(), app.ingest(), &world).await?;
         match tokens::revoke(&db, DEMO_TOKEN, "demo").await {
             Ok(()) | Err(TokenError::NotFound(_)) => {}
             Err(e) => return Err(e.into()),
@@ -54,7 +54,9 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        println!("demo network (Mastodon API) at {}", network.base_url());
+        for (api, base_url) in world.networks() {
+            println!("demo network ({api} API) at {base_url}");
+        }
         println!("socialcrm demo running at http://{}/", listener.local_addr()?);
         println!("admin token: {token}");
 
@@ -63,7 +65,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             super::serve::shutdown_signal().await;
             let _ = stop_tx.send(true);
         });
-        let arrivals = tokio::spawn(network.run(Duration::from_secs(args.every.max(1)), stop.clone()));
+        let arrivals = tokio::spawn(world.run(Duration::from_secs(args.every.max(1)), stop.clone()));
         // Alerts and advocates come from the recompute: often, on a world this small.
         let scoring = tokio::spawn(crate::insights::schedule::run(
             db.clone(),

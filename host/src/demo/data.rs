@@ -1,247 +1,213 @@
-//! The demo network's data: a fictional e-bike brand, its customers and what
-//! they say, as Mastodon entities. Written for the demo; no real people.
+//! The demo world's data: a fictional e-bike brand, its customers, what they
+//! say and the brand's CRM. Written for the demo; no real people. Nothing here
+//! is a network's shape: each demo network renders people and posts in its own.
 
-use serde_json::{Value, json};
+/// Someone on the networks.
+pub struct Person {
+    pub handle: &'static str,
+    pub name: &'static str,
+    /// Empty when they wrote none.
+    pub bio: &'static str,
+    pub followers: u64,
+    /// A website the network verified as theirs (it links back to the profile).
+    pub website: Option<&'static str>,
+}
 
-pub const BRAND: &str = "lumenbikes";
-const HOST: &str = "demo.social";
-const BASE: &str = "https://demo.social";
-
-/// (handle, display name, bio, followers, website)
-const PEOPLE: &[(&str, &str, &str, u64, Option<&str>)] = &[
-    (
-        "maya",
-        "Maya Okafor",
-        "Commuter, 12 km each way. Coffee first.",
-        1840,
-        Some("https://mayarides.example"),
-    ),
-    ("tom_b", "Tom Becker", "Dad of three, cargo bike convert", 212, None),
-    (
-        "lina",
-        "Lina Sørensen",
-        "Product designer. Copenhagen.",
-        5320,
-        Some("https://lina.design.example"),
-    ),
-    ("raj", "Raj Patel", "Weekend trails, weekday spreadsheets", 96, None),
-    ("ghost_rider", "ghost rider", "", 12, None),
-    (
-        "ellie",
-        "Ellie Chen",
-        "Nurse, night shifts, rides home at 7am",
-        430,
-        None,
-    ),
-    (
-        "marco",
-        "Marco Rossi",
-        "Bike mechanic. Ask me anything about hub motors.",
-        2975,
-        Some("https://marcofixes.example"),
-    ),
-    ("sam", "Sam Wright", "", 58, None),
-    (
-        "ines",
-        "Inês Costa",
-        "Cycling advocate. Safer streets for everyone.",
-        8120,
-        None,
-    ),
-    ("ben", "Ben Adler", "Early adopter, occasional complainer", 640, None),
-];
-
-/// (author index, text, replying to the post at this index)
-const POSTS: &[(usize, &str, Option<usize>)] = &[
-    (
-        0,
-        "Three months with my @lumenbikes X2 and I still grin every morning. Best purchase of the year!",
-        None,
-    ),
-    (
-        1,
-        "@lumenbikes my order #LB-20931 was due two weeks ago. No tracking, no answer to my emails. What is going on?",
-        None,
-    ),
-    (2, "The new @lumenbikes colours are gorgeous. That sage green 😍", None),
-    (
-        3,
-        "Does the @lumenbikes X2 fit someone who is 195 cm? Thinking of buying one before spring.",
-        None,
-    ),
-    (
-        6,
-        "@raj yes, I'm 193 and ride the L frame; raise the seatpost to the max line and you're fine.",
-        Some(3),
-    ),
-    (
-        4,
-        "@lumenbikes battery died after 8 km today. Totally unacceptable for a bike this expensive.",
-        None,
-    ),
-    (
-        5,
-        "Rode home after a night shift on my @lumenbikes and honestly it made my week. Thank you!",
-        None,
-    ),
-    (
-        7,
-        "@lumenbikes is the app down? It keeps crashing when I try to unlock the bike.",
-        None,
-    ),
-    (
-        9,
-        "Support chat at @lumenbikes kept me waiting 45 minutes and then closed. I'm seriously thinking of switching to another brand.",
-        None,
-    ),
-    (
-        8,
-        "Great to see @lumenbikes sponsoring the car-free Sunday. More of this please!",
-        None,
-    ),
-    (
-        1,
-        "@lumenbikes still nothing on order #LB-20931. I want to cancel my order and get a refund.",
-        None,
-    ),
-    (
-        6,
-        "@ellie that's the firmware 2.3 bug, update in the app and the range comes back.",
-        Some(5),
-    ),
-    (
-        2,
-        "Is there a rack for the @lumenbikes X2 that fits two panniers? Can't find it on the site.",
-        None,
-    ),
-    (
-        0,
-        "@lina the rear rack from the accessories page takes two, I use it daily.",
-        Some(12),
-    ),
-    (3, "Ordered! @lumenbikes X2 in sage green. Can't wait.", None),
-    (9, "Brakes squeal after a week. Not impressed, @lumenbikes.", None),
-    (
-        5,
-        "Not sure the @lumenbikes lock is worth the price, but the bike itself is lovely.",
-        None,
-    ),
-    (7, "@lumenbikes the app works again, thanks for the quick fix!", None),
-    (
-        4,
-        "Cancel my subscription to the @lumenbikes care plan. Never used it once.",
-        None,
-    ),
-    (
-        8,
-        "@lumenbikes any plans for a kids' seat that fits the X2? Asking for our family cycling group.",
-        None,
-    ),
-];
-
-fn account(i: usize, base: &str) -> Value {
-    let (handle, name, bio, followers, website) = PEOPLE[i];
-    let fields: Vec<Value> = website
-        .iter()
-        .map(|w| {
-            // The instance verified the link: the site links back with rel="me".
-            let link = format!("<a href=\"{w}\" rel=\"me\">{w}</a>");
-            json!({"name": "Website", "value": link, "verified_at": "2024-03-02T09:00:00.000+00:00"})
-        })
-        .collect();
-    json!({
-        "id": (100 + i).to_string(),
-        "username": handle,
-        "acct": format!("{handle}@{HOST}"),
-        "display_name": name,
-        "locked": false,
-        "bot": false,
-        "discoverable": true,
-        "group": false,
-        "created_at": "2024-03-01T00:00:00.000Z",
-        "note": if bio.is_empty() { String::new() } else { format!("<p>{bio}</p>") },
-        "url": format!("{base}/@{handle}"),
-        "uri": format!("{base}/users/{handle}"),
-        "avatar": format!("{base}/avatars/{handle}.png"),
-        "avatar_static": format!("{base}/avatars/{handle}.png"),
-        "header": "",
-        "header_static": "",
-        "followers_count": followers,
-        "following_count": 180,
-        "statuses_count": 420,
-        "last_status_at": "2026-11-22",
-        "emojis": [],
-        "fields": fields,
-    })
+/// What a customer says; every post mentions the brand.
+pub struct Post {
+    /// Index into [`PEOPLE`].
+    pub author: usize,
+    pub text: &'static str,
+    /// Index into [`POSTS`] of the post this one answers.
+    pub reply_to: Option<usize>,
 }
 
 /// The brand's own account.
-pub fn brand() -> Value {
-    let base = BASE;
-    json!({
-        "id": "1",
-        "username": BRAND,
-        "acct": BRAND,
-        "display_name": "Lumen Bikes",
-        "locked": false,
-        "bot": false,
-        "discoverable": true,
-        "group": false,
-        "created_at": "2023-01-10T00:00:00.000Z",
-        "note": "<p>E-bikes for everyday riding. Support: support@lumenbikes.example</p>",
-        "url": format!("{base}/@{BRAND}"),
-        "uri": format!("{base}/users/{BRAND}"),
-        "avatar": "",
-        "avatar_static": "",
-        "header": "",
-        "header_static": "",
-        "followers_count": 15400,
-        "following_count": 120,
-        "statuses_count": 980,
-        "last_status_at": "2026-11-22",
-        "emojis": [],
-        "fields": [],
-    })
-}
+pub const BRAND: Person = Person {
+    handle: "lumenbikes",
+    name: "Lumen Bikes",
+    bio: "E-bikes for everyday riding. Support: support@lumenbikes.example",
+    followers: 15400,
+    website: None,
+};
 
-/// The customers' posts, oldest first, each mentioning the brand or answering another customer.
-pub fn statuses() -> Vec<Value> {
-    let base = BASE;
-    POSTS
-        .iter()
-        .enumerate()
-        .map(|(i, (author, text, reply_to))| {
-            let id = 113_000_000_000_000_000u64 + i as u64;
-            let parent = reply_to.map(|r| 113_000_000_000_000_000u64 + r as u64);
-            let (handle, ..) = PEOPLE[*author];
-            json!({
-                "id": id.to_string(),
-                "created_at": format!("2026-11-22T{:02}:{:02}:00.000Z", 8 + i / 3, (i * 17) % 60),
-                "in_reply_to_id": parent.map(|p| p.to_string()),
-                "in_reply_to_account_id": reply_to.map(|r| (100 + POSTS[r].0).to_string()),
-                "sensitive": false,
-                "spoiler_text": "",
-                "visibility": "public",
-                "language": "en",
-                "uri": format!("{base}/users/{handle}/statuses/{id}"),
-                "url": format!("{base}/@{handle}/{id}"),
-                "replies_count": 0,
-                "reblogs_count": 0,
-                "favourites_count": 0,
-                "edited_at": null,
-                "content": format!("<p>{}</p>", html_escape::encode_safe(text)),
-                "reblog": null,
-                "account": account(*author, base),
-                "media_attachments": [],
-                "mentions": [{"id": "1", "username": BRAND, "acct": BRAND, "url": format!("{base}/@{BRAND}")}],
-                "tags": [],
-                "emojis": [],
-                "card": null,
-                "poll": null,
-            })
-        })
-        .collect()
-}
+/// The customers (and a mechanic who helps them).
+pub const PEOPLE: &[Person] = &[
+    Person {
+        handle: "maya",
+        name: "Maya Okafor",
+        bio: "Commuter, 12 km each way. Coffee first.",
+        followers: 1840,
+        website: Some("https://mayarides.example"),
+    },
+    Person {
+        handle: "tom_b",
+        name: "Tom Becker",
+        bio: "Dad of three, cargo bike convert",
+        followers: 212,
+        website: None,
+    },
+    Person {
+        handle: "lina",
+        name: "Lina Sørensen",
+        bio: "Product designer. Copenhagen.",
+        followers: 5320,
+        website: Some("https://lina.design.example"),
+    },
+    Person {
+        handle: "raj",
+        name: "Raj Patel",
+        bio: "Weekend trails, weekday spreadsheets",
+        followers: 96,
+        website: None,
+    },
+    Person {
+        handle: "ghost_rider",
+        name: "ghost rider",
+        bio: "",
+        followers: 12,
+        website: None,
+    },
+    Person {
+        handle: "ellie",
+        name: "Ellie Chen",
+        bio: "Nurse, night shifts, rides home at 7am",
+        followers: 430,
+        website: None,
+    },
+    Person {
+        handle: "marco",
+        name: "Marco Rossi",
+        bio: "Bike mechanic. Ask me anything about hub motors.",
+        followers: 2975,
+        website: Some("https://marcofixes.example"),
+    },
+    Person {
+        handle: "sam",
+        name: "Sam Wright",
+        bio: "",
+        followers: 58,
+        website: None,
+    },
+    Person {
+        handle: "ines",
+        name: "Inês Costa",
+        bio: "Cycling advocate. Safer streets for everyone.",
+        followers: 8120,
+        website: None,
+    },
+    Person {
+        handle: "ben",
+        name: "Ben Adler",
+        bio: "Early adopter, occasional complainer",
+        followers: 640,
+        website: None,
+    },
+];
+
+/// The customers' posts, oldest first.
+pub const POSTS: &[Post] = &[
+    Post {
+        author: 0,
+        text: "Three months with my @lumenbikes X2 and I still grin every morning. Best purchase of the year!",
+        reply_to: None,
+    },
+    Post {
+        author: 1,
+        text: "@lumenbikes my order #LB-20931 was due two weeks ago. No tracking, no answer to my emails. What is going on?",
+        reply_to: None,
+    },
+    Post {
+        author: 2,
+        text: "The new @lumenbikes colours are gorgeous. That sage green 😍",
+        reply_to: None,
+    },
+    Post {
+        author: 3,
+        text: "Does the @lumenbikes X2 fit someone who is 195 cm? Thinking of buying one before spring.",
+        reply_to: None,
+    },
+    Post {
+        author: 6,
+        text: "@raj yes, I'm 193 and ride the L frame; raise the seatpost to the max line and you're fine.",
+        reply_to: Some(3),
+    },
+    Post {
+        author: 4,
+        text: "@lumenbikes battery died after 8 km today. Totally unacceptable for a bike this expensive.",
+        reply_to: None,
+    },
+    Post {
+        author: 5,
+        text: "Rode home after a night shift on my @lumenbikes and honestly it made my week. Thank you!",
+        reply_to: None,
+    },
+    Post {
+        author: 7,
+        text: "@lumenbikes is the app down? It keeps crashing when I try to unlock the bike.",
+        reply_to: None,
+    },
+    Post {
+        author: 9,
+        text: "Support chat at @lumenbikes kept me waiting 45 minutes and then closed. I'm seriously thinking of switching to another brand.",
+        reply_to: None,
+    },
+    Post {
+        author: 8,
+        text: "Great to see @lumenbikes sponsoring the car-free Sunday. More of this please!",
+        reply_to: None,
+    },
+    Post {
+        author: 1,
+        text: "@lumenbikes still nothing on order #LB-20931. I want to cancel my order and get a refund.",
+        reply_to: None,
+    },
+    Post {
+        author: 6,
+        text: "@ellie that's the firmware 2.3 bug, update in the app and the range comes back.",
+        reply_to: Some(5),
+    },
+    Post {
+        author: 2,
+        text: "Is there a rack for the @lumenbikes X2 that fits two panniers? Can't find it on the site.",
+        reply_to: None,
+    },
+    Post {
+        author: 0,
+        text: "@lina the rear rack from the accessories page takes two, I use it daily.",
+        reply_to: Some(12),
+    },
+    Post {
+        author: 3,
+        text: "Ordered! @lumenbikes X2 in sage green. Can't wait.",
+        reply_to: None,
+    },
+    Post {
+        author: 9,
+        text: "Brakes squeal after a week. Not impressed, @lumenbikes.",
+        reply_to: None,
+    },
+    Post {
+        author: 5,
+        text: "Not sure the @lumenbikes lock is worth the price, but the bike itself is lovely.",
+        reply_to: None,
+    },
+    Post {
+        author: 7,
+        text: "@lumenbikes the app works again, thanks for the quick fix!",
+        reply_to: None,
+    },
+    Post {
+        author: 4,
+        text: "Cancel my subscription to the @lumenbikes care plan. Never used it once.",
+        reply_to: None,
+    },
+    Post {
+        author: 8,
+        text: "@lumenbikes any plans for a kids' seat that fits the X2? Asking for our family cycling group.",
+        reply_to: None,
+    },
+];
 
 /// The brand's CRM: the people above who are customers, and others who never
 /// post. Maya, Lina and Marco show a verified link to their website on their

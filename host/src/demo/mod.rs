@@ -1,91 +1,85 @@
-//! The demo world: a Mastodon-compatible network on loopback where customers
-//! of a fictional brand talk about it, the brand's CRM (contacts and orders),
-//! and a `demo` channel account that listens to the network. `socialcrm demo`
-//! serves it all; new posts keep arriving while it runs.
+//! The demo world: social networks on loopback (`network/`, a
+//! Mastodon-compatible one for now) where customers of a fictional brand talk
+//! about it, the brand's CRM (contacts and orders), and a channel account
+//! listening to each network. `socialcrm demo` serves it all; new posts keep
+//! arriving while it runs.
 
 mod data;
+mod network;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context;
-use serde_json::Value;
-use socialcrm_fakes::{Dataset, FakeMastodon, mastodon::TOKEN};
 use tokio::sync::watch;
 
-use crate::channels::{self, ChannelError, NewChannel};
+use crate::channels::{self, ChannelError};
 use crate::crm::import;
 use crate::ingest::Ingest;
 use crate::plugins::{Package, bundled_dir, registry};
 use crate::secrets::SecretBox;
 use crate::store::{Db, now_ms};
+use network::{Served, Written};
 
-/// The channel account the demo adds.
-pub const CHANNEL: &str = "demo";
-/// Posts on the network at start; the others arrive one by one.
+/// Posts on the networks at start; the others arrive one by one.
 const AT_START: usize = 14;
 
-/// The demo network and the posts still to come.
-pub struct Network {
-    fake: FakeMastodon,
-    later: Vec<Value>,
+/// The demo's networks and the posts still to come.
+pub struct World {
+    networks: Vec<Served>,
+    /// The index in `data::POSTS` of the next post to arrive.
+    next: usize,
 }
 
-impl Network {
-    pub async fn start() -> anyhow::Result<Network> {
-        let mut statuses = data::statuses();
-        let later = statuses.split_off(AT_START.min(statuses.len()));
-        // Spread over the last hours, so waiting times look like a working day's.
+impl World {
+    /// Serves the networks with the first posts on them, written over the
+    /// last hours so waiting times look like a working day's.
+    pub async fn start() -> anyhow::Result<World> {
+        let networks = network::start().await?;
+        let at_start = AT_START.min(data::POSTS.len());
         let now = now_ms();
-        let count = statuses.len() as i64;
-        for (i, status) in statuses.iter_mut().enumerate() {
-            let at = now - (count - i as i64) * 20 * 60_000;
-            let at = time::OffsetDateTime::from_unix_timestamp(at / 1000)
-                .ok()
-                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
-            if let (Some(at), Value::Object(map)) = (at, status) {
-                map.insert("created_at".into(), Value::String(at));
+        for n in 0..at_start {
+            let written = Written::Before(now - (at_start - n) as i64 * 20 * 60_000);
+            for served in &networks {
+                served.network.publish(n, written);
             }
         }
-        let fake = FakeMastodon::start_with(Dataset {
-            brand: data::brand(),
-            statuses,
-            notifications: Vec::new(),
+        Ok(World {
+            networks,
+            next: at_start,
         })
-        .await?;
-        Ok(Network { fake, later })
     }
 
-    pub fn base_url(&self) -> String {
-        self.fake.base_url()
+    /// Each network's API (`Mastodon`) and base URL.
+    pub fn networks(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.networks.iter().map(|s| (s.network.api(), s.base_url.as_str()))
     }
 
     /// Publishes one waiting post every `every` until none is left or `stop`;
-    /// then keeps the network up until `stop`.
+    /// then keeps the networks up until `stop`.
     pub async fn run(self, every: Duration, mut stop: watch::Receiver<bool>) {
-        for mut status in self.later {
+        for n in self.next..data::POSTS.len() {
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
                 _ = stop.wait_for(|s| *s) => return,
             }
-            // Written now: a new id and time.
-            if let Value::Object(map) = &mut status {
-                map.remove("id");
-                map.remove("created_at");
+            for served in &self.networks {
+                served.network.publish(n, Written::Now);
             }
-            self.fake.push_mention(status);
         }
         let _ = stop.wait_for(|s| *s).await;
     }
 }
 
-/// The bundled plugins the demo installs (so the admin screens list them).
-const PLUGINS: [&str; 3] = ["mastodon", "sentiment", "intent"];
+/// The bundled analyzers the demo installs beside each network's channel
+/// plugin (so the admin screens list them).
+const ANALYZERS: [&str; 2] = ["sentiment", "intent"];
 
 /// Installs the bundled plugins not installed yet, imports the demo CRM
-/// (idempotent) and points the `demo` channel at `network`.
-pub async fn seed(db: &Db, sbox: &SecretBox, ingest: &Ingest, network: &Network) -> anyhow::Result<()> {
-    for name in PLUGINS {
+/// (idempotent) and points a channel account at each network of `world`.
+pub async fn seed(db: &Db, sbox: &SecretBox, ingest: &Ingest, world: &World) -> anyhow::Result<()> {
+    let accounts: Vec<_> = world.networks.iter().map(|s| s.network.channel()).collect();
+    let plugins = accounts.iter().map(|c| c.plugin.as_str()).chain(ANALYZERS);
+    for name in plugins {
         if registry::versions(db, name).await.is_ok() {
             continue;
         }
@@ -107,30 +101,25 @@ pub async fn seed(db: &Db, sbox: &SecretBox, ingest: &Ingest, network: &Network)
     if let Some((line, why)) = contacts.rejected.iter().chain(&orders.rejected).next() {
         anyhow::bail!("demo CRM row on line {line} rejected: {why}");
     }
-    let instance = network.base_url();
-    let new = NewChannel {
-        name: CHANNEL.into(),
-        plugin: "mastodon".into(),
-        config: BTreeMap::from([("instance".into(), instance.clone())]),
-        secrets: BTreeMap::from([("access-token".into(), TOKEN.into())]),
-        // The demo network listens on loopback.
-        allow_private: true,
-    };
-    match channels::add(db, sbox, ingest, new).await {
-        Ok(()) => Ok(()),
-        // A new run's network has a new port and fresh ids: read it from the start.
-        Err(ChannelError::Exists(_)) => {
-            sqlx::query(
-                "UPDATE channel_accounts SET config = $1, state = '', kv = '{}', status = 'active', \
-                 last_error = NULL, updated_at = $2 WHERE name = $3",
-            )
-            .bind(serde_json::json!({ "instance": instance }).to_string())
-            .bind(now_ms())
-            .bind(CHANNEL)
-            .execute(db.pool())
-            .await?;
-            Ok(())
+    for new in accounts {
+        let (name, config, secrets) = (new.name.clone(), new.config.clone(), new.secrets.clone());
+        match channels::add(db, sbox, ingest, new).await {
+            Ok(()) => {}
+            // A new run's network has a new port and fresh ids: read it from the start.
+            Err(ChannelError::Exists(_)) => {
+                sqlx::query(
+                    "UPDATE channel_accounts SET config = $1, secrets = $2, state = '', kv = '{}', \
+                     status = 'active', last_error = NULL, updated_at = $3 WHERE name = $4",
+                )
+                .bind(serde_json::to_string(&config)?)
+                .bind(sbox.seal(&secrets, &name))
+                .bind(now_ms())
+                .bind(&name)
+                .execute(db.pool())
+                .await?;
+            }
+            Err(e) => return Err(e).with_context(|| format!("adding the demo channel {name}")),
         }
-        Err(e) => Err(e).context("adding the demo channel"),
     }
+    Ok(())
 }

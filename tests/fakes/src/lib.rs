@@ -1,6 +1,7 @@
 //! Fake social networks that speak each network's documented API over real
-//! HTTP on loopback: channel plugins are tested against them, and the demo
-//! runs on them.
+//! HTTP on loopback, with rate limits, injected faults and recorded requests:
+//! channel plugins and the host are tested against them. The demo has its own
+//! network (`host/src/demo/network/`).
 
 pub mod bluesky;
 pub mod mastodon;
