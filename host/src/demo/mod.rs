@@ -17,7 +17,7 @@ use crate::crm::import;
 use crate::ingest::Ingest;
 use crate::plugins::{Package, bundled_dir, registry};
 use crate::secrets::SecretBox;
-use crate::store::{Db, now_ms};
+use crate::store::{Db, accounts, now_ms};
 use network::{Served, Written};
 
 /// Posts on the networks at start; the others arrive one by one.
@@ -107,16 +107,8 @@ pub async fn seed(db: &Db, sbox: &SecretBox, ingest: &Ingest, world: &World) -> 
             Ok(()) => {}
             // A new run's network has a new port and fresh ids: read it from the start.
             Err(ChannelError::Exists(_)) => {
-                sqlx::query(
-                    "UPDATE channel_accounts SET config = $1, secrets = $2, state = '', kv = '{}', \
-                     status = 'active', last_error = NULL, updated_at = $3 WHERE name = $4",
-                )
-                .bind(serde_json::to_string(&config)?)
-                .bind(sbox.seal(&secrets, &name))
-                .bind(now_ms())
-                .bind(&name)
-                .execute(db.pool())
-                .await?;
+                let config = serde_json::to_string(&config)?;
+                accounts::restart(db, &name, &config, &sbox.seal(&secrets, &name)).await?;
             }
             Err(e) => return Err(e).with_context(|| format!("adding the demo channel {name}")),
         }

@@ -223,3 +223,19 @@ pub async fn set_approval(conn: &mut AnyConnection, name: &str, required: bool) 
         .rows_affected();
     Ok(updated != 0)
 }
+
+/// Gives account `name` new config and secrets (JSON and sealed) and reads
+/// it again from the start: no state, no key-value data, active, no error.
+pub async fn restart(db: &Db, name: &str, config: &str, sealed_secrets: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE channel_accounts SET config = $1, secrets = $2, state = '', kv = '{}', \
+         status = 'active', last_error = NULL, updated_at = $3 WHERE name = $4",
+    )
+    .bind(config)
+    .bind(sealed_secrets)
+    .bind(super::now_ms())
+    .bind(name)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
