@@ -6,6 +6,7 @@ pub mod accounts;
 mod audit;
 pub(crate) mod codec;
 pub mod contacts;
+pub mod customers;
 pub mod dialect;
 pub mod egress;
 pub mod identity;

@@ -1,11 +1,8 @@
 //! Contacts: search, the customer 360 (identities, scores, transactions and
 //! posts together), a contact's timeline of posts and its transactions.
 
-use std::collections::BTreeMap;
-
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -20,8 +17,8 @@ use crate::server::ApiError;
 use crate::server::auth::{Auth, Viewer};
 use crate::server::extract::{Json, Path, Query};
 use crate::server::page::{self, Page};
-use crate::store::inbox;
-use crate::store::{Backend, now_ms};
+use crate::store::customers::{self, Contact, ContactItem, Transaction};
+use crate::store::{inbox, now_ms};
 
 pub fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -54,55 +51,6 @@ struct Paging {
     cursor: Option<String>,
 }
 
-/// A contact in a list, with its scores once computed.
-#[derive(Serialize, ToSchema)]
-pub struct ContactItem {
-    pub id: i64,
-    /// The id in the CRM it was imported from.
-    pub external_id: String,
-    pub name: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub company: Option<String>,
-    /// Lifetime value; null until scored.
-    pub ltv: Option<f64>,
-    /// Share among customers by lifetime value, in [0, 1]; null until scored.
-    pub value_pct: Option<f64>,
-    /// Churn risk in [0, 1]; null until scored.
-    pub churn: Option<f64>,
-}
-
-/// A contact's fields as the CRM keeps them.
-#[derive(Serialize, ToSchema)]
-pub struct Contact {
-    pub id: i64,
-    pub external_id: String,
-    pub name: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub website: Option<String>,
-    pub company: Option<String>,
-    /// Handles the CRM lists, by network.
-    pub handles: BTreeMap<String, String>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-/// One transaction of a contact.
-#[derive(Serialize, ToSchema)]
-pub struct Transaction {
-    pub id: i64,
-    pub external_id: String,
-    /// `purchase`, `subscription`, `refund`, `return`, ...
-    pub kind: String,
-    pub amount: f64,
-    pub currency: String,
-    pub occurred_at: i64,
-    /// The order reference.
-    pub reference: Option<String>,
-    pub product: Option<String>,
-}
-
 /// The customer 360: who the contact is on every network, what they are
 /// worth and at what risk, what they bought and what they said.
 #[derive(Serialize, ToSchema)]
@@ -117,19 +65,6 @@ pub struct Customer360 {
     pub transactions: Vec<Transaction>,
     /// The 20 newest posts of its confirmed identities, newest first.
     pub posts: Vec<InboxPost>,
-}
-
-/// `%text%` for `LIKE ... ESCAPE '\'`, lower-cased, its wildcards taken literally.
-fn containing(text: &str) -> String {
-    let mut pattern = String::from("%");
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
 }
 
 /// Contacts by id, or those matching `q`.
@@ -148,72 +83,15 @@ async fn search(
     }
     // Handles are stored lower-cased without a leading `@`.
     let handle = contact::handle(q).unwrap_or_else(|| q.to_string());
-    let listed_handles = match app.db().backend() {
-        Backend::Sqlite => {
-            "json_each(CASE WHEN json_valid(c.handles) AND json_type(c.handles) = 'object' \
-             THEN c.handles ELSE '{}' END) h"
-        }
-        Backend::Postgres => "jsonb_each_text(CAST(c.handles AS jsonb)) h",
-    };
-    let sql = format!(
-        "SELECT c.id, c.external_id, c.name, c.email, c.phone, c.company, cs.ltv, cs.value_pct, cs.churn \
-         FROM contacts c LEFT JOIN contact_scores cs ON cs.contact_id = c.id \
-         WHERE c.id > $1 AND ($2 = '' OR lower(c.name) LIKE $3 ESCAPE '\\' OR lower(c.email) LIKE $3 ESCAPE '\\' \
-         OR lower(c.external_id) LIKE $3 ESCAPE '\\' \
-         OR EXISTS (SELECT 1 FROM identity_links l JOIN identities i ON i.id = l.identity_id \
-                    WHERE l.contact_id = c.id AND l.status = 'confirmed' AND lower(i.handle) LIKE $4 ESCAPE '\\') \
-         OR EXISTS (SELECT 1 FROM {listed_handles} WHERE lower(h.value) LIKE $4 ESCAPE '\\')) \
-         ORDER BY c.id LIMIT $5"
-    );
-    let rows = sqlx::query(app.db().backend().sql(sql))
-        .bind(after)
-        .bind(q)
-        .bind(containing(q))
-        .bind(containing(&handle))
-        .bind(limit)
-        .fetch_all(app.db().pool())
-        .await?;
-    let items = rows
-        .iter()
-        .map(|r| {
-            Ok(ContactItem {
-                id: r.try_get("id")?,
-                external_id: r.try_get("external_id")?,
-                name: r.try_get("name")?,
-                email: r.try_get("email")?,
-                phone: r.try_get("phone")?,
-                company: r.try_get("company")?,
-                ltv: r.try_get("ltv")?,
-                value_pct: r.try_get("value_pct")?,
-                churn: r.try_get("churn")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let items = customers::search(app.db(), q, &handle, after, limit).await?;
     Ok(Json(Page::of(items, limit, |c| c.id)))
 }
 
 /// Contact `id`, or 404.
 async fn load(app: &App, id: i64) -> Result<Contact, ApiError> {
-    let row = sqlx::query(
-        "SELECT id, external_id, name, email, phone, website, company, handles, created_at, updated_at \
-         FROM contacts WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(app.db().pool())
-    .await?
-    .ok_or_else(|| ApiError::not_found(format!("no contact {id}")))?;
-    Ok(Contact {
-        id: row.try_get("id")?,
-        external_id: row.try_get("external_id")?,
-        name: row.try_get("name")?,
-        email: row.try_get("email")?,
-        phone: row.try_get("phone")?,
-        website: row.try_get("website")?,
-        company: row.try_get("company")?,
-        handles: serde_json::from_str(&row.try_get::<String, _>("handles")?).unwrap_or_default(),
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
+    customers::get(app.db(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no contact {id}")))
 }
 
 /// Posts of the confirmed identities of `contact_id`, newest first, after
@@ -226,42 +104,6 @@ async fn posts_of(
 ) -> Result<Vec<InboxPost>, ApiError> {
     let rows = inbox::of_contact(app.db(), contact_id, after.unwrap_or((i64::MAX, i64::MAX)), limit).await?;
     Ok(inbox_posts(app, rows, now_ms()).await?)
-}
-
-/// Transactions of `contact_id`, newest first, after `(occurred_at, id)`.
-async fn transactions_of(
-    app: &App,
-    contact_id: i64,
-    after: Option<(i64, i64)>,
-    limit: i64,
-) -> Result<Vec<Transaction>, ApiError> {
-    let (at, id) = after.unwrap_or((i64::MAX, i64::MAX));
-    let rows = sqlx::query(
-        "SELECT id, external_id, kind, amount, currency, occurred_at, reference, product FROM transactions \
-         WHERE contact_id = $1 AND (occurred_at, id) < ($2, $3) \
-         ORDER BY occurred_at DESC, id DESC LIMIT $4",
-    )
-    .bind(contact_id)
-    .bind(at)
-    .bind(id)
-    .bind(limit)
-    .fetch_all(app.db().pool())
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            Ok(Transaction {
-                id: r.try_get("id")?,
-                external_id: r.try_get("external_id")?,
-                kind: r.try_get("kind")?,
-                amount: r.try_get("amount")?,
-                currency: r.try_get("currency")?,
-                occurred_at: r.try_get("occurred_at")?,
-                reference: r.try_get("reference")?,
-                product: r.try_get("product")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?)
 }
 
 /// The customer 360 of one contact.
@@ -285,7 +127,7 @@ async fn customer_360(
         contact,
         identities,
         scores,
-        transactions: transactions_of(&app, id, None, RECENT).await?,
+        transactions: customers::transactions(app.db(), id, (i64::MAX, i64::MAX), RECENT).await?,
         posts: posts_of(&app, id, None, RECENT).await?,
     }))
 }
@@ -320,6 +162,6 @@ async fn transactions(
     let limit = page::limit(paging.limit)?;
     let after = page::decode(paging.cursor.as_deref())?;
     load(&app, id).await?;
-    let items = transactions_of(&app, id, after, limit).await?;
+    let items = customers::transactions(app.db(), id, after.unwrap_or((i64::MAX, i64::MAX)), limit).await?;
     Ok(Json(Page::of(items, limit, |t| (t.occurred_at, t.id))))
 }
