@@ -47,6 +47,16 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// How [`Db::connect_with`] opens a database.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ConnectOptions {
+    /// SQLite only: the most pages (of 4 KiB) the database may grow to, set
+    /// on every pooled connection (`PRAGMA max_page_count` holds per
+    /// connection). A write past it fails as on a full disk ("database or
+    /// disk is full"): how tests bring about a full disk.
+    pub sqlite_max_pages: Option<u32>,
+}
+
 /// A connection pool with the schema migrated.
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -70,6 +80,11 @@ impl Db {
 
     /// Connects to `url` (`sqlite://...` or `postgres://...`) and migrates.
     pub async fn connect(url: &str) -> Result<Db, StoreError> {
+        Db::connect_with(url, ConnectOptions::default()).await
+    }
+
+    /// [`Db::connect`] with `options`.
+    pub async fn connect_with(url: &str, options: ConnectOptions) -> Result<Db, StoreError> {
         install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -78,7 +93,7 @@ impl Db {
         } else {
             return Err(StoreError::Url(url.to_string()));
         };
-        let options = AnyConnectOptions::from_str(url)?;
+        let max_pages = options.sqlite_max_pages;
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
             // A PostgreSQL that is away answers callers with an error soon
@@ -97,11 +112,15 @@ impl Db {
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        if let Some(pages) = max_pages {
+                            conn.execute(AssertSqlSafe(format!("PRAGMA max_page_count = {pages}")))
+                                .await?;
+                        }
                     }
                     Ok(())
                 })
             })
-            .connect_with(options)
+            .connect_with(AnyConnectOptions::from_str(url)?)
             .await?;
         match backend {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
