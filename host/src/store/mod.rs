@@ -27,7 +27,7 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, install_default_drivers};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Transaction};
 
 pub use audit::{AuditEntry, audit, audit_entries, audit_page};
 pub use dialect::{Backend, lookup_sql, placeholders};
