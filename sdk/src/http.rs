@@ -1,5 +1,6 @@
 //! A small blocking HTTP client over `wasi:http/outgoing-handler`, with JSON
-//! and form bodies and the usual mapping of statuses to [`PluginError`]s.
+//! and form bodies, the usual mapping of statuses to [`PluginError`]s, and
+//! readers of what networks answer: rate-limit waits, `Link` pages, query values.
 //!
 //! The host allows only the manifest's hosts and attaches the account's
 //! credential itself: never set `Authorization` for a host-managed credential.
@@ -7,13 +8,25 @@
 //! body and name the secret with [`Request::fill_secrets`]: the host fills the
 //! placeholders of the secrets a request names, in that request only.
 
+mod link;
+
+use std::time::UNIX_EPOCH;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use link::link;
+
+use crate::time;
 use crate::types::{PluginError, RateLimit};
 
 /// How long to wait after a 429 that says nothing of when to come back.
-const DEFAULT_RETRY_AFTER_MS: u64 = 60_000;
+pub const DEFAULT_RETRY_AFTER_MS: u64 = 60_000;
+/// The shortest wait [`Response::rate_limit_wait_ms`] gives, whatever the
+/// headers say: the network's clock and the host's differ.
+pub const MIN_RETRY_AFTER_MS: u64 = 1_000;
+/// How much of a body an error message quotes, in characters.
+const EXCERPT_CHARS: usize = 300;
 
 /// An HTTP request under construction.
 #[derive(Clone, Debug)]
@@ -148,8 +161,22 @@ impl Response {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The URL of the `Link` header's link with relation `rel` (RFC 8288),
+    /// as written: a relative one is left to the caller to resolve.
+    pub fn link(&self, rel: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("link"))
+            .find_map(|(_, v)| link(v, rel))
+    }
+
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The start of the body, trimmed, for an error message.
+    pub fn excerpt(&self) -> String {
+        self.text().trim().chars().take(EXCERPT_CHARS).collect()
     }
 
     /// The body as JSON; a malformed body is a `permanent` error naming what failed.
@@ -162,11 +189,7 @@ impl Response {
     /// 401/403 unauthorized, 429 rate-limited (after `Retry-After`), 5xx and
     /// 408 transient, other statuses permanent.
     pub fn error_for_status(self) -> Result<Response, PluginError> {
-        let detail = || {
-            let mut text = self.text();
-            text.truncate(300);
-            format!("HTTP {}: {}", self.status, text.trim())
-        };
+        let detail = || format!("HTTP {}: {}", self.status, self.excerpt());
         match self.status {
             200..=299 => Ok(self),
             401 | 403 => Err(PluginError::Unauthorized(detail())),
@@ -179,14 +202,89 @@ impl Response {
         }
     }
 
-    /// `Retry-After` in milliseconds, when given in seconds.
+    /// `Retry-After` in milliseconds: seconds, or an HTTP-date counted from
+    /// now (RFC 9110, section 10.2.3).
     pub fn retry_after_ms(&self) -> Option<u64> {
-        self.header("retry-after")?
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .map(|s| s.saturating_mul(1000))
+        self.retry_after_ms_at(time::now_millis())
     }
+
+    fn retry_after_ms_at(&self, now_millis: i64) -> Option<u64> {
+        let value = self.header("retry-after")?.trim();
+        if let Ok(seconds) = value.parse::<u64>() {
+            return Some(seconds.saturating_mul(1000));
+        }
+        let date = httpdate::parse_http_date(value).ok()?;
+        let millis = date.duration_since(UNIX_EPOCH).ok()?.as_millis();
+        Some(time::wait_ms(i64::try_from(millis).ok()?, now_millis))
+    }
+
+    /// How long from `now_millis` until the time header `name` names, in Unix
+    /// seconds (X's `x-rate-limit-reset`, Bluesky's `ratelimit-reset`) or ISO
+    /// 8601 (Mastodon's `X-RateLimit-Reset`); 0 once it has passed.
+    pub fn reset_wait_ms(&self, name: &str, now_millis: i64) -> Option<u64> {
+        let value = self.header(name)?.trim();
+        let reset = match value.parse::<u64>() {
+            Ok(seconds) => i64::try_from(seconds).ok()?.checked_mul(1000)?,
+            Err(_) => time::parse_iso8601(value)?,
+        };
+        Some(time::wait_ms(reset, now_millis))
+    }
+
+    /// How long to wait after a rate limit: `reset_ms` (what the network's
+    /// own headers say) when known, else `Retry-After`, else
+    /// [`DEFAULT_RETRY_AFTER_MS`]; never under [`MIN_RETRY_AFTER_MS`].
+    pub fn rate_limit_wait_ms(&self, reset_ms: Option<u64>) -> u64 {
+        reset_ms
+            .or_else(|| self.retry_after_ms())
+            .unwrap_or(DEFAULT_RETRY_AFTER_MS)
+            .max(MIN_RETRY_AFTER_MS)
+    }
+}
+
+/// The origin of `url`, `http(s)://host[:port]` with the scheme lower-cased;
+/// `None` for another scheme, no host, or anything after the host but a `/`.
+pub fn origin(url: &str) -> Option<String> {
+    let (scheme, host) = url.trim_end_matches('/').split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let valid =
+        (scheme == "https" || scheme == "http") && !host.is_empty() && !host.contains(['/', '?', '#', '@', ' ']);
+    valid.then(|| format!("{scheme}://{host}"))
+}
+
+/// The first value of `name` in a query string (`a=1&b=2`, without the `?`),
+/// percent-decoded as a form is (`+` is a space).
+pub fn query_param(query: &str, name: &str) -> Option<String> {
+    query
+        .split('&')
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+        .find(|(k, _)| decode(k) == name)
+        .map(|(_, v)| decode(v))
+}
+
+/// Undoes [`encode`], and a form's `+` for a space; a `%` not followed by two
+/// hex digits stays as it is, bytes that are not UTF-8 become U+FFFD.
+pub fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |at: usize| bytes.get(at).and_then(|b| (*b as char).to_digit(16));
+        match (bytes[i], hex(i + 1), hex(i + 2)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
@@ -373,5 +471,131 @@ mod tests {
         assert!(
             matches!(response(200, &[]).json::<Vec<u8>>(), Err(PluginError::Permanent(m)) if m.contains("malformed"))
         );
+    }
+
+    #[test]
+    fn retry_after_is_seconds_or_an_http_date() {
+        let now = 1_795_428_000_000; // 2026-11-23T10:00:00Z, a Monday
+        let wait = |value: &str| response(429, &[("Retry-After", value)]).retry_after_ms_at(now);
+        assert_eq!(wait("120"), Some(120_000));
+        assert_eq!(wait(" 0 "), Some(0));
+        assert_eq!(wait("Mon, 23 Nov 2026 10:01:30 GMT"), Some(90_000));
+        assert_eq!(
+            wait("Monday, 23-Nov-26 10:01:30 GMT"),
+            Some(90_000),
+            "RFC 850, obsolete"
+        );
+        assert_eq!(wait("Mon Nov 23 10:01:30 2026"), Some(90_000), "asctime, obsolete");
+        assert_eq!(wait("Mon, 23 Nov 2026 09:00:00 GMT"), Some(0), "a date passed");
+        for bad in ["soon", "-5", "1.5", "2026-11-23T10:01:30Z", ""] {
+            assert_eq!(wait(bad), None, "{bad}");
+        }
+        assert_eq!(response(429, &[]).retry_after_ms_at(now), None);
+        let far = response(429, &[("Retry-After", "Fri, 01 Jan 2100 00:00:00 GMT")]);
+        assert!(
+            far.retry_after_ms().is_some_and(|ms| ms > 60_000),
+            "counted from the clock"
+        );
+    }
+
+    #[test]
+    fn reset_headers_are_unix_seconds_or_iso_8601() {
+        let now = 1_795_428_000_000;
+        let wait = |value: &str| response(429, &[("X-RateLimit-Reset", value)]).reset_wait_ms("x-ratelimit-reset", now);
+        assert_eq!(wait("1795428090"), Some(90_000));
+        assert_eq!(wait("1795427000"), Some(0), "a reset passed");
+        assert_eq!(wait("2026-11-23T10:01:30.000000Z"), Some(90_000));
+        assert_eq!(wait("2026-11-23T09:58:30Z"), Some(0));
+        for bad in ["soon", "-5", "99999999999999999999"] {
+            assert_eq!(wait(bad), None, "{bad}");
+        }
+        assert_eq!(response(429, &[]).reset_wait_ms("x-ratelimit-reset", now), None);
+    }
+
+    #[test]
+    fn rate_limit_waits_prefer_the_reset_and_never_go_under_a_second() {
+        let limited = |headers: &[(&str, &str)], reset| response(429, headers).rate_limit_wait_ms(reset);
+        assert_eq!(limited(&[("Retry-After", "5")], Some(90_000)), 90_000);
+        assert_eq!(limited(&[("Retry-After", "5")], None), 5_000);
+        assert_eq!(limited(&[("Retry-After", "0")], Some(0)), MIN_RETRY_AFTER_MS);
+        assert_eq!(limited(&[], None), DEFAULT_RETRY_AFTER_MS);
+    }
+
+    #[test]
+    fn reads_links_across_link_headers() {
+        let r = response(
+            200,
+            &[
+                ("Link", "<https://x.org/a?max_id=1>; rel=\"next\""),
+                ("link", "<https://x.org/a?min_id=9>; rel=\"prev\""),
+            ],
+        );
+        assert_eq!(r.link("next"), Some("https://x.org/a?max_id=1"));
+        assert_eq!(r.link("prev"), Some("https://x.org/a?min_id=9"));
+        assert_eq!(response(200, &[]).link("next"), None);
+    }
+
+    #[test]
+    fn excerpts_keep_whole_characters() {
+        let mut r = response(500, &[]);
+        r.body = format!("  {}é{}", "a".repeat(299), "b".repeat(50)).into_bytes();
+        assert_eq!(r.excerpt(), format!("{}é", "a".repeat(299)));
+        assert!(
+            matches!(r.error_for_status(), Err(PluginError::Transient(m)) if m == format!("HTTP 500: {}é", "a".repeat(299)))
+        );
+    }
+
+    #[test]
+    fn origins_are_a_scheme_and_a_host() {
+        assert_eq!(
+            origin("https://mastodon.social/").as_deref(),
+            Some("https://mastodon.social")
+        );
+        assert_eq!(
+            origin("HTTP://127.0.0.1:8080").as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        for bad in [
+            "mastodon.social",
+            "ftp://x.org",
+            "https://",
+            "https://x.org/api",
+            "https://u@x.org",
+            "https://x.org?a",
+            "https://x.org#a",
+            "https://x .org",
+        ] {
+            assert_eq!(origin(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn decodes_query_params() {
+        let query = "hub.mode=subscribe&hub.verify%5Ftoken=a%2Bb+c&crc_token=x%zz&empty";
+        assert_eq!(query_param(query, "hub.mode").as_deref(), Some("subscribe"));
+        assert_eq!(query_param(query, "hub.verify_token").as_deref(), Some("a+b c"));
+        assert_eq!(query_param(query, "crc_token").as_deref(), Some("x%zz"));
+        assert_eq!(query_param(query, "empty").as_deref(), Some(""));
+        assert_eq!(query_param(query, "missing"), None);
+        assert_eq!(
+            query_param(
+                "hub.challenge=1158201444&hub.verify_token=a%20b%2Bc",
+                "hub.verify_token"
+            )
+            .as_deref(),
+            Some("a b+c")
+        );
+        assert_eq!(
+            query_param("hub%2Emode=subscribe", "hub.mode").as_deref(),
+            Some("subscribe")
+        );
+        assert_eq!(
+            query_param("nonce=1&crc_token=a%2Bb%3D+c", "crc_token").as_deref(),
+            Some("a+b= c")
+        );
+        assert_eq!(query_param("crc_token", "crc_token").as_deref(), Some(""));
+        assert_eq!(decode(&encode("a b&c=é/~")), "a b&c=é/~");
+        assert_eq!(decode("%zz%4"), "%zz%4");
+        assert_eq!(decode("%FF"), "\u{FFFD}");
     }
 }

@@ -4,7 +4,9 @@
 //! [`export_channel!`]; an analyzer implements [`analyzer::Analyzer`] and calls
 //! [`export_analyzer!`]. Build with `cargo build --release --target wasm32-wasip2`.
 //! [`http`] makes requests to the hosts the manifest allows (the host attaches
-//! credentials), [`kv`] keeps small values per account, [`signing`] checks
+//! credentials) and reads what networks answer (rate-limit waits, `Link`
+//! paging), [`time`] reads and writes the times networks send, [`ResultExt`]
+//! names the step that failed in an error, [`kv`] keeps small values per account, [`signing`] checks
 //! webhook signatures with a secret the plugin never reads, [`verification`]
 //! marks profile fields the network verified, [`log`] writes to the
 //! host's log, and the `testkit` feature runs the built component in the real
@@ -66,6 +68,18 @@ pub fn context(e: PluginError, what: &str) -> PluginError {
         }),
         PluginError::Transient(m) => PluginError::Transient(format!("{what}: {m}")),
         PluginError::Permanent(m) => PluginError::Permanent(format!("{what}: {m}")),
+    }
+}
+
+/// [`context`] on a `Result`: `request.send().context("listing mentions")?`
+/// for any error that becomes a [`PluginError`] (an [`http::Error`] too).
+pub trait ResultExt<T> {
+    fn context(self, what: &str) -> Result<T, PluginError>;
+}
+
+impl<T, E: Into<PluginError>> ResultExt<T> for Result<T, E> {
+    fn context(self, what: &str) -> Result<T, PluginError> {
+        self.map_err(|e| context(e.into(), what))
     }
 }
 
@@ -163,5 +177,16 @@ mod tests {
         });
         let e = context(limited, "x");
         assert!(matches!(e, PluginError::RateLimited(r) if r.retry_after_ms == 5 && r.message == "x: HTTP 429"));
+    }
+
+    #[test]
+    fn results_take_context_from_any_error_that_becomes_a_plugin_error() {
+        let sent: Result<(), http::Error> = Err(http::Error::Network("reset".into()));
+        assert!(
+            matches!(sent.context("listing mentions"), Err(PluginError::Transient(m)) if m == "listing mentions: network error: reset")
+        );
+        let parsed: Result<(), PluginError> = Err(PluginError::Permanent("malformed".into()));
+        assert!(matches!(parsed.context("x"), Err(PluginError::Permanent(m)) if m == "x: malformed"));
+        assert!(matches!(Ok::<_, PluginError>(7).context("x"), Ok(7)));
     }
 }

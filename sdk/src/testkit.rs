@@ -170,27 +170,105 @@ impl Harness {
         &self.runtime
     }
 
-    /// Builds the crate at `crate_dir` for wasm32-wasip2 and loads it with its `plugin.toml`.
+    /// Loads the crate at `crate_dir`, built for wasm32-wasip2 (see [`built`]), with its `plugin.toml`.
     pub fn channel(&self, crate_dir: &str) -> anyhow::Result<ChannelPlugin> {
-        let (manifest, wasm) = built(crate_dir)?;
-        Ok(self.runtime.load_channel(manifest.sandbox(), &wasm)?)
+        let built = built(crate_dir)?;
+        Ok(self.runtime.load_channel(built.manifest.sandbox(), &built.wasm)?)
     }
 
-    /// Builds the crate at `crate_dir` for wasm32-wasip2 and loads it with its `plugin.toml`.
+    /// Loads the crate at `crate_dir`, built for wasm32-wasip2 (see [`built`]), with its `plugin.toml`.
     pub fn analyzer(&self, crate_dir: &str) -> anyhow::Result<AnalyzerPlugin> {
-        let (manifest, wasm) = built(crate_dir)?;
-        Ok(self.runtime.load_analyzer(manifest.sandbox(), &wasm)?)
+        let built = built(crate_dir)?;
+        Ok(self.runtime.load_analyzer(built.manifest.sandbox(), &built.wasm)?)
     }
 }
 
-fn built(crate_dir: &str) -> anyhow::Result<(Manifest, Vec<u8>)> {
+/// A plugin crate built for wasm32-wasip2, with its `plugin.toml`.
+pub struct Built {
+    pub manifest: Manifest,
+    pub wasm: Vec<u8>,
+}
+
+/// The crate at `crate_dir` built for wasm32-wasip2 and its `plugin.toml`,
+/// once per test process: the tests of a plugin share one build.
+pub fn built(crate_dir: &str) -> anyhow::Result<Arc<Built>> {
+    static BUILT: Mutex<BTreeMap<String, Arc<Built>>> = Mutex::new(BTreeMap::new());
+    // Held while building, so parallel tests wait for one build.
+    let mut cache = BUILT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(built) = cache.get(crate_dir) {
+        return Ok(built.clone());
+    }
     let dir = Path::new(crate_dir);
     let text =
         std::fs::read_to_string(dir.join("plugin.toml")).with_context(|| format!("reading {crate_dir}/plugin.toml"))?;
     let manifest = Manifest::parse(&text)?;
     let wasm_path = build(crate_dir)?;
     let wasm = std::fs::read(&wasm_path).with_context(|| format!("reading {}", wasm_path.display()))?;
-    Ok((manifest, wasm))
+    let built = Arc::new(Built { manifest, wasm });
+    cache.insert(crate_dir.to_string(), built.clone());
+    Ok(built)
+}
+
+/// Panics unless `described`, what the channel at `crate_dir` answers to
+/// `describe` through the host, has its manifest's config fields: the same
+/// names and secrecy, in order.
+pub fn assert_fields_declared(described: &ChannelDescriptor, crate_dir: &str) {
+    let built = built(crate_dir).unwrap_or_else(|e| panic!("{e:#}"));
+    let fields: Vec<(&str, bool)> = described
+        .config_fields
+        .iter()
+        .map(|f| (f.name.as_str(), f.secret))
+        .collect();
+    let declared: Vec<(&str, bool)> = built
+        .manifest
+        .config
+        .iter()
+        .map(|f| (f.name.as_str(), f.secret))
+        .collect();
+    assert_eq!(fields, declared);
+}
+
+/// A configuration as a plugin's native unit tests pass it.
+pub fn config(pairs: &[(&str, &str)]) -> crate::Config {
+    pairs
+        .iter()
+        .map(|(name, value)| crate::ConfigEntry {
+            name: name.to_string(),
+            value: value.to_string(),
+        })
+        .collect()
+}
+
+/// Panics unless `descriptor`, what a channel's `describe` answers natively,
+/// says what `plugin_toml` says: the network, and each config field's name,
+/// kind, required, secret and description, in order. Returns the manifest
+/// for further checks.
+pub fn assert_describes(plugin_toml: &str, descriptor: &crate::channel::Descriptor) -> Manifest {
+    use crate::channel::FieldKind;
+
+    let manifest = Manifest::parse(plugin_toml).unwrap_or_else(|e| panic!("plugin.toml: {e}"));
+    assert_eq!(Some(descriptor.network.as_str()), manifest.network.as_deref());
+    assert_eq!(descriptor.config_fields.len(), manifest.config.len(), "config fields");
+    for (field, spec) in descriptor.config_fields.iter().zip(&manifest.config) {
+        let kind = match spec.kind.as_str() {
+            "url" => FieldKind::Url,
+            "number" => FieldKind::Number,
+            "boolean" => FieldKind::Boolean,
+            "list" => FieldKind::List,
+            _ => FieldKind::Text,
+        };
+        assert_eq!(
+            (
+                &field.name,
+                field.required,
+                field.secret,
+                &field.description,
+                field.kind
+            ),
+            (&spec.name, spec.required, spec.secret, &spec.description, kind)
+        );
+    }
+    manifest
 }
 
 /// An account with these config values and secrets, allowed to reach loopback

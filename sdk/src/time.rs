@@ -59,6 +59,11 @@ pub fn now_millis() -> i64 {
     }
 }
 
+/// Milliseconds from `now_millis` until `until_millis`; 0 once it has passed.
+pub fn wait_ms(until_millis: i64, now_millis: i64) -> u64 {
+    u64::try_from(until_millis.saturating_sub(now_millis)).unwrap_or(0)
+}
+
 /// Strict: RFC 3339 only. Loose: also a space for `T`, no seconds, no
 /// offset (UTC), an offset without its colon, a comma before the fraction.
 fn parse(text: &str, strict: bool) -> Option<i64> {
@@ -259,6 +264,13 @@ mod tests {
             Some("2026-11-23T10:00:00.500Z")
         );
         assert_eq!(normalize("yesterday"), None);
+    }
+
+    #[test]
+    fn waits_until_a_time_and_not_before_now() {
+        assert_eq!(wait_ms(1_795_428_090_000, 1_795_428_000_000), 90_000);
+        assert_eq!(wait_ms(1_795_428_000_000, 1_795_428_090_000), 0);
+        assert_eq!(wait_ms(i64::MAX, i64::MIN), u64::try_from(i64::MAX).unwrap());
     }
 
     #[test]

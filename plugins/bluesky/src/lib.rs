@@ -342,28 +342,7 @@ mod tests {
 
     #[test]
     fn describe_matches_the_manifest() {
-        let manifest = socialcrm_sdk::testkit::Manifest::parse(include_str!("../plugin.toml")).expect("plugin.toml");
-        let d = Bluesky::describe();
-        assert_eq!(Some(d.network.as_str()), manifest.network.as_deref());
-        assert_eq!(d.config_fields.len(), manifest.config.len());
-        for (field, spec) in d.config_fields.iter().zip(&manifest.config) {
-            let kind = match spec.kind.as_str() {
-                "url" => FieldKind::Url,
-                "list" => FieldKind::List,
-                "boolean" => FieldKind::Boolean,
-                _ => FieldKind::Text,
-            };
-            assert_eq!(
-                (
-                    &field.name,
-                    field.required,
-                    field.secret,
-                    &field.description,
-                    field.kind
-                ),
-                (&spec.name, spec.required, spec.secret, &spec.description, kind)
-            );
-        }
+        let manifest = socialcrm_sdk::testkit::assert_describes(include_str!("../plugin.toml"), &Bluesky::describe());
         assert!(manifest.credential.is_none(), "the plugin signs in itself");
     }
 

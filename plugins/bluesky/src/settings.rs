@@ -1,6 +1,6 @@
 //! An account's configuration, checked before any request is made.
 
-use socialcrm_sdk::{Config, ConfigExt, PluginError};
+use socialcrm_sdk::{Config, ConfigExt, PluginError, http};
 
 /// At most this many search queries: each costs a request per poll, and a
 /// call may make 20.
@@ -34,19 +34,11 @@ fn invalid(message: String) -> PluginError {
 }
 
 fn service(raw: &str) -> Result<String, PluginError> {
-    let parts = raw
-        .trim_end_matches('/')
-        .split_once("://")
-        .map(|(scheme, host)| (scheme.to_ascii_lowercase(), host))
-        .filter(|(scheme, _)| scheme == "https" || scheme == "http");
-    match parts {
-        Some((scheme, host)) if !host.is_empty() && !host.contains(['/', '?', '#', '@', ' ']) => {
-            Ok(format!("{scheme}://{host}"))
-        }
-        _ => Err(invalid(format!(
+    http::origin(raw).ok_or_else(|| {
+        invalid(format!(
             "config field `service` must be the PDS address, like https://bsky.social (got `{raw}`)"
-        ))),
-    }
+        ))
+    })
 }
 
 /// A DID (`did:plc:…`, `did:web:…`) or a handle (a domain name).
@@ -124,19 +116,9 @@ fn own_posts(raw: Option<&str>) -> Result<bool, PluginError> {
 
 #[cfg(test)]
 mod tests {
-    use socialcrm_sdk::ConfigEntry;
+    use socialcrm_sdk::testkit::config;
 
     use super::*;
-
-    fn config(pairs: &[(&str, &str)]) -> Config {
-        pairs
-            .iter()
-            .map(|(name, value)| ConfigEntry {
-                name: name.to_string(),
-                value: value.to_string(),
-            })
-            .collect()
-    }
 
     fn settings(extra: &[(&str, &str)]) -> Result<Settings, PluginError> {
         let mut pairs = vec![

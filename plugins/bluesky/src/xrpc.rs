@@ -8,16 +8,11 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use socialcrm_sdk::http::{Request, Response};
-use socialcrm_sdk::{PluginError, RateLimit, context, kv, log};
+use socialcrm_sdk::{PluginError, RateLimit, ResultExt, context, kv, log, time};
 
 use crate::settings::Settings;
-use socialcrm_sdk::time;
 
 const SESSION_KEY: &str = "session";
-/// The shortest wait after a 429, whatever the headers say (clocks differ).
-const MIN_RETRY_MS: u64 = 1_000;
-/// The wait after a 429 that says nothing of when to come back.
-const DEFAULT_RETRY_MS: u64 = 60_000;
 /// XRPC error names that mean the token, not the request, is wrong.
 const TOKEN_ERRORS: [&str; 4] = ["ExpiredToken", "InvalidToken", "AuthenticationRequired", "AuthMissing"];
 
@@ -87,7 +82,7 @@ impl<'a> Client<'a> {
             .header("content-type", "application/json")
             .fill_secrets(&["app-password"])
             .body(body);
-        let response = match outcome(send(request, WHAT)?) {
+        let response = match outcome(request.send().context(WHAT)?) {
             Outcome::Ok(response) => response,
             Outcome::Token(detail) => return Err(PluginError::Unauthorized(format!("{WHAT}: {detail}"))),
             // A refused sign-in (wrong password, taken-down account) needs the admin.
@@ -96,7 +91,7 @@ impl<'a> Client<'a> {
             }
             Outcome::Failed(e) => return Err(context(e, WHAT)),
         };
-        self.keep(parse(&response, WHAT)?)?;
+        self.keep(response.json().context(WHAT)?)?;
         log::info(&format!("signed in to {}", self.settings.service));
         Ok(())
     }
@@ -109,9 +104,9 @@ impl<'a> Client<'a> {
         };
         let request = Request::post(self.url("com.atproto.server.refreshSession"))
             .header("authorization", format!("Bearer {}", session.refresh_jwt));
-        match outcome(send(request, WHAT)?) {
+        match outcome(request.send().context(WHAT)?) {
             Outcome::Ok(response) => {
-                self.keep(parse(&response, WHAT)?)?;
+                self.keep(response.json().context(WHAT)?)?;
                 Ok(true)
             }
             Outcome::Token(detail) | Outcome::Failed(PluginError::Permanent(detail)) => {
@@ -148,8 +143,7 @@ impl<'a> Client<'a> {
             .fold(Request::get(self.url(nsid)), |r, (k, v)| r.query(k, v))
             .url()
             .to_string();
-        let response = self.authed(|| Request::get(url.clone()), what)?;
-        parse(&response, what)
+        self.authed(|| Request::get(url.clone()), what)?.json().context(what)
     }
 
     /// `POST /xrpc/NSID` with a JSON body, parsed.
@@ -169,7 +163,7 @@ impl<'a> Client<'a> {
             },
             what,
         )?;
-        parse(&response, what)
+        response.json().context(what)
     }
 
     /// Sends with the access token; when the token is refused, renews the
@@ -178,7 +172,10 @@ impl<'a> Client<'a> {
         let mut renewed = self.session.is_none();
         loop {
             let token = self.session()?.access_jwt.clone();
-            let response = send(request().header("authorization", format!("Bearer {token}")), what)?;
+            let response = request()
+                .header("authorization", format!("Bearer {token}"))
+                .send()
+                .context(what)?;
             match outcome(response) {
                 Outcome::Ok(response) => return Ok(response),
                 Outcome::Token(detail) if renewed => {
@@ -201,10 +198,6 @@ impl<'a> Client<'a> {
     }
 }
 
-fn send(request: Request, what: &str) -> Result<Response, PluginError> {
-    request.send().map_err(|e| context(e.into(), what))
-}
-
 /// Sorts a response into success, a refused token, or the error the host acts on.
 fn outcome(response: Response) -> Outcome {
     if (200..300).contains(&response.status) {
@@ -216,7 +209,7 @@ fn outcome(response: Response) -> Outcome {
             (Some(e), Some(m)) => format!("{e}: {m}"),
             (Some(e), None) => e.clone(),
             (None, Some(m)) => m.clone(),
-            (None, None) => response.text().trim().chars().take(300).collect(),
+            (None, None) => response.excerpt(),
         };
         format!("HTTP {} {text}", response.status)
     };
@@ -235,20 +228,9 @@ fn outcome(response: Response) -> Outcome {
 }
 
 /// How long to wait after a 429: until `ratelimit-reset` (Unix seconds), else
-/// `retry-after` (seconds), else a minute; never less than a second.
+/// as [`Response::rate_limit_wait_ms`] says.
 fn retry_after_ms(response: &Response, now_millis: i64) -> u64 {
-    let reset = response
-        .header("ratelimit-reset")
-        .and_then(|v| v.trim().parse::<i64>().ok())
-        .map(|secs| u64::try_from(secs.saturating_mul(1_000).saturating_sub(now_millis)).unwrap_or(0));
-    reset
-        .or_else(|| response.retry_after_ms())
-        .unwrap_or(DEFAULT_RETRY_MS)
-        .max(MIN_RETRY_MS)
-}
-
-fn parse<T: DeserializeOwned>(response: &Response, what: &str) -> Result<T, PluginError> {
-    response.json().map_err(|e| context(e, what))
+    response.rate_limit_wait_ms(response.reset_wait_ms("ratelimit-reset", now_millis))
 }
 
 fn json_string(text: &str) -> String {
@@ -265,6 +247,8 @@ fn escape_placeholders(json: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use socialcrm_sdk::http::{DEFAULT_RETRY_AFTER_MS, MIN_RETRY_AFTER_MS};
+
     use super::*;
 
     fn response(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
@@ -319,11 +303,11 @@ mod tests {
         );
         assert_eq!(
             limited(&[("ratelimit-reset", "1795427000")]),
-            MIN_RETRY_MS,
+            MIN_RETRY_AFTER_MS,
             "a reset in the past"
         );
         assert_eq!(limited(&[("ratelimit-reset", "soon"), ("retry-after", "7")]), 7_000);
-        assert_eq!(limited(&[]), DEFAULT_RETRY_MS);
+        assert_eq!(limited(&[]), DEFAULT_RETRY_AFTER_MS);
         assert!(matches!(
             failed(response(429, &[("RateLimit-Reset", "4102444800")], r#"{"error":"RateLimitExceeded","message":"Rate Limit Exceeded"}"#)),
             PluginError::RateLimited(r) if r.message.contains("RateLimitExceeded") && r.retry_after_ms > 60_000

@@ -12,8 +12,8 @@ use serde_json::value::RawValue;
 use socialcrm_sdk::channel::{
     Capabilities, ConfigField, Connector, Descriptor, FieldKind, Outbound, Page, Sent, WebhookRequest, WebhookResult,
 };
-use socialcrm_sdk::http::{Request, Response, encode};
-use socialcrm_sdk::{Config, ConfigExt, PluginError, RateLimit, context, log, time};
+use socialcrm_sdk::http::{self, Request, Response, encode};
+use socialcrm_sdk::{Config, ConfigExt, PluginError, RateLimit, ResultExt, log, time};
 
 use entities::{Account, Notification, StatusRef, non_empty};
 use paging::State;
@@ -21,8 +21,6 @@ use paging::State;
 /// Notifications per page: the API's maximum (its default is 40), so a
 /// catch-up spends half the requests of the rate-limit budget.
 const PAGE_SIZE: usize = 80;
-/// The shortest wait after a 429, whatever the headers say (clocks differ).
-const MIN_RETRY_MS: u64 = 1_000;
 
 struct Mastodon;
 
@@ -56,7 +54,7 @@ impl Connector for Mastodon {
         let base = instance(&config)?;
         const WHAT: &str = "verifying the access token";
         let response = call(Request::get(format!("{base}/api/v1/accounts/verify_credentials")), WHAT)?;
-        let account: Account = parse(&response, WHAT)?;
+        let account: Account = response.json().context(WHAT)?;
         log::info(&format!("signed in to {base} as @{}", account.acct));
         Ok(())
     }
@@ -74,7 +72,7 @@ impl Connector for Mastodon {
         const WHAT: &str = "listing mentions";
         let response = call(request, WHAT)?;
         // Kept as received for each post's `raw`.
-        let page: Vec<Box<RawValue>> = parse(&response, WHAT)?;
+        let page: Vec<Box<RawValue>> = response.json().context(WHAT)?;
         if page.is_empty() {
             return Ok(Page {
                 posts: Vec::new(),
@@ -98,8 +96,8 @@ impl Connector for Mastodon {
             posts.extend(notification.into_post(raw.get())?);
         }
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let link_prev = response.header("link").and_then(paging::prev_min_id);
-        let newest = paging::advance(since.as_ref().map(|s| s.newest.as_str()), link_prev, &ids);
+        let link_prev = response.link("prev").and_then(paging::prev_min_id);
+        let newest = paging::advance(since.as_ref().map(|s| s.newest.as_str()), link_prev.as_deref(), &ids);
         log::debug(&format!(
             "{} notifications, {} mentions with a status; newest {newest:?}",
             page.len(),
@@ -152,7 +150,7 @@ impl Connector for Mastodon {
                 reply::idempotency_key(in_reply_to, visibility, &status),
             )
             .form(&form);
-        let created: StatusRef = parse(&call(request, WHAT)?, WHAT)?;
+        let created: StatusRef = call(request, WHAT)?.json().context(WHAT)?;
         Ok(Sent {
             url: non_empty(created.url).or(non_empty(created.uri)),
             external_id: created.id,
@@ -165,19 +163,11 @@ socialcrm_sdk::export_channel!(Mastodon);
 /// The `instance` base URL without a trailing slash, e.g. `https://mastodon.social`.
 fn instance(config: &Config) -> Result<String, PluginError> {
     let raw = config.require("instance")?;
-    let parts = raw
-        .trim_end_matches('/')
-        .split_once("://")
-        .map(|(scheme, host)| (scheme.to_ascii_lowercase(), host))
-        .filter(|(scheme, _)| scheme == "https" || scheme == "http");
-    match parts {
-        Some((scheme, host)) if !host.is_empty() && !host.contains(['/', '?', '#', '@', ' ']) => {
-            Ok(format!("{scheme}://{host}"))
-        }
-        _ => Err(PluginError::InvalidConfig(format!(
+    http::origin(raw).ok_or_else(|| {
+        PluginError::InvalidConfig(format!(
             "config field `instance` must be the server's address, like https://mastodon.social (got `{raw}`)"
-        ))),
-    }
+        ))
+    })
 }
 
 /// The visibility a reply to `status_id` must keep (see [`reply::inherited_visibility`]).
@@ -187,7 +177,7 @@ fn parent_visibility(base: &str, status_id: &str) -> Result<Option<&'static str>
         Request::get(format!("{base}/api/v1/statuses/{}", encode(status_id))),
         WHAT,
     )?;
-    let parent: StatusRef = parse(&response, WHAT)?;
+    let parent: StatusRef = response.json().context(WHAT)?;
     Ok(reply::inherited_visibility(parent.visibility.as_deref()))
 }
 
@@ -206,79 +196,44 @@ fn recipient_handle(base: &str, recipient: &str) -> Result<String, PluginError> 
     }
     const WHAT: &str = "looking up the recipient";
     let response = call(Request::get(format!("{base}/api/v1/accounts/{recipient}")), WHAT)?;
-    let account: Account = parse(&response, WHAT)?;
+    let account: Account = response.json().context(WHAT)?;
     Ok(account.acct)
 }
 
 /// Sends `request`; every failure becomes the error the host acts on, its
 /// message saying `what` was being done.
 fn call(request: Request, what: &str) -> Result<Response, PluginError> {
-    let response = request.send().map_err(|e| context(e.into(), what))?;
-    let reset_wait = rate_limit_wait_ms(&response, time::now_millis());
+    let response = request.send().context(what)?;
+    // `X-RateLimit-Reset` is an ISO 8601 time (<https://docs.joinmastodon.org/api/rate-limits/>).
+    let wait = response.rate_limit_wait_ms(response.reset_wait_ms("x-ratelimit-reset", time::now_millis()));
     match response.error_for_status() {
-        Err(PluginError::RateLimited(limit)) => Err(context(
-            PluginError::RateLimited(RateLimit {
-                retry_after_ms: reset_wait.unwrap_or(limit.retry_after_ms).max(MIN_RETRY_MS),
-                message: limit.message,
-            }),
-            what,
-        )),
-        other => other.map_err(|e| context(e, what)),
+        Err(PluginError::RateLimited(limit)) => Err(PluginError::RateLimited(RateLimit {
+            retry_after_ms: wait,
+            message: limit.message,
+        })),
+        other => other,
     }
-}
-
-/// How long until `X-RateLimit-Reset` (an ISO 8601 time,
-/// <https://docs.joinmastodon.org/api/rate-limits/>), when the header says.
-fn rate_limit_wait_ms(response: &Response, now_millis: i64) -> Option<u64> {
-    let reset = time::parse_iso8601(response.header("x-ratelimit-reset")?)?;
-    Some(u64::try_from(reset.saturating_sub(now_millis)).unwrap_or(0))
-}
-
-fn parse<T: serde::de::DeserializeOwned>(response: &Response, what: &str) -> Result<T, PluginError> {
-    response.json().map_err(|e| context(e, what))
+    .context(what)
 }
 
 #[cfg(test)]
 mod tests {
-    use socialcrm_sdk::ConfigEntry;
-
     use super::*;
 
     fn config(instance: &str) -> Config {
-        vec![ConfigEntry {
-            name: "instance".into(),
-            value: instance.into(),
-        }]
+        socialcrm_sdk::testkit::config(&[("instance", instance)])
     }
 
     // Natively: the host cannot run `describe` of a plugin whose allowed hosts
     // name a config field (it builds the HTTP policy from an empty account).
     #[test]
     fn describe_matches_the_manifest() {
-        let manifest = socialcrm_sdk::testkit::Manifest::parse(include_str!("../plugin.toml")).expect("plugin.toml");
         let d = Mastodon::describe();
-        assert_eq!(Some(d.network.as_str()), manifest.network.as_deref());
+        socialcrm_sdk::testkit::assert_describes(include_str!("../plugin.toml"), &d);
         assert_eq!(
             d.capabilities,
             Capabilities::POLL | Capabilities::REPLY | Capabilities::DIRECT_MESSAGE
         );
-        assert_eq!(d.config_fields.len(), manifest.config.len());
-        for (field, spec) in d.config_fields.iter().zip(&manifest.config) {
-            let kind = match spec.kind.as_str() {
-                "url" => FieldKind::Url,
-                _ => FieldKind::Text,
-            };
-            assert_eq!(
-                (
-                    &field.name,
-                    field.required,
-                    field.secret,
-                    &field.description,
-                    field.kind
-                ),
-                (&spec.name, spec.required, spec.secret, &spec.description, kind)
-            );
-        }
         assert!(d.config_fields.iter().any(|f| f.name == "access-token" && f.secret));
     }
 
@@ -309,26 +264,5 @@ mod tests {
             );
         }
         assert!(matches!(instance(&Vec::new()), Err(PluginError::InvalidConfig(m)) if m.contains("required")));
-    }
-
-    fn response(status: u16, headers: &[(&str, &str)]) -> Response {
-        Response {
-            status,
-            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
-            body: br#"{"error":"Too many requests"}"#.to_vec(),
-        }
-    }
-
-    #[test]
-    fn rate_limit_reset_is_a_wait_from_now() {
-        let now = time::parse_iso8601("2026-11-23T09:58:30Z").unwrap();
-        let reset = [("X-RateLimit-Reset", "2026-11-23T10:00:00.000000Z")];
-        assert_eq!(rate_limit_wait_ms(&response(429, &reset), now), Some(90_000));
-        assert_eq!(rate_limit_wait_ms(&response(429, &reset), now + 100_000), Some(0));
-        assert_eq!(
-            rate_limit_wait_ms(&response(429, &[("X-RateLimit-Reset", "soon")]), now),
-            None
-        );
-        assert_eq!(rate_limit_wait_ms(&response(429, &[]), now), None);
     }
 }

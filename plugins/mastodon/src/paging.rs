@@ -1,9 +1,10 @@
-//! Where polling goes on: the poll state, the order of ids and the `Link` header.
+//! Where polling goes on: the poll state, the order of ids and the `min_id` of the previous page.
 
 use std::cmp::Ordering;
 
 use serde::Deserialize;
 use socialcrm_sdk::PluginError;
+use socialcrm_sdk::http;
 
 /// The poll state, `{"newest":"<id>"}`: the newest notification id seen.
 /// Later polls ask for `min_id=<newest>`, the page right above it.
@@ -60,42 +61,12 @@ pub fn advance(since: Option<&str>, link_prev: Option<&str>, ids: &[&str]) -> Op
     Some(newest.to_string())
 }
 
-/// The `min_id` of the `rel="prev"` URL of a `Link` header
-/// (`<https://…?min_id=123&…>; rel="prev", <…>; rel="next"`).
-pub fn prev_min_id(link: &str) -> Option<&str> {
-    let mut rest = link;
-    while let Some(open) = rest.find('<') {
-        let after = &rest[open + 1..];
-        let close = after.find('>')?;
-        let url = &after[..close];
-        let params_end = after[close..].find('<').map_or(after.len(), |i| close + i);
-        let is_prev = after[close + 1..params_end].split([';', ',']).any(|param| {
-            param.split_once('=').is_some_and(|(name, value)| {
-                name.trim().eq_ignore_ascii_case("rel")
-                    && value
-                        .trim()
-                        .trim_matches('"')
-                        .split_ascii_whitespace()
-                        .any(|rel| rel.eq_ignore_ascii_case("prev"))
-            })
-        });
-        if is_prev {
-            return query_param(url, "min_id");
-        }
-        rest = &after[close + 1..];
-    }
-    None
-}
-
-fn query_param<'a>(url: &'a str, key: &str) -> Option<&'a str> {
-    let query = url.split_once('?')?.1;
+/// The `min_id` of a page's `rel="prev"` link
+/// (`https://…/api/v1/notifications?min_id=123&…`).
+pub fn prev_min_id(prev: &str) -> Option<String> {
+    let query = prev.split_once('?')?.1;
     let query = query.split('#').next().unwrap_or(query);
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_empty())
+    http::query_param(query, "min_id").filter(|v| !v.is_empty())
 }
 
 #[cfg(test)]
@@ -140,12 +111,17 @@ mod tests {
 
     #[test]
     fn reads_the_prev_link() {
+        let prev_min_id = |link: &str| http::link(link, "prev").and_then(prev_min_id);
         let link = "<https://m.example/api/v1/notifications?limit=40&max_id=999999990&types%5B%5D=mention>; rel=\"next\", \
                     <https://m.example/api/v1/notifications?limit=40&min_id=1000000002&types%5B%5D=mention>; rel=\"prev\"";
-        assert_eq!(prev_min_id(link), Some("1000000002"));
-        assert_eq!(prev_min_id("<https://m.example/a?min_id=7>; rel=prev"), Some("7"));
+        assert_eq!(prev_min_id(link).as_deref(), Some("1000000002"));
+        assert_eq!(
+            prev_min_id("<https://m.example/a?min_id=7>; rel=prev").as_deref(),
+            Some("7")
+        );
         assert_eq!(prev_min_id("<https://m.example/a?max_id=7>; rel=\"next\""), None);
         assert_eq!(prev_min_id("<https://m.example/a?since_id=7>; rel=\"prev\""), None);
+        assert_eq!(prev_min_id("<https://m.example/a?min_id=>; rel=\"prev\""), None);
         assert_eq!(prev_min_id("not a link header"), None);
         assert_eq!(prev_min_id("<https://m.example/a?min_id=7"), None);
     }

@@ -2,37 +2,20 @@
 //! runtime, answering canned responses made of real Mastodon entities
 //! (`tests/data/mastodon_*.jsonl`, recorded from live servers).
 
-use std::sync::OnceLock;
-
 use serde_json::{Value, json};
 use socialcrm_sdk::testkit::{
-    self, Account, CallError, Canned, ChannelPlugin, Direction, Harness, Manifest, Outbound, PluginError, Post,
-    PostKind, ReplyTarget,
+    self, Account, CallError, Canned, ChannelPlugin, Direction, Harness, Outbound, PluginError, Post, PostKind,
+    ReplyTarget,
 };
 
 const INSTANCE: &str = "https://mastodon.example";
 const TOKEN: &str = "t0ken";
 
-fn built() -> &'static (Manifest, Vec<u8>) {
-    static BUILT: OnceLock<(Manifest, Vec<u8>)> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let dir = env!("CARGO_MANIFEST_DIR");
-        let wasm = testkit::build(dir).expect("the plugin builds for wasm32-wasip2");
-        let manifest = std::fs::read_to_string(format!("{dir}/plugin.toml")).expect("plugin.toml");
-        (
-            Manifest::parse(&manifest).expect("a valid plugin.toml"),
-            std::fs::read(wasm).expect("the built wasm"),
-        )
-    })
-}
-
 /// The plugin in a host whose network is `harness`.
 fn plugin(harness: &Harness) -> ChannelPlugin {
-    let (manifest, wasm) = built();
     harness
-        .runtime()
-        .load_channel(manifest.sandbox(), wasm)
-        .expect("the host loads the plugin")
+        .channel(env!("CARGO_MANIFEST_DIR"))
+        .expect("the plugin builds for wasm32-wasip2 and the host loads it")
 }
 
 fn account() -> Account {
@@ -498,14 +481,7 @@ fn send_failures_are_named() {
 fn describe_through_the_host_matches_the_manifest() {
     let harness = Harness::new();
     let described = plugin(&harness).describe().expect("describe needs no account").value;
-    let (manifest, _) = built();
     assert_eq!(described.network, "mastodon");
-    let fields: Vec<(String, bool)> = described
-        .config_fields
-        .iter()
-        .map(|f| (f.name.clone(), f.secret))
-        .collect();
-    let declared: Vec<(String, bool)> = manifest.config.iter().map(|f| (f.name.clone(), f.secret)).collect();
-    assert_eq!(fields, declared);
+    testkit::assert_fields_declared(&described, env!("CARGO_MANIFEST_DIR"));
     assert!(harness.requests().is_empty(), "describe makes no request");
 }

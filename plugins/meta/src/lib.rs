@@ -11,8 +11,8 @@ use serde::Deserialize;
 use socialcrm_sdk::channel::{
     Capabilities, ConfigField, Connector, Descriptor, FieldKind, Outbound, Page, Sent, WebhookRequest, WebhookResult,
 };
-use socialcrm_sdk::http::{Request, Response};
-use socialcrm_sdk::{Config, ConfigExt, PluginError, RateLimit, context, log};
+use socialcrm_sdk::http::{self, Request, Response};
+use socialcrm_sdk::{Config, ConfigExt, PluginError, RateLimit, ResultExt, log};
 
 use target::Target;
 
@@ -20,8 +20,6 @@ use target::Target;
 const VERSION: &str = "v21.0";
 /// Shorter verify tokens are guessable; Meta sends it in a URL anyone can try.
 const MIN_VERIFY_TOKEN: usize = 16;
-/// The wait after a rate limit that says nothing of when to come back.
-const DEFAULT_RETRY_MS: u64 = 60_000;
 
 struct Meta;
 
@@ -76,7 +74,7 @@ impl Connector for Meta {
             id: String,
             name: Option<String>,
         }
-        let me: Me = response.json().map_err(|e| context(e, WHAT))?;
+        let me: Me = response.json().context(WHAT)?;
         log::info(&format!(
             "the token acts as {} ({})",
             me.name.as_deref().unwrap_or("?"),
@@ -111,7 +109,7 @@ impl Connector for Meta {
             Target::Facebook(id) => {
                 const WHAT: &str = "replying to the Facebook comment";
                 let request = Request::post(format!("{}/{id}/comments", settings.graph)).form(&[("message", text)]);
-                let created: Created = call(request, WHAT)?.json().map_err(|e| context(e, WHAT))?;
+                let created: Created = call(request, WHAT)?.json().context(WHAT)?;
                 Ok(Sent {
                     url: Some(format!("https://www.facebook.com/{}", created.id)),
                     external_id: Target::Facebook(created.id).encode(),
@@ -120,7 +118,7 @@ impl Connector for Meta {
             Target::Instagram(id) => {
                 const WHAT: &str = "replying to the Instagram comment";
                 let request = Request::post(format!("{}/{id}/replies", settings.graph)).form(&[("message", text)]);
-                let created: Created = call(request, WHAT)?.json().map_err(|e| context(e, WHAT))?;
+                let created: Created = call(request, WHAT)?.json().context(WHAT)?;
                 Ok(Sent {
                     url: None,
                     external_id: Target::Instagram(created.id).encode(),
@@ -136,12 +134,12 @@ impl Connector for Meta {
                 });
                 let request = Request::post(format!("{}/me/messages", settings.graph))
                     .json(&body)
-                    .map_err(|e| context(e.into(), WHAT))?;
+                    .context(WHAT)?;
                 #[derive(Deserialize)]
                 struct SentMessage {
                     message_id: String,
                 }
-                let sent: SentMessage = call(request, WHAT)?.json().map_err(|e| context(e, WHAT))?;
+                let sent: SentMessage = call(request, WHAT)?.json().context(WHAT)?;
                 Ok(Sent {
                     url: None,
                     external_id: Target::Messenger(sent.message_id).encode(),
@@ -169,21 +167,12 @@ struct Settings {
 impl Settings {
     fn parse(config: &Config) -> Result<Settings, PluginError> {
         let raw = config.require("graph-url")?;
-        let parts = raw
-            .trim_end_matches('/')
-            .split_once("://")
-            .map(|(scheme, host)| (scheme.to_ascii_lowercase(), host))
-            .filter(|(scheme, _)| scheme == "https" || scheme == "http");
-        let graph = match parts {
-            Some((scheme, host)) if !host.is_empty() && !host.contains(['/', '?', '#', '@', ' ']) => {
-                format!("{scheme}://{host}/{VERSION}")
-            }
-            _ => {
-                return Err(PluginError::InvalidConfig(format!(
-                    "config field `graph-url` must be an origin like https://graph.facebook.com (got `{raw}`)"
-                )));
-            }
+        let Some(origin) = http::origin(raw) else {
+            return Err(PluginError::InvalidConfig(format!(
+                "config field `graph-url` must be an origin like https://graph.facebook.com (got `{raw}`)"
+            )));
         };
+        let graph = format!("{origin}/{VERSION}");
         let verify_token = config.require("verify-token")?;
         if verify_token.chars().count() < MIN_VERIFY_TOKEN {
             return Err(PluginError::InvalidConfig(format!(
@@ -216,12 +205,12 @@ struct ErrorDetail {
 /// Sends `request`; every failure becomes the error the host acts on, its
 /// message saying `what` was being done.
 fn call(request: Request, what: &str) -> Result<Response, PluginError> {
-    let response = request.send().map_err(|e| context(e.into(), what))?;
+    let response = request.send().context(what)?;
     if (200..300).contains(&response.status) {
         return Ok(response);
     }
     let Ok(GraphError { error }) = serde_json::from_slice::<GraphError>(&response.body) else {
-        return response.error_for_status().map_err(|e| context(e, what));
+        return response.error_for_status().context(what);
     };
     let message = format!(
         "{what}: HTTP {}: {} (type {}, code {}{}, fbtrace_id {})",
@@ -238,7 +227,7 @@ fn call(request: Request, what: &str) -> Result<Response, PluginError> {
         Some(4 | 17 | 32 | 613) => PluginError::RateLimited(RateLimit {
             retry_after_ms: regain_ms(&response)
                 .or_else(|| response.retry_after_ms())
-                .unwrap_or(DEFAULT_RETRY_MS),
+                .unwrap_or(http::DEFAULT_RETRY_AFTER_MS),
             message,
         }),
         _ => match response.error_for_status() {
@@ -272,7 +261,7 @@ fn regain_ms(response: &Response) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use socialcrm_sdk::ConfigEntry;
+    use socialcrm_sdk::testkit::config;
 
     use super::*;
 
@@ -280,38 +269,9 @@ mod tests {
     // name a config field (it builds the HTTP policy from an empty account).
     #[test]
     fn describe_matches_the_manifest() {
-        let manifest = socialcrm_sdk::testkit::Manifest::parse(include_str!("../plugin.toml")).expect("plugin.toml");
         let d = Meta::describe();
-        assert_eq!(Some(d.network.as_str()), manifest.network.as_deref());
+        socialcrm_sdk::testkit::assert_describes(include_str!("../plugin.toml"), &d);
         assert_eq!(d.capabilities, Capabilities::WEBHOOK | Capabilities::REPLY);
-        assert_eq!(d.config_fields.len(), manifest.config.len());
-        for (field, spec) in d.config_fields.iter().zip(&manifest.config) {
-            let kind = if spec.kind == "url" {
-                FieldKind::Url
-            } else {
-                FieldKind::Text
-            };
-            assert_eq!(
-                (
-                    &field.name,
-                    field.required,
-                    field.secret,
-                    &field.description,
-                    field.kind
-                ),
-                (&spec.name, spec.required, spec.secret, &spec.description, kind)
-            );
-        }
-    }
-
-    fn config(pairs: &[(&str, &str)]) -> Config {
-        pairs
-            .iter()
-            .map(|(name, value)| ConfigEntry {
-                name: name.to_string(),
-                value: value.to_string(),
-            })
-            .collect()
     }
 
     #[test]

@@ -15,17 +15,12 @@ use serde::Deserialize;
 use socialcrm_sdk::channel::{
     Capabilities, ConfigField, Connector, Descriptor, FieldKind, Outbound, Page, Sent, WebhookRequest, WebhookResult,
 };
-use socialcrm_sdk::http::{Request, Response};
-use socialcrm_sdk::{Config, PluginError, RateLimit, context, log};
+use socialcrm_sdk::http::{DEFAULT_RETRY_AFTER_MS, MIN_RETRY_AFTER_MS, Request, Response};
+use socialcrm_sdk::{Config, PluginError, RateLimit, ResultExt, log};
 
 use entities::{Item, Listing};
 use paging::{Anchor, PAGE_SIZE, SearchCursor, State};
 use settings::Settings;
-
-/// The shortest wait after a rate limit, whatever the headers say.
-const MIN_RETRY_MS: u64 = 1_000;
-/// The wait after a 429 that says nothing of when to come back.
-const DEFAULT_RETRY_MS: u64 = 60_000;
 
 struct Reddit;
 
@@ -86,7 +81,7 @@ impl Connector for Reddit {
         let mut client = Client::new(&settings);
         const WHAT: &str = "verifying the access token";
         let response = client.send(Request::get(format!("{}/api/v1/me", settings.api)), WHAT, Side::Read)?;
-        let me: Me = response.json().map_err(|e| context(e, WHAT))?;
+        let me: Me = response.json().context(WHAT)?;
         if !me.name.eq_ignore_ascii_case(&settings.username) {
             return Err(PluginError::InvalidConfig(format!(
                 "the access token is u/{}'s, but config field `username` is `{}`",
@@ -192,7 +187,7 @@ impl Connector for Reddit {
             .query("raw_json", "1")
             .form(&[("api_type", "json"), ("thing_id", thing), ("text", text)]);
         let response = Client::new(&settings).send(request, WHAT, Side::Write)?;
-        reply::sent(&response.body).map_err(|e| context(e, WHAT))
+        reply::sent(&response.body).context(WHAT)
     }
 }
 
@@ -259,7 +254,7 @@ impl Client {
         // `raw_json=1`: text as written, not HTML-escaped.
         let request = request.query("limit", &PAGE_SIZE.to_string()).query("raw_json", "1");
         let response = self.send(request, what, Side::Read)?;
-        Listing::parse(&response.body, &self.brand).map_err(|e| context(e, what))
+        Listing::parse(&response.body, &self.brand).context(what)
     }
 
     /// Sends `request`; every failure becomes the error the host acts on, its
@@ -271,29 +266,23 @@ impl Client {
                 message: format!("{what}: {}", limit.message),
             }));
         }
-        let response = request
-            .header("User-Agent", &self.user_agent)
-            .send()
-            .map_err(|e| context(e.into(), what))?;
+        let response = request.header("User-Agent", &self.user_agent).send().context(what)?;
         let reset_ms = reset_ms(&response);
         if remaining(&response).is_some_and(|r| r < 1.0) {
             self.exhausted = Some(RateLimit {
-                retry_after_ms: reset_ms.unwrap_or(DEFAULT_RETRY_MS).max(MIN_RETRY_MS),
+                retry_after_ms: reset_ms.unwrap_or(DEFAULT_RETRY_AFTER_MS).max(MIN_RETRY_AFTER_MS),
                 message: "the rate limit is used up (X-Ratelimit-Remaining: 0)".into(),
             });
         }
         let result = match response.status {
             429 => Err(PluginError::RateLimited(RateLimit {
-                retry_after_ms: reset_ms
-                    .or_else(|| response.retry_after_ms())
-                    .unwrap_or(DEFAULT_RETRY_MS)
-                    .max(MIN_RETRY_MS),
-                message: format!("HTTP 429: {}", excerpt(&response)),
+                retry_after_ms: response.rate_limit_wait_ms(reset_ms),
+                message: format!("HTTP 429: {}", response.excerpt()),
             })),
             403 => Err(forbidden(&response, side)),
             _ => response.error_for_status(),
         };
-        result.map_err(|e| context(e, what))
+        result.context(what)
     }
 }
 
@@ -318,7 +307,7 @@ fn forbidden(response: &Response, side: Side) -> PluginError {
     struct Body {
         reason: Option<String>,
     }
-    let message = format!("HTTP 403: {}", excerpt(response));
+    let message = format!("HTTP 403: {}", response.excerpt());
     let reason = serde_json::from_slice::<Body>(&response.body)
         .ok()
         .and_then(|b| b.reason);
@@ -331,10 +320,6 @@ fn forbidden(response: &Response, side: Side) -> PluginError {
     }
 }
 
-fn excerpt(response: &Response) -> String {
-    response.text().trim().chars().take(300).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,27 +328,7 @@ mod tests {
     // name a config field (it builds the HTTP policy from an empty account).
     #[test]
     fn describe_matches_the_manifest() {
-        let manifest = socialcrm_sdk::testkit::Manifest::parse(include_str!("../plugin.toml")).expect("plugin.toml");
-        let d = Reddit::describe();
-        assert_eq!(Some(d.network.as_str()), manifest.network.as_deref());
-        assert_eq!(d.config_fields.len(), manifest.config.len());
-        for (field, spec) in d.config_fields.iter().zip(&manifest.config) {
-            let kind = match spec.kind.as_str() {
-                "url" => FieldKind::Url,
-                "list" => FieldKind::List,
-                _ => FieldKind::Text,
-            };
-            assert_eq!(
-                (
-                    &field.name,
-                    field.required,
-                    field.secret,
-                    &field.description,
-                    field.kind
-                ),
-                (&spec.name, spec.required, spec.secret, &spec.description, kind)
-            );
-        }
+        socialcrm_sdk::testkit::assert_describes(include_str!("../plugin.toml"), &Reddit::describe());
     }
 
     fn response(status: u16, headers: &[(&str, &str)], body: &str) -> Response {

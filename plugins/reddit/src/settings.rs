@@ -1,7 +1,7 @@
 //! An account's configuration, checked before any request: the API origin, the
 //! brand's username, and the keyword search it listens with.
 
-use socialcrm_sdk::{Config, ConfigExt, PluginError};
+use socialcrm_sdk::{Config, ConfigExt, PluginError, http};
 
 /// Reddit refuses a search query longer than this (`q`, <https://www.reddit.com/dev/api#GET_search>).
 const MAX_QUERY_CHARS: usize = 512;
@@ -81,19 +81,11 @@ fn invalid(message: String) -> PluginError {
 
 /// The origin of `raw`: `http(s)://host[:port]`, nothing after it.
 fn api_url(raw: &str) -> Result<String, PluginError> {
-    let parts = raw
-        .trim_end_matches('/')
-        .split_once("://")
-        .map(|(scheme, host)| (scheme.to_ascii_lowercase(), host))
-        .filter(|(scheme, _)| scheme == "https" || scheme == "http");
-    match parts {
-        Some((scheme, host)) if !host.is_empty() && !host.contains(['/', '?', '#', '@', ' ']) => {
-            Ok(format!("{scheme}://{host}"))
-        }
-        _ => Err(invalid(format!(
+    http::origin(raw).ok_or_else(|| {
+        invalid(format!(
             "`api-url` must be an origin like https://oauth.reddit.com (got `{raw}`)"
-        ))),
-    }
+        ))
+    })
 }
 
 fn valid_username(name: &str) -> bool {
@@ -143,19 +135,9 @@ fn query(keywords: &[String]) -> Result<String, PluginError> {
 
 #[cfg(test)]
 mod tests {
-    use socialcrm_sdk::ConfigEntry;
+    use socialcrm_sdk::testkit::config;
 
     use super::*;
-
-    fn config(pairs: &[(&str, &str)]) -> Config {
-        pairs
-            .iter()
-            .map(|(name, value)| ConfigEntry {
-                name: name.to_string(),
-                value: value.to_string(),
-            })
-            .collect()
-    }
 
     fn base(extra: &[(&str, &str)]) -> Config {
         let mut c = config(&[("api-url", "https://oauth.reddit.com/"), ("username", "acme_support")]);

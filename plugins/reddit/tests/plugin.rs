@@ -3,34 +3,17 @@
 //! (`tests/data/reddit_comments.jsonl`). The end-to-end tests against the
 //! fake Reddit are in `tests/tests/reddit.rs`.
 
-use std::sync::OnceLock;
-
 use serde_json::{Value, json};
 use socialcrm_sdk::testkit::{
-    self, Account, CallError, Canned, ChannelPlugin, Harness, Manifest, Outbound, PluginError, PostKind, ReplyTarget,
+    self, Account, CallError, Canned, ChannelPlugin, Harness, Outbound, PluginError, PostKind, ReplyTarget,
 };
 
 const API: &str = "https://oauth.reddit.com";
 
-fn built() -> &'static (Manifest, Vec<u8>) {
-    static BUILT: OnceLock<(Manifest, Vec<u8>)> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let dir = env!("CARGO_MANIFEST_DIR");
-        let wasm = testkit::build(dir).expect("the plugin builds for wasm32-wasip2");
-        let manifest = std::fs::read_to_string(format!("{dir}/plugin.toml")).expect("plugin.toml");
-        (
-            Manifest::parse(&manifest).expect("a valid plugin.toml"),
-            std::fs::read(wasm).expect("the built wasm"),
-        )
-    })
-}
-
 fn plugin(harness: &Harness) -> ChannelPlugin {
-    let (manifest, wasm) = built();
     harness
-        .runtime()
-        .load_channel(manifest.sandbox(), wasm)
-        .expect("the host loads the plugin")
+        .channel(env!("CARGO_MANIFEST_DIR"))
+        .expect("the plugin builds for wasm32-wasip2 and the host loads it")
 }
 
 fn account() -> Account {
@@ -175,12 +158,5 @@ fn webhooks_are_refused_and_describe_matches_the_manifest() {
     let err = plugin.handle_webhook(&account(), &request).expect_err("no webhooks");
     assert!(matches!(plugin_error(&err), PluginError::Permanent(m) if m.contains("by polling")));
     let described = plugin.describe().expect("describe").value;
-    let (manifest, _) = built();
-    let fields: Vec<(String, bool)> = described
-        .config_fields
-        .iter()
-        .map(|f| (f.name.clone(), f.secret))
-        .collect();
-    let declared: Vec<(String, bool)> = manifest.config.iter().map(|f| (f.name.clone(), f.secret)).collect();
-    assert_eq!(fields, declared);
+    testkit::assert_fields_declared(&described, env!("CARGO_MANIFEST_DIR"));
 }

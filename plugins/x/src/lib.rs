@@ -10,21 +10,18 @@ mod settings;
 mod webhook;
 
 use std::collections::HashSet;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 use socialcrm_sdk::channel::{
     Capabilities, ConfigField, Connector, Descriptor, FieldKind, Outbound, Page, Sent, WebhookRequest, WebhookResult,
 };
-use socialcrm_sdk::http::{Request, Response};
-use socialcrm_sdk::{Config, PluginError, RateLimit, context, log};
+use socialcrm_sdk::http::{MIN_RETRY_AFTER_MS, Request, Response};
+use socialcrm_sdk::{Config, PluginError, RateLimit, ResultExt, log, time};
 
 use entities::{Problem, Source, Timeline, User, status_url};
 use paging::{Cursor, PAGE_SIZE, SearchCursor, State};
 use settings::Settings;
 
-/// The shortest wait after a 429, whatever the headers say (clocks differ).
-const MIN_RETRY_MS: u64 = 1_000;
 /// The wait after a 429 that says nothing of when to come back: X's windows are 15 minutes.
 const DEFAULT_RETRY_MS: u64 = 15 * 60_000;
 /// Post fields asked for; `author_id` comes with `expansions`.
@@ -87,7 +84,7 @@ impl Connector for X {
         struct Me {
             data: User,
         }
-        let me: Me = response.json().map_err(|e| context(e, WHAT))?;
+        let me: Me = response.json().context(WHAT)?;
         if me.data.id != settings.user_id {
             return Err(PluginError::InvalidConfig(format!(
                 "the access token is @{}'s (user id {}), but config field `user-id` is `{}`",
@@ -170,7 +167,7 @@ impl Connector for X {
         const WHAT: &str = "publishing the post";
         let request = Request::post(format!("{}/2/tweets", settings.api))
             .json(&body)
-            .map_err(|e| context(e.into(), WHAT))?;
+            .context(WHAT)?;
         let response = send(request, WHAT, Side::Write)?;
         #[derive(Deserialize)]
         struct Created {
@@ -180,7 +177,7 @@ impl Connector for X {
         struct CreatedPost {
             id: String,
         }
-        let created: Created = response.json().map_err(|e| context(e, WHAT))?;
+        let created: Created = response.json().context(WHAT)?;
         Ok(Sent {
             url: Some(status_url(&created.data.id)),
             external_id: created.data.id,
@@ -211,11 +208,11 @@ fn read(
         request = request.query(token_param, token);
     }
     let response = send(request, what, Side::Read)?;
-    let timeline = Timeline::parse(&response.body).map_err(|e| context(e, what))?;
+    let timeline = Timeline::parse(&response.body).context(what)?;
     if let Some(partial) = timeline.partial_errors() {
         log::warn(&format!("{what}: {partial}"));
     }
-    let posts = timeline.posts(brand_id, source).map_err(|e| context(e, what))?;
+    let posts = timeline.posts(brand_id, source).context(what)?;
     Ok((posts, cursor.advance(timeline.seen())))
 }
 
@@ -229,7 +226,7 @@ enum Side {
 /// Sends `request`; every failure becomes the error the host acts on, its
 /// message saying `what` was being done.
 fn send(request: Request, what: &str, side: Side) -> Result<Response, PluginError> {
-    let response = request.send().map_err(|e| context(e.into(), what))?;
+    let response = request.send().context(what)?;
     if (200..300).contains(&response.status) {
         return Ok(response);
     }
@@ -240,11 +237,7 @@ fn send(request: Request, what: &str, side: Side) -> Result<Response, PluginErro
         .filter(|d| !d.is_empty())
         .collect::<Vec<_>>()
         .join("; ");
-    let detail = if detail.is_empty() {
-        response.text().trim().chars().take(300).collect()
-    } else {
-        detail
-    };
+    let detail = if detail.is_empty() { response.excerpt() } else { detail };
     let message = format!("{what}: HTTP {}: {detail}", response.status);
     Err(match response.status {
         401 => PluginError::Unauthorized(message),
@@ -255,9 +248,11 @@ fn send(request: Request, what: &str, side: Side) -> Result<Response, PluginErro
         }
         403 => PluginError::Unauthorized(message),
         429 => PluginError::RateLimited(RateLimit {
-            retry_after_ms: reset_wait_ms(&response, now_millis())
+            // `x-rate-limit-reset` is in Unix seconds.
+            retry_after_ms: response
+                .reset_wait_ms("x-rate-limit-reset", time::now_millis())
                 .unwrap_or(DEFAULT_RETRY_MS)
-                .max(MIN_RETRY_MS),
+                .max(MIN_RETRY_AFTER_MS),
             message,
         }),
         408 | 500..=599 => PluginError::Transient(message),
@@ -289,18 +284,6 @@ impl ErrorList {
     }
 }
 
-/// How long until `x-rate-limit-reset` (Unix seconds), when the header says.
-fn reset_wait_ms(response: &Response, now_millis: u64) -> Option<u64> {
-    let reset: u64 = response.header("x-rate-limit-reset")?.trim().parse().ok()?;
-    Some(reset.saturating_mul(1000).saturating_sub(now_millis))
-}
-
-fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,39 +292,7 @@ mod tests {
     // name a config field (it builds the HTTP policy from an empty account).
     #[test]
     fn describe_matches_the_manifest() {
-        let manifest = socialcrm_sdk::testkit::Manifest::parse(include_str!("../plugin.toml")).expect("plugin.toml");
-        let d = X::describe();
-        assert_eq!(Some(d.network.as_str()), manifest.network.as_deref());
-        assert_eq!(d.config_fields.len(), manifest.config.len());
-        for (field, spec) in d.config_fields.iter().zip(&manifest.config) {
-            let kind = match spec.kind.as_str() {
-                "url" => FieldKind::Url,
-                "list" => FieldKind::List,
-                _ => FieldKind::Text,
-            };
-            assert_eq!(
-                (
-                    &field.name,
-                    field.required,
-                    field.secret,
-                    &field.description,
-                    field.kind
-                ),
-                (&spec.name, spec.required, spec.secret, &spec.description, kind)
-            );
-        }
-    }
-
-    #[test]
-    fn reset_is_a_wait_from_now() {
-        let response = |reset: &str| Response {
-            status: 429,
-            headers: vec![("x-rate-limit-reset".into(), reset.into())],
-            body: Vec::new(),
-        };
-        assert_eq!(reset_wait_ms(&response("1700000090"), 1_700_000_000_000), Some(90_000));
-        assert_eq!(reset_wait_ms(&response("1700000000"), 1_700_000_500_000), Some(0));
-        assert_eq!(reset_wait_ms(&response("soon"), 0), None);
+        socialcrm_sdk::testkit::assert_describes(include_str!("../plugin.toml"), &X::describe());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! An account's configuration, checked before any request: the API origin,
 //! the brand's user id and the keyword search it listens with.
 
-use socialcrm_sdk::{Config, ConfigExt, PluginError};
+use socialcrm_sdk::{Config, ConfigExt, PluginError, http};
 
 /// The longest query `GET /2/tweets/search/recent` takes on the self-serve tiers.
 const MAX_QUERY_CHARS: usize = 512;
@@ -50,19 +50,11 @@ fn invalid(message: String) -> PluginError {
 
 /// The origin of `raw`: `http(s)://host[:port]`, nothing after it.
 fn origin(raw: &str) -> Result<String, PluginError> {
-    let parts = raw
-        .trim_end_matches('/')
-        .split_once("://")
-        .map(|(scheme, host)| (scheme.to_ascii_lowercase(), host))
-        .filter(|(scheme, _)| scheme == "https" || scheme == "http");
-    match parts {
-        Some((scheme, host)) if !host.is_empty() && !host.contains(['/', '?', '#', '@', ' ']) => {
-            Ok(format!("{scheme}://{host}"))
-        }
-        _ => Err(invalid(format!(
+    http::origin(raw).ok_or_else(|| {
+        invalid(format!(
             "`api-url` must be an origin like https://api.x.com (got `{raw}`)"
-        ))),
-    }
+        ))
+    })
 }
 
 /// `(acme OR "acme cloud") -is:retweet`: any keyword, phrases kept whole;
@@ -91,19 +83,9 @@ fn query(keywords: &[&str]) -> Result<String, PluginError> {
 
 #[cfg(test)]
 mod tests {
-    use socialcrm_sdk::ConfigEntry;
+    use socialcrm_sdk::testkit::config;
 
     use super::*;
-
-    fn config(pairs: &[(&str, &str)]) -> Config {
-        pairs
-            .iter()
-            .map(|(name, value)| ConfigEntry {
-                name: name.to_string(),
-                value: value.to_string(),
-            })
-            .collect()
-    }
 
     fn invalid_message(c: &Config) -> String {
         match Settings::parse(c) {
