@@ -20,6 +20,7 @@ mod world;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use socialcrm::app::App;
 use socialcrm::ingest::{Ingest, IngestOptions};
 use socialcrm::insights;
 use socialcrm::runtime::{Runtime, RuntimeOptions};
@@ -172,7 +173,7 @@ async fn run(backend: &str, url: &str, n: usize) {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(axum::serve(listener, socialcrm::server::router(ingest)).into_future());
+    let server = tokio::spawn(axum::serve(listener, socialcrm::server::router(App::new(ingest))).into_future());
     let token = tokens::create(&db, "bench", Role::Viewer, "bench").await.unwrap();
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
