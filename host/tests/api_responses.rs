@@ -9,14 +9,9 @@ use std::collections::BTreeMap;
 use common::http::{Server, answer, start_with};
 use reqwest::Method;
 use serde_json::{Value, json};
-use socialcrm::channels::{self, NewChannel};
-use socialcrm::ingest::{Ingest, IngestOptions};
-use socialcrm::runtime::{Runtime, RuntimeOptions};
-use socialcrm::secrets::SecretBox;
 use socialcrm::store::Db;
 use socialcrm::tokens::{self, Role};
 use socialcrm_fakes::FakeMastodon;
-use socialcrm_fakes::mastodon::TOKEN;
 use sqlx::Row;
 
 /// The server, the fake network with the `brand` channel synced, and tokens by name.
@@ -28,19 +23,7 @@ struct Setup {
 
 impl Setup {
     async fn new(db: &Db, plugin: &str) -> Setup {
-        let network = FakeMastodon::start().await.unwrap();
-        let sbox = SecretBox::from_key(&[7; 32]).unwrap();
-        let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
-        let ingest = Ingest::new(db.clone(), sbox.clone(), runtime, vec![], IngestOptions::default());
-        let new = NewChannel {
-            name: "brand".into(),
-            plugin: plugin.to_string(),
-            config: BTreeMap::from([("instance".into(), network.base_url())]),
-            secrets: BTreeMap::from([("access-token".into(), TOKEN.into())]),
-            allow_private: true,
-        };
-        channels::add(db, &sbox, &ingest, new).await.unwrap();
-        ingest.sync_now("brand", "test", &|_| {}).await.unwrap();
+        let (network, ingest) = common::brand::mastodon_brand(db, plugin, "test").await;
         let mut tokens = BTreeMap::new();
         for (name, role) in [
             ("viewer", Role::Viewer),

@@ -202,19 +202,7 @@ async fn a_sync_cut_off_from_postgresql_resumes_with_every_post_once() {
         let proxy = Proxy::start(upstream).await;
         let (proxied, _) = through(&url, &proxy.addr);
         let db = Db::connect(&proxied).await.expect("PostgreSQL through the proxy");
-        let network = FakeMastodon::start().await.unwrap();
-        let sbox = SecretBox::from_key(&[7; 32]).unwrap();
-        let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
-        let ingest = Ingest::new(db.clone(), sbox.clone(), runtime, vec![], IngestOptions::default());
-        let new = NewChannel {
-            name: "brand".into(),
-            plugin: plugin.clone(),
-            config: BTreeMap::from([("instance".into(), network.base_url())]),
-            secrets: BTreeMap::from([("access-token".into(), TOKEN.into())]),
-            allow_private: true,
-        };
-        channels::add(&db, &sbox, &ingest, new).await.unwrap();
-        ingest.sync_now("brand", "node", &|_| {}).await.unwrap();
+        let (network, ingest) = common::brand::mastodon_brand(&db, plugin, "node").await;
         let before = stored(&db).await;
         for i in 0..200 {
             network.push_mention(json!({ "content": format!("<p>@brand question {i}</p>") }));

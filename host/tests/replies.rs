@@ -5,17 +5,10 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
-use socialcrm::channels::{self, NewChannel};
-use socialcrm::ingest::{Ingest, IngestOptions};
 use socialcrm::replies::{self, ReplyError};
 use socialcrm::runtime::bindings::{Outbound, ReplyTarget};
-use socialcrm::runtime::{Runtime, RuntimeOptions};
-use socialcrm::secrets::SecretBox;
 use socialcrm::store::{Db, audit_entries};
-use socialcrm_fakes::mastodon::TOKEN;
-use socialcrm_fakes::{FakeMastodon, Fault};
+use socialcrm_fakes::Fault;
 use sqlx::Row;
 
 async fn newest_post(db: &Db) -> (i64, String) {
@@ -31,19 +24,7 @@ async fn replies_are_recorded_sent_once_and_retried() {
     let plugin = common::plugin_dir("plugins/mastodon");
     let plugin = &plugin.path().display().to_string();
     common::on_each_db(|db| async move {
-        let network = FakeMastodon::start().await.unwrap();
-        let sbox = SecretBox::from_key(&[7; 32]).unwrap();
-        let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
-        let ingest = Ingest::new(db.clone(), sbox.clone(), runtime, vec![], IngestOptions::default());
-        let new = NewChannel {
-            name: "brand".into(),
-            plugin: plugin.clone(),
-            config: BTreeMap::from([("instance".into(), network.base_url())]),
-            secrets: BTreeMap::from([("access-token".into(), TOKEN.into())]),
-            allow_private: true,
-        };
-        channels::add(&db, &sbox, &ingest, new).await.unwrap();
-        ingest.sync_now("brand", "test", &|_| {}).await.unwrap();
+        let (network, ingest) = common::brand::mastodon_brand(&db, plugin, "test").await;
         let (post, external_id) = newest_post(&db).await;
 
         assert!(matches!(

@@ -5,17 +5,13 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde_json::json;
-use socialcrm::channels::{self, NewChannel};
-use socialcrm::ingest::{Ingest, IngestOptions};
+use socialcrm::ingest::Ingest;
 use socialcrm::responses::{self, Audience, Content, MacroRequest, ResponseError, TemplateError, Variable};
-use socialcrm::runtime::{Runtime, RuntimeOptions};
-use socialcrm::secrets::SecretBox;
 use socialcrm::store::{Db, audit_entries};
 use socialcrm_fakes::FakeMastodon;
-use socialcrm_fakes::mastodon::TOKEN;
 use sqlx::Row;
 
 const DAY_MS: i64 = 86_400_000;
@@ -26,20 +22,7 @@ const MISSING_STATUS: &str = "424242";
 
 /// The fake network, and the `brand` channel on it synced.
 async fn setup(db: &Db, plugin: &str) -> (FakeMastodon, Ingest) {
-    let network = FakeMastodon::start().await.unwrap();
-    let sbox = SecretBox::from_key(&[7; 32]).unwrap();
-    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
-    let ingest = Ingest::new(db.clone(), sbox.clone(), runtime, vec![], IngestOptions::default());
-    let new = NewChannel {
-        name: "brand".into(),
-        plugin: plugin.to_string(),
-        config: BTreeMap::from([("instance".into(), network.base_url())]),
-        secrets: BTreeMap::from([("access-token".into(), TOKEN.into())]),
-        allow_private: true,
-    };
-    channels::add(db, &sbox, &ingest, new).await.unwrap();
-    ingest.sync_now("brand", "test", &|_| {}).await.unwrap();
-    (network, ingest)
+    common::brand::mastodon_brand(db, plugin, "test").await
 }
 
 /// The newest `n` inbound posts of distinct authors: (id, external id).

@@ -4,6 +4,7 @@
 //! run is reported by [`skipped`]; with `CI` set PostgreSQL must be there.
 #![allow(dead_code)]
 
+pub mod brand;
 pub mod http;
 
 use std::future::Future;
