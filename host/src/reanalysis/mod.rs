@@ -9,7 +9,7 @@
 //!   is leased (owner, expiry) so one node works it at a time ([`job`]).
 //! - `insights_versions` names the version insights read per analyzer; a
 //!   post without an analysis of it is read at its newest analysis (see
-//!   `insights::analysis_id`).
+//!   `store::insights`).
 //! - [`compare`] sets the two versions side by side over the posts both analysed.
 //!
 //! An upgrade of an installed analyzer queues a job by itself
