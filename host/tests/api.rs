@@ -365,6 +365,11 @@ async fn the_inbox_orders_filters_and_pages() {
             walk(base, &format!("min_priority={min}"), &viewer).await,
             ["e", "a", "d", "c"]
         );
+        // The same posts newest first, paged by id.
+        assert_eq!(
+            walk(base, &format!("sort=newest&min_priority={min}"), &viewer).await,
+            ["e", "d", "c", "a"]
+        );
         assert_eq!(walk(base, "status=closed", &viewer).await, Vec::<String>::new());
     })
     .await;
