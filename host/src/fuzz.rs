@@ -259,8 +259,8 @@ fn webhook_handlers() {
 
 /// A webhook call from a seed: the first line is the query, the rest the
 /// body, signed as the network signs it.
-fn request(bytes: &[u8], sign: &dyn Fn(&[u8]) -> (&'static str, String)) -> crate::runtime::bindings::WebhookRequest {
-    use crate::runtime::bindings::{Header, WebhookRequest};
+fn request(bytes: &[u8], sign: &dyn Fn(&[u8]) -> (&'static str, String)) -> crate::runtime::types::WebhookRequest {
+    use crate::runtime::types::{Header, WebhookRequest};
     let (query, body) = match bytes.iter().position(|b| *b == b'\n') {
         Some(at) => (&bytes[..at], &bytes[at + 1..]),
         None => (&bytes[..0], bytes),

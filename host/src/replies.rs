@@ -12,7 +12,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::ingest::{ChannelRef, CommitError, Ingest, IngestError, commit_page};
-use crate::runtime::bindings::Outbound;
+use crate::runtime::types::Outbound;
 pub use crate::store::replies::Reply;
 use crate::store::{self, Db, audit, now_ms};
 

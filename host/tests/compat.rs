@@ -4,8 +4,8 @@
 //! naming both.
 
 use socialcrm::plugins::{Manifest, ManifestError};
-use socialcrm::runtime::bindings::types::{PluginError, PostKind};
-use socialcrm::runtime::bindings::{AnalysisInput, Header, Outbound, WebhookRequest, WebhookResult};
+use socialcrm::runtime::types::{AnalysisInput, Header, Outbound, WebhookRequest, WebhookResult};
+use socialcrm::runtime::types::{PluginError, PostKind};
 use socialcrm::runtime::{Account, ChannelPlugin, Runtime, RuntimeOptions, WIT_VERSION};
 use socialcrm_sdk::testkit;
 

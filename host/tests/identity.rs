@@ -8,7 +8,7 @@ mod common;
 use socialcrm::crm::identity::{self, IdentityError, LinkView, ResolveReport, Resolved};
 use socialcrm::crm::import;
 use socialcrm::ingest::{ChannelRef, KnownAuthors, PageRows, commit_pages};
-use socialcrm::runtime::bindings::types::{Author, Direction, Post, PostKind, ProfileField};
+use socialcrm::runtime::types::{Author, Direction, Post, PostKind, ProfileField};
 use socialcrm::runtime::{KvChanges, VerifiedFields};
 use socialcrm::store::{Db, now_ms};
 use sqlx::Row;

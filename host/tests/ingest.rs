@@ -10,7 +10,7 @@ use socialcrm::ingest::{
     ChannelRef, CommitError, KnownAuthors, PageAnalyses, PageRows, analyze_page, commit_page, commit_pages,
 };
 use socialcrm::plugins::Manifest;
-use socialcrm::runtime::bindings::types::{Analysis, Author, Direction, Post, PostKind};
+use socialcrm::runtime::types::{Analysis, Author, Direction, Post, PostKind};
 use socialcrm::runtime::{AnalyzerPlugin, KvChanges, Runtime, RuntimeOptions, VerifiedFields};
 use socialcrm::store::{Db, now_ms};
 use sqlx::Row;

@@ -8,8 +8,8 @@ mod common;
 use std::path::PathBuf;
 
 use socialcrm::plugins::{Package, PluginKind, registry};
-use socialcrm::runtime::bindings::AnalysisInput;
-use socialcrm::runtime::bindings::types::PostKind;
+use socialcrm::runtime::types::AnalysisInput;
+use socialcrm::runtime::types::PostKind;
 use socialcrm::runtime::{Runtime, RuntimeOptions};
 
 fn input(text: &str) -> AnalysisInput {

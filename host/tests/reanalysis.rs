@@ -17,7 +17,7 @@ use socialcrm::insights;
 use socialcrm::plugins::registry;
 use socialcrm::plugins::{Manifest, Package};
 use socialcrm::reanalysis::{self, JobStatus, LabelCount, LabelPair, QueueOnUpgrade, ReanalysisError, RunOptions};
-use socialcrm::runtime::bindings::types::{Author, Direction, Post, PostKind};
+use socialcrm::runtime::types::{Author, Direction, Post, PostKind};
 use socialcrm::runtime::{KvChanges, Runtime, RuntimeOptions};
 use socialcrm::secrets::SecretBox;
 use socialcrm::store::{Backend, Db, now_ms};

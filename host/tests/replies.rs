@@ -6,7 +6,7 @@
 mod common;
 
 use socialcrm::replies::{self, ReplyError};
-use socialcrm::runtime::bindings::{Outbound, ReplyTarget};
+use socialcrm::runtime::types::{Outbound, ReplyTarget};
 use socialcrm::store::{Db, audit_entries};
 use socialcrm_fakes::Fault;
 use sqlx::Row;

@@ -17,12 +17,8 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
 pub use socialcrm::plugins::Manifest;
-pub use socialcrm::runtime::bindings::types::*;
-pub use socialcrm::runtime::bindings::{
-    AnalysisInput, Capabilities, ChannelDescriptor, Outbound, Page, ReplyTarget, Sent, WebhookRequest, WebhookResponse,
-    WebhookResult,
-};
 use socialcrm::runtime::http::{HttpRequest, HttpResponse, SendOptions, TransportFuture};
+pub use socialcrm::runtime::types::*;
 pub use socialcrm::runtime::{
     Account, AnalyzerPlugin, CallError, CallOutput, ChannelPlugin, FailReason, Limits, Runtime, RuntimeOptions,
     Transport,

@@ -24,7 +24,7 @@ use socialcrm::ingest::{
     COMMIT_POSTS, ChannelRef, Ingest, IngestOptions, KnownAuthors, PageAnalyses, PageRows, commit_pages,
 };
 use socialcrm::plugins::Manifest;
-use socialcrm::runtime::bindings::types::{Analysis, Author, Direction, Post, PostKind};
+use socialcrm::runtime::types::{Analysis, Author, Direction, Post, PostKind};
 use socialcrm::runtime::{KvChanges, Runtime, RuntimeOptions, VerifiedFields};
 use socialcrm::secrets::SecretBox;
 use socialcrm::store::Db;

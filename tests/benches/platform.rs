@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use socialcrm::plugins::Manifest;
-use socialcrm::runtime::bindings::AnalysisInput;
-use socialcrm::runtime::bindings::types::PostKind;
+use socialcrm::runtime::types::AnalysisInput;
+use socialcrm::runtime::types::PostKind;
 use socialcrm::runtime::{AnalyzerPlugin, Runtime, RuntimeOptions};
 use socialcrm_sdk::testkit::{self, Canned, Harness};
 

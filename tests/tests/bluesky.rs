@@ -11,8 +11,8 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 use socialcrm::plugins::Manifest;
-use socialcrm::runtime::bindings::types::{Direction, PluginError, Post, PostKind};
-use socialcrm::runtime::bindings::{Outbound, Page, ReplyTarget, Sent};
+use socialcrm::runtime::types::{Direction, PluginError, Post, PostKind};
+use socialcrm::runtime::types::{Outbound, Page, ReplyTarget, Sent};
 use socialcrm::runtime::{Account, CallError, ChannelPlugin, FailReason, Runtime, RuntimeOptions};
 use socialcrm_sdk::testkit;
 use socialcrm_tests::fake::bluesky::{APP_PASSWORD, DID, FakeBluesky, Fault, HANDLE, RecordedRequest};

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use socialcrm::plugins::Manifest;
-use socialcrm::runtime::bindings::Page;
-use socialcrm::runtime::bindings::types::PluginError;
+use socialcrm::runtime::types::Page;
+use socialcrm::runtime::types::PluginError;
 use socialcrm::runtime::{
     Account, AnalyzerPlugin, CallError, CallOutput, ChannelPlugin, FailReason, Limits, Runtime, RuntimeOptions,
 };

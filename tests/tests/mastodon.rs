@@ -9,8 +9,8 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 use socialcrm::plugins::Manifest;
-use socialcrm::runtime::bindings::types::{PluginError, Post};
-use socialcrm::runtime::bindings::{Outbound, Page, ReplyTarget, Sent};
+use socialcrm::runtime::types::{Outbound, Page, ReplyTarget, Sent};
+use socialcrm::runtime::types::{PluginError, Post};
 use socialcrm::runtime::{Account, CallError, ChannelPlugin, FailReason, Runtime, RuntimeOptions};
 use socialcrm_sdk::testkit;
 use socialcrm_tests::fake::mastodon::{FakeMastodon, Fault, TOKEN};

@@ -10,8 +10,8 @@ use std::sync::OnceLock;
 
 use serde_json::json;
 use socialcrm::plugins::Manifest;
-use socialcrm::runtime::bindings::types::{Direction, PluginError, Post, PostKind};
-use socialcrm::runtime::bindings::{Header, Outbound, ReplyTarget, Sent, WebhookRequest, WebhookResult};
+use socialcrm::runtime::types::{Direction, PluginError, Post, PostKind};
+use socialcrm::runtime::types::{Header, Outbound, ReplyTarget, Sent, WebhookRequest, WebhookResult};
 use socialcrm::runtime::{Account, CallError, ChannelPlugin, Runtime, RuntimeOptions};
 use socialcrm_sdk::testkit;
 use socialcrm_tests::fake::meta::{Delivery, FakeMeta, Fault, IG_MEDIA_ID, PAGE_ID, PAGE_POST_ID, TOKEN};

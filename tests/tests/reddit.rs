@@ -9,8 +9,8 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 use socialcrm::plugins::Manifest;
-use socialcrm::runtime::bindings::types::{Direction, PluginError, Post, PostKind};
-use socialcrm::runtime::bindings::{Outbound, Page, ReplyTarget, Sent};
+use socialcrm::runtime::types::{Direction, PluginError, Post, PostKind};
+use socialcrm::runtime::types::{Outbound, Page, ReplyTarget, Sent};
 use socialcrm::runtime::{Account, CallError, ChannelPlugin, Runtime, RuntimeOptions};
 use socialcrm_sdk::testkit;
 use socialcrm_tests::fake::reddit::{BRAND, FakeReddit, Fault, TOKEN, recorded_comments, user_fullname};

@@ -9,8 +9,8 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 use socialcrm::plugins::Manifest;
-use socialcrm::runtime::bindings::types::{Direction, PluginError, PostKind};
-use socialcrm::runtime::bindings::{Header, Outbound, Page, ReplyTarget, Sent, WebhookRequest, WebhookResult};
+use socialcrm::runtime::types::{Direction, PluginError, PostKind};
+use socialcrm::runtime::types::{Header, Outbound, Page, ReplyTarget, Sent, WebhookRequest, WebhookResult};
 use socialcrm::runtime::{Account, CallError, ChannelPlugin, Runtime, RuntimeOptions};
 use socialcrm_sdk::testkit;
 use socialcrm_tests::fake::meta::hmac_sha256;

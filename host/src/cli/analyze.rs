@@ -9,8 +9,8 @@ use serde_json::{Map, Value, json};
 
 use super::Global;
 use crate::plugins::{self, PluginKind, registry};
-use crate::runtime::bindings::AnalysisInput;
-use crate::runtime::bindings::types::{Analysis, PostKind};
+use crate::runtime::types::AnalysisInput;
+use crate::runtime::types::{Analysis, PostKind};
 use crate::runtime::{AnalyzerPlugin, Runtime, RuntimeOptions};
 
 /// Analyze posts with an analyzer plugin: one JSON line in, one JSON line out, in order.

@@ -4,8 +4,8 @@
 
 use super::{Check, Fixtures};
 use crate::runtime::AnalyzerPlugin;
-use crate::runtime::bindings::AnalysisInput;
-use crate::runtime::bindings::types::{Analysis, PostKind};
+use crate::runtime::types::AnalysisInput;
+use crate::runtime::types::{Analysis, PostKind};
 
 pub const DESCRIBE: &str = "describe is valid";
 pub const ORDER: &str = "one result per input, in order";

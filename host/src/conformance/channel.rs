@@ -14,9 +14,9 @@ use super::fixtures::RecordedPage;
 use super::network::{Network, Script, response};
 use super::{Check, Fixtures};
 use crate::plugins::Manifest;
-use crate::runtime::bindings::types::{PluginError, Post};
-use crate::runtime::bindings::{Capabilities, ChannelDescriptor, FieldKind, Page};
 use crate::runtime::http::HttpResponse;
+use crate::runtime::types::{ChannelDescriptor, FieldKind, Page};
+use crate::runtime::types::{PluginError, Post};
 use crate::runtime::{Account, CallError, CallOutput, ChannelPlugin, FailReason};
 
 pub const DESCRIBE: &str = "describe is valid";
@@ -44,9 +44,7 @@ pub(super) fn run(plugin: &ChannelPlugin, manifest: &Manifest, network: &Network
         account: fixtures.account(manifest),
     };
     let described = plugin.describe().map(|out| out.value);
-    let polls = described
-        .as_ref()
-        .map_or(true, |d| d.capabilities.contains(Capabilities::POLL));
+    let polls = described.as_ref().map_or(true, |d| d.capabilities.poll);
     let mut checks = vec![
         Check::new(
             DESCRIBE,

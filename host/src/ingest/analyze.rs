@@ -3,8 +3,8 @@
 //! posts an analyzer has not seen (one that failed, or was added). One row per
 //! post and analyzer version, so a re-run changes nothing.
 
-use crate::runtime::bindings::AnalysisInput;
-use crate::runtime::bindings::types::{Analysis, Post};
+use crate::runtime::types::AnalysisInput;
+use crate::runtime::types::{Analysis, Post};
 use crate::runtime::{AnalyzerPlugin, CallError};
 use crate::store::{Db, posts};
 

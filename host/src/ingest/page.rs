@@ -11,7 +11,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::analyze::PageAnalyses;
 use crate::crm::identity::NewAuthor;
-use crate::runtime::bindings::types::{Analysis, Author, Direction, Post};
+use crate::runtime::types::{Analysis, Author, Direction, Post};
 use crate::runtime::{KvChanges, VerifiedFields};
 use crate::store::codec::apply_kv;
 use crate::store::posts::{self, IdentityRow, StoredIdentity};

@@ -16,7 +16,7 @@ use crate::crm::identity::Resolved;
 use crate::egress::EgressLog;
 use crate::plugins::registry::{self, FindError};
 use crate::plugins::{LoadedChannel, PluginKind};
-use crate::runtime::bindings::{WebhookRequest, WebhookResponse};
+use crate::runtime::types::{WebhookRequest, WebhookResponse};
 use crate::runtime::{AnalyzerPlugin, CallError, KvChanges, LoadError, Runtime};
 use crate::secrets::SecretBox;
 use crate::store::accounts::{self as account, AccountError, StoredAccount};

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::analyze::{PageAnalyses, analyze_page};
-use crate::runtime::bindings::Page;
+use crate::runtime::types::Page;
 use crate::runtime::{Account, AnalyzerPlugin, CallError, CallOutput, ChannelPlugin};
 
 /// Pages polled ahead of the commits at most.

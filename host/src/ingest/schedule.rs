@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::runtime::CallError;
-use crate::runtime::bindings::types::PluginError;
+use crate::runtime::types::PluginError;
 
 /// How a sync ended, as the schedule sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use wasmtime::component::Component;
 
 use super::bindings::analyzer::AnalyzerPre;
-use super::bindings::types::Analysis;
-use super::bindings::{AnalysisInput, AnalyzerDescriptor};
+use super::bindings::{from_wit, to_wit};
 use super::call::{self, Budget, CallOutput, CallSpec};
 use super::error::{CallError, LoadError};
 use super::http::HttpPolicy;
 use super::output::check_analyses;
 use super::state::CallState;
+use super::types::{Analysis, AnalysisInput, AnalyzerDescriptor};
 use super::{PluginMeta, Shared};
 
 #[derive(Clone)]
@@ -47,18 +47,21 @@ impl AnalyzerPlugin {
                 .socialcrm_plugin_analysis()
                 .call_describe(store)
                 .await
+                .map(from_wit)
         })
     }
 
     /// Analyzes one batch: one analysis per input, in order, within the fuel
     /// and time budget of one batch.
     pub fn analyze(&self, inputs: &[AnalysisInput]) -> Result<CallOutput<Vec<Analysis>>, CallError> {
+        let wit_inputs: Vec<_> = inputs.iter().map(to_wit).collect();
         let out = self.run("analyze", async |store, pre| {
             pre.instantiate_async(&mut *store)
                 .await?
                 .socialcrm_plugin_analysis()
-                .call_analyze(store, inputs)
+                .call_analyze(store, &wit_inputs)
                 .await
+                .map(from_wit)
         })?;
         check_analyses(&out.value, inputs.len(), &self.meta.limits).map_err(|reason| CallError {
             plugin: self.meta.spec.name.clone(),

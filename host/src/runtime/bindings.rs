@@ -1,12 +1,15 @@
-//! Host bindings of the plugin contract `socialcrm:plugin@1.x`, one module
-//! per world; a new major would get modules of its own beside these.
+//! The contract `socialcrm:plugin@1.x`: its generated bindings, one module per
+//! world, and their conversion from and to the host's own types
+//! (`runtime::types`). Nothing outside the runtime sees a generated type, so a
+//! new major adds a module like this one beside it and changes no caller.
 //!
 //! A minor never changes a type (wit/README.md, rule 2), so these bindings
-//! serve every 1.x plugin; they double as the host's own types
-//! (`types::Post`, ...).
+//! serve every 1.x plugin.
+
+use super::types as host;
 
 /// `socialcrm:plugin@1.x`, world `channel` (a superset of the analyzer's imports).
-pub mod channel {
+pub(crate) mod channel {
     wasmtime::component::bindgen!({
         path: "../wit/v1",
         world: "channel",
@@ -17,7 +20,7 @@ pub mod channel {
 }
 
 /// `socialcrm:plugin@1.x`, world `analyzer`; shares the channel world's interfaces.
-pub mod analyzer {
+pub(crate) mod analyzer {
     wasmtime::component::bindgen!({
         path: "../wit/v1",
         world: "analyzer",
@@ -29,20 +32,188 @@ pub mod analyzer {
     });
 }
 
-pub use analyzer::exports::socialcrm::plugin::analysis::{AnalysisInput, Descriptor as AnalyzerDescriptor};
-pub use channel::exports::socialcrm::plugin::connector::{
+pub(crate) use analyzer::exports::socialcrm::plugin::analysis::{AnalysisInput, Descriptor as AnalyzerDescriptor};
+pub(crate) use channel::exports::socialcrm::plugin::connector::{
     Capabilities, ConfigField, Descriptor as ChannelDescriptor, FieldKind, Header, Outbound, Page, ReplyTarget, Sent,
     WebhookRequest, WebhookResponse, WebhookResult,
 };
-pub use channel::socialcrm::plugin::types;
+pub(crate) use channel::socialcrm::plugin::types;
+use types::{Analysis, Author, Direction, PluginError, Post, PostKind, ProfileField, RateLimit, ScoredLabel};
 
-impl From<&types::Post> for AnalysisInput {
-    /// What an analyzer may see of a post.
-    fn from(post: &types::Post) -> Self {
-        AnalysisInput {
-            text: post.text.clone(),
-            kind: post.kind,
-            language: post.language.clone(),
+/// Converts a value field by field, through lists and options.
+pub(crate) trait Convert<T> {
+    fn convert(self) -> T;
+}
+
+macro_rules! same {
+    ($($t:ty),*) => {$(
+        impl Convert<$t> for $t {
+            fn convert(self) -> $t {
+                self
+            }
         }
+    )*};
+}
+same!(String, bool, u16, u64, f32, Vec<u8>);
+
+impl<A: Convert<B>, B> Convert<Option<B>> for Option<A> {
+    fn convert(self) -> Option<B> {
+        self.map(Convert::convert)
+    }
+}
+
+impl<A: Convert<B>, B> Convert<Vec<B>> for Vec<A> {
+    fn convert(self) -> Vec<B> {
+        self.into_iter().map(Convert::convert).collect()
+    }
+}
+
+/// Records with the same fields on both sides; `=>` gives the direction.
+macro_rules! records {
+    ($($from:ident :: $name:ident => $to:ident { $($field:ident),* $(,)? })*) => {$(
+        impl Convert<$to::$name> for $from::$name {
+            fn convert(self) -> $to::$name {
+                $to::$name { $($field: self.$field.convert()),* }
+            }
+        }
+    )*};
+}
+
+/// Enums with the same cases, both ways.
+macro_rules! enums {
+    ($($name:ident { $($case:ident),* $(,)? })*) => {$(
+        impl Convert<host::$name> for $name {
+            fn convert(self) -> host::$name {
+                match self { $($name::$case => host::$name::$case),* }
+            }
+        }
+        impl Convert<$name> for host::$name {
+            fn convert(self) -> $name {
+                match self { $(host::$name::$case => $name::$case),* }
+            }
+        }
+    )*};
+}
+
+/// The contract's own modules under one name, for the macros.
+mod wit {
+    pub(super) use super::{
+        Analysis, AnalysisInput, AnalyzerDescriptor, Author, ChannelDescriptor, ConfigField, Header, Outbound, Page,
+        Post, ProfileField, RateLimit, ReplyTarget, ScoredLabel, Sent, WebhookRequest, WebhookResponse, WebhookResult,
+    };
+}
+
+enums! {
+    PostKind { Post, Mention, Reply, Comment, Review, DirectMessage, Quote }
+    Direction { Inbound, Outbound }
+    FieldKind { Text, Url, Number, Boolean, List }
+}
+
+records! {
+    wit::ProfileField => host { name, value }
+    wit::Author => host { external_id, handle, display_name, profile_url, avatar_url, bio, followers, fields }
+    wit::Post => host {
+        external_id, kind, direction, author, text, url, thread_id, in_reply_to, created_at, language, raw
+    }
+    wit::ScoredLabel => host { name, confidence }
+    wit::Analysis => host { sentiment, label, intents, topics, language }
+    wit::AnalyzerDescriptor => host { produces, description }
+    wit::ConfigField => host { name, description, kind, required, secret }
+    wit::ChannelDescriptor => host { network, capabilities, config_fields }
+    wit::Page => host { posts, state, has_more }
+    wit::Header => host { name, value }
+    wit::WebhookResponse => host { status, headers, body }
+    wit::WebhookResult => host { response, posts }
+    wit::Sent => host { external_id, url }
+    wit::RateLimit => host { retry_after_ms, message }
+    host::AnalysisInput => wit { text, kind, language }
+    host::Header => wit { name, value }
+    host::WebhookRequest => wit { method, path, query, headers, body }
+    host::ReplyTarget => wit { external_id, author_handle, thread_id }
+    host::Outbound => wit { text, in_reply_to, recipient }
+}
+
+impl Convert<host::Capabilities> for Capabilities {
+    fn convert(self) -> host::Capabilities {
+        host::Capabilities {
+            poll: self.contains(Capabilities::POLL),
+            webhook: self.contains(Capabilities::WEBHOOK),
+            stream: self.contains(Capabilities::STREAM),
+            reply: self.contains(Capabilities::REPLY),
+            direct_message: self.contains(Capabilities::DIRECT_MESSAGE),
+        }
+    }
+}
+
+impl Convert<host::PluginError> for PluginError {
+    fn convert(self) -> host::PluginError {
+        match self {
+            PluginError::InvalidConfig(m) => host::PluginError::InvalidConfig(m),
+            PluginError::Unauthorized(m) => host::PluginError::Unauthorized(m),
+            PluginError::RateLimited(l) => host::PluginError::RateLimited(l.convert()),
+            PluginError::Transient(m) => host::PluginError::Transient(m),
+            PluginError::Permanent(m) => host::PluginError::Permanent(m),
+        }
+    }
+}
+
+/// A generated value as the host's own.
+pub(crate) fn from_wit<W: Convert<H>, H>(value: W) -> H {
+    value.convert()
+}
+
+/// A host value as the generated type a plugin call takes.
+pub(crate) fn to_wit<H: Clone + Convert<W>, W>(value: &H) -> W {
+    value.clone().convert()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities_become_one_flag_each() {
+        let caps: host::Capabilities = from_wit(Capabilities::POLL | Capabilities::DIRECT_MESSAGE);
+        let want = host::Capabilities {
+            poll: true,
+            direct_message: true,
+            ..Default::default()
+        };
+        assert_eq!(caps, want);
+        let all: host::Capabilities = from_wit(Capabilities::all());
+        assert!(all.poll && all.webhook && all.stream && all.reply && all.direct_message);
+    }
+
+    #[test]
+    fn a_plugin_error_keeps_its_case_and_text() {
+        let e: host::PluginError = from_wit(PluginError::RateLimited(RateLimit {
+            retry_after_ms: 1500,
+            message: "slow down".into(),
+        }));
+        assert_eq!(e.to_string(), "rate limited for 1500 ms: slow down");
+        let e: host::PluginError = from_wit(PluginError::Unauthorized("bad token".into()));
+        assert_eq!(e, host::PluginError::Unauthorized("bad token".into()));
+    }
+
+    #[test]
+    fn an_outbound_reply_reaches_the_plugin_whole() {
+        let out = host::Outbound {
+            text: "thanks".into(),
+            in_reply_to: Some(host::ReplyTarget {
+                external_id: "p1".into(),
+                author_handle: "alice".into(),
+                thread_id: Some("t1".into()),
+            }),
+            recipient: None,
+        };
+        let wit: Outbound = to_wit(&out);
+        let target = wit
+            .in_reply_to
+            .as_ref()
+            .map(|t| (&t.external_id[..], &t.author_handle[..], t.thread_id.as_deref()));
+        assert_eq!(
+            (wit.text.as_str(), target),
+            ("thanks", Some(("p1", "alice", Some("t1"))))
+        );
     }
 }

@@ -7,12 +7,13 @@ use wasmtime::component::Component;
 
 use super::bindings::channel::ChannelPre;
 use super::bindings::types::{ConfigEntry, PluginError};
-use super::bindings::{ChannelDescriptor, Outbound, Page, Sent, WebhookRequest, WebhookResult};
+use super::bindings::{from_wit, to_wit};
 use super::call::{self, Budget, CallOutput, CallSpec};
 use super::error::{CallError, FailReason, LoadError};
 use super::http::{AllowedOrigin, FillRule, HttpPolicy};
 use super::output::check_posts;
 use super::state::CallState;
+use super::types::{ChannelDescriptor, Outbound, Page, Post, Sent, WebhookRequest, WebhookResult};
 use super::{PluginMeta, Shared};
 
 /// One channel account as a call sees it.
@@ -86,7 +87,7 @@ impl ChannelPlugin {
                 .socialcrm_plugin_connector()
                 .call_describe(store)
                 .await
-                .map(Ok)
+                .map(|d| Ok(from_wit(d)))
         })
     }
 
@@ -107,6 +108,7 @@ impl ChannelPlugin {
                 .socialcrm_plugin_connector()
                 .call_poll(store, config, state)
                 .await
+                .map(|r| r.map(from_wit))
         })?;
         self.checked("poll", out, |page| &page.posts)
     }
@@ -116,23 +118,27 @@ impl ChannelPlugin {
         account: &Account,
         request: &WebhookRequest,
     ) -> Result<CallOutput<WebhookResult>, CallError> {
+        let request = to_wit(request);
         let out = self.call("handle-webhook", Some(account), async |store, pre, config| {
             pre.instantiate_async(&mut *store)
                 .await?
                 .socialcrm_plugin_connector()
-                .call_handle_webhook(store, config, request)
+                .call_handle_webhook(store, config, &request)
                 .await
+                .map(|r| r.map(from_wit))
         })?;
         self.checked("handle-webhook", out, |result| &result.posts)
     }
 
     pub fn send(&self, account: &Account, message: &Outbound) -> Result<CallOutput<Sent>, CallError> {
+        let message = to_wit(message);
         self.call("send", Some(account), async |store, pre, config| {
             pre.instantiate_async(&mut *store)
                 .await?
                 .socialcrm_plugin_connector()
-                .call_send(store, config, message)
+                .call_send(store, config, &message)
                 .await
+                .map(|r| r.map(from_wit))
         })
     }
 
@@ -177,14 +183,14 @@ impl ChannelPlugin {
         let no_secrets = BTreeMap::new();
         let secrets = account.map_or(&no_secrets, |a| &a.secrets);
         out.transpose()
-            .map_err(|e| fail(FailReason::Plugin(e).redacted(secrets)))
+            .map_err(|e| fail(FailReason::Plugin(from_wit(e)).redacted(secrets)))
     }
 
     fn checked<T>(
         &self,
         function: &'static str,
         out: CallOutput<T>,
-        posts: impl Fn(&T) -> &[super::bindings::types::Post],
+        posts: impl Fn(&T) -> &[Post],
     ) -> Result<CallOutput<T>, CallError> {
         check_posts(posts(&out.value), &self.meta.limits).map_err(|reason| CallError {
             plugin: self.meta.spec.name.clone(),

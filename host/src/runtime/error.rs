@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::bindings::types::{PluginError, RateLimit};
 use super::redact::redact;
+use super::types::PluginError;
 
 /// A component that cannot be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +44,7 @@ pub enum FailReason {
     Config(String),
     #[error("cannot instantiate: {0}")]
     Instantiate(String),
-    #[error("{}", describe(.0))]
+    #[error("{0}")]
     Plugin(PluginError),
 }
 
@@ -77,28 +77,9 @@ impl FailReason {
             FailReason::InvalidOutput(m) => FailReason::InvalidOutput(r(m)),
             FailReason::Config(m) => FailReason::Config(r(m)),
             FailReason::Instantiate(m) => FailReason::Instantiate(r(m)),
-            FailReason::Plugin(e) => FailReason::Plugin(match e {
-                PluginError::InvalidConfig(m) => PluginError::InvalidConfig(r(m)),
-                PluginError::Unauthorized(m) => PluginError::Unauthorized(r(m)),
-                PluginError::RateLimited(l) => PluginError::RateLimited(RateLimit {
-                    retry_after_ms: l.retry_after_ms,
-                    message: r(l.message),
-                }),
-                PluginError::Transient(m) => PluginError::Transient(r(m)),
-                PluginError::Permanent(m) => PluginError::Permanent(r(m)),
-            }),
+            FailReason::Plugin(e) => FailReason::Plugin(e.map_text(r)),
             other @ (FailReason::Timeout(_) | FailReason::OutOfFuel(_)) => other,
         }
-    }
-}
-
-fn describe(e: &PluginError) -> String {
-    match e {
-        PluginError::InvalidConfig(m) => format!("invalid config: {m}"),
-        PluginError::Unauthorized(m) => format!("unauthorized: {m}"),
-        PluginError::RateLimited(r) => format!("rate limited for {} ms: {}", r.retry_after_ms, r.message),
-        PluginError::Transient(m) => format!("transient error: {m}"),
-        PluginError::Permanent(m) => format!("permanent error: {m}"),
     }
 }
 

@@ -3,7 +3,7 @@
 //! network limits.
 
 mod analyzer;
-pub mod bindings;
+mod bindings;
 mod cache;
 mod call;
 mod channel;
@@ -17,6 +17,7 @@ mod redact;
 mod spec;
 mod state;
 mod stderr;
+pub mod types;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};

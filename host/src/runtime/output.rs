@@ -1,8 +1,8 @@
 //! Output caps: a plugin's answer is checked before anything is kept.
 
-use super::bindings::types::{Analysis, Author, Post};
 use super::error::FailReason;
 use super::limits::Limits;
+use super::types::{Analysis, Author, Post};
 
 /// Checks the posts of one page or webhook result.
 pub(crate) fn check_posts(posts: &[Post], limits: &Limits) -> Result<(), FailReason> {

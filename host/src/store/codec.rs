@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::runtime::KvChanges;
-use crate::runtime::bindings::types::PostKind;
+use crate::runtime::types::PostKind;
 
 const KINDS: [PostKind; 7] = [
     PostKind::Post,

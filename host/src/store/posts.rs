@@ -9,8 +9,8 @@ use sqlx::{Any, AnyConnection, AssertSqlSafe, Executor, Row};
 
 use super::codec::{kind_from_name, kind_name};
 use super::{Backend, Db, lookup_sql, now_ms, placeholders};
-use crate::runtime::bindings::AnalysisInput;
-use crate::runtime::bindings::types::{Analysis, Author, Direction, Post};
+use crate::runtime::types::AnalysisInput;
+use crate::runtime::types::{Analysis, Author, Direction, Post};
 
 /// Rows per multi-row statement (well under every backend's parameter limit).
 const CHUNK: usize = 500;

@@ -5,7 +5,7 @@ use serde::Serialize;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use super::{Db, now_ms};
-use crate::runtime::bindings::ReplyTarget;
+use crate::runtime::types::ReplyTarget;
 
 /// A reply as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]

@@ -6,8 +6,8 @@ use std::net::TcpListener;
 use std::sync::{Mutex, OnceLock};
 
 use socialcrm::plugins::Manifest;
-use socialcrm::runtime::bindings::AnalysisInput;
-use socialcrm::runtime::bindings::types::PostKind;
+use socialcrm::runtime::types::AnalysisInput;
+use socialcrm::runtime::types::PostKind;
 use socialcrm::runtime::{Account, EgressCall, EgressSink};
 use socialcrm_sdk::testkit;
 

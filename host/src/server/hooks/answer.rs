@@ -6,7 +6,7 @@
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::runtime::bindings::WebhookResponse;
+use crate::runtime::types::WebhookResponse;
 use crate::server::ApiError;
 
 /// Headers a plugin may set on its answer.
@@ -68,7 +68,7 @@ fn allowed_type(value: &HeaderValue) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::Header;
+    use crate::runtime::types::Header;
 
     fn answer(status: u16, headers: &[(&str, &str)]) -> Response {
         response(WebhookResponse {

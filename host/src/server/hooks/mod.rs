@@ -24,8 +24,8 @@ use gate::{Busy, HookGate, HookLimits};
 use super::ApiError;
 use crate::app::App;
 use crate::ingest::{AccountError, Ingest, IngestError};
-use crate::runtime::bindings::types::PluginError;
-use crate::runtime::bindings::{Header, WebhookRequest};
+use crate::runtime::types::PluginError;
+use crate::runtime::types::{Header, WebhookRequest};
 
 pub fn routes() -> Router<App> {
     Router::new()

@@ -1,0 +1,226 @@
+//! What crosses a plugin call, as the host's own types.
+//!
+//! The rest of the host speaks these; `bindings` converts them from and to the
+//! contract's generated types, so a new contract major changes that module and
+//! not the callers. The shapes follow `socialcrm:plugin@1.x` (wit/v1), whose
+//! doc comments say what each field means.
+
+/// A wait the network asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    pub retry_after_ms: u64,
+    pub message: String,
+}
+
+/// A failure a plugin reports: each case selects a different reaction.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PluginError {
+    #[error("invalid config: {0}")]
+    InvalidConfig(String),
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    #[error("rate limited for {} ms: {}", .0.retry_after_ms, .0.message)]
+    RateLimited(RateLimit),
+    #[error("transient error: {0}")]
+    Transient(String),
+    #[error("permanent error: {0}")]
+    Permanent(String),
+}
+
+impl PluginError {
+    /// The same error with its text passed through `f` (to take secrets out).
+    pub(crate) fn map_text(self, f: impl Fn(String) -> String) -> PluginError {
+        match self {
+            PluginError::InvalidConfig(m) => PluginError::InvalidConfig(f(m)),
+            PluginError::Unauthorized(m) => PluginError::Unauthorized(f(m)),
+            PluginError::RateLimited(l) => PluginError::RateLimited(RateLimit {
+                retry_after_ms: l.retry_after_ms,
+                message: f(l.message),
+            }),
+            PluginError::Transient(m) => PluginError::Transient(f(m)),
+            PluginError::Permanent(m) => PluginError::Permanent(f(m)),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PostKind {
+    Post,
+    Mention,
+    Reply,
+    Comment,
+    Review,
+    DirectMessage,
+    Quote,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileField {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Author {
+    pub external_id: String,
+    pub handle: String,
+    pub display_name: Option<String>,
+    pub profile_url: Option<String>,
+    pub avatar_url: Option<String>,
+    pub bio: Option<String>,
+    pub followers: Option<u64>,
+    pub fields: Vec<ProfileField>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Post {
+    pub external_id: String,
+    pub kind: PostKind,
+    pub direction: Direction,
+    pub author: Author,
+    pub text: String,
+    pub url: Option<String>,
+    pub thread_id: Option<String>,
+    pub in_reply_to: Option<String>,
+    pub created_at: String,
+    pub language: Option<String>,
+    pub raw: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScoredLabel {
+    pub name: String,
+    pub confidence: f32,
+}
+
+/// What one analyzer concluded about one post.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Analysis {
+    pub sentiment: Option<f32>,
+    pub label: Option<String>,
+    pub intents: Vec<ScoredLabel>,
+    pub topics: Vec<String>,
+    pub language: Option<String>,
+}
+
+/// What an analyzer may see of a post.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnalysisInput {
+    pub text: String,
+    pub kind: PostKind,
+    pub language: Option<String>,
+}
+
+impl From<&Post> for AnalysisInput {
+    fn from(post: &Post) -> Self {
+        AnalysisInput {
+            text: post.text.clone(),
+            kind: post.kind,
+            language: post.language.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnalyzerDescriptor {
+    pub produces: Vec<String>,
+    pub description: String,
+}
+
+/// What a channel connector can do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    pub poll: bool,
+    pub webhook: bool,
+    pub stream: bool,
+    pub reply: bool,
+    pub direct_message: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldKind {
+    Text,
+    Url,
+    Number,
+    Boolean,
+    List,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigField {
+    pub name: String,
+    pub description: String,
+    pub kind: FieldKind,
+    pub required: bool,
+    pub secret: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelDescriptor {
+    pub network: String,
+    pub capabilities: Capabilities,
+    pub config_fields: Vec<ConfigField>,
+}
+
+/// One page of posts and the state to continue from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page {
+    pub posts: Vec<Post>,
+    pub state: String,
+    pub has_more: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub name: String,
+    pub value: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<Header>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookResponse {
+    pub status: u16,
+    pub headers: Vec<Header>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookResult {
+    pub response: WebhookResponse,
+    pub posts: Vec<Post>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplyTarget {
+    pub external_id: String,
+    pub author_handle: String,
+    pub thread_id: Option<String>,
+}
+
+/// Something to publish: a reply, a new post or a direct message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outbound {
+    pub text: String,
+    pub in_reply_to: Option<ReplyTarget>,
+    pub recipient: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sent {
+    pub external_id: String,
+    pub url: Option<String>,
+}
