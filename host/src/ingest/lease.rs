@@ -14,7 +14,7 @@ use std::time::Duration;
 use super::schedule::Next;
 pub use crate::store::leases::Lease;
 use crate::store::leases::{self as stored, SyncEnd};
-use crate::store::{Db, now_ms};
+use crate::store::{Db, ms_after, now_ms};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LeaseError {
@@ -26,19 +26,15 @@ pub enum LeaseError {
     Db(#[from] sqlx::Error),
 }
 
-fn until(ttl: Duration) -> i64 {
-    now_ms().saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX))
-}
-
 /// Leases the most overdue account that nobody holds, if any is due.
 pub async fn acquire_due(db: &Db, owner: &str, ttl: Duration) -> Result<Option<Lease>, sqlx::Error> {
     let now = now_ms();
-    stored::acquire_due(db, owner, until(ttl), now).await
+    stored::acquire_due(db, owner, ms_after(ttl), now).await
 }
 
 /// Leases the account `name` now, whatever its schedule (a sync an admin asked for).
 pub async fn acquire(db: &Db, name: &str, owner: &str, ttl: Duration) -> Result<Lease, LeaseError> {
-    if let Some(lease) = stored::acquire(db, name, owner, until(ttl), now_ms()).await? {
+    if let Some(lease) = stored::acquire(db, name, owner, ms_after(ttl), now_ms()).await? {
         return Ok(lease);
     }
     let (holder, until) = stored::holder(db, name)
@@ -53,7 +49,7 @@ pub async fn acquire(db: &Db, name: &str, owner: &str, ttl: Duration) -> Result<
 
 /// Extends the lease; `false` when it was lost (expired and taken by another node).
 pub async fn renew(db: &Db, lease: &Lease, ttl: Duration) -> Result<bool, sqlx::Error> {
-    stored::renew(db, lease, until(ttl)).await
+    stored::renew(db, lease, ms_after(ttl)).await
 }
 
 /// Renews a lease every third of its TTL until dropped. A renewal that finds

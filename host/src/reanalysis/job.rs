@@ -14,7 +14,7 @@ use super::{Job, JobStatus, ReanalysisError, get, load};
 use crate::ingest::analyze::{self, BATCH};
 use crate::runtime::Runtime;
 use crate::store::reanalysis::{self as stored, Batch};
-use crate::store::{Db, now_ms, posts};
+use crate::store::{Db, ms_after, now_ms, posts};
 
 /// How one worker runs a job.
 #[derive(Clone, Debug)]
@@ -37,13 +37,9 @@ impl RunOptions {
     }
 }
 
-fn until(ttl: Duration) -> i64 {
-    now_ms().saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX))
-}
-
 /// Leases job `id` for `owner` (free, expired, or already `owner`'s).
 async fn acquire(db: &Db, id: i64, options: &RunOptions) -> Result<Option<Job>, ReanalysisError> {
-    let taken = stored::lease(db, id, &options.owner, until(options.lease_ttl), now_ms()).await?;
+    let taken = stored::lease(db, id, &options.owner, ms_after(options.lease_ttl), now_ms()).await?;
     let job = get(db, id).await?;
     match (taken, job.status) {
         (true, _) => Ok(Some(job)),
@@ -118,7 +114,7 @@ pub async fn run(
             done,
             failed,
             error: failure.as_deref(),
-            lease_until: until(options.lease_ttl),
+            lease_until: ms_after(options.lease_ttl),
             now: now_ms(),
         };
         let kept = stored::advance(&mut tx, id, &options.owner, &batch).await?;

@@ -165,3 +165,8 @@ pub fn now_ms() -> i64 {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
+
+/// The time `ttl` from now, in milliseconds since the epoch: a lease's end.
+pub fn ms_after(ttl: std::time::Duration) -> i64 {
+    now_ms().saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX))
+}
