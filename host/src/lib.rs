@@ -17,7 +17,8 @@ pub mod plugins;
 pub mod reanalysis;
 pub mod replies;
 pub mod responses;
-pub mod runtime;
+/// The plugin sandbox, a crate of its own (`socialcrm-sandbox`).
+pub use socialcrm_sandbox as runtime;
 pub mod scaffold;
 pub mod secrets;
 pub mod server;

@@ -16,10 +16,10 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
-pub use socialcrm::plugins::Manifest;
-use socialcrm::runtime::http::{HttpRequest, HttpResponse, SendOptions, TransportFuture};
-pub use socialcrm::runtime::types::*;
-pub use socialcrm::runtime::{
+use socialcrm_sandbox::http::{HttpRequest, HttpResponse, SendOptions, TransportFuture};
+pub use socialcrm_sandbox::manifest::Manifest;
+pub use socialcrm_sandbox::types::*;
+pub use socialcrm_sandbox::{
     Account, AnalyzerPlugin, CallError, CallOutput, ChannelPlugin, FailReason, Limits, Runtime, RuntimeOptions,
     Transport,
 };

@@ -510,7 +510,7 @@ fn a_call_logs_200_lines() {
 
 #[test]
 fn a_call_keeps_8_kib_of_stderr() {
-    // No public constant: `STDERR_CAPACITY` in host/src/runtime/state.rs; the
+    // No public constant: `STDERR_CAPACITY` in sandbox/src/state.rs; the
     // last 8 KiB are kept (`runtime/stderr.rs`).
     const KEPT: usize = 8 << 10;
     assert_eq!(KEPT, 8_192);

@@ -1,19 +1,19 @@
-//! Plugins: manifests, packages and signatures, the registry of installed
-//! versions, and where a plugin named by a channel or the CLI is found.
+//! Plugins: packages and signatures, the registry of installed versions, and
+//! where a plugin named by a channel or the CLI is found. The manifest
+//! (`plugin.toml`) is the sandbox crate's, since a plugin's tests read it too.
 
 mod bundled;
 mod inspect;
 mod load;
-mod manifest;
 mod package;
 mod permissions;
 pub mod registry;
 pub mod signing;
 pub mod trust;
 
+pub use crate::runtime::manifest::{ConfigFieldSpec, Manifest, ManifestError, PluginKind, WebhookSpec};
 pub use bundled::{ResolveError, bundled_dir, resolve};
 pub use inspect::world_wit;
 pub use load::{LoadedChannel, load};
-pub use manifest::{ConfigFieldSpec, Manifest, ManifestError, PluginKind, WebhookSpec};
 pub use package::{Package, PackageError};
 pub use permissions::Permissions;

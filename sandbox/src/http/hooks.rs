@@ -21,7 +21,7 @@ use super::fill::FillRule;
 use super::fill::SecretFill;
 use super::origin::AllowedOrigin;
 use super::transport::{HttpRequest, HttpResponse, SendOptions, Transport, TransportError};
-use crate::runtime::Limits;
+use crate::Limits;
 
 /// How the host attaches an account's credential to each allowed request, so
 /// the plugin never reads it.

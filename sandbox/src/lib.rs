@@ -1,6 +1,11 @@
-//! The sandbox: one wasmtime Engine, a Linker with exactly what plugins may
-//! import, and a fresh Store per call with memory, time, fuel, output and
-//! network limits.
+//! socialcrm's plugin sandbox: one wasmtime Engine, a Linker with exactly
+//! what plugins may import, and a fresh Store per call with memory, time,
+//! fuel, output and network limits; and the plugin manifest (`plugin.toml`)
+//! that says what a plugin asks for.
+//!
+//! A crate of its own so that a plugin's tests (the SDK's testkit) run the
+//! real sandbox without building the host's database and server. The host
+//! names it `socialcrm::runtime`.
 
 mod analyzer;
 mod bindings;
@@ -12,6 +17,8 @@ mod engine;
 mod error;
 pub mod http;
 mod limits;
+pub mod manifest;
+pub mod metrics;
 mod output;
 mod redact;
 mod spec;

@@ -1,6 +1,6 @@
 //! The contract `socialcrm:plugin@1.x`: its generated bindings, one module per
 //! world, and their conversion from and to the host's own types
-//! (`runtime::types`). Nothing outside the runtime sees a generated type, so a
+//! (`types`). Nothing outside this crate sees a generated type, so a
 //! new major adds a module like this one beside it and changes no caller.
 //!
 //! A minor never changes a type (wit/README.md, rule 2), so these bindings

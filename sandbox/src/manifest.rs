@@ -5,9 +5,10 @@ use std::collections::BTreeSet;
 use semver::{Version, VersionReq};
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::{Credential, Limits, SandboxSpec, SecretFill, WIT_VERSION};
+use crate::{Credential, Limits, SandboxSpec, SecretFill, WIT_VERSION};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum PluginKind {
     Channel,
@@ -15,7 +16,8 @@ pub enum PluginKind {
 }
 
 /// A configuration field a channel account has.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ConfigFieldSpec {
     pub name: String,
