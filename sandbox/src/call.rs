@@ -208,3 +208,69 @@ fn last_chars(s: &str, n: usize) -> &str {
     }
     &s[start..]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Limits;
+    use crate::testing::{component, run};
+
+    fn budget(timeout_ms: u64, fuel: Option<u64>) -> Budget {
+        Budget {
+            timeout: Duration::from_millis(timeout_ms),
+            fuel,
+        }
+    }
+
+    fn reason(wat: &str, budget: Budget) -> FailReason {
+        match run(wat, Limits::default(), budget) {
+            Ok(_) => panic!("the call succeeded"),
+            Err(e) => e.reason,
+        }
+    }
+
+    #[test]
+    fn a_call_that_returns_succeeds_and_reports_its_fuel() {
+        let out = run(&component("(nop)"), Limits::default(), budget(1_000, Some(1_000)));
+        let out = out.unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            out.fuel_used > 0 && out.fuel_used < 1_000,
+            "fuel used: {}",
+            out.fuel_used
+        );
+    }
+
+    #[test]
+    fn unreachable_is_a_trap() {
+        match reason(&component("(unreachable)"), budget(1_000, None)) {
+            FailReason::Trap(m) => assert!(m.contains("unreachable"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_loop_without_a_fuel_limit_is_stopped_by_the_deadline() {
+        let looping = component("(loop (br 0))");
+        assert!(matches!(
+            reason(&looping, budget(50, None)),
+            FailReason::Timeout(d) if d == Duration::from_millis(50)
+        ));
+    }
+
+    #[test]
+    fn a_loop_with_a_fuel_limit_runs_out_of_fuel_first() {
+        let looping = component("(loop (br 0))");
+        assert!(matches!(
+            reason(&looping, budget(60_000, Some(100_000))),
+            FailReason::OutOfFuel(100_000)
+        ));
+    }
+
+    #[test]
+    fn the_tail_of_stderr_is_cut_on_a_character() {
+        let said = "é".repeat(600);
+        let tail = last_chars(&said, 1_000);
+        assert!(tail.len() <= 1_000 && tail.chars().all(|c| c == 'é'));
+        assert_eq!(last_chars("short", 1_000), "short");
+    }
+}

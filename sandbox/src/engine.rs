@@ -74,3 +74,30 @@ pub fn start_ticker(engine: &Engine) {
 pub fn ticks(deadline: Duration) -> u64 {
     (deadline.as_micros() / EPOCH_TICK.as_micros()).max(1) as u64 + 1
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_fires_within_a_tick_of_its_time() {
+        // The epoch may advance right after the deadline is set (then the
+        // call has `ticks - 1` whole ticks) or right before (then `ticks`).
+        for ms in [0, 1, 4, 5, 6, 9, 10, 999, 1_000, 10_000] {
+            let deadline = Duration::from_millis(ms);
+            let ticks = u32::try_from(ticks(deadline)).unwrap_or(u32::MAX);
+            let earliest = EPOCH_TICK * (ticks - 1);
+            let latest = EPOCH_TICK * ticks;
+            assert!(
+                earliest + EPOCH_TICK > deadline,
+                "{ms} ms: fires too early ({ticks} ticks)"
+            );
+            assert!(
+                latest <= deadline + EPOCH_TICK * 2,
+                "{ms} ms: fires too late ({ticks} ticks)"
+            );
+        }
+        assert_eq!(ticks(Duration::from_millis(10)), 3);
+        assert_eq!(ticks(Duration::ZERO), 2);
+    }
+}

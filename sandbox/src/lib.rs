@@ -24,6 +24,8 @@ mod redact;
 mod spec;
 mod state;
 mod stderr;
+#[cfg(test)]
+mod testing;
 pub mod types;
 
 use std::path::PathBuf;

@@ -132,3 +132,63 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         Ok(desired <= 100_000)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::FailReason;
+    use crate::call::Budget;
+    use crate::testing::{component, run};
+
+    /// Grows memory by `pages` (64 KiB each) and traps if the growth was refused.
+    fn grow(pages: u32) -> String {
+        component(&format!(
+            "(if (i32.eq (memory.grow (i32.const {pages})) (i32.const -1)) (then unreachable))"
+        ))
+    }
+
+    fn limits(memory_bytes: u64) -> Limits {
+        Limits {
+            memory_bytes,
+            ..Limits::default()
+        }
+    }
+
+    fn budget() -> Budget {
+        Budget {
+            timeout: Duration::from_secs(5),
+            fuel: None,
+        }
+    }
+
+    #[test]
+    fn memory_may_grow_up_to_the_limit() {
+        // One page to start with, three more: 256 KiB of a 256 KiB limit.
+        let out = run(&grow(3), limits(256 << 10), budget());
+        assert!(out.is_ok(), "{:?}", out.err());
+    }
+
+    #[test]
+    fn growing_past_the_limit_stops_the_call_with_the_limiter_s_reason() {
+        let err = run(&grow(4), limits(256 << 10), budget()).err().map(|e| e.reason);
+        match err {
+            Some(FailReason::MemoryLimit(m)) => assert_eq!(
+                m,
+                "memory limit of 262144 bytes exceeded (asked to grow to 327680 bytes)"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_manifest_only_lowers_limits() {
+        let host = Limits::default();
+        let asked = Limits {
+            memory_bytes: 1 << 40,
+            max_posts: 10,
+            ..Limits::default()
+        };
+        let got = host.lowered_by(&asked);
+        assert_eq!((got.memory_bytes, got.max_posts), (host.memory_bytes, 10));
+    }
+}

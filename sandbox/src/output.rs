@@ -115,3 +115,119 @@ pub(crate) fn check_analyses(analyses: &[Analysis], posts: usize, limits: &Limit
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Direction, PostKind, ScoredLabel};
+
+    fn post(id: &str, text: &str) -> Post {
+        Post {
+            external_id: id.into(),
+            kind: PostKind::Mention,
+            direction: Direction::Inbound,
+            author: Author {
+                external_id: "a1".into(),
+                handle: "alice".into(),
+                display_name: None,
+                profile_url: None,
+                avatar_url: None,
+                bio: None,
+                followers: None,
+                fields: Vec::new(),
+            },
+            text: text.into(),
+            url: None,
+            thread_id: None,
+            in_reply_to: None,
+            created_at: "2026-12-01T10:00:00Z".into(),
+            language: None,
+            raw: "{}".into(),
+        }
+    }
+
+    fn small() -> Limits {
+        Limits {
+            max_posts: 3,
+            max_field_bytes: 100,
+            max_output_bytes: 250,
+            ..Limits::default()
+        }
+    }
+
+    fn refused(result: Result<(), FailReason>) -> String {
+        match result {
+            Err(FailReason::OutputLimit(m) | FailReason::InvalidOutput(m)) => m,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn posts_within_every_cap_pass() {
+        let posts: Vec<Post> = (0..3).map(|i| post(&format!("p{i}"), "hello")).collect();
+        assert!(check_posts(&posts, &small()).is_ok());
+    }
+
+    #[test]
+    fn one_post_over_the_count_is_refused() {
+        let posts: Vec<Post> = (0..4).map(|i| post(&format!("p{i}"), "hi")).collect();
+        assert_eq!(
+            refused(check_posts(&posts, &small())),
+            "4 posts, more than the 3 allowed per call"
+        );
+    }
+
+    #[test]
+    fn one_byte_over_a_field_is_refused_and_named() {
+        assert!(check_posts(&[post("p", &"x".repeat(100))], &small()).is_ok());
+        let mut long = post("p", "");
+        long.author.bio = Some("x".repeat(101));
+        assert_eq!(
+            refused(check_posts(&[long], &small())),
+            "field `author.bio` has 101 bytes, more than 100"
+        );
+    }
+
+    #[test]
+    fn the_call_total_counts_every_post() {
+        // 3 posts of about 90 bytes each pass one by one, not together.
+        let posts: Vec<Post> = (0..3).map(|i| post(&format!("p{i}"), &"x".repeat(60))).collect();
+        assert!(check_posts(&posts[..2], &small()).is_ok());
+        assert_eq!(
+            refused(check_posts(&posts, &small())),
+            "more than 250 bytes in one call"
+        );
+    }
+
+    #[test]
+    fn a_post_needs_external_ids() {
+        let mut anonymous = post("p", "hi");
+        anonymous.author.external_id.clear();
+        assert!(refused(check_posts(&[anonymous], &small())).contains("without an external id"));
+    }
+
+    #[test]
+    fn analyses_match_their_posts_and_stay_in_range() {
+        let fine = Analysis {
+            sentiment: Some(-1.0),
+            intents: vec![ScoredLabel {
+                name: "complaint".into(),
+                confidence: 1.0,
+            }],
+            ..Analysis::default()
+        };
+        assert!(check_analyses(std::slice::from_ref(&fine), 1, &small()).is_ok());
+        assert_eq!(
+            refused(check_analyses(&[fine.clone()], 2, &small())),
+            "1 analyses for 2 posts"
+        );
+        let hot = Analysis {
+            sentiment: Some(1.5),
+            ..fine.clone()
+        };
+        assert!(refused(check_analyses(&[hot], 1, &small())).contains("sentiment 1.5 is outside [-1, 1]"));
+        let mut sure = fine;
+        sure.intents[0].confidence = 1.01;
+        assert!(refused(check_analyses(&[sure], 1, &small())).contains("outside [0, 1]"));
+    }
+}
