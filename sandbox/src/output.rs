@@ -218,7 +218,7 @@ mod tests {
         };
         assert!(check_analyses(std::slice::from_ref(&fine), 1, &small()).is_ok());
         assert_eq!(
-            refused(check_analyses(&[fine.clone()], 2, &small())),
+            refused(check_analyses(std::slice::from_ref(&fine), 2, &small())),
             "1 analyses for 2 posts"
         );
         let hot = Analysis {
