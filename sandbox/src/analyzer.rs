@@ -13,7 +13,7 @@ use super::http::HttpPolicy;
 use super::output::check_analyses;
 use super::state::CallState;
 use super::types::{Analysis, AnalysisInput, AnalyzerDescriptor};
-use super::{PluginMeta, Shared};
+use super::{PluginMeta, Shared, World};
 
 #[derive(Clone)]
 pub struct AnalyzerPlugin {
@@ -24,7 +24,7 @@ pub struct AnalyzerPlugin {
 
 impl AnalyzerPlugin {
     pub(crate) fn new(shared: Arc<Shared>, meta: PluginMeta, component: &Component) -> Result<Self, LoadError> {
-        let pre = shared.instance_pre(&meta, component)?;
+        let pre = shared.instance_pre(&meta, component, World::Analyzer)?;
         let pre = AnalyzerPre::new(pre).map_err(|e| LoadError::Link {
             name: meta.spec.name.clone(),
             reason: format!("does not export the analyzer world's `analyzer` interface: {e:#}"),
@@ -83,7 +83,7 @@ impl AnalyzerPlugin {
                 timeout: self.meta.limits.analyzer_timeout,
                 fuel: Some(self.meta.limits.analyzer_fuel),
             },
-            // An analyzer reaches no host: an empty policy refuses every request.
+            // The analyzer world has no `wasi:http`; the policy is empty all the same.
             policy: Arc::new(HttpPolicy::default()),
             kv: BTreeMap::new(),
         };

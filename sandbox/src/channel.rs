@@ -14,7 +14,7 @@ use super::http::{AllowedOrigin, FillRule, HttpPolicy};
 use super::output::check_posts;
 use super::state::CallState;
 use super::types::{ChannelDescriptor, Outbound, Page, Post, Sent, WebhookRequest, WebhookResult};
-use super::{PluginMeta, Shared};
+use super::{PluginMeta, Shared, World};
 
 /// One channel account as a call sees it.
 #[derive(Clone, Debug, Default)]
@@ -51,7 +51,7 @@ pub struct ChannelPlugin {
 
 impl ChannelPlugin {
     pub(crate) fn new(shared: Arc<Shared>, meta: PluginMeta, component: &Component) -> Result<Self, LoadError> {
-        let pre = shared.instance_pre(&meta, component)?;
+        let pre = shared.instance_pre(&meta, component, World::Channel)?;
         let pre = ChannelPre::new(pre).map_err(|e| LoadError::Link {
             name: meta.spec.name.clone(),
             reason: format!("does not export the channel world's `connector` interface: {e:#}"),

@@ -78,7 +78,9 @@ pub struct Runtime {
 
 pub(crate) struct Shared {
     engine: Engine,
-    linker: Linker<CallState>,
+    /// One linker per world, each with exactly that world's imports.
+    channel_linker: Linker<CallState>,
+    analyzer_linker: Linker<CallState>,
     cache_dir: Option<PathBuf>,
     transport: Arc<dyn Transport>,
     max_limits: Limits,
@@ -107,18 +109,13 @@ impl Runtime {
         let runtime_error = |e: wasmtime::Error| LoadError::Runtime(format!("{e:#}"));
         let engine = engine::build(options.max_limits.memory_bytes).map_err(runtime_error)?;
         engine::start_ticker(&engine);
-        let mut linker = Linker::new(&engine);
-        // Async WASI: a guest waiting on a clock, a request or a body stream
-        // waits in a future that the call's deadline can drop.
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(runtime_error)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(runtime_error)?;
-        // The channel world's imports are a superset of the analyzer's.
-        bindings::channel::Channel::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)
-            .map_err(runtime_error)?;
+        let channel_linker = linker(&engine, World::Channel).map_err(runtime_error)?;
+        let analyzer_linker = linker(&engine, World::Analyzer).map_err(runtime_error)?;
         Ok(Runtime {
             shared: Arc::new(Shared {
                 engine,
-                linker,
+                channel_linker,
+                analyzer_linker,
                 cache_dir: options.cache_dir,
                 transport: options.transport,
                 max_limits: options.max_limits,
@@ -169,16 +166,111 @@ impl Runtime {
     }
 }
 
+/// The two worlds of the contract; each is linked with its own imports only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum World {
+    Channel,
+    Analyzer,
+}
+
+impl World {
+    fn name(self) -> &'static str {
+        match self {
+            World::Channel => "channel",
+            World::Analyzer => "analyzer",
+        }
+    }
+}
+
+/// A linker with exactly what a plugin of `world` may import: WASI with
+/// nothing behind it, and the world's own interfaces; `wasi:http`, `kv`,
+/// `signing` and `verification` for channels only.
+fn linker(engine: &Engine, world: World) -> wasmtime::Result<Linker<CallState>> {
+    let mut linker = Linker::new(engine);
+    // Async WASI: a guest waiting on a clock, a request or a body stream
+    // waits in a future that the call's deadline can drop.
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    match world {
+        World::Channel => {
+            wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+            bindings::channel::Channel::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
+        }
+        World::Analyzer => {
+            bindings::analyzer::Analyzer::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
+        }
+    }
+    Ok(linker)
+}
+
 impl Shared {
-    /// Links `component`, naming what it imports that the host does not offer.
+    /// Links `component` as a plugin of `world`, naming what it imports that
+    /// the world does not offer.
     fn instance_pre(
         &self,
         meta: &PluginMeta,
         component: &Component,
+        world: World,
     ) -> Result<wasmtime::component::InstancePre<CallState>, LoadError> {
-        self.linker.instantiate_pre(component).map_err(|e| LoadError::Link {
+        let linker = match world {
+            World::Channel => &self.channel_linker,
+            World::Analyzer => &self.analyzer_linker,
+        };
+        linker.instantiate_pre(component).map_err(|e| LoadError::Link {
             name: meta.spec.id(),
-            reason: format!("{e:#}"),
+            reason: format!("{e:#} (the {} world does not offer it)", world.name()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime() -> Runtime {
+        Runtime::new(RuntimeOptions::default()).expect("the runtime starts")
+    }
+
+    fn spec() -> SandboxSpec {
+        SandboxSpec {
+            name: "importer".into(),
+            version: "1.0.0".into(),
+            ..SandboxSpec::default()
+        }
+    }
+
+    /// A component that imports `interface` with one function of type `func`.
+    fn importing(interface: &str, function: &str, func: &str) -> Vec<u8> {
+        let wat = format!(r#"(component (import "{interface}" (instance (export "{function}" (func {func})))))"#);
+        wat::parse_str(wat).expect("the WAT parses")
+    }
+
+    fn kv() -> Vec<u8> {
+        importing(
+            &format!("socialcrm:plugin/kv@{WIT_VERSION}"),
+            "get",
+            "(param \"key\" string) (result (option (list u8)))",
+        )
+    }
+
+    fn link_error(result: Result<impl Sized, LoadError>) -> String {
+        match result {
+            Err(e @ LoadError::Link { .. }) => e.to_string(),
+            Err(e) => panic!("not a link error: {e}"),
+            Ok(_) => panic!("loaded"),
+        }
+    }
+
+    #[test]
+    fn an_analyzer_importing_a_channel_interface_is_refused_naming_it() {
+        let message = link_error(runtime().load_analyzer(spec(), &kv()));
+        assert!(message.contains("socialcrm:plugin/kv@"), "{message}");
+        assert!(message.contains("the analyzer world does not offer it"), "{message}");
+    }
+
+    #[test]
+    fn a_channel_may_import_the_key_value_store() {
+        // It links; it is refused only for lacking the connector export.
+        let message = link_error(runtime().load_channel(spec(), &kv()));
+        assert!(message.contains("does not export the channel world"), "{message}");
     }
 }
