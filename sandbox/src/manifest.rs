@@ -376,4 +376,19 @@ limits = { memory-bytes = 33554432 }
             );
         }
     }
+
+    #[test]
+    fn the_reference_lists_every_limit_with_its_default() {
+        let doc = include_str!("../../docs/manifest.md");
+        let defaults = toml::Table::try_from(Limits::default()).unwrap_or_default();
+        assert_eq!(defaults.len(), 14);
+        for (key, value) in &defaults {
+            let row = format!("| `{key}` | {value}");
+            assert!(doc.contains(&row), "docs/manifest.md lacks `{row}`");
+        }
+        let section = doc.split("## `limits`").nth(1).unwrap_or_default();
+        let section = section.split("\n## ").next().unwrap_or_default();
+        let rows = section.lines().filter(|l| l.starts_with("| `")).count();
+        assert_eq!(rows, defaults.len(), "a limit the host does not have is documented");
+    }
 }
