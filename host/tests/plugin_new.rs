@@ -173,6 +173,24 @@ impl Generated {
     }
 }
 
+impl Generated {
+    /// An analyzer's crate has the analyzer world only: a call to the
+    /// key-value store, a channel import, does not compile.
+    fn cannot_reach_the_channel_world(&self) {
+        let lib = self.dir.join("src/lib.rs");
+        let mut code = std::fs::read_to_string(&lib).expect("src/lib.rs");
+        code.push_str("\npub fn remember() {\n    let _ = socialcrm_sdk::kv::get(\"seen\");\n}\n");
+        std::fs::write(&lib, code).expect("src/lib.rs written");
+        let out = cargo(&self.dir)
+            .args(["check", "--target", "wasm32-wasip2"])
+            .output()
+            .expect("cargo check runs");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "an analyzer compiled a kv call");
+        assert!(said.contains("`kv`"), "{said}");
+    }
+}
+
 /// The whole workflow for one kind of plugin.
 fn workflow(kind: &str) -> String {
     let plugin = Generated::new(kind);
@@ -182,6 +200,7 @@ fn workflow(kind: &str) -> String {
     plugin.publish();
     if kind == "analyzer" {
         plugin.analyze_installed();
+        plugin.cannot_reach_the_channel_world();
     }
     report
 }

@@ -11,10 +11,16 @@
 //! marks profile fields the network verified, [`log`] writes to the
 //! host's log, and the `testkit` feature runs the built component in the real
 //! host against canned HTTP responses from a plain `cargo test`.
+//!
+//! One feature per world, both on by default: an analyzer that turns off
+//! `channel` (`default-features = false, features = ["analyzer"]`) cannot
+//! call what its world lacks (`http`, `kv`, `signing`, `verification`); the
+//! host refuses such imports at load in any case.
 
 extern crate self as socialcrm_sdk;
 
 mod config;
+#[cfg(feature = "channel")]
 pub mod http;
 pub mod log;
 #[cfg(all(feature = "testkit", not(target_arch = "wasm32")))]
@@ -28,6 +34,19 @@ pub use types::*;
 pub mod __private {
     pub use wit_bindgen;
 
+    /// The analyzer world's imports (`types`, `log`) are shared by both worlds.
+    pub mod analyzer_world {
+        wit_bindgen::generate!({
+            path: "../wit/v1",
+            world: "analyzer",
+            pub_export_macro: true,
+            export_macro_name: "__export_analyzer_world",
+            default_bindings_module: "::socialcrm_sdk::__private::analyzer_world",
+            runtime_path: "::socialcrm_sdk::__private::wit_bindgen::rt",
+        });
+    }
+
+    #[cfg(feature = "channel")]
     pub mod channel_world {
         wit_bindgen::generate!({
             path: "../wit/v1",
@@ -37,20 +56,9 @@ pub mod __private {
             default_bindings_module: "::socialcrm_sdk::__private::channel_world",
             runtime_path: "::socialcrm_sdk::__private::wit_bindgen::rt",
             bitflags_path: "::socialcrm_sdk::__private::wit_bindgen::rt::bitflags",
-        });
-    }
-
-    pub mod analyzer_world {
-        wit_bindgen::generate!({
-            path: "../wit/v1",
-            world: "analyzer",
-            pub_export_macro: true,
-            export_macro_name: "__export_analyzer_world",
-            default_bindings_module: "::socialcrm_sdk::__private::analyzer_world",
-            runtime_path: "::socialcrm_sdk::__private::wit_bindgen::rt",
             with: {
-                "socialcrm:plugin/types@1.2.0": crate::__private::channel_world::socialcrm::plugin::types,
-                "socialcrm:plugin/log@1.2.0": crate::__private::channel_world::socialcrm::plugin::log,
+                "socialcrm:plugin/types@1.2.0": crate::__private::analyzer_world::socialcrm::plugin::types,
+                "socialcrm:plugin/log@1.2.0": crate::__private::analyzer_world::socialcrm::plugin::log,
             },
         });
     }
@@ -85,17 +93,19 @@ impl<T, E: Into<PluginError>> ResultExt<T> for Result<T, E> {
 
 /// The contract's shared types: posts, authors, analyses, errors.
 pub mod types {
-    pub use crate::__private::channel_world::socialcrm::plugin::types::*;
+    pub use crate::__private::analyzer_world::socialcrm::plugin::types::*;
 }
 
 /// The key-value store of this plugin and account. Writes are kept only when
 /// the call succeeds.
+#[cfg(feature = "channel")]
 pub mod kv {
     pub use crate::__private::channel_world::socialcrm::plugin::kv::{delete, get, set};
 }
 
 /// Webhook signatures and challenges with the account's secrets, which the
 /// plugin names but never reads (since API 1.1: declare `api = "^1.1"`).
+#[cfg(feature = "channel")]
 pub mod signing {
     pub use crate::__private::channel_world::socialcrm::plugin::signing::{hmac_sha256, verify_hmac_sha256};
 }
@@ -104,6 +114,7 @@ pub mod signing {
 /// `api = "^1.2"`). Text an author writes only proposes a link to a CRM
 /// contact; a profile field marked here can confirm one, so mark only what the
 /// network proved (a Mastodon link with `verified_at`, a Bluesky domain handle).
+#[cfg(feature = "channel")]
 pub mod verification {
     use crate::{Author, ProfileField};
 
@@ -123,6 +134,7 @@ pub mod verification {
 }
 
 /// What a channel plugin implements.
+#[cfg(feature = "channel")]
 pub mod channel {
     pub use crate::__private::channel_world::exports::socialcrm::plugin::connector::{
         Capabilities, ConfigField, Descriptor, FieldKind, Guest as Connector, Header, Outbound, Page, ReplyTarget,
@@ -131,6 +143,7 @@ pub mod channel {
 }
 
 /// What an analyzer plugin implements.
+#[cfg(feature = "analyzer")]
 pub mod analyzer {
     pub use crate::__private::analyzer_world::exports::socialcrm::plugin::analysis::{
         AnalysisInput, Descriptor, Guest as Analyzer,
@@ -139,6 +152,7 @@ pub mod analyzer {
 
 /// Exports a type implementing [`channel::Connector`] as the plugin's connector.
 /// Expands to nothing outside WebAssembly, so the crate also builds and tests natively.
+#[cfg(feature = "channel")]
 #[macro_export]
 macro_rules! export_channel {
     ($connector:ident) => {
@@ -152,6 +166,7 @@ macro_rules! export_channel {
 
 /// Exports a type implementing [`analyzer::Analyzer`] as the plugin's analyzer.
 /// Expands to nothing outside WebAssembly, so the crate also builds and tests natively.
+#[cfg(feature = "analyzer")]
 #[macro_export]
 macro_rules! export_analyzer {
     ($analyzer:ident) => {
@@ -179,6 +194,7 @@ mod tests {
         assert!(matches!(e, PluginError::RateLimited(r) if r.retry_after_ms == 5 && r.message == "x: HTTP 429"));
     }
 
+    #[cfg(feature = "channel")]
     #[test]
     fn results_take_context_from_any_error_that_becomes_a_plugin_error() {
         let sent: Result<(), http::Error> = Err(http::Error::Network("reset".into()));

@@ -1,6 +1,6 @@
 //! Lines for the host's log, tagged there with the plugin and account.
 
-use crate::__private::channel_world::socialcrm::plugin::log::{Level, write};
+use crate::__private::analyzer_world::socialcrm::plugin::log::{Level, write};
 
 pub fn debug(message: &str) {
     write(Level::Debug, message);

@@ -239,6 +239,7 @@ pub fn config(pairs: &[(&str, &str)]) -> crate::Config {
 /// says what `plugin_toml` says: the network, and each config field's name,
 /// kind, required, secret and description, in order. Returns the manifest
 /// for further checks.
+#[cfg(feature = "channel")]
 pub fn assert_describes(plugin_toml: &str, descriptor: &crate::channel::Descriptor) -> Manifest {
     use crate::channel::FieldKind;
 
