@@ -5,7 +5,9 @@
 //! policy that requires signatures → run the installed plugin.
 //! Each step is a method of [`Generated`]; later steps append to [`workflow`].
 //!
-//! The new crates build into `target/scaffold`, so dependencies compile once
+//! The new crate lives outside this repository and depends on nothing in it:
+//! `plugin new` writes the SDK built into the binary into the crate. The new
+//! crates build into `target/scaffold`, so registry dependencies compile once
 //! and later runs reuse them.
 
 use std::path::{Path, PathBuf};
@@ -64,6 +66,21 @@ impl Generated {
                 .arg(&dir),
         );
         assert!(out.contains("src/lib.rs") && out.contains("plugin.toml"), "{out}");
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .and_then(|p| p.canonicalize().ok())
+            .expect("the repository");
+        let canonical = dir.canonicalize().expect("the new crate");
+        assert!(
+            !canonical.starts_with(&repo),
+            "{} is inside the repository",
+            canonical.display()
+        );
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("Cargo.toml");
+        assert!(
+            manifest.contains("path = \"socialcrm-sdk/sdk\"") && !manifest.contains(&*repo.to_string_lossy()),
+            "the crate depends on the repository:\n{manifest}"
+        );
         Generated { name, dir, _tmp: tmp }
     }
 

@@ -26,9 +26,11 @@ pub enum DevCommand {
         /// The crate's directory (absent or empty); default: ./NAME.
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// The socialcrm-sdk directory to depend on; default: this build's source tree.
-        #[arg(long, default_value = scaffold::DEFAULT_SDK)]
-        sdk: PathBuf,
+        /// A socialcrm-sdk directory to depend on (SDK development); default:
+        /// the SDK built into this binary, written into the crate's
+        /// `socialcrm-sdk/` folder.
+        #[arg(long)]
+        sdk: Option<PathBuf>,
     },
     /// Run the conformance suite against a plugin in the real host runtime:
     /// one PASS/FAIL/SKIP line per check; exit code 0 when none failed.
@@ -70,7 +72,7 @@ pub fn run(_global: &Global, command: DevCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn new(name: String, kind: PluginKind, dir: Option<PathBuf>, sdk: PathBuf) -> anyhow::Result<ExitCode> {
+fn new(name: String, kind: PluginKind, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
     let written = scaffold::create(&scaffold::Options {
         name,

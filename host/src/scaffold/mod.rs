@@ -1,14 +1,23 @@
 //! `socialcrm plugin new`: a plugin crate on socialcrm-sdk that builds for
 //! wasm32-wasip2 and passes its own tests and the conformance suite as
 //! generated. The templates are files under `templates/`, built into the binary.
+//!
+//! The SDK is built into the binary too (see `host/build.rs`): unless told to
+//! use another (`--sdk`), `plugin new` writes it into the new crate's
+//! `socialcrm-sdk/` folder with the `Cargo.lock` this release was tested with,
+//! so the crate builds anywhere, with no checkout of this repository.
 
 use std::path::{Path, PathBuf};
 
 use crate::plugins::PluginKind;
 use crate::runtime::WIT_VERSION;
 
-/// The SDK of the source tree this binary was built from.
-pub const DEFAULT_SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../sdk");
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/sdk_files.rs"));
+}
+
+/// Where in a new crate the embedded SDK is written.
+const VENDORED: &str = "socialcrm-sdk";
 
 /// Names Cargo or Rust refuse for a package or its library.
 const RESERVED: &[&str] = &[
@@ -116,8 +125,9 @@ pub struct Options {
     pub kind: PluginKind,
     /// The crate's directory: absent or empty.
     pub dir: PathBuf,
-    /// The socialcrm-sdk directory the crate depends on by path.
-    pub sdk: PathBuf,
+    /// The socialcrm-sdk directory the crate depends on by path; `None`:
+    /// the SDK built into this binary, written into the crate.
+    pub sdk: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,11 +157,17 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ScaffoldError + '_ {
 pub fn create(options: &Options) -> Result<Vec<&'static str>, ScaffoldError> {
     let name = options.name.as_str();
     validate_name(name)?;
-    let sdk = std::path::absolute(&options.sdk).map_err(io(&options.sdk))?;
-    let sdk = sdk.canonicalize().unwrap_or(sdk);
-    if !sdk.join("Cargo.toml").is_file() {
-        return Err(ScaffoldError::Sdk(sdk));
-    }
+    let sdk = match &options.sdk {
+        Some(given) => {
+            let sdk = std::path::absolute(given).map_err(io(given))?;
+            let sdk = sdk.canonicalize().unwrap_or(sdk);
+            if !sdk.join("Cargo.toml").is_file() {
+                return Err(ScaffoldError::Sdk(sdk));
+            }
+            sdk
+        }
+        None => PathBuf::from(VENDORED).join("sdk"),
+    };
     let dir = &options.dir;
     if dir.exists() {
         let mut entries = std::fs::read_dir(dir).map_err(|_| ScaffoldError::NotEmpty(dir.clone()))?;
@@ -177,7 +193,27 @@ pub fn create(options: &Options) -> Result<Vec<&'static str>, ScaffoldError> {
         std::fs::write(&path, render(template.text, &vars)).map_err(io(&path))?;
         written.push(template.path);
     }
+    if options.sdk.is_none() {
+        write_sdk(dir)?;
+        written.push(VENDORED);
+    }
     Ok(written)
+}
+
+/// Writes the embedded SDK into `dir/socialcrm-sdk/`, and its tested
+/// `Cargo.lock` beside the crate's `Cargo.toml`.
+fn write_sdk(dir: &Path) -> Result<(), ScaffoldError> {
+    for (name, contents) in embedded::FILES {
+        let path = match *name {
+            "Cargo.lock" => dir.join(name),
+            _ => dir.join(VENDORED).join(name),
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        std::fs::write(&path, contents).map_err(io(&path))?;
+    }
+    Ok(())
 }
 
 fn validate_name(name: &str) -> Result<(), ScaffoldError> {
@@ -213,7 +249,7 @@ mod tests {
             name: name.into(),
             kind,
             dir: dir.to_path_buf(),
-            sdk: DEFAULT_SDK.into(),
+            sdk: None,
         }
     }
 
@@ -231,12 +267,20 @@ mod tests {
                 .parse()
                 .unwrap();
             let sdk = cargo["dependencies"]["socialcrm-sdk"]["path"].as_str().unwrap();
-            assert!(
-                Path::new(sdk).is_absolute() && Path::new(sdk).join("Cargo.toml").is_file(),
-                "{sdk}"
-            );
+            assert_eq!(sdk, "socialcrm-sdk/sdk", "the SDK written into the crate");
+            for file in [
+                "sdk/Cargo.toml",
+                "sdk/src/lib.rs",
+                "sandbox/src/lib.rs",
+                "wit/v1/worlds.wit",
+            ] {
+                assert!(dir.join(VENDORED).join(file).is_file(), "{file}");
+            }
+            let sdk_cargo = std::fs::read_to_string(dir.join("socialcrm-sdk/sdk/Cargo.toml")).unwrap();
+            assert!(!sdk_cargo.contains("workspace"), "standalone:\n{sdk_cargo}");
+            assert!(dir.join("Cargo.lock").is_file());
             assert!(cargo.contains_key("workspace"), "a workspace of its own");
-            for file in &written {
+            for file in written.iter().filter(|f| **f != VENDORED) {
                 let text = std::fs::read_to_string(dir.join(file)).unwrap();
                 assert!(
                     !text.contains("{{name}}") && !text.contains("{{sdk}}"),
@@ -262,7 +306,7 @@ mod tests {
         assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1, "nothing written");
 
         let mut wrong_sdk = options(&tmp.path().join("b"), "fine", PluginKind::Channel);
-        wrong_sdk.sdk = tmp.path().join("nowhere");
+        wrong_sdk.sdk = Some(tmp.path().join("nowhere"));
         assert!(matches!(create(&wrong_sdk), Err(ScaffoldError::Sdk(_))));
     }
 
