@@ -40,6 +40,11 @@ pub(crate) use channel::exports::socialcrm::plugin::connector::{
 pub(crate) use channel::socialcrm::plugin::types;
 use types::{Analysis, Author, Direction, PluginError, Post, PostKind, ProfileField, RateLimit, ScoredLabel};
 
+/// The interfaces a minor added, with the version that added them; the rest
+/// are in 1.0.0. `api::check` refuses a plugin that imports one while its
+/// manifest accepts an older contract.
+pub(crate) const SINCE: &[(&str, (u64, u64, u64))] = &[("signing", (1, 1, 0)), ("verification", (1, 2, 0))];
+
 /// Converts a value field by field, through lists and options.
 pub(crate) trait Convert<T> {
     fn convert(self) -> T;
@@ -215,5 +220,25 @@ mod tests {
             (wit.text.as_str(), target),
             ("thanks", Some(("p1", "alice", Some("t1"))))
         );
+    }
+
+    #[test]
+    fn since_agrees_with_the_wit() {
+        // worlds.wit marks each later import with `/// Since X.Y.Z.` above it.
+        let wit = include_str!("../../wit/v1/worlds.wit");
+        let lines: Vec<&str> = wit.lines().map(str::trim).collect();
+        let mut marked = Vec::new();
+        for pair in lines.windows(2) {
+            let since = pair[0].strip_prefix("/// Since ").and_then(|s| s.strip_suffix('.'));
+            let import = pair[1].strip_prefix("import ").and_then(|s| s.strip_suffix(';'));
+            if let (Some(since), Some(import)) = (since, import) {
+                marked.push((import.to_string(), since.to_string()));
+            }
+        }
+        let table: Vec<(String, String)> = SINCE
+            .iter()
+            .map(|(i, (a, b, c))| (i.to_string(), format!("{a}.{b}.{c}")))
+            .collect();
+        assert_eq!(marked, table);
     }
 }

@@ -8,6 +8,7 @@
 //! names it `socialcrm::runtime`.
 
 mod analyzer;
+mod api;
 mod bindings;
 mod cache;
 mod call;
@@ -160,6 +161,12 @@ impl Runtime {
                     reason: format!("{e:#}"),
                 }
             })?;
+        if let Some(api) = &spec.api {
+            api::check(&component, &self.shared.engine, api).map_err(|reason| LoadError::Link {
+                name: name.clone(),
+                reason,
+            })?;
+        }
         let limits = self.shared.max_limits.lowered_by(&spec.limits);
         let meta = PluginMeta { spec, limits, digest };
         Ok((meta, component))
@@ -271,6 +278,32 @@ mod tests {
     fn a_channel_may_import_the_key_value_store() {
         // It links; it is refused only for lacking the connector export.
         let message = link_error(runtime().load_channel(spec(), &kv()));
+        assert!(message.contains("does not export the channel world"), "{message}");
+    }
+
+    #[test]
+    fn an_import_newer_than_the_declared_api_is_refused_naming_both() {
+        let verification = importing(
+            &format!("socialcrm:plugin/verification@{WIT_VERSION}"),
+            "verified-field",
+            "(param \"author-id\" string) (param \"name\" string) (param \"value\" string)",
+        );
+        let declaring = |api: &str| SandboxSpec {
+            api: Some(semver::VersionReq::parse(api).expect("a range")),
+            ..spec()
+        };
+        let message = link_error(runtime().load_channel(declaring("^1.1"), &verification));
+        assert!(
+            message.contains("imports `socialcrm:plugin/verification@")
+                && message.contains("new in socialcrm:plugin 1.2.0")
+                && message.contains("api = \"^1.1\""),
+            "{message}"
+        );
+        // Declared as it should be, it links (and lacks only its export).
+        let message = link_error(runtime().load_channel(declaring("^1.2"), &verification));
+        assert!(message.contains("does not export the channel world"), "{message}");
+        // An interface of 1.0 fits any 1.x range.
+        let message = link_error(runtime().load_channel(declaring("^1.0"), &kv()));
         assert!(message.contains("does not export the channel world"), "{message}");
     }
 }

@@ -126,6 +126,7 @@ impl Manifest {
                 .filter(|f| f.secret)
                 .map(|f| f.name.clone())
                 .collect(),
+            api: Some(self.api.clone()),
         }
     }
 

@@ -19,6 +19,9 @@ pub struct SandboxSpec {
     pub secret_fill: Vec<SecretFill>,
     /// Config fields that are secrets: never handed to the plugin.
     pub secret_fields: Vec<String>,
+    /// The contract versions the plugin declares (`api`); an import newer
+    /// than the lowest of them is refused at load. `None`: not checked.
+    pub api: Option<semver::VersionReq>,
 }
 
 impl SandboxSpec {
