@@ -205,9 +205,14 @@ fn the_hostile_channel_lies_about_its_config() {
     assert_fails(
         &report,
         channel::DESCRIBE,
-        "plugin.toml declares config field `mode`, describe does not",
+        "config field `mode`: secret is true here, false in plugin.toml",
     );
-    assert_fails(&report, channel::DESCRIBE, "config field `target`");
+    assert_fails(&report, channel::DESCRIBE, "config field `extra` is not in plugin.toml");
+    assert_fails(
+        &report,
+        channel::DESCRIBE,
+        "plugin.toml declares config field `target`, describe does not",
+    );
     assert_fails(
         &report,
         channel::EMPTY_PAGE,

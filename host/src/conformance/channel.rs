@@ -104,7 +104,8 @@ pub(super) fn run(plugin: &ChannelPlugin, manifest: &Manifest, network: &Network
     checks
 }
 
-/// The descriptor names the manifest's network and exactly its config fields.
+/// The descriptor names the manifest's network and, when it lists config
+/// fields (it need not: plugin.toml is their source), exactly the manifest's.
 fn describe(d: &ChannelDescriptor, manifest: &Manifest) -> Result<Option<String>, String> {
     let mut problems = Vec::new();
     if d.network.trim().is_empty() {
@@ -141,7 +142,12 @@ fn describe(d: &ChannelDescriptor, manifest: &Manifest) -> Result<Option<String>
         differs("secret", f.secret.to_string(), spec.secret.to_string());
         differs("type", kind_name(f.kind).into(), spec.kind.clone());
     }
-    for spec in manifest.config.iter().filter(|s| !names.contains(s.name.as_str())) {
+    let listed = !d.config_fields.is_empty();
+    for spec in manifest
+        .config
+        .iter()
+        .filter(|s| listed && !names.contains(s.name.as_str()))
+    {
         problems.push(format!(
             "plugin.toml declares config field `{}`, describe does not",
             spec.name

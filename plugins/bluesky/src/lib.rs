@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
 use socialcrm_sdk::channel::{
-    Capabilities, ConfigField, Connector, Descriptor, FieldKind, Outbound, Page, Sent, WebhookRequest, WebhookResult,
+    Capabilities, Connector, Descriptor, Outbound, Page, Sent, WebhookRequest, WebhookResult,
 };
 use socialcrm_sdk::{Config, PluginError, Post, log};
 
@@ -38,53 +38,11 @@ struct Bluesky;
 
 impl Connector for Bluesky {
     fn describe() -> Descriptor {
-        let field = |name: &str, description: &str, kind, required, secret| ConfigField {
-            name: name.into(),
-            description: description.into(),
-            kind,
-            required,
-            secret,
-        };
         Descriptor {
             network: "bluesky".into(),
             capabilities: Capabilities::POLL | Capabilities::REPLY,
-            config_fields: vec![
-                field(
-                    "service",
-                    "The account's PDS, e.g. https://bsky.social",
-                    FieldKind::Url,
-                    true,
-                    false,
-                ),
-                field(
-                    "identifier",
-                    "The brand's handle (brand.bsky.social) or DID (did:plc:...)",
-                    FieldKind::Text,
-                    true,
-                    false,
-                ),
-                field(
-                    "keywords",
-                    "Comma-separated search queries for posts that never tag the brand, e.g. acme, \"acme cloud\"",
-                    FieldKind::List,
-                    false,
-                    false,
-                ),
-                field(
-                    "own-posts",
-                    "Also list the account's own posts (true unless set to false)",
-                    FieldKind::Boolean,
-                    false,
-                    false,
-                ),
-                field(
-                    "app-password",
-                    "An app password of the brand's account (Settings > Privacy and security > App passwords)",
-                    FieldKind::Text,
-                    true,
-                    true,
-                ),
-            ],
+            // Declared once, in plugin.toml: the host takes them from there.
+            config_fields: Vec::new(),
         }
     }
 

@@ -10,7 +10,7 @@ mod reply;
 
 use serde_json::value::RawValue;
 use socialcrm_sdk::channel::{
-    Capabilities, ConfigField, Connector, Descriptor, FieldKind, Outbound, Page, Sent, WebhookRequest, WebhookResult,
+    Capabilities, Connector, Descriptor, Outbound, Page, Sent, WebhookRequest, WebhookResult,
 };
 use socialcrm_sdk::http::{self, Request, Response, encode};
 use socialcrm_sdk::{Config, ConfigExt, PluginError, RateLimit, ResultExt, log, time};
@@ -29,24 +29,8 @@ impl Connector for Mastodon {
         Descriptor {
             network: "mastodon".into(),
             capabilities: Capabilities::POLL | Capabilities::REPLY | Capabilities::DIRECT_MESSAGE,
-            config_fields: vec![
-                ConfigField {
-                    name: "instance".into(),
-                    description: "The server's address, e.g. https://mastodon.social".into(),
-                    kind: FieldKind::Url,
-                    required: true,
-                    secret: false,
-                },
-                ConfigField {
-                    name: "access-token".into(),
-                    description: "An access token of the brand's account with the scopes read:accounts, \
-                                  read:notifications, read:statuses and write:statuses"
-                        .into(),
-                    kind: FieldKind::Text,
-                    required: true,
-                    secret: true,
-                },
-            ],
+            // Declared once, in plugin.toml: the host takes them from there.
+            config_fields: Vec::new(),
         }
     }
 
@@ -234,7 +218,6 @@ mod tests {
             d.capabilities,
             Capabilities::POLL | Capabilities::REPLY | Capabilities::DIRECT_MESSAGE
         );
-        assert!(d.config_fields.iter().any(|f| f.name == "access-token" && f.secret));
     }
 
     #[test]

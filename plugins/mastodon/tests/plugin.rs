@@ -482,6 +482,5 @@ fn describe_through_the_host_matches_the_manifest() {
     let harness = Harness::new();
     let described = plugin(&harness).describe().expect("describe needs no account").value;
     assert_eq!(described.network, "mastodon");
-    testkit::assert_fields_declared(&described, env!("CARGO_MANIFEST_DIR"));
     assert!(harness.requests().is_empty(), "describe makes no request");
 }

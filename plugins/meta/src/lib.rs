@@ -9,7 +9,7 @@ mod webhook;
 
 use serde::Deserialize;
 use socialcrm_sdk::channel::{
-    Capabilities, ConfigField, Connector, Descriptor, FieldKind, Outbound, Page, Sent, WebhookRequest, WebhookResult,
+    Capabilities, Connector, Descriptor, Outbound, Page, Sent, WebhookRequest, WebhookResult,
 };
 use socialcrm_sdk::http::{self, Request, Response};
 use socialcrm_sdk::{Config, ConfigExt, PluginError, RateLimit, ResultExt, log};
@@ -25,42 +25,11 @@ struct Meta;
 
 impl Connector for Meta {
     fn describe() -> Descriptor {
-        let field = |name: &str, description: &str, kind, secret| ConfigField {
-            name: name.into(),
-            description: description.into(),
-            kind,
-            required: true,
-            secret,
-        };
         Descriptor {
             network: "meta".into(),
             capabilities: Capabilities::WEBHOOK | Capabilities::REPLY,
-            config_fields: vec![
-                field(
-                    "graph-url",
-                    "Meta's Graph API: https://graph.facebook.com",
-                    FieldKind::Url,
-                    false,
-                ),
-                field(
-                    "verify-token",
-                    "A string of your choosing, at least 16 characters, also entered as the Verify Token of the app's webhook subscription",
-                    FieldKind::Text,
-                    false,
-                ),
-                field(
-                    "page-access-token",
-                    "A Page access token with pages_manage_engagement, pages_read_user_content, pages_messaging and instagram_manage_comments",
-                    FieldKind::Text,
-                    true,
-                ),
-                field(
-                    "app-secret",
-                    "The app's secret (App settings > Basic): webhook deliveries are signed with it",
-                    FieldKind::Text,
-                    true,
-                ),
-            ],
+            // Declared once, in plugin.toml: the host takes them from there.
+            config_fields: Vec::new(),
         }
     }
 

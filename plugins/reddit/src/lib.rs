@@ -13,7 +13,7 @@ use std::collections::HashSet;
 
 use serde::Deserialize;
 use socialcrm_sdk::channel::{
-    Capabilities, ConfigField, Connector, Descriptor, FieldKind, Outbound, Page, Sent, WebhookRequest, WebhookResult,
+    Capabilities, Connector, Descriptor, Outbound, Page, Sent, WebhookRequest, WebhookResult,
 };
 use socialcrm_sdk::http::{DEFAULT_RETRY_AFTER_MS, MIN_RETRY_AFTER_MS, Request, Response};
 use socialcrm_sdk::{Config, PluginError, RateLimit, ResultExt, log};
@@ -26,53 +26,11 @@ struct Reddit;
 
 impl Connector for Reddit {
     fn describe() -> Descriptor {
-        let field = |name: &str, description: &str, kind, required, secret| ConfigField {
-            name: name.into(),
-            description: description.into(),
-            kind,
-            required,
-            secret,
-        };
         Descriptor {
             network: "reddit".into(),
             capabilities: Capabilities::POLL | Capabilities::REPLY,
-            config_fields: vec![
-                field(
-                    "api-url",
-                    "Reddit's OAuth API: https://oauth.reddit.com",
-                    FieldKind::Url,
-                    true,
-                    false,
-                ),
-                field(
-                    "username",
-                    "The brand's Reddit account, without u/ (it names the client in the User-Agent Reddit requires)",
-                    FieldKind::Text,
-                    true,
-                    false,
-                ),
-                field(
-                    "keywords",
-                    "Comma-separated words or phrases to search new posts for, e.g. acme, acme cloud",
-                    FieldKind::List,
-                    false,
-                    false,
-                ),
-                field(
-                    "subreddits",
-                    "Comma-separated subreddits the keyword search is restricted to, without r/; all of Reddit when empty",
-                    FieldKind::List,
-                    false,
-                    false,
-                ),
-                field(
-                    "access-token",
-                    "An OAuth access token of the brand's account with the scopes identity, privatemessages, read and submit",
-                    FieldKind::Text,
-                    true,
-                    true,
-                ),
-            ],
+            // Declared once, in plugin.toml: the host takes them from there.
+            config_fields: Vec::new(),
         }
     }
 

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 
 use serde::Deserialize;
 use socialcrm_sdk::channel::{
-    Capabilities, ConfigField, Connector, Descriptor, FieldKind, Outbound, Page, Sent, WebhookRequest, WebhookResult,
+    Capabilities, Connector, Descriptor, Outbound, Page, Sent, WebhookRequest, WebhookResult,
 };
 use socialcrm_sdk::http::{MIN_RETRY_AFTER_MS, Request, Response};
 use socialcrm_sdk::{Config, PluginError, RateLimit, ResultExt, log, time};
@@ -32,47 +32,11 @@ struct X;
 
 impl Connector for X {
     fn describe() -> Descriptor {
-        let field = |name: &str, description: &str, kind, required, secret| ConfigField {
-            name: name.into(),
-            description: description.into(),
-            kind,
-            required,
-            secret,
-        };
         Descriptor {
             network: "x".into(),
             capabilities: Capabilities::POLL | Capabilities::WEBHOOK | Capabilities::REPLY,
-            config_fields: vec![
-                field("api-url", "X's API: https://api.x.com", FieldKind::Url, true, false),
-                field(
-                    "user-id",
-                    "The brand's numeric X user id (GET /2/users/me answers it)",
-                    FieldKind::Text,
-                    true,
-                    false,
-                ),
-                field(
-                    "keywords",
-                    "Comma-separated words or phrases to search recent posts for, e.g. acme, acme cloud",
-                    FieldKind::List,
-                    false,
-                    false,
-                ),
-                field(
-                    "access-token",
-                    "An OAuth 2.0 user access token of the brand's account with the scopes tweet.read, users.read and tweet.write",
-                    FieldKind::Text,
-                    true,
-                    true,
-                ),
-                field(
-                    "consumer-secret",
-                    "The app's API key secret (consumer secret): answers webhook CRC checks and verifies delivery signatures; needed for webhooks only",
-                    FieldKind::Text,
-                    false,
-                    true,
-                ),
-            ],
+            // Declared once, in plugin.toml: the host takes them from there.
+            config_fields: Vec::new(),
         }
     }
 

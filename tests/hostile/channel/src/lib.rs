@@ -5,7 +5,8 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use socialcrm_sdk::channel::{
-    Capabilities, Connector, Descriptor, Header, Outbound, Page, Sent, WebhookRequest, WebhookResponse, WebhookResult,
+    Capabilities, ConfigField, Connector, Descriptor, FieldKind, Header, Outbound, Page, Sent, WebhookRequest,
+    WebhookResponse, WebhookResult,
 };
 use socialcrm_sdk::http::Request;
 use socialcrm_sdk::{
@@ -154,7 +155,24 @@ impl Connector for Hostile {
         Descriptor {
             network: "hostile".into(),
             capabilities: Capabilities::POLL,
-            config_fields: Vec::new(),
+            // Lies about plugin.toml: `mode` is no secret there, `extra` is
+            // not declared, `target` and `password` are left out.
+            config_fields: vec![
+                ConfigField {
+                    name: "mode".into(),
+                    description: String::new(),
+                    kind: FieldKind::Text,
+                    required: true,
+                    secret: true,
+                },
+                ConfigField {
+                    name: "extra".into(),
+                    description: String::new(),
+                    kind: FieldKind::Text,
+                    required: false,
+                    secret: false,
+                },
+            ],
         }
     }
 
