@@ -63,11 +63,14 @@ impl AnalyzerPlugin {
                 .await
                 .map(from_wit)
         })?;
-        check_analyses(&out.value, inputs.len(), &self.meta.limits).map_err(|reason| CallError {
-            plugin: self.meta.spec.name.clone(),
-            function: "analyze",
-            reason,
-        })?;
+        if let Err(reason) = check_analyses(&out.value, inputs.len(), &self.meta.limits) {
+            return Err(CallError {
+                plugin: self.meta.spec.name.clone(),
+                function: "analyze",
+                reason,
+                logs: out.logs,
+            });
+        }
         Ok(out)
     }
 

@@ -19,6 +19,7 @@ use super::error::{CallError, FailReason};
 use super::http::{HttpPolicy, OutgoingHooks, RequestRecord};
 use super::limits::MemoryLimitExceeded;
 use super::state::{CallState, KvChanges, VerifiedFields};
+use super::types::LogLine;
 use super::{PluginMeta, Shared, engine};
 
 /// What a successful call returned, with what it did on the way.
@@ -31,29 +32,37 @@ pub struct CallOutput<T> {
     pub verified: VerifiedFields,
     /// Every outgoing request the plugin made.
     pub requests: Vec<RequestRecord>,
+    /// What the plugin logged (also sent to the host's log).
+    pub logs: Vec<LogLine>,
     pub fuel_used: u64,
     pub duration: Duration,
 }
 
 impl<T, E> CallOutput<Result<T, E>> {
-    /// The plugin's own error, or the output with its value unwrapped.
-    pub(crate) fn transpose(self) -> Result<CallOutput<T>, E> {
+    /// The plugin's own error with what it logged, or the output with its
+    /// value unwrapped.
+    pub(crate) fn transpose(self) -> Result<CallOutput<T>, (E, Vec<LogLine>)> {
         let CallOutput {
             value,
             kv_changes,
             verified,
             requests,
+            logs,
             fuel_used,
             duration,
         } = self;
-        value.map(|value| CallOutput {
-            value,
-            kv_changes,
-            verified,
-            requests,
-            fuel_used,
-            duration,
-        })
+        match value {
+            Ok(value) => Ok(CallOutput {
+                value,
+                kv_changes,
+                verified,
+                requests,
+                logs,
+                fuel_used,
+                duration,
+            }),
+            Err(e) => Err((e, logs)),
+        }
     }
 }
 
@@ -92,7 +101,7 @@ pub(crate) fn run<T>(
     } = spec;
     let plugin = meta.spec.name.clone();
     let secrets = policy.clone();
-    let fail = |reason: FailReason| {
+    let fail = |reason: FailReason, logs: Vec<LogLine>| {
         let reason = reason.redacted(&secrets.secrets);
         let labels = [
             ("plugin", plugin.clone()),
@@ -104,6 +113,7 @@ pub(crate) fn run<T>(
             plugin: plugin.clone(),
             function,
             reason,
+            logs,
         }
     };
     let records = Arc::new(Mutex::new(Vec::new()));
@@ -115,14 +125,17 @@ pub(crate) fn run<T>(
         sent: 0,
         received: Arc::default(),
     };
-    let mut store = Store::new(&shared.engine, CallState::new(meta.spec.name.clone(), hooks, kv));
+    let mut store = Store::new(
+        &shared.engine,
+        CallState::new(meta.spec.name.clone(), account.map(str::to_string), hooks, kv),
+    );
     store.limiter(|s| &mut s.limiter);
     // A new store's deadline has already passed: set it before instantiating.
     store.set_epoch_deadline(engine::ticks(budget.timeout));
     let fuel = budget.fuel.unwrap_or(UNMETERED_FUEL);
     store
         .set_fuel(fuel)
-        .map_err(|e| fail(FailReason::Instantiate(e.to_string())))?;
+        .map_err(|e| fail(FailReason::Instantiate(e.to_string()), Vec::new()))?;
 
     let start = Instant::now();
     let result = block_on(async {
@@ -150,19 +163,22 @@ pub(crate) fn run<T>(
         Ok(value) => value,
         Err(e) => {
             let stderr = store.data().stderr.contents();
-            return Err(fail(classify(&e, &budget, &stderr)));
+            let logs = store.data_mut().take_logs();
+            return Err(fail(classify(&e, &budget, &stderr), logs));
         }
     };
     if let Some(why) = requests.iter().find_map(|r| r.refused.clone()) {
-        return Err(fail(FailReason::RequestRefused(why)));
+        return Err(fail(FailReason::RequestRefused(why), store.data_mut().take_logs()));
     }
     let kv_changes = store.data_mut().take_kv_changes();
     let verified = store.data_mut().take_verified();
+    let logs = store.data_mut().take_logs();
     Ok(CallOutput {
         value,
         kv_changes,
         verified,
         requests,
+        logs,
         fuel_used,
         duration,
     })

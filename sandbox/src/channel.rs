@@ -152,15 +152,16 @@ impl ChannelPlugin {
             &Vec<ConfigEntry>,
         ) -> wasmtime::Result<Result<T, PluginError>>,
     ) -> Result<CallOutput<T>, CallError> {
-        let fail = |reason| CallError {
+        let fail = |reason, logs| CallError {
             plugin: self.meta.spec.name.clone(),
             function,
             reason,
+            logs,
         };
         // Without an account (describe) the plugin gets no config and reaches no host.
         let (policy, config, kv) = match account {
             Some(account) => (
-                self.policy(account).map_err(fail)?,
+                self.policy(account).map_err(|reason| fail(reason, Vec::new()))?,
                 self.config(account),
                 account.kv.clone(),
             ),
@@ -183,7 +184,7 @@ impl ChannelPlugin {
         let no_secrets = BTreeMap::new();
         let secrets = account.map_or(&no_secrets, |a| &a.secrets);
         out.transpose()
-            .map_err(|e| fail(FailReason::Plugin(from_wit(e)).redacted(secrets)))
+            .map_err(|(e, logs)| fail(FailReason::Plugin(from_wit(e)).redacted(secrets), logs))
     }
 
     fn checked<T>(
@@ -192,11 +193,14 @@ impl ChannelPlugin {
         out: CallOutput<T>,
         posts: impl Fn(&T) -> &[Post],
     ) -> Result<CallOutput<T>, CallError> {
-        check_posts(posts(&out.value), &self.meta.limits).map_err(|reason| CallError {
-            plugin: self.meta.spec.name.clone(),
-            function,
-            reason,
-        })?;
+        if let Err(reason) = check_posts(posts(&out.value), &self.meta.limits) {
+            return Err(CallError {
+                plugin: self.meta.spec.name.clone(),
+                function,
+                reason,
+                logs: out.logs,
+            });
+        }
         Ok(out)
     }
 

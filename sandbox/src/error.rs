@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::redact::redact;
-use super::types::PluginError;
+use super::types::{LogLine, PluginError};
 
 /// A component that cannot be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +90,8 @@ pub struct CallError {
     pub plugin: String,
     pub function: &'static str,
     pub reason: FailReason,
+    /// What the plugin logged before it failed.
+    pub logs: Vec<LogLine>,
 }
 
 impl CallError {

@@ -12,6 +12,7 @@ use super::http::OutgoingHooks;
 use super::limits::MemoryLimiter;
 use super::redact::{one_line, redact};
 use super::stderr::TailPipe;
+use super::types::{LogLevel, LogLine};
 
 /// Key-value writes of a call, applied by the caller only if the call succeeds:
 /// `None` deletes the key.
@@ -36,6 +37,8 @@ pub(crate) struct CallState {
     pub limiter: MemoryLimiter,
     pub stderr: TailPipe,
     plugin: String,
+    /// The account the call runs for, in log lines.
+    account: Option<String>,
     kv: BTreeMap<String, Vec<u8>>,
     kv_changes: KvChanges,
     verified: VerifiedFields,
@@ -43,10 +46,16 @@ pub(crate) struct CallState {
     max_kv_bytes: usize,
     log_lines: usize,
     max_log_lines: usize,
+    logs: Vec<LogLine>,
 }
 
 impl CallState {
-    pub fn new(plugin: String, hooks: OutgoingHooks, kv: BTreeMap<String, Vec<u8>>) -> CallState {
+    pub fn new(
+        plugin: String,
+        account: Option<String>,
+        hooks: OutgoingHooks,
+        kv: BTreeMap<String, Vec<u8>>,
+    ) -> CallState {
         let limits = hooks.limits.clone();
         let stderr = TailPipe::new(STDERR_CAPACITY);
         // No preopened directories, environment, arguments, sockets or host
@@ -68,6 +77,7 @@ impl CallState {
             },
             stderr,
             plugin,
+            account,
             kv,
             kv_changes: KvChanges::new(),
             verified: VerifiedFields::new(),
@@ -75,6 +85,7 @@ impl CallState {
             max_kv_bytes: limits.max_kv_bytes,
             log_lines: 0,
             max_log_lines: limits.max_log_lines,
+            logs: Vec::new(),
         }
     }
 
@@ -84,6 +95,10 @@ impl CallState {
 
     pub fn take_verified(&mut self) -> VerifiedFields {
         std::mem::take(&mut self.verified)
+    }
+
+    pub fn take_logs(&mut self) -> Vec<LogLine> {
+        std::mem::take(&mut self.logs)
     }
 
     fn kv_bytes_with(&self, key: &str, value_len: usize) -> usize {
@@ -149,13 +164,30 @@ impl log::Host for CallState {
             message.truncate(cut);
         }
         let plugin = self.plugin.as_str();
-        match level {
-            log::Level::Trace => tracing::trace!(target: "plugin", plugin, "{message}"),
-            log::Level::Debug => tracing::debug!(target: "plugin", plugin, "{message}"),
-            log::Level::Info => tracing::info!(target: "plugin", plugin, "{message}"),
-            log::Level::Warn => tracing::warn!(target: "plugin", plugin, "{message}"),
-            log::Level::Error => tracing::error!(target: "plugin", plugin, "{message}"),
-        }
+        let account = self.account.as_deref().unwrap_or("");
+        let level = match level {
+            log::Level::Trace => {
+                tracing::trace!(target: "plugin", plugin, account, "{message}");
+                LogLevel::Trace
+            }
+            log::Level::Debug => {
+                tracing::debug!(target: "plugin", plugin, account, "{message}");
+                LogLevel::Debug
+            }
+            log::Level::Info => {
+                tracing::info!(target: "plugin", plugin, account, "{message}");
+                LogLevel::Info
+            }
+            log::Level::Warn => {
+                tracing::warn!(target: "plugin", plugin, account, "{message}");
+                LogLevel::Warn
+            }
+            log::Level::Error => {
+                tracing::error!(target: "plugin", plugin, account, "{message}");
+                LogLevel::Error
+            }
+        };
+        self.logs.push(LogLine { level, message });
     }
 }
 

@@ -224,3 +224,20 @@ pub struct Sent {
     pub external_id: String,
     pub url: Option<String>,
 }
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// A line a plugin wrote to the host's log during one call (secrets taken
+/// out, one line, at most 4 KiB), kept with the call's output or error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogLine {
+    pub level: LogLevel,
+    pub message: String,
+}

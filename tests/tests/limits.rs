@@ -449,27 +449,36 @@ fn an_account_keeps_64_kib_of_key_value_data() {
     assert!(quota(&r), "{r}");
 }
 
-/// Events the host logged while `call` ran on this thread: (target, message).
-fn logged<T>(call: impl FnOnce() -> T) -> (T, Vec<(String, String)>) {
+/// Events the host logged while `call` ran on this thread: (target,
+/// message, the `account` field).
+fn logged<T>(call: impl FnOnce() -> T) -> (T, Vec<(String, String, String)>) {
     use tracing_subscriber::layer::{Context, SubscriberExt};
 
     #[derive(Clone, Default)]
-    struct Events(Arc<Mutex<Vec<(String, String)>>>);
+    struct Events(Arc<Mutex<Vec<(String, String, String)>>>);
 
     impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
         fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-            struct Message(String);
+            #[derive(Default)]
+            struct Message(String, String);
             impl tracing::field::Visit for Message {
                 fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
                     if field.name() == "message" {
                         self.0 = format!("{value:?}");
                     }
                 }
+                fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                    match field.name() {
+                        "message" => self.0 = value.to_string(),
+                        "account" => self.1 = value.to_string(),
+                        _ => {}
+                    }
+                }
             }
-            let mut message = Message(String::new());
+            let mut message = Message::default();
             event.record(&mut message);
             let target = event.metadata().target().to_string();
-            self.0.lock().unwrap().push((target, message.0));
+            self.0.lock().unwrap().push((target, message.0, message.1));
         }
     }
 
@@ -485,27 +494,31 @@ fn a_call_logs_200_lines() {
     let max = Limits::default().max_log_lines;
     assert_eq!(max, 200);
     const CAP: &str = "log line cap reached; dropping the rest of this call's lines";
-    let lines = |events: &[(String, String)]| -> Vec<String> {
+    let lines = |events: &[(String, String, String)]| -> Vec<String> {
         events
             .iter()
-            .filter(|(target, _)| target == "plugin")
-            .map(|(_, m)| m.clone())
+            .filter(|(target, _, account)| target == "plugin" && account == "test")
+            .map(|(_, m, _)| m.clone())
             .collect()
     };
 
     let (result, events) = logged(|| poll(&mode(&format!("log:{max}"))));
-    result.expect("200 lines");
+    let out = result.expect("200 lines");
     let kept = lines(&events);
     assert_eq!(kept.len(), 200);
     assert_eq!(kept.last().map(String::as_str), Some("line 200"));
-    assert!(!events.iter().any(|(_, m)| m == CAP), "{events:?}");
+    // The same lines come back with the call's output.
+    let returned: Vec<&str> = out.logs.iter().map(|l| l.message.as_str()).collect();
+    assert_eq!(returned, kept);
+    assert!(!events.iter().any(|(_, m, _)| m == CAP), "{events:?}");
 
     let (result, events) = logged(|| poll(&mode(&format!("log:{}", max + 1))));
-    result.expect("lines over the cap are dropped, the call goes on");
+    let out = result.expect("lines over the cap are dropped, the call goes on");
     let kept = lines(&events);
     assert_eq!(kept.len(), 200);
+    assert_eq!(out.logs.len(), 200);
     assert_eq!(kept.last().map(String::as_str), Some("line 200"));
-    assert_eq!(events.iter().filter(|(_, m)| m == CAP).count(), 1, "{events:?}");
+    assert_eq!(events.iter().filter(|(_, m, _)| m == CAP).count(), 1, "{events:?}");
 }
 
 #[test]

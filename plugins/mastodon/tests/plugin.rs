@@ -66,7 +66,9 @@ fn check_verifies_the_token() {
     );
     let plugin = plugin(&harness);
 
-    plugin.check(&account()).expect("a good token checks out");
+    let out = plugin.check(&account()).expect("a good token checks out");
+    let said: Vec<&str> = out.logs.iter().map(|l| l.message.as_str()).collect();
+    assert_eq!(said, [format!("signed in to {INSTANCE} as @mastodonpy_test")]);
     let seen = harness.requests();
     assert_eq!(seen[0].url, format!("{INSTANCE}{path}"));
     assert_eq!(seen[0].header("authorization"), Some("Bearer t0ken"));
