@@ -2,7 +2,7 @@
 //! input in input order, and awkward inputs (none, huge, any script, emoji)
 //! handled within the limits, the same way every time.
 
-use super::{Check, Fixtures};
+use super::{Check, Fixtures, failure};
 use crate::runtime::AnalyzerPlugin;
 use crate::runtime::types::AnalysisInput;
 use crate::runtime::types::{Analysis, PostKind};
@@ -94,14 +94,11 @@ pub(super) fn run(plugin: &AnalyzerPlugin, fixtures: &Fixtures) -> Vec<Check> {
 /// One batch through the host, which already refuses a wrong count and
 /// scores outside their ranges; the error is the host's reason.
 fn analyze(plugin: &AnalyzerPlugin, batch: &[AnalysisInput]) -> Result<Vec<Analysis>, String> {
-    plugin
-        .analyze(batch)
-        .map(|out| out.value)
-        .map_err(|e| e.reason.to_string())
+    plugin.analyze(batch).map(|out| out.value).map_err(|e| failure(&e))
 }
 
 fn describe(plugin: &AnalyzerPlugin) -> Result<Option<String>, String> {
-    let d = plugin.describe().map_err(|e| e.reason.to_string())?.value;
+    let d = plugin.describe().map_err(|e| failure(&e))?.value;
     if d.produces.is_empty() {
         return Err("`produces` is empty: name what the analyzer outputs, e.g. `sentiment`".into());
     }
@@ -166,9 +163,7 @@ fn is_language_tag(tag: &str) -> bool {
 }
 
 fn huge(plugin: &AnalyzerPlugin) -> Result<Option<String>, String> {
-    let out = plugin
-        .analyze(&inputs(&[huge_text()]))
-        .map_err(|e| e.reason.to_string())?;
+    let out = plugin.analyze(&inputs(&[huge_text()])).map_err(|e| failure(&e))?;
     Ok(Some(format!(
         "{} ms, {:.1} M fuel",
         out.duration.as_millis(),

@@ -12,7 +12,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::fixtures::RecordedPage;
 use super::network::{Network, Script, response};
-use super::{Check, Fixtures};
+use super::{Check, Fixtures, failure};
 use crate::plugins::Manifest;
 use crate::runtime::http::HttpResponse;
 use crate::runtime::types::{ChannelDescriptor, FieldKind, Page};
@@ -48,9 +48,7 @@ pub(super) fn run(plugin: &ChannelPlugin, manifest: &Manifest, network: &Network
     let mut checks = vec![
         Check::new(
             DESCRIBE,
-            described
-                .map_err(|e| e.reason.to_string())
-                .and_then(|d| describe(&d, manifest)),
+            described.map_err(|e| failure(&e)).and_then(|d| describe(&d, manifest)),
         ),
         Check::new(CHECK_EMPTY, run.check_empty()),
     ];
@@ -224,8 +222,8 @@ impl Run<'_> {
             let script = Script::Every(response(200, HeaderMap::new(), body.to_string()));
             match self.poll(script.clone(), "") {
                 Ok(out) => return self.stays_empty(script, body, out.value),
-                Err(e) if e.plugin_error().is_some() => refused.push(format!("`{body}`: {}", e.reason)),
-                Err(e) => return Err(format!("the network answering `{body}`: {}", e.reason)),
+                Err(e) if e.plugin_error().is_some() => refused.push(format!("`{body}`: {}", failure(&e))),
+                Err(e) => return Err(format!("the network answering `{body}`: {}", failure(&e))),
             }
         }
         Err(format!(
@@ -254,7 +252,7 @@ impl Run<'_> {
             format!(
                 "the next poll refused the state the first returned ({}): {}",
                 shown(&first.state),
-                e.reason
+                failure(&e)
             )
         })?;
         empty(&next.value, "next")?;
@@ -312,7 +310,11 @@ impl Run<'_> {
                     )));
                 }
                 Err(e) => {
-                    let why = format!("page {n}: poll with state {}: {}{unmatched}", shown(&state), e.reason);
+                    let why = format!(
+                        "page {n}: poll with state {}: {}{unmatched}",
+                        shown(&state),
+                        failure(&e)
+                    );
                     return Err(match e.reason {
                         FailReason::OutputLimit(_) | FailReason::InvalidOutput(_) => Stop::Output(why),
                         _ => Stop::Other(why),
@@ -398,8 +400,11 @@ impl Run<'_> {
             )),
             Err(e) => match e.plugin_error() {
                 Some(error) if accept(error) => Ok(Some(shown(&e.reason.to_string()))),
-                Some(_) => Err(format!("expected {want}, got {}", e.reason)),
-                None => Err(format!("expected {want}, but the host stopped the call: {}", e.reason)),
+                Some(_) => Err(format!("expected {want}, got {}", failure(&e))),
+                None => Err(format!(
+                    "expected {want}, but the host stopped the call: {}",
+                    failure(&e)
+                )),
             },
         }
     }

@@ -136,3 +136,45 @@ pub fn run(manifest: Manifest, wasm: &[u8], fixtures: &Fixtures) -> Result<Repor
     };
     Ok(Report { plugin, checks })
 }
+
+/// Why a call failed, with the last lines the plugin logged before it did.
+fn failure(e: &crate::runtime::CallError) -> String {
+    const SHOWN: usize = 10;
+    let mut why = e.reason.to_string();
+    for line in &e.logs[e.logs.len().saturating_sub(SHOWN)..] {
+        let level = format!("{:?}", line.level).to_lowercase();
+        why.push_str(&format!("\n      plugin log, {level}: {}", line.message));
+    }
+    why
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::types::{LogLevel, LogLine, PluginError};
+    use crate::runtime::{CallError, FailReason};
+
+    #[test]
+    fn a_failure_shows_the_last_ten_lines_the_plugin_logged() {
+        let logs = (1..=12)
+            .map(|i| LogLine {
+                level: if i == 12 { LogLevel::Warn } else { LogLevel::Info },
+                message: format!("step {i}"),
+            })
+            .collect();
+        let e = CallError {
+            plugin: "p".into(),
+            function: "poll",
+            reason: FailReason::Plugin(PluginError::Transient("HTTP 502".into())),
+            logs,
+        };
+        let why = failure(&e);
+        let lines: Vec<&str> = why.lines().collect();
+        assert_eq!(lines[0], "transient error: HTTP 502");
+        assert_eq!(lines.len(), 11, "{why}");
+        assert_eq!(lines[1].trim(), "plugin log, info: step 3");
+        assert_eq!(lines[10].trim(), "plugin log, warn: step 12");
+        let quiet = CallError { logs: Vec::new(), ..e };
+        assert_eq!(failure(&quiet), "transient error: HTTP 502");
+    }
+}
