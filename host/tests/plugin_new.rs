@@ -84,18 +84,22 @@ impl Generated {
         Generated { name, dir, _tmp: tmp }
     }
 
-    /// `cargo build --release --target wasm32-wasip2`; the component is
-    /// copied beside plugin.toml as plugin.wasm.
+    /// `socialcrm plugin build`: cargo for wasm32-wasip2, the component
+    /// beside plugin.toml as plugin.wasm, loaded in the sandbox.
     fn build(&self) -> PathBuf {
-        run(
-            "cargo build (wasm32-wasip2)",
-            cargo(&self.dir).args(["build", "--release", "--target", "wasm32-wasip2"]),
+        let out = run(
+            "plugin build",
+            socialcrm()
+                .args(["plugin", "build"])
+                .arg(&self.dir)
+                .env("CARGO_TARGET_DIR", target_dir()),
         );
-        let built = target_dir()
-            .join("wasm32-wasip2/release")
-            .join(format!("{}.wasm", self.name.replace('-', "_")));
         let wasm = self.dir.join("plugin.wasm");
-        std::fs::copy(&built, &wasm).unwrap_or_else(|e| panic!("{}: {e}", built.display()));
+        assert!(
+            out.contains(&format!("built {}", wasm.display())) && out.contains("it loads in the sandbox"),
+            "{out}"
+        );
+        assert!(wasm.is_file());
         wasm
     }
 
@@ -191,6 +195,26 @@ impl Generated {
 }
 
 impl Generated {
+    /// `plugin build` loads what it built as the manifest's kind: an analyzer
+    /// whose plugin.toml says `channel` is refused, naming the world.
+    fn build_refuses_another_world(&self) {
+        let path = self.dir.join("plugin.toml");
+        let manifest = std::fs::read_to_string(&path).expect("plugin.toml");
+        let lying = manifest.replace("kind = \"analyzer\"", "kind = \"channel\"\nnetwork = \"feed\"");
+        assert_ne!(lying, manifest);
+        std::fs::write(&path, lying).expect("plugin.toml written");
+        let out = socialcrm()
+            .args(["plugin", "build"])
+            .arg(&self.dir)
+            .env("CARGO_TARGET_DIR", target_dir())
+            .output()
+            .expect("plugin build runs");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "a channel manifest on an analyzer built");
+        assert!(said.contains("does not load as a channel"), "{said}");
+        std::fs::write(&path, manifest).expect("plugin.toml restored");
+    }
+
     /// An analyzer's crate has the analyzer world only: a call to the
     /// key-value store, a channel import, does not compile.
     fn cannot_reach_the_channel_world(&self) {
@@ -217,6 +241,7 @@ fn workflow(kind: &str) -> String {
     plugin.publish();
     if kind == "analyzer" {
         plugin.analyze_installed();
+        plugin.build_refuses_another_world();
         plugin.cannot_reach_the_channel_world();
     }
     report

@@ -15,6 +15,16 @@ pub enum PluginKind {
     Analyzer,
 }
 
+impl PluginKind {
+    /// As plugin.toml writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PluginKind::Channel => "channel",
+            PluginKind::Analyzer => "analyzer",
+        }
+    }
+}
+
 /// A configuration field a channel account has.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -1,4 +1,4 @@
-//! The plugin author's commands: `plugin new` and `plugin test`.
+//! The plugin author's commands: `plugin new`, `plugin build` and `plugin test`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -32,6 +32,17 @@ pub enum DevCommand {
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
+    /// Build the plugin crate in DIR for wasm32-wasip2 (release), write the
+    /// component beside plugin.toml as plugin.wasm, and load it in the
+    /// sandbox as the manifest's kind (world, exports, imports, api range).
+    ///
+    /// Example: socialcrm plugin build acme-feed && socialcrm plugin test acme-feed
+    #[command(verbatim_doc_comment)]
+    Build {
+        /// The crate's directory (with Cargo.toml and plugin.toml); default: `.`.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// Run the conformance suite against a plugin in the real host runtime:
     /// one PASS/FAIL/SKIP line per check; exit code 0 when none failed.
     ///
@@ -64,6 +75,7 @@ fn parse_kind(kind: &str) -> Result<PluginKind, String> {
 pub fn run(_global: &Global, command: DevCommand) -> anyhow::Result<ExitCode> {
     match command {
         DevCommand::New { name, kind, dir, sdk } => new(name, kind, dir, sdk),
+        DevCommand::Build { dir } => build(&dir),
         DevCommand::Test {
             plugin,
             fixtures,
@@ -85,6 +97,22 @@ fn new(name: String, kind: PluginKind, dir: Option<PathBuf>, sdk: Option<PathBuf
         println!("  {file}");
     }
     println!("next: cd {} && cargo test", dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn build(dir: &Path) -> anyhow::Result<ExitCode> {
+    let cargo = std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from);
+    let built = scaffold::build::build(dir, &cargo)?;
+    println!(
+        "built {} ({} {}, {}, api {}, {} KiB, sha256 {}); it loads in the sandbox",
+        built.wasm.display(),
+        built.manifest.name,
+        built.manifest.version,
+        built.manifest.kind.name(),
+        built.manifest.api,
+        built.bytes.div_ceil(1024),
+        built.sha256,
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 pub use fixtures::{FILE as FIXTURES_FILE, FixtureError, Fixtures, RecordedPage};
 pub use network::Recorded;
 
-use crate::plugins::{Manifest, PluginKind};
+use crate::plugins::Manifest;
 use crate::runtime::{LoadError, Plugin, Runtime, RuntimeOptions};
 use network::Network;
 
@@ -121,10 +121,7 @@ pub fn run(manifest: Manifest, wasm: &[u8], fixtures: &Fixtures) -> Result<Repor
         transport: network.clone(),
         ..RuntimeOptions::default()
     })?;
-    let kind = match manifest.kind {
-        PluginKind::Channel => "channel",
-        PluginKind::Analyzer => "analyzer",
-    };
+    let kind = manifest.kind.name();
     let plugin = format!("{} {} ({kind})", manifest.name, manifest.version);
     let loaded = Check::new(LOADS, Ok(None));
     let checks = match crate::plugins::load(&runtime, &manifest, wasm) {

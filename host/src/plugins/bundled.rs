@@ -76,7 +76,8 @@ fn read_dir(dir: &Path) -> Result<(Manifest, Vec<u8>), ResolveError> {
     Ok((manifest, read(&dir.join("plugin.wasm"))?))
 }
 
-fn read_manifest(path: &Path) -> Result<Manifest, ResolveError> {
+/// Reads and validates the manifest at `path`.
+pub fn read_manifest(path: &Path) -> Result<Manifest, ResolveError> {
     let text = std::fs::read_to_string(path).map_err(|source| ResolveError::Io {
         path: path.into(),
         source,

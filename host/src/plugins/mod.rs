@@ -12,7 +12,7 @@ pub mod signing;
 pub mod trust;
 
 pub use crate::runtime::manifest::{ConfigFieldSpec, Manifest, ManifestError, PluginKind, WebhookSpec};
-pub use bundled::{ResolveError, bundled_dir, resolve};
+pub use bundled::{ResolveError, bundled_dir, read_manifest, resolve};
 pub use inspect::world_wit;
 pub use load::{LoadedChannel, load};
 pub use package::{Package, PackageError};

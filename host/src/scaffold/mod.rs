@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use crate::plugins::PluginKind;
 use crate::runtime::WIT_VERSION;
 
+pub mod build;
+
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/sdk_files.rs"));
 }
