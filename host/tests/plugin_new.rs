@@ -230,6 +230,92 @@ impl Generated {
         assert!(!out.status.success(), "an analyzer compiled a kv call");
         assert!(said.contains("`kv`"), "{said}");
     }
+
+    /// `plugin dev` against a local feed serving the crate's recorded pages:
+    /// check and two polls, each with its posts, requests and log lines; the
+    /// secret, read from the environment, is sent and never printed.
+    fn dev_polls_a_local_feed(&self) {
+        let pages = |name: &str| std::fs::read(self.dir.join("conformance").join(name)).expect("a recorded page");
+        let feed = LocalFeed::start(vec![("", pages("page-1.json")), ("cursor=c2", pages("page-2.json"))]);
+        let out = run(
+            "plugin dev",
+            socialcrm()
+                .args(["plugin", "dev"])
+                .arg(&self.dir)
+                .arg("--config")
+                .arg(format!("endpoint={}/posts", feed.origin))
+                .args(["--secret", "api-token", "--allow-private"])
+                .env("SOCIALCRM_SECRET_API_TOKEN", "dev-s3cret")
+                .env("CARGO_TARGET_DIR", target_dir()),
+        );
+        for said in [
+            "check: ok",
+            "poll 1: ok",
+            "2 posts, has-more true, state \"c2\"",
+            "@alice: Loving the new release!",
+            "poll 2: ok",
+            "1 posts, has-more false, state \"c3\"",
+            "GET http://127.0.0.1/posts → 200",
+            "log Debug: 1 posts after cursor `c2`",
+        ] {
+            assert!(out.contains(said), "`{said}` missing:\n{out}");
+        }
+        assert!(!out.contains("poll 3"), "stops when nothing more is ready:\n{out}");
+        assert!(!out.contains("dev-s3cret"), "{out}");
+        let auth = feed.authorizations();
+        assert_eq!(auth.len(), 3, "{auth:?}");
+        assert!(auth.iter().all(|a| a == "Bearer dev-s3cret"), "{auth:?}");
+    }
+}
+
+/// A feed on loopback answering `GET /posts?QUERY` with a body per query.
+struct LocalFeed {
+    origin: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl LocalFeed {
+    fn start(pages: Vec<(&'static str, Vec<u8>)>) -> LocalFeed {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let origin = format!("http://{}", listener.local_addr().expect("an address"));
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(&stream);
+                let mut line = String::new();
+                let _ = reader.read_line(&mut line);
+                let target = line.split_whitespace().nth(1).unwrap_or_default().to_string();
+                let mut header = String::new();
+                while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                    if let Some(value) = header
+                        .strip_prefix("authorization: ")
+                        .or_else(|| header.strip_prefix("Authorization: "))
+                    {
+                        log.lock().map(|mut l| l.push(value.trim().to_string())).ok();
+                    }
+                    header.clear();
+                }
+                let query = target.split_once('?').map_or("", |(_, q)| q);
+                let body = pages
+                    .iter()
+                    .find(|(q, _)| *q == query)
+                    .map_or(b"{\"posts\": []}".to_vec(), |(_, b)| b.clone());
+                let mut stream = &stream;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(&body));
+            }
+        });
+        LocalFeed { origin, seen }
+    }
+
+    fn authorizations(&self) -> Vec<String> {
+        self.seen.lock().map(|l| l.clone()).unwrap_or_default()
+    }
 }
 
 /// The whole workflow for one kind of plugin.
@@ -238,6 +324,9 @@ fn workflow(kind: &str) -> String {
     let wasm = plugin.build();
     plugin.cargo_test();
     let report = plugin.conformance(&wasm);
+    if kind == "channel" {
+        plugin.dev_polls_a_local_feed();
+    }
     plugin.publish();
     if kind == "analyzer" {
         plugin.analyze_installed();

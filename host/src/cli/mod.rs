@@ -9,6 +9,7 @@ mod import;
 mod insights;
 mod plugin;
 mod plugin_dev;
+mod plugin_run;
 mod reply;
 mod respond;
 mod secrets;

@@ -1,4 +1,5 @@
-//! The plugin author's commands: `plugin new`, `plugin build` and `plugin test`.
+//! The plugin author's commands: `plugin new`, `plugin build`, `plugin dev`
+//! and `plugin test`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -43,6 +44,31 @@ pub enum DevCommand {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
+    /// Build the channel crate in DIR and run `check`, then `poll` page after
+    /// page against an account, printing each call's posts, requests
+    /// (method, host, path, status, ms), log lines, fuel and time. Nothing is
+    /// stored. A bare `--secret NAME` reads SOCIALCRM_SECRET_NAME (upper
+    /// case, `-` as `_`), which keeps it off the command line.
+    ///
+    /// Example: socialcrm plugin dev acme-feed --config endpoint=https://api.example.com/posts --secret api-token
+    #[command(verbatim_doc_comment)]
+    Dev {
+        /// The crate's directory (with Cargo.toml and plugin.toml); default: `.`.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// A config value, NAME=VALUE; repeat for each.
+        #[arg(long = "config", value_name = "NAME=VALUE")]
+        config: Vec<String>,
+        /// A secret, NAME=VALUE or NAME (read from the environment); repeat for each.
+        #[arg(long = "secret", value_name = "NAME[=VALUE]")]
+        secrets: Vec<String>,
+        /// Polls at most this many pages.
+        #[arg(long, default_value_t = 3)]
+        pages: usize,
+        /// Let the plugin reach loopback and private addresses (a local fake network).
+        #[arg(long)]
+        allow_private: bool,
+    },
     /// Run the conformance suite against a plugin in the real host runtime:
     /// one PASS/FAIL/SKIP line per check; exit code 0 when none failed.
     ///
@@ -76,6 +102,22 @@ pub fn run(_global: &Global, command: DevCommand) -> anyhow::Result<ExitCode> {
     match command {
         DevCommand::New { name, kind, dir, sdk } => new(name, kind, dir, sdk),
         DevCommand::Build { dir } => build(&dir),
+        DevCommand::Dev {
+            dir,
+            config,
+            secrets,
+            pages,
+            allow_private,
+        } => super::plugin_run::run(
+            super::plugin_run::DevRun {
+                dir,
+                config,
+                secrets,
+                pages,
+                allow_private,
+            },
+            &cargo(),
+        ),
         DevCommand::Test {
             plugin,
             fixtures,
@@ -100,9 +142,13 @@ fn new(name: String, kind: PluginKind, dir: Option<PathBuf>, sdk: Option<PathBuf
     Ok(ExitCode::SUCCESS)
 }
 
+/// The `cargo` of `$CARGO`, else the one on the path.
+fn cargo() -> PathBuf {
+    std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from)
+}
+
 fn build(dir: &Path) -> anyhow::Result<ExitCode> {
-    let cargo = std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from);
-    let built = scaffold::build::build(dir, &cargo)?;
+    let built = scaffold::build::build(dir, &cargo())?;
     println!(
         "built {} ({} {}, {}, api {}, {} KiB, sha256 {}); it loads in the sandbox",
         built.wasm.display(),

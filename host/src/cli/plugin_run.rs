@@ -1,0 +1,163 @@
+//! `socialcrm plugin dev`: builds a channel crate and runs it against a real
+//! (or fake) account, printing what each call did: posts, requests, logs,
+//! fuel and time. Nothing is stored.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+
+use crate::plugins::{self, PluginKind};
+use crate::runtime::types::{LogLine, Page};
+use crate::runtime::{Account, CallError, CallOutput, Plugin, RequestRecord, Runtime, RuntimeOptions};
+use crate::scaffold;
+
+/// What `plugin dev` runs.
+pub struct DevRun {
+    pub dir: PathBuf,
+    pub config: Vec<String>,
+    pub secrets: Vec<String>,
+    pub pages: usize,
+    pub allow_private: bool,
+}
+
+pub fn run(options: DevRun, cargo: &Path) -> anyhow::Result<ExitCode> {
+    let built = scaffold::build::build(&options.dir, cargo)?;
+    if built.manifest.kind != PluginKind::Channel {
+        bail!(
+            "plugin dev runs channels; run an analyzer with `socialcrm analyze --plugin {}`",
+            options.dir.display()
+        );
+    }
+    let wasm = std::fs::read(&built.wasm).with_context(|| built.wasm.display().to_string())?;
+    let runtime = Runtime::new(RuntimeOptions::default()).context("starting the plugin runtime")?;
+    let Plugin::Channel(plugin) = plugins::load(&runtime, &built.manifest, &wasm)? else {
+        bail!("{} did not load as a channel", built.wasm.display());
+    };
+    let mut account = Account {
+        name: "dev".into(),
+        config: pairs(&options.config, "config", |_| None)?,
+        secrets: pairs(&options.secrets, "secret", secret_from_env)?,
+        allow_private: options.allow_private,
+        ..Account::default()
+    };
+    println!(
+        "{} {} against {}",
+        built.manifest.name,
+        built.manifest.version,
+        describe_account(&account)
+    );
+    if !report("check", &plugin.check(&account), |_| String::new()) {
+        return Ok(ExitCode::FAILURE);
+    }
+    let mut state = String::new();
+    for n in 1..=options.pages {
+        let result = plugin.poll(&account, &state);
+        if !report(&format!("poll {n}"), &result, page) {
+            return Ok(ExitCode::FAILURE);
+        }
+        let Ok(out) = result else { break };
+        // Key-value writes and the state carry over, as the host commits them.
+        account.apply_kv(out.kv_changes);
+        state = out.value.state;
+        if !out.value.has_more {
+            break;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn page(page: &Page) -> String {
+    let mut lines = format!(
+        "{} posts, has-more {}, state {:?}",
+        page.posts.len(),
+        page.has_more,
+        page.state
+    );
+    for post in &page.posts {
+        let text: String = post.text.chars().take(80).collect();
+        lines.push_str(&format!(
+            "\n    {:?} {} @{}: {text}",
+            post.kind, post.external_id, post.author.handle
+        ));
+    }
+    lines
+}
+
+/// Prints one call: its verdict, what it returned, its requests and logs.
+fn report<T>(call: &str, result: &Result<CallOutput<T>, CallError>, shown: impl FnOnce(&T) -> String) -> bool {
+    match result {
+        Ok(out) => {
+            let said = shown(&out.value);
+            println!(
+                "{call}: ok in {} ms, {:.1} M fuel{}{said}",
+                out.duration.as_millis(),
+                out.fuel_used as f64 / 1e6,
+                if said.is_empty() { "" } else { "; " }
+            );
+            requests(&out.requests);
+            logs(&out.logs);
+            true
+        }
+        Err(e) => {
+            println!("{call}: FAILED: {}", e.reason);
+            logs(&e.logs);
+            false
+        }
+    }
+}
+
+fn requests(records: &[RequestRecord]) {
+    for r in records {
+        let outcome = match (&r.refused, &r.error, r.status) {
+            (Some(why), _, _) => format!("refused: {why}"),
+            (_, Some(why), _) => format!("error: {why}"),
+            (_, _, Some(status)) => status.to_string(),
+            _ => "no answer".into(),
+        };
+        println!(
+            "    {} {}://{}{} → {outcome} ({} ms)",
+            r.method,
+            r.scheme,
+            r.host,
+            r.path,
+            r.duration.as_millis()
+        );
+    }
+}
+
+fn logs(lines: &[LogLine]) {
+    for line in lines {
+        println!("    log {:?}: {}", line.level, line.message);
+    }
+}
+
+/// `NAME=VALUE` pairs; a bare `NAME` takes its value from `fallback`.
+fn pairs(
+    given: &[String],
+    what: &str,
+    fallback: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    given
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) => Ok((name.to_string(), value.to_string())),
+            None => fallback(pair)
+                .map(|value| (pair.clone(), value))
+                .with_context(|| format!("--{what} {pair}: expected NAME=VALUE")),
+        })
+        .collect()
+}
+
+/// A secret kept off the command line: `--secret api-token` reads
+/// `SOCIALCRM_SECRET_API_TOKEN`.
+fn secret_from_env(name: &str) -> Option<String> {
+    std::env::var(format!("SOCIALCRM_SECRET_{}", name.to_uppercase().replace('-', "_"))).ok()
+}
+
+fn describe_account(account: &Account) -> String {
+    let config: Vec<String> = account.config.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let secrets: Vec<&str> = account.secrets.keys().map(String::as_str).collect();
+    format!("config {} and secrets {}", config.join(" "), secrets.join(" "))
+}
