@@ -266,6 +266,68 @@ impl Generated {
         assert_eq!(auth.len(), 3, "{auth:?}");
         assert!(auth.iter().all(|a| a == "Bearer dev-s3cret"), "{auth:?}");
     }
+
+    /// `plugin dev --watch` runs again after a change to the sources, with the
+    /// rebuilt plugin. Prints how long the first run and the rerun took.
+    fn dev_watch_reruns_after_a_change(&self) {
+        use std::io::{BufRead, BufReader};
+        use std::sync::mpsc;
+
+        let pages = |name: &str| std::fs::read(self.dir.join("conformance").join(name)).expect("a recorded page");
+        let feed = LocalFeed::start(vec![("", pages("page-1.json")), ("cursor=c2", pages("page-2.json"))]);
+        let start = Instant::now();
+        let mut child = socialcrm()
+            .args(["plugin", "dev"])
+            .arg(&self.dir)
+            .arg("--config")
+            .arg(format!("endpoint={}/posts", feed.origin))
+            .args(["--secret", "api-token=t", "--allow-private", "--watch"])
+            .env("CARGO_TARGET_DIR", target_dir())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("plugin dev --watch starts");
+        let stdout = child.stdout.take().expect("its output");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut said = Vec::new();
+        let mut wait_for = |want: &str| {
+            let deadline = Instant::now() + std::time::Duration::from_secs(300);
+            while Instant::now() < deadline {
+                if let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+                    let found = line.contains(want);
+                    said.push(line);
+                    if found {
+                        return;
+                    }
+                }
+            }
+            panic!("`{want}` never came:\n{}", said.join("\n"));
+        };
+        wait_for("watching");
+        let first = start.elapsed();
+        let lib = self.dir.join("src/lib.rs");
+        let code = std::fs::read_to_string(&lib).expect("src/lib.rs");
+        let changed = code.replace("posts after cursor", "posts after the cursor");
+        assert_ne!(code, changed);
+        std::fs::write(&lib, changed).expect("src/lib.rs changed");
+        let edited = Instant::now();
+        wait_for("1 posts after the cursor `c2`");
+        let rerun = edited.elapsed();
+        let _ = child.kill();
+        let _ = child.wait();
+        std::fs::write(&lib, code).expect("src/lib.rs restored");
+        eprintln!(
+            "plugin dev: first run (build, check, polls) {:.1} s; after a change, the rebuilt plugin polled again in {:.1} s",
+            first.as_secs_f64(),
+            rerun.as_secs_f64()
+        );
+    }
 }
 
 /// A feed on loopback answering `GET /posts?QUERY` with a body per query.
@@ -326,6 +388,7 @@ fn workflow(kind: &str) -> String {
     let report = plugin.conformance(&wasm);
     if kind == "channel" {
         plugin.dev_polls_a_local_feed();
+        plugin.dev_watch_reruns_after_a_change();
     }
     plugin.publish();
     if kind == "analyzer" {

@@ -68,6 +68,9 @@ pub enum DevCommand {
         /// Let the plugin reach loopback and private addresses (a local fake network).
         #[arg(long)]
         allow_private: bool,
+        /// Build and run again after each change to src/, Cargo.toml or plugin.toml.
+        #[arg(long)]
+        watch: bool,
     },
     /// Run the conformance suite against a plugin in the real host runtime:
     /// one PASS/FAIL/SKIP line per check; exit code 0 when none failed.
@@ -108,6 +111,7 @@ pub fn run(_global: &Global, command: DevCommand) -> anyhow::Result<ExitCode> {
             secrets,
             pages,
             allow_private,
+            watch,
         } => super::plugin_run::run(
             super::plugin_run::DevRun {
                 dir,
@@ -115,6 +119,7 @@ pub fn run(_global: &Global, command: DevCommand) -> anyhow::Result<ExitCode> {
                 secrets,
                 pages,
                 allow_private,
+                watch,
             },
             &cargo(),
         ),

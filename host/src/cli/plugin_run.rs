@@ -1,10 +1,12 @@
 //! `socialcrm plugin dev`: builds a channel crate and runs it against a real
 //! (or fake) account, printing what each call did: posts, requests, logs,
-//! fuel and time. Nothing is stored.
+//! fuel and time; with `--watch`, again after each change to its sources.
+//! Nothing is stored.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
 
@@ -20,10 +22,59 @@ pub struct DevRun {
     pub secrets: Vec<String>,
     pub pages: usize,
     pub allow_private: bool,
+    /// Build and run again whenever a source file changes.
+    pub watch: bool,
 }
 
+/// How often `--watch` looks at the sources.
+const WATCH_EVERY: Duration = Duration::from_millis(300);
+
 pub fn run(options: DevRun, cargo: &Path) -> anyhow::Result<ExitCode> {
+    if !options.watch {
+        return once(&options, cargo);
+    }
+    loop {
+        let before = sources(&options.dir);
+        if let Err(e) = once(&options, cargo) {
+            println!("{e:#}");
+        }
+        println!("watching {} for changes (Ctrl-C to stop)", options.dir.display());
+        while sources(&options.dir) == before {
+            std::thread::sleep(WATCH_EVERY);
+        }
+    }
+}
+
+/// The crate's sources as `--watch` compares them: every file of `src/`,
+/// `Cargo.toml` and `plugin.toml`, with its modification time.
+fn sources(dir: &Path) -> BTreeMap<PathBuf, Option<SystemTime>> {
+    let mut files = BTreeMap::new();
+    let mut pending = vec![dir.join("src")];
+    for name in ["Cargo.toml", "plugin.toml"] {
+        files.insert(dir.join(name), modified(&dir.join(name)));
+    }
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let time = modified(&path);
+                files.insert(path, time);
+            }
+        }
+    }
+    files
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+fn once(options: &DevRun, cargo: &Path) -> anyhow::Result<ExitCode> {
+    let start = Instant::now();
     let built = scaffold::build::build(&options.dir, cargo)?;
+    println!("built {} in {} ms", built.wasm.display(), start.elapsed().as_millis());
     if built.manifest.kind != PluginKind::Channel {
         bail!(
             "plugin dev runs channels; run an analyzer with `socialcrm analyze --plugin {}`",
