@@ -52,26 +52,7 @@ pub enum DevCommand {
     ///
     /// Example: socialcrm plugin dev acme-feed --config endpoint=https://api.example.com/posts --secret api-token
     #[command(verbatim_doc_comment)]
-    Dev {
-        /// The crate's directory (with Cargo.toml and plugin.toml); default: `.`.
-        #[arg(default_value = ".")]
-        dir: PathBuf,
-        /// A config value, NAME=VALUE; repeat for each.
-        #[arg(long = "config", value_name = "NAME=VALUE")]
-        config: Vec<String>,
-        /// A secret, NAME=VALUE or NAME (read from the environment); repeat for each.
-        #[arg(long = "secret", value_name = "NAME[=VALUE]")]
-        secrets: Vec<String>,
-        /// Polls at most this many pages.
-        #[arg(long, default_value_t = 3)]
-        pages: usize,
-        /// Let the plugin reach loopback and private addresses (a local fake network).
-        #[arg(long)]
-        allow_private: bool,
-        /// Build and run again after each change to src/, Cargo.toml or plugin.toml.
-        #[arg(long)]
-        watch: bool,
-    },
+    Dev(super::plugin_run::DevRun),
     /// Run the conformance suite against a plugin in the real host runtime:
     /// one PASS/FAIL/SKIP line per check; exit code 0 when none failed.
     ///
@@ -105,24 +86,7 @@ pub fn run(_global: &Global, command: DevCommand) -> anyhow::Result<ExitCode> {
     match command {
         DevCommand::New { name, kind, dir, sdk } => new(name, kind, dir, sdk),
         DevCommand::Build { dir } => build(&dir),
-        DevCommand::Dev {
-            dir,
-            config,
-            secrets,
-            pages,
-            allow_private,
-            watch,
-        } => super::plugin_run::run(
-            super::plugin_run::DevRun {
-                dir,
-                config,
-                secrets,
-                pages,
-                allow_private,
-                watch,
-            },
-            &cargo(),
-        ),
+        DevCommand::Dev(options) => super::plugin_run::run(options, &cargo()),
         DevCommand::Test {
             plugin,
             fixtures,

@@ -16,13 +16,25 @@ use crate::runtime::{Account, CallError, CallOutput, Plugin, RequestRecord, Runt
 use crate::scaffold;
 
 /// What `plugin dev` runs.
+#[derive(clap::Args)]
 pub struct DevRun {
+    /// The crate's directory (with Cargo.toml and plugin.toml); default: `.`.
+    #[arg(default_value = ".")]
     pub dir: PathBuf,
+    /// A config value, NAME=VALUE; repeat for each.
+    #[arg(long = "config", value_name = "NAME=VALUE")]
     pub config: Vec<String>,
+    /// A secret, NAME=VALUE or NAME (read from the environment); repeat for each.
+    #[arg(long = "secret", value_name = "NAME[=VALUE]")]
     pub secrets: Vec<String>,
+    /// Polls at most this many pages.
+    #[arg(long, default_value_t = 3)]
     pub pages: usize,
+    /// Let the plugin reach loopback and private addresses (a local fake network).
+    #[arg(long)]
     pub allow_private: bool,
-    /// Build and run again whenever a source file changes.
+    /// Build and run again after each change to src/, Cargo.toml or plugin.toml.
+    #[arg(long)]
     pub watch: bool,
 }
 
