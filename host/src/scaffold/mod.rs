@@ -1,6 +1,7 @@
 //! `socialcrm plugin new`: a plugin crate on socialcrm-sdk that builds for
 //! wasm32-wasip2 and passes its own tests and the conformance suite as
-//! generated. The templates are files under `templates/`, built into the binary.
+//! generated; and `plugin build` (`build.rs`), which builds such a crate. The
+//! templates are files under `templates/`, built into the binary.
 //!
 //! The SDK is built into the binary too (see `host/build.rs`): unless told to
 //! use another (`--sdk`), `plugin new` writes it into the new crate's
