@@ -383,6 +383,7 @@ async fn the_api_under_load_answers_503_through_a_frozen_then_cut_postgresql() {
                     max_backoff: Duration::from_secs(1),
                 },
                 lease_ttl: Duration::from_secs(2),
+                ..IngestOptions::default()
             };
             Ingest::new(db.clone(), sbox.clone(), runtime, vec![], options)
         };

@@ -4,7 +4,8 @@
 //! page slower than the lease keeps it; a
 //! malformed page is rejected whole while other accounts go on; a plugin
 //! that times out backs off alone; webhooks and the read API over HTTP;
-//! hostile webhook callers (floods, huge bodies) and hostile plugin answers.
+//! hostile webhook callers (floods, huge bodies) and hostile plugin answers;
+//! `serve --dev` reloading a plugin on disk.
 
 mod common;
 
@@ -45,6 +46,7 @@ fn fast() -> IngestOptions {
             max_backoff: Duration::from_secs(60),
         },
         lease_ttl: Duration::from_secs(3),
+        ..IngestOptions::default()
     }
 }
 
@@ -344,6 +346,40 @@ fn run_scheduler(ingest: &Ingest) -> (watch::Sender<bool>, tokio::task::JoinHand
         idle: Duration::from_millis(20),
     };
     (stop, tokio::spawn(ingest::run(ingest.clone(), options, stopped)))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_dev_reloads_a_plugin_on_disk_when_its_files_change() {
+    let mastodon = common::plugin_dir("plugins/mastodon");
+    let path = mastodon.path().display().to_string();
+    let other = common::plugin_dir("tests/hostile/channel");
+    let data = tempfile::tempdir().unwrap();
+    let db = Db::open_default(data.path()).await.unwrap();
+    let dev = ingest(
+        &db,
+        IngestOptions {
+            dev_reload: true,
+            ..fast()
+        },
+    );
+    let plain = ingest(&db, fast());
+    let digest = async |ingest: &Ingest| {
+        ingest
+            .channel_plugin(&path)
+            .await
+            .expect("it loads")
+            .meta()
+            .digest
+            .clone()
+    };
+    let first = digest(&dev).await;
+    assert_eq!(digest(&dev).await, first, "unchanged files: the loaded plugin");
+    assert_eq!(digest(&plain).await, first);
+
+    std::fs::copy(other.path().join("plugin.wasm"), mastodon.path().join("plugin.wasm")).unwrap();
+    let rebuilt = digest(&dev).await;
+    assert_ne!(rebuilt, first, "--dev loads the new build");
+    assert_eq!(digest(&plain).await, first, "without --dev the loaded plugin stays");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -43,7 +43,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             backoff: Duration::from_secs(3),
             ..Schedule::default()
         };
-        let app = global.app_with(&db, schedule).await?;
+        let app = global.app_with(&db, global.ingest_options(schedule)).await?;
         let world = World::start().await.context("starting the demo networks")?;
         demo::seed(&db, app.secret_box(), app.ingest(), &world).await?;
         match tokens::revoke(&db, DEMO_TOKEN, "demo").await {

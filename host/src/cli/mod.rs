@@ -82,10 +82,10 @@ impl Global {
 
     /// The application with the chosen analyzers loaded (commands that ingest).
     async fn app(&self, db: &Db) -> anyhow::Result<App> {
-        self.app_with(db, Schedule::default()).await
+        self.app_with(db, self.ingest_options(Schedule::default())).await
     }
 
-    async fn app_with(&self, db: &Db, schedule: Schedule) -> anyhow::Result<App> {
+    async fn app_with(&self, db: &Db, options: IngestOptions) -> anyhow::Result<App> {
         let runtime = self.plugin_runtime()?;
         let mut analyzers = Vec::new();
         for name in &self.analyzers {
@@ -95,13 +95,7 @@ impl Global {
             }
             analyzers.push(runtime.load_analyzer(found.manifest.sandbox(), &found.wasm)?);
         }
-        let ingest = Ingest::new(
-            db.clone(),
-            self.secret_box()?,
-            runtime,
-            analyzers,
-            self.ingest_options(schedule),
-        );
+        let ingest = Ingest::new(db.clone(), self.secret_box()?, runtime, analyzers, options);
         Ok(App::new(ingest))
     }
 
@@ -122,6 +116,7 @@ impl Global {
         IngestOptions {
             schedule,
             lease_ttl: Duration::from_secs(self.lease_ttl.max(1)),
+            ..IngestOptions::default()
         }
     }
 

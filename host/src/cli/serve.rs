@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::Global;
-use crate::ingest::{Schedule, SchedulerOptions};
+use crate::ingest::{IngestOptions, Schedule, SchedulerOptions};
 
 /// Run the server: webhooks at /hooks/{channel}, the read API under /api/v1,
 /// /healthz, and the ingest scheduler polling every enabled channel account.
@@ -37,6 +37,12 @@ pub struct Args {
     /// advocacy, alerts); 0 disables them.
     #[arg(long, default_value_t = 900)]
     recompute_interval: u64,
+    /// Plugin development: load a channel plugin found on disk (a path or a
+    /// bundled plugin) again when its files change, so `plugin build` takes
+    /// effect at the next poll. Installed plugins are never reloaded this
+    /// way: that would bypass consent and signer pinning.
+    #[arg(long)]
+    dev: bool,
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
@@ -47,7 +53,11 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             backoff: Duration::from_secs(args.backoff.max(1)),
             ..Schedule::default()
         };
-        let app = global.app_with(&db, schedule).await?;
+        let options = IngestOptions {
+            dev_reload: args.dev,
+            ..global.ingest_options(schedule)
+        };
+        let app = global.app_with(&db, options).await?;
         if let Some(token) = crate::tokens::first_admin(&db).await? {
             println!("first start: the admin token, shown only now (`socialcrm token create` makes more):\n  {token}");
         }

@@ -66,6 +66,9 @@ pub struct IngestOptions {
     /// How long a lease lasts without renewal; it must outlast the slowest
     /// page (a plugin call plus its commit).
     pub lease_ttl: Duration,
+    /// `serve --dev`: a channel plugin found on disk (a path or a bundled
+    /// plugin, never an installed one) is loaded again when its files change.
+    pub dev_reload: bool,
 }
 
 impl Default for IngestOptions {
@@ -73,6 +76,7 @@ impl Default for IngestOptions {
         IngestOptions {
             schedule: Schedule::default(),
             lease_ttl: Duration::from_secs(60),
+            dev_reload: false,
         }
     }
 }
@@ -90,7 +94,9 @@ struct Inner {
     analyzers: Vec<AnalyzerPlugin>,
     schedule: Schedule,
     lease_ttl: Duration,
-    /// Channel plugins by name, with the installed digest they were loaded from.
+    dev_reload: bool,
+    /// Channel plugins by name, with the digest they were loaded from (the
+    /// installed version's; under `dev_reload`, that of the files on disk).
     channels: Mutex<HashMap<String, (Option<String>, LoadedChannel)>>,
     /// One compile at a time: workers wanting the same plugin wait for the
     /// first to load it instead of each compiling it again.
@@ -101,6 +107,13 @@ struct Inner {
     resolved: Arc<Resolved>,
     /// Where the runtime's calls leave their requests.
     egress: Arc<EgressLog>,
+}
+
+/// The digest of plugin `name` as found on disk, manifest and component.
+fn on_disk_digest(name: &str) -> Result<String, IngestError> {
+    let (manifest, wasm) = crate::plugins::resolve(name).map_err(FindError::from)?;
+    let manifest = format!("{manifest:?}");
+    Ok(crate::runtime::sha256_hex(&[manifest.as_bytes(), &wasm].concat()))
 }
 
 impl Ingest {
@@ -121,6 +134,7 @@ impl Ingest {
                 analyzers,
                 schedule: options.schedule,
                 lease_ttl: options.lease_ttl,
+                dev_reload: options.dev_reload,
                 channels: Mutex::new(HashMap::new()),
                 loading: tokio::sync::Mutex::new(()),
                 known: KnownAuthors::default(),
@@ -169,7 +183,11 @@ impl Ingest {
         if let Some((_, false)) = installed {
             return Err(FindError::Disabled(name.to_string()).into());
         }
-        let digest = installed.map(|(digest, _)| digest);
+        let digest = match installed {
+            Some((digest, _)) => Some(digest),
+            None if self.inner.dev_reload => Some(on_disk_digest(name)?),
+            None => None,
+        };
         let cached = || {
             let loaded = self.loaded();
             loaded
@@ -198,7 +216,7 @@ impl Ingest {
             manifest: Arc::new(found.manifest),
             plugin,
         };
-        self.loaded().insert(name.to_string(), (found.digest, plugin.clone()));
+        self.loaded().insert(name.to_string(), (digest, plugin.clone()));
         Ok(plugin)
     }
 
