@@ -164,4 +164,28 @@ fn a_bundled_plugin_named_on_the_command_line_uses_its_recordings() {
         "{text}"
     );
     assert!(text.contains("10 checks: 10 passed, 0 failed, 0 skipped"), "{text}");
+
+    // The same run as JSON and as JUnit XML, for CI.
+    let report = |format: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_socialcrm"))
+            .args(["plugin", "test", "--strict", "--format", format, "bluesky"])
+            .env("SOCIALCRM_PLUGIN_DIR", plugins.path())
+            .output()
+            .expect("the binary runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let json: serde_json::Value = serde_json::from_str(&report("json")).expect("a JSON report");
+    assert_eq!(
+        (json["passed"].as_u64(), json["failed"].as_u64()),
+        (Some(10), Some(0)),
+        "{json}"
+    );
+    assert_eq!(json["checks"].as_array().map(Vec::len), Some(10));
+    let junit = report("junit");
+    assert!(
+        junit.starts_with("<?xml") && junit.contains("tests=\"10\" failures=\"0\" skipped=\"0\""),
+        "{junit}"
+    );
+    assert_eq!(junit.matches("<testcase ").count(), 10, "{junit}");
 }

@@ -71,7 +71,17 @@ pub enum DevCommand {
         /// Count skipped checks as failures.
         #[arg(long)]
         strict: bool,
+        /// How the report is printed: `text`, `json`, or `junit` (XML for CI).
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Junit,
 }
 
 fn parse_kind(kind: &str) -> Result<PluginKind, String> {
@@ -91,7 +101,8 @@ pub fn run(_global: &Global, command: DevCommand) -> anyhow::Result<ExitCode> {
             plugin,
             fixtures,
             strict,
-        } => test(&plugin, fixtures, strict),
+            format,
+        } => test(&plugin, fixtures, strict, format),
     }
 }
 
@@ -131,14 +142,18 @@ fn build(dir: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn test(plugin: &str, fixtures: Option<PathBuf>, strict: bool) -> anyhow::Result<ExitCode> {
+fn test(plugin: &str, fixtures: Option<PathBuf>, strict: bool, format: ReportFormat) -> anyhow::Result<ExitCode> {
     let (manifest, wasm) = plugins::resolve(plugin)?;
     let fixtures = match fixtures.or_else(|| default_fixtures(plugin)) {
         Some(dir) => Fixtures::load(&dir)?,
         None => Fixtures::default(),
     };
     let report = conformance::run(manifest, &wasm, &fixtures).context("starting the plugin runtime")?;
-    println!("{report}");
+    match format {
+        ReportFormat::Text => println!("{report}"),
+        ReportFormat::Json => println!("{:#}", conformance::format::json(&report)),
+        ReportFormat::Junit => print!("{}", conformance::format::junit(&report)),
+    }
     Ok(if report.ok(strict) {
         ExitCode::SUCCESS
     } else {

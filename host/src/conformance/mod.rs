@@ -6,6 +6,7 @@
 pub mod analyzer;
 pub mod channel;
 mod fixtures;
+pub mod format;
 mod network;
 
 use std::fmt;
