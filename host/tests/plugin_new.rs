@@ -330,49 +330,42 @@ impl Generated {
     }
 }
 
-/// A feed on loopback answering `GET /posts?QUERY` with a body per query.
+/// A feed on loopback (the fakes' server scaffold) answering `GET
+/// /posts?QUERY` with a body per query, and the `authorization` headers it saw.
 struct LocalFeed {
     origin: String,
     seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    _server: socialcrm_fakes::Server,
+    _runtime: tokio::runtime::Runtime,
 }
 
 impl LocalFeed {
     fn start(pages: Vec<(&'static str, Vec<u8>)>) -> LocalFeed {
-        use std::io::{BufRead, BufReader, Write};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-        let origin = format!("http://{}", listener.local_addr().expect("an address"));
+        use axum::http::{HeaderMap, Uri};
         let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let log = seen.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let mut reader = BufReader::new(&stream);
-                let mut line = String::new();
-                let _ = reader.read_line(&mut line);
-                let target = line.split_whitespace().nth(1).unwrap_or_default().to_string();
-                let mut header = String::new();
-                while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
-                    if let Some(value) = header
-                        .strip_prefix("authorization: ")
-                        .or_else(|| header.strip_prefix("Authorization: "))
-                    {
-                        log.lock().map(|mut l| l.push(value.trim().to_string())).ok();
-                    }
-                    header.clear();
-                }
-                let query = target.split_once('?').map_or("", |(_, q)| q);
-                let body = pages
-                    .iter()
-                    .find(|(q, _)| *q == query)
-                    .map_or(b"{\"posts\": []}".to_vec(), |(_, b)| b.clone());
-                let mut stream = &stream;
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(&body));
+        let posts = move |uri: Uri, headers: HeaderMap| {
+            if let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
+                log.lock().map(|mut l| l.push(auth.to_string())).ok();
             }
-        });
-        LocalFeed { origin, seen }
+            let query = uri.query().unwrap_or_default();
+            let body = pages
+                .iter()
+                .find(|(q, _)| *q == query)
+                .map_or(b"{\"posts\": []}".to_vec(), |(_, b)| b.clone());
+            async move { ([("content-type", "application/json")], body) }
+        };
+        let router = axum::Router::new().route("/posts", axum::routing::get(posts));
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime for the feed");
+        let (server, ()) = runtime
+            .block_on(socialcrm_fakes::Server::start("the feed", |_| Ok((router, ()))))
+            .expect("the feed starts");
+        LocalFeed {
+            origin: server.base_url(),
+            seen,
+            _server: server,
+            _runtime: runtime,
+        }
     }
 
     fn authorizations(&self) -> Vec<String> {

@@ -13,4 +13,4 @@ pub mod x;
 
 pub use mastodon::{Dataset, FakeMastodon, Fault};
 pub use reddit::FakeReddit;
-pub use server::RecordedRequest;
+pub use server::{RecordedRequest, Server};
