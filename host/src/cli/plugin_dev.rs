@@ -10,6 +10,7 @@ use clap::Subcommand;
 use super::Global;
 use crate::conformance::{self, FIXTURES_FILE, Fixtures};
 use crate::plugins::{self, PluginKind};
+use crate::runtime::{Runtime, RuntimeOptions};
 use crate::scaffold;
 
 #[derive(Subcommand)]
@@ -128,7 +129,8 @@ fn cargo() -> PathBuf {
 }
 
 fn build(dir: &Path) -> anyhow::Result<ExitCode> {
-    let built = scaffold::build::build(dir, &cargo())?;
+    let runtime = Runtime::new(RuntimeOptions::default()).context("starting the plugin runtime")?;
+    let built = scaffold::build::build(dir, &cargo(), &runtime)?;
     println!(
         "built {} ({} {}, {}, api {}, {} KiB, sha256 {}); it loads in the sandbox",
         built.wasm.display(),

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
 
-use crate::plugins::{self, PluginKind};
 use crate::runtime::types::{LogLine, Page};
 use crate::runtime::{Account, CallError, CallOutput, Plugin, RequestRecord, Runtime, RuntimeOptions};
 use crate::scaffold;
@@ -42,12 +41,13 @@ pub struct DevRun {
 const WATCH_EVERY: Duration = Duration::from_millis(300);
 
 pub fn run(options: DevRun, cargo: &Path) -> anyhow::Result<ExitCode> {
+    let runtime = Runtime::new(RuntimeOptions::default()).context("starting the plugin runtime")?;
     if !options.watch {
-        return once(&options, cargo);
+        return once(&options, cargo, &runtime);
     }
     loop {
         let before = sources(&options.dir);
-        if let Err(e) = once(&options, cargo) {
+        if let Err(e) = once(&options, cargo, &runtime) {
             println!("{e:#}");
         }
         println!("watching {} for changes (Ctrl-C to stop)", options.dir.display());
@@ -83,20 +83,15 @@ fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-fn once(options: &DevRun, cargo: &Path) -> anyhow::Result<ExitCode> {
+fn once(options: &DevRun, cargo: &Path, runtime: &Runtime) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
-    let built = scaffold::build::build(&options.dir, cargo)?;
+    let built = scaffold::build::build(&options.dir, cargo, runtime)?;
     println!("built {} in {} ms", built.wasm.display(), start.elapsed().as_millis());
-    if built.manifest.kind != PluginKind::Channel {
+    let Plugin::Channel(plugin) = built.plugin else {
         bail!(
             "plugin dev runs channels; run an analyzer with `socialcrm analyze --plugin {}`",
             options.dir.display()
         );
-    }
-    let wasm = std::fs::read(&built.wasm).with_context(|| built.wasm.display().to_string())?;
-    let runtime = Runtime::new(RuntimeOptions::default()).context("starting the plugin runtime")?;
-    let Plugin::Channel(plugin) = plugins::load(&runtime, &built.manifest, &wasm)? else {
-        bail!("{} did not load as a channel", built.wasm.display());
     };
     let mut account = Account {
         name: "dev".into(),

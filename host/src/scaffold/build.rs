@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::plugins::{self, Manifest};
-use crate::runtime::{Runtime, RuntimeOptions, sha256_hex};
+use crate::runtime::{Plugin, Runtime, sha256_hex};
 
-/// A built and checked plugin.
-#[derive(Debug)]
+/// A built plugin, loaded.
 pub struct Built {
     pub manifest: Manifest,
+    /// The component, loaded in the runtime `build` was given.
+    pub plugin: Plugin,
     /// `DIR/plugin.wasm`.
     pub wasm: PathBuf,
     pub bytes: usize,
@@ -36,8 +37,8 @@ pub enum BuildError {
 }
 
 /// Builds the crate in `dir` (release, wasm32-wasip2) with `cargo`, whose
-/// diagnostics go to this process's stderr.
-pub fn build(dir: &Path, cargo: &Path) -> Result<Built, BuildError> {
+/// diagnostics go to this process's stderr, and loads it in `runtime`.
+pub fn build(dir: &Path, cargo: &Path, runtime: &Runtime) -> Result<Built, BuildError> {
     let manifest = plugins::read_manifest(&dir.join("plugin.toml"))?;
     let output = Command::new(cargo)
         .current_dir(dir)
@@ -65,17 +66,13 @@ pub fn build(dir: &Path, cargo: &Path) -> Result<Built, BuildError> {
         path: wasm.clone(),
         source,
     })?;
-    let runtime = Runtime::new(RuntimeOptions::default()).map_err(|e| BuildError::Load {
-        kind: "plugin",
-        reason: e.to_string(),
-    })?;
-    let kind = manifest.kind.name();
-    plugins::load(&runtime, &manifest, &bytes).map_err(|e| BuildError::Load {
-        kind,
+    let plugin = plugins::load(runtime, &manifest, &bytes).map_err(|e| BuildError::Load {
+        kind: manifest.kind.name(),
         reason: e.to_string(),
     })?;
     Ok(Built {
         manifest,
+        plugin,
         wasm,
         bytes: bytes.len(),
         sha256: sha256_hex(&bytes),
