@@ -22,17 +22,22 @@ const ANALYZER_CHECKS: [&str; 9] = [
     analyzer::DETERMINISTIC,
 ];
 
-const CHANNEL_CHECKS: [&str; 10] = [
+const CHANNEL_CHECKS: [&str; 15] = [
     LOADS,
     channel::DESCRIBE,
     channel::CHECK_EMPTY,
     channel::EMPTY_PAGE,
     channel::ROUND_TRIP,
     channel::OUTPUT,
+    channel::KV,
     channel::UNAUTHORIZED,
     channel::RATE_LIMITED,
     channel::TRANSIENT,
     channel::MALFORMED,
+    channel::WEBHOOK_CALLS,
+    channel::WEBHOOK_FORGED,
+    channel::SEND_REPLY,
+    channel::SEND_DIRECT,
 ];
 
 fn mastodon_fixtures() -> &'static Path {
@@ -120,13 +125,19 @@ fn mastodon_passes_every_check_with_its_recordings() {
 fn without_recordings_the_round_trip_is_skipped_not_passed() {
     let dir = common::plugin_dir("plugins/mastodon");
     let report = run(dir.path(), &Fixtures::default());
-    for name in [channel::ROUND_TRIP, channel::OUTPUT] {
+    for name in [channel::ROUND_TRIP, channel::OUTPUT, channel::KV] {
         assert!(
             matches!(outcome(&report, name), Outcome::Skip(why) if why.contains("no recorded pages")),
             "{report}"
         );
     }
-    assert_eq!((report.passed(), report.failed(), report.skipped()), (8, 0, 2));
+    for name in [channel::SEND_REPLY, channel::SEND_DIRECT] {
+        assert!(
+            matches!(outcome(&report, name), Outcome::Skip(why) if why.contains("no recorded [[send]]")),
+            "{report}"
+        );
+    }
+    assert_eq!((report.passed(), report.failed(), report.skipped()), (10, 0, 5));
     assert!(report.ok(false) && !report.ok(true), "only --strict fails on skips");
 }
 
@@ -284,6 +295,41 @@ fn a_channel_that_ignores_errors_fails_the_mapping() {
     assert_passes(&report, channel::OUTPUT);
 }
 
+#[test]
+fn a_channel_that_takes_forged_webhooks_fails_the_signature_check() {
+    let dir = common::plugin_dir("tests/hostile/channel");
+    let report = run(
+        dir.path(),
+        &fixtures(
+            r#"
+[account]
+config = { mode = "empty", target = "https://api.example.net" }
+secrets = { password = "hook-secret" }
+
+[[webhook]]
+body = "1 hello"
+posts = 1
+sign = { header = "x-signature", secret = "password", prefix = "sha256=" }
+
+[[webhook]]
+body = "2 again"
+status = 202
+"#,
+        ),
+    );
+    // The signed call gives its post; the hostile plugin never looks at the signature.
+    assert_fails(
+        &report,
+        channel::WEBHOOK_CALLS,
+        "webhook 2: answered 200, the recording expects 202",
+    );
+    assert_fails(
+        &report,
+        channel::WEBHOOK_FORGED,
+        "webhook 1 with its body altered gave 1 posts",
+    );
+}
+
 /// The hostile analyzer misbehaves on the first text of a batch.
 fn hostile_analyzer(sample: &str) -> Report {
     let dir = common::plugin_dir("tests/hostile/analyzer");
@@ -357,7 +403,7 @@ fn the_command_prints_a_line_per_check_and_exits_by_the_result() {
         text.contains("PASS  state round-trips over the recorded pages (3 pages, 16 posts)"),
         "{text}"
     );
-    assert!(text.contains("10 checks: 10 passed, 0 failed, 0 skipped"), "{text}");
+    assert!(text.contains("15 checks: 15 passed, 0 failed, 0 skipped"), "{text}");
 
     let hostile = common::plugin_dir("tests/hostile/channel");
     let (ok, text) = socialcrm(&["plugin", "test", hostile.path().to_str().unwrap()]);

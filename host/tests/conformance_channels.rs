@@ -54,7 +54,7 @@ fn outcome<'a>(report: &'a Report, name: &str) -> &'a Outcome {
 fn assert_all_pass(report: &Report, pages: usize, posts: usize) {
     assert_eq!(
         (report.checks.len(), report.passed(), report.failed(), report.skipped()),
-        (10, 10, 0, 0),
+        (15, 15, 0, 0),
         "{report}"
     );
     assert!(report.ok(true));
@@ -130,11 +130,11 @@ fn meta_passes_what_applies_to_a_webhook_channel() {
     let report = run(&plugin, &Fixtures::load(&recordings("meta")).unwrap());
     assert_eq!(
         (report.checks.len(), report.passed(), report.failed(), report.skipped()),
-        (10, 3, 0, 7),
+        (15, 7, 0, 8),
         "{report}"
     );
     let why = Outcome::Skip("describe does not claim the `poll` capability".into());
-    assert!(report.checks[3..].iter().all(|c| c.outcome == why), "{report}");
+    assert!(report.checks[3..11].iter().all(|c| c.outcome == why), "{report}");
     assert!(report.ok(false) && !report.ok(true));
 }
 
@@ -163,7 +163,7 @@ fn a_bundled_plugin_named_on_the_command_line_uses_its_recordings() {
         text.contains("PASS  state round-trips over the recorded pages (4 pages, 14 posts)"),
         "{text}"
     );
-    assert!(text.contains("10 checks: 10 passed, 0 failed, 0 skipped"), "{text}");
+    assert!(text.contains("15 checks: 15 passed, 0 failed, 0 skipped"), "{text}");
 
     // The same run as JSON and as JUnit XML, for CI.
     let report = |format: &str| {
@@ -178,14 +178,67 @@ fn a_bundled_plugin_named_on_the_command_line_uses_its_recordings() {
     let json: serde_json::Value = serde_json::from_str(&report("json")).expect("a JSON report");
     assert_eq!(
         (json["passed"].as_u64(), json["failed"].as_u64()),
-        (Some(10), Some(0)),
+        (Some(15), Some(0)),
         "{json}"
     );
-    assert_eq!(json["checks"].as_array().map(Vec::len), Some(10));
+    assert_eq!(json["checks"].as_array().map(Vec::len), Some(15));
     let junit = report("junit");
     assert!(
-        junit.starts_with("<?xml") && junit.contains("tests=\"10\" failures=\"0\" skipped=\"0\""),
+        junit.starts_with("<?xml") && junit.contains("tests=\"15\" failures=\"0\" skipped=\"0\""),
         "{junit}"
     );
-    assert_eq!(junit.matches("<testcase ").count(), 10, "{junit}");
+    assert_eq!(junit.matches("<testcase ").count(), 15, "{junit}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn record_writes_fixtures_without_secrets_that_replay_green() {
+    use socialcrm_fakes::mastodon::{FakeMastodon, TOKEN};
+    let network = FakeMastodon::start().await.unwrap();
+    let plugin = common::plugin_dir("plugins/mastodon");
+    let record = |extra: &[&str]| {
+        let instance = format!("instance={}", network.base_url());
+        let mut args = vec!["plugin", "test", "--record", "--allow-private", "--pages", "2"];
+        args.extend(["--config", &instance, "--secret", "access-token"]);
+        args.extend(extra);
+        let out = Command::new(env!("CARGO_BIN_EXE_socialcrm"))
+            .args(&args)
+            .arg(plugin.path())
+            .env("SOCIALCRM_SECRET_ACCESS_TOKEN", TOKEN)
+            .output()
+            .expect("the binary runs");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    };
+    let (ok, text) = tokio::task::block_in_place(|| record(&[]));
+    assert!(ok, "{text}");
+    assert!(text.contains("recorded 2 pages"), "{text}");
+    assert!(
+        text.contains("PASS  state round-trips over the recorded pages (2 pages, "),
+        "{text}"
+    );
+
+    // Nothing written holds the token; the account names it as a placeholder.
+    let dir = plugin.path().join("conformance");
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(!text.contains(TOKEN), "{text}");
+        files += 1;
+    }
+    assert!(files >= 3, "conformance.toml and a body per response");
+    let toml = std::fs::read_to_string(dir.join("conformance.toml")).unwrap();
+    assert!(toml.contains(r#"access-token = "recorded-secret""#), "{toml}");
+
+    // The same recording replays in the runner and in the testkit's format reader.
+    let report = run(&plugin, &Fixtures::load(&dir).unwrap());
+    assert!(
+        matches!(report.check(channel::ROUND_TRIP).unwrap().outcome, Outcome::Pass(_)),
+        "{report}"
+    );
+
+    // An existing recording is kept unless asked.
+    let (ok, text) = tokio::task::block_in_place(|| record(&[]));
+    assert!(!ok && text.contains("pass --overwrite"), "{text}");
+    let (ok, text) = tokio::task::block_in_place(|| record(&["--overwrite"]));
+    assert!(ok, "{text}");
 }

@@ -405,7 +405,7 @@ fn a_new_channel_builds_passes_its_tests_and_conforms() {
         report.contains("PASS  state round-trips over the recorded pages (3 pages, 3 posts)"),
         "{report}"
     );
-    assert!(report.contains("10 checks: 10 passed, 0 failed, 0 skipped"), "{report}");
+    assert!(report.contains("15 checks: 15 passed, 0 failed, 0 skipped"), "{report}");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Run a plugin's built component in the real socialcrm host, against canned
-//! HTTP responses, from a plain `cargo test` (feature `testkit`).
+//! HTTP responses or the crate's recorded fixtures (the file `socialcrm
+//! plugin test` replays), from a plain `cargo test` (feature `testkit`).
 //!
 //! ```no_run
 //! use socialcrm_sdk::testkit::{Canned, Harness, account};
@@ -16,8 +17,10 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
-use socialcrm_sandbox::http::{HttpRequest, HttpResponse, SendOptions, TransportFuture};
+pub use socialcrm_sandbox::fixtures::{Fixtures, RecordedPage, SendCall, WebhookCall};
 pub use socialcrm_sandbox::manifest::Manifest;
+pub use socialcrm_sandbox::replay::{Recorded, Seen};
+use socialcrm_sandbox::replay::{Replay, Script};
 pub use socialcrm_sandbox::types::*;
 pub use socialcrm_sandbox::{
     Account, AnalyzerPlugin, CallError, CallOutput, ChannelPlugin, FailReason, Limits, Runtime, RuntimeOptions,
@@ -51,79 +54,9 @@ impl Canned {
     }
 }
 
-/// A request the plugin made, as the network would have received it
-/// (credentials attached, secret placeholders filled).
-#[derive(Clone, Debug)]
-pub struct Seen {
-    pub method: String,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Seen {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-#[derive(Default)]
-struct CannedTransport {
-    routes: Mutex<BTreeMap<(String, String), Vec<Canned>>>,
-    seen: Mutex<Vec<Seen>>,
-}
-
-impl Transport for CannedTransport {
-    fn send(&self, request: HttpRequest, _options: SendOptions) -> TransportFuture {
-        let method = request.method.to_string();
-        let path = request.uri.path().to_string();
-        if let Ok(mut seen) = self.seen.lock() {
-            seen.push(Seen {
-                method: method.clone(),
-                url: request.uri.to_string(),
-                headers: request
-                    .headers
-                    .iter()
-                    .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-                    .collect(),
-                body: request.body.to_vec(),
-            });
-        }
-        let canned = self.routes.lock().ok().and_then(|mut routes| {
-            let queue = routes.get_mut(&(method.clone(), path.clone()))?;
-            // Served in order; the last one repeats.
-            if queue.len() > 1 {
-                Some(queue.remove(0))
-            } else {
-                queue.first().cloned()
-            }
-        });
-        let canned = canned.unwrap_or_else(|| Canned::new(404, format!("no canned response for {method} {path}")));
-        Box::pin(async move {
-            let mut headers = http::HeaderMap::new();
-            for (name, value) in &canned.headers {
-                if let (Ok(n), Ok(v)) = (
-                    http::HeaderName::try_from(name.as_str()),
-                    http::HeaderValue::try_from(value.as_str()),
-                ) {
-                    headers.append(n, v);
-                }
-            }
-            Ok(HttpResponse {
-                status: canned.status,
-                headers,
-                body: canned.body.into(),
-            })
-        })
-    }
-}
-
 /// A host with canned HTTP.
 pub struct Harness {
-    transport: Arc<CannedTransport>,
+    transport: Arc<Replay>,
     runtime: Runtime,
 }
 
@@ -135,7 +68,7 @@ impl Default for Harness {
 
 impl Harness {
     pub fn new() -> Harness {
-        let transport = Arc::new(CannedTransport::default());
+        let transport = Arc::new(Replay::default());
         // Compiled components are cached across tests and runs (keyed by digest).
         let cache_dir = Some(std::env::temp_dir().join("socialcrm-testkit-cache"));
         let runtime = Runtime::new(RuntimeOptions {
@@ -147,19 +80,44 @@ impl Harness {
         Harness { transport, runtime }
     }
 
-    /// Queues `response` for `method path` (the path without its query).
+    /// Queues `response` for `method path` (the path without its query):
+    /// responses to one request are served in order, and the last repeats.
     pub fn respond(&self, method: &str, path: &str, response: Canned) {
-        if let Ok(mut routes) = self.transport.routes.lock() {
-            routes
-                .entry((method.to_ascii_uppercase(), path.to_string()))
-                .or_default()
-                .push(response);
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in &response.headers {
+            if let (Ok(n), Ok(v)) = (
+                http::HeaderName::try_from(name.as_str()),
+                http::HeaderValue::try_from(value.as_str()),
+            ) {
+                headers.append(n, v);
+            }
         }
+        self.transport.add(Recorded {
+            method: method.to_ascii_uppercase(),
+            path: path.to_string(),
+            query: None,
+            response: socialcrm_sandbox::http::HttpResponse {
+                status: response.status,
+                headers,
+                body: response.body.into(),
+            },
+        });
+    }
+
+    /// Answers from now on with `responses` only (a page or a send of the
+    /// crate's [`fixtures`]), in place of everything queued before.
+    pub fn play(&self, responses: &[Recorded]) {
+        self.transport.play(Script::Recorded(responses.to_vec()));
+    }
+
+    /// Requests since the last [`Harness::play`] that nothing recorded answered.
+    pub fn unmatched(&self) -> Vec<String> {
+        self.transport.unmatched()
     }
 
     /// Every request the plugin made so far.
     pub fn requests(&self) -> Vec<Seen> {
-        self.transport.seen.lock().map(|s| s.clone()).unwrap_or_default()
+        self.transport.seen()
     }
 
     pub fn runtime(&self) -> &Runtime {
@@ -177,6 +135,12 @@ impl Harness {
         let built = built(crate_dir)?;
         Ok(self.runtime.load_analyzer(built.manifest.sandbox(), &built.wasm)?)
     }
+}
+
+/// The crate's recorded network, `conformance/conformance.toml`: the same
+/// file `socialcrm plugin test` replays and `plugin test --record` writes.
+pub fn fixtures(crate_dir: &str) -> anyhow::Result<Fixtures> {
+    Ok(Fixtures::load(&Path::new(crate_dir).join("conformance"))?)
 }
 
 /// A plugin crate built for wasm32-wasip2, with its `plugin.toml`.

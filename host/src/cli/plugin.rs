@@ -127,6 +127,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         PluginCommand::Dev(command) => plugin_dev::run(global, command),
         PluginCommand::Pack { dir, out } => {
             let package = Package::from_dir(&dir)?;
+            crate::plugins::schema::check(&package.manifest_text)?;
             let path = out.join(package.file_name());
             package
                 .write(&path)

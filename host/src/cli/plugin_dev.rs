@@ -4,13 +4,16 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
 use clap::Subcommand;
 
 use super::Global;
+use crate::conformance::record::Recorder;
 use crate::conformance::{self, FIXTURES_FILE, Fixtures};
 use crate::plugins::{self, PluginKind};
-use crate::runtime::{Runtime, RuntimeOptions};
+use crate::runtime::{NetworkTransport, Plugin, Runtime, RuntimeOptions};
 use crate::scaffold;
 
 #[derive(Subcommand)]
@@ -59,9 +62,14 @@ pub enum DevCommand {
     ///
     /// Recorded responses and the test account are read from
     /// `conformance/conformance.toml` beside plugin.toml (see
-    /// docs/plugin-authors.md, "Conformance").
+    /// docs/plugin-authors.md, "Conformance"). With `--record`, a channel
+    /// is first checked and polled against the live account given by
+    /// `--config`/`--secret`, and what the network answered is written there
+    /// (secrets and tokens replaced by placeholders) before the suite runs.
     ///
-    /// Example: socialcrm plugin test target/plugins/mastodon --fixtures plugins/mastodon/conformance
+    /// Examples:
+    ///   socialcrm plugin test target/plugins/mastodon --fixtures plugins/mastodon/conformance
+    ///   socialcrm plugin test acme-feed --record --config endpoint=https://api.example.com/posts --secret api-token
     #[command(verbatim_doc_comment)]
     Test {
         /// The plugin: a `.wasm` with `plugin.toml` beside it, or a directory.
@@ -75,6 +83,14 @@ pub enum DevCommand {
         /// How the report is printed: `text`, `json`, or `junit` (XML for CI).
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
+        /// Record the fixtures from a live account first (a channel only).
+        #[arg(long)]
+        record: bool,
+        /// With `--record`: replace an existing conformance.toml.
+        #[arg(long, requires = "record")]
+        overwrite: bool,
+        #[command(flatten)]
+        live: super::plugin_run::LiveAccount,
     },
 }
 
@@ -103,7 +119,17 @@ pub fn run(_global: &Global, command: DevCommand) -> anyhow::Result<ExitCode> {
             fixtures,
             strict,
             format,
-        } => test(&plugin, fixtures, strict, format),
+            record,
+            overwrite,
+            live,
+        } => {
+            let fixtures = if record {
+                Some(self::record(&plugin, fixtures, overwrite, &live)?)
+            } else {
+                fixtures
+            };
+            test(&plugin, fixtures, strict, format)
+        }
     }
 }
 
@@ -146,6 +172,13 @@ fn build(dir: &Path) -> anyhow::Result<ExitCode> {
 
 fn test(plugin: &str, fixtures: Option<PathBuf>, strict: bool, format: ReportFormat) -> anyhow::Result<ExitCode> {
     let (manifest, wasm) = plugins::resolve(plugin)?;
+    if let Some(path) = plugin_dir(plugin).map(|d| d.join("plugin.toml"))
+        && let Ok(text) = std::fs::read_to_string(&path)
+        && let Err(e) = plugins::schema::check(&text)
+    {
+        eprintln!("{}: {e}", path.display());
+        return Ok(ExitCode::FAILURE);
+    }
     let fixtures = match fixtures.or_else(|| default_fixtures(plugin)) {
         Some(dir) => Fixtures::load(&dir)?,
         None => Fixtures::default(),
@@ -166,14 +199,65 @@ fn test(plugin: &str, fixtures: Option<PathBuf>, strict: bool, format: ReportFor
 /// `conformance/` beside the plugin's `plugin.toml` (a bundled plugin's too,
 /// found by name), when it holds the file.
 fn default_fixtures(plugin: &str) -> Option<PathBuf> {
-    let path = Path::new(plugin);
-    let dir = if path.is_dir() {
-        path.to_path_buf()
-    } else if path.is_file() {
-        path.parent()?.to_path_buf()
-    } else {
-        plugins::bundled_dir(plugin)?
-    };
-    let fixtures = dir.join("conformance");
+    let fixtures = fixtures_dir(plugin)?;
     fixtures.join(FIXTURES_FILE).is_file().then_some(fixtures)
+}
+
+/// `conformance/` beside the plugin's `plugin.toml`.
+fn fixtures_dir(plugin: &str) -> Option<PathBuf> {
+    Some(plugin_dir(plugin)?.join("conformance"))
+}
+
+/// The directory of the plugin's `plugin.toml` (a bundled plugin's too, found by name).
+fn plugin_dir(plugin: &str) -> Option<PathBuf> {
+    let path = Path::new(plugin);
+    if path.is_dir() {
+        Some(path.to_path_buf())
+    } else if path.is_file() {
+        Some(path.parent()?.to_path_buf())
+    } else {
+        plugins::bundled_dir(plugin)
+    }
+}
+
+/// `plugin test --record`: writes the fixtures of a live run; returns their directory.
+fn record(
+    plugin: &str,
+    fixtures: Option<PathBuf>,
+    overwrite: bool,
+    live: &super::plugin_run::LiveAccount,
+) -> anyhow::Result<PathBuf> {
+    let dir = fixtures
+        .or_else(|| fixtures_dir(plugin))
+        .with_context(|| format!("no plugin at {plugin}"))?;
+    if dir.join(FIXTURES_FILE).exists() && !overwrite {
+        bail!(
+            "{} exists; pass --overwrite to record over it",
+            dir.join(FIXTURES_FILE).display()
+        );
+    }
+    let (manifest, wasm) = plugins::resolve(plugin)?;
+    let recorder = Arc::new(Recorder::new(Arc::new(NetworkTransport)));
+    let runtime = Runtime::new(RuntimeOptions {
+        transport: recorder.clone(),
+        ..RuntimeOptions::default()
+    })
+    .context("starting the plugin runtime")?;
+    let Plugin::Channel(channel) = plugins::load(&runtime, &manifest, &wasm)? else {
+        bail!("--record records a channel's network; {} is an analyzer", manifest.name);
+    };
+    let account = live.account("recording")?;
+    let recording = conformance::record::record(&channel, &recorder, &account, live.pages)
+        .map_err(|e| anyhow::anyhow!("recording stopped: {e}"))?;
+    let written = recording.write(&dir)?;
+    let posts: usize = recording.pages.iter().filter_map(|p| p.posts).sum();
+    println!(
+        "recorded {} pages ({posts} posts) into {}:",
+        recording.pages.len(),
+        dir.display()
+    );
+    for file in written {
+        println!("  {}", file.display());
+    }
+    Ok(dir)
 }

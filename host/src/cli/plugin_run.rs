@@ -20,21 +20,40 @@ pub struct DevRun {
     /// The crate's directory (with Cargo.toml and plugin.toml); default: `.`.
     #[arg(default_value = ".")]
     pub dir: PathBuf,
+    #[command(flatten)]
+    pub account: LiveAccount,
+    /// Build and run again after each change to src/, Cargo.toml or plugin.toml.
+    #[arg(long)]
+    pub watch: bool,
+}
+
+/// A live account to run a channel against (`plugin dev`, `plugin test --record`).
+#[derive(clap::Args)]
+pub struct LiveAccount {
     /// A config value, NAME=VALUE; repeat for each.
     #[arg(long = "config", value_name = "NAME=VALUE")]
     pub config: Vec<String>,
     /// A secret, NAME=VALUE or NAME (read from the environment); repeat for each.
     #[arg(long = "secret", value_name = "NAME[=VALUE]")]
     pub secrets: Vec<String>,
-    /// Polls at most this many pages.
+    /// Polls at most this many pages (`plugin dev` stops at a page without has-more; `--record` polls this many times).
     #[arg(long, default_value_t = 3)]
     pub pages: usize,
     /// Let the plugin reach loopback and private addresses (a local fake network).
     #[arg(long)]
     pub allow_private: bool,
-    /// Build and run again after each change to src/, Cargo.toml or plugin.toml.
-    #[arg(long)]
-    pub watch: bool,
+}
+
+impl LiveAccount {
+    pub fn account(&self, name: &str) -> anyhow::Result<Account> {
+        Ok(Account {
+            name: name.into(),
+            config: pairs(&self.config, "config", |_| None)?,
+            secrets: pairs(&self.secrets, "secret", secret_from_env)?,
+            allow_private: self.allow_private,
+            ..Account::default()
+        })
+    }
 }
 
 /// How often `--watch` looks at the sources.
@@ -93,13 +112,7 @@ fn once(options: &DevRun, cargo: &Path, runtime: &Runtime) -> anyhow::Result<Exi
             options.dir.display()
         );
     };
-    let mut account = Account {
-        name: "dev".into(),
-        config: pairs(&options.config, "config", |_| None)?,
-        secrets: pairs(&options.secrets, "secret", secret_from_env)?,
-        allow_private: options.allow_private,
-        ..Account::default()
-    };
+    let mut account = options.account.account("dev")?;
     println!(
         "{} {} against {}",
         built.manifest.name,
@@ -110,7 +123,7 @@ fn once(options: &DevRun, cargo: &Path, runtime: &Runtime) -> anyhow::Result<Exi
         return Ok(ExitCode::FAILURE);
     }
     let mut state = String::new();
-    for n in 1..=options.pages {
+    for n in 1..=options.account.pages {
         let result = plugin.poll(&account, &state);
         if !report(&format!("poll {n}"), &result, page) {
             return Ok(ExitCode::FAILURE);

@@ -1,7 +1,8 @@
 //! The channel checks: a self-description that matches the manifest, `check`
 //! and `poll` against a network that answers empty pages, errors and garbage,
-//! and the author's recorded pages polled in order with the state each
-//! returned.
+//! the author's recorded pages polled in order with the state and key-value
+//! writes each returned, recorded webhook calls (signed, then forged), and
+//! recorded messages sent.
 
 use std::collections::BTreeSet;
 
@@ -10,13 +11,13 @@ use http::header::{HeaderValue, RETRY_AFTER};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::fixtures::RecordedPage;
-use super::network::{Network, Script, response};
-use super::{Check, Fixtures, failure};
+use super::{Check, Fixtures, failure, with_logs};
 use crate::plugins::Manifest;
+use crate::runtime::fixtures::{RecordedPage, SendCall, WebhookCall};
 use crate::runtime::http::HttpResponse;
-use crate::runtime::types::{ChannelDescriptor, FieldKind, Page};
-use crate::runtime::types::{PluginError, Post};
+use crate::runtime::replay::{Replay, Script, response};
+use crate::runtime::types::{Capabilities, ChannelDescriptor, FieldKind, Page};
+use crate::runtime::types::{Outbound, PluginError, Post, ReplyTarget, WebhookRequest, WebhookResult};
 use crate::runtime::{Account, CallError, CallOutput, ChannelPlugin, FailReason};
 
 pub const DESCRIBE: &str = "describe is valid";
@@ -28,6 +29,11 @@ pub const UNAUTHORIZED: &str = "HTTP 401 -> unauthorized";
 pub const RATE_LIMITED: &str = "HTTP 429 with Retry-After -> rate-limited";
 pub const TRANSIENT: &str = "HTTP 500 -> transient";
 pub const MALFORMED: &str = "malformed body -> an error";
+pub const KV: &str = "key-value writes carry over to the next poll";
+pub const WEBHOOK_CALLS: &str = "recorded webhook calls are answered and give their posts";
+pub const WEBHOOK_FORGED: &str = "webhook calls with a bad or missing signature are refused";
+pub const SEND_REPLY: &str = "send publishes a reply";
+pub const SEND_DIRECT: &str = "send delivers a direct message";
 
 /// The Retry-After the 429 check sends, in seconds.
 const RETRY_AFTER_SECS: u64 = 7;
@@ -37,14 +43,24 @@ const GARBAGE: &[u8] = b"<html><body>502 Bad Gateway</body></html>\xff\xfe{\"pos
 const NO_PAGES: &str =
     "no recorded pages: add [[page]] entries to conformance/conformance.toml (docs/plugin-authors.md, \"Conformance\")";
 
-pub(super) fn run(plugin: &ChannelPlugin, manifest: &Manifest, network: &Network, fixtures: &Fixtures) -> Vec<Check> {
+pub(super) fn run(plugin: &ChannelPlugin, manifest: &Manifest, network: &Replay, fixtures: &Fixtures) -> Vec<Check> {
     let run = Run {
         plugin,
         network,
         account: fixtures.account(manifest),
     };
     let described = plugin.describe().map(|out| out.value);
-    let polls = described.as_ref().map_or(true, |d| d.capabilities.poll);
+    // A descriptor that did not load claims everything: each check says what fails.
+    let claims = described.as_ref().map_or(
+        Capabilities {
+            poll: true,
+            webhook: true,
+            stream: false,
+            reply: true,
+            direct_message: true,
+        },
+        |d| d.capabilities,
+    );
     let mut checks = vec![
         Check::new(
             DESCRIBE,
@@ -52,13 +68,16 @@ pub(super) fn run(plugin: &ChannelPlugin, manifest: &Manifest, network: &Network
         ),
         Check::new(CHECK_EMPTY, run.check_empty()),
     ];
-    if !polls {
+    if claims.poll {
+        checks.extend(run.polls(fixtures));
+    } else {
         let why = "describe does not claim the `poll` capability";
         checks.extend(
             [
                 EMPTY_PAGE,
                 ROUND_TRIP,
                 OUTPUT,
+                KV,
                 UNAUTHORIZED,
                 RATE_LIMITED,
                 TRANSIENT,
@@ -66,40 +85,49 @@ pub(super) fn run(plugin: &ChannelPlugin, manifest: &Manifest, network: &Network
             ]
             .map(|name| Check::skip(name, why)),
         );
-        return checks;
     }
-    checks.push(Check::new(EMPTY_PAGE, run.empty_page(fixtures.empty_body.as_deref())));
-    checks.extend(run.recorded(&fixtures.pages));
-    let status = |code: u16| response(code, HeaderMap::new(), r#"{"error":"conformance"}"#);
-    let mut rate_limited = status(429);
-    rate_limited
-        .headers
-        .insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
-    checks.extend([
-        Check::new(
-            UNAUTHORIZED,
-            run.maps_error(status(401), "unauthorized", |e| {
-                matches!(e, PluginError::Unauthorized(_))
-            }),
-        ),
-        Check::new(
-            RATE_LIMITED,
-            run.maps_error(
-                rate_limited,
-                &format!("rate-limited for at least {RETRY_AFTER_SECS} s (the Retry-After)"),
-                |e| matches!(e, PluginError::RateLimited(r) if r.retry_after_ms >= RETRY_AFTER_SECS * 1000),
-            ),
-        ),
-        Check::new(
-            TRANSIENT,
-            run.maps_error(status(500), "transient", |e| matches!(e, PluginError::Transient(_))),
-        ),
-        Check::new(
-            MALFORMED,
-            run.maps_error(response(200, HeaderMap::new(), GARBAGE), "an error", |_| true),
-        ),
-    ]);
+    checks.extend(run.webhooks(claims.webhook, &fixtures.webhooks));
+    checks.push(run.sends(SEND_REPLY, claims.reply, &fixtures.sends));
+    checks.push(run.sends(SEND_DIRECT, claims.direct_message, &fixtures.sends));
     checks
+}
+
+impl Run<'_> {
+    fn polls(&self, fixtures: &Fixtures) -> Vec<Check> {
+        let run = self;
+        let mut checks = vec![Check::new(EMPTY_PAGE, run.empty_page(fixtures.empty_body.as_deref()))];
+        checks.extend(run.recorded(&fixtures.pages));
+        let status = |code: u16| response(code, HeaderMap::new(), r#"{"error":"conformance"}"#);
+        let mut rate_limited = status(429);
+        rate_limited
+            .headers
+            .insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        checks.extend([
+            Check::new(
+                UNAUTHORIZED,
+                run.maps_error(status(401), "unauthorized", |e| {
+                    matches!(e, PluginError::Unauthorized(_))
+                }),
+            ),
+            Check::new(
+                RATE_LIMITED,
+                run.maps_error(
+                    rate_limited,
+                    &format!("rate-limited for at least {RETRY_AFTER_SECS} s (the Retry-After)"),
+                    |e| matches!(e, PluginError::RateLimited(r) if r.retry_after_ms >= RETRY_AFTER_SECS * 1000),
+                ),
+            ),
+            Check::new(
+                TRANSIENT,
+                run.maps_error(status(500), "transient", |e| matches!(e, PluginError::Transient(_))),
+            ),
+            Check::new(
+                MALFORMED,
+                run.maps_error(response(200, HeaderMap::new(), GARBAGE), "an error", |_| true),
+            ),
+        ]);
+        checks
+    }
 }
 
 /// The descriptor names the manifest's network and, when it lists config
@@ -180,8 +208,15 @@ fn shown(text: &str) -> String {
 
 struct Run<'a> {
     plugin: &'a ChannelPlugin,
-    network: &'a Network,
+    network: &'a Replay,
     account: Account,
+}
+
+/// What the walk over the recorded pages gave.
+#[derive(Default)]
+struct Walked {
+    posts: Vec<Post>,
+    kv_writes: usize,
 }
 
 /// Why the walk over the recorded pages stopped.
@@ -259,39 +294,57 @@ impl Run<'_> {
         Ok(Some(format!("the network answered `{body}`")))
     }
 
-    /// The round-trip and output checks over the author's recorded pages.
-    fn recorded(&self, pages: &[RecordedPage]) -> [Check; 2] {
+    /// The round-trip, output and key-value checks over the author's recorded pages.
+    fn recorded(&self, pages: &[RecordedPage]) -> [Check; 3] {
         if pages.is_empty() {
-            return [Check::skip(ROUND_TRIP, NO_PAGES), Check::skip(OUTPUT, NO_PAGES)];
+            return [ROUND_TRIP, OUTPUT, KV].map(|name| Check::skip(name, NO_PAGES));
         }
+        let not_walked = |name| {
+            Check::skip(
+                name,
+                format!("the recorded pages could not all be polled (see `{ROUND_TRIP}`)"),
+            )
+        };
         match self.walk(pages) {
-            Ok(posts) => [
+            Ok(walked) => [
                 Check::new(
                     ROUND_TRIP,
-                    Ok(Some(format!("{} pages, {} posts", pages.len(), posts.len()))),
+                    Ok(Some(format!("{} pages, {} posts", pages.len(), walked.posts.len()))),
                 ),
-                self.well_formed(&posts),
+                self.well_formed(&walked.posts),
+                if walked.kv_writes == 0 {
+                    Check::new(KV, Ok(Some("the plugin keeps nothing in the key-value store".into())))
+                } else {
+                    Check::new(
+                        KV,
+                        Ok(Some(format!(
+                            "{} writes; each poll saw the writes of the polls before it",
+                            walked.kv_writes
+                        ))),
+                    )
+                },
             ],
-            Err(Stop::Output(why)) => [Check::new(ROUND_TRIP, Err(why.clone())), Check::new(OUTPUT, Err(why))],
-            Err(Stop::Other(why)) => [
-                Check::new(ROUND_TRIP, Err(why)),
-                Check::skip(
-                    OUTPUT,
-                    format!("the recorded pages could not all be polled (see `{ROUND_TRIP}`)"),
-                ),
+            Err(Stop::Output(why)) => [
+                Check::new(ROUND_TRIP, Err(why.clone())),
+                Check::new(OUTPUT, Err(why)),
+                not_walked(KV),
             ],
+            Err(Stop::Other(why)) => [Check::new(ROUND_TRIP, Err(why)), not_walked(OUTPUT), not_walked(KV)],
         }
     }
 
-    /// Polls each page with the state the previous poll returned; the plugin
-    /// must ask only for recorded requests, return the posts each page
-    /// expects, and never return a post twice.
-    fn walk(&self, pages: &[RecordedPage]) -> Result<Vec<Post>, Stop> {
+    /// Polls each page with the state and key-value store the previous poll
+    /// left, as the host commits them; the plugin must ask only for recorded
+    /// requests, return the posts each page expects, and never return a post
+    /// twice.
+    fn walk(&self, pages: &[RecordedPage]) -> Result<Walked, Stop> {
+        let mut account = self.account.clone();
         let mut state = String::new();
         let mut seen = BTreeSet::new();
-        let mut posts = Vec::new();
+        let mut walked = Walked::default();
         for (n, page) in (1..).zip(pages) {
-            let result = self.poll(Script::Recorded(page.responses.clone()), &state);
+            self.network.play(Script::Recorded(page.responses.clone()));
+            let result = self.plugin.poll(&account, &state);
             let unmatched = self.network.unmatched();
             let unmatched = if unmatched.is_empty() {
                 String::new()
@@ -301,12 +354,12 @@ impl Run<'_> {
                     unmatched.join(", ")
                 )
             };
-            let page_posts = match result {
-                Ok(out) if unmatched.is_empty() => out.value,
-                Ok(_) => {
-                    return Err(Stop::Other(format!(
-                        "page {n}: poll with state {}{unmatched}",
-                        shown(&state)
+            let out = match result {
+                Ok(out) if unmatched.is_empty() => out,
+                Ok(out) => {
+                    return Err(Stop::Other(with_logs(
+                        format!("page {n}: poll with state {}{unmatched}", shown(&state)),
+                        &out.logs,
                     )));
                 }
                 Err(e) => {
@@ -321,24 +374,30 @@ impl Run<'_> {
                     });
                 }
             };
+            let page_posts = &out.value;
             if let Some(want) = page.posts
                 && page_posts.posts.len() != want
             {
-                return Err(Stop::Other(format!(
-                    "page {n}: {} posts, the recording expects {want}",
-                    page_posts.posts.len()
+                return Err(Stop::Other(with_logs(
+                    format!(
+                        "page {n}: {} posts, the recording expects {want}",
+                        page_posts.posts.len()
+                    ),
+                    &out.logs,
                 )));
             }
             if let Some(again) = page_posts.posts.iter().find(|p| !seen.insert(p.external_id.clone())) {
-                return Err(Stop::Other(format!(
-                    "page {n}: post `{}` was returned before",
-                    again.external_id
+                return Err(Stop::Other(with_logs(
+                    format!("page {n}: post `{}` was returned before", again.external_id),
+                    &out.logs,
                 )));
             }
-            state = page_posts.state;
-            posts.extend(page_posts.posts);
+            walked.kv_writes += out.kv_changes.len();
+            account.apply_kv(out.kv_changes);
+            state = out.value.state;
+            walked.posts.extend(out.value.posts);
         }
-        Ok(posts)
+        Ok(walked)
     }
 
     /// What the host checks later, at commit, or not at all: times, handles.
@@ -406,6 +465,252 @@ impl Run<'_> {
                     failure(&e)
                 )),
             },
+        }
+    }
+}
+
+/// A webhook answer the network takes as accepted.
+fn accepted(status: u16) -> bool {
+    (200..300).contains(&status)
+}
+
+impl Run<'_> {
+    /// Each recorded call answered as recorded; then each signed one again
+    /// with its body altered and without its signature, both refused.
+    fn webhooks(&self, claimed: bool, calls: &[WebhookCall]) -> [Check; 2] {
+        if !claimed {
+            let result = self.unclaimed_webhook();
+            return [WEBHOOK_CALLS, WEBHOOK_FORGED].map(|name| Check::new(name, result.clone()));
+        }
+        if calls.is_empty() {
+            let why = "no recorded webhook calls: add [[webhook]] entries to conformance/conformance.toml (docs/plugin-authors.md, \"Conformance\")";
+            return [WEBHOOK_CALLS, WEBHOOK_FORGED].map(|name| Check::skip(name, why));
+        }
+        let answered = calls
+            .iter()
+            .enumerate()
+            .try_fold(0, |posts, (i, call)| Ok(posts + self.webhook(i + 1, call)?))
+            .map(|posts| Some(format!("{} calls, {posts} posts", calls.len())));
+        let signed: Vec<_> = calls.iter().enumerate().filter(|(_, c)| c.sign.is_some()).collect();
+        let forged = if signed.is_empty() {
+            Check::skip(
+                WEBHOOK_FORGED,
+                "no recorded webhook call is signed: give one a `sign` table (header, secret, prefix, encoding)",
+            )
+        } else {
+            let result = signed
+                .iter()
+                .try_for_each(|(i, call)| self.forged(i + 1, call))
+                .map(|()| Some(format!("{} signed calls, each altered and unsigned", signed.len())));
+            Check::new(WEBHOOK_FORGED, result)
+        };
+        [Check::new(WEBHOOK_CALLS, answered), forged]
+    }
+
+    /// A channel without webhooks must take no posts from a call to one.
+    fn unclaimed_webhook(&self) -> Result<Option<String>, String> {
+        let request = WebhookRequest {
+            method: "POST".into(),
+            path: "/".into(),
+            query: String::new(),
+            headers: Vec::new(),
+            body: br#"{"text":"a post nobody signed"}"#.to_vec(),
+        };
+        match self.call_webhook(&request) {
+            Ok(out) if !out.value.posts.is_empty() => Err(with_logs(
+                format!(
+                    "describe does not claim `webhook`, yet a call gave {} posts",
+                    out.value.posts.len()
+                ),
+                &out.logs,
+            )),
+            Ok(out) => Ok(Some(format!(
+                "not claimed; a call was answered {} with no posts",
+                out.value.response.status
+            ))),
+            Err(e) => Ok(Some(format!("not claimed; a call was refused: {}", e.reason))),
+        }
+    }
+
+    fn call_webhook(&self, request: &WebhookRequest) -> Result<CallOutput<WebhookResult>, CallError> {
+        // A webhook call makes no request of its own in any recorded flow.
+        self.network.play(Script::Recorded(Vec::new()));
+        self.plugin.handle_webhook(&self.account, request)
+    }
+
+    /// Webhook call `n` answered as recorded; the number of posts it gave.
+    fn webhook(&self, n: usize, call: &WebhookCall) -> Result<usize, String> {
+        let request = call
+            .signed(&self.account)
+            .map_err(|why| format!("webhook {n}: {why}"))?;
+        let out = self
+            .call_webhook(&request)
+            .map_err(|e| format!("webhook {n}: {}", failure(&e)))?;
+        let result = &out.value;
+        let status = result.response.status;
+        let problem = match (call.status, &call.contains) {
+            (Some(want), _) if status != want => Some(format!("answered {status}, the recording expects {want}")),
+            (None, _) if !accepted(status) => Some(format!("answered {status}, the recording expects a 2xx")),
+            (_, Some(text)) if !String::from_utf8_lossy(&result.response.body).contains(text.as_str()) => {
+                Some(format!(
+                    "the answer {} does not contain `{text}`",
+                    shown(&String::from_utf8_lossy(&result.response.body))
+                ))
+            }
+            _ => match call.posts {
+                Some(want) if result.posts.len() != want => Some(format!(
+                    "gave {} posts, the recording expects {want}",
+                    result.posts.len()
+                )),
+                _ => None,
+            },
+        };
+        match problem {
+            Some(why) => Err(with_logs(format!("webhook {n}: {why}"), &out.logs)),
+            None => Ok(result.posts.len()),
+        }
+    }
+
+    /// Signed call `n` with one byte of its body changed, then without its
+    /// signature header: each must be refused (a 4xx answer or an error) and
+    /// give no posts.
+    fn forged(&self, n: usize, call: &WebhookCall) -> Result<(), String> {
+        let Some(sign) = &call.sign else { return Ok(()) };
+        let signed = call
+            .signed(&self.account)
+            .map_err(|why| format!("webhook {n}: {why}"))?;
+        let mut altered = signed.clone();
+        match altered.body.last_mut() {
+            Some(byte) => *byte ^= 0x01,
+            None => altered.body.push(b' '),
+        }
+        let mut unsigned = signed;
+        unsigned.headers.retain(|h| !h.name.eq_ignore_ascii_case(&sign.header));
+        for (what, request) in [("with its body altered", altered), ("without its signature", unsigned)] {
+            match self.call_webhook(&request) {
+                Err(e) if e.plugin_error().is_some() => {}
+                Err(e) => {
+                    return Err(format!(
+                        "webhook {n} {what}: the host stopped the call: {}",
+                        failure(&e)
+                    ));
+                }
+                Ok(out) if !out.value.posts.is_empty() => {
+                    return Err(with_logs(
+                        format!("webhook {n} {what} gave {} posts", out.value.posts.len()),
+                        &out.logs,
+                    ));
+                }
+                Ok(out) if !(400..500).contains(&out.value.response.status) => {
+                    return Err(with_logs(
+                        format!(
+                            "webhook {n} {what} was answered {}, not refused with a 4xx",
+                            out.value.response.status
+                        ),
+                        &out.logs,
+                    ));
+                }
+                Ok(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The recorded messages of one kind (`SEND_REPLY`: those with a reply
+    /// target, `SEND_DIRECT`: those with a recipient), each sent against its
+    /// recorded answers.
+    fn sends(&self, name: &'static str, claimed: bool, calls: &[SendCall]) -> Check {
+        let (capability, field) = if name == SEND_REPLY {
+            ("reply", "reply-to")
+        } else {
+            ("direct-message", "recipient")
+        };
+        if !claimed {
+            return Check::new(name, self.unclaimed_send(name, capability));
+        }
+        let of_kind: Vec<(usize, &SendCall)> = (1..)
+            .zip(calls)
+            .filter(|(_, c)| {
+                if name == SEND_REPLY {
+                    c.message.in_reply_to.is_some()
+                } else {
+                    c.message.recipient.is_some()
+                }
+            })
+            .collect();
+        if of_kind.is_empty() {
+            return Check::skip(
+                name,
+                format!("no recorded [[send]] with `{field}` in conformance/conformance.toml"),
+            );
+        }
+        let result = of_kind
+            .iter()
+            .try_for_each(|(n, call)| self.send(*n, call))
+            .map(|()| Some(format!("{} messages", of_kind.len())));
+        Check::new(name, result)
+    }
+
+    /// A channel that does not claim `capability` must refuse such a message
+    /// with its own error, without a request.
+    fn unclaimed_send(&self, name: &str, capability: &str) -> Result<Option<String>, String> {
+        let reply = name == SEND_REPLY;
+        let message = Outbound {
+            text: "a message nobody should publish".into(),
+            in_reply_to: reply.then(|| ReplyTarget {
+                external_id: "1".into(),
+                author_handle: "someone".into(),
+                thread_id: None,
+            }),
+            recipient: (!reply).then(|| "someone".into()),
+        };
+        self.network.play(Script::Recorded(Vec::new()));
+        let before = self.network.seen().len();
+        let result = self.plugin.send(&self.account, &message);
+        let requests = self.network.seen().len() - before;
+        match result {
+            Ok(out) => Err(with_logs(
+                format!(
+                    "describe does not claim `{capability}`, yet send reported `{}` as sent",
+                    out.value.external_id
+                ),
+                &out.logs,
+            )),
+            Err(_) if requests > 0 => Err(format!(
+                "describe does not claim `{capability}`, yet send made {requests} requests before it failed"
+            )),
+            Err(e) if e.plugin_error().is_some() => Ok(Some(format!("not claimed; refused: {}", e.reason))),
+            Err(e) => Err(format!(
+                "describe does not claim `{capability}`; send should refuse with its own error, but the host stopped it: {}",
+                failure(&e)
+            )),
+        }
+    }
+
+    fn send(&self, n: usize, call: &SendCall) -> Result<(), String> {
+        self.network.play(Script::Recorded(call.responses.clone()));
+        let result = self.plugin.send(&self.account, &call.message);
+        let unmatched = self.network.unmatched();
+        let out = result.map_err(|e| format!("send {n}: {}", failure(&e)))?;
+        let problem = if !unmatched.is_empty() {
+            Some(format!(
+                "requests no recorded response matches: {}",
+                unmatched.join(", ")
+            ))
+        } else if out.value.external_id.trim().is_empty() {
+            Some("reported an empty external id".to_string())
+        } else {
+            match &call.external_id {
+                Some(want) if *want != out.value.external_id => Some(format!(
+                    "reported external id `{}`, the recording expects `{want}`",
+                    out.value.external_id
+                )),
+                _ => None,
+            }
+        };
+        match problem {
+            Some(why) => Err(with_logs(format!("send {n}: {why}"), &out.logs)),
+            None => Ok(()),
         }
     }
 }

@@ -5,19 +5,19 @@
 
 pub mod analyzer;
 pub mod channel;
-mod fixtures;
 pub mod format;
-mod network;
+pub mod record;
 
 use std::fmt;
 use std::sync::Arc;
 
-pub use fixtures::{FILE as FIXTURES_FILE, FixtureError, Fixtures, RecordedPage};
-pub use network::Recorded;
+pub use crate::runtime::fixtures::{FILE as FIXTURES_FILE, FixtureError, Fixtures, RecordedPage};
+pub use crate::runtime::replay::Recorded;
 
 use crate::plugins::Manifest;
+use crate::runtime::replay::Replay;
+use crate::runtime::types::LogLine;
 use crate::runtime::{LoadError, Plugin, Runtime, RuntimeOptions};
-use network::Network;
 
 /// The first check of every run.
 pub const LOADS: &str = "loads in the host";
@@ -117,7 +117,7 @@ impl fmt::Display for Report {
 /// Runs the suite of the plugin's kind. Fails only when the runtime cannot
 /// start; a plugin that does not load is a failed [`LOADS`] check.
 pub fn run(manifest: Manifest, wasm: &[u8], fixtures: &Fixtures) -> Result<Report, LoadError> {
-    let network = Arc::new(Network::default());
+    let network = Arc::new(Replay::default());
     let runtime = Runtime::new(RuntimeOptions {
         transport: network.clone(),
         ..RuntimeOptions::default()
@@ -137,9 +137,13 @@ pub fn run(manifest: Manifest, wasm: &[u8], fixtures: &Fixtures) -> Result<Repor
 
 /// Why a call failed, with the last lines the plugin logged before it did.
 fn failure(e: &crate::runtime::CallError) -> String {
+    with_logs(e.reason.to_string(), &e.logs)
+}
+
+/// `why`, followed by the last lines the plugin logged.
+fn with_logs(mut why: String, logs: &[LogLine]) -> String {
     const SHOWN: usize = 10;
-    let mut why = e.reason.to_string();
-    for line in &e.logs[e.logs.len().saturating_sub(SHOWN)..] {
+    for line in &logs[logs.len().saturating_sub(SHOWN)..] {
         let level = format!("{:?}", line.level).to_lowercase();
         why.push_str(&format!("\n      plugin log, {level}: {}", line.message));
     }

@@ -8,6 +8,7 @@ mod load;
 mod package;
 mod permissions;
 pub mod registry;
+pub mod schema;
 pub mod signing;
 pub mod trust;
 

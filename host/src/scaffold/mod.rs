@@ -180,9 +180,17 @@ pub fn create(options: &Options) -> Result<Vec<&'static str>, ScaffoldError> {
     }
     let api =
         semver::Version::parse(WIT_VERSION).map_or_else(|_| "^1.0".into(), |v| format!("^{}.{}", v.major, v.minor));
+    // For editors that check TOML against a JSON Schema (`#:schema` is Taplo's directive).
+    let schema = sdk.join("plugin.schema.json").to_string_lossy().into_owned();
     let sdk = toml::Value::String(sdk.to_string_lossy().into_owned()).to_string();
     let crate_name = name.replace('-', "_");
-    let vars = [("name", name), ("crate", &crate_name), ("api", &api), ("sdk", &sdk)];
+    let vars = [
+        ("name", name),
+        ("crate", &crate_name),
+        ("api", &api),
+        ("sdk", &sdk),
+        ("schema", &schema),
+    ];
     let templates = match options.kind {
         PluginKind::Analyzer => ANALYZER,
         PluginKind::Channel => CHANNEL,
@@ -276,9 +284,16 @@ mod tests {
                 "sdk/src/lib.rs",
                 "sandbox/src/lib.rs",
                 "wit/v1/worlds.wit",
+                "sdk/plugin.schema.json",
             ] {
                 assert!(dir.join(VENDORED).join(file).is_file(), "{file}");
             }
+            // The manifest names the vendored schema, for editors.
+            let manifest = std::fs::read_to_string(dir.join("plugin.toml")).unwrap();
+            assert!(
+                manifest.starts_with("#:schema socialcrm-sdk/sdk/plugin.schema.json\n"),
+                "{manifest}"
+            );
             let sdk_cargo = std::fs::read_to_string(dir.join("socialcrm-sdk/sdk/Cargo.toml")).unwrap();
             assert!(!sdk_cargo.contains("workspace"), "standalone:\n{sdk_cargo}");
             assert!(dir.join("Cargo.lock").is_file());

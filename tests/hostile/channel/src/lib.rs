@@ -154,7 +154,8 @@ impl Connector for Hostile {
     fn describe() -> Descriptor {
         Descriptor {
             network: "hostile".into(),
-            capabilities: Capabilities::POLL,
+            // Takes webhook calls without checking any signature (handle_webhook).
+            capabilities: Capabilities::POLL | Capabilities::WEBHOOK,
             // Lies about plugin.toml: `mode` is no secret there, `extra` is
             // not declared, `target` and `password` are left out.
             config_fields: vec![
