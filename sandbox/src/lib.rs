@@ -45,6 +45,7 @@ pub use egress::{EgressCall, EgressSink};
 pub use error::{CallError, FailReason, LoadError};
 pub use http::{Credential, HttpPolicy, NetworkTransport, RequestRecord, SecretFill, Transport};
 pub use limits::{Limits, MemoryLimitExceeded};
+pub use redact::redact;
 pub use spec::SandboxSpec;
 pub use state::{KvChanges, VerifiedFields};
 

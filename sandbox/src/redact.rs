@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 const MIN_SECRET_LEN: usize = 4;
 
 /// `text` with each value of `secrets` replaced by `[secret NAME]`.
-pub(crate) fn redact<'a>(text: &'a str, secrets: &BTreeMap<String, String>) -> Cow<'a, str> {
+pub fn redact<'a>(text: &'a str, secrets: &BTreeMap<String, String>) -> Cow<'a, str> {
     let mut out = Cow::Borrowed(text);
     for (name, value) in secrets {
         if value.len() >= MIN_SECRET_LEN && out.contains(value.as_str()) {

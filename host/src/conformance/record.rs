@@ -17,7 +17,8 @@ use crate::runtime::http::{HttpRequest, HttpResponse, SendOptions, TransportFutu
 use crate::runtime::replay::Recorded;
 use crate::runtime::{Account, CallError, ChannelPlugin, Transport};
 
-/// What a secret value is written as.
+/// What the account's secrets and token fields are written as (secret values
+/// found elsewhere become `[secret NAME]`, as in logs).
 const PLACEHOLDER: &str = "recorded-secret";
 /// Response headers never written: they carry sessions or credentials.
 const DROPPED_HEADERS: [&str; 3] = ["set-cookie", "authorization", "proxy-authorization"];
@@ -147,12 +148,7 @@ fn redacted(mut recorded: Recorded, secrets: &BTreeMap<String, String>) -> Recor
 }
 
 fn without_secrets(text: &str, secrets: &BTreeMap<String, String>) -> String {
-    secrets
-        .values()
-        .filter(|v| !v.is_empty())
-        .fold(text.to_string(), |text, value| {
-            text.replace(value.as_str(), PLACEHOLDER)
-        })
+    crate::runtime::redact(text, secrets).into_owned()
 }
 
 /// Replaces the string values of token-like fields, at any depth.
@@ -206,7 +202,7 @@ mod tests {
         for gone in ["k3y-value-1", "at-9", "rt-9", "_session"] {
             assert!(!written.contains(gone), "{gone} in {written}");
         }
-        assert_eq!(out.query.as_deref(), Some("key=recorded-secret&page=2"));
+        assert_eq!(out.query.as_deref(), Some("key=[secret api-key]&page=2"));
         assert_eq!(out.response.headers["retry-after"], "3");
         let json: Value = serde_json::from_slice(&out.response.body).unwrap();
         assert_eq!(json["user"]["name"], "ann");
