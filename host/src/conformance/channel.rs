@@ -87,8 +87,8 @@ pub(super) fn run(plugin: &ChannelPlugin, manifest: &Manifest, network: &Replay,
         );
     }
     checks.extend(run.webhooks(claims.webhook, &fixtures.webhooks));
-    checks.push(run.sends(SEND_REPLY, claims.reply, &fixtures.sends));
-    checks.push(run.sends(SEND_DIRECT, claims.direct_message, &fixtures.sends));
+    checks.push(run.sends(Message::Reply, claims.reply, &fixtures.sends));
+    checks.push(run.sends(Message::Direct, claims.direct_message, &fixtures.sends));
     checks
 }
 
@@ -469,6 +469,57 @@ impl Run<'_> {
     }
 }
 
+/// The kinds of message `send` is checked with.
+#[derive(Clone, Copy)]
+enum Message {
+    Reply,
+    Direct,
+}
+
+impl Message {
+    fn check(self) -> &'static str {
+        match self {
+            Message::Reply => SEND_REPLY,
+            Message::Direct => SEND_DIRECT,
+        }
+    }
+
+    fn capability(self) -> &'static str {
+        match self {
+            Message::Reply => "reply",
+            Message::Direct => "direct-message",
+        }
+    }
+
+    /// The fixture's field that makes a `[[send]]` of this kind.
+    fn field(self) -> &'static str {
+        match self {
+            Message::Reply => "reply-to",
+            Message::Direct => "recipient",
+        }
+    }
+
+    fn is(self, message: &Outbound) -> bool {
+        match self {
+            Message::Reply => message.in_reply_to.is_some(),
+            Message::Direct => message.recipient.is_some(),
+        }
+    }
+
+    /// A message of this kind that a channel without the capability must refuse.
+    fn probe(self) -> Outbound {
+        Outbound {
+            text: "a message nobody should publish".into(),
+            in_reply_to: matches!(self, Message::Reply).then(|| ReplyTarget {
+                external_id: "1".into(),
+                author_handle: "someone".into(),
+                thread_id: None,
+            }),
+            recipient: matches!(self, Message::Direct).then(|| "someone".into()),
+        }
+    }
+}
+
 /// A webhook answer the network takes as accepted.
 fn accepted(status: u16) -> bool {
     (200..300).contains(&status)
@@ -616,32 +667,20 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// The recorded messages of one kind (`SEND_REPLY`: those with a reply
-    /// target, `SEND_DIRECT`: those with a recipient), each sent against its
-    /// recorded answers.
-    fn sends(&self, name: &'static str, claimed: bool, calls: &[SendCall]) -> Check {
-        let (capability, field) = if name == SEND_REPLY {
-            ("reply", "reply-to")
-        } else {
-            ("direct-message", "recipient")
-        };
+    /// The recorded messages of one kind, each sent against its recorded answers.
+    fn sends(&self, kind: Message, claimed: bool, calls: &[SendCall]) -> Check {
+        let name = kind.check();
         if !claimed {
-            return Check::new(name, self.unclaimed_send(name, capability));
+            return Check::new(name, self.unclaimed_send(kind));
         }
-        let of_kind: Vec<(usize, &SendCall)> = (1..)
-            .zip(calls)
-            .filter(|(_, c)| {
-                if name == SEND_REPLY {
-                    c.message.in_reply_to.is_some()
-                } else {
-                    c.message.recipient.is_some()
-                }
-            })
-            .collect();
+        let of_kind: Vec<(usize, &SendCall)> = (1..).zip(calls).filter(|(_, c)| kind.is(&c.message)).collect();
         if of_kind.is_empty() {
             return Check::skip(
                 name,
-                format!("no recorded [[send]] with `{field}` in conformance/conformance.toml"),
+                format!(
+                    "no recorded [[send]] with `{}` in conformance/conformance.toml",
+                    kind.field()
+                ),
             );
         }
         let result = of_kind
@@ -651,19 +690,11 @@ impl Run<'_> {
         Check::new(name, result)
     }
 
-    /// A channel that does not claim `capability` must refuse such a message
-    /// with its own error, without a request.
-    fn unclaimed_send(&self, name: &str, capability: &str) -> Result<Option<String>, String> {
-        let reply = name == SEND_REPLY;
-        let message = Outbound {
-            text: "a message nobody should publish".into(),
-            in_reply_to: reply.then(|| ReplyTarget {
-                external_id: "1".into(),
-                author_handle: "someone".into(),
-                thread_id: None,
-            }),
-            recipient: (!reply).then(|| "someone".into()),
-        };
+    /// A channel that does not claim the kind's capability must refuse such
+    /// a message with its own error, without a request.
+    fn unclaimed_send(&self, kind: Message) -> Result<Option<String>, String> {
+        let capability = kind.capability();
+        let message = kind.probe();
         self.network.play(Script::Recorded(Vec::new()));
         let before = self.network.seen().len();
         let result = self.plugin.send(&self.account, &message);
