@@ -22,6 +22,7 @@ pub struct ApiError {
 /// The body of every error response.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
+    #[schema(inline)]
     error: ErrorDetail,
 }
 

@@ -66,6 +66,7 @@ struct TrendParams {
     /// Only posts by identities linked to contacts who bought this product.
     product: Option<String>,
     /// `day` (default, UTC days) or `week` (ISO weeks from Monday).
+    #[param(inline)]
     bucket: Option<Bucket>,
     /// Start, Unix ms; default 30 days (12 weeks by week) before `until`.
     since: Option<i64>,
