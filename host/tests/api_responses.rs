@@ -246,8 +246,9 @@ async fn responses_over_http() {
             (approved["status"].as_str(), approved["approved_by"].as_str()),
             (Some("sent"), Some("ben"))
         );
+        // No body at all: the reason is optional, and so is the body that carries it.
         let (status, body) = s
-            .call(Method::POST, &format!("/responses/{id}/reject"), "ben", Some(json!({})))
+            .call(Method::POST, &format!("/responses/{id}/reject"), "ben", None)
             .await;
         assert_eq!((status, code(&body)), (409, "conflict"));
         let (_, withdrawn) = s

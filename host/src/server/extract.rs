@@ -1,7 +1,7 @@
 //! axum's `Json`, `Query` and `Path` extractors with their rejections turned
 //! into the API's error body. `Json` also serializes responses.
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Request};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -17,8 +17,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+        let axum::Json(value) = <axum::Json<T> as FromRequest<S>>::from_request(req, state).await?;
         Ok(Json(value))
+    }
+}
+
+/// An optional body: none when the request has no `Content-Type`.
+impl<S: Send + Sync, T: DeserializeOwned> OptionalFromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, ApiError> {
+        let value = <axum::Json<T> as OptionalFromRequest<S>>::from_request(req, state).await?;
+        Ok(value.map(|axum::Json(v)| Json(v)))
     }
 }
 

@@ -216,16 +216,18 @@ struct Rejection {
     reason: Option<String>,
 }
 
-/// Rejects a pending response (its author may, to withdraw it): it is never sent.
+/// Rejects a pending response (its author may, to withdraw it): it is never
+/// sent. The body, with a reason, is optional.
 #[utoipa::path(post, path = "/responses/{id}/reject", tag = "responses", params(("id" = i64, Path, description = "Response id")),
-    request_body = Rejection, responses((status = 200, description = "The rejected response", body = Response)))]
+    request_body = Option<Rejection>, responses((status = 200, description = "The rejected response", body = Response)))]
 async fn reject(
     auth: Auth<Agent>,
     State(app): State<App>,
     Path(id): Path<i64>,
-    Json(r): Json<Rejection>,
+    body: Option<Json<Rejection>>,
 ) -> Result<Json<Response>, ApiError> {
-    let rejected = responses::reject(app.db(), id, auth.name(), r.reason.as_deref())
+    let reason = body.and_then(|Json(r)| r.reason);
+    let rejected = responses::reject(app.db(), id, auth.name(), reason.as_deref())
         .await
         .map_err(error)?;
     Ok(Json(rejected))
