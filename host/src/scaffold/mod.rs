@@ -276,6 +276,8 @@ mod tests {
                 "sdk/src/lib.rs",
                 "sandbox/src/lib.rs",
                 "wit/v1/worlds.wit",
+                "wit/v1/deps/http/http.wit",
+                "wit/v1/deps/io/io.wit",
             ] {
                 assert!(dir.join(VENDORED).join(file).is_file(), "{file}");
             }
