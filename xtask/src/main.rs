@@ -229,19 +229,22 @@ fn componentize_py() -> anyhow::Result<PathBuf> {
     Ok(tool)
 }
 
-/// The newest modification time of the files under `dir`.
+/// The newest modification time of the files under `dir` (Python's caches aside).
 fn newest(dir: &Path) -> std::io::Result<std::time::SystemTime> {
-    let mut newest = std::time::SystemTime::UNIX_EPOCH;
+    let mut latest = std::time::SystemTime::UNIX_EPOCH;
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
+        if entry.file_name() == "__pycache__" {
+            continue;
+        }
         let modified = if entry.file_type()?.is_dir() {
             newest(&entry.path())?
         } else {
             entry.metadata()?.modified()?
         };
-        newest = newest.max(modified);
+        latest = latest.max(modified);
     }
-    Ok(newest)
+    Ok(latest)
 }
 
 /// Builds each Python plugin into target/plugins/NAME (plugin.toml,
@@ -252,6 +255,10 @@ fn build_python_plugins() -> anyhow::Result<PathBuf> {
     let plugins = root().join("target/plugins");
     for &(name, dir, world) in PYTHON_PLUGINS {
         let src = root().join(dir);
+        // The plugin's own unit tests, in plain CPython (no host needed).
+        let mut unit = Command::new(tool.with_file_name("python"));
+        unit.current_dir(&src).args(["-B", "-m", "unittest", "--quiet"]);
+        run(unit).with_context(|| format!("the unit tests of {dir}"))?;
         let out = plugins.join(name);
         let wasm = out.join("plugin.wasm");
         let sources = newest(&src)?.max(newest(&root().join("wit/v1"))?);
