@@ -16,6 +16,14 @@ pub(crate) mod channel {
         // Exports are called with `call_async`, so that a call's deadline
         // also bounds what the guest waits on in host calls (clocks, HTTP).
         exports: { default: async },
+        // The world names `wasi:http/outgoing-handler`; the host serves it
+        // (and what it uses) with wasmtime's own implementations, so these
+        // are their bindings, not new ones.
+        with: {
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+        },
     });
 }
 

@@ -203,7 +203,14 @@ fn linker(engine: &Engine, world: World) -> wasmtime::Result<Linker<CallState>> 
     match world {
         World::Channel => {
             wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-            bindings::channel::Channel::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
+            // Interface by interface: the world's own `add_to_linker` would
+            // link `wasi:http` a second time.
+            use bindings::channel::socialcrm::plugin::{kv, log, signing, types, verification};
+            types::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
+            log::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
+            kv::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
+            signing::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
+            verification::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
         }
         World::Analyzer => {
             bindings::analyzer::Analyzer::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;

@@ -208,6 +208,9 @@ impl Manifest {
                 );
             }
         }
+        if let Some(why) = self.credential.as_ref().and_then(Credential::problem) {
+            return field("credential", why);
+        }
         for secret in self.credential_secrets() {
             if !self.config.iter().any(|f| f.name == secret && f.secret) {
                 return field(
@@ -307,6 +310,32 @@ limits = { memory-bytes = 33554432 }
                 secret: "access-token".into()
             })
         );
+    }
+
+    #[test]
+    fn a_headers_credential_names_its_headers_and_their_secrets() {
+        let discourse = MASTODON
+            .replace(
+                r#"credential = { scheme = "bearer", secret = "access-token" }"#,
+                r#"credential = { scheme = "headers", headers = { "Api-Key" = "api-key", "Api-Username" = "api-username" } }"#,
+            )
+            .replace(
+                r#"{ name = "access-token", required = true, secret = true },"#,
+                r#"{ name = "api-key", secret = true }, { name = "api-username", secret = true },"#,
+            );
+        let m = Manifest::parse(&discourse).unwrap();
+        let credential = m.credential.unwrap();
+        assert_eq!(credential.secrets(), ["api-key", "api-username"]);
+        let err = |text: String| Manifest::parse(&text).unwrap_err().to_string();
+        let not_secret = discourse.replace(
+            r#"{ name = "api-username", secret = true }"#,
+            r#"{ name = "api-username" }"#,
+        );
+        assert!(err(not_secret).contains("secret `api-username` is not a config field with `secret = true`"));
+        let empty = discourse.replace(r#""Api-Key" = "api-key", "Api-Username" = "api-username""#, "");
+        assert!(err(empty).contains("`headers` must name 1 to 8 headers"));
+        let twice = discourse.replace(r#""Api-Username""#, r#""api-key""#);
+        assert!(err(twice).contains("field `credential`: header `api-key` is named twice"));
     }
 
     #[test]

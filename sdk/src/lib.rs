@@ -59,6 +59,14 @@ pub mod __private {
             with: {
                 "socialcrm:plugin/types@1.2.0": crate::__private::analyzer_world::socialcrm::plugin::types,
                 "socialcrm:plugin/log@1.2.0": crate::__private::analyzer_world::socialcrm::plugin::log,
+                // The world names wasi:http; `http` uses the `wasi` crate's
+                // bindings of it, so these map there instead of making a second set.
+                "wasi:http/types@0.2.12": ::wasi::http::types,
+                "wasi:http/outgoing-handler@0.2.12": ::wasi::http::outgoing_handler,
+                "wasi:io/error@0.2.12": ::wasi::io::error,
+                "wasi:io/poll@0.2.12": ::wasi::io::poll,
+                "wasi:io/streams@0.2.12": ::wasi::io::streams,
+                "wasi:clocks/monotonic-clock@0.2.12": ::wasi::clocks::monotonic_clock,
             },
         });
     }

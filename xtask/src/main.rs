@@ -12,7 +12,8 @@ usage: cargo xtask <command>
 commands:
   build-plugins   build the first-party plugins and test fixtures for wasm32-wasip2
                   and assemble target/plugins/NAME/{plugin.toml,plugin.wasm}
-  test            build-plugins, then cargo fmt --check, clippy -D warnings, and every test
+  test            build-plugins and the Python plugins, then cargo fmt --check, clippy -D warnings,
+                  and every test
   demo            build-plugins, then run `socialcrm demo` (SQLite, bundled plugins, a demo network)
   python-example  build the Python example analyzer with componentize-py (from PyPI, into a
                   virtual environment under target/) and test that it installs and runs
@@ -160,6 +161,7 @@ fn build_plugins() -> anyhow::Result<()> {
 
 fn test() -> anyhow::Result<()> {
     build_plugins()?;
+    let python = build_python_plugins()?;
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);
     run(fmt).context("formatting differs: run `cargo fmt --all`")?;
@@ -170,7 +172,11 @@ fn test() -> anyhow::Result<()> {
     let skips = root().join("target/test-skips.txt");
     let _ = std::fs::remove_file(&skips);
     let mut tests = cargo();
-    tests.args(["test", "--workspace"]).env("SOCIALCRM_TEST_SKIPS", &skips);
+    tests
+        .args(["test", "--workspace"])
+        .env("SOCIALCRM_TEST_SKIPS", &skips)
+        // The tests of the Python plugins run here; they skip only elsewhere.
+        .env("SOCIALCRM_PYTHON_PLUGINS", &python);
     let result = run(tests);
     report_skips(&skips);
     result
@@ -199,21 +205,99 @@ fn demo(args: &[String]) -> anyhow::Result<()> {
     run(demo)
 }
 
-/// componentize-py's version: the example's bindings follow its code generator.
+/// componentize-py's version: the Python plugins' bindings follow its code generator.
 const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
 
-fn python_example() -> anyhow::Result<()> {
-    let target = root().join("target");
-    let venv = target.join("python-example-venv");
+/// Plugins written in Python: (name, directory, world). Built by `test`.
+const PYTHON_PLUGINS: &[(&str, &str, &str)] = &[("discourse", "plugins/discourse", "channel")];
+
+/// componentize-py in a virtual environment under target/ (installed from
+/// PyPI on first use, then reused): the path of its executable.
+fn componentize_py() -> anyhow::Result<PathBuf> {
+    let venv = root().join("target/python-venv");
     let tool = venv.join("bin/componentize-py");
-    if !tool.exists() {
+    let pinned = venv.join(COMPONENTIZE_PY);
+    if !tool.exists() || !pinned.exists() {
         let mut create = Command::new("python3");
         create.arg("-m").arg("venv").arg(&venv);
         run(create).context("creating a Python virtual environment (needs python3 with venv)")?;
         let mut install = Command::new(venv.join("bin/pip"));
         install.args(["install", "--quiet", COMPONENTIZE_PY]);
-        run(install)?;
+        run(install).context("installing componentize-py from PyPI")?;
+        std::fs::write(&pinned, "")?;
     }
+    Ok(tool)
+}
+
+/// The newest modification time of the files under `dir` (Python's caches aside).
+fn newest(dir: &Path) -> std::io::Result<std::time::SystemTime> {
+    let mut latest = std::time::SystemTime::UNIX_EPOCH;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_name() == "__pycache__" {
+            continue;
+        }
+        let modified = if entry.file_type()?.is_dir() {
+            newest(&entry.path())?
+        } else {
+            entry.metadata()?.modified()?
+        };
+        latest = latest.max(modified);
+    }
+    Ok(latest)
+}
+
+/// Builds each Python plugin into target/plugins/NAME (plugin.toml,
+/// plugin.wasm, conformance/) unless it is newer than its sources and the
+/// WIT; returns target/plugins.
+fn build_python_plugins() -> anyhow::Result<PathBuf> {
+    let tool = componentize_py()?;
+    let plugins = root().join("target/plugins");
+    for &(name, dir, world) in PYTHON_PLUGINS {
+        let src = root().join(dir);
+        // The plugin's own unit tests, in plain CPython (no host needed).
+        let mut unit = Command::new(tool.with_file_name("python"));
+        unit.current_dir(&src).args(["-B", "-m", "unittest", "--quiet"]);
+        run(unit).with_context(|| format!("the unit tests of {dir}"))?;
+        let out = plugins.join(name);
+        let wasm = out.join("plugin.wasm");
+        let sources = newest(&src)?.max(newest(&root().join("wit/v1"))?);
+        let built = std::fs::metadata(&wasm).and_then(|m| m.modified()).ok();
+        if built.is_none_or(|b| b < sources) {
+            std::fs::create_dir_all(&out)?;
+            let start = std::time::Instant::now();
+            let mut build = Command::new(&tool);
+            build
+                .current_dir(&src)
+                .arg("-d")
+                .arg(root().join("wit/v1"))
+                .args(["-w", world, "componentize", "app", "-o"])
+                .arg(&wasm);
+            run(build)?;
+            let size = std::fs::metadata(&wasm)?.len();
+            eprintln!(
+                "xtask: {name}: componentized in {:.1} s, {:.1} MB",
+                start.elapsed().as_secs_f64(),
+                size as f64 / 1e6
+            );
+        }
+        std::fs::copy(src.join("plugin.toml"), out.join("plugin.toml"))?;
+        let copied = out.join("conformance");
+        if copied.exists() {
+            std::fs::remove_dir_all(&copied)?;
+        }
+        std::fs::create_dir(&copied)?;
+        for file in std::fs::read_dir(src.join("conformance"))? {
+            let file = file?;
+            std::fs::copy(file.path(), copied.join(file.file_name()))?;
+        }
+    }
+    Ok(plugins)
+}
+
+fn python_example() -> anyhow::Result<()> {
+    let target = root().join("target");
+    let tool = componentize_py()?;
     let src = root().join("plugins/examples/python-questions");
     let out = target.join("plugins/python-questions");
     std::fs::create_dir_all(&out)?;

@@ -34,10 +34,7 @@ impl Permissions {
         let channel = manifest.kind == PluginKind::Channel;
         Permissions {
             allowed_hosts: manifest.allowed_hosts.clone(),
-            credential: manifest
-                .credential
-                .as_ref()
-                .map(|c| format!("{} from {}", c.scheme(), c.secrets().join(" and "))),
+            credential: manifest.credential.as_ref().map(|c| c.describe()),
             secrets: manifest
                 .config
                 .iter()
@@ -163,5 +160,31 @@ limits = { memory-bytes = 16777216 }
             )
         });
         assert_eq!(base.widened_by(&basic), ["credential: basic from token and token"]);
+    }
+
+    #[test]
+    fn another_header_set_is_a_widening() {
+        let headers = |set: &str| {
+            permissions(|m| {
+                m.replace(
+                    r#"credential = { scheme = "bearer", secret = "token" }"#,
+                    &format!(r#"credential = {{ scheme = "headers", headers = {{ {set} }} }}"#),
+                )
+                .replace(
+                    r#"{ name = "token", secret = true },"#,
+                    r#"{ name = "token", secret = true }, { name = "user", secret = true },"#,
+                )
+            })
+        };
+        let two = headers(r#""Api-Key" = "token", "Api-Username" = "user""#);
+        assert!(two.widened_by(&two).is_empty());
+        // The same secrets sent under another header name.
+        let renamed = headers(r#""Api-Key" = "token", "X-Forward-To" = "user""#);
+        assert_eq!(
+            two.widened_by(&renamed),
+            ["credential: headers `Api-Key` from token and `X-Forward-To` from user"]
+        );
+        let fewer = headers(r#""Api-Key" = "token""#);
+        assert_eq!(two.widened_by(&fewer), ["credential: headers `Api-Key` from token"]);
     }
 }

@@ -285,6 +285,8 @@ mod tests {
                 "sandbox/src/lib.rs",
                 "wit/v1/worlds.wit",
                 "sdk/plugin.schema.json",
+                "wit/v1/deps/http/http.wit",
+                "wit/v1/deps/io/io.wit",
             ] {
                 assert!(dir.join(VENDORED).join(file).is_file(), "{file}");
             }

@@ -34,7 +34,13 @@ pub enum Credential {
     Basic { username: String, password: String },
     /// A header of its own, e.g. `X-Api-Key: <secret>`.
     Header { name: String, secret: String },
+    /// Several headers, each from its own secret (Discourse's `Api-Key` and
+    /// `Api-Username`): header name -> secret name.
+    Headers { headers: BTreeMap<String, String> },
 }
+
+/// The most headers a `headers` credential may carry.
+pub const MAX_CREDENTIAL_HEADERS: usize = 8;
 
 impl Credential {
     /// The scheme's name, as the manifest writes it.
@@ -43,7 +49,55 @@ impl Credential {
             Credential::Bearer { .. } => "bearer",
             Credential::Basic { .. } => "basic",
             Credential::Header { .. } => "header",
+            Credential::Headers { .. } => "headers",
         }
+    }
+
+    /// The scheme and what makes it, as an admin consents to it: a different
+    /// header set is a different description, so an upgrade that changes it
+    /// asks again.
+    pub fn describe(&self) -> String {
+        match self {
+            Credential::Headers { headers } => {
+                let each: Vec<String> = headers.iter().map(|(h, s)| format!("`{h}` from {s}")).collect();
+                format!("headers {}", each.join(" and "))
+            }
+            Credential::Header { name, secret } => format!("header `{name}` from {secret}"),
+            other => format!("{} from {}", other.scheme(), other.secrets().join(" and ")),
+        }
+    }
+
+    /// Why the credential cannot be attached as written; `None` when it can.
+    pub fn problem(&self) -> Option<String> {
+        let names: Vec<&str> = match self {
+            Credential::Bearer { .. } | Credential::Basic { .. } => return None,
+            Credential::Header { name, .. } => vec![name],
+            Credential::Headers { headers } => {
+                if headers.is_empty() || headers.len() > MAX_CREDENTIAL_HEADERS {
+                    return Some(format!("`headers` must name 1 to {MAX_CREDENTIAL_HEADERS} headers"));
+                }
+                headers.keys().map(String::as_str).collect()
+            }
+        };
+        let mut seen = Vec::new();
+        for name in names {
+            let Ok(parsed) = HeaderName::try_from(name) else {
+                return Some(format!("`{name}` is not a valid header name"));
+            };
+            if DEFAULT_FORBIDDEN_HEADERS.contains(&parsed)
+                || parsed.as_str() == FILL_SECRETS_HEADER
+                || parsed == http::header::CONTENT_LENGTH
+                || parsed == http::header::TRANSFER_ENCODING
+            {
+                return Some(format!("`{name}` is a header the host sets itself"));
+            }
+            // Header names are case-insensitive: `Api-Key` and `api-key` are one.
+            if seen.contains(&parsed) {
+                return Some(format!("header `{name}` is named twice"));
+            }
+            seen.push(parsed);
+        }
+        None
     }
 
     /// The names of the secrets the credential is made of.
@@ -51,31 +105,47 @@ impl Credential {
         match self {
             Credential::Bearer { secret } | Credential::Header { secret, .. } => vec![secret],
             Credential::Basic { username, password } => vec![username, password],
+            Credential::Headers { headers } => headers.values().map(String::as_str).collect(),
         }
     }
 
-    fn header_name(&self) -> Option<HeaderName> {
+    /// The headers that carry the credential: the guest may set none of them.
+    fn header_names(&self) -> Vec<HeaderName> {
         match self {
-            Credential::Bearer { .. } | Credential::Basic { .. } => Some(http::header::AUTHORIZATION),
-            Credential::Header { name, .. } => HeaderName::try_from(name.as_str()).ok(),
+            Credential::Bearer { .. } | Credential::Basic { .. } => vec![http::header::AUTHORIZATION],
+            Credential::Header { name, .. } => HeaderName::try_from(name.as_str()).into_iter().collect(),
+            Credential::Headers { headers } => headers
+                .keys()
+                .filter_map(|name| HeaderName::try_from(name.as_str()).ok())
+                .collect(),
         }
     }
 
-    fn header_value(&self, secrets: &BTreeMap<String, String>) -> Result<HeaderValue, String> {
+    /// Every header of the credential with its value.
+    fn headers(&self, secrets: &BTreeMap<String, String>) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
         let get = |name: &String| {
             secrets
                 .get(name)
                 .ok_or_else(|| format!("the account has no secret `{name}`"))
         };
-        let value = match self {
-            Credential::Bearer { secret } => format!("Bearer {}", get(secret)?),
+        let value =
+            |v: String| HeaderValue::try_from(v).map_err(|_| "the credential is not a valid header value".to_string());
+        let name = |n: &str| HeaderName::try_from(n).map_err(|_| format!("`{n}` is not a valid header name"));
+        Ok(match self {
+            Credential::Bearer { secret } => {
+                vec![(http::header::AUTHORIZATION, value(format!("Bearer {}", get(secret)?))?)]
+            }
             Credential::Basic { username, password } => {
                 let pair = format!("{}:{}", get(username)?, get(password)?);
-                format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
+                let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+                vec![(http::header::AUTHORIZATION, value(format!("Basic {encoded}"))?)]
             }
-            Credential::Header { secret, .. } => get(secret)?.clone(),
-        };
-        HeaderValue::try_from(value).map_err(|_| "the credential is not a valid header value".to_string())
+            Credential::Header { name: n, secret } => vec![(name(n)?, value(get(secret)?.clone())?)],
+            Credential::Headers { headers } => headers
+                .iter()
+                .map(|(n, secret)| Ok((name(n)?, value(get(secret)?.clone())?)))
+                .collect::<Result<_, String>>()?,
+        })
     }
 }
 
@@ -165,9 +235,14 @@ impl OutgoingHooks {
 
 impl WasiHttpHooks for OutgoingHooks {
     fn forbidden_header_filter(&mut self) -> ForbiddenHeaderFilter {
-        // The guest may not set the header that carries the credential.
-        let credential = self.policy.credential.as_ref().and_then(Credential::header_name);
-        Arc::new(move |name| DEFAULT_FORBIDDEN_HEADERS.contains(name) || credential.as_ref() == Some(name))
+        // The guest may not set a header that carries the credential.
+        let credential = self
+            .policy
+            .credential
+            .as_ref()
+            .map(Credential::header_names)
+            .unwrap_or_default();
+        Arc::new(move |name| DEFAULT_FORBIDDEN_HEADERS.contains(name) || credential.contains(name))
     }
 
     fn send_request(
@@ -351,10 +426,12 @@ fn prepare(
             filled.insert(n.to_string(), secret.clone());
         }
     }
-    if let Some(credential) = &policy.credential
-        && let Some(name) = credential.header_name()
-    {
-        headers.insert(name, credential.header_value(&policy.secrets)?);
+    if let Some(credential) = &policy.credential {
+        // `insert` replaces every value of the name: a header the plugin
+        // managed to set under a credential's name never goes out.
+        for (name, value) in credential.headers(&policy.secrets)? {
+            headers.insert(name, value);
+        }
     }
     if !body.is_empty() || headers.contains_key(http::header::CONTENT_LENGTH) {
         headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
@@ -542,14 +619,103 @@ mod tests {
 
     #[test]
     fn credential_values() {
+        let one = |c: &Credential| c.headers(&secrets()).unwrap()[0].1.clone();
         let bearer = Credential::Bearer { secret: "token".into() };
-        assert_eq!(bearer.header_value(&secrets()).unwrap(), "Bearer t0k");
+        assert_eq!(one(&bearer), "Bearer t0k");
         let basic = Credential::Basic {
             username: "token".into(),
             password: "password".into(),
         };
-        assert_eq!(basic.header_value(&secrets()).unwrap(), "Basic dDBrOmh1bnRlcjI=");
+        assert_eq!(one(&basic), "Basic dDBrOmh1bnRlcjI=");
         let missing = Credential::Bearer { secret: "other".into() };
-        assert!(missing.header_value(&secrets()).is_err());
+        assert!(missing.headers(&secrets()).is_err());
+        let partly = Credential::Headers {
+            headers: [
+                ("Api-Key".into(), "token".into()),
+                ("Api-Username".into(), "other".into()),
+            ]
+            .into(),
+        };
+        assert_eq!(
+            partly.headers(&secrets()).unwrap_err(),
+            "the account has no secret `other`"
+        );
+    }
+
+    fn two_headers() -> Credential {
+        Credential::Headers {
+            headers: [
+                ("Api-Key".into(), "token".into()),
+                ("Api-Username".into(), "password".into()),
+            ]
+            .into(),
+        }
+    }
+
+    #[test]
+    fn every_header_of_the_credential_is_attached_over_the_plugins_own() {
+        let (parts, ()) = http::Request::builder()
+            .uri("https://api.example/posts.json")
+            .header("api-username", "system")
+            .header("Api-Key", "guessed")
+            .header("accept", "application/json")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let policy = HttpPolicy {
+            credential: Some(two_headers()),
+            ..policy()
+        };
+        let (sent, _) = prepare(parts, Bytes::new(), &policy).unwrap();
+        let all =
+            |name: &str| -> Vec<&str> { sent.headers.get_all(name).iter().map(|v| v.to_str().unwrap()).collect() };
+        assert_eq!(all("api-key"), ["t0k"], "only the host's value goes out");
+        assert_eq!(all("api-username"), ["hunter2"]);
+        assert_eq!(all("accept"), ["application/json"]);
+    }
+
+    #[test]
+    fn the_plugin_may_set_none_of_the_credential_headers() {
+        let mut hooks = OutgoingHooks {
+            policy: Arc::new(HttpPolicy {
+                credential: Some(two_headers()),
+                ..HttpPolicy::default()
+            }),
+            limits: Limits::default(),
+            transport: Arc::new(crate::NetworkTransport),
+            records: Arc::default(),
+            sent: 0,
+            received: Arc::default(),
+        };
+        let forbidden = hooks.forbidden_header_filter();
+        for name in ["api-key", "api-username", "host"] {
+            assert!(forbidden(&HeaderName::from_static(name)), "{name}");
+        }
+        assert!(!forbidden(&HeaderName::from_static("accept")));
+    }
+
+    #[test]
+    fn a_credential_names_valid_distinct_headers() {
+        let headers = |names: &[&str]| Credential::Headers {
+            headers: names.iter().map(|n| (n.to_string(), "token".to_string())).collect(),
+        };
+        assert_eq!(two_headers().problem(), None);
+        for (names, why) in [
+            (&[][..], "`headers` must name 1 to 8 headers"),
+            (&["Api-Key", "api-key"], "is named twice"),
+            (&["bad header"], "is not a valid header name"),
+            (&["Host"], "a header the host sets itself"),
+            (&[FILL_SECRETS_HEADER], "a header the host sets itself"),
+        ] {
+            let problem = headers(names).problem().unwrap_or_default();
+            assert!(problem.contains(why), "{names:?}: {problem}");
+        }
+        let nine: Vec<String> = (0..9).map(|i| format!("x-h{i}")).collect();
+        let nine: Vec<&str> = nine.iter().map(String::as_str).collect();
+        assert!(headers(&nine).problem().is_some());
+        assert_eq!(
+            two_headers().describe(),
+            "headers `Api-Key` from token and `Api-Username` from password"
+        );
     }
 }

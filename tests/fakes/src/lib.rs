@@ -4,6 +4,7 @@
 //! network (`host/src/demo/network/`).
 
 pub mod bluesky;
+pub mod discourse;
 pub mod mastodon;
 pub mod meta;
 pub mod reddit;
@@ -11,6 +12,7 @@ mod server;
 mod util;
 pub mod x;
 
+pub use discourse::FakeDiscourse;
 pub use mastodon::{Dataset, FakeMastodon, Fault};
 pub use reddit::FakeReddit;
 pub use server::{RecordedRequest, Server};
