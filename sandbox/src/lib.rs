@@ -38,7 +38,7 @@ use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
 
 pub use analyzer::AnalyzerPlugin;
-pub use cache::sha256_hex;
+pub use cache::{private_dir, sha256_hex};
 pub use call::CallOutput;
 pub use channel::{Account, ChannelPlugin};
 pub use egress::{EgressCall, EgressSink};

@@ -69,8 +69,9 @@ impl Default for Harness {
 impl Harness {
     pub fn new() -> Harness {
         let transport = Arc::new(Replay::default());
-        // Compiled components are cached across tests and runs (keyed by digest).
-        let cache_dir = Some(std::env::temp_dir().join("socialcrm-testkit-cache"));
+        // Compiled components are cached across tests and runs (keyed by
+        // digest), in a directory only this user can write to.
+        let cache_dir = socialcrm_sandbox::private_dir(std::env::temp_dir().join("socialcrm-testkit-cache"));
         let runtime = Runtime::new(RuntimeOptions {
             transport: transport.clone(),
             cache_dir,

@@ -74,7 +74,7 @@ impl Global {
 
     fn plugin_runtime(&self) -> anyhow::Result<Runtime> {
         Runtime::new(RuntimeOptions {
-            cache_dir: Some(self.data_dir.join("cache")),
+            cache_dir: crate::runtime::private_dir(self.data_dir.join("cache")),
             ..RuntimeOptions::default()
         })
         .context("starting the plugin runtime")

@@ -120,6 +120,8 @@ pub fn run(manifest: Manifest, wasm: &[u8], fixtures: &Fixtures) -> Result<Repor
     let network = Arc::new(Replay::default());
     let runtime = Runtime::new(RuntimeOptions {
         transport: network.clone(),
+        // Repeated runs (an author's, the tests') compile each component once.
+        cache_dir: crate::runtime::private_dir(std::env::temp_dir().join("socialcrm-conformance-cache")),
         ..RuntimeOptions::default()
     })?;
     let kind = manifest.kind.name();
