@@ -171,7 +171,7 @@ async fn search_install_outdated_and_upgrade_from_an_index() {
             ),
             (NAME, "1.1.0".to_string(), &None)
         );
-        assert_eq!(found[0].release.permissions.sees.is_empty(), false);
+        assert!(!found[0].release.permissions.sees.is_empty());
         assert!(
             catalog::search(&db, &catalog, Some("nothing like it"))
                 .await

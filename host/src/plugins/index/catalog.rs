@@ -26,13 +26,13 @@ impl Spec {
         let (name, version) = match text.split_once('@') {
             Some((name, version)) => {
                 let version = Version::parse(version)
-                    .map_err(|e| IndexError::Url(format!("`{text}`: version `{version}`: {e}")))?;
+                    .map_err(|e| IndexError::Invalid(format!("`{text}`: version `{version}`: {e}")))?;
                 (name, Some(version))
             }
             None => (text, None),
         };
         if name.is_empty() {
-            return Err(IndexError::Url(format!("`{text}`: a plugin name is missing")));
+            return Err(IndexError::Invalid(format!("`{text}`: a plugin name is missing")));
         }
         Ok(Spec {
             name: name.to_string(),
@@ -219,7 +219,7 @@ pub fn resolve(mut catalog: Catalog, spec: &Spec) -> Result<Offer, IndexError> {
         });
     };
     let url = source.url.join(&release.url).map_err(|e| {
-        IndexError::Url(format!(
+        IndexError::Invalid(format!(
             "{} {}: package URL `{}`: {e}",
             spec.name, release.version, release.url
         ))

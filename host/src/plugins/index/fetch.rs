@@ -38,9 +38,9 @@ impl Default for FetchLimits {
 
 /// Checks that `url` is an absolute http or https URL.
 pub fn parse_url(url: &str) -> Result<Url, IndexError> {
-    let parsed = Url::parse(url).map_err(|e| IndexError::Url(format!("`{url}`: {e}")))?;
+    let parsed = Url::parse(url).map_err(|e| IndexError::Invalid(format!("`{url}`: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(IndexError::Url(format!(
+        return Err(IndexError::Invalid(format!(
             "`{url}`: an index is fetched over http or https"
         )));
     }

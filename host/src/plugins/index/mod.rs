@@ -20,7 +20,7 @@ use super::signing::KeyError;
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
     #[error("{0}")]
-    Url(String),
+    Invalid(String),
     #[error("fetching {url}: {reason}")]
     Fetch { url: String, reason: String },
     #[error("{index}: not a plugin index: {reason}")]

@@ -36,7 +36,7 @@ fn source(row: IndexRow) -> Result<Source, IndexError> {
 /// Configures index `name` at `url`, whose index files `key` must sign.
 pub async fn add(db: &Db, name: &str, url: &str, key: &PublicKey, actor: &str) -> Result<Source, IndexError> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err(IndexError::Url(format!(
+        return Err(IndexError::Invalid(format!(
             "index name `{name}`: use letters, digits, `-` and `_`"
         )));
     }

@@ -122,7 +122,7 @@ fn index_error(e: IndexError) -> ApiError {
         | IndexError::UnknownIndex(_)
         | IndexError::NotFound { .. }
         | IndexError::NoVersion { .. } => ApiError::not_found(e.to_string()),
-        IndexError::Url(_) => ApiError::bad_request(e.to_string()),
+        IndexError::Invalid(_) => ApiError::bad_request(e.to_string()),
         IndexError::Fetch { .. } => ApiError::new(StatusCode::BAD_GATEWAY, "index-unavailable", e.to_string()),
         IndexError::Db(e) => e.into(),
         _ => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "refused", e.to_string()),
