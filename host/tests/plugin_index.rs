@@ -383,11 +383,14 @@ fn publish_refuses_another_package_under_a_published_version() {
     let (packages_dir, files) = packages(&["1.0.0"]);
     let dir = tempfile::tempdir().unwrap();
     let key = SigningKey::generate("idx").unwrap();
-    let first = publish::publish(dir.path(), &files[0], &key, Some("https://plugins.example/")).unwrap();
+    let published = publish::publish(dir.path(), &files[0], &key, Some("https://plugins.example/")).unwrap();
+    assert!(!published.unchanged && published.name == NAME);
+    let first = published.release;
     assert_eq!(first.url, "https://plugins.example/compat-channel-1.0.0.scpkg");
     let index = std::fs::read(dir.path().join("index.json")).unwrap();
     // The same package again changes nothing.
-    assert_eq!(publish::publish(dir.path(), &files[0], &key, None).unwrap(), first);
+    let again = publish::publish(dir.path(), &files[0], &key, None).unwrap();
+    assert!(again.unchanged && again.release == first);
     assert_eq!(std::fs::read(dir.path().join("index.json")).unwrap(), index);
 
     let mut other = Package::read(&files[0]).unwrap();

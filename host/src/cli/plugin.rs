@@ -217,10 +217,16 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             base_url,
         } => {
             let key = SigningKey::read(&key)?;
-            let release = publish::publish(&index, &package, &key, base_url.as_deref())?;
+            let published = publish::publish(&index, &package, &key, base_url.as_deref())?;
+            let release = &published.release;
             println!(
-                "published {} {} in {} ({}, sha256 {})",
-                Package::read(&package)?.manifest.name,
+                "{} {} {} in {} ({}, sha256 {})",
+                if published.unchanged {
+                    "already published, unchanged:"
+                } else {
+                    "published"
+                },
+                published.name,
                 release.version,
                 index.join(publish::INDEX_FILE).display(),
                 release.url,

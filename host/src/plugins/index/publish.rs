@@ -12,6 +12,15 @@ use crate::store::now_ms;
 
 pub const INDEX_FILE: &str = "index.json";
 
+/// What `publish` did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Published {
+    pub name: String,
+    pub release: Release,
+    /// The same package was already published: nothing changed.
+    pub unchanged: bool,
+}
+
 /// Publishes the package file `package_path` in index directory `dir`,
 /// signing the index with `key`; package URLs are `base_url`/FILE, or the
 /// file name (relative to the index) without one. Publishing the same
@@ -22,7 +31,7 @@ pub fn publish(
     package_path: &Path,
     key: &SigningKey,
     base_url: Option<&str>,
-) -> Result<Release, IndexError> {
+) -> Result<Published, IndexError> {
     let io = |what: &Path, e: std::io::Error| IndexError::Io(format!("{}: {e}", what.display()));
     let bytes = std::fs::read(package_path).map_err(|e| io(package_path, e))?;
     let shown = package_path.display().to_string();
@@ -51,7 +60,11 @@ pub fn publish(
         .and_then(|p| p.versions.iter().find(|r| r.version == m.version))
     {
         if published.sha256 == sha256 {
-            return Ok(published.clone());
+            return Ok(Published {
+                name: m.name.clone(),
+                release: published.clone(),
+                unchanged: true,
+            });
         }
         return Err(IndexError::Republish {
             name: m.name.clone(),
@@ -118,7 +131,11 @@ pub fn publish(
     // Strictly newer than the index it replaces, so hosts take it as newer.
     index.generated_at = now_ms().max(index.generated_at + 1);
     write_atomically(&index_path, &index.seal(key)?)?;
-    Ok(release)
+    Ok(Published {
+        name: m.name.clone(),
+        release,
+        unchanged: false,
+    })
 }
 
 /// Writes through a temporary file, so a reader never sees half a file.
