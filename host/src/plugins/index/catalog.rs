@@ -10,7 +10,7 @@ use super::fetch::{self, FetchLimits};
 use super::sources::{self, Source};
 use super::{Index, IndexError, IndexPlugin, Release};
 use crate::plugins::registry;
-use crate::plugins::{Package, Permissions, PluginKind};
+use crate::plugins::{Package, PluginKind};
 use crate::runtime::{WIT_VERSION, sha256_hex};
 use crate::store::Db;
 
@@ -148,12 +148,6 @@ pub struct Offer {
     pub name: String,
     pub release: Release,
     pub url: Url,
-}
-
-impl Offer {
-    pub fn permissions(&self) -> &Permissions {
-        &self.release.permissions
-    }
 }
 
 /// The release `spec` names: its version, or the newest this host can run;
