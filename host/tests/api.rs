@@ -299,6 +299,7 @@ async fn the_openapi_document_describes_every_route_the_router_answers() {
         let admin_only = [
             "/tokens",
             "/plugins",
+            "/plugin-index",
             "/channels",
             "/imports",
             "/audit",
@@ -319,6 +320,7 @@ async fn the_openapi_document_describes_every_route_the_router_answers() {
                     admin && method != reqwest::Method::GET
                         || path == "/api/v1/audit"
                         || path == "/api/v1/tokens"
+                        || path == "/api/v1/plugin-index"
                         || path.ends_with("/egress"),
                     "agent {method} {path}: {status} {body}"
                 );

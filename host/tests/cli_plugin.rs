@@ -140,3 +140,118 @@ fn a_bundled_plugins_name_is_taken_only_on_purpose() {
     let (ok, out) = run(&["plugin", "install", &package, "--replace-bundled"]);
     assert!(ok && out.contains("installed compat-channel 1.0.0"), "{out}");
 }
+
+/// A directory served over loopback HTTP on `runtime`, as a static file server would.
+fn serve_dir(runtime: &tokio::runtime::Runtime, dir: &Path) -> socialcrm_fakes::Server {
+    use axum::http::{StatusCode, Uri};
+    use axum::response::IntoResponse;
+    let root = dir.to_path_buf();
+    let (server, ()) = runtime
+        .block_on(socialcrm_fakes::Server::start("index", move |_| {
+            let app = axum::Router::new().fallback(move |uri: Uri| {
+                let root = root.clone();
+                async move {
+                    match std::fs::read(root.join(uri.path().trim_start_matches('/'))) {
+                        Ok(bytes) => (StatusCode::OK, bytes).into_response(),
+                        Err(_) => StatusCode::NOT_FOUND.into_response(),
+                    }
+                }
+            });
+            Ok((app, ()))
+        }))
+        .unwrap();
+    server
+}
+
+#[test]
+fn publish_to_an_index_then_search_install_and_outdated() {
+    let plugin = common::plugin_dir("tests/compat/channel-1.0");
+    let work = tempfile::tempdir().unwrap();
+    let (data, w) = (work.path().join("data"), work.path());
+    let run = |args: &[&str]| socialcrm(&data, args);
+    let path = |name: &str| w.join(name).display().to_string();
+    let site = w.join("site");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = serve_dir(&runtime, &site);
+    let index_url = format!("{}/index.json", server.base_url());
+
+    let (ok, out) = run(&["plugin", "keygen", "acme-index", "--out", &path("")]);
+    assert!(ok, "{out}");
+    let (ok, out) = run(&[
+        "plugin",
+        "pack",
+        &plugin.path().display().to_string(),
+        "--out",
+        &path(""),
+    ]);
+    assert!(ok, "{out}");
+    let site_arg = site.display().to_string();
+    let publish = |package: &str| {
+        run(&[
+            "plugin",
+            "publish",
+            package,
+            "--index",
+            &site_arg,
+            "--key",
+            &path("acme-index.key"),
+        ])
+    };
+    let (ok, out) = publish(&path("compat-channel-1.0.0.scpkg"));
+    assert!(ok && out.contains("published compat-channel 1.0.0"), "{out}");
+
+    let (ok, out) = run(&["plugin", "search"]);
+    assert!(!ok && out.contains("no plugin index is configured"), "{out}");
+    let (ok, out) = run(&[
+        "plugin",
+        "index",
+        "add",
+        "acme",
+        &index_url,
+        "--key",
+        &path("acme-index.pub"),
+    ]);
+    assert!(ok && out.contains("added index acme"), "{out}");
+    let (ok, out) = run(&["plugin", "index", "list"]);
+    assert!(ok && out.contains(&index_url), "{out}");
+
+    let (ok, out) = run(&["plugin", "search", "compat"]);
+    assert!(
+        ok && out.contains("compat-channel") && out.contains("1.0.0") && out.contains("acme"),
+        "{out}"
+    );
+    let (ok, out) = run(&["plugin", "install", "compat-channel@9.0.0"]);
+    assert!(!ok && out.contains("published versions: 1.0.0"), "{out}");
+    let (ok, out) = run(&["plugin", "install", "compat-channel@1.0.0"]);
+    assert!(ok && out.contains("installed compat-channel 1.0.0 (unsigned"), "{out}");
+
+    // A newer version, published: outdated says so, upgrade takes it.
+    let manifest = std::fs::read_to_string(plugin.path().join("plugin.toml")).unwrap();
+    std::fs::write(
+        plugin.path().join("plugin.toml"),
+        manifest.replace("version = \"1.0.0\"", "version = \"1.1.0\""),
+    )
+    .unwrap();
+    let (ok, out) = run(&[
+        "plugin",
+        "pack",
+        &plugin.path().display().to_string(),
+        "--out",
+        &path(""),
+    ]);
+    assert!(ok, "{out}");
+    let (ok, out) = publish(&path("compat-channel-1.1.0.scpkg"));
+    assert!(ok, "{out}");
+    let (ok, out) = run(&["plugin", "outdated"]);
+    assert!(ok && out.contains("compat-channel 1.0.0 -> 1.1.0"), "{out}");
+    let (ok, out) = run(&["plugin", "upgrade", "compat-channel"]);
+    assert!(ok && out.contains("upgraded to compat-channel 1.1.0"), "{out}");
+    let (ok, out) = run(&["plugin", "outdated"]);
+    assert!(ok && out.contains("up to date"), "{out}");
+
+    let (ok, out) = run(&["plugin", "index", "remove", "acme"]);
+    assert!(ok, "{out}");
+    let (ok, out) = run(&["plugin", "index", "list"]);
+    assert!(ok && !out.contains("acme"), "{out}");
+    drop(server);
+}

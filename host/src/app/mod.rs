@@ -6,6 +6,8 @@
 
 mod plugins;
 
+pub use plugins::FromIndexError;
+
 use crate::ingest::Ingest;
 use crate::runtime::Runtime;
 use crate::secrets::SecretBox;

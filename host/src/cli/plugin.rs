@@ -8,6 +8,8 @@ use anyhow::Context;
 use clap::Subcommand;
 
 use super::{Global, plugin_dev};
+use crate::plugins::index::catalog::{self, Catalog};
+use crate::plugins::index::{FetchLimits, Spec, publish, sources};
 use crate::plugins::registry::{self, Installed};
 use crate::plugins::signing::{PublicKey, SigningKey};
 use crate::plugins::{Package, trust, world_wit};
@@ -18,6 +20,11 @@ use crate::store::Db;
 ///
 /// Examples:
 ///   socialcrm plugin install acme-1.0.0.scpkg
+///   socialcrm plugin index add acme https://plugins.acme.example/index.json --key acme-index.pub
+///   socialcrm plugin search mastodon
+///   socialcrm plugin install acme@1.0.0
+///   socialcrm plugin outdated
+///   socialcrm plugin publish acme-1.0.0.scpkg --index site/ --key acme-index.key
 ///   socialcrm plugin list
 ///   socialcrm plugin inspect acme
 ///   socialcrm plugin upgrade acme-1.1.0.scpkg
@@ -36,10 +43,16 @@ pub struct Args {
 
 #[derive(Subcommand)]
 enum PluginCommand {
-    /// Install a package (.scpkg): checked (manifest, API version, component,
-    /// imports, signature policy) before anything is stored.
+    /// Install a package (.scpkg), or NAME[@VERSION] from the configured
+    /// indexes (the newest version this host runs unless VERSION is given):
+    /// checked (index signature, package digest, manifest, API version,
+    /// component, imports, signature policy) before anything is stored.
     Install {
-        package: PathBuf,
+        /// A package file, or NAME[@VERSION] when no such file exists.
+        package: String,
+        /// Resolve NAME from this index only.
+        #[arg(long)]
+        index: Option<String>,
         /// Install under a bundled plugin's name, replacing the bundled plugin
         /// for every account that uses that name.
         #[arg(long)]
@@ -61,7 +74,38 @@ enum PluginCommand {
     /// every channel that uses it; the previous version is kept. A version
     /// that may do more (hosts, secrets, credential, limits, signer) waits for
     /// `plugin approve`, and the active version keeps running.
-    Upgrade { package: PathBuf },
+    Upgrade {
+        /// A package file, or NAME[@VERSION] from the indexes when no such file exists.
+        package: String,
+        /// Resolve NAME from this index only.
+        #[arg(long)]
+        index: Option<String>,
+    },
+    /// Plugins the configured indexes offer whose name, description or
+    /// network contains TERM (all without one): the newest version this host
+    /// runs, and whether it is installed.
+    Search { term: Option<String> },
+    /// Installed plugins that an index offers a newer version of.
+    Outdated,
+    /// Add a package to an index directory (DIR/index.json plus the package
+    /// files) and sign the index again; serve DIR with any static file server.
+    Publish {
+        package: PathBuf,
+        /// The index directory (created when missing).
+        #[arg(long)]
+        index: PathBuf,
+        /// The index's signing key (made with `plugin keygen`).
+        #[arg(long)]
+        key: PathBuf,
+        /// Where DIR is served, for absolute package URLs (default: relative to the index).
+        #[arg(long)]
+        base_url: Option<String>,
+    },
+    /// Manage the plugin indexes `search` and `install NAME` use.
+    Index {
+        #[command(subcommand)]
+        action: IndexAction,
+    },
     /// Grant what a version awaiting approval may do beyond the active one,
     /// and make it active once its `check` passes on every channel.
     Approve { name: String, version: String },
@@ -118,6 +162,22 @@ enum TrustAction {
     },
 }
 
+#[derive(Subcommand)]
+enum IndexAction {
+    /// Use the index at URL, whose index file KEY.pub (a `plugin keygen` public key) must sign.
+    Add {
+        name: String,
+        url: String,
+        #[arg(long)]
+        key: PathBuf,
+    },
+    List,
+    /// Stop using an index; plugins installed from it stay.
+    Remove {
+        name: String,
+    },
+}
+
 fn read_package(path: &Path) -> anyhow::Result<Package> {
     Ok(Package::read(path)?)
 }
@@ -151,6 +211,30 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        PluginCommand::Publish {
+            package,
+            index,
+            key,
+            base_url,
+        } => {
+            let key = SigningKey::read(&key)?;
+            let published = publish::publish(&index, &package, &key, base_url.as_deref())?;
+            let release = &published.release;
+            println!(
+                "{} {} {} in {} ({}, sha256 {})",
+                if published.unchanged {
+                    "already published, unchanged:"
+                } else {
+                    "published"
+                },
+                published.name,
+                release.version,
+                index.join(publish::INDEX_FILE).display(),
+                release.url,
+                release.sha256
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         PluginCommand::Sign { package, key } => {
             let key = SigningKey::read(&key)?;
             let mut pkg = read_package(&package)?;
@@ -176,20 +260,42 @@ async fn admin(global: &Global, db: &Db, command: PluginCommand) -> anyhow::Resu
     match command {
         PluginCommand::Install {
             package,
+            index,
             replace_bundled,
             allow_wide_hosts,
         } => {
-            let package = read_package(&package)?;
             let allow = registry::Allow {
                 replace_bundled,
                 wide_hosts: allow_wide_hosts,
             };
-            let installed = global.bare_app(db)?.install_plugin(&package, allow, &actor).await?;
+            let app = global.bare_app(db)?;
+            let installed = match from_index(&package)? {
+                None => {
+                    app.install_plugin(&read_package(Path::new(&package))?, allow, &actor)
+                        .await?
+                }
+                Some(spec) => {
+                    let limits = FetchLimits::default();
+                    let (offer, installed) = app
+                        .install_from_index(&spec, index.as_deref(), allow, &limits, &actor)
+                        .await?;
+                    println!("from index `{}`: {}", offer.index, offer.url);
+                    installed
+                }
+            };
             println!("installed {}", summary(&installed));
         }
-        PluginCommand::Upgrade { package } => {
-            let package = read_package(&package)?;
-            let installed = global.bare_app(db)?.upgrade_plugin(&package, &actor).await?;
+        PluginCommand::Upgrade { package, index } => {
+            let app = global.bare_app(db)?;
+            let installed = match from_index(&package)? {
+                None => app.upgrade_plugin(&read_package(Path::new(&package))?, &actor).await?,
+                Some(spec) => {
+                    let limits = FetchLimits::default();
+                    let (offer, installed) = app.upgrade_from_index(&spec, index.as_deref(), &limits, &actor).await?;
+                    println!("from index `{}`: {}", offer.index, offer.url);
+                    installed
+                }
+            };
             if installed.active {
                 println!("upgraded to {}", summary(&installed));
             } else {
@@ -267,6 +373,74 @@ async fn admin(global: &Global, db: &Db, command: PluginCommand) -> anyhow::Resu
                 println!("no longer trusting key {} ({})", key.key_id, key.name);
             }
         },
+        PluginCommand::Search { term } => {
+            let catalog = Catalog::fetch(db, None, &FetchLimits::default()).await?;
+            warn_refused(&catalog);
+            let found = catalog::search(db, &catalog, term.as_deref()).await?;
+            if found.is_empty() {
+                println!("no plugin found");
+            }
+            for a in found {
+                let state = match (&a.installed, a.outdated) {
+                    (Some(v), true) => format!("installed {v}, outdated"),
+                    (Some(v), false) => format!("installed {v}"),
+                    (None, _) => String::new(),
+                };
+                println!(
+                    "{:<20} {:<10} {:<9} {:<12} {:<24} {}",
+                    a.name,
+                    a.release.version,
+                    format!("{:?}", a.kind).to_lowercase(),
+                    a.index,
+                    state,
+                    a.description
+                );
+                println!("    hosts: {}", list_or_none(&a.release.permissions.allowed_hosts));
+            }
+        }
+        PluginCommand::Outdated => {
+            let catalog = Catalog::fetch(db, None, &FetchLimits::default()).await?;
+            warn_refused(&catalog);
+            let outdated: Vec<_> = catalog::search(db, &catalog, None)
+                .await?
+                .into_iter()
+                .filter(|a| a.outdated)
+                .collect();
+            if outdated.is_empty() {
+                println!("every installed plugin is up to date with the indexes");
+            }
+            for a in outdated {
+                println!(
+                    "{} {} -> {} (index `{}`): socialcrm plugin upgrade {}@{}",
+                    a.name,
+                    a.installed.as_deref().unwrap_or_default(),
+                    a.release.version,
+                    a.index,
+                    a.name,
+                    a.release.version
+                );
+            }
+        }
+        PluginCommand::Index { action } => match action {
+            IndexAction::Add { name, url, key } => {
+                let source = sources::add(db, &name, &url, &PublicKey::read(&key)?, &actor).await?;
+                println!(
+                    "added index {} at {} (key {})",
+                    source.name,
+                    source.url,
+                    source.key.id()
+                );
+            }
+            IndexAction::List => {
+                for s in sources::list(db).await? {
+                    println!("{:<16} {}  key {} ({})", s.name, s.url, s.key.id(), s.key.name);
+                }
+            }
+            IndexAction::Remove { name } => {
+                let source = sources::remove(db, &name, &actor).await?;
+                println!("removed index {} ({})", source.name, source.url);
+            }
+        },
         PluginCommand::Policy { require_signatures } => {
             if let Some(required) = require_signatures {
                 trust::set_require_signatures(db, required, &actor).await?;
@@ -275,11 +449,31 @@ async fn admin(global: &Global, db: &Db, command: PluginCommand) -> anyhow::Resu
         }
         // Handled by `run` without a database.
         PluginCommand::Pack { .. }
+        | PluginCommand::Publish { .. }
         | PluginCommand::Keygen { .. }
         | PluginCommand::Sign { .. }
         | PluginCommand::Dev(_) => {}
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The index spec in an `install`/`upgrade` argument that is not a file.
+fn from_index(argument: &str) -> anyhow::Result<Option<Spec>> {
+    let path = Path::new(argument);
+    if path.is_file() {
+        return Ok(None);
+    }
+    if argument.ends_with(".scpkg") || argument.contains(std::path::MAIN_SEPARATOR) {
+        anyhow::bail!("no package file {argument}");
+    }
+    Ok(Some(Spec::parse(argument)?))
+}
+
+/// Says which indexes were left out, and why.
+fn warn_refused(catalog: &Catalog) {
+    for (name, e) in &catalog.refused {
+        eprintln!("warning: index `{name}` left out: {e}");
+    }
 }
 
 fn summary(p: &Installed) -> String {

@@ -1,8 +1,10 @@
-//! Plugins: packages and signatures, the registry of installed versions, and
+//! Plugins: packages and signatures, the registry of installed versions, the
+//! indexes packages are published in and installed from, and
 //! where a plugin named by a channel or the CLI is found. The manifest
 //! (`plugin.toml`) is the sandbox crate's, since a plugin's tests read it too.
 
 mod bundled;
+pub mod index;
 mod inspect;
 mod load;
 mod package;

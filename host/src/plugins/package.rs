@@ -10,7 +10,7 @@ use super::signing::Signature;
 use super::{Manifest, ManifestError};
 
 /// Bytes of a package a host reads at most (the wasm dominates).
-const MAX_PACKAGE_BYTES: u64 = 64 << 20;
+pub const MAX_PACKAGE_BYTES: u64 = 64 << 20;
 
 /// A plugin package, read and validated.
 #[derive(Clone, Debug)]

@@ -3,13 +3,13 @@
 //! and the data it sees. An upgrade that widens any of these waits for an
 //! admin's approval of the difference.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Manifest, PluginKind};
 use crate::runtime::Limits;
 
 /// A plugin's permissions, read from its manifest.
-#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Permissions {
     /// Origins it may call (config fields in braces, filled per account).
     pub allowed_hosts: Vec<String>,

@@ -108,6 +108,12 @@ impl SigningKey {
         }
     }
 
+    /// Ed25519 signature of `message` (documents other than packages, such
+    /// as a plugin index).
+    pub fn sign_bytes(&self, message: &[u8]) -> Vec<u8> {
+        self.pair.sign(message).as_ref().to_vec()
+    }
+
     /// Signs `package` (replacing any signature it had).
     pub fn sign(&self, package: &mut Package) {
         let public_key = self.pair.public_key().as_ref().to_vec();
@@ -121,15 +127,12 @@ impl SigningKey {
 
 impl PublicKey {
     pub fn read(path: &Path) -> Result<PublicKey, KeyError> {
-        let key: PublicKey = read_toml(path, "public key")?;
-        if key.public_key.len() != 32 {
-            return Err(KeyError::Invalid {
-                path: path.display().to_string(),
-                what: "public key",
-                reason: format!("an Ed25519 public key has 32 bytes, this one {}", key.public_key.len()),
-            });
-        }
-        Ok(key)
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        PublicKey::parse(&text, &shown)
     }
 
     pub fn id(&self) -> String {
@@ -138,6 +141,30 @@ impl PublicKey {
 
     pub fn to_text(&self) -> String {
         toml::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a key from its file's text; `what` names it in errors.
+    pub fn parse(text: &str, what: &str) -> Result<PublicKey, KeyError> {
+        let invalid = |reason: String| KeyError::Invalid {
+            path: what.to_string(),
+            what: "public key",
+            reason,
+        };
+        let key: PublicKey = toml::from_str(text).map_err(|e| invalid(e.message().to_string()))?;
+        if key.public_key.len() != 32 {
+            return Err(invalid(format!(
+                "an Ed25519 public key has 32 bytes, this one {}",
+                key.public_key.len()
+            )));
+        }
+        Ok(key)
+    }
+
+    /// Whether `signature` is this key's Ed25519 signature of `message`.
+    pub fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        UnparsedPublicKey::new(&ED25519, &self.public_key)
+            .verify(message, signature)
+            .is_ok()
     }
 }
 

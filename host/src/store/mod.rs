@@ -11,6 +11,7 @@ pub mod dialect;
 pub mod egress;
 pub mod identity;
 pub mod inbox;
+pub mod indexes;
 pub mod insights;
 pub mod leases;
 pub mod posts;

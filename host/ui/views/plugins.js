@@ -1,5 +1,6 @@
 // Plugins admin: installed plugins and their versions; install, upgrade,
-// approve an upgrade that may do more, enable, disable, roll back and remove
+// approve an upgrade that may do more, enable, disable, roll back and remove;
+// what the configured plugin indexes offer, installable from there
 // (admin only; the server checks too).
 
 import { api, del, get, items, post } from '../api.js';
@@ -12,7 +13,8 @@ export async function renderPlugins(root, ctx) {
   root.append(
     h('div', { class: 'view-head' }, h('h1', null, 'Plugins')),
     admin ? installForm(ctx) : h('p', { class: 'muted' }, 'Only admins install and manage plugins.'),
-    list);
+    list,
+    admin ? indexOffers(ctx) : null);
   let plugins;
   try {
     plugins = items(await get('/plugins'));
@@ -178,4 +180,61 @@ function upgradeControl(p, ctx) {
     if (done !== undefined) ctx.refresh();
   });
   return h('span', null, file, label);
+}
+
+// What the configured indexes offer (each fetched and its signature verified
+// by the server), loaded when opened: every fetch goes to the index hosts.
+function indexOffers(ctx) {
+  const body = h('div', null, loading('Fetching the indexes'));
+  const box = h('details', { class: 'card index-offers' },
+    h('summary', null, h('h2', { class: 'inline' }, 'Available from plugin indexes')), body);
+  box.addEventListener('toggle', async () => {
+    if (!box.open || box.dataset.loaded) return;
+    box.dataset.loaded = 'yes';
+    let answer;
+    try {
+      answer = await get('/plugin-index');
+    } catch (e) {
+      mount(body, errorBox(e, 'Cannot list what the indexes offer'));
+      return;
+    }
+    const refused = answer.refused.map((r) => h('p', { class: 'warning' }, `Index ${r.index} left out: ${r.error}`));
+    if (!answer.items.length) {
+      mount(body, refused, h('p', { class: 'empty' },
+        'No plugin offered. Add an index with socialcrm plugin index add NAME URL --key KEY.pub.'));
+      return;
+    }
+    mount(body, refused, h('ul', { class: 'plugin-list' }, answer.items.map((o) => offerCard(o, ctx))));
+  });
+  return box;
+}
+
+function offerCard(o, ctx) {
+  const perms = o.permissions;
+  let action = null;
+  if (!o.installed) {
+    action = h('button', { type: 'button', class: 'primary' }, `Install ${o.version}`);
+    action.addEventListener('click', async () => {
+      const install = () => post('/plugin-index/install', { name: o.name, version: o.version, index: o.index });
+      const done = await act(action, install, `Installed ${o.name} ${o.version}.`);
+      if (done !== undefined) ctx.refresh();
+    });
+  }
+  return h('li', { class: 'card plugin', 'data-offer': o.name },
+    h('div', { class: 'plugin-head' },
+      h('h2', null, o.name, ' ', h('code', { class: 'version' }, o.version)),
+      h('div', { class: 'badges' },
+        badge(o.kind, 'muted'),
+        o.network ? badge(o.network, 'muted') : null,
+        badge(`index ${o.index}`, 'muted'),
+        o.signer ? badge(`signed by ${o.signer}`, 'muted') : badge('unsigned', 'warning'),
+        o.installed ? badge(o.outdated ? `installed ${o.installed}, outdated` : `installed ${o.installed}`,
+          o.outdated ? 'warning' : 'positive') : null)),
+    o.description ? h('p', null, o.description) : null,
+    h('dl', { class: 'permissions' },
+      h('dt', null, 'May reach'), h('dd', null, perms.allowed_hosts.length ? perms.allowed_hosts.join(', ') : 'no host'),
+      h('dt', null, 'Credential'), h('dd', null, perms.credential || 'none'),
+      h('dt', null, 'Secrets the host may use'), h('dd', null, perms.secrets.length ? perms.secrets.join(', ') : 'none'),
+      h('dt', null, 'Sees'), h('dd', null, perms.sees)),
+    action ? h('div', { class: 'actions' }, action) : null);
 }

@@ -8,6 +8,7 @@ mod contacts;
 mod identity;
 mod imports;
 mod insights;
+mod plugin_index;
 mod plugins;
 mod posts;
 mod replies;
@@ -27,6 +28,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .merge(identity::routes())
         .merge(imports::routes())
         .merge(insights::routes())
+        .merge(plugin_index::routes())
         .merge(plugins::routes())
         .merge(posts::routes())
         .merge(replies::routes())

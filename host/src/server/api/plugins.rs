@@ -38,7 +38,7 @@ pub fn routes() -> OpenApiRouter<App> {
 
 /// An installed plugin: its active version and every version kept.
 #[derive(Serialize, ToSchema)]
-struct PluginSummary {
+pub(super) struct PluginSummary {
     name: String,
     kind: PluginKind,
     /// The network a channel plugin connects to.
@@ -128,7 +128,7 @@ fn summary(versions: &[Installed]) -> Result<PluginSummary, ApiError> {
     })
 }
 
-async fn summary_of(app: &App, name: &str) -> Result<PluginSummary, ApiError> {
+pub(super) async fn summary_of(app: &App, name: &str) -> Result<PluginSummary, ApiError> {
     summary(&registry::versions(app.db(), name).await.map_err(error)?)
 }
 
@@ -369,7 +369,7 @@ fn refused(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "refused", e.to_string())
 }
 
-fn error(e: RegistryError) -> ApiError {
+pub(super) fn error(e: RegistryError) -> ApiError {
     match e {
         RegistryError::NotInstalled(_) => ApiError::not_found(e.to_string()),
         RegistryError::Exists { .. }
