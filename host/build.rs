@@ -37,6 +37,8 @@ fn embed_sdk() -> Result<()> {
         files.push((format!("{krate}/Cargo.toml"), written));
         walk(&root, &root.join(krate).join("src"), &mut files)?;
     }
+    // The manifest's JSON Schema, named by the `#:schema` line of new manifests.
+    files.push(("sdk/plugin.schema.json".into(), root.join("sdk/plugin.schema.json")));
     walk(&root, &root.join("wit/v1"), &mut files)?;
     let mut code =
         String::from("/// The plugin SDK's files: (path, contents).\npub const FILES: &[(&str, &[u8])] = &[\n");
