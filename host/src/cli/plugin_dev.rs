@@ -37,6 +37,17 @@ pub enum DevCommand {
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
+    /// Write the plugin contract this binary implements (WIT, with the WASI
+    /// packages a channel uses under deps/) into a directory, for bindings
+    /// generators of other languages.
+    ///
+    /// Example: socialcrm plugin wit --out wit && componentize-py -d wit -w channel componentize app -o plugin.wasm
+    #[command(verbatim_doc_comment)]
+    Wit {
+        /// Where to write it (created if absent).
+        #[arg(long, default_value = "wit")]
+        out: PathBuf,
+    },
     /// Build the plugin crate in DIR for wasm32-wasip2 (release), write the
     /// component beside plugin.toml as plugin.wasm, and load it in the
     /// sandbox as the manifest's kind (world, exports, imports, api range).
@@ -113,6 +124,18 @@ pub fn run(_global: &Global, command: DevCommand) -> anyhow::Result<ExitCode> {
     match command {
         DevCommand::New { name, kind, dir, sdk } => new(name, kind, dir, sdk),
         DevCommand::Build { dir } => build(&dir),
+        DevCommand::Wit { out } => {
+            let written = scaffold::write_wit(&out)?;
+            println!(
+                "wrote socialcrm:plugin@{} into {}:",
+                crate::runtime::WIT_VERSION,
+                out.display()
+            );
+            for file in written {
+                println!("  {file}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         DevCommand::Dev(options) => super::plugin_run::run(options, &cargo()),
         DevCommand::Test {
             plugin,

@@ -211,6 +211,25 @@ pub fn create(options: &Options) -> Result<Vec<&'static str>, ScaffoldError> {
     Ok(written)
 }
 
+/// Writes the contract this binary implements (`wit/v1`, with the WASI
+/// packages it uses in `deps/`) into `dir`, for bindings generators of other
+/// languages; returns the files written, relative to `dir`.
+pub fn write_wit(dir: &Path) -> Result<Vec<&'static str>, ScaffoldError> {
+    let mut written = Vec::new();
+    for (name, contents) in embedded::FILES {
+        let Some(relative) = name.strip_prefix("wit/v1/") else {
+            continue;
+        };
+        let path = dir.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        std::fs::write(&path, contents).map_err(io(&path))?;
+        written.push(relative);
+    }
+    Ok(written)
+}
+
 /// Writes the embedded SDK into `dir/socialcrm-sdk/`, and its tested
 /// `Cargo.lock` beside the crate's `Cargo.toml`.
 fn write_sdk(dir: &Path) -> Result<(), ScaffoldError> {
@@ -262,6 +281,20 @@ mod tests {
             dir: dir.to_path_buf(),
             sdk: None,
         }
+    }
+
+    #[test]
+    fn writes_the_contract_for_other_languages() {
+        let tmp = tempfile::tempdir().unwrap();
+        let written = write_wit(tmp.path()).unwrap();
+        assert!(written.contains(&"worlds.wit"), "{written:?}");
+        assert!(written.contains(&"deps/http/http.wit"), "{written:?}");
+        let worlds = std::fs::read_to_string(tmp.path().join("worlds.wit")).unwrap();
+        assert!(
+            worlds.contains(&format!("package socialcrm:plugin@{WIT_VERSION};")),
+            "{worlds}"
+        );
+        assert!(worlds.contains("import wasi:http/outgoing-handler"), "{worlds}");
     }
 
     #[test]
