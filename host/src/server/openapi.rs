@@ -121,4 +121,27 @@ mod tests {
             .collect();
         assert!(missing.is_empty(), "unresolved: {missing:?}");
     }
+
+    /// The page size every list checks (1 to `MAX_LIMIT`) is in its schema.
+    #[test]
+    fn every_limit_parameter_states_its_range() {
+        let doc = serde_json::to_value(crate::server::openapi()).unwrap();
+        let mut limits = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for param in op["parameters"].as_array().into_iter().flatten() {
+                    if param["name"] == "limit" {
+                        limits += 1;
+                        let schema = &param["schema"];
+                        assert_eq!(
+                            (schema["minimum"].as_f64(), schema["maximum"].as_f64()),
+                            (Some(1.0), Some(crate::server::page::MAX_LIMIT as f64)),
+                            "{method} {path}: {schema}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(limits >= 10, "{limits} limit parameters");
+    }
 }

@@ -101,6 +101,7 @@ fn error(e: TokenError) -> ApiError {
 struct AuditQuery {
     /// Only this action, e.g. `post.assignee`.
     action: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     cursor: Option<String>,
 }

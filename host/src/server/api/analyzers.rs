@@ -39,6 +39,7 @@ struct JobFilter {
     /// Only this analyzer's jobs.
     plugin: Option<String>,
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 

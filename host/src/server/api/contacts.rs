@@ -38,6 +38,7 @@ struct Search {
     /// Part of a name, email, external id or handle (case-insensitive); all contacts when absent.
     q: Option<String>,
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     cursor: Option<String>,
 }
@@ -47,6 +48,7 @@ struct Search {
 #[into_params(parameter_in = Query)]
 struct Paging {
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     cursor: Option<String>,
 }

@@ -46,6 +46,7 @@ struct Filter {
     /// `rejected` (most recently changed first); every link when absent.
     status: Option<String>,
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     cursor: Option<String>,
 }

@@ -108,6 +108,7 @@ struct TopicParams {
     /// End (exclusive), Unix ms; default now.
     until: Option<i64>,
     /// How many topics: 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 
@@ -130,6 +131,7 @@ async fn topics(
 #[into_params(parameter_in = Query)]
 struct Top {
     /// How many: 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 
@@ -154,6 +156,7 @@ struct AdvocateParams {
     /// Only events since then, Unix ms; default all.
     since: Option<i64>,
     /// How many: 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 

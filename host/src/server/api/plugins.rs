@@ -286,6 +286,7 @@ async fn approve_plugin(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct EgressQuery {
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     cursor: Option<String>,
 }

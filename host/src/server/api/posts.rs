@@ -49,6 +49,7 @@ struct Filter {
     /// `priority` (default, highest first) or `newest`.
     sort: Option<String>,
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     cursor: Option<String>,
 }

@@ -148,6 +148,7 @@ struct ResponseFilter {
     /// Only this status, e.g. `pending-approval`.
     status: Option<String>,
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 
