@@ -54,6 +54,11 @@ use state::CallState;
 /// The version of `socialcrm:plugin` this host implements.
 pub const WIT_VERSION: &str = "1.2.0";
 
+/// [`WIT_VERSION`], parsed (a constant that always parses).
+pub fn wit_version() -> semver::Version {
+    semver::Version::parse(WIT_VERSION).unwrap_or_else(|_| semver::Version::new(1, 0, 0))
+}
+
 /// How a [`Runtime`] is set up.
 pub struct RuntimeOptions {
     /// Where compiled artifacts are cached; `None` compiles on every load.

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use semver::{Version, VersionReq};
 use serde::{Deserialize, Serialize};
 
-use crate::{Credential, Limits, SandboxSpec, SecretFill, WIT_VERSION};
+use crate::{Credential, Limits, SandboxSpec, SecretFill};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -159,7 +159,7 @@ impl Manifest {
         if !valid_name(&self.name) {
             return field("name", format!("`{}` must be 1 to 64 of a-z, 0-9 and `-`", self.name));
         }
-        let host = Version::parse(WIT_VERSION).unwrap_or_else(|_| Version::new(1, 0, 0));
+        let host = crate::wit_version();
         if !self.api.matches(&host) {
             return Err(ManifestError::Api {
                 wanted: self.api.clone(),
@@ -282,6 +282,7 @@ fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::WIT_VERSION;
 
     const MASTODON: &str = r#"
 name = "mastodon"

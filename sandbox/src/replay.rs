@@ -118,6 +118,11 @@ impl Replay {
         self.lock().seen.clone()
     }
 
+    /// How many requests so far.
+    pub fn seen_count(&self) -> usize {
+        self.lock().seen.len()
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic elsewhere leaves the data usable: it is replaced on every play.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())

@@ -696,9 +696,9 @@ impl Run<'_> {
         let capability = kind.capability();
         let message = kind.probe();
         self.network.play(Script::Recorded(Vec::new()));
-        let before = self.network.seen().len();
+        let before = self.network.seen_count();
         let result = self.plugin.send(&self.account, &message);
-        let requests = self.network.seen().len() - before;
+        let requests = self.network.seen_count() - before;
         match result {
             Ok(out) => Err(with_logs(
                 format!(

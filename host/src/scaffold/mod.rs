@@ -11,7 +11,6 @@
 use std::path::{Path, PathBuf};
 
 use crate::plugins::PluginKind;
-use crate::runtime::WIT_VERSION;
 
 pub mod build;
 
@@ -178,8 +177,8 @@ pub fn create(options: &Options) -> Result<Vec<&'static str>, ScaffoldError> {
             return Err(ScaffoldError::NotEmpty(dir.clone()));
         }
     }
-    let api =
-        semver::Version::parse(WIT_VERSION).map_or_else(|_| "^1.0".into(), |v| format!("^{}.{}", v.major, v.minor));
+    let host = crate::runtime::wit_version();
+    let api = format!("^{}.{}", host.major, host.minor);
     // For editors that check TOML against a JSON Schema (`#:schema` is Taplo's directive).
     let schema = sdk.join("plugin.schema.json").to_string_lossy().into_owned();
     let sdk = toml::Value::String(sdk.to_string_lossy().into_owned()).to_string();
@@ -291,7 +290,7 @@ mod tests {
         assert!(written.contains(&"deps/http/http.wit"), "{written:?}");
         let worlds = std::fs::read_to_string(tmp.path().join("worlds.wit")).unwrap();
         assert!(
-            worlds.contains(&format!("package socialcrm:plugin@{WIT_VERSION};")),
+            worlds.contains(&format!("package socialcrm:plugin@{};", crate::runtime::WIT_VERSION)),
             "{worlds}"
         );
         assert!(worlds.contains("import wasi:http/outgoing-handler"), "{worlds}");

@@ -11,7 +11,7 @@ use super::sources::{self, Source};
 use super::{Index, IndexError, IndexPlugin, Release};
 use crate::plugins::registry;
 use crate::plugins::{Package, PluginKind};
-use crate::runtime::{WIT_VERSION, sha256_hex};
+use crate::runtime::{WIT_VERSION, sha256_hex, wit_version};
 use crate::store::Db;
 
 /// `NAME` or `NAME@VERSION`, as `plugin install` takes it.
@@ -39,11 +39,6 @@ impl Spec {
             version,
         })
     }
-}
-
-/// The WIT version this host provides, as a version.
-fn host_version() -> Version {
-    Version::parse(WIT_VERSION).unwrap_or_else(|_| Version::new(1, 0, 0))
 }
 
 /// Every configured index (or only `only`), fetched and verified; an index
@@ -104,7 +99,7 @@ pub async fn search(db: &Db, catalog: &Catalog, term: Option<&str>) -> Result<Ve
                 || p.network.as_deref().is_some_and(|n| n.to_lowercase().contains(t))
         })
     };
-    let host = host_version();
+    let host = wit_version();
     let mut found = Vec::new();
     for (source, index) in &catalog.indexes {
         for plugin in index.plugins.iter().filter(|p| matches(p)) {
@@ -153,7 +148,7 @@ pub struct Offer {
 /// The release `spec` names: its version, or the newest this host can run;
 /// from the index with the newest such version (the first by name on a tie).
 pub fn resolve(mut catalog: Catalog, spec: &Spec) -> Result<Offer, IndexError> {
-    let host = host_version();
+    let host = wit_version();
     let offered = catalog.indexes.iter().any(|(_, i)| i.plugin(&spec.name).is_some());
     if !offered && !catalog.refused.is_empty() {
         // A refused index may be the one that has it: say why it was refused.
