@@ -162,6 +162,7 @@ fn build_plugins() -> anyhow::Result<()> {
 fn test() -> anyhow::Result<()> {
     build_plugins()?;
     let python = build_python_plugins()?;
+    let tools = python_tools()?;
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);
     run(fmt).context("formatting differs: run `cargo fmt --all`")?;
@@ -176,7 +177,9 @@ fn test() -> anyhow::Result<()> {
         .args(["test", "--workspace"])
         .env("SOCIALCRM_TEST_SKIPS", &skips)
         // The tests of the Python plugins run here; they skip only elsewhere.
-        .env("SOCIALCRM_PYTHON_PLUGINS", &python);
+        .env("SOCIALCRM_PYTHON_PLUGINS", &python)
+        // The API contract test runs schemathesis from here.
+        .env("SOCIALCRM_PYTHON_TOOLS", &tools);
     let result = run(tests);
     report_skips(&skips);
     result
@@ -205,28 +208,35 @@ fn demo(args: &[String]) -> anyhow::Result<()> {
     run(demo)
 }
 
-/// componentize-py's version: the Python plugins' bindings follow its code generator.
-const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
+/// The Python tools, pinned: componentize-py builds the Python plugins (their
+/// bindings follow its code generator); schemathesis and openapi-spec-validator
+/// check the API against its OpenAPI document (host/tests/contract.rs).
+const PYTHON_TOOLS: &[&str] = &[
+    "componentize-py==0.25.1",
+    "schemathesis==4.32.5",
+    "openapi-spec-validator==0.9.0",
+];
 
 /// Plugins written in Python: (name, directory, world). Built by `test`.
 const PYTHON_PLUGINS: &[(&str, &str, &str)] = &[("discourse", "plugins/discourse", "channel")];
 
-/// componentize-py in a virtual environment under target/ (installed from
-/// PyPI on first use, then reused): the path of its executable.
-fn componentize_py() -> anyhow::Result<PathBuf> {
+/// A virtual environment under target/ with [`PYTHON_TOOLS`] (installed from
+/// PyPI on first use or when the pins change, then reused): its bin/ directory.
+fn python_tools() -> anyhow::Result<PathBuf> {
     let venv = root().join("target/python-venv");
-    let tool = venv.join("bin/componentize-py");
-    let pinned = venv.join(COMPONENTIZE_PY);
-    if !tool.exists() || !pinned.exists() {
+    let bin = venv.join("bin");
+    let pins = venv.join("pinned.txt");
+    let wanted = PYTHON_TOOLS.join("\n");
+    if std::fs::read_to_string(&pins).ok().as_deref() != Some(wanted.as_str()) {
         let mut create = Command::new("python3");
         create.arg("-m").arg("venv").arg(&venv);
         run(create).context("creating a Python virtual environment (needs python3 with venv)")?;
-        let mut install = Command::new(venv.join("bin/pip"));
-        install.args(["install", "--quiet", COMPONENTIZE_PY]);
-        run(install).context("installing componentize-py from PyPI")?;
-        std::fs::write(&pinned, "")?;
+        let mut install = Command::new(bin.join("pip"));
+        install.args(["install", "--quiet", "--disable-pip-version-check"]).args(PYTHON_TOOLS);
+        run(install).context("installing the Python tools from PyPI")?;
+        std::fs::write(&pins, wanted)?;
     }
-    Ok(tool)
+    Ok(bin)
 }
 
 /// The newest modification time of the files under `dir` (Python's caches aside).
@@ -251,7 +261,7 @@ fn newest(dir: &Path) -> std::io::Result<std::time::SystemTime> {
 /// plugin.wasm, conformance/) unless it is newer than its sources and the
 /// WIT; returns target/plugins.
 fn build_python_plugins() -> anyhow::Result<PathBuf> {
-    let tool = componentize_py()?;
+    let tool = python_tools()?.join("componentize-py");
     let plugins = root().join("target/plugins");
     for &(name, dir, world) in PYTHON_PLUGINS {
         let src = root().join(dir);
@@ -297,7 +307,7 @@ fn build_python_plugins() -> anyhow::Result<PathBuf> {
 
 fn python_example() -> anyhow::Result<()> {
     let target = root().join("target");
-    let tool = componentize_py()?;
+    let tool = python_tools()?.join("componentize-py");
     let src = root().join("plugins/examples/python-questions");
     let out = target.join("plugins/python-questions");
     std::fs::create_dir_all(&out)?;

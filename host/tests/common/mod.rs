@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod brand;
+pub mod demo;
 pub mod http;
 
 use std::future::Future;
