@@ -23,6 +23,7 @@ pub const MAX_RECIPIENTS: usize = 1000;
 #[serde(rename_all = "snake_case")]
 pub enum Content {
     /// The text itself; it may use variables like a template.
+    #[schema(value_type = crate::server::openapi::NonBlank)]
     Text(String),
     /// A stored template, by name.
     Template(String),
@@ -33,9 +34,13 @@ pub enum Content {
 #[serde(rename_all = "snake_case")]
 pub enum Audience {
     /// Every post of the topic, from `since` (Unix ms) if given.
-    Topic { topic: String, since: Option<i64> },
+    Topic {
+        topic: String,
+        #[serde(default, deserialize_with = "crate::server::extract::optional_integer")]
+        since: Option<i64>,
+    },
     /// Every post of the alert's topic on the alert's day.
-    Alert(i64),
+    Alert(#[serde(deserialize_with = "crate::server::extract::integer")] i64),
 }
 
 /// A broadcast on `channel` and, with an audience, a reply to each of its

@@ -24,7 +24,6 @@ pub struct StoredTemplate {
 
 /// Saves template `name` (a new one, or a new body for an existing one).
 pub async fn save_template(db: &Db, name: &str, body: &str, actor: &str) -> Result<StoredTemplate, ResponseError> {
-    let name = name.trim();
     let valid_name = (1..=64).contains(&name.len())
         && name
             .chars()

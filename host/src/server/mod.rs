@@ -5,9 +5,9 @@
 mod api;
 mod auth;
 mod error;
-mod extract;
+pub(crate) mod extract;
 mod hooks;
-mod openapi;
+pub(crate) mod openapi;
 pub(crate) mod page;
 mod ui;
 mod verify;

@@ -3,8 +3,9 @@
 //! and the error responses.
 
 use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
 use utoipa::{PartialSchema, ToSchema};
 
 use super::error::ErrorBody;
@@ -16,10 +17,49 @@ use super::error::ErrorBody;
 ))]
 pub struct ApiDoc;
 
+/// A semantic version as the `semver` crate parses it (numbers of at most 16
+/// digits, so every string the pattern allows parses). A schema only: fields
+/// stay strings, parsed where they are used.
+pub struct SemVer;
+
+impl PartialSchema for SemVer {
+    fn schema() -> RefOr<Schema> {
+        const NUMBER: &str = "(0|[1-9][0-9]{0,15})";
+        const PRE: &str = "(0|[1-9][0-9]{0,15}|[0-9]*[A-Za-z-][0-9A-Za-z-]*)";
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(format!(
+                "^{NUMBER}\\.{NUMBER}\\.{NUMBER}(-{PRE}(\\.{PRE})*)?(\\+[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?$"
+            )))
+            .examples(["1.2.0"])
+            .into()
+    }
+}
+
+impl ToSchema for SemVer {}
+
+/// Text that is not only whitespace: at least one character outside Rust's
+/// `char::is_whitespace` set, which the server trims. A schema only.
+pub struct NonBlank;
+
+impl PartialSchema for NonBlank {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(
+                "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for NonBlank {}
+
 /// Adds what every operation shares, once the routes have added their paths.
 pub fn finish(doc: &mut OpenApi) {
     {
         let components = doc.components.get_or_insert_with(Default::default);
+        components.schemas.values_mut().for_each(close_tagged_variants);
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
@@ -42,6 +82,24 @@ pub fn finish(doc: &mut OpenApi) {
             {
                 add_errors(op, takes_id);
             }
+        }
+    }
+}
+
+/// serde reads an enum variant with data as an object of exactly one key (`{"text": "…"}`):
+/// say so, since utoipa leaves the variant's object open to other keys.
+fn close_tagged_variants(schema: &mut RefOr<Schema>) {
+    let RefOr::T(Schema::OneOf(one_of)) = schema else {
+        return;
+    };
+    for item in &mut one_of.items {
+        if let RefOr::T(Schema::Object(variant)) = item
+            && variant.properties.len() == 1
+            && variant.required.len() == 1
+            && variant.properties.contains_key(&variant.required[0])
+        {
+            variant.additional_properties =
+                Some(Box::new(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)));
         }
     }
 }

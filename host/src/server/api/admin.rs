@@ -41,6 +41,7 @@ async fn list_tokens(_auth: Auth<Admin>, State(app): State<App>) -> Result<Json<
 #[serde(deny_unknown_fields)]
 struct NewToken {
     /// 1 to 64 letters, digits, `-`, `_` or `.`; the actor in the audit log.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     name: String,
     role: Role,
 }

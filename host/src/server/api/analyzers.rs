@@ -14,10 +14,10 @@ use utoipa_axum::routes;
 
 use crate::app::App;
 use crate::reanalysis::{self, Comparison, Job, ReanalysisError, Switched};
-use crate::server::ApiError;
 use crate::server::auth::{Admin, Auth, Viewer};
 use crate::server::extract::{Json, Path, Query};
 use crate::server::page::{self, Items};
+use crate::server::{ApiError, openapi};
 use crate::store::now_ms;
 
 /// How long a switch request waits for the rescoring before answering 202.
@@ -69,6 +69,7 @@ async fn get_job(_auth: Auth<Viewer>, State(app): State<App>, Path(id): Path<i64
 #[serde(deny_unknown_fields)]
 struct Reanalyze {
     /// The version to run over history; default the active one.
+    #[schema(value_type = Option<openapi::SemVer>)]
     version: Option<String>,
 }
 
@@ -98,6 +99,7 @@ struct Versions {
     /// The candidate, e.g. `0.2.0`.
     to: String,
     /// Changed posts to show: 0 to 50, default 5.
+    #[param(minimum = 0, maximum = 50)]
     examples: Option<i64>,
 }
 
@@ -125,6 +127,7 @@ async fn compare(
 #[serde(deny_unknown_fields)]
 struct Switch {
     /// The version insights read from now on.
+    #[schema(value_type = openapi::SemVer)]
     version: String,
 }
 
@@ -163,10 +166,10 @@ fn version(raw: &str) -> Result<semver::Version, ApiError> {
 
 fn error(e: ReanalysisError) -> ApiError {
     match e {
-        ReanalysisError::NoJob(_) | ReanalysisError::UnknownVersion { .. } | ReanalysisError::Find(_) => {
-            ApiError::not_found(e.to_string())
-        }
-        ReanalysisError::NotAnalyzer(_) => ApiError::bad_request(e.to_string()),
+        ReanalysisError::NoJob(_)
+        | ReanalysisError::UnknownVersion { .. }
+        | ReanalysisError::Find(_)
+        | ReanalysisError::NotAnalyzer(_) => ApiError::not_found(e.to_string()),
         ReanalysisError::NoAnalyses { .. } | ReanalysisError::Disabled(_) | ReanalysisError::Held { .. } => {
             ApiError::conflict(e.to_string())
         }

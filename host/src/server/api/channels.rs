@@ -23,9 +23,10 @@ use crate::channels::{self, ChannelError, ChannelSummary, NewChannel};
 use crate::ingest::lease::LeaseError;
 use crate::ingest::{AccountError, CommitError, IngestError, SyncReport};
 use crate::plugins::registry::{FindError, RegistryError};
-use crate::server::ApiError;
 use crate::server::auth::{Admin, Auth, Viewer};
+use crate::server::error::ErrorBody;
 use crate::server::extract::{Json, Path};
+use crate::server::{ApiError, openapi};
 use crate::store::audit;
 
 pub fn routes() -> OpenApiRouter<App> {
@@ -57,10 +58,13 @@ async fn list_channels(_auth: Auth<Viewer>, State(app): State<App>) -> Result<Js
 #[serde(deny_unknown_fields)]
 struct AddChannel {
     /// An installed or bundled channel plugin's name.
+    #[schema(pattern = "^[a-z0-9-]{1,64}$")]
     plugin: String,
     /// The account's name: unique, used in `/hooks/{name}` and the inbox.
+    #[schema(value_type = openapi::NonBlank)]
     name: String,
-    /// Configuration fields the plugin declares, e.g. `{"instance": "https://mastodon.social"}`.
+    /// Configuration fields the plugin declares, e.g. `{"instance": "https://mastodon.social"}`
+    /// (`GET /plugins/{name}` lists them); a missing or unknown one is a 400 naming it.
     #[serde(default)]
     config: BTreeMap<String, String>,
     /// Secret fields: stored encrypted, never shown again, never given to the plugin.
@@ -71,7 +75,8 @@ struct AddChannel {
 /// Adds an account once the plugin's `check` accepts its configuration and
 /// credentials. Loopback and private addresses are not reachable from it.
 #[utoipa::path(post, path = "/channels", tag = "channels", request_body = AddChannel,
-    responses((status = 201, description = "Added (secrets are not echoed)", body = ChannelSummary)))]
+    responses((status = 201, description = "Added (secrets are not echoed)", body = ChannelSummary),
+        (status = 404, description = "No channel plugin of that name", body = ErrorBody)))]
 async fn add_channel(
     auth: Auth<Admin>,
     State(app): State<App>,
@@ -217,7 +222,7 @@ async fn sync_channel(
 fn error(e: ChannelError) -> ApiError {
     match e {
         ChannelError::Plugin(e @ (IngestError::Find(FindError::Resolve(_)) | IngestError::NotChannel(_))) => {
-            ApiError::bad_request(e.to_string())
+            ApiError::not_found(e.to_string())
         }
         ChannelError::Plugin(e) => ingest_error(e),
         ChannelError::Config(_) => ApiError::bad_request(e.to_string()),

@@ -13,6 +13,7 @@ use crate::crm::identity::verification::{self, NewVerification};
 use crate::crm::identity::{self, IdentityError, LinkPosition, LinkView};
 use crate::server::ApiError;
 use crate::server::auth::{Agent, Auth, Viewer};
+use crate::server::error::ErrorBody;
 use crate::server::extract::{Json, Path, Query};
 use crate::server::page::{self, Page};
 
@@ -44,6 +45,7 @@ pub(super) fn error(e: IdentityError) -> ApiError {
 struct Filter {
     /// `proposed` (the review queue, most confident first), `confirmed` or
     /// `rejected` (most recently changed first); every link when absent.
+    #[param(pattern = "^(proposed|confirmed|rejected)$")]
     status: Option<String>,
     /// 1 to 200, default 50.
     #[param(minimum = 1, maximum = 200)]
@@ -54,7 +56,9 @@ struct Filter {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewLink {
+    #[serde(deserialize_with = "crate::server::extract::integer")]
     identity_id: i64,
+    #[serde(deserialize_with = "crate::server::extract::integer")]
     contact_id: i64,
 }
 
@@ -78,7 +82,8 @@ async fn list_links(
 /// Links an identity to a contact by hand (confirmed, method `manual`); an
 /// existing proposed or rejected link of the pair is confirmed.
 #[utoipa::path(post, path = "/identity-links", tag = "identities", request_body = NewLink,
-    responses((status = 201, description = "The link", body = LinkView)))]
+    responses((status = 201, description = "The link", body = LinkView),
+        (status = 404, description = "No such identity or contact", body = ErrorBody)))]
 async fn create_link(
     auth: Auth<Agent>,
     State(app): State<App>,
@@ -93,7 +98,8 @@ async fn create_link(
 /// Confirms a proposed (or rejected) link.
 #[utoipa::path(post, path = "/identity-links/{id}/confirm", tag = "identities",
     params(("id" = i64, Path, description = "Link id")),
-    responses((status = 200, description = "The link", body = LinkView)))]
+    responses((status = 200, description = "The link", body = LinkView),
+        (status = 409, description = "The link is confirmed already", body = ErrorBody)))]
 async fn confirm_link(
     auth: Auth<Agent>,
     State(app): State<App>,
@@ -105,7 +111,8 @@ async fn confirm_link(
 /// Rejects a proposed link: it is not proposed again on the evidence it holds.
 #[utoipa::path(post, path = "/identity-links/{id}/reject", tag = "identities",
     params(("id" = i64, Path, description = "Link id")),
-    responses((status = 200, description = "The link", body = LinkView)))]
+    responses((status = 200, description = "The link", body = LinkView),
+        (status = 409, description = "The link is not proposed", body = ErrorBody)))]
 async fn reject_link(
     auth: Auth<Agent>,
     State(app): State<App>,
@@ -117,7 +124,8 @@ async fn reject_link(
 /// Undoes a confirmed link (it becomes rejected).
 #[utoipa::path(post, path = "/identity-links/{id}/unlink", tag = "identities",
     params(("id" = i64, Path, description = "Link id")),
-    responses((status = 200, description = "The link", body = LinkView)))]
+    responses((status = 200, description = "The link", body = LinkView),
+        (status = 409, description = "The link is not confirmed", body = ErrorBody)))]
 async fn unlink_identity(
     auth: Auth<Agent>,
     State(app): State<App>,

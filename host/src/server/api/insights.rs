@@ -69,12 +69,16 @@ struct TrendParams {
     #[param(inline)]
     bucket: Option<Bucket>,
     /// Start, Unix ms; default 30 days (12 weeks by week) before `until`.
+    #[param(minimum = 0, maximum = 253_402_300_799_999.0)]
     since: Option<i64>,
     /// End (exclusive), Unix ms; default now.
+    #[param(minimum = 0, maximum = 253_402_300_799_999.0)]
     until: Option<i64>,
 }
 
 /// Sentiment and volume over time, one point per bucket (empty ones included).
+/// `since` must be before `until`, and the range at most 10,000 buckets
+/// (400 otherwise).
 #[utoipa::path(get, path = "/insights/trends", tag = "insights", params(TrendParams),
     responses((status = 200, description = "The series", body = Items<TrendPoint>)))]
 async fn trend(
@@ -104,8 +108,10 @@ async fn trend(
 #[into_params(parameter_in = Query)]
 struct TopicParams {
     /// Start, Unix ms; default 30 days before `until`.
+    #[param(minimum = 0, maximum = 253_402_300_799_999.0)]
     since: Option<i64>,
     /// End (exclusive), Unix ms; default now.
+    #[param(minimum = 0, maximum = 253_402_300_799_999.0)]
     until: Option<i64>,
     /// How many topics: 1 to 200, default 50.
     #[param(minimum = 1, maximum = 200)]
@@ -113,6 +119,7 @@ struct TopicParams {
 }
 
 /// The most discussed topics, with their negative posts and mean sentiment.
+/// `since` must be before `until` (400 otherwise).
 #[utoipa::path(get, path = "/insights/topics", tag = "insights", params(TopicParams),
     responses((status = 200, description = "Topics, most posts first", body = Items<TopicCount>)))]
 async fn topics(

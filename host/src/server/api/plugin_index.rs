@@ -14,10 +14,10 @@ use crate::app::{App, FromIndexError};
 use crate::plugins::index::catalog::{self, Catalog};
 use crate::plugins::index::{Available, FetchLimits, IndexError, Spec};
 use crate::plugins::registry;
-use crate::server::ApiError;
 use crate::server::auth::{Admin, Auth};
 use crate::server::error::ErrorBody;
 use crate::server::extract::Json;
+use crate::server::{ApiError, openapi};
 
 pub fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -70,9 +70,11 @@ async fn list_offers(_auth: Auth<Admin>, State(app): State<App>) -> Result<Json<
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct InstallFromIndex {
+    #[schema(pattern = "^[^@]+$")]
     name: String,
     /// An exact version; the newest this host runs when absent.
     #[serde(default)]
+    #[schema(value_type = Option<openapi::SemVer>)]
     version: Option<String>,
     /// Only this configured index; all of them when absent.
     #[serde(default)]

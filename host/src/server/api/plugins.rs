@@ -21,6 +21,7 @@ use crate::plugins::{ConfigFieldSpec, Package, PackageError, Permissions, Plugin
 use crate::runtime::WIT_VERSION;
 use crate::server::ApiError;
 use crate::server::auth::{Admin, Auth, Viewer};
+use crate::server::error::ErrorBody;
 use crate::server::extract::{Json, Path, Query};
 use crate::server::page::{self, Page};
 
@@ -272,7 +273,8 @@ async fn upgrade_plugin(
 #[utoipa::path(post, path = "/plugins/{name}/versions/{version}/approve", tag = "plugins",
     params(("name" = String, Path, description = "Plugin name"),
         ("version" = String, Path, description = "The version awaiting approval")),
-    responses((status = 200, description = "Approved and active", body = PluginSummary)))]
+    responses((status = 200, description = "Approved and active", body = PluginSummary),
+        (status = 409, description = "That version is not awaiting approval", body = ErrorBody)))]
 async fn approve_plugin(
     auth: Auth<Admin>,
     State(app): State<App>,
@@ -311,7 +313,8 @@ async fn plugin_egress(
 /// Makes the version active before the current one active again.
 #[utoipa::path(post, path = "/plugins/{name}/rollback", tag = "plugins",
     params(("name" = String, Path, description = "Plugin name")),
-    responses((status = 200, description = "Rolled back", body = PluginSummary)))]
+    responses((status = 200, description = "Rolled back", body = PluginSummary),
+        (status = 409, description = "No earlier version to roll back to", body = ErrorBody)))]
 async fn rollback_plugin(
     auth: Auth<Admin>,
     State(app): State<App>,

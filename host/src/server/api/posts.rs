@@ -35,11 +35,12 @@ const NEUTRAL_BAND: f64 = 0.05;
 #[into_params(parameter_in = Query)]
 struct Filter {
     /// `open` (default) or `closed`.
-    status: Option<String>,
+    #[param(inline)]
+    status: Option<InboxStatus>,
     /// A channel account's name.
     channel: Option<String>,
-    /// `negative`, `neutral` or `positive`.
-    sentiment: Option<String>,
+    #[param(inline)]
+    sentiment: Option<Sentiment>,
     /// The post's main intent, e.g. `complaint`.
     intent: Option<String>,
     /// Assigned to this name.
@@ -47,11 +48,35 @@ struct Filter {
     /// Only posts whose priority now is at least this.
     min_priority: Option<f64>,
     /// `priority` (default, highest first) or `newest`.
-    sort: Option<String>,
+    #[param(inline)]
+    sort: Option<Sort>,
     /// 1 to 200, default 50.
     #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     cursor: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum InboxStatus {
+    Open,
+    Closed,
+}
+
+/// The sentiment label: `neutral` within ±0.05 of 0.
+#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum Sentiment {
+    Negative,
+    Neutral,
+    Positive,
+}
+
+#[derive(Deserialize, ToSchema, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum Sort {
+    Priority,
+    Newest,
 }
 
 /// The author of a post.
@@ -213,16 +238,6 @@ fn inbox_post(row: InboxRow, now: i64) -> InboxPost {
     }
 }
 
-fn one_of<'a>(what: &str, value: Option<&'a str>, allowed: &[&str]) -> Result<Option<&'a str>, ApiError> {
-    match value {
-        Some(v) if !allowed.contains(&v) => Err(ApiError::bad_request(format!(
-            "{what} must be one of {}",
-            allowed.join(", ")
-        ))),
-        other => Ok(other),
-    }
-}
-
 /// The inbox.
 #[utoipa::path(get, path = "/posts", tag = "inbox", params(Filter),
     responses((status = 200, description = "A page of posts", body = Page<InboxPost>)))]
@@ -232,26 +247,30 @@ async fn list_posts(
     Query(filter): Query<Filter>,
 ) -> Result<Json<Page<InboxPost>>, ApiError> {
     let limit = page::limit(filter.limit)?;
-    let status = one_of("status", filter.status.as_deref(), &["open", "closed"])?.unwrap_or("open");
-    let sentiment = one_of(
-        "sentiment",
-        filter.sentiment.as_deref(),
-        &["negative", "neutral", "positive"],
-    )?;
-    let by_priority = one_of("sort", filter.sort.as_deref(), &["priority", "newest"])? != Some("newest");
+    let status = match filter.status {
+        Some(InboxStatus::Closed) => "closed",
+        _ => "open",
+    };
+    let sentiment = filter.sentiment.map(|s| match s {
+        Sentiment::Negative => "negative",
+        Sentiment::Neutral => "neutral",
+        Sentiment::Positive => "positive",
+    });
+    let by_priority = filter.sort != Some(Sort::Newest);
     let now = now_ms();
     // priority(now) = key + c(now), so a minimum priority is a minimum key.
     let min_key = filter.min_priority.map(|p| p - priority::priority_at(0.0, now));
+    // Either order's cursor is (stored priority key, id), so one taken under
+    // one sort stays valid under the other.
+    let cursor: Option<(f64, i64)> = page::decode(filter.cursor.as_deref())?;
     let order = if by_priority {
-        let cursor: Option<(f64, i64)> = page::decode(filter.cursor.as_deref())?;
         InboxOrder::Priority {
             after: cursor.unwrap_or((f64::MAX, i64::MAX)),
             min_key: min_key.unwrap_or(f64::MIN),
         }
     } else {
-        let cursor: Option<i64> = page::decode(filter.cursor.as_deref())?;
         InboxOrder::Newest {
-            before: cursor.unwrap_or(i64::MAX),
+            before: cursor.map_or(i64::MAX, |(_, id)| id),
             min_key,
         }
     };
@@ -268,12 +287,10 @@ async fn list_posts(
         limit,
     };
     let items = inbox_posts(&app, inbox::list(app.db(), &query).await?, now).await?;
-    Ok(Json(if by_priority {
-        // The cursor holds the stored key (exact), not the priority now.
-        Page::of(items, limit, |p| (p.priority_key.unwrap_or(f64::MIN), p.id))
-    } else {
-        Page::of(items, limit, |p| p.id)
-    }))
+    // The cursor holds the stored key (exact), not the priority now.
+    Ok(Json(Page::of(items, limit, |p| {
+        (p.priority_key.unwrap_or(f64::MIN), p.id)
+    })))
 }
 
 async fn load(app: &App, id: i64) -> Result<InboxPost, ApiError> {

@@ -10,10 +10,10 @@ use utoipa_axum::routes;
 
 use crate::app::App;
 use crate::replies::{self, Reply, ReplyError};
-use crate::server::ApiError;
 use crate::server::auth::{Agent, Auth, Viewer};
 use crate::server::extract::{Json, Path};
 use crate::server::page::Items;
+use crate::server::{ApiError, openapi};
 
 pub fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -24,6 +24,7 @@ pub fn routes() -> OpenApiRouter<App> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewReply {
+    #[schema(value_type = openapi::NonBlank)]
     text: String,
     /// Makes a retried request safe: the same key never sends twice.
     idempotency_key: Option<String>,

@@ -12,10 +12,11 @@ use utoipa_axum::routes;
 use crate::app::App;
 use crate::replies::ReplyError;
 use crate::responses::{self, Content, MacroRequest, Recipient, Response, ResponseError, StoredTemplate, Variable};
-use crate::server::ApiError;
 use crate::server::auth::{Admin, Agent, Auth, Viewer};
+use crate::server::error::ErrorBody;
 use crate::server::extract::{Json, Path, Query};
 use crate::server::page::{self, Items};
+use crate::server::{ApiError, openapi};
 
 pub fn routes() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -44,11 +45,12 @@ async fn list_templates(_auth: Auth<Viewer>, State(app): State<App>) -> Result<J
 #[serde(deny_unknown_fields)]
 struct TemplateBody {
     /// Text with `{{variable}}` or `{{variable|default}}` placeholders.
+    #[schema(value_type = openapi::NonBlank)]
     body: String,
 }
 
 /// Saves a template (replacing the body of an existing one).
-#[utoipa::path(put, path = "/templates/{name}", tag = "responses", params(("name" = String, Path, description = "Template name")),
+#[utoipa::path(put, path = "/templates/{name}", tag = "responses", params(("name" = String, Path, description = "Template name: 1 to 64 letters, digits, `-`, `_` or `.`", pattern = "^[A-Za-z0-9._-]{1,64}$")),
     request_body = TemplateBody, responses((status = 200, description = "The template as stored", body = StoredTemplate)))]
 async fn save_template(
     auth: Auth<Agent>,
@@ -128,7 +130,8 @@ async fn create_micro(
 /// A macro response: a broadcast on the channel and, with an audience, a
 /// reply to each of its posts. Sent at once unless approval is required.
 #[utoipa::path(post, path = "/responses", tag = "responses", request_body = MacroRequest,
-    responses((status = 201, description = "The response after sending, or pending approval", body = Response)))]
+    responses((status = 201, description = "The response after sending, or pending approval", body = Response),
+        (status = 404, description = "No such channel, template or alert", body = ErrorBody)))]
 async fn create_macro(
     auth: Auth<Agent>,
     State(app): State<App>,
@@ -194,7 +197,8 @@ async fn recipients(
 
 /// Sends an approved response, resumes an interrupted one or retries the failed messages.
 #[utoipa::path(post, path = "/responses/{id}/send", tag = "responses", params(("id" = i64, Path, description = "Response id")),
-    responses((status = 200, description = "The response after this attempt", body = Response)))]
+    responses((status = 200, description = "The response after this attempt", body = Response),
+        (status = 409, description = "The response is not approved, or was rejected", body = ErrorBody)))]
 async fn send(auth: Auth<Agent>, State(app): State<App>, Path(id): Path<i64>) -> Result<Json<Response>, ApiError> {
     Ok(Json(
         responses::send(app.ingest(), id, auth.name()).await.map_err(error)?,
@@ -203,7 +207,8 @@ async fn send(auth: Auth<Agent>, State(app): State<App>, Path(id): Path<i64>) ->
 
 /// Approves a pending response and sends it; its author cannot (403).
 #[utoipa::path(post, path = "/responses/{id}/approve", tag = "responses", params(("id" = i64, Path, description = "Response id")),
-    responses((status = 200, description = "The response after sending", body = Response)))]
+    responses((status = 200, description = "The response after sending", body = Response),
+        (status = 409, description = "The response is not pending approval", body = ErrorBody)))]
 async fn approve(auth: Auth<Agent>, State(app): State<App>, Path(id): Path<i64>) -> Result<Json<Response>, ApiError> {
     Ok(Json(
         responses::approve(app.ingest(), id, auth.name()).await.map_err(error)?,
@@ -220,14 +225,15 @@ struct Rejection {
 /// Rejects a pending response (its author may, to withdraw it): it is never
 /// sent. The body, with a reason, is optional.
 #[utoipa::path(post, path = "/responses/{id}/reject", tag = "responses", params(("id" = i64, Path, description = "Response id")),
-    request_body = Option<Rejection>, responses((status = 200, description = "The rejected response", body = Response)))]
+    request_body = Option<Rejection>, responses((status = 200, description = "The rejected response", body = Response),
+        (status = 409, description = "The response is not pending approval", body = ErrorBody)))]
 async fn reject(
     auth: Auth<Agent>,
     State(app): State<App>,
     Path(id): Path<i64>,
-    body: Option<Json<Rejection>>,
+    body: Option<Json<Option<Rejection>>>,
 ) -> Result<Json<Response>, ApiError> {
-    let reason = body.and_then(|Json(r)| r.reason);
+    let reason = body.and_then(|Json(r)| r).and_then(|r| r.reason);
     let rejected = responses::reject(app.db(), id, auth.name(), reason.as_deref())
         .await
         .map_err(error)?;
