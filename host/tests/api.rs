@@ -190,7 +190,17 @@ async fn bad_requests_get_the_error_body_never_a_500() {
                 .header("content-type", content_type)
                 .body(body)
         };
-        let cases: [(reqwest::RequestBuilder, u16); 8] = [
+        let cases: [(reqwest::RequestBuilder, u16); 10] = [
+            // A NUL, which PostgreSQL's text cannot hold, in a body or a filter.
+            (post(r#"{"assignee": "b\u0000o"}"#.into(), "application/json"), 400),
+            (
+                call(
+                    reqwest::Method::GET,
+                    format!("{base}/api/v1/posts?assignee=b%00o"),
+                    Some(&agent),
+                ),
+                400,
+            ),
             (post("{not json".into(), "application/json"), 400),
             (post(r#"{"assignee": 7}"#.into(), "application/json"), 422),
             (

@@ -7,6 +7,7 @@ mod auth;
 mod error;
 pub(crate) mod extract;
 mod hooks;
+mod nul;
 pub(crate) mod openapi;
 pub(crate) mod page;
 mod ui;
@@ -41,7 +42,7 @@ fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
         .nest("/api/v1", api::routes())
         .split_for_parts();
     openapi::finish(&mut doc);
-    (router, doc)
+    (router.layer(axum::middleware::from_fn(nul::refuse)), doc)
 }
 
 /// The OpenAPI document of the API.

@@ -68,6 +68,9 @@ pub fn finish(doc: &mut OpenApi) {
             .schemas
             .insert(ErrorBody::name().into_owned(), ErrorBody::schema());
         doc.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+        let about = doc.info.description.get_or_insert_with(String::new);
+        about.push_str("\n\n");
+        about.push_str(super::nul::RULE);
         for item in doc.paths.paths.values_mut() {
             let takes_id = item.parameters.iter().flatten().count() > 0;
             for op in [
