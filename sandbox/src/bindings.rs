@@ -67,7 +67,20 @@ macro_rules! same {
         }
     )*};
 }
-same!(String, bool, u16, u64, f32, Vec<u8>);
+same!(bool, u16, u64, f32, Vec<u8>);
+
+/// Text that crosses the boundary never holds U+0000 (it becomes U+FFFD):
+/// PostgreSQL's text cannot store one, and a network's post or a plugin's
+/// error with one must not stop a channel from committing its pages.
+impl Convert<String> for String {
+    fn convert(self) -> String {
+        if self.contains('\0') {
+            self.replace('\0', "\u{FFFD}")
+        } else {
+            self
+        }
+    }
+}
 
 impl<A: Convert<B>, B> Convert<Option<B>> for Option<A> {
     fn convert(self) -> Option<B> {
@@ -161,11 +174,11 @@ impl Convert<host::Capabilities> for Capabilities {
 impl Convert<host::PluginError> for PluginError {
     fn convert(self) -> host::PluginError {
         match self {
-            PluginError::InvalidConfig(m) => host::PluginError::InvalidConfig(m),
-            PluginError::Unauthorized(m) => host::PluginError::Unauthorized(m),
+            PluginError::InvalidConfig(m) => host::PluginError::InvalidConfig(m.convert()),
+            PluginError::Unauthorized(m) => host::PluginError::Unauthorized(m.convert()),
             PluginError::RateLimited(l) => host::PluginError::RateLimited(l.convert()),
-            PluginError::Transient(m) => host::PluginError::Transient(m),
-            PluginError::Permanent(m) => host::PluginError::Permanent(m),
+            PluginError::Transient(m) => host::PluginError::Transient(m.convert()),
+            PluginError::Permanent(m) => host::PluginError::Permanent(m.convert()),
         }
     }
 }
@@ -206,6 +219,18 @@ mod tests {
         assert_eq!(e.to_string(), "rate limited for 1500 ms: slow down");
         let e: host::PluginError = from_wit(PluginError::Unauthorized("bad token".into()));
         assert_eq!(e, host::PluginError::Unauthorized("bad token".into()));
+    }
+
+    #[test]
+    fn no_nul_crosses_the_boundary() {
+        let e: host::PluginError = from_wit(PluginError::Transient("bad\0gateway".into()));
+        assert_eq!(e, host::PluginError::Transient("bad\u{FFFD}gateway".into()));
+        let page: host::Page = from_wit(Page {
+            posts: Vec::new(),
+            state: "cursor\0".into(),
+            has_more: false,
+        });
+        assert_eq!(page.state, "cursor\u{FFFD}");
     }
 
     #[test]
