@@ -414,3 +414,49 @@ fn package_and_csv_bodies_are_documented_with_their_media_types() {
         "{package}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_audit_log_filters_by_actor_action_and_time() {
+    common::on_each_db(|db| async move {
+        let server = start(&db).await;
+        // Past the millisecond of the tokens `start` made.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let before = socialcrm::store::now_ms();
+        let (status, created) = answer(server.post("/tokens").json(&json!({"name": "bot", "role": "viewer"}))).await;
+        assert_eq!(status, 201, "{created}");
+        let (status, saved) = answer(
+            server
+                .call(reqwest::Method::PUT, "/templates/thanks", &server.agent)
+                .json(&json!({"body": "Thanks!"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{saved}");
+        let after = socialcrm::store::now_ms() + 1;
+
+        let actions = |query: String| {
+            let request = server.get(&format!("/audit?{query}"));
+            async move {
+                let (status, page) = answer(request).await;
+                assert_eq!(status, 200, "{query}: {page}");
+                page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| format!("{} {}", e["actor"].as_str().unwrap(), e["action"].as_str().unwrap()))
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(actions("actor=agent-1".into()).await, ["agent-1 template.save"]);
+        assert_eq!(
+            actions("actor=root&action=token.create".into()).await,
+            ["root token.create"]
+        );
+        assert_eq!(
+            actions(format!("since={before}&until={after}")).await,
+            ["agent-1 template.save", "root token.create"]
+        );
+        assert!(actions(format!("since={after}")).await.is_empty());
+        assert!(actions(format!("until={before}&actor=root")).await.is_empty());
+    })
+    .await;
+}

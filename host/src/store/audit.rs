@@ -40,24 +40,39 @@ pub async fn audit_entries<'e>(
     executor: impl Executor<'e, Database = Any>,
     limit: i64,
 ) -> Result<Vec<AuditEntry>, sqlx::Error> {
-    let page = audit_page(executor, i64::MAX, None, limit).await?;
+    let page = audit_page(executor, i64::MAX, &AuditFilter::default(), limit).await?;
     Ok(page.into_iter().map(|(_, entry)| entry).collect())
 }
 
-/// `(id, entry)` of up to `limit` entries with ids below `before` (of
-/// `action` only, when given), newest first.
+/// Which entries a page holds: each field that is set narrows it.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter<'a> {
+    pub action: Option<&'a str>,
+    pub actor: Option<&'a str>,
+    /// From this time (Unix ms, inclusive).
+    pub since: Option<i64>,
+    /// Before this time (Unix ms).
+    pub until: Option<i64>,
+}
+
+/// `(id, entry)` of up to `limit` entries with ids below `before` that
+/// `filter` keeps, newest first.
 pub async fn audit_page<'e>(
     executor: impl Executor<'e, Database = Any>,
     before: i64,
-    action: Option<&str>,
+    filter: &AuditFilter<'_>,
     limit: i64,
 ) -> Result<Vec<(i64, AuditEntry)>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, at, actor, action, subject, details FROM audit_log \
-         WHERE id < $1 AND ($2 = '' OR action = $2) ORDER BY id DESC LIMIT $3",
+         WHERE id < $1 AND ($2 = '' OR action = $2) AND ($3 = '' OR actor = $3) AND at >= $4 AND at < $5 \
+         ORDER BY id DESC LIMIT $6",
     )
     .bind(before)
-    .bind(action.unwrap_or_default())
+    .bind(filter.action.unwrap_or_default())
+    .bind(filter.actor.unwrap_or_default())
+    .bind(filter.since.unwrap_or(i64::MIN))
+    .bind(filter.until.unwrap_or(i64::MAX))
     .bind(limit)
     .fetch_all(executor)
     .await?;

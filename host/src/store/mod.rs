@@ -30,7 +30,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Transaction};
 
-pub use audit::{AuditEntry, audit, audit_entries, audit_page};
+pub use audit::{AuditEntry, AuditFilter, audit, audit_entries, audit_page};
 pub use dialect::{Backend, lookup_sql, placeholders};
 
 /// How long a caller waits for a PostgreSQL connection before the error.

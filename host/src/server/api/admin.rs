@@ -13,7 +13,7 @@ use crate::server::ApiError;
 use crate::server::auth::{Admin, Auth, Viewer};
 use crate::server::extract::{Json, Path, Query};
 use crate::server::page::{self, Items, Page};
-use crate::store::audit_page;
+use crate::store::{AuditFilter, audit_page};
 use crate::tokens::{self, Caller, Role, TokenError, TokenInfo};
 
 pub fn routes() -> OpenApiRouter<App> {
@@ -102,6 +102,14 @@ fn error(e: TokenError) -> ApiError {
 struct AuditQuery {
     /// Only this action, e.g. `post.assignee`.
     action: Option<String>,
+    /// Only changes by this actor (a token's name, `oidc:…`, or the CLI user).
+    actor: Option<String>,
+    /// From this time, Unix ms (inclusive).
+    #[param(minimum = 0, maximum = 253_402_300_799_999.0)]
+    since: Option<i64>,
+    /// Before this time, Unix ms.
+    #[param(minimum = 0, maximum = 253_402_300_799_999.0)]
+    until: Option<i64>,
     #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     cursor: Option<String>,
@@ -129,7 +137,13 @@ async fn audit_log(
 ) -> Result<Json<Page<AuditItem>>, ApiError> {
     let limit = page::limit(q.limit)?;
     let before: i64 = page::decode(q.cursor.as_deref())?.unwrap_or(i64::MAX);
-    let items = audit_page(app.db().pool(), before, q.action.as_deref(), limit)
+    let filter = AuditFilter {
+        action: q.action.as_deref(),
+        actor: q.actor.as_deref(),
+        since: q.since,
+        until: q.until,
+    };
+    let items = audit_page(app.db().pool(), before, &filter, limit)
         .await?
         .into_iter()
         .map(|(id, e)| AuditItem {
