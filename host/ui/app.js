@@ -11,6 +11,8 @@ import { renderIdentity } from './views/identity.js';
 import { renderInsights } from './views/insights.js';
 import { renderChannels } from './views/channels.js';
 import { renderPlugins } from './views/plugins.js';
+import { renderTokens } from './views/tokens.js';
+import { renderAudit } from './views/audit.js';
 
 const ROUTES = [
   { path: 'inbox', title: 'Inbox', render: renderInbox },
@@ -19,6 +21,8 @@ const ROUTES = [
   { path: 'insights', title: 'Insights', render: renderInsights },
   { path: 'channels', title: 'Channels', render: renderChannels },
   { path: 'plugins', title: 'Plugins', render: renderPlugins },
+  { path: 'tokens', title: 'Tokens', render: renderTokens },
+  { path: 'audit', title: 'Audit log', render: renderAudit },
 ];
 
 const RANK = { viewer: 0, agent: 1, admin: 2 };

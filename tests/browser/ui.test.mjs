@@ -251,6 +251,40 @@ try {
     expectedRequestError(4);
   });
 
+  await step('create an API token, see it once, and revoke it', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Tokens' }).click();
+    await page.getByLabel('Token name').fill('browser-bot');
+    await page.getByLabel('Role').selectOption('agent');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const secret = await page.getByLabel('The new token').inputValue();
+    expect(secret.startsWith('scrm_'), `the new token is shown as ${secret}`);
+    const me = async () => (await fetch(`${url}/api/v1/me`, { headers: { Authorization: `Bearer ${secret}` } }));
+    const answer = await me();
+    expect(answer.status === 200 && (await answer.json()).role === 'agent', `the new token answers ${answer.status}`);
+    await page.getByRole('button', { name: 'Done' }).click();
+    const row = page.locator('tr[data-token="browser-bot"]');
+    await row.waitFor();
+    expect(await page.getByLabel('The new token').count() === 0, 'the secret is still on the page');
+    await page.screenshot({ path: join(shots, 'tokens.png'), fullPage: true });
+    page.once('dialog', (d) => d.accept());
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await row.waitFor({ state: 'detached' });
+    expect((await me()).status === 401, 'the revoked token still works');
+  });
+
+  await step('the audit log filters by actor and action', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit log' }).click();
+    await page.getByLabel('Action').fill('token.revoke');
+    await page.getByLabel('Actor').fill('demo-admin');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    const rows = page.locator('tr[data-audit]');
+    await rows.filter({ hasText: 'browser-bot' }).first().waitFor();
+    const actions = await rows.locator('code').filter({ hasText: /^token\./ }).allInnerTexts();
+    expect(actions.length > 0 && actions.every((a) => a === 'token.revoke'), `the filter shows ${actions}`);
+    await noPlaceholders(page);
+    await page.screenshot({ path: join(shots, 'audit.png'), fullPage: true });
+  });
+
   await step('the inbox works at a phone width', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Inbox' }).click();

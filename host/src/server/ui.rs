@@ -54,6 +54,8 @@ const ASSETS: &[Asset] = &[
     asset!("views/insights.js", JS),
     asset!("views/plugins.js", JS),
     asset!("views/channels.js", JS),
+    asset!("views/tokens.js", JS),
+    asset!("views/audit.js", JS),
 ];
 
 /// One strong ETag per asset, in `ASSETS` order.
