@@ -65,6 +65,8 @@ pub mod verification;
 mod write;
 
 use super::contact;
+use crate::events::{Event, EventType};
+use plan::Status;
 pub use extract::{extract_emails, extract_order_references, extract_phones, extract_websites};
 pub use probes::{NewAuthor, Resolved};
 pub use resolve::{catch_up, resolve, resolve_new};
@@ -209,4 +211,20 @@ pub(super) fn evidence_json(evidence: &[Evidence]) -> String {
 
 pub(super) fn subject(link_id: i64) -> String {
     format!("identity_link:{link_id}")
+}
+
+/// The `identity_link.*` event of link `link_id` moved to `to` by `actor`:
+/// the audit entry's `details` (identity, contact, from, to, method, ...)
+/// with the link's id and the actor.
+fn link_event(link_id: i64, to: Status, actor: &str, details: &serde_json::Value) -> Event {
+    let kind = match to {
+        Status::Proposed => EventType::IdentityLinkProposed,
+        Status::Confirmed => EventType::IdentityLinkConfirmed,
+        Status::Rejected => EventType::IdentityLinkRejected,
+    };
+    let mut data = serde_json::json!({"link_id": link_id, "actor": actor});
+    if let (Some(data), Some(details)) = (data.as_object_mut(), details.as_object()) {
+        data.extend(details.clone());
+    }
+    Event::new(kind, data)
 }
