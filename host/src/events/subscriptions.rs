@@ -148,11 +148,9 @@ impl Delivery {
     }
 }
 
-/// The owner a subscription's sealed secrets are bound to.
-pub(super) fn owner(id: i64) -> String {
-    format!("event-subscription:{id}")
-}
+use crate::store::events::secret_owner as owner;
 
+/// What the audit log names a subscription.
 fn subject(id: i64) -> String {
     owner(id)
 }

@@ -147,6 +147,14 @@ impl Event {
         self.channel = Some(channel.into());
         self
     }
+
+    /// Adds the fields of the object `more` to `data` (an audit entry's details, say).
+    pub fn with_fields(mut self, more: &Value) -> Event {
+        if let (Some(data), Some(more)) = (self.data.as_object_mut(), more.as_object()) {
+            data.extend(more.clone());
+        }
+        self
+    }
 }
 
 /// What a subscription asks for, as the fan-out compares it with an event.

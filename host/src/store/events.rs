@@ -95,6 +95,11 @@ fn subscription_row(row: &AnyRow) -> Result<SubscriptionRow, sqlx::Error> {
     })
 }
 
+/// The owner a subscription's sealed secrets are bound to.
+pub fn secret_owner(id: i64) -> String {
+    format!("event-subscription:{id}")
+}
+
 /// A subscription to store.
 #[derive(Clone, Copy, Debug)]
 pub struct NewSubscription<'a> {

@@ -222,9 +222,5 @@ fn link_event(link_id: i64, to: Status, actor: &str, details: &serde_json::Value
         Status::Confirmed => EventType::IdentityLinkConfirmed,
         Status::Rejected => EventType::IdentityLinkRejected,
     };
-    let mut data = serde_json::json!({"link_id": link_id, "actor": actor});
-    if let (Some(data), Some(details)) = (data.as_object_mut(), details.as_object()) {
-        data.extend(details.clone());
-    }
-    Event::new(kind, data)
+    Event::new(kind, serde_json::json!({"link_id": link_id, "actor": actor})).with_fields(details)
 }
