@@ -54,7 +54,7 @@ impl Default for DeliveryOptions {
     /// disabled after 5 days of failures; settled events kept 7 days.
     fn default() -> DeliveryOptions {
         DeliveryOptions {
-            node: format!("{}:{}", hostname(), std::process::id()),
+            node: format!("{}/events", crate::ingest::SchedulerOptions::default().node),
             timeout: Duration::from_secs(10),
             backoff: Duration::from_secs(10),
             max_backoff: Duration::from_secs(6 * 3600),
@@ -65,10 +65,6 @@ impl Default for DeliveryOptions {
             retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
-}
-
-fn hostname() -> String {
-    std::env::var("HOSTNAME").unwrap_or_else(|_| "node".into())
 }
 
 /// Whatever happens to an event, it is deleted this long after it happened.

@@ -79,8 +79,9 @@ async fn open_secrets(
     Ok(secrets)
 }
 
-/// Seals every account's secrets (and event subscriptions' signing secrets) again with `to` (opened with `from`), in one
-/// transaction: `socialcrm secrets rotate-key`. Returns the accounts resealed.
+/// Seals every account's secrets, and the signing secrets of event
+/// subscriptions, again with `to` (opened with `from`), in one transaction:
+/// `socialcrm secrets rotate-key`. Returns the accounts resealed.
 pub async fn reseal_all(db: &Db, from: &SecretBox, to: &SecretBox) -> Result<usize, AccountError> {
     let mut tx = db.begin().await?;
     let rows = sqlx::query("SELECT name, secrets FROM channel_accounts ORDER BY name")
