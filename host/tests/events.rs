@@ -605,3 +605,111 @@ async fn a_serve_killed_mid_delivery_loses_no_event() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admins_manage_subscriptions_over_the_api() {
+    use socialcrm::tokens::{self, Role};
+    common::on_each_db(|db| async move {
+        let server = common::http::start(&db).await;
+        let admin = tokens::create(&db, "root", Role::Admin, "test").await.unwrap();
+        let agent = tokens::create(&db, "agent-1", Role::Agent, "test").await.unwrap();
+        let http = reqwest::Client::new();
+        let call = |method: reqwest::Method, path: &str, token: &str| {
+            http.request(method, server.api(path)).bearer_auth(token)
+        };
+        use reqwest::Method;
+        let body = json!({"url": "https://hooks.example.com/crm", "types": ["post.analyzed"], "intent": "complaint", "min_priority": 40});
+        let (status, _) = common::http::answer(call(Method::POST, "/events/subscriptions", &agent).json(&body)).await;
+        assert_eq!(status, 403, "admins only");
+        let (status, created) = common::http::answer(call(Method::POST, "/events/subscriptions", &admin).json(&body)).await;
+        assert_eq!(status, 201, "{created}");
+        assert!(created["secret"].as_str().unwrap().starts_with("whsec_"));
+        let s = &created["subscription"];
+        assert_eq!((s["status"].as_str(), s["intent"].as_str()), (Some("active"), Some("complaint")));
+        assert_eq!(s["types"], json!(["post.analyzed"]));
+        let id = s["id"].as_i64().unwrap();
+
+        for (bad, want) in [
+            (json!({"url": "http://127.0.0.1:8080/", "types": ["post.received"]}), 422),
+            (json!({"url": "http://169.254.169.254/latest", "types": ["post.received"]}), 422),
+            (json!({"url": "ftp://x.example", "types": ["post.received"]}), 400),
+            (json!({"url": "https://x.example", "types": []}), 400),
+            (json!({"url": "https://x.example", "types": ["post.deleted"]}), 422),
+            (json!({"url": "https://x.example", "types": ["post.received"], "min_priority": -1}), 400),
+            (json!({"url": "https://x.example", "types": ["post.received"], "allow_private": true}), 422),
+        ] {
+            let (status, answer) = common::http::answer(call(Method::POST, "/events/subscriptions", &admin).json(&bad)).await;
+            assert_eq!(status, want, "{bad}: {answer}");
+            assert!(answer["error"]["code"].is_string(), "{answer}");
+        }
+
+        let (status, list) = common::http::answer(call(Method::GET, "/events/subscriptions", &admin)).await;
+        assert_eq!((status, list["items"].as_array().map(Vec::len)), (200, Some(1)));
+        assert!(list["items"][0].get("secret").is_none(), "never shown again");
+        let (status, _) = common::http::answer(call(Method::GET, "/events/subscriptions/999", &admin)).await;
+        assert_eq!(status, 404);
+        let (status, off) = common::http::answer(call(Method::POST, &format!("/events/subscriptions/{id}/disable"), &admin)).await;
+        assert_eq!((status, off["status"].as_str()), (200, Some("disabled")));
+        let (status, on) = common::http::answer(call(Method::POST, &format!("/events/subscriptions/{id}/enable"), &admin)).await;
+        assert_eq!((status, on["status"].as_str()), (200, Some("active")));
+        let rotate = format!("/events/subscriptions/{id}/rotate-secret");
+        let (status, rotated) = common::http::answer(call(Method::POST, &rotate, &admin)).await;
+        assert_eq!(status, 200, "{rotated}");
+        assert_ne!(rotated["secret"], created["secret"]);
+        let (status, _) =
+            common::http::answer(call(Method::POST, &rotate, &admin).json(&json!({"grace_seconds": 10_000_000}))).await;
+        assert_eq!(status, 400);
+
+        let (status, page) = common::http::answer(call(Method::GET, "/events/deliveries?status=pending&limit=5", &admin)).await;
+        assert_eq!((status, page["items"].as_array().map(Vec::len)), (200, Some(0)));
+        let (status, _) = common::http::answer(call(Method::GET, "/events/deliveries?status=odd", &admin)).await;
+        assert_eq!(status, 400);
+        let (status, _) = common::http::answer(call(Method::POST, "/events/deliveries/5/replay", &admin)).await;
+        assert_eq!(status, 404);
+        let (status, _) = common::http::answer(call(Method::DELETE, &format!("/events/subscriptions/{id}"), &admin)).await;
+        assert_eq!(status, 204);
+        let (status, _) = common::http::answer(call(Method::DELETE, &format!("/events/subscriptions/{id}"), &admin)).await;
+        assert_eq!(status, 404);
+        let audit = audit_entries(db.pool(), 20).await.unwrap();
+        assert!(audit.iter().any(|e| e.action == "events.subscribe" && e.actor == "root"), "{audit:?}");
+    })
+    .await;
+}
+
+/// What events cost the ingest (not a pass/fail test; run with `--ignored
+/// --nocapture`): the wanted-types check alone, and commits of the same
+/// pages when nobody listens, when another type is wanted, and when
+/// `post.received` is.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore]
+async fn measure_the_outbox_cost() {
+    common::on_each_db(|db| async move {
+        let start = Instant::now();
+        for _ in 0..100_000 {
+            Outbox::of(&db).await.unwrap();
+        }
+        println!("{:?}: Outbox::of {:?} per call", db.backend(), start.elapsed() / 100_000);
+        let brand = channel(&db).await;
+        let mut n = 0;
+        let mut run = async |label: &str| {
+            let start = Instant::now();
+            for _ in 0..20 {
+                let page: Vec<Post> = (0..500)
+                    .map(|_| {
+                        n += 1;
+                        post(&n.to_string(), "a post of an ordinary length, about as long as most of them")
+                    })
+                    .collect();
+                commit_page(&db, &brand, &page, &[], None, &Default::default()).await.unwrap();
+            }
+            println!("{:?}: {label}: {:?} per 500-post page", db.backend(), start.elapsed() / 20);
+        };
+        run("warm-up").await;
+        run("nobody listens").await;
+        subscribe(&db, "https://a.example.com/", &[EventType::PluginInstalled]).await;
+        run("another type wanted").await;
+        subscribe(&db, "https://b.example.com/", &[EventType::PostReceived]).await;
+        run("post.received wanted").await;
+    })
+    .await;
+}
