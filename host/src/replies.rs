@@ -163,7 +163,9 @@ pub async fn send(ingest: &Ingest, id: i64, actor: &str) -> Result<Reply, ReplyE
                 &json!({"error": e.to_string()}),
             )
             .await?;
-            outbox.write(&mut tx, [sent_event(&reply, actor, json!({"error": e.to_string()}))]).await?;
+            outbox
+                .write(&mut tx, [sent_event(&reply, actor, json!({"error": e.to_string()}))])
+                .await?;
             tx.commit().await?;
         }
     }

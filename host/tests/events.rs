@@ -71,7 +71,9 @@ impl Receiver {
 
     /// Serves on `listener` until the task is aborted.
     fn serve(&self, listener: TcpListener) -> JoinHandle<()> {
-        let app = Router::new().route("/hook", routing::post(receive)).with_state(self.clone());
+        let app = Router::new()
+            .route("/hook", routing::post(receive))
+            .with_state(self.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         })
@@ -140,7 +142,10 @@ async fn deliver_until(worker: &Worker, db: &Db, subscription: i64, what: &str, 
         if done(&now) {
             return;
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}: {now:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}: {now:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -206,15 +211,21 @@ async fn only_wanted_event_types_are_written() {
     common::on_each_db(|db| async move {
         let brand = channel(&db).await;
         let page = |n: usize| -> Vec<Post> { (0..3).map(|i| post(&format!("{n}-{i}"), "hello")).collect() };
-        commit_page(&db, &brand, &page(1), &[], None, &Default::default()).await.unwrap();
+        commit_page(&db, &brand, &page(1), &[], None, &Default::default())
+            .await
+            .unwrap();
         assert_eq!(count(&db, "event_outbox").await, 0, "nobody listens");
 
         subscribe(&db, "https://hooks.example.com/a", &[EventType::PluginInstalled]).await;
-        commit_page(&db, &brand, &page(2), &[], None, &Default::default()).await.unwrap();
+        commit_page(&db, &brand, &page(2), &[], None, &Default::default())
+            .await
+            .unwrap();
         assert_eq!(count(&db, "event_outbox").await, 0, "post.received is not wanted");
 
         let (id, _) = subscribe(&db, "https://hooks.example.com/b", &[EventType::PostReceived]).await;
-        let committed = commit_page(&db, &brand, &page(3), &[], None, &Default::default()).await.unwrap();
+        let committed = commit_page(&db, &brand, &page(3), &[], None, &Default::default())
+            .await
+            .unwrap();
         assert_eq!(count(&db, "event_outbox").await, 3);
         let data: String = sqlx::query("SELECT data FROM event_outbox ORDER BY id LIMIT 1")
             .fetch_one(db.pool())
@@ -223,16 +234,23 @@ async fn only_wanted_event_types_are_written() {
             .get("data");
         let data: Value = serde_json::from_str(&data).unwrap();
         assert_eq!(data["post_id"], committed.new_posts[0]);
-        assert_eq!((data["channel"].as_str(), data["text"].as_str()), (Some("brand"), Some("hello")));
+        assert_eq!(
+            (data["channel"].as_str(), data["text"].as_str()),
+            (Some("brand"), Some("hello"))
+        );
         assert_eq!(data["author"]["handle"], "maya@demo.social");
 
         // A repoll stores nothing new, so it reports nothing.
-        commit_page(&db, &brand, &page(3), &[], None, &Default::default()).await.unwrap();
+        commit_page(&db, &brand, &page(3), &[], None, &Default::default())
+            .await
+            .unwrap();
         assert_eq!(count(&db, "event_outbox").await, 3);
 
         // Disabled, the type is not wanted any more.
         subscriptions::set_enabled(&db, id, false, "test").await.unwrap();
-        commit_page(&db, &brand, &page(4), &[], None, &Default::default()).await.unwrap();
+        commit_page(&db, &brand, &page(4), &[], None, &Default::default())
+            .await
+            .unwrap();
         assert_eq!(count(&db, "event_outbox").await, 3);
     })
     .await;
@@ -248,9 +266,15 @@ async fn fan_out_follows_the_filters() {
             channel: Some("other".into()),
             ..NewSubscription::default()
         };
-        let b = subscriptions::subscribe(&db, &secret_box(), &new, "test").await.unwrap().subscription.id;
+        let b = subscriptions::subscribe(&db, &secret_box(), &new, "test")
+            .await
+            .unwrap()
+            .subscription
+            .id;
         let brand = channel(&db).await;
-        commit_page(&db, &brand, &[post("1", "hi")], &[], None, &Default::default()).await.unwrap();
+        commit_page(&db, &brand, &[post("1", "hi")], &[], None, &Default::default())
+            .await
+            .unwrap();
         emit(&db, "acme").await;
         socialcrm::events::outbox::fan_out(&db).await.unwrap();
         let types = |d: Vec<Delivery>| d.into_iter().map(|d| d.event_type).collect::<Vec<_>>();
@@ -299,7 +323,10 @@ async fn a_failing_receiver_gets_the_event_once_it_recovers() {
             let (id, secret) = subscribe(&db, &url, &[EventType::PluginInstalled]).await;
             emit(&db, &format!("{fault:?}")).await;
             let worker = Worker::new(db.clone(), secret_box(), fast("node-a"));
-            deliver_until(&worker, &db, id, "two failed attempts", |d| d.len() == 1 && d[0].attempts >= 2).await;
+            deliver_until(&worker, &db, id, "two failed attempts", |d| {
+                d.len() == 1 && d[0].attempts >= 2
+            })
+            .await;
             let failed = &deliveries(&db, id).await[0];
             assert_eq!(failed.status, "pending", "{fault:?}");
             assert!(failed.last_error.is_some(), "{fault:?}: {failed:?}");
@@ -334,7 +361,10 @@ async fn a_failing_receiver_gets_the_event_once_it_recovers() {
             assert_eq!(body["data"]["name"], format!("{fault:?}"));
             assert_eq!(header(last, "webhook-id"), done.event_id);
             // Every attempt that reached it carried the same id.
-            assert!(got.iter().all(|r| header(r, "webhook-id") == done.event_id), "{fault:?}");
+            assert!(
+                got.iter().all(|r| header(r, "webhook-id") == done.event_id),
+                "{fault:?}"
+            );
             good.abort();
             subscriptions::remove(&db, id, "test").await.unwrap();
         }
@@ -364,19 +394,35 @@ async fn private_addresses_are_refused_unless_allowed() {
             types: vec![EventType::PluginInstalled],
             ..NewSubscription::default()
         };
-        let id = subscriptions::subscribe(&db, &secret_box(), &new, "test").await.unwrap().subscription.id;
+        let id = subscriptions::subscribe(&db, &secret_box(), &new, "test")
+            .await
+            .unwrap()
+            .subscription
+            .id;
         emit(&db, "acme").await;
         let worker = Worker::new(db.clone(), secret_box(), fast("node-a"));
-        deliver_until(&worker, &db, id, "a refused attempt", |d| d.len() == 1 && d[0].attempts >= 1).await;
+        deliver_until(&worker, &db, id, "a refused attempt", |d| {
+            d.len() == 1 && d[0].attempts >= 1
+        })
+        .await;
         let refused = &deliveries(&db, id).await[0];
         assert!(
-            refused.last_error.as_deref().unwrap_or_default().contains("private or loopback"),
+            refused
+                .last_error
+                .as_deref()
+                .unwrap_or_default()
+                .contains("private or loopback"),
             "{refused:?}"
         );
         assert!(receiver.got().is_empty(), "nothing reached the receiver");
 
         // Allowed, the same receiver gets it.
-        let (allowed, secret) = subscribe(&db, &format!("http://localhost:{port}/hook"), &[EventType::PluginInstalled]).await;
+        let (allowed, secret) = subscribe(
+            &db,
+            &format!("http://localhost:{port}/hook"),
+            &[EventType::PluginInstalled],
+        )
+        .await;
         emit(&db, "beta").await;
         deliver_until(&worker, &db, allowed, "the delivery", |d| {
             d.first().is_some_and(|d| d.status == "delivered")
@@ -408,7 +454,13 @@ async fn a_subscription_failing_too_long_is_disabled_and_the_admin_told() {
         let s = subscriptions::get(&db, id).await.unwrap();
         assert_eq!(s.status, "disabled");
         assert!(s.consecutive_failures >= 2, "{s:?}");
-        assert!(s.disabled_reason.as_deref().unwrap_or_default().contains("failed attempts in a row"), "{s:?}");
+        assert!(
+            s.disabled_reason
+                .as_deref()
+                .unwrap_or_default()
+                .contains("failed attempts in a row"),
+            "{s:?}"
+        );
         let audit = audit_entries(db.pool(), 20).await.unwrap();
         assert!(
             audit
@@ -446,7 +498,10 @@ async fn replay_redelivers_and_a_rotated_secret_signs_beside_the_old_one() {
         let (id, old) = subscribe(&db, &url, &[EventType::PluginInstalled]).await;
         emit(&db, "acme").await;
         let worker = Worker::new(db.clone(), secret_box(), fast("node-a"));
-        deliver_until(&worker, &db, id, "the delivery", |d| d.first().is_some_and(|d| d.status == "delivered")).await;
+        deliver_until(&worker, &db, id, "the delivery", |d| {
+            d.first().is_some_and(|d| d.status == "delivered")
+        })
+        .await;
         let first = deliveries(&db, id).await.remove(0);
 
         let rotated = subscriptions::rotate_secret(&db, &secret_box(), id, Duration::from_secs(60), "admin")
@@ -472,7 +527,12 @@ async fn replay_redelivers_and_a_rotated_secret_signs_beside_the_old_one() {
         let last = receiver.got().pop().unwrap();
         verified(&again.secret, &last);
         assert!(Webhook::new(&rotated.secret).unwrap().verify(&last.1, &last.0).is_err());
-        let actions: Vec<String> = audit_entries(db.pool(), 10).await.unwrap().into_iter().map(|e| e.action).collect();
+        let actions: Vec<String> = audit_entries(db.pool(), 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
         assert!(actions.contains(&"events.replay".into()) && actions.contains(&"events.rotate-secret".into()));
         server.abort();
     })
@@ -494,13 +554,18 @@ async fn two_workers_never_send_one_delivery_at_once() {
         let a = Worker::new(db.clone(), secret_box(), fast("node-a"));
         let b = Worker::new(db.clone(), secret_box(), fast("node-b"));
         let start = Instant::now();
-        while deliveries(&db, id).await.iter().any(|d| d.status != "delivered") || deliveries(&db, id).await.len() < 20 {
+        while deliveries(&db, id).await.iter().any(|d| d.status != "delivered") || deliveries(&db, id).await.len() < 20
+        {
             let (x, y) = tokio::join!(a.round(), b.round());
             x.unwrap();
             y.unwrap();
             assert!(start.elapsed() < Duration::from_secs(60), "not all delivered");
         }
-        let mut ids: Vec<String> = receiver.got().iter().map(|r| header(r, "webhook-id").to_string()).collect();
+        let mut ids: Vec<String> = receiver
+            .got()
+            .iter()
+            .map(|r| header(r, "webhook-id").to_string())
+            .collect();
         assert_eq!(ids.len(), 20, "each event sent once");
         ids.sort();
         ids.dedup();
@@ -520,7 +585,10 @@ async fn delivered_events_are_pruned_after_the_retention_period() {
         let (id, _) = subscribe(&db, &url, &[EventType::PluginInstalled]).await;
         emit(&db, "acme").await;
         let keep = Worker::new(db.clone(), secret_box(), fast("node-a"));
-        deliver_until(&keep, &db, id, "the delivery", |d| d.first().is_some_and(|d| d.status == "delivered")).await;
+        deliver_until(&keep, &db, id, "the delivery", |d| {
+            d.first().is_some_and(|d| d.status == "delivered")
+        })
+        .await;
         // Pending ones stay whatever their age (within 30 days).
         server.abort();
         emit(&db, "beta").await;
@@ -569,10 +637,21 @@ async fn a_serve_killed_mid_delivery_loses_no_event() {
         let data = tempfile::tempdir().unwrap();
         let serve = || {
             let child = Command::new(env!("CARGO_BIN_EXE_socialcrm"))
-                .env("SOCIALCRM_SECRET_KEY", base64::engine::general_purpose::STANDARD.encode(KEY))
+                .env(
+                    "SOCIALCRM_SECRET_KEY",
+                    base64::engine::general_purpose::STANDARD.encode(KEY),
+                )
                 .args(["--database-url", &url, "--analyzer", sentiment, "--data-dir"])
                 .arg(data.path())
-                .args(["serve", "--listen", "127.0.0.1:0", "--event-timeout", "2", "--event-backoff", "0.1"])
+                .args([
+                    "serve",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--event-timeout",
+                    "2",
+                    "--event-backoff",
+                    "0.1",
+                ])
                 .stdout(Stdio::null())
                 .spawn()
                 .unwrap();
@@ -581,19 +660,29 @@ async fn a_serve_killed_mid_delivery_loses_no_event() {
         let mut first = serve();
         let start = Instant::now();
         while receiver.got().is_empty() {
-            assert!(start.elapsed() < Duration::from_secs(90), "the first attempt never came");
+            assert!(
+                start.elapsed() < Duration::from_secs(90),
+                "the first attempt never came"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         first.0.kill().unwrap();
         first.0.wait().unwrap();
         let leased = &deliveries(&db, id).await[0];
-        assert_eq!((leased.status.as_str(), leased.attempts), ("pending", 0), "killed before recording");
+        assert_eq!(
+            (leased.status.as_str(), leased.attempts),
+            ("pending", 0),
+            "killed before recording"
+        );
 
         receiver.delay_ms.store(0, Ordering::SeqCst);
         let _second = serve();
         let start = Instant::now();
         while deliveries(&db, id).await[0].status != "delivered" {
-            assert!(start.elapsed() < Duration::from_secs(90), "never delivered after the restart");
+            assert!(
+                start.elapsed() < Duration::from_secs(90),
+                "never delivered after the restart"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let got = receiver.got();
@@ -688,7 +777,11 @@ async fn measure_the_outbox_cost() {
         for _ in 0..100_000 {
             Outbox::of(&db).await.unwrap();
         }
-        println!("{:?}: Outbox::of {:?} per call", db.backend(), start.elapsed() / 100_000);
+        println!(
+            "{:?}: Outbox::of {:?} per call",
+            db.backend(),
+            start.elapsed() / 100_000
+        );
         let brand = channel(&db).await;
         let mut n = 0;
         let mut run = async |label: &str| {
@@ -697,12 +790,21 @@ async fn measure_the_outbox_cost() {
                 let page: Vec<Post> = (0..500)
                     .map(|_| {
                         n += 1;
-                        post(&n.to_string(), "a post of an ordinary length, about as long as most of them")
+                        post(
+                            &n.to_string(),
+                            "a post of an ordinary length, about as long as most of them",
+                        )
                     })
                     .collect();
-                commit_page(&db, &brand, &page, &[], None, &Default::default()).await.unwrap();
+                commit_page(&db, &brand, &page, &[], None, &Default::default())
+                    .await
+                    .unwrap();
             }
-            println!("{:?}: {label}: {:?} per 500-post page", db.backend(), start.elapsed() / 20);
+            println!(
+                "{:?}: {label}: {:?} per 500-post page",
+                db.backend(),
+                start.elapsed() / 20
+            );
         };
         run("warm-up").await;
         run("nobody listens").await;

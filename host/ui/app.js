@@ -11,6 +11,7 @@ import { renderIdentity } from './views/identity.js';
 import { renderInsights } from './views/insights.js';
 import { renderChannels } from './views/channels.js';
 import { renderPlugins } from './views/plugins.js';
+import { renderEvents } from './views/events.js';
 
 const ROUTES = [
   { path: 'inbox', title: 'Inbox', render: renderInbox },
@@ -19,6 +20,7 @@ const ROUTES = [
   { path: 'insights', title: 'Insights', render: renderInsights },
   { path: 'channels', title: 'Channels', render: renderChannels },
   { path: 'plugins', title: 'Plugins', render: renderPlugins },
+  { path: 'events', title: 'Events', render: renderEvents },
 ];
 
 const RANK = { viewer: 0, agent: 1, admin: 2 };

@@ -215,7 +215,10 @@ impl Worker {
         };
         let disable_after = i64::try_from(self.options.disable_after.as_millis()).unwrap_or(i64::MAX);
         if store::record_attempt(&self.db, &attempt, disable_after).await? {
-            tracing::warn!(subscription = delivery.subscription_id, "event subscription disabled after failing too long");
+            tracing::warn!(
+                subscription = delivery.subscription_id,
+                "event subscription disabled after failing too long"
+            );
             self.db.wanted().invalidate();
         }
         Ok(())

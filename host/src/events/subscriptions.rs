@@ -362,7 +362,14 @@ pub async fn replay(db: &Db, delivery_id: i64, actor: &str) -> Result<Delivery, 
         .await?
         .ok_or(EventError::NoDelivery(delivery_id))?;
     let details = json!({"event_id": row.event_uid, "subscription_id": row.subscription_id});
-    audit(&mut *tx, actor, "events.replay", &format!("event-delivery:{delivery_id}"), &details).await?;
+    audit(
+        &mut *tx,
+        actor,
+        "events.replay",
+        &format!("event-delivery:{delivery_id}"),
+        &details,
+    )
+    .await?;
     tx.commit().await?;
     Delivery::of(row).ok_or(EventError::NoDelivery(delivery_id))
 }
@@ -377,8 +384,16 @@ mod tests {
         for bad in ["ftp://x.example", "https://user:pw@x.example", "not a url", "https://"] {
             assert!(matches!(check_url(bad, false), Err(EventError::Invalid(_))), "{bad}");
         }
-        for private in ["http://127.0.0.1:9/", "http://[::1]/", "http://169.254.169.254/", "http://10.0.0.1/"] {
-            assert!(matches!(check_url(private, false), Err(EventError::Refused(_))), "{private}");
+        for private in [
+            "http://127.0.0.1:9/",
+            "http://[::1]/",
+            "http://169.254.169.254/",
+            "http://10.0.0.1/",
+        ] {
+            assert!(
+                matches!(check_url(private, false), Err(EventError::Refused(_))),
+                "{private}"
+            );
             assert!(check_url(private, true).is_ok(), "{private}");
         }
         let long = format!("https://x.example/{}", "a".repeat(MAX_URL));

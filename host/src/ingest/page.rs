@@ -11,9 +11,9 @@ use time::format_description::well_known::Rfc3339;
 
 use super::analyze::PageAnalyses;
 use crate::crm::identity::NewAuthor;
+use crate::events::{Event, EventType, Outbox};
 use crate::runtime::types::{Analysis, Author, Direction, Post};
 use crate::runtime::{KvChanges, VerifiedFields};
-use crate::events::{Event, EventType, Outbox};
 use crate::store::codec::{apply_kv, kind_name};
 use crate::store::posts::{self, IdentityRow, StoredIdentity};
 use crate::store::{Backend, Db, now_ms};

@@ -151,7 +151,9 @@ pub async fn refresh_posts(db: &Db, post_ids: &[i64], now: i64) -> Result<u64, I
         queries::trends::refresh_topics(&mut tx, db.backend(), &scope, INTENT_PLUGIN).await?;
         if outbox.wants(EventType::PostAnalyzed) {
             let scored = queries::priority::scored(&mut tx, db.backend(), ids).await?;
-            outbox.write(&mut tx, scored.iter().map(|s| priority::analyzed(s, now))).await?;
+            outbox
+                .write(&mut tx, scored.iter().map(|s| priority::analyzed(s, now)))
+                .await?;
         }
         tx.commit().await?;
         if !contacts.is_empty() {

@@ -635,8 +635,11 @@ async fn store(
     } else {
         EventType::PluginInstalled
     };
-    let data = json!({"name": m.name, "kind": row.kind, "active": active, "awaiting_approval": awaiting, "actor": actor});
-    outbox.write(&mut tx, [Event::new(kind, data).with_fields(&details)]).await?;
+    let data =
+        json!({"name": m.name, "kind": row.kind, "active": active, "awaiting_approval": awaiting, "actor": actor});
+    outbox
+        .write(&mut tx, [Event::new(kind, data).with_fields(&details)])
+        .await?;
     if let (Some(previous), Some(then)) = (replaces, then) {
         then.activated(&mut tx, m, &previous, actor).await?;
     }

@@ -54,6 +54,7 @@ const ASSETS: &[Asset] = &[
     asset!("views/insights.js", JS),
     asset!("views/plugins.js", JS),
     asset!("views/channels.js", JS),
+    asset!("views/events.js", JS),
 ];
 
 /// One strong ETag per asset, in `ASSETS` order.

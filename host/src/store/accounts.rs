@@ -100,8 +100,14 @@ pub async fn reseal_all(db: &Db, from: &SecretBox, to: &SecretBox) -> Result<usi
     for s in super::events::subscriptions(&mut *tx, false).await? {
         let owner = super::events::secret_owner(s.id);
         let secrets = from.open(&s.secret, &owner)?;
-        super::events::set_secret(&mut tx, s.id, &to.seal(&secrets, &owner), s.previous_secret_until, s.updated_at)
-            .await?;
+        super::events::set_secret(
+            &mut tx,
+            s.id,
+            &to.seal(&secrets, &owner),
+            s.previous_secret_until,
+            s.updated_at,
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(rows.len())

@@ -236,7 +236,11 @@ pub struct NewEvent<'a> {
 const CHUNK: usize = 500;
 
 /// Writes `events` in the caller's transaction.
-pub async fn insert_events(conn: &mut AnyConnection, backend: Backend, events: &[NewEvent<'_>]) -> Result<(), sqlx::Error> {
+pub async fn insert_events(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    events: &[NewEvent<'_>],
+) -> Result<(), sqlx::Error> {
     for chunk in events.chunks(CHUNK) {
         let sql = format!(
             "INSERT INTO event_outbox (uid, type, channel, intent, priority, data, created_at) VALUES {}",
@@ -570,13 +574,12 @@ pub async fn delivery<'e>(
 /// Makes delivery `id` pending again, due at `now`, with a fresh run of
 /// attempts; whether it exists.
 pub async fn replay(conn: &mut AnyConnection, id: i64, now: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE event_deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1 WHERE id = $2",
-    )
-    .bind(now)
-    .bind(id)
-    .execute(conn)
-    .await?;
+    let done =
+        sqlx::query("UPDATE event_deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(conn)
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 

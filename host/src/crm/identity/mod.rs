@@ -66,8 +66,8 @@ mod write;
 
 use super::contact;
 use crate::events::{Event, EventType};
-use plan::Status;
 pub use extract::{extract_emails, extract_order_references, extract_phones, extract_websites};
+use plan::Status;
 pub use probes::{NewAuthor, Resolved};
 pub use resolve::{catch_up, resolve, resolve_new};
 pub use review::{LinkPosition, confirm, contact_identities, link, links, links_after, position, reject, unlink};

@@ -123,7 +123,9 @@ async fn decide(
         _ => "identity.unlink",
     };
     audit(&mut *tx, actor, verb, &subject(link_id), &details).await?;
-    outbox.write(&mut tx, [link_event(link_id, to, actor, &details)]).await?;
+    outbox
+        .write(&mut tx, [link_event(link_id, to, actor, &details)])
+        .await?;
     tx.commit().await?;
     view(db, link_id).await
 }
@@ -221,7 +223,9 @@ pub async fn link(db: &Db, identity_id: i64, contact_id: i64, actor: &str) -> Re
         "method": "manual",
     });
     audit(&mut *tx, actor, "identity.link", &subject(link_id), &details).await?;
-    outbox.write(&mut tx, [link_event(link_id, Status::Confirmed, actor, &details)]).await?;
+    outbox
+        .write(&mut tx, [link_event(link_id, Status::Confirmed, actor, &details)])
+        .await?;
     tx.commit().await?;
     view(db, link_id).await
 }

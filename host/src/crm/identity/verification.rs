@@ -120,7 +120,9 @@ pub async fn complete(db: &Db, token: &str) -> Result<LinkView, IdentityError> {
         "to": Status::Confirmed.as_str(),
     });
     audit(&mut *tx, CUSTOMER, "identity.verify", &subject(link_id), &details).await?;
-    outbox.write(&mut tx, [link_event(link_id, Status::Confirmed, CUSTOMER, &details)]).await?;
+    outbox
+        .write(&mut tx, [link_event(link_id, Status::Confirmed, CUSTOMER, &details)])
+        .await?;
     tx.commit().await?;
     review::view(db, link_id).await
 }

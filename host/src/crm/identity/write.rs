@@ -78,7 +78,9 @@ pub(super) async fn apply(
                 "method": method, "confidence": confidence, "evidence": evidence,
             });
             audit(&mut *conn, RESOLVER, action, &subject(id), &details).await?;
-            outbox.write(conn, [link_event(id, *status, RESOLVER, &details)]).await?;
+            outbox
+                .write(conn, [link_event(id, *status, RESOLVER, &details)])
+                .await?;
         }
         Plan::Update {
             link_id,
@@ -123,7 +125,9 @@ pub(super) async fn apply(
             });
             audit(&mut *conn, RESOLVER, action, &subject(*link_id), &details).await?;
             if from != to {
-                outbox.write(conn, [link_event(*link_id, *to, RESOLVER, &details)]).await?;
+                outbox
+                    .write(conn, [link_event(*link_id, *to, RESOLVER, &details)])
+                    .await?;
             }
         }
     }

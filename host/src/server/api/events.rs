@@ -111,7 +111,11 @@ async fn remove(auth: Auth<Admin>, State(app): State<App>, Path(id): Path<i64>) 
 #[utoipa::path(post, path = "/events/subscriptions/{id}/enable", tag = "events",
     params(("id" = i64, Path, description = "Subscription id")),
     responses((status = 200, description = "The subscription, active", body = Subscription)))]
-async fn enable(auth: Auth<Admin>, State(app): State<App>, Path(id): Path<i64>) -> Result<Json<Subscription>, ApiError> {
+async fn enable(
+    auth: Auth<Admin>,
+    State(app): State<App>,
+    Path(id): Path<i64>,
+) -> Result<Json<Subscription>, ApiError> {
     let s = subscriptions::set_enabled(app.db(), id, true, auth.name()).await;
     Ok(Json(s.map_err(error)?))
 }
@@ -121,7 +125,11 @@ async fn enable(auth: Auth<Admin>, State(app): State<App>, Path(id): Path<i64>) 
 #[utoipa::path(post, path = "/events/subscriptions/{id}/disable", tag = "events",
     params(("id" = i64, Path, description = "Subscription id")),
     responses((status = 200, description = "The subscription, disabled", body = Subscription)))]
-async fn disable(auth: Auth<Admin>, State(app): State<App>, Path(id): Path<i64>) -> Result<Json<Subscription>, ApiError> {
+async fn disable(
+    auth: Auth<Admin>,
+    State(app): State<App>,
+    Path(id): Path<i64>,
+) -> Result<Json<Subscription>, ApiError> {
     let s = subscriptions::set_enabled(app.db(), id, false, auth.name()).await;
     Ok(Json(s.map_err(error)?))
 }
@@ -199,7 +207,9 @@ async fn deliveries(
     params(("id" = i64, Path, description = "Delivery id")),
     responses((status = 200, description = "The delivery, pending", body = Delivery)))]
 async fn replay(auth: Auth<Admin>, State(app): State<App>, Path(id): Path<i64>) -> Result<Json<Delivery>, ApiError> {
-    Ok(Json(subscriptions::replay(app.db(), id, auth.name()).await.map_err(error)?))
+    Ok(Json(
+        subscriptions::replay(app.db(), id, auth.name()).await.map_err(error)?,
+    ))
 }
 
 fn error(e: EventError) -> ApiError {
