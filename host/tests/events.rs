@@ -815,3 +815,50 @@ async fn measure_the_outbox_cost() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scored_post_is_reported_with_its_priority() {
+    common::on_each_db(|db| async move {
+        let brand = channel(&db).await;
+        let (id, _) = subscribe(&db, "https://hooks.example.com/a", &[EventType::PostAnalyzed]).await;
+        let committed = commit_page(&db, &brand, &[post("1", "hello")], &[], None, &Default::default())
+            .await
+            .unwrap();
+        assert_eq!(count(&db, "event_outbox").await, 0, "post.received is not wanted");
+        socialcrm::insights::refresh_posts(&db, &committed.new_posts, now_ms())
+            .await
+            .unwrap();
+        let row = sqlx::query("SELECT type, channel, priority, data FROM event_outbox")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(row.get::<String, _>("type"), "post.analyzed");
+        assert_eq!(row.get::<Option<String>, _>("channel").as_deref(), Some("brand"));
+        let data: Value = serde_json::from_str(&row.get::<String, _>("data")).unwrap();
+        assert_eq!(data["post_id"], committed.new_posts[0]);
+        assert_eq!(
+            Some(data["priority"].as_f64().unwrap()),
+            row.get::<Option<f64>, _>("priority")
+        );
+        assert!(data["explanation"].is_string(), "{data}");
+        // A priority filter above it: no delivery.
+        subscriptions::remove(&db, id, "test").await.unwrap();
+        let new = NewSubscription {
+            url: "https://hooks.example.com/b".into(),
+            types: vec![EventType::PostAnalyzed],
+            min_priority: Some(999.0),
+            ..NewSubscription::default()
+        };
+        let high = subscriptions::subscribe(&db, &secret_box(), &new, "test")
+            .await
+            .unwrap()
+            .subscription
+            .id;
+        socialcrm::insights::refresh_posts(&db, &committed.new_posts, now_ms())
+            .await
+            .unwrap();
+        socialcrm::events::outbox::fan_out(&db).await.unwrap();
+        assert!(deliveries(&db, high).await.is_empty());
+    })
+    .await;
+}
