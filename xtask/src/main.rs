@@ -232,9 +232,7 @@ fn python_tools() -> anyhow::Result<PathBuf> {
         create.arg("-m").arg("venv").arg(&venv);
         run(create).context("creating a Python virtual environment (needs python3 with venv)")?;
         let mut install = Command::new(bin.join("pip"));
-        install
-            .args(["install", "--quiet", "--disable-pip-version-check"])
-            .args(PYTHON_TOOLS);
+        install.args(["install", "--quiet", "--disable-pip-version-check"]).args(PYTHON_TOOLS);
         run(install).context("installing the Python tools from PyPI")?;
         std::fs::write(&pins, wanted)?;
     }
