@@ -8,6 +8,7 @@ pub mod conformance;
 pub mod crm;
 mod demo;
 pub mod egress;
+pub mod events;
 #[cfg(test)]
 mod fuzz;
 pub mod ingest;

@@ -11,6 +11,7 @@
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use crate::events::{Event, EventType, Outbox};
 use crate::ingest::{ChannelRef, CommitError, Ingest, IngestError, commit_page};
 use crate::runtime::types::Outbound;
 pub use crate::store::replies::Reply;
@@ -128,6 +129,7 @@ pub async fn send(ingest: &Ingest, id: i64, actor: &str) -> Result<Reply, ReplyE
         .await
         .map_err(|e| IngestError::Join(e.to_string()))?;
     let now = now_ms();
+    let outbox = Outbox::of(db).await?;
     let mut tx = db.begin().await?;
     match sent {
         Ok(out) => {
@@ -140,6 +142,8 @@ pub async fn send(ingest: &Ingest, id: i64, actor: &str) -> Result<Reply, ReplyE
                 &json!({"external_id": out.value.external_id}),
             )
             .await?;
+            let outcome = json!({"external_id": out.value.external_id, "url": out.value.url});
+            outbox.write(&mut tx, [sent_event(&reply, actor, outcome)]).await?;
             tx.commit().await?;
             // A refreshed token the plugin kept, for instance.
             let channel = ChannelRef {
@@ -159,10 +163,33 @@ pub async fn send(ingest: &Ingest, id: i64, actor: &str) -> Result<Reply, ReplyE
                 &json!({"error": e.to_string()}),
             )
             .await?;
+            outbox
+                .write(&mut tx, [sent_event(&reply, actor, json!({"error": e.to_string()}))])
+                .await?;
             tx.commit().await?;
         }
     }
     get(db, id).await
+}
+
+/// The `response.sent` event of `reply` (`response.failed` when `outcome`
+/// has an `error`), with the outcome's fields.
+fn sent_event(reply: &Reply, actor: &str, outcome: serde_json::Value) -> Event {
+    let kind = if outcome.get("error").is_some() {
+        EventType::ResponseFailed
+    } else {
+        EventType::ResponseSent
+    };
+    let data = json!({
+        "reply_id": reply.id,
+        "post_id": reply.post_id,
+        "channel": reply.channel,
+        "text": reply.text,
+        "actor": actor,
+    });
+    Event::new(kind, data)
+        .with_fields(&outcome)
+        .channel(reply.channel.as_str())
 }
 
 pub async fn get(db: &Db, id: i64) -> Result<Reply, ReplyError> {

@@ -11,6 +11,7 @@ import { renderIdentity } from './views/identity.js';
 import { renderInsights } from './views/insights.js';
 import { renderChannels } from './views/channels.js';
 import { renderPlugins } from './views/plugins.js';
+import { renderEvents } from './views/events.js';
 import { renderTokens } from './views/tokens.js';
 import { renderAudit } from './views/audit.js';
 
@@ -21,6 +22,7 @@ const ROUTES = [
   { path: 'insights', title: 'Insights', render: renderInsights },
   { path: 'channels', title: 'Channels', render: renderChannels },
   { path: 'plugins', title: 'Plugins', render: renderPlugins },
+  { path: 'events', title: 'Events', render: renderEvents },
   { path: 'tokens', title: 'Tokens', render: renderTokens },
   { path: 'audit', title: 'Audit log', render: renderAudit },
 ];

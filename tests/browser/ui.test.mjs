@@ -241,6 +241,22 @@ try {
     await page.screenshot({ path: join(shots, 'channels.png'), fullPage: true });
   });
 
+  await step('the events admin subscribes a URL and shows its secret once', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Events' }).click();
+    await page.getByRole('heading', { name: 'Subscribe a URL' }).waitFor();
+    await page.getByLabel('URL', { exact: true }).fill('https://hooks.example.com/crm');
+    // A type nothing produces yet: no delivery leaves the machine.
+    await page.getByLabel('subject.erased').check();
+    await page.getByRole('button', { name: 'Subscribe' }).click();
+    await page.locator('tr[data-subscription]').first().waitFor();
+    const secret = await page.locator('code.secret').innerText();
+    expect(secret.startsWith('whsec_'), `no secret shown: ${secret}`);
+    await noPlaceholders(page);
+    await page.screenshot({ path: join(shots, 'events.png'), fullPage: true });
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Channels' }).click();
+    await page.getByRole('heading', { name: 'Add a channel account' }).waitFor();
+  });
+
   await step('an API error is shown with its message', async () => {
     await page.getByLabel('Plugin', { exact: true }).fill('no-such-plugin');
     await page.getByLabel('Account name').fill('broken');

@@ -4,6 +4,7 @@ mod analyze;
 mod analyzer;
 mod channel;
 mod demo;
+mod events;
 mod identity;
 mod import;
 mod insights;
@@ -148,6 +149,7 @@ enum Command {
     Token(token::Args),
     Secrets(secrets::Args),
     Demo(demo::Args),
+    Events(events::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -171,6 +173,7 @@ pub fn main() -> ExitCode {
         Command::Token(args) => token::run(&cli.global, args),
         Command::Secrets(args) => secrets::run(&cli.global, args),
         Command::Demo(args) => demo::run(&cli.global, args),
+        Command::Events(args) => events::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

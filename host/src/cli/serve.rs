@@ -7,10 +7,12 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::Global;
+use crate::events::{DeliveryOptions, Worker};
 use crate::ingest::{IngestOptions, Schedule, SchedulerOptions};
 
 /// Run the server: webhooks at /hooks/{channel}, the read API under /api/v1,
-/// /healthz, and the ingest scheduler polling every enabled channel account.
+/// /healthz, the ingest scheduler polling every enabled channel account, and
+/// the delivery of events to their subscriptions (`socialcrm events`).
 ///
 /// Several nodes may share one PostgreSQL (--database-url): polling is leased
 /// through the database, so no account is polled by two nodes at once.
@@ -43,6 +45,21 @@ pub struct Args {
     /// way: that would bypass consent and signer pinning.
     #[arg(long)]
     dev: bool,
+    /// Seconds an event receiver has to answer (connection included) before
+    /// the attempt fails.
+    #[arg(long, default_value_t = 10.0)]
+    event_timeout: f64,
+    /// Seconds before an event's first retry (doubled after each further
+    /// failure, at most 6 hours, ±20% jitter).
+    #[arg(long, default_value_t = 10.0)]
+    event_backoff: f64,
+    /// Attempts before an event's delivery is given up (`events replay` tries again).
+    #[arg(long, default_value_t = 15)]
+    event_max_attempts: i64,
+    /// Seconds a subscription may fail without a single success before it is
+    /// disabled (default 5 days).
+    #[arg(long, default_value_t = 432_000.0)]
+    event_disable_after: f64,
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
@@ -80,9 +97,19 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         let jobs = tokio::spawn(crate::reanalysis::work(jobs, stop.clone()));
         let every = Duration::from_secs(args.recompute_interval);
         let scoring = tokio::spawn(crate::insights::schedule::run(db.clone(), every, stop.clone()));
+        let seconds = |s: f64| Duration::try_from_secs_f64(s.max(0.001)).unwrap_or(Duration::MAX);
+        let delivery = DeliveryOptions {
+            timeout: seconds(args.event_timeout),
+            backoff: seconds(args.event_backoff),
+            max_attempts: args.event_max_attempts.max(1),
+            disable_after: seconds(args.event_disable_after),
+            ..DeliveryOptions::default()
+        };
+        let events = Worker::new(db.clone(), app.secret_box().clone(), delivery);
+        let events = tokio::spawn(crate::events::deliver::run(events, stop.clone()));
         let egress = app.ingest().egress().clone();
         crate::server::serve(listener, app, options, stop).await?;
-        let _ = tokio::join!(jobs, scoring);
+        let _ = tokio::join!(jobs, scoring, events);
         egress.flush().await;
         anyhow::Ok(ExitCode::SUCCESS)
     })

@@ -11,9 +11,10 @@ use time::format_description::well_known::Rfc3339;
 
 use super::analyze::PageAnalyses;
 use crate::crm::identity::NewAuthor;
+use crate::events::{Event, EventType, Outbox};
 use crate::runtime::types::{Analysis, Author, Direction, Post};
 use crate::runtime::{KvChanges, VerifiedFields};
-use crate::store::codec::apply_kv;
+use crate::store::codec::{apply_kv, kind_name};
 use crate::store::posts::{self, IdentityRow, StoredIdentity};
 use crate::store::{Backend, Db, now_ms};
 
@@ -177,14 +178,16 @@ pub async fn commit_pages(
     let mut authors = known.ids(&channel.network, &profiles, now);
     authors.extend(known_identities(db, &channel.network, &profiles, &authors, now).await?);
 
+    let outbox = Outbox::of(db).await?;
+
     let mut tx = db.begin().await?;
     // Locked (PostgreSQL) so a webhook and a poll never lose each other's
     // key-value writes.
-    let (kv, lease_owner) = posts::lock_channel(&mut tx, db.backend(), channel_id)
+    let locked = posts::lock_channel(&mut tx, db.backend(), channel_id)
         .await?
         .ok_or(CommitError::NoChannel(channel_id))?;
     if let Some(owner) = &channel.lease_owner
-        && lease_owner.as_ref() != Some(owner)
+        && locked.lease_owner.as_ref() != Some(owner)
     {
         return Err(CommitError::LeaseLost(channel_id));
     }
@@ -205,7 +208,13 @@ pub async fn commit_pages(
     for (plugin, version, rows) in analyses_of(pages, &new) {
         posts::insert_analyses(&mut *tx, db.backend(), plugin, version, &rows).await?;
     }
-    posts::update_channel(&mut tx, channel_id, state, &apply_kv(&kv, kv_changes), now).await?;
+    if outbox.wants(EventType::PostReceived) {
+        let received = new
+            .iter()
+            .map(|&(id, at)| received(id, &locked.name, &channel.network, rows[at], &identities));
+        outbox.write(&mut tx, received).await?;
+    }
+    posts::update_channel(&mut tx, channel_id, state, &apply_kv(&locked.kv, kv_changes), now).await?;
     tx.commit().await?;
     known.record(&channel.network, &authors);
     let committed = Committed {
@@ -218,6 +227,39 @@ pub async fn commit_pages(
         .increment(committed.new_posts.len() as u64);
     metrics::counter!(crate::metrics::INGEST_DUPLICATES, "network" => network).increment(committed.duplicates as u64);
     Ok(committed)
+}
+
+/// The `post.received` event of new post `id` (stored at `created_at`, Unix ms).
+fn received(
+    id: i64,
+    channel: &str,
+    network: &str,
+    (post, created_at): (&Post, i64),
+    identities: &HashMap<&str, i64>,
+) -> Event {
+    let a = &post.author;
+    let data = json!({
+        "post_id": id,
+        "channel": channel,
+        "network": network,
+        "external_id": post.external_id,
+        "kind": kind_name(post.kind),
+        "direction": if post.direction == Direction::Inbound { "inbound" } else { "outbound" },
+        "text": post.text,
+        "url": post.url,
+        "thread_id": post.thread_id,
+        "in_reply_to": post.in_reply_to,
+        "language": post.language,
+        "created_at": created_at,
+        "author": {
+            "identity_id": identities.get(a.external_id.as_str()),
+            "external_id": a.external_id,
+            "handle": a.handle,
+            "display_name": a.display_name,
+            "profile_url": a.profile_url,
+        },
+    });
+    Event::new(EventType::PostReceived, data).channel(channel)
 }
 
 /// The authors of the `new` posts (id, position in `posts`) with the texts

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::events::{EventType, Outbox};
 use crate::store::Db;
 use crate::store::insights::{self as queries, Scope};
 
@@ -137,6 +138,7 @@ pub async fn recompute(db: &Db, now: i64) -> Result<RecomputeReport, InsightsErr
 /// stored scores until the next [`recompute`]). Outbound posts are skipped.
 /// Returns the post scores written.
 pub async fn refresh_posts(db: &Db, post_ids: &[i64], now: i64) -> Result<u64, InsightsError> {
+    let outbox = Outbox::of(db).await?;
     let mut written = 0;
     for ids in post_ids.chunks(ID_CHUNK) {
         let contacts = queries::churn::contacts_of_posts(db, ids).await?;
@@ -147,6 +149,12 @@ pub async fn refresh_posts(db: &Db, post_ids: &[i64], now: i64) -> Result<u64, I
         let mut tx = db.begin().await?;
         written += queries::priority::score_posts(&mut tx, db.backend(), &scope, &priority::FORMULA).await?;
         queries::trends::refresh_topics(&mut tx, db.backend(), &scope, INTENT_PLUGIN).await?;
+        if outbox.wants(EventType::PostAnalyzed) {
+            let scored = queries::priority::scored(&mut tx, db.backend(), ids).await?;
+            outbox
+                .write(&mut tx, scored.iter().map(|s| priority::analyzed(s, now)))
+                .await?;
+        }
         tx.commit().await?;
         if !contacts.is_empty() {
             queries::churn::refresh_churn(db, &churn::FORMULA, now, Some(&contacts)).await?;

@@ -17,7 +17,8 @@
 use serde::Serialize;
 
 use super::{HOUR_MS, INTENT_PLUGIN, InsightsError, SENTIMENT_PLUGIN, grouped, plural};
-use crate::store::insights::priority::Formula;
+use crate::events::{Event, EventType};
+use crate::store::insights::priority::{Formula, ScoredPost};
 use crate::store::{self, Db};
 
 /// What a post's priority is computed from (`signals` reads them from a row).
@@ -215,6 +216,27 @@ pub struct InboxItem {
     pub text: String,
     pub signals: Signals,
     pub explanation: String,
+}
+
+/// The `post.analyzed` event of a post just scored, its priority as at `now`.
+pub fn analyzed(s: &ScoredPost, now: i64) -> Event {
+    let priority = priority_at(s.priority_key, now);
+    let data = serde_json::json!({
+        "post_id": s.post_id,
+        "channel": s.channel,
+        "created_at": s.created_at,
+        "sentiment": s.signals.sentiment,
+        "intent": s.signals.intent,
+        "intent_confidence": s.signals.intent_confidence,
+        "priority": priority,
+        "contact_id": s.contact_id,
+        "explanation": explain(&s.signals, s.created_at, now),
+    });
+    Event {
+        intent: s.signals.intent.clone(),
+        priority: Some(priority),
+        ..Event::new(EventType::PostAnalyzed, data).channel(s.channel.as_str())
+    }
 }
 
 /// The `limit` scored posts of inbox status `status` (e.g. `open`) with the

@@ -25,6 +25,7 @@
 use std::collections::BTreeMap;
 
 use super::{DAY_MS, InsightsError, NEGATIVE};
+use crate::events::{Event, EventType, Outbox};
 use crate::store::insights::spikes::Spike;
 use crate::store::{self, Db};
 
@@ -168,6 +169,7 @@ pub(crate) async fn detect(db: &Db, now: i64) -> Result<u64, InsightsError> {
             start += DAY_MS;
         }
     }
+    let outbox = Outbox::of(db).await?;
     let mut written = 0;
     for (topic, start, day, baseline, signals) in found {
         // The posts that show it: the most negative for a negative-share
@@ -184,9 +186,35 @@ pub(crate) async fn detect(db: &Db, now: i64) -> Result<u64, InsightsError> {
             examples: &examples,
             message: message(&topic, start, day, &baseline),
         };
-        written += store::insights::spikes::upsert_alert(db, &spike).await?;
+        let mut tx = db.begin().await?;
+        if let Some((id, new)) = store::insights::spikes::upsert_alert(&mut tx, &spike).await? {
+            written += 1;
+            if new {
+                outbox.write(&mut tx, [raised(id, &spike)]).await?;
+            }
+        }
+        tx.commit().await?;
     }
     Ok(written)
+}
+
+/// The `alert.raised` event of new alert `id`.
+fn raised(id: i64, spike: &Spike<'_>) -> Event {
+    let data = serde_json::json!({
+        "alert_id": id,
+        "kind": "spike",
+        "scope": "topic",
+        "subject": spike.topic,
+        "bucket_start": spike.bucket_start,
+        "signals": spike.signals.split(',').collect::<Vec<_>>(),
+        "posts": spike.posts,
+        "negative": spike.negative,
+        "baseline_posts": spike.baseline_posts,
+        "baseline_negative_share": spike.baseline_negative_share,
+        "examples": spike.examples,
+        "message": spike.message,
+    });
+    Event::new(EventType::AlertRaised, data)
 }
 
 /// The newest `limit` alerts (by day, then id).

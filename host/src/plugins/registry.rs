@@ -12,6 +12,7 @@ use sqlx::{Any, Transaction};
 use super::permissions::Permissions;
 use super::trust::{self, TrustError};
 use super::{Manifest, Package, PluginKind};
+use crate::events::{Event, EventType, Outbox};
 use crate::runtime::{CallError, ChannelPlugin, FailReason, LoadError, Plugin, Runtime, sha256_hex};
 use crate::secrets::SecretBox;
 use crate::store::accounts::load as load_account;
@@ -440,11 +441,15 @@ pub async fn approve(
     if let Plugin::Channel(plugin) = load(runtime, m, &wasm)? {
         check_accounts(db, sbox, &plugin, m, current, false).await?;
     }
+    let outbox = Outbox::of(db).await?;
     let mut tx = db.begin().await?;
     stored::deactivate(&mut tx, name).await?;
     stored::activate_approved(&mut tx, name, version, current.enabled, now_ms()).await?;
     let details = json!({"version": version, "granted": pending.awaiting_approval});
     audit(&mut *tx, actor, "plugin.approve", &format!("plugin:{name}"), &details).await?;
+    let data = json!({"name": name, "previous": current.manifest.version.to_string(), "actor": actor});
+    let approved = Event::new(EventType::PluginApproved, data).with_fields(&details);
+    outbox.write(&mut tx, [approved]).await?;
     then.activated(&mut tx, m, &current.manifest.version.to_string(), actor)
         .await?;
     tx.commit().await?;
@@ -596,6 +601,7 @@ async fn store(
         } => (true, enabled, widening, Vec::new(), replaces),
         Start::AwaitingApproval(widening) => (false, true, widening.clone(), widening, None),
     };
+    let outbox = Outbox::of(db).await?;
     let mut tx = db.begin().await?;
     if active {
         stored::deactivate(&mut tx, &m.name).await?;
@@ -624,6 +630,16 @@ async fn store(
     stored::insert(&mut tx, &row).await?;
     let details = json!({"version": m.version.to_string(), "digest": digest, "signer": signer, "widens": widening});
     audit(&mut *tx, actor, action, &format!("plugin:{}", m.name), &details).await?;
+    let kind = if action.starts_with("plugin.upgrade") {
+        EventType::PluginUpgraded
+    } else {
+        EventType::PluginInstalled
+    };
+    let data =
+        json!({"name": m.name, "kind": row.kind, "active": active, "awaiting_approval": awaiting, "actor": actor});
+    outbox
+        .write(&mut tx, [Event::new(kind, data).with_fields(&details)])
+        .await?;
     if let (Some(previous), Some(then)) = (replaces, then) {
         then.activated(&mut tx, m, &previous, actor).await?;
     }

@@ -79,8 +79,9 @@ async fn open_secrets(
     Ok(secrets)
 }
 
-/// Seals every account's secrets again with `to` (opened with `from`), in one
-/// transaction: `socialcrm secrets rotate-key`. Returns the accounts resealed.
+/// Seals every account's secrets, and the signing secrets of event
+/// subscriptions, again with `to` (opened with `from`), in one transaction:
+/// `socialcrm secrets rotate-key`. Returns the accounts resealed.
 pub async fn reseal_all(db: &Db, from: &SecretBox, to: &SecretBox) -> Result<usize, AccountError> {
     let mut tx = db.begin().await?;
     let rows = sqlx::query("SELECT name, secrets FROM channel_accounts ORDER BY name")
@@ -94,6 +95,19 @@ pub async fn reseal_all(db: &Db, from: &SecretBox, to: &SecretBox) -> Result<usi
             .bind(&name)
             .execute(&mut *tx)
             .await?;
+    }
+    // The signing secrets of event subscriptions are sealed by the same key.
+    for s in super::events::subscriptions(&mut *tx, false).await? {
+        let owner = super::events::secret_owner(s.id);
+        let secrets = from.open(&s.secret, &owner)?;
+        super::events::set_secret(
+            &mut tx,
+            s.id,
+            &to.seal(&secrets, &owner),
+            s.previous_secret_until,
+            s.updated_at,
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(rows.len())

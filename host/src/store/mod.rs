@@ -9,6 +9,7 @@ pub mod contacts;
 pub mod customers;
 pub mod dialect;
 pub mod egress;
+pub mod events;
 pub mod identity;
 pub mod inbox;
 pub mod indexes;
@@ -63,6 +64,8 @@ pub struct ConnectOptions {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// The event types subscriptions want, as this process last read them.
+    wanted: std::sync::Arc<events::Wanted>,
 }
 
 impl Db {
@@ -127,7 +130,11 @@ impl Db {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
             Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
         }
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            wanted: Default::default(),
+        })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -141,6 +148,11 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// This process's view of the event types subscriptions want ([`events::wanted`]).
+    pub fn wanted(&self) -> &events::Wanted {
+        &self.wanted
     }
 
     /// Begins a transaction that writes. On SQLite it takes the write lock at

@@ -15,7 +15,7 @@ use crate::runtime::types::{Analysis, Author, Direction, Post};
 /// Rows per multi-row statement (well under every backend's parameter limit).
 const CHUNK: usize = 500;
 
-/// The key-value map and lease holder of channel `channel_id`, if it exists;
+/// The name, key-value map and lease holder of channel `channel_id`, if it exists;
 /// on PostgreSQL its row stays locked until the transaction ends, which keeps
 /// a webhook and a poll from losing each other's key-value writes (SQLite
 /// has one writer at a time anyway).
@@ -23,20 +23,35 @@ pub async fn lock_channel(
     conn: &mut AnyConnection,
     backend: Backend,
     channel_id: i64,
-) -> Result<Option<(String, Option<String>)>, sqlx::Error> {
+) -> Result<Option<LockedChannel>, sqlx::Error> {
     let lock = if backend == Backend::Postgres {
         " FOR UPDATE"
     } else {
         ""
     };
     let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT kv, lease_owner FROM channel_accounts WHERE id = $1{lock}"
+        "SELECT name, kv, lease_owner FROM channel_accounts WHERE id = $1{lock}"
     )))
     .bind(channel_id)
     .fetch_optional(conn)
     .await?;
-    row.map(|r| Ok((r.try_get("kv")?, r.try_get("lease_owner")?)))
-        .transpose()
+    row.map(|r| {
+        Ok(LockedChannel {
+            name: r.try_get("name")?,
+            kv: r.try_get("kv")?,
+            lease_owner: r.try_get("lease_owner")?,
+        })
+    })
+    .transpose()
+}
+
+/// A channel account locked for a commit.
+#[derive(Clone, Debug)]
+pub struct LockedChannel {
+    pub name: String,
+    /// The plugin's key-value map, as stored.
+    pub kv: String,
+    pub lease_owner: Option<String>,
 }
 
 /// Stores channel `channel_id`'s next `state` (unchanged when `None`) and key-value map.

@@ -65,7 +65,9 @@ pub mod verification;
 mod write;
 
 use super::contact;
+use crate::events::{Event, EventType};
 pub use extract::{extract_emails, extract_order_references, extract_phones, extract_websites};
+use plan::Status;
 pub use probes::{NewAuthor, Resolved};
 pub use resolve::{catch_up, resolve, resolve_new};
 pub use review::{LinkPosition, confirm, contact_identities, link, links, links_after, position, reject, unlink};
@@ -209,4 +211,16 @@ pub(super) fn evidence_json(evidence: &[Evidence]) -> String {
 
 pub(super) fn subject(link_id: i64) -> String {
     format!("identity_link:{link_id}")
+}
+
+/// The `identity_link.*` event of link `link_id` moved to `to` by `actor`:
+/// the audit entry's `details` (identity, contact, from, to, method, ...)
+/// with the link's id and the actor.
+fn link_event(link_id: i64, to: Status, actor: &str, details: &serde_json::Value) -> Event {
+    let kind = match to {
+        Status::Proposed => EventType::IdentityLinkProposed,
+        Status::Confirmed => EventType::IdentityLinkConfirmed,
+        Status::Rejected => EventType::IdentityLinkRejected,
+    };
+    Event::new(kind, serde_json::json!({"link_id": link_id, "actor": actor})).with_fields(details)
 }

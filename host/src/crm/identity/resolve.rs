@@ -9,6 +9,7 @@ use super::plan::{Candidate, plan};
 use super::probes::{NewAuthor, Resolved, Subject, text_probes};
 use super::write::{apply, existing_links};
 use super::{IdentityError, ResolveReport};
+use crate::events::Outbox;
 use crate::store::contacts::crm_version;
 use crate::store::identity::{self as store, Resolution};
 use crate::store::{Db, now_ms};
@@ -160,6 +161,7 @@ pub(super) async fn resolve_subjects(
         return Ok(report);
     }
 
+    let outbox = Outbox::of(db).await?;
     let mut tx = db.begin().await?;
     // Written first: on SQLite this takes the write lock before anything is read.
     let now = now_ms();
@@ -179,7 +181,7 @@ pub(super) async fn resolve_subjects(
         for (identity_id, candidates) in found {
             let links = existing.remove(&identity_id).unwrap_or_default();
             for p in plan(&links, candidates) {
-                apply(&mut tx, identity_id, &p, now, &mut report).await?;
+                apply(&mut tx, outbox, identity_id, &p, now, &mut report).await?;
             }
         }
     }

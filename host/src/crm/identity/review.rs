@@ -4,7 +4,8 @@
 use serde_json::json;
 
 use super::plan::{Status, merge};
-use super::{Evidence, IdentityError, LinkView, evidence_json, parse_evidence, subject};
+use super::{Evidence, IdentityError, LinkView, evidence_json, link_event, parse_evidence, subject};
+use crate::events::Outbox;
 use crate::store::contacts::contact_exists;
 use crate::store::identity::{self as store, LinkChange, LinkOrder, LinkRow, NewLink};
 use crate::store::{Db, audit, now_ms};
@@ -94,6 +95,7 @@ async fn decide(
     from: &[Status],
     to: Status,
 ) -> Result<LinkView, IdentityError> {
+    let outbox = Outbox::of(db).await?;
     let mut tx = db.begin().await?;
     // A write first: takes SQLite's write lock, and the row's lock on PostgreSQL.
     store::lock_link(&mut tx, link_id).await?;
@@ -121,6 +123,9 @@ async fn decide(
         _ => "identity.unlink",
     };
     audit(&mut *tx, actor, verb, &subject(link_id), &details).await?;
+    outbox
+        .write(&mut tx, [link_event(link_id, to, actor, &details)])
+        .await?;
     tx.commit().await?;
     view(db, link_id).await
 }
@@ -171,6 +176,7 @@ pub async fn link(db: &Db, identity_id: i64, contact_id: i64, actor: &str) -> Re
         matches: None,
     };
     let now = now_ms();
+    let outbox = Outbox::of(db).await?;
     let mut tx = db.begin().await?;
     let link = NewLink {
         identity_id,
@@ -217,6 +223,9 @@ pub async fn link(db: &Db, identity_id: i64, contact_id: i64, actor: &str) -> Re
         "method": "manual",
     });
     audit(&mut *tx, actor, "identity.link", &subject(link_id), &details).await?;
+    outbox
+        .write(&mut tx, [link_event(link_id, Status::Confirmed, actor, &details)])
+        .await?;
     tx.commit().await?;
     view(db, link_id).await
 }

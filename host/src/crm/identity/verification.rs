@@ -12,7 +12,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::plan::{Status, merge};
-use super::{Evidence, IdentityError, LinkView, evidence_json, parse_evidence, review, subject};
+use super::{Evidence, IdentityError, LinkView, evidence_json, link_event, parse_evidence, review, subject};
+use crate::events::Outbox;
 use crate::store::identity as store;
 use crate::store::{Db, audit, now_ms};
 use crate::tokens::{hash, random_secret};
@@ -83,6 +84,7 @@ pub async fn pending(db: &Db, token: &str) -> Result<Pending, IdentityError> {
 /// (method `verification-link`), audited with actor [`CUSTOMER`].
 pub async fn complete(db: &Db, token: &str) -> Result<LinkView, IdentityError> {
     let now = now_ms();
+    let outbox = Outbox::of(db).await?;
     let mut tx = db.begin().await?;
     // Used up first: of two requests with one token, one finds it unused.
     let (id, link_id, sent_by) = store::use_verification(&mut tx, &hash(token), now)
@@ -118,6 +120,9 @@ pub async fn complete(db: &Db, token: &str) -> Result<LinkView, IdentityError> {
         "to": Status::Confirmed.as_str(),
     });
     audit(&mut *tx, CUSTOMER, "identity.verify", &subject(link_id), &details).await?;
+    outbox
+        .write(&mut tx, [link_event(link_id, Status::Confirmed, CUSTOMER, &details)])
+        .await?;
     tx.commit().await?;
     review::view(db, link_id).await
 }

@@ -7,7 +7,8 @@ use serde_json::json;
 use sqlx::AnyConnection;
 
 use super::plan::{Existing, Plan, Status};
-use super::{RESOLVER, ResolveReport, evidence_json, parse_evidence, subject};
+use super::{RESOLVER, ResolveReport, evidence_json, link_event, parse_evidence, subject};
+use crate::events::Outbox;
 use crate::store::identity::{self as store, LinkChange, NewLink};
 use crate::store::{Backend, audit};
 
@@ -36,6 +37,7 @@ pub(super) async fn existing_links(
 /// wrote or changed meanwhile is left to it.
 pub(super) async fn apply(
     conn: &mut AnyConnection,
+    outbox: Outbox,
     identity_id: i64,
     plan: &Plan,
     now: i64,
@@ -76,6 +78,9 @@ pub(super) async fn apply(
                 "method": method, "confidence": confidence, "evidence": evidence,
             });
             audit(&mut *conn, RESOLVER, action, &subject(id), &details).await?;
+            outbox
+                .write(conn, [link_event(id, *status, RESOLVER, &details)])
+                .await?;
         }
         Plan::Update {
             link_id,
@@ -119,6 +124,11 @@ pub(super) async fn apply(
                 "method": method, "confidence": confidence, "evidence": evidence,
             });
             audit(&mut *conn, RESOLVER, action, &subject(*link_id), &details).await?;
+            if from != to {
+                outbox
+                    .write(conn, [link_event(*link_id, *to, RESOLVER, &details)])
+                    .await?;
+            }
         }
     }
     Ok(())

@@ -5,6 +5,7 @@ mod admin;
 mod analyzers;
 mod channels;
 mod contacts;
+mod events;
 mod identity;
 mod imports;
 mod insights;
@@ -25,6 +26,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .merge(analyzers::routes())
         .merge(channels::routes())
         .merge(contacts::routes())
+        .merge(events::routes())
         .merge(identity::routes())
         .merge(imports::routes())
         .merge(insights::routes())

@@ -225,6 +225,51 @@ fn score_sql(backend: Backend, scope: &Scope, f: &Formula) -> String {
     )
 }
 
+/// A post as [`score_posts`] scored it, with its channel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScoredPost {
+    pub post_id: i64,
+    pub channel: String,
+    pub created_at: i64,
+    pub base: f64,
+    pub priority_key: f64,
+    pub contact_id: Option<i64>,
+    pub signals: Signals,
+}
+
+/// The scores of the posts `ids` that have one, in the caller's transaction.
+pub async fn scored(conn: &mut AnyConnection, backend: Backend, ids: &[i64]) -> Result<Vec<ScoredPost>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT ps.post_id, ps.base, ps.priority_key, ps.created_at, ps.contact_id, ps.sentiment, ps.intent, \
+         ps.intent_confidence, ps.value_pct, ps.ltv, ps.recent_orders, ps.followers, c.name AS channel \
+         FROM post_scores ps JOIN posts p ON p.id = ps.post_id JOIN channel_accounts c ON c.id = p.channel_id \
+         WHERE ps.post_id IN {} ORDER BY ps.post_id",
+        dialect::placeholders(1, ids.len())
+    );
+    // A list of ids differs each time: not kept prepared.
+    let mut query = sqlx::query(backend.sql(sql)).persistent(false);
+    for id in ids {
+        query = query.bind(id);
+    }
+    let rows = query.fetch_all(conn).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(ScoredPost {
+                post_id: row.try_get("post_id")?,
+                channel: row.try_get("channel")?,
+                created_at: row.try_get("created_at")?,
+                base: row.try_get("base")?,
+                priority_key: row.try_get("priority_key")?,
+                contact_id: row.try_get("contact_id")?,
+                signals: signals(row)?,
+            })
+        })
+        .collect()
+}
+
 /// A scored post of the inbox, as stored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InboxRow {

@@ -2,7 +2,7 @@
 //! daily counts of `post_topics`), one per topic and day.
 
 use serde::Serialize;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use crate::store::dialect::{self, num};
 use crate::store::{DAY_MS, Db, now_ms};
@@ -89,9 +89,10 @@ pub struct Spike<'a> {
     pub message: String,
 }
 
-/// Upserts the alert of `spike` (one per topic and day); an alert whose
-/// values are unchanged is not written. Returns the rows written.
-pub async fn upsert_alert(db: &Db, spike: &Spike<'_>) -> Result<u64, sqlx::Error> {
+/// Upserts the alert of `spike` (one per topic and day) in the caller's
+/// transaction; an alert whose values are unchanged is not written. Returns
+/// the id of the alert written and whether it is new.
+pub async fn upsert_alert(conn: &mut AnyConnection, spike: &Spike<'_>) -> Result<Option<(i64, bool)>, sqlx::Error> {
     let changed = [
         "signals",
         "posts",
@@ -107,7 +108,7 @@ pub async fn upsert_alert(db: &Db, spike: &Spike<'_>) -> Result<u64, sqlx::Error
          baseline_negative_share, examples, message, status, created_at, updated_at) \
          VALUES ('spike', 'topic', $1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10, $10) \
          ON CONFLICT (kind, scope, subject, bucket_start) DO UPDATE SET {set}, updated_at = excluded.updated_at \
-         WHERE {differs}",
+         WHERE {differs} RETURNING id, created_at",
         set = changed
             .iter()
             .map(|c| format!("{c} = excluded.{c}"))
@@ -115,7 +116,7 @@ pub async fn upsert_alert(db: &Db, spike: &Spike<'_>) -> Result<u64, sqlx::Error
             .join(", "),
         differs = dialect::changed(&changed, "alerts", "excluded"),
     );
-    let result = sqlx::query(AssertSqlSafe(sql))
+    let row = sqlx::query(AssertSqlSafe(sql))
         .bind(spike.topic)
         .bind(spike.bucket_start)
         .bind(spike.signals.as_str())
@@ -126,9 +127,10 @@ pub async fn upsert_alert(db: &Db, spike: &Spike<'_>) -> Result<u64, sqlx::Error
         .bind(serde_json::to_string(spike.examples).unwrap_or_else(|_| "[]".into()))
         .bind(spike.message.as_str())
         .bind(now)
-        .execute(db.pool())
+        .fetch_optional(conn)
         .await?;
-    Ok(result.rows_affected())
+    row.map(|r| Ok((r.try_get("id")?, r.try_get::<i64, _>("created_at")? == now)))
+        .transpose()
 }
 
 /// A stored alert.
