@@ -72,8 +72,11 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             Duration::from_secs(15),
             stop.clone(),
         ));
+        // Event subscriptions are served as by `serve`, with its defaults.
+        let events = crate::events::Worker::new(db.clone(), app.secret_box().clone(), Default::default());
+        let events = tokio::spawn(crate::events::deliver::run(events, stop.clone()));
         crate::server::serve(listener, app, SchedulerOptions::default(), stop).await?;
-        let _ = tokio::join!(arrivals, scoring);
+        let _ = tokio::join!(arrivals, scoring, events);
         anyhow::Ok(ExitCode::SUCCESS)
     })
 }

@@ -155,10 +155,11 @@ async fn rotate_secret(
     auth: Auth<Admin>,
     State(app): State<App>,
     Path(id): Path<i64>,
-    body: Option<Json<Rotation>>,
+    body: Option<Json<Option<Rotation>>>,
 ) -> Result<Json<Rotated>, ApiError> {
     let grace = body
-        .and_then(|Json(r)| r.grace_seconds)
+        .and_then(|Json(r)| r)
+        .and_then(|r| r.grace_seconds)
         .map_or(DEFAULT_GRACE, Duration::from_secs);
     let rotated = subscriptions::rotate_secret(app.db(), app.secret_box(), id, grace, auth.name()).await;
     Ok(Json(rotated.map_err(error)?))

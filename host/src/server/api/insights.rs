@@ -35,7 +35,7 @@ const WEEKS: i64 = 12;
 
 /// The last millisecond of year 9999: times past it (or before 1970) are no
 /// post's, and would overflow the bucket arithmetic.
-const LATEST: i64 = 253_402_300_799_999;
+pub(super) const LATEST: i64 = 253_402_300_799_999;
 
 /// `[since, until)` from the parameters: `until` defaults to now, `since` to
 /// `window` before it.
