@@ -48,14 +48,17 @@ fn provider(redirect: &str) -> Option<Idp> {
         common::skipped("single sign-on against oidc-provider (Node.js is not installed)");
         return None;
     }
-    if !dir.join("node_modules").exists() {
-        let ok = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "npm ci in tests/oidc failed");
-    }
+    // Once per test binary: the tests run in parallel.
+    static INSTALLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let installed = INSTALLED.get_or_init(|| {
+        dir.join("node_modules").exists()
+            || Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&dir)
+                .status()
+                .is_ok_and(|s| s.success())
+    });
+    assert!(installed, "npm ci in tests/oidc failed");
     let mut child = Command::new("node")
         .arg("provider.mjs")
         .arg(redirect)
@@ -64,12 +67,14 @@ fn provider(redirect: &str) -> Option<Idp> {
         .stderr(Stdio::null())
         .spawn()
         .expect("start the OpenID provider");
-    let stdout = child.stdout.take().expect("its stdout");
-    let issuer = BufReader::new(stdout)
-        .lines()
+    let mut lines = BufReader::new(child.stdout.take().expect("its stdout")).lines();
+    let issuer = lines
+        .by_ref()
         .map_while(Result::ok)
         .find_map(|line| line.strip_prefix("issuer ").map(str::to_string))
         .expect("the provider says its issuer");
+    // Keep reading: a closed pipe would stop the provider at its next line.
+    std::thread::spawn(move || lines.for_each(drop));
     Some(Idp { child, issuer })
 }
 
@@ -211,7 +216,7 @@ async fn sign_in_then_csrf_then_logout() {
         let Some(s) = setup(&db).await else { return };
         let (jar, back) = sign_in(&s, "alice").await;
         assert_eq!(back.status(), StatusCode::SEE_OTHER);
-        assert_eq!(back.headers()[LOCATION], "/");
+        assert_eq!(back.headers()[LOCATION], "/", "{:?}", back.headers());
         let set = cookie_attributes(&back, "scrm_session");
         for flag in ["HttpOnly", "SameSite=Lax", "Path=/;"] {
             assert!(set.contains(flag), "{set} lacks {flag}");

@@ -1,8 +1,9 @@
 // The OpenID provider the single sign-on tests sign in against: oidc-provider
 // (a certified implementation) on a loopback port, with
 // - accounts whose `groups` claim the tests map to roles (or to none),
-// - an interaction that signs in the account named by `login_hint` and
-//   consents at once, so a test drives the whole code flow over HTTP,
+// - an interaction that signs in the account named by `login_hint` (alice
+//   without one, as for a browser) and consents at once, so a test drives
+//   the whole code flow over HTTP,
 // - a web client (code flow, PKCE) and a machine client (client credentials,
 //   JWT access tokens for the `socialcrm` audience),
 // - POST /test/mint, which signs any claims with the provider's own key: the
@@ -103,7 +104,7 @@ server.on('request', async (req, res) => {
       const details = await provider.interactionDetails(req, res);
       const { prompt, params, session } = details;
       if (prompt.name === 'login') {
-        const result = { login: { accountId: String(params.login_hint) } };
+        const result = { login: { accountId: String(params.login_hint || 'alice') } };
         return provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
       }
       const grant = details.grantId

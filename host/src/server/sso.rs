@@ -14,7 +14,7 @@ use axum::extract::{Query, State};
 use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -205,7 +205,7 @@ async fn callback(State(app): State<App>, headers: HeaderMap, Query(back): Query
         )
         .await
         .map_err(|e| match e {
-            SsoError::Exchange(_) => ApiError::bad_request(e.to_string()),
+            SsoError::Refused(_) => ApiError::bad_request(e.to_string()),
             e => error(e),
         })?;
     let (claims, role) = sso.id_token(&id_token, field("nonce")).await.map_err(error)?;
@@ -215,20 +215,21 @@ async fn callback(State(app): State<App>, headers: HeaderMap, Query(back): Query
     Ok((
         StatusCode::SEE_OTHER,
         [(LOCATION, "/".to_string())],
-        [
+        // Two cookies: appended, as `[...]` alone would keep the last.
+        AppendHeaders([
             set_cookie(sso, SESSION_COOKIE, &id, "/", max_age),
             set_cookie(sso, LOGIN_COOKIE, "", "/auth/", 0),
-        ],
+        ]),
     )
         .into_response())
 }
 
 /// Ends the session (with its CSRF token) and clears the cookie.
-async fn logout(State(app): State<App>, parts: Parts) -> Result<Response, ApiError> {
+async fn logout(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
     let sso = configured(&app)?;
-    if let Some(id) = cookie(&parts.headers, SESSION_COOKIE) {
+    if let Some(id) = cookie(&headers, SESSION_COOKIE) {
         if let Some(session) = sso.session(app.db(), id).await.map_err(error)? {
-            if !crate::sso::csrf_matches(&session, header(&parts.headers, CSRF_HEADER)) {
+            if !crate::sso::csrf_matches(&session, header(&headers, CSRF_HEADER)) {
                 return Err(csrf_refused());
             }
             sso.end_session(app.db(), id).await.map_err(error)?;

@@ -24,11 +24,11 @@ pub enum SsoError {
     #[error("single sign-on configuration: {0}")]
     Config(String),
     #[error("the OpenID provider: {0}")]
-    Http(reqwest::Error),
+    Http(String),
     #[error("the OpenID provider's discovery: {0}")]
     Discovery(String),
-    #[error("the OpenID provider refused the code: {0}")]
-    Exchange(String),
+    #[error("the OpenID provider refused: {0}")]
+    Refused(String),
     #[error("invalid token: {0}")]
     Token(jsonwebtoken::errors::Error),
     #[error("invalid token: algorithm {0} is not accepted")]
@@ -128,7 +128,7 @@ impl Sso {
             .map_err(|e| SsoError::Config(format!("public URL: {e}")))?
             .to_string();
         Ok(Sso {
-            provider: Provider::new(&options.issuer)?,
+            provider: Provider::new(&options.issuer),
             options,
             redirect_uri,
         })

@@ -6,6 +6,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use http::header::{self, HeaderName};
+use http::{HeaderMap, HeaderValue, Method, Uri};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
@@ -13,6 +18,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{OnceCell, RwLock};
 
 use super::SsoError;
+use crate::runtime::http::{HttpRequest, NetworkTransport, SendOptions, Transport};
 
 /// Tolerated difference between the provider's clock and ours.
 const CLOCK_SKEW_SECS: u64 = 60;
@@ -21,6 +27,8 @@ const CLOCK_SKEW_SECS: u64 = 60;
 const REFETCH_EVERY: Duration = Duration::from_secs(10);
 /// Outgoing calls to the provider.
 const TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest answer read from the provider (discovery, JWKS, tokens).
+const MAX_RESPONSE: usize = 1 << 20;
 /// Asymmetric algorithms only: a symmetric one would let anyone holding the
 /// client secret (or a public key taken for a secret) sign tokens.
 const ALGORITHMS: &[Algorithm] = &[
@@ -51,36 +59,20 @@ struct Keys {
 
 pub struct Provider {
     issuer: String,
-    http: reqwest::Client,
     metadata: OnceCell<Metadata>,
     keys: RwLock<Keys>,
 }
 
 impl Provider {
-    pub fn new(issuer: &str) -> Result<Provider, SsoError> {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| SsoError::Config(format!("TLS: {e}")))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .timeout(TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(SsoError::Http)?;
-        Ok(Provider {
+    pub fn new(issuer: &str) -> Provider {
+        Provider {
             issuer: issuer.trim_end_matches('/').to_string(),
-            http,
             metadata: OnceCell::new(),
             keys: RwLock::new(Keys {
                 set: Arc::new(JwkSet { keys: vec![] }),
                 fetched: None,
             }),
-        })
+        }
     }
 
     pub fn issuer(&self) -> &str {
@@ -92,7 +84,7 @@ impl Provider {
         self.metadata
             .get_or_try_init(|| async {
                 let url = format!("{}/.well-known/openid-configuration", self.issuer);
-                let metadata: Metadata = self.get_json(&url).await?;
+                let metadata: Metadata = self.send(Method::GET, &url, None, &[]).await?;
                 if metadata.issuer.trim_end_matches('/') != self.issuer {
                     return Err(SsoError::Discovery(format!(
                         "the provider says its issuer is {}, not {}",
@@ -104,15 +96,53 @@ impl Provider {
             .await
     }
 
-    async fn get_json<T: DeserializeOwned>(&self, url: &str) -> Result<T, SsoError> {
-        let response = self.http.get(url).send().await.map_err(SsoError::Http)?;
-        if !response.status().is_success() {
-            return Err(SsoError::Discovery(format!("{url} answered {}", response.status())));
+    /// One request through the host's HTTP client (TLS with the web's
+    /// roots). Private addresses are allowed: the operator names the
+    /// provider, which often runs on an internal network.
+    async fn send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<String>,
+        extra: &[(HeaderName, String)],
+    ) -> Result<T, SsoError> {
+        let uri: Uri = url.parse().map_err(|e| SsoError::Discovery(format!("{url}: {e}")))?;
+        let mut headers = HeaderMap::new();
+        let mut set = |name: HeaderName, value: &str| {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                headers.insert(name, value);
+            }
+        };
+        set(header::HOST, uri.authority().map(|a| a.as_str()).unwrap_or_default());
+        set(header::ACCEPT, "application/json");
+        for (name, value) in extra {
+            set(name.clone(), value);
         }
-        response.json().await.map_err(SsoError::Http)
+        let request = HttpRequest {
+            method,
+            uri,
+            headers,
+            body: body.map(Bytes::from).unwrap_or_default(),
+        };
+        let options = SendOptions {
+            allow_private: true,
+            timeout: TIMEOUT,
+            max_response_bytes: MAX_RESPONSE,
+        };
+        let response = NetworkTransport
+            .send(request, options)
+            .await
+            .map_err(|e| SsoError::Http(format!("{url}: {e}")))?;
+        if !(200..300).contains(&response.status) {
+            let text = String::from_utf8_lossy(&response.body);
+            let text: String = text.chars().take(300).collect();
+            return Err(SsoError::Refused(format!("{url} answered {}: {text}", response.status)));
+        }
+        serde_json::from_slice(&response.body).map_err(|e| SsoError::Http(format!("{url}: {e}")))
     }
 
-    /// Exchanges an authorization code (with its PKCE verifier) for the ID token.
+    /// Exchanges an authorization code (with its PKCE verifier) for the ID
+    /// token; the client authenticates with HTTP Basic (`client_secret_basic`).
     pub async fn exchange(
         &self,
         client_id: &str,
@@ -126,25 +156,21 @@ impl Provider {
             id_token: String,
         }
         let endpoint = &self.metadata().await?.token_endpoint;
-        let response = self
-            .http
-            .post(endpoint)
-            .basic_auth(client_id, Some(client_secret))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", redirect_uri),
-                ("code_verifier", verifier),
-            ])
-            .send()
-            .await
-            .map_err(SsoError::Http)?;
-        if !response.status().is_success() {
-            let status = response.status();
-            let body = response.text().await.unwrap_or_default();
-            return Err(SsoError::Exchange(format!("{status}: {}", body.chars().take(300).collect::<String>())));
-        }
-        Ok(response.json::<Tokens>().await.map_err(SsoError::Http)?.id_token)
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "authorization_code")
+            .append_pair("code", code)
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("code_verifier", verifier)
+            .finish();
+        // RFC 6749 2.3.1: id and secret are form-encoded before base64.
+        let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let basic = STANDARD.encode(format!("{}:{}", encode(client_id), encode(client_secret)));
+        let extra = [
+            (header::CONTENT_TYPE, "application/x-www-form-urlencoded".to_string()),
+            (header::AUTHORIZATION, format!("Basic {basic}")),
+        ];
+        let tokens: Tokens = self.send(Method::POST, endpoint, Some(form), &extra).await?;
+        Ok(tokens.id_token)
     }
 
     /// The claims of `token` once its signature (a key of the provider's
@@ -182,7 +208,7 @@ impl Provider {
             return Ok(keys.set.clone());
         }
         let uri = &self.metadata().await?.jwks_uri;
-        let set: JwkSet = self.get_json(uri).await?;
+        let set: JwkSet = self.send(Method::GET, uri, None, &[]).await?;
         *keys = Keys {
             set: Arc::new(set),
             fetched: Some(Instant::now()),
