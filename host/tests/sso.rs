@@ -44,7 +44,10 @@ fn oidc_dir() -> PathBuf {
 fn provider(redirect: &str) -> Option<Idp> {
     let dir = oidc_dir();
     if Command::new("node").arg("--version").output().is_err() {
-        assert!(std::env::var_os("CI").is_none(), "CI runs the single sign-on tests: install Node.js 20+");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs the single sign-on tests: install Node.js 20+"
+        );
         common::skipped("single sign-on against oidc-provider (Node.js is not installed)");
         return None;
     }
@@ -148,7 +151,11 @@ impl Jar {
     }
 
     fn header(&self) -> String {
-        self.0.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+        self.0
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     async fn get(&mut self, url: &str) -> reqwest::Response {
@@ -179,7 +186,11 @@ async fn sign_in(s: &Setup, who: &str) -> (Jar, reqwest::Response) {
             return (jar, back);
         }
         let response = jar.get(&url).await;
-        assert!(response.status().is_redirection(), "{url}: {}", response.text().await.unwrap());
+        assert!(
+            response.status().is_redirection(),
+            "{url}: {}",
+            response.text().await.unwrap()
+        );
         url = location(&response, &url);
     }
     panic!("the provider never sent the browser back");
@@ -207,7 +218,10 @@ async fn call(jar: &Jar, method: reqwest::Method, url: &str, csrf: Option<&str>,
 }
 
 async fn sessions(db: &Db) -> Vec<String> {
-    sqlx::query_scalar("SELECT hash FROM sessions").fetch_all(db.pool()).await.unwrap()
+    sqlx::query_scalar("SELECT hash FROM sessions")
+        .fetch_all(db.pool())
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -228,8 +242,18 @@ async fn sign_in_then_csrf_then_logout() {
         assert_ne!(stored[0], id, "only the id's hash is stored");
 
         let (status, me) = call(&jar, reqwest::Method::GET, &format!("{}/api/v1/me", s.root), None, None).await;
-        assert_eq!((status, me), (200, json!({ "name": "oidc:alice@example.test", "role": "admin" })));
-        let (_, info) = call(&jar, reqwest::Method::GET, &format!("{}/auth/session", s.root), None, None).await;
+        assert_eq!(
+            (status, me),
+            (200, json!({ "name": "oidc:alice@example.test", "role": "admin" }))
+        );
+        let (_, info) = call(
+            &jar,
+            reqwest::Method::GET,
+            &format!("{}/auth/session", s.root),
+            None,
+            None,
+        )
+        .await;
         assert_eq!(info["provider"], "Test ID");
         let csrf = info["csrf"].as_str().unwrap().to_string();
 
@@ -237,17 +261,40 @@ async fn sign_in_then_csrf_then_logout() {
         let tokens = format!("{}/api/v1/tokens", s.root);
         let (status, body) = call(&jar, reqwest::Method::POST, &tokens, None, Some(create("a"))).await;
         assert_eq!((status, body["error"]["code"].as_str()), (403, Some("csrf")), "{body}");
-        let (status, _) = call(&jar, reqwest::Method::POST, &tokens, Some("0".repeat(64).as_str()), Some(create("a"))).await;
+        let (status, _) = call(
+            &jar,
+            reqwest::Method::POST,
+            &tokens,
+            Some("0".repeat(64).as_str()),
+            Some(create("a")),
+        )
+        .await;
         assert_eq!(status, 403, "a wrong CSRF token is refused");
         let (status, body) = call(&jar, reqwest::Method::POST, &tokens, Some(&csrf), Some(create("a"))).await;
         assert_eq!(status, 201, "{body}");
         let (_, list) = call(&jar, reqwest::Method::GET, &tokens, None, None).await;
-        let made = list["items"].as_array().unwrap().iter().find(|t| t["name"] == "a").unwrap().clone();
-        assert_eq!(made["created_by"], "oidc:alice@example.test", "the audit names the person");
+        let made = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "a")
+            .unwrap()
+            .clone();
+        assert_eq!(
+            made["created_by"], "oidc:alice@example.test",
+            "the audit names the person"
+        );
 
         let mut planted = Jar::default();
         planted.0.insert("scrm_session".into(), "planted-by-someone".into());
-        let (status, _) = call(&planted, reqwest::Method::GET, &format!("{}/api/v1/me", s.root), None, None).await;
+        let (status, _) = call(
+            &planted,
+            reqwest::Method::GET,
+            &format!("{}/api/v1/me", s.root),
+            None,
+            None,
+        )
+        .await;
         assert_eq!(status, 401, "an id the server did not issue opens nothing");
 
         let logout = format!("{}/auth/logout", s.root);
@@ -292,7 +339,11 @@ async fn a_callback_without_this_browsers_sign_in_is_refused() {
         let mut jar = Jar::default();
         jar.get(&format!("{}/auth/login", s.root)).await;
         let back = jar.get(&format!("{}/auth/callback?code=x&state=forged", s.root)).await;
-        assert_eq!(back.status(), StatusCode::BAD_REQUEST, "a state other than the browser's is refused");
+        assert_eq!(
+            back.status(),
+            StatusCode::BAD_REQUEST,
+            "a state other than the browser's is refused"
+        );
         assert!(sessions(&db).await.is_empty());
     })
     .await;

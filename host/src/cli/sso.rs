@@ -62,7 +62,8 @@ fn group_role(text: &str) -> Result<(String, Role), String> {
 impl SsoArgs {
     /// The options, when an issuer is given.
     pub fn options(self) -> anyhow::Result<Option<SsoOptions>> {
-        let (Some(issuer), Some(client_id), Some(public_url)) = (self.oidc_issuer, self.oidc_client_id, self.public_url)
+        let (Some(issuer), Some(client_id), Some(public_url)) =
+            (self.oidc_issuer, self.oidc_client_id, self.public_url)
         else {
             return Ok(None);
         };

@@ -92,12 +92,7 @@ impl<R: MinRole> Auth<R> {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
-                format!(
-                    "this needs the {} role; `{}` is {}",
-                    R::ROLE,
-                    caller.name,
-                    caller.role
-                ),
+                format!("this needs the {} role; `{}` is {}", R::ROLE, caller.name, caller.role),
             ));
         }
         Ok(Auth(caller, PhantomData))

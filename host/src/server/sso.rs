@@ -66,7 +66,11 @@ pub async fn session_caller(parts: &Parts, app: &App) -> Result<Option<Caller>, 
         return Ok(None);
     };
     let session = sso.session(app.db(), id).await.map_err(error)?.ok_or_else(|| {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "the session has ended: sign in again")
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the session has ended: sign in again",
+        )
     })?;
     if !parts.method.is_safe() && !crate::sso::csrf_matches(&session, header(&parts.headers, CSRF_HEADER)) {
         return Err(csrf_refused());
@@ -123,7 +127,10 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 fn set_cookie(sso: &Sso, name: &str, value: &str, path: &str, max_age: i64) -> (axum::http::HeaderName, HeaderValue) {
     let secure = if sso.secure_cookies() { "; Secure" } else { "" };
     let text = format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
-    (SET_COOKIE, HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static("")))
+    (
+        SET_COOKIE,
+        HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static("")),
+    )
 }
 
 fn configured(app: &App) -> Result<&Sso, ApiError> {
@@ -173,11 +180,19 @@ struct Callback {
 
 /// Back from the provider: checks state, exchanges the code, validates the
 /// ID token, maps the role and starts a fresh session.
-async fn callback(State(app): State<App>, headers: HeaderMap, Query(back): Query<Callback>) -> Result<Response, ApiError> {
+async fn callback(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(back): Query<Callback>,
+) -> Result<Response, ApiError> {
     let sso = configured(&app)?;
     if let Some(e) = back.error {
         let detail = back.error_description.unwrap_or_default();
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("the provider refused: {e} {detail}")));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("the provider refused: {e} {detail}"),
+        ));
     }
     let bad = |m: &str| ApiError::bad_request(format!("{m}: start again at /auth/login"));
     let (Some(code), Some(state)) = (back.code, back.state) else {

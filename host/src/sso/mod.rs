@@ -229,8 +229,15 @@ mod tests {
 
     #[test]
     fn the_highest_mapped_group_wins_and_a_string_claim_counts() {
-        let sso = sso(&[("staff", Role::Viewer), ("admins", Role::Admin), ("support", Role::Agent)]);
-        assert_eq!(sso.role(&claims(serde_json::json!(["support", "staff"]))), Some(Role::Agent));
+        let sso = sso(&[
+            ("staff", Role::Viewer),
+            ("admins", Role::Admin),
+            ("support", Role::Agent),
+        ]);
+        assert_eq!(
+            sso.role(&claims(serde_json::json!(["support", "staff"]))),
+            Some(Role::Agent)
+        );
         assert_eq!(sso.role(&claims(serde_json::json!(["admins", "x"]))), Some(Role::Admin));
         assert_eq!(sso.role(&claims(serde_json::json!("staff"))), Some(Role::Viewer));
         assert_eq!(sso.role(&claims(serde_json::json!(["marketing"]))), None);

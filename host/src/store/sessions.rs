@@ -77,10 +77,12 @@ pub async fn delete(db: &Db, hash: &str) -> Result<Option<String>, sqlx::Error> 
 
 /// Deletes sessions past their expiry or idle since `idle_since`.
 pub async fn sweep(db: &Db, now: i64, idle_since: i64) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
-        .bind(now)
-        .bind(idle_since)
-        .execute(db.pool())
-        .await?
-        .rows_affected())
+    Ok(
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
+            .bind(now)
+            .bind(idle_since)
+            .execute(db.pool())
+            .await?
+            .rows_affected(),
+    )
 }
