@@ -18,7 +18,7 @@ use socialcrm::app::App;
 use socialcrm::ingest::{Ingest, IngestOptions};
 use socialcrm::runtime::{Runtime, RuntimeOptions};
 use socialcrm::secrets::SecretBox;
-use socialcrm::sso::{Secret, Sso, SsoOptions};
+use socialcrm::sso::{Secret, Sso, SsoError, SsoOptions};
 use socialcrm::store::Db;
 use socialcrm::tokens::Role;
 
@@ -94,12 +94,9 @@ impl Drop for Setup {
     }
 }
 
-async fn setup(db: &Db) -> Option<Setup> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let root = format!("http://{}", listener.local_addr().unwrap());
-    let idp = provider(&format!("{root}/auth/callback"))?;
-    let sso = Sso::new(SsoOptions {
-        issuer: idp.issuer.clone(),
+fn options(issuer: &str, root: &str) -> SsoOptions {
+    SsoOptions {
+        issuer: issuer.to_string(),
         client_id: "socialcrm-web".into(),
         client_secret: Secret::new("web-secret".into()),
         public_url: root.parse().unwrap(),
@@ -114,8 +111,14 @@ async fn setup(db: &Db) -> Option<Setup> {
         api_audience: "socialcrm".into(),
         idle: Duration::from_secs(3600),
         lifetime: Duration::from_secs(8 * 3600),
-    })
-    .unwrap();
+    }
+}
+
+async fn setup(db: &Db) -> Option<Setup> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let root = format!("http://{}", listener.local_addr().unwrap());
+    let idp = provider(&format!("{root}/auth/callback"))?;
+    let sso = Sso::new(options(&idp.issuer, &root)).unwrap();
     let sbox = SecretBox::from_key(&[7; 32]).unwrap();
     let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
     let ingest = Ingest::new(db.clone(), sbox, runtime, vec![], IngestOptions::default());
@@ -428,6 +431,16 @@ async fn the_api_takes_the_providers_access_tokens_and_refuses_bad_ones() {
 
         let (status, body) = me_with(&s, &mint(&s, claims("socialcrm", now + 300, json!(["marketing"]))).await).await;
         assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")), "no mapped group: {body}");
+
+        // ID tokens: the web client's audience and this sign-in's nonce.
+        let sso = Sso::new(options(&s.idp.issuer, &s.root)).unwrap();
+        let mut id_claims = claims("socialcrm-web", now + 300, json!(["staff"]));
+        id_claims["nonce"] = json!("n-1");
+        let id_token = mint(&s, id_claims).await;
+        let (person, role) = sso.id_token(&id_token, "n-1").await.unwrap();
+        assert_eq!((person.actor().as_str(), role), ("oidc:carol@example.test", Some(Role::Viewer)));
+        assert!(matches!(sso.id_token(&id_token, "n-2").await, Err(SsoError::Nonce)), "another sign-in's nonce");
+        assert!(sso.id_token(&good, "n-1").await.is_err(), "an API token is not an ID token");
 
         // Opaque tokens keep working beside.
         let token = socialcrm::tokens::create(&db, "ci", Role::Viewer, "test").await.unwrap();

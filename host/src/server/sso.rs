@@ -242,13 +242,13 @@ async fn callback(
 /// Ends the session (with its CSRF token) and clears the cookie.
 async fn logout(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
     let sso = configured(&app)?;
-    if let Some(id) = cookie(&headers, SESSION_COOKIE) {
-        if let Some(session) = sso.session(app.db(), id).await.map_err(error)? {
-            if !crate::sso::csrf_matches(&session, header(&headers, CSRF_HEADER)) {
-                return Err(csrf_refused());
-            }
-            sso.end_session(app.db(), id).await.map_err(error)?;
+    if let Some(id) = cookie(&headers, SESSION_COOKIE)
+        && let Some(session) = sso.session(app.db(), id).await.map_err(error)?
+    {
+        if !crate::sso::csrf_matches(&session, header(&headers, CSRF_HEADER)) {
+            return Err(csrf_refused());
         }
+        sso.end_session(app.db(), id).await.map_err(error)?;
     }
     Ok((StatusCode::NO_CONTENT, [set_cookie(sso, SESSION_COOKIE, "", "/", 0)]).into_response())
 }
@@ -275,12 +275,12 @@ async fn session(State(app): State<App>, headers: HeaderMap) -> Result<Json<Sess
         return Ok(Json(info));
     };
     info.provider = Some(sso.options().provider_name.clone());
-    if let Some(id) = cookie(&headers, SESSION_COOKIE) {
-        if let Some(session) = sso.session(app.db(), id).await.map_err(error)? {
-            info.name = Some(session.caller.name);
-            info.role = Some(session.caller.role);
-            info.csrf = Some(session.csrf);
-        }
+    if let Some(id) = cookie(&headers, SESSION_COOKIE)
+        && let Some(session) = sso.session(app.db(), id).await.map_err(error)?
+    {
+        info.name = Some(session.caller.name);
+        info.role = Some(session.caller.role);
+        info.csrf = Some(session.csrf);
     }
     Ok(Json(info))
 }
