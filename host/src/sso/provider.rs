@@ -75,10 +75,6 @@ impl Provider {
         }
     }
 
-    pub fn issuer(&self) -> &str {
-        &self.issuer
-    }
-
     /// The discovery document, fetched once; its issuer must be ours exactly.
     pub async fn metadata(&self) -> Result<&Metadata, SsoError> {
         self.metadata
