@@ -23,5 +23,6 @@ pub use socialcrm_sandbox as runtime;
 pub mod scaffold;
 pub mod secrets;
 pub mod server;
+pub mod sso;
 pub mod store;
 pub mod tokens;

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Tokens start with this, so a leaked one is recognisable by secret scanners.
-const PREFIX: &str = "scrm_";
+pub const PREFIX: &str = "scrm_";
 /// The token printed at first start.
 pub const FIRST_ADMIN: &str = "admin";
 /// `last_used_at` is written at most this often per token (ms), not on every request.

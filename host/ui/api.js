@@ -1,7 +1,13 @@
 // The JSON API client: bearer token from sessionStorage (gone when the tab
-// closes), the API's error body turned into an ApiError, 401 handed to the app.
+// closes), or the single sign-on session's cookie with its CSRF token on
+// every request that changes state; the API's error body turned into an
+// ApiError, 401 handed to the app.
 
 const TOKEN_KEY = 'socialcrm.token';
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+// The CSRF token of the single sign-on session, when signed in that way.
+let csrf = null;
 
 export class ApiError extends Error {
   constructor(status, code, message, details) {
@@ -28,6 +34,33 @@ export function setToken(value) {
   else sessionStorage.removeItem(TOKEN_KEY);
 }
 
+/**
+ * Single sign-on: `{provider, name, role, csrf}` from `/auth/session`
+ * (provider null when it is off; name null when not signed in).
+ */
+export async function ssoSession() {
+  try {
+    const response = await fetch('/auth/session', { headers: { Accept: 'application/json' } });
+    const info = response.ok ? await response.json() : {};
+    csrf = info.csrf || null;
+    return info;
+  } catch {
+    return {};
+  }
+}
+
+/** Whether requests go with the single sign-on session. */
+export function inSession() {
+  return Boolean(csrf) && !token();
+}
+
+/** Ends the single sign-on session. */
+export async function signOut() {
+  const headers = csrf ? { 'X-CSRF-Token': csrf } : {};
+  csrf = null;
+  await fetch('/auth/logout', { method: 'POST', headers }).catch(() => {});
+}
+
 function query(params) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params || {})) {
@@ -46,6 +79,7 @@ function query(params) {
 export async function api(method, path, { body, params, auth = token(), handle401 = true } = {}) {
   const headers = { Accept: 'application/json' };
   if (auth) headers.Authorization = `Bearer ${auth}`;
+  else if (csrf && !SAFE.has(method)) headers['X-CSRF-Token'] = csrf;
   let payload;
   if (body instanceof Blob || body instanceof ArrayBuffer) {
     headers['Content-Type'] = 'application/octet-stream';

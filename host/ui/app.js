@@ -1,7 +1,7 @@
 // The socialcrm web UI: hash routes (`#/inbox?status=open`, `#/contacts/7`),
 // one view module per screen, the token's role deciding what is offered.
 
-import { api, setToken, token, whenUnauthorized } from './api.js';
+import { api, inSession, setToken, signOut, ssoSession, token, whenUnauthorized } from './api.js';
 import { h, mount } from './dom.js';
 import { notify, clearMessages } from './messages.js';
 import { renderLogin } from './views/login.js';
@@ -30,7 +30,8 @@ const ROUTES = [
 const RANK = { viewer: 0, agent: 1, admin: 2 };
 
 // `returnTo`: where to go after logging in (the page a 401 interrupted, or a deep link).
-const state = { me: null, returnTo: '#/inbox' };
+// `sso`: `/auth/session`'s answer, asked once at start.
+const state = { me: null, returnTo: '#/inbox', sso: null };
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -49,9 +50,10 @@ function navigate(hash) {
   else window.location.hash = hash;
 }
 
-/** Forgets the token; after a failure (`error`), logging in again returns to this page. */
-function logout(message, { error = false } = {}) {
+/** Forgets the token or ends the session; after a failure (`error`), logging in again returns to this page. */
+async function logout(message, { error = false } = {}) {
   if (!window.location.hash.startsWith('#/login')) state.returnTo = error ? window.location.hash : '#/inbox';
+  if (inSession()) await signOut();
   setToken(null);
   state.me = null;
   clearMessages();
@@ -74,7 +76,8 @@ function chrome(current) {
 
 async function route({ focus = true } = {}) {
   const { route: name, args, params } = where();
-  if (!state.me && token()) {
+  if (!state.sso) state.sso = await ssoSession();
+  if (!state.me && (token() || inSession())) {
     try {
       state.me = await api('GET', '/me');
     } catch (e) {
@@ -88,6 +91,7 @@ async function route({ focus = true } = {}) {
     chrome(null);
     document.title = 'Log in · socialcrm';
     renderLogin(mount(main), {
+      provider: state.sso.provider,
       onLogin: (me) => {
         state.me = me;
         clearMessages();
@@ -122,7 +126,7 @@ async function route({ focus = true } = {}) {
 
 // A page's requests fail together: the first 401 logs out, the others find no token.
 whenUnauthorized((e) => {
-  if (token()) logout(`Please log in again: ${e.message}`, { error: true });
+  if (token() || inSession()) logout(`Please log in again: ${e.message}`, { error: true });
 });
 window.addEventListener('hashchange', route);
 route();

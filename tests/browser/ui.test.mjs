@@ -7,6 +7,7 @@
 // SOCIALCRM_CHROMIUM (default /usr/bin/chromium).
 
 import { spawn, execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtempSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -47,6 +48,61 @@ function startDemo() {
     child.on('exit', (code) => reject(new Error(`the demo exited (${code}) before it was ready:\n${output}`)));
   });
   return { child, ready, log: () => output };
+}
+
+/** Resolves to the first line of `child`'s stdout that `pattern` matches (its first group). */
+function printed(child, pattern, what) {
+  let output = '';
+  return new Promise((resolveLine, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not start in 60 s:\n${output}`)), 60_000);
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+      const found = output.match(pattern)?.[1];
+      if (found) {
+        clearTimeout(timer);
+        resolveLine(found);
+      }
+    });
+    child.stderr.on('data', (chunk) => { output += chunk; });
+    child.on('exit', (code) => reject(new Error(`${what} exited (${code}):\n${output}`)));
+  });
+}
+
+/** A free loopback port (for a server that must know its URL before it starts). */
+async function freePort() {
+  const server = createServer();
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  const { port } = server.address();
+  await new Promise((ok) => server.close(ok));
+  return port;
+}
+
+/**
+ * `socialcrm serve` signing people in with the test OpenID provider of
+ * tests/oidc (alice, in crm-admins, signs in without a form).
+ */
+async function startSso() {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const idp = spawn('node', ['provider.mjs', `${url}/auth/callback`], {
+    cwd: join(root, 'tests/oidc'), stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const issuer = await printed(idp, /issuer (\S+)/, 'the OpenID provider');
+  const server = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', join(work, 'sso-data'),
+    '--oidc-issuer', issuer, '--oidc-client-id', 'socialcrm-web', '--public-url', url,
+    '--oidc-provider-name', 'Test ID', '--oidc-scopes', 'openid email groups',
+    '--oidc-role', 'crm-admins=admin'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, SOCIALCRM_OIDC_CLIENT_SECRET: 'web-secret', RUST_LOG: process.env.RUST_LOG || 'warn' },
+  });
+  const stop = () => { server.kill('SIGTERM'); idp.kill('SIGTERM'); };
+  try {
+    await printed(server, /(socialcrm serving on)/, 'socialcrm serve');
+  } catch (e) {
+    stop();
+    throw e;
+  }
+  return { url, stop };
 }
 
 /** A package of a bundled plugin the demo does not install, made with `plugin pack`. */
@@ -348,6 +404,39 @@ try {
     // The page's other requests made with the revoked token fail too, and
     // their console lines may arrive after the first one was forgotten.
     expectedRequestError(401);
+  });
+
+  await step('sign in with single sign-on, change something, sign out', async () => {
+    const sso = await startSso();
+    try {
+      const context = await browser.newContext();
+      context.setDefaultTimeout(TIMEOUT);
+      const ssoPage = await context.newPage();
+      ssoPage.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+      await ssoPage.goto(`${sso.url}/`);
+      await ssoPage.getByLabel('API token').waitFor();
+      await ssoPage.getByRole('link', { name: 'Sign in with Test ID' }).click();
+      await ssoPage.locator('.who .who-name', { hasText: 'oidc:alice@example.test' }).waitFor();
+      await ssoPage.locator('.who .badge-role', { hasText: 'admin' }).waitFor();
+      // A state-changing call through the UI's client carries the CSRF token.
+      const status = await ssoPage.evaluate(async () => {
+        const { post } = await import('/ui/api.js');
+        await post('/tokens', { name: 'made-in-session', role: 'viewer' });
+        const plain = await fetch('/api/v1/tokens', {
+          method: 'POST', headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ name: 'no-csrf', role: 'viewer' }),
+        });
+        return plain.status;
+      });
+      expect(status === 403, `a POST with the cookie and no CSRF header answered ${status}`);
+      await ssoPage.getByRole('button', { name: 'Log out' }).click();
+      await ssoPage.getByRole('link', { name: 'Sign in with Test ID' }).waitFor();
+      const after = await ssoPage.evaluate(async () => (await fetch('/api/v1/me')).status);
+      expect(after === 401, `after sign-out /me answered ${after}`);
+      await context.close();
+    } finally {
+      sso.stop();
+    }
   });
 
   await step('no script error and no CSP violation in the console', async () => {

@@ -449,12 +449,16 @@ fn browser_test() -> anyhow::Result<()> {
     let mut build = cargo();
     build.args(["build", "-p", "socialcrm"]);
     run(build)?;
-    let dir = root().join("tests/browser");
-    if !dir.join("node_modules").exists() {
-        let mut install = Command::new("npm");
-        install.current_dir(&dir).args(["ci", "--no-audit", "--no-fund"]);
-        run(install).context("installing playwright-core (needs Node.js 20 or later with npm)")?;
+    // playwright-core, and the OpenID provider the single sign-on step signs in with.
+    for dir in ["tests/browser", "tests/oidc"] {
+        let dir = root().join(dir);
+        if !dir.join("node_modules").exists() {
+            let mut install = Command::new("npm");
+            install.current_dir(&dir).args(["ci", "--no-audit", "--no-fund"]);
+            run(install).context("installing the browser test's npm packages (needs Node.js 20 or later with npm)")?;
+        }
     }
+    let dir = root().join("tests/browser");
     let mut test = Command::new("node");
     test.current_dir(&dir)
         .arg("ui.test.mjs")

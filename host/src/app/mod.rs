@@ -6,24 +6,41 @@
 
 mod plugins;
 
+use std::sync::Arc;
+
 pub use plugins::FromIndexError;
 
 use crate::ingest::Ingest;
 use crate::runtime::Runtime;
 use crate::secrets::SecretBox;
+use crate::sso::Sso;
 use crate::store::Db;
 
 /// Cheap to clone: the HTTP server's state and the CLI's handle.
 #[derive(Clone)]
 pub struct App {
     ingest: Ingest,
+    sso: Option<Arc<Sso>>,
 }
 
 impl App {
     /// The application around its ingest pipeline (which holds the
     /// database, runtime, secret box and analyzers).
     pub fn new(ingest: Ingest) -> App {
-        App { ingest }
+        App { ingest, sso: None }
+    }
+
+    /// The same, with people signing in through an OpenID provider.
+    pub fn with_sso(self, sso: Sso) -> App {
+        App {
+            sso: Some(Arc::new(sso)),
+            ..self
+        }
+    }
+
+    /// Single sign-on, when configured.
+    pub fn sso(&self) -> Option<&Sso> {
+        self.sso.as_deref()
     }
 
     pub fn db(&self) -> &Db {

@@ -15,6 +15,7 @@ mod reply;
 mod respond;
 mod secrets;
 mod serve;
+mod sso;
 mod token;
 
 use std::io::IsTerminal;

@@ -20,6 +20,9 @@ use crate::ingest::{IngestOptions, Schedule, SchedulerOptions};
 /// Examples:
 ///   socialcrm serve
 ///   socialcrm serve --listen 0.0.0.0:8080 --database-url postgres://crm@db/crm
+///   SOCIALCRM_OIDC_CLIENT_SECRET=... socialcrm serve --oidc-issuer https://id.example.com/realms/crm \
+///     --oidc-client-id socialcrm --public-url https://crm.example.com \
+///     --oidc-role crm-admins=admin --oidc-role crm-agents=agent
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -60,6 +63,8 @@ pub struct Args {
     /// disabled (default 5 days).
     #[arg(long, default_value_t = 432_000.0)]
     event_disable_after: f64,
+    #[command(flatten)]
+    sso: super::sso::SsoArgs,
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
@@ -74,7 +79,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             dev_reload: args.dev,
             ..global.ingest_options(schedule)
         };
-        let app = global.app_with(&db, options).await?;
+        let mut app = global.app_with(&db, options).await?;
+        if let Some(sso) = args.sso.options()? {
+            app = app.with_sso(crate::sso::Sso::new(sso)?);
+        }
         if let Some(token) = crate::tokens::first_admin(&db).await? {
             println!("first start: the admin token, shown only now (`socialcrm token create` makes more):\n  {token}");
         }

@@ -1,6 +1,8 @@
-//! Bearer-token auth as an extractor: a handler that takes `Auth<Agent>`
-//! runs only for a valid token whose role is at least agent. A missing or
-//! unknown token is 401, a role too low is 403.
+//! Auth as an extractor: a handler that takes `Auth<Agent>` runs only for a
+//! caller whose role is at least agent: a bearer token (ours, or with single
+//! sign-on the provider's JWT access token) or a single sign-on session
+//! cookie (with its CSRF token on requests that change state). A missing or
+//! unknown credential is 401, a role too low is 403.
 
 use std::marker::PhantomData;
 
@@ -54,10 +56,13 @@ impl<R: MinRole> FromRequestParts<App> for Auth<R> {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
         let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| unauthorized("send `Authorization: Bearer TOKEN`"))?;
+        let Some(header) = parts.headers.get(AUTHORIZATION) else {
+            // No token: a browser's single sign-on session, if any.
+            return super::sso::session_caller(parts, app)
+                .await?
+                .ok_or_else(|| unauthorized("send `Authorization: Bearer TOKEN`"))
+                .and_then(Auth::with_role);
+        };
         let token = header
             .to_str()
             .ok()
@@ -65,6 +70,9 @@ impl<R: MinRole> FromRequestParts<App> for Auth<R> {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| unauthorized("the Authorization header must be `Bearer TOKEN`"))?;
+        if let Some(caller) = super::sso::bearer(app, token).await? {
+            return Auth::with_role(caller);
+        }
         let caller = tokens::verify(app.db(), token)
             .await
             .map_err(|e| match e {
@@ -73,16 +81,18 @@ impl<R: MinRole> FromRequestParts<App> for Auth<R> {
                 e => ApiError::internal("checking the token", e),
             })?
             .ok_or_else(|| unauthorized("unknown or revoked token"))?;
+        Auth::with_role(caller)
+    }
+}
+
+impl<R: MinRole> Auth<R> {
+    /// The caller, if their role is at least `R`.
+    fn with_role(caller: Caller) -> Result<Auth<R>, ApiError> {
         if caller.role < R::ROLE {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
-                format!(
-                    "this needs the {} role; token `{}` is {}",
-                    R::ROLE,
-                    caller.name,
-                    caller.role
-                ),
+                format!("this needs the {} role; `{}` is {}", R::ROLE, caller.name, caller.role),
             ));
         }
         Ok(Auth(caller, PhantomData))

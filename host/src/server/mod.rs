@@ -10,6 +10,7 @@ mod hooks;
 mod nul;
 pub(crate) mod openapi;
 pub(crate) mod page;
+mod sso;
 mod ui;
 mod verify;
 
@@ -65,6 +66,7 @@ pub fn router(app: App) -> Router {
         .merge(hooks::routes())
         .merge(api)
         .merge(ui::routes())
+        .merge(sso::routes())
         .merge(verify::routes())
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::wrong_method)

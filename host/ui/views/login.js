@@ -1,10 +1,11 @@
-// Log in with a pasted API token; `GET /me` checks it before it is kept.
+// Log in with a pasted API token (`GET /me` checks it before it is kept), or
+// with single sign-on when the server has a provider configured.
 
 import { api, setToken } from '../api.js';
 import { field, h } from '../dom.js';
 import { errorBox } from '../messages.js';
 
-export function renderLogin(root, { onLogin }) {
+export function renderLogin(root, { provider, onLogin }) {
   const input = h('input', {
     type: 'password', name: 'token', autocomplete: 'off', spellcheck: 'false', required: true,
     placeholder: 'scrm_…',
@@ -13,6 +14,7 @@ export function renderLogin(root, { onLogin }) {
   const button = h('button', { type: 'submit', class: 'primary' }, 'Log in');
   const form = h('form', { class: 'card login', 'aria-labelledby': 'login-title' },
     h('h1', { id: 'login-title' }, 'Log in'),
+    provider ? h('p', null, h('a', { class: 'button primary', href: '/auth/login' }, `Sign in with ${provider}`)) : null,
     h('p', { class: 'muted' },
       'Paste an API token. The first start of the server prints an admin token; ',
       h('code', null, 'socialcrm token create --role agent --name NAME'), ' makes more.'),
