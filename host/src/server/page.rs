@@ -47,6 +47,21 @@ pub fn limit(asked: Option<i64>) -> Result<i64, ApiError> {
     }
 }
 
+/// The last millisecond of year 9999: times past it (or before 1970) are no
+/// post's or entry's, and would overflow the bucket arithmetic.
+pub const LATEST_MS: i64 = 253_402_300_799_999;
+
+/// `since` and `until` parameters, checked: Unix ms from 0 to [`LATEST_MS`].
+pub fn since_until(times: impl IntoIterator<Item = i64>) -> Result<(), ApiError> {
+    if times.into_iter().all(|t| (0..=LATEST_MS).contains(&t)) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "since and until must be Unix ms from 0 to {LATEST_MS}"
+        )))
+    }
+}
+
 fn encode(key: &impl Serialize) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).unwrap_or_default())
 }

@@ -137,16 +137,7 @@ async fn audit_log(
 ) -> Result<Json<Page<AuditItem>>, ApiError> {
     let limit = page::limit(q.limit)?;
     let before: i64 = page::decode(q.cursor.as_deref())?.unwrap_or(i64::MAX);
-    if [q.since, q.until]
-        .into_iter()
-        .flatten()
-        .any(|t| !(0..=super::insights::LATEST).contains(&t))
-    {
-        let latest = super::insights::LATEST;
-        return Err(ApiError::bad_request(format!(
-            "since and until must be Unix ms from 0 to {latest}"
-        )));
-    }
+    page::since_until([q.since, q.until].into_iter().flatten())?;
     let filter = AuditFilter {
         action: q.action.as_deref(),
         actor: q.actor.as_deref(),

@@ -33,20 +33,12 @@ pub fn routes() -> OpenApiRouter<App> {
 const WINDOW_DAYS: i64 = 30;
 const WEEKS: i64 = 12;
 
-/// The last millisecond of year 9999: times past it (or before 1970) are no
-/// post's, and would overflow the bucket arithmetic.
-pub(super) const LATEST: i64 = 253_402_300_799_999;
-
 /// `[since, until)` from the parameters: `until` defaults to now, `since` to
 /// `window` before it.
 fn range(since: Option<i64>, until: Option<i64>, window: i64) -> Result<(i64, i64), ApiError> {
     let until = until.unwrap_or_else(now_ms);
     let since = since.unwrap_or(until.saturating_sub(window).max(0));
-    if [since, until].iter().any(|t| !(0..=LATEST).contains(t)) {
-        return Err(ApiError::bad_request(format!(
-            "since and until must be Unix ms from 0 to {LATEST}"
-        )));
-    }
+    page::since_until([since, until])?;
     Ok((since, until))
 }
 
