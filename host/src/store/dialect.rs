@@ -166,6 +166,17 @@ pub fn topics_from(backend: Backend, column: &str) -> (String, &'static str, &'s
     }
 }
 
+/// A scalar subquery: the JSON array (as text, `[]` when there are no rows)
+/// of the strings `expr` over `rest` (`FROM ... WHERE ...`), in their order.
+pub fn json_strings(backend: Backend, expr: &str, rest: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("(SELECT json_group_array({expr} ORDER BY {expr}) {rest})"),
+        Backend::Postgres => {
+            format!("(SELECT COALESCE(CAST(json_agg({expr} ORDER BY {expr}) AS TEXT), '[]') {rest})")
+        }
+    }
+}
+
 /// A JSON object (as text) of `(key, SQL expression)` pairs.
 pub fn json_object(backend: Backend, pairs: &[(&str, &str)]) -> String {
     let args: Vec<String> = pairs.iter().map(|(k, v)| format!("'{k}', {v}")).collect();

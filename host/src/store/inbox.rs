@@ -6,12 +6,19 @@ use serde_json::json;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{Db, audit};
+use super::{Backend, Db, audit, dialect};
 
 const COLUMNS: &str = "p.id, c.name AS channel, p.external_id, p.kind, p.direction, p.text, p.url, p.thread_id, \
      p.in_reply_to, p.created_at, p.language, p.inbox_status, p.assignee, i.id AS identity_id, i.network, \
      i.handle, i.display_name, i.followers, ps.contact_id, ct.name AS contact_name, ps.sentiment, ps.intent, \
      ps.intent_confidence, ps.value_pct, ps.ltv, ps.recent_orders, ps.priority_key";
+
+/// [`COLUMNS`] and the post's topics (a JSON array): one statement a page,
+/// where a second one per page for the topics cost more than the page.
+fn columns(backend: Backend) -> String {
+    let topics = dialect::json_strings(backend, "t.topic", "FROM post_topics t WHERE t.post_id = p.id");
+    format!("{COLUMNS}, {topics} AS topics")
+}
 
 const JOINS: &str = "JOIN channel_accounts c ON c.id = p.channel_id JOIN identities i ON i.id = p.identity_id";
 
@@ -36,6 +43,8 @@ pub struct InboxRow {
     pub handle: String,
     pub display_name: Option<String>,
     pub followers: Option<i64>,
+    /// Its topics (of the scored analysis), in order.
+    pub topics: Vec<String>,
     /// The contact the author was linked to when the post was scored.
     pub contact: Option<(i64, Option<String>)>,
     /// Null until scored.
@@ -121,21 +130,22 @@ pub async fn list(db: &Db, query: &InboxQuery<'_>) -> Result<Vec<InboxRow>, sqlx
                   OR ($5 = 'neutral' AND ps.sentiment > $6 AND ps.sentiment < $7))";
     // `CROSS JOIN` keeps SQLite walking the priority index (see insights::priority::inbox);
     // a row value, so both databases seek the index to the cursor.
+    let columns = columns(db.backend());
     let sql = match query.order {
         InboxOrder::Priority { .. } => format!(
-            "SELECT {COLUMNS} FROM post_scores ps CROSS JOIN posts p {JOINS} \
+            "SELECT {columns} FROM post_scores ps CROSS JOIN posts p {JOINS} \
              LEFT JOIN contacts ct ON ct.id = ps.contact_id \
              WHERE p.id = ps.post_id AND {common} AND (ps.priority_key, ps.post_id) < ($8, $9) \
              AND ps.priority_key >= $10 ORDER BY ps.priority_key DESC, ps.post_id DESC LIMIT $11"
         ),
         InboxOrder::Newest { min_key: Some(_), .. } => format!(
-            "SELECT {COLUMNS} FROM post_scores ps CROSS JOIN posts p {JOINS} \
+            "SELECT {columns} FROM post_scores ps CROSS JOIN posts p {JOINS} \
              LEFT JOIN contacts ct ON ct.id = ps.contact_id \
              WHERE p.id = ps.post_id AND {common} AND p.id < $8 AND ps.priority_key >= $9 \
              ORDER BY p.id DESC LIMIT $10"
         ),
         InboxOrder::Newest { min_key: None, .. } => format!(
-            "SELECT {COLUMNS} FROM posts p {JOINS} LEFT JOIN post_scores ps ON ps.post_id = p.id \
+            "SELECT {columns} FROM posts p {JOINS} LEFT JOIN post_scores ps ON ps.post_id = p.id \
              LEFT JOIN contacts ct ON ct.id = ps.contact_id \
              WHERE p.direction = 'inbound' AND {common} AND p.id < $8 ORDER BY p.id DESC LIMIT $9"
         ),
@@ -162,8 +172,9 @@ pub async fn list(db: &Db, query: &InboxQuery<'_>) -> Result<Vec<InboxRow>, sqlx
 
 /// Post `id`, when there is one.
 pub async fn get(db: &Db, id: i64) -> Result<Option<InboxRow>, sqlx::Error> {
+    let columns = columns(db.backend());
     let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM posts p {JOINS} LEFT JOIN post_scores ps ON ps.post_id = p.id \
+        "SELECT {columns} FROM posts p {JOINS} LEFT JOIN post_scores ps ON ps.post_id = p.id \
          LEFT JOIN contacts ct ON ct.id = ps.contact_id WHERE p.id = $1"
     )))
     .bind(id)
@@ -175,8 +186,9 @@ pub async fn get(db: &Db, id: i64) -> Result<Option<InboxRow>, sqlx::Error> {
 /// Posts of the confirmed identities of `contact_id`, newest first, after
 /// `(created_at, id)`.
 pub async fn of_contact(db: &Db, contact_id: i64, after: (i64, i64), limit: i64) -> Result<Vec<InboxRow>, sqlx::Error> {
+    let columns = columns(db.backend());
     let rows = sqlx::query(db.backend().sql(format!(
-        "SELECT {COLUMNS} FROM posts p {JOINS} LEFT JOIN post_scores ps ON ps.post_id = p.id \
+        "SELECT {columns} FROM posts p {JOINS} LEFT JOIN post_scores ps ON ps.post_id = p.id \
          LEFT JOIN contacts ct ON ct.id = ps.contact_id \
          WHERE p.identity_id IN (SELECT identity_id FROM identity_links WHERE contact_id = $1 AND status = 'confirmed') \
          AND (p.created_at, p.id) < ($2, $3) \
@@ -217,6 +229,7 @@ fn inbox_row(row: &AnyRow) -> Result<InboxRow, sqlx::Error> {
         handle: row.try_get("handle")?,
         display_name: row.try_get("display_name")?,
         followers: row.try_get("followers")?,
+        topics: serde_json::from_str(row.try_get("topics")?).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         contact: match contact_id {
             Some(id) => Some((id, row.try_get("contact_name")?)),
             None => None,
@@ -234,23 +247,6 @@ fn inbox_row(row: &AnyRow) -> Result<InboxRow, sqlx::Error> {
             None => None,
         },
     })
-}
-
-/// `(post id, topic)` of the posts `ids`, topics in order.
-pub async fn topics(db: &Db, ids: &[i64]) -> Result<Vec<(i64, String)>, sqlx::Error> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
-    let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT post_id, topic FROM post_topics WHERE post_id IN ({}) ORDER BY topic",
-        ids.join(",")
-    )))
-    .fetch_all(db.pool())
-    .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("post_id")?, r.try_get("topic")?)))
-        .collect()
 }
 
 /// The network's raw payload of post `id` (JSON as text).

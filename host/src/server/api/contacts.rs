@@ -105,7 +105,7 @@ async fn posts_of(
     limit: i64,
 ) -> Result<Vec<InboxPost>, ApiError> {
     let rows = inbox::of_contact(app.db(), contact_id, after.unwrap_or((i64::MAX, i64::MAX)), limit).await?;
-    Ok(inbox_posts(app, rows, now_ms()).await?)
+    Ok(inbox_posts(rows, now_ms()))
 }
 
 /// The customer 360 of one contact.

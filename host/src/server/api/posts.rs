@@ -177,16 +177,9 @@ fn sentiment_label(sentiment: Option<f64>) -> Option<String> {
     })
 }
 
-/// The inbox's `rows` at `now`, with their topics and why each ranks where it does.
-pub(super) async fn inbox_posts(app: &App, rows: Vec<InboxRow>, now: i64) -> Result<Vec<InboxPost>, sqlx::Error> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut posts: Vec<InboxPost> = rows.into_iter().map(|r| inbox_post(r, now)).collect();
-    for (id, topic) in inbox::topics(app.db(), &ids).await? {
-        if let Some(post) = posts.iter_mut().find(|p| p.id == id) {
-            post.topics.push(topic);
-        }
-    }
-    Ok(posts)
+/// The inbox's `rows` at `now`, with why each ranks where it does.
+pub(super) fn inbox_posts(rows: Vec<InboxRow>, now: i64) -> Vec<InboxPost> {
+    rows.into_iter().map(|r| inbox_post(r, now)).collect()
 }
 
 fn inbox_post(row: InboxRow, now: i64) -> InboxPost {
@@ -231,7 +224,7 @@ fn inbox_post(row: InboxRow, now: i64) -> InboxPost {
         sentiment_label: sentiment_label(sentiment),
         intent: score.and_then(|s| s.intent.clone()),
         intent_confidence: score.and_then(|s| s.intent_confidence),
-        topics: Vec::new(),
+        topics: row.topics,
         priority: score.map(|s| priority::priority_at(s.priority_key, now)),
         priority_explanation: explanation,
         priority_key: score.map(|s| s.priority_key),
@@ -286,7 +279,7 @@ async fn list_posts(
         order,
         limit,
     };
-    let items = inbox_posts(&app, inbox::list(app.db(), &query).await?, now).await?;
+    let items = inbox_posts(inbox::list(app.db(), &query).await?, now);
     // The cursor holds the stored key (exact), not the priority now.
     Ok(Json(Page::of(items, limit, |p| {
         (p.priority_key.unwrap_or(f64::MIN), p.id)
@@ -297,8 +290,7 @@ async fn load(app: &App, id: i64) -> Result<InboxPost, ApiError> {
     let row = inbox::get(app.db(), id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no post {id}")))?;
-    let mut post = inbox_posts(app, vec![row], now_ms()).await?;
-    post.pop().ok_or_else(|| ApiError::not_found(format!("no post {id}")))
+    Ok(inbox_post(row, now_ms()))
 }
 
 /// One post with its analyses, replies and raw payload.
