@@ -19,6 +19,10 @@ mod world;
 
 use std::time::{Duration, Instant};
 
+// The allocator of the `socialcrm` binary, whose serving this measures.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use serde_json::{Value, json};
 use socialcrm::app::App;
 use socialcrm::ingest::{Ingest, IngestOptions};
