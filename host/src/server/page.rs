@@ -91,4 +91,15 @@ mod tests {
         assert!(limit(Some(0)).is_err() && limit(Some(201)).is_err());
         assert_eq!(limit(None).ok(), Some(DEFAULT_LIMIT));
     }
+
+    proptest::proptest! {
+        /// The inbox's cursor holds a stored priority key: read back 1 ULP
+        /// off, the next page would skip or repeat a post.
+        #[test]
+        fn a_float_key_comes_back_exactly(key in proptest::num::f64::NORMAL | proptest::num::f64::SUBNORMAL, id: i64) {
+            let page = Page::of(vec![(key, id)], 1, |item| *item);
+            let back: Option<(f64, i64)> = decode(page.next_cursor.as_deref()).ok().flatten();
+            proptest::prop_assert_eq!(back.map(|(k, i)| (k.to_bits(), i)), Some((key.to_bits(), id)));
+        }
+    }
 }
