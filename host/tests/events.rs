@@ -23,7 +23,9 @@ use axum::routing;
 use base64::Engine as _;
 use serde_json::{Value, json};
 use socialcrm::events::subscriptions::{self, Delivery};
-use socialcrm::events::{DeliveryOptions, Event, EventError, EventType, NewSubscription, Outbox, Worker};
+use socialcrm::events::{
+    DeliveryOptions, DeliveryStatus, Event, EventError, EventType, NewSubscription, Outbox, Worker,
+};
 use socialcrm::ingest::{ChannelRef, commit_page};
 use socialcrm::runtime::types::{Author, Direction, Post, PostKind};
 use socialcrm::secrets::SecretBox;
@@ -328,7 +330,7 @@ async fn a_failing_receiver_gets_the_event_once_it_recovers() {
             })
             .await;
             let failed = &deliveries(&db, id).await[0];
-            assert_eq!(failed.status, "pending", "{fault:?}");
+            assert_eq!(failed.status, DeliveryStatus::Pending, "{fault:?}");
             assert!(failed.last_error.is_some(), "{fault:?}: {failed:?}");
             match fault {
                 Fault::Status500 => assert_eq!(failed.last_status, Some(500)),
@@ -350,7 +352,10 @@ async fn a_failing_receiver_gets_the_event_once_it_recovers() {
                     receiver.serve(TcpListener::bind(addr).await.unwrap())
                 }
             };
-            deliver_until(&worker, &db, id, "the delivery", |d| d[0].status == "delivered").await;
+            deliver_until(&worker, &db, id, "the delivery", |d| {
+                d[0].status == DeliveryStatus::Delivered
+            })
+            .await;
             let done = &deliveries(&db, id).await[0];
             assert_eq!(done.last_status, Some(200), "{fault:?}");
             assert!(done.attempts >= 3, "{fault:?}: {done:?}");
@@ -425,7 +430,7 @@ async fn private_addresses_are_refused_unless_allowed() {
         .await;
         emit(&db, "beta").await;
         deliver_until(&worker, &db, allowed, "the delivery", |d| {
-            d.first().is_some_and(|d| d.status == "delivered")
+            d.first().is_some_and(|d| d.status == DeliveryStatus::Delivered)
         })
         .await;
         assert_eq!(verified(&secret, &receiver.got()[0])["data"]["name"], "beta");
@@ -482,7 +487,10 @@ async fn a_subscription_failing_too_long_is_disabled_and_the_admin_told() {
         let server = receiver.serve(TcpListener::bind(addr).await.unwrap());
         let enabled = subscriptions::set_enabled(&db, id, true, "admin").await.unwrap();
         assert_eq!((enabled.status.as_str(), enabled.failing_since), ("active", None));
-        deliver_until(&worker, &db, id, "the delivery", |d| d[0].status == "delivered").await;
+        deliver_until(&worker, &db, id, "the delivery", |d| {
+            d[0].status == DeliveryStatus::Delivered
+        })
+        .await;
         server.abort();
     })
     .await;
@@ -499,7 +507,7 @@ async fn replay_redelivers_and_a_rotated_secret_signs_beside_the_old_one() {
         emit(&db, "acme").await;
         let worker = Worker::new(db.clone(), secret_box(), fast("node-a"));
         deliver_until(&worker, &db, id, "the delivery", |d| {
-            d.first().is_some_and(|d| d.status == "delivered")
+            d.first().is_some_and(|d| d.status == DeliveryStatus::Delivered)
         })
         .await;
         let first = deliveries(&db, id).await.remove(0);
@@ -509,8 +517,11 @@ async fn replay_redelivers_and_a_rotated_secret_signs_beside_the_old_one() {
             .unwrap();
         assert_ne!(rotated.secret, old);
         let replayed = subscriptions::replay(&db, first.id, "admin").await.unwrap();
-        assert_eq!((replayed.status.as_str(), replayed.attempts), ("pending", 0));
-        deliver_until(&worker, &db, id, "the replay", |d| d[0].status == "delivered").await;
+        assert_eq!((replayed.status, replayed.attempts), (DeliveryStatus::Pending, 0));
+        deliver_until(&worker, &db, id, "the replay", |d| {
+            d[0].status == DeliveryStatus::Delivered
+        })
+        .await;
         let got = receiver.got();
         assert_eq!(got.len(), 2);
         assert_eq!(header(&got[1], "webhook-id"), first.event_id, "a replay keeps the id");
@@ -523,7 +534,10 @@ async fn replay_redelivers_and_a_rotated_secret_signs_beside_the_old_one() {
             .await
             .unwrap();
         subscriptions::replay(&db, first.id, "admin").await.unwrap();
-        deliver_until(&worker, &db, id, "the second replay", |d| d[0].status == "delivered").await;
+        deliver_until(&worker, &db, id, "the second replay", |d| {
+            d[0].status == DeliveryStatus::Delivered
+        })
+        .await;
         let last = receiver.got().pop().unwrap();
         verified(&again.secret, &last);
         assert!(Webhook::new(&rotated.secret).unwrap().verify(&last.1, &last.0).is_err());
@@ -554,7 +568,11 @@ async fn two_workers_never_send_one_delivery_at_once() {
         let a = Worker::new(db.clone(), secret_box(), fast("node-a"));
         let b = Worker::new(db.clone(), secret_box(), fast("node-b"));
         let start = Instant::now();
-        while deliveries(&db, id).await.iter().any(|d| d.status != "delivered") || deliveries(&db, id).await.len() < 20
+        while deliveries(&db, id)
+            .await
+            .iter()
+            .any(|d| d.status != DeliveryStatus::Delivered)
+            || deliveries(&db, id).await.len() < 20
         {
             let (x, y) = tokio::join!(a.round(), b.round());
             x.unwrap();
@@ -586,7 +604,7 @@ async fn delivered_events_are_pruned_after_the_retention_period() {
         emit(&db, "acme").await;
         let keep = Worker::new(db.clone(), secret_box(), fast("node-a"));
         deliver_until(&keep, &db, id, "the delivery", |d| {
-            d.first().is_some_and(|d| d.status == "delivered")
+            d.first().is_some_and(|d| d.status == DeliveryStatus::Delivered)
         })
         .await;
         // Pending ones stay whatever their age (within 30 days).
@@ -606,7 +624,7 @@ async fn delivered_events_are_pruned_after_the_retention_period() {
         assert_eq!(prune_all.prune().await.unwrap(), 1, "the delivered event only");
         let left = deliveries(&db, id).await;
         assert_eq!(left.len(), 1);
-        assert_eq!(left[0].status, "pending");
+        assert_eq!(left[0].status, DeliveryStatus::Pending);
     })
     .await;
 }
@@ -670,15 +688,15 @@ async fn a_serve_killed_mid_delivery_loses_no_event() {
         first.0.wait().unwrap();
         let leased = &deliveries(&db, id).await[0];
         assert_eq!(
-            (leased.status.as_str(), leased.attempts),
-            ("pending", 0),
+            (leased.status, leased.attempts),
+            (DeliveryStatus::Pending, 0),
             "killed before recording"
         );
 
         receiver.delay_ms.store(0, Ordering::SeqCst);
         let _second = serve();
         let start = Instant::now();
-        while deliveries(&db, id).await[0].status != "delivered" {
+        while deliveries(&db, id).await[0].status != DeliveryStatus::Delivered {
             assert!(
                 start.elapsed() < Duration::from_secs(90),
                 "never delivered after the restart"

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::Global;
 use crate::events::subscriptions::{self, DEFAULT_GRACE};
-use crate::events::{EventType, NewSubscription};
+use crate::events::{DeliveryStatus, EventType, NewSubscription};
 use crate::server::page::MAX_LIMIT;
 
 /// Event subscriptions: other systems (n8n, Zapier, your own services)
@@ -69,14 +69,23 @@ enum Action {
     Deliveries {
         #[arg(long)]
         subscription: Option<i64>,
-        /// pending, delivered or failed.
-        #[arg(long)]
-        status: Option<String>,
+        #[arg(long, value_enum)]
+        status: Option<DeliveryStatus>,
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=MAX_LIMIT))]
         limit: i64,
     },
     /// Deliver an event to its subscription again (by delivery id, from `deliveries`).
     Replay { delivery: i64 },
+}
+
+impl clap::ValueEnum for DeliveryStatus {
+    fn value_variants<'a>() -> &'a [Self] {
+        &DeliveryStatus::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
+    }
 }
 
 impl clap::ValueEnum for EventType {
@@ -151,7 +160,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 status,
                 limit,
             } => {
-                let rows = subscriptions::deliveries(&db, subscription, status.as_deref(), i64::MAX, limit).await?;
+                let rows = subscriptions::deliveries(&db, subscription, status, i64::MAX, limit).await?;
                 println!(
                     "{:<6} {:<4} {:<24} {:<10} {:<8} {:<6} {:<8} error",
                     "id", "sub", "event", "status", "attempts", "http", "ms"
@@ -163,7 +172,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                         d.id,
                         d.subscription_id,
                         d.event_type.as_str(),
-                        d.status,
+                        d.status.as_str(),
                         d.attempts,
                         or_dash(d.last_status),
                         or_dash(d.last_latency_ms),

@@ -21,7 +21,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::subscriptions::signing_secrets;
-use super::{EventError, outbox, sign};
+use super::{DeliveryStatus, EventError, outbox, sign};
 use crate::runtime::http::{HttpRequest, NetworkTransport, SendOptions, Transport};
 use crate::secrets::SecretBox;
 use crate::store::events::{self as store, Attempt, DueDelivery};
@@ -194,12 +194,13 @@ impl Worker {
         let attempts = delivery.attempts + 1;
         let ok = error.is_none();
         let outcome = if ok {
-            "delivered"
+            DeliveryStatus::Delivered
         } else if attempts >= self.options.max_attempts {
-            "failed"
+            DeliveryStatus::Failed
         } else {
-            "pending"
-        };
+            DeliveryStatus::Pending
+        }
+        .as_str();
         let error = error.map(|e| e.chars().take(MAX_ERROR_CHARS).collect::<String>());
         let attempt = Attempt {
             delivery_id: delivery.id,

@@ -23,7 +23,7 @@ pub mod types;
 pub use deliver::{DeliveryOptions, Worker};
 pub use outbox::Outbox;
 pub use subscriptions::{Created, Delivery, NewSubscription, Rotated, Subscription};
-pub use types::{Event, EventType};
+pub use types::{DeliveryStatus, Event, EventType};
 
 use crate::secrets::SecretError;
 

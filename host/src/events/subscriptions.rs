@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 use url::Url;
 
-use super::types::EventType;
+use super::types::{DeliveryStatus, EventType};
 use super::{EventError, sign};
 use crate::runtime::http::is_public;
 use crate::secrets::SecretBox;
@@ -115,9 +115,7 @@ pub struct Delivery {
     pub event_id: String,
     pub event_type: EventType,
     pub event_created_at: i64,
-    /// `pending` (to be tried at `next_attempt_at`), `delivered`, or `failed` (gave up; replay to try again).
-    #[schema(pattern = "^(pending|delivered|failed)$")]
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i64,
     pub next_attempt_at: i64,
     /// The HTTP status of the last attempt; null when none came back.
@@ -136,7 +134,7 @@ impl Delivery {
             event_id: row.event_uid,
             event_type: EventType::parse(&row.event_type)?,
             event_created_at: row.event_created_at,
-            status: row.status,
+            status: DeliveryStatus::parse(&row.status)?,
             attempts: row.attempts,
             next_attempt_at: row.next_attempt_at,
             last_status: row.last_status,
@@ -343,11 +341,11 @@ pub(super) fn signing_secrets(
 pub async fn deliveries(
     db: &Db,
     subscription: Option<i64>,
-    status: Option<&str>,
+    status: Option<DeliveryStatus>,
     before: i64,
     limit: i64,
 ) -> Result<Vec<Delivery>, EventError> {
-    let rows = store::deliveries(db, subscription, status, before, limit).await?;
+    let rows = store::deliveries(db, subscription, status.map(DeliveryStatus::as_str), before, limit).await?;
     Ok(rows.into_iter().filter_map(Delivery::of).collect())
 }
 

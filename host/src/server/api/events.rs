@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 
 use crate::app::App;
 use crate::events::subscriptions::{self, DEFAULT_GRACE};
-use crate::events::{Created, Delivery, EventError, EventType, NewSubscription, Rotated, Subscription};
+use crate::events::{Created, Delivery, DeliveryStatus, EventError, EventType, NewSubscription, Rotated, Subscription};
 use crate::server::ApiError;
 use crate::server::auth::{Admin, Auth};
 use crate::server::extract::{Json, Path, Query};
@@ -173,8 +173,8 @@ struct DeliveryQuery {
     #[param(minimum = 1)]
     subscription: Option<i64>,
     /// Only deliveries with this status.
-    #[param(pattern = "^(pending|delivered|failed)$")]
-    status: Option<String>,
+    #[param(inline)]
+    status: Option<DeliveryStatus>,
     #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     cursor: Option<String>,
@@ -190,13 +190,8 @@ async fn deliveries(
     Query(q): Query<DeliveryQuery>,
 ) -> Result<Json<Page<Delivery>>, ApiError> {
     let limit = page::limit(q.limit)?;
-    if let Some(status) = q.status.as_deref()
-        && !matches!(status, "pending" | "delivered" | "failed")
-    {
-        return Err(ApiError::bad_request("status must be pending, delivered or failed"));
-    }
     let before: i64 = page::decode(q.cursor.as_deref())?.unwrap_or(i64::MAX);
-    let items = subscriptions::deliveries(app.db(), q.subscription, q.status.as_deref(), before, limit)
+    let items = subscriptions::deliveries(app.db(), q.subscription, q.status, before, limit)
         .await
         .map_err(error)?;
     Ok(Json(Page::of(items, limit, |d| d.id)))
