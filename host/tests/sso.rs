@@ -1,7 +1,8 @@
 //! Single sign-on against a certified OpenID provider (oidc-provider, in
 //! tests/oidc) on loopback: the code flow with PKCE into a session, CSRF on
-//! the session's state-changing requests, logout, role mapping, and the
-//! provider's JWT access tokens on the API (and the tokens that must fail).
+//! the session's state-changing requests, idle and absolute expiry, logout,
+//! role mapping, and the provider's JWT access tokens on the API (and the
+//! tokens that must fail).
 
 mod common;
 
@@ -20,7 +21,7 @@ use socialcrm::runtime::{Runtime, RuntimeOptions};
 use socialcrm::secrets::SecretBox;
 use socialcrm::sso::{Secret, Sso, SsoError, SsoOptions};
 use socialcrm::store::Db;
-use socialcrm::tokens::Role;
+use socialcrm::tokens::{Caller, Role};
 
 /// The provider, stopped when dropped.
 struct Idp {
@@ -446,6 +447,60 @@ async fn the_api_takes_the_providers_access_tokens_and_refuses_bad_ones() {
         let token = socialcrm::tokens::create(&db, "ci", Role::Viewer, "test").await.unwrap();
         let (status, me) = me_with(&s, &token).await;
         assert_eq!((status, me["name"].as_str()), (200, Some("ci")));
+    })
+    .await;
+}
+
+/// Moves every session's `column` `ms` into the past.
+async fn age(db: &Db, column: &str, ms: i64) {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE sessions SET {column} = {column} - $1"
+    )))
+    .bind(ms)
+    .execute(db.pool())
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_session_ends_after_its_idle_time_and_its_lifetime() {
+    common::on_each_db(|db| async move {
+        // Sessions need no provider: nothing here leaves the process.
+        let sso = Sso::new(options("https://idp.invalid", "http://127.0.0.1:9")).unwrap();
+        let (idle, lifetime) = (3_600_000, 8 * 3_600_000);
+        let caller = Caller {
+            name: "oidc:dana@example.test".into(),
+            role: Role::Agent,
+        };
+        let (id, _) = sso.start_session(&db, &caller).await.unwrap();
+        let live = |id: String| {
+            let (sso, db) = (&sso, &db);
+            async move { sso.session(db, &id).await.unwrap().map(|s| s.caller) }
+        };
+        assert_eq!(live(id.clone()).await, Some(caller.clone()));
+        // Idle time slides: each use within it (recorded at most every 30 s) starts it again.
+        age(&db, "last_seen_at", idle - 60_000).await;
+        assert!(live(id.clone()).await.is_some(), "used a minute before going idle");
+        age(&db, "last_seen_at", idle - 60_000).await;
+        assert!(live(id.clone()).await.is_some(), "the last use counts, not the sign-in");
+        age(&db, "last_seen_at", idle + 1_000).await;
+        assert_eq!(live(id).await, None, "idle for longer than an hour");
+
+        // The lifetime does not slide: in use, but signed in 8 hours ago.
+        let (id, _) = sso.start_session(&db, &caller).await.unwrap();
+        let expires: i64 = sqlx::query_scalar("SELECT MAX(expires_at) FROM sessions")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        let until = expires - socialcrm::store::now_ms();
+        assert!(
+            (lifetime - 60_000..=lifetime).contains(&until),
+            "expires {until} ms after sign-in"
+        );
+        age(&db, "expires_at", until - 30_000).await;
+        assert!(live(id.clone()).await.is_some(), "30 s before the end");
+        age(&db, "expires_at", 31_000).await;
+        assert_eq!(live(id).await, None, "past its lifetime, however recently used");
     })
     .await;
 }
