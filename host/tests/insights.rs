@@ -1076,3 +1076,41 @@ async fn advocates_earn_points_with_evidence() {
     })
     .await;
 }
+
+/// An analyzer's topics are plugin output: whatever characters they hold come
+/// back through the inbox's JSON aggregate unchanged, each one whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_analyzers_topics_reach_the_inbox_whole() {
+    common::on_each_db(|db| async move {
+        let w = World::new(db).await;
+        let author = w.identity("mastodon", "someone", 10).await;
+        let hostile = vec![
+            r#"say "hi""#,
+            r"back\slash",
+            "line\nbreak\ttab",
+            r#"","],["#,
+            "ünïcödé 🚲",
+            "\u{1f}unit",
+        ];
+        let post = w
+            .post(P {
+                identity: author,
+                at: NOW - HOUR_MS,
+                text: "topics",
+                sentiment: Some(-0.5),
+                intents: vec![("complaint", 0.9)],
+                topics: hostile.clone(),
+                ..P::default()
+            })
+            .await;
+        recompute_twice(&w.db).await;
+        let row = socialcrm::store::inbox::get(&w.db, post).await.unwrap().unwrap();
+        let mut got = row.topics;
+        let mut want: Vec<String> = hostile.iter().map(|t| t.to_string()).collect();
+        // The order is the database's collation (bytes on SQLite, the locale on PostgreSQL).
+        got.sort();
+        want.sort();
+        assert_eq!(got, want);
+    })
+    .await;
+}
