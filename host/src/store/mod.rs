@@ -23,6 +23,7 @@ pub mod responses;
 pub mod sessions;
 pub mod templates;
 pub mod tokens;
+pub mod tombstones;
 pub mod trust;
 
 use std::path::Path;
