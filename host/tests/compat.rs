@@ -3,8 +3,14 @@
 //! a newer 1.x; a plugin that needs a newer API than the host's is refused,
 //! naming both.
 
+mod common;
+
+use std::collections::BTreeMap;
+
+use socialcrm::channels::{self, NewChannel};
+use socialcrm::ingest::{Ingest, IngestOptions};
 use socialcrm::plugins::{Manifest, ManifestError};
-use socialcrm::runtime::types::{AnalysisInput, Header, Outbound, WebhookRequest, WebhookResult};
+use socialcrm::runtime::types::{AnalysisInput, Header, Outbound, StoredPost, WebhookRequest, WebhookResult};
 use socialcrm::runtime::types::{PluginError, PostKind};
 use socialcrm::runtime::{Account, ChannelPlugin, Runtime, RuntimeOptions, WIT_VERSION};
 use socialcrm_sdk::testkit;
@@ -95,8 +101,20 @@ fn load_channel(fixture: &Fixture) -> ChannelPlugin {
 }
 
 /// What both channel fixtures do alike: three pages, each resuming from the
-/// state and the key-value store the last one committed, and a reply.
+/// state and the key-value store the last one committed, and a reply. They
+/// export no `upkeep` (new in 1.2.0): the host never asks them to re-check
+/// or forget.
 fn polls_and_sends(plugin: &ChannelPlugin, mut account: Account) {
+    assert!(!plugin.has_upkeep());
+    let stored = StoredPost {
+        external_id: "c0".into(),
+        author_id: "u1".into(),
+        created_at: "2026-01-01T00:00:00Z".into(),
+        text: "hello 0".into(),
+    };
+    assert!(plugin.recheck(&account, &[stored]).is_none(), "nothing is called");
+    assert!(plugin.forget(&account, "u1").is_none(), "nothing is called");
+
     let mut state = String::new();
     let mut texts = Vec::new();
     loop {
@@ -258,4 +276,49 @@ fn a_plugin_for_a_newer_api_is_refused_naming_both_versions() {
     assert!(matches!(err, ManifestError::Api { .. }), "{err}");
     let message = err.to_string();
     assert!(message.contains("^1.7") && message.contains(WIT_VERSION), "{message}");
+}
+
+/// A channel account of `fixture` in a 1.2 host, synced with its re-check
+/// due: the posts are stored, no re-check runs and nothing fails.
+async fn syncs_with_a_recheck_due(fixture: &Fixture, secrets: &[(&str, &str)]) {
+    let dir = common::plugin_dir(&format!("tests/compat/{}", fixture.dir));
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let sbox = socialcrm::secrets::SecretBox::from_key(&[7; 32]).unwrap();
+    let (runtime, sbox, dir) = (&runtime, &sbox, &dir);
+    common::on_each_db(move |db| async move {
+        let ingest = Ingest::new(
+            db.clone(),
+            sbox.clone(),
+            runtime.clone(),
+            vec![],
+            IngestOptions::default(),
+        );
+        let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let channel = NewChannel {
+            name: "compat".into(),
+            plugin: dir.path().display().to_string(),
+            config: map(&[("greeting", "hello")]),
+            secrets: map(secrets),
+            allow_private: false,
+        };
+        channels::add(&db, sbox, &ingest, channel).await.unwrap();
+        let first = ingest.sync_now("compat", "test", &|_| {}).await.unwrap();
+        assert_eq!((first.new_posts, first.rechecked), (3, None), "{}", fixture.dir);
+        ingest.recheck_due("compat").await.unwrap();
+        let again = ingest.sync_now("compat", "test", &|_| {}).await.unwrap();
+        assert_eq!(again.rechecked, None, "{}", fixture.dir);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_1_0_channel_syncs_on_this_host_with_a_recheck_due() {
+    syncs_with_a_recheck_due(&CHANNEL_1_0, &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_1_1_channel_syncs_on_this_host_with_a_recheck_due() {
+    syncs_with_a_recheck_due(&CHANNEL_1_1, &[("webhook-secret", "s3cret")]).await;
 }

@@ -125,6 +125,7 @@ async fn ingest_with(db: &Db, channel: &ChannelRef, posts: &[Post], resolved: &R
         posts,
         verified: &verified,
         analyses: &[],
+        changes: &[],
     }];
     let known = KnownAuthors::default();
     let committed = commit_pages(db, channel, &page, None, &KvChanges::new(), &known)

@@ -276,11 +276,13 @@ async fn joined_pages_commit_as_one_with_each_page_s_analyses() {
                 posts: &first,
                 verified: &none,
                 analyses: &first_analyses,
+                changes: &[],
             },
             PageRows {
                 posts: &second,
                 verified: &none,
                 analyses: &second_analyses,
+                changes: &[],
             },
         ];
         let kv: KvChanges = [("cursor".to_string(), Some(b"2".to_vec()))].into();
@@ -297,6 +299,7 @@ async fn joined_pages_commit_as_one_with_each_page_s_analyses() {
                     posts: &broken,
                     verified: &none,
                     analyses: &second_analyses,
+                    changes: &[],
                 },
             ],
             Some("after second"),
@@ -389,6 +392,7 @@ async fn commit_known(db: &Db, id: &ChannelRef, posts: &[Post], known: &KnownAut
         posts,
         verified: &VerifiedFields::new(),
         analyses: &[],
+        changes: &[],
     }];
     let committed = commit_pages(db, id, &pages, None, &KvChanges::new(), known)
         .await

@@ -8,11 +8,13 @@
 
 use super::types as host;
 
-/// `socialcrm:plugin@1.x`, world `channel` (a superset of the analyzer's imports).
+/// `socialcrm:plugin@1.x`, world `channel-upkeep`: the `channel` world (a
+/// superset of the analyzer's imports) and its optional `upkeep` export,
+/// which the host looks up by name (`channel.rs`).
 pub(crate) mod channel {
     wasmtime::component::bindgen!({
         path: "../wit/v1",
-        world: "channel",
+        world: "channel-upkeep",
         // Exports are called with `call_async`, so that a call's deadline
         // also bounds what the guest waits on in host calls (clocks, HTTP).
         exports: { default: async },
@@ -45,13 +47,19 @@ pub(crate) use channel::exports::socialcrm::plugin::connector::{
     Capabilities, ConfigField, Descriptor as ChannelDescriptor, FieldKind, Header, Outbound, Page, ReplyTarget, Sent,
     WebhookRequest, WebhookResponse, WebhookResult,
 };
+pub(crate) use channel::exports::socialcrm::plugin::upkeep::StoredPost;
+pub(crate) use channel::socialcrm::plugin::changes::GoneReason;
 pub(crate) use channel::socialcrm::plugin::types;
 use types::{Analysis, Author, Direction, PluginError, Post, PostKind, ProfileField, RateLimit, ScoredLabel};
 
 /// The interfaces a minor added, with the version that added them; the rest
 /// are in 1.0.0. `api::check` refuses a plugin that imports one while its
 /// manifest accepts an older contract.
-pub(crate) const SINCE: &[(&str, (u64, u64, u64))] = &[("signing", (1, 1, 0)), ("verification", (1, 2, 0))];
+pub(crate) const SINCE: &[(&str, (u64, u64, u64))] = &[
+    ("signing", (1, 1, 0)),
+    ("verification", (1, 2, 0)),
+    ("changes", (1, 2, 0)),
+];
 
 /// Converts a value field by field, through lists and options.
 pub(crate) trait Convert<T> {
@@ -125,7 +133,8 @@ macro_rules! enums {
 mod wit {
     pub(super) use super::{
         Analysis, AnalysisInput, AnalyzerDescriptor, Author, ChannelDescriptor, ConfigField, Header, Outbound, Page,
-        Post, ProfileField, RateLimit, ReplyTarget, ScoredLabel, Sent, WebhookRequest, WebhookResponse, WebhookResult,
+        Post, ProfileField, RateLimit, ReplyTarget, ScoredLabel, Sent, StoredPost, WebhookRequest, WebhookResponse,
+        WebhookResult,
     };
 }
 
@@ -133,6 +142,7 @@ enums! {
     PostKind { Post, Mention, Reply, Comment, Review, DirectMessage, Quote }
     Direction { Inbound, Outbound }
     FieldKind { Text, Url, Number, Boolean, List }
+    GoneReason { Deleted, Deactivated, Protected, Suspended }
 }
 
 records! {
@@ -157,6 +167,7 @@ records! {
     host::WebhookRequest => wit { method, path, query, headers, body }
     host::ReplyTarget => wit { external_id, author_handle, thread_id }
     host::Outbound => wit { text, in_reply_to, recipient }
+    host::StoredPost => wit { external_id, author_id, created_at, text }
 }
 
 impl Convert<host::Capabilities> for Capabilities {

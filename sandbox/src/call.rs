@@ -19,7 +19,7 @@ use super::error::{CallError, FailReason};
 use super::http::{HttpPolicy, OutgoingHooks, RequestRecord};
 use super::limits::MemoryLimitExceeded;
 use super::state::{CallState, KvChanges, VerifiedFields};
-use super::types::LogLine;
+use super::types::{Change, LogLine};
 use super::{PluginMeta, Shared, engine};
 
 /// What a successful call returned, with what it did on the way.
@@ -30,6 +30,8 @@ pub struct CallOutput<T> {
     pub kv_changes: KvChanges,
     /// Profile fields the plugin marked as verified by the network.
     pub verified: VerifiedFields,
+    /// Deletions and edits the plugin reported (`changes`), to apply with the value.
+    pub changes: Vec<Change>,
     /// Every outgoing request the plugin made.
     pub requests: Vec<RequestRecord>,
     /// What the plugin logged (also sent to the host's log).
@@ -46,6 +48,7 @@ impl<T, E> CallOutput<Result<T, E>> {
             value,
             kv_changes,
             verified,
+            changes,
             requests,
             logs,
             fuel_used,
@@ -56,6 +59,7 @@ impl<T, E> CallOutput<Result<T, E>> {
                 value,
                 kv_changes,
                 verified,
+                changes,
                 requests,
                 logs,
                 fuel_used,
@@ -170,6 +174,10 @@ pub(crate) fn run<T>(
     if let Some(why) = requests.iter().find_map(|r| r.refused.clone()) {
         return Err(fail(FailReason::RequestRefused(why), store.data_mut().take_logs()));
     }
+    let changes = match store.data_mut().take_changes() {
+        Ok(changes) => changes,
+        Err(why) => return Err(fail(FailReason::OutputLimit(why), store.data_mut().take_logs())),
+    };
     let kv_changes = store.data_mut().take_kv_changes();
     let verified = store.data_mut().take_verified();
     let logs = store.data_mut().take_logs();
@@ -177,6 +185,7 @@ pub(crate) fn run<T>(
         value,
         kv_changes,
         verified,
+        changes,
         requests,
         logs,
         fuel_used,

@@ -1,19 +1,21 @@
-//! A loaded channel plugin and its five calls.
+//! A loaded channel plugin: the connector's five calls, and the two of
+//! `upkeep` for a plugin that exports it (since 1.2.0; looked up by name, so
+//! a channel built for 1.0 or 1.1 loads as before and is never asked).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use wasmtime::component::Component;
+use wasmtime::component::{Component, InstancePre};
 
-use super::bindings::channel::ChannelPre;
+use super::bindings::channel::exports::socialcrm::plugin::{connector, upkeep};
 use super::bindings::types::{ConfigEntry, PluginError};
-use super::bindings::{from_wit, to_wit};
+use super::bindings::{StoredPost as WitStoredPost, from_wit, to_wit};
 use super::call::{self, Budget, CallOutput, CallSpec};
 use super::error::{CallError, FailReason, LoadError};
 use super::http::{AllowedOrigin, FillRule, HttpPolicy};
-use super::output::check_posts;
+use super::output::{check_changes, check_posts};
 use super::state::CallState;
-use super::types::{ChannelDescriptor, Outbound, Page, Post, Sent, WebhookRequest, WebhookResult};
+use super::types::{ChannelDescriptor, Outbound, Page, Post, Sent, StoredPost, WebhookRequest, WebhookResult};
 use super::{PluginMeta, Shared, World};
 
 /// One channel account as a call sees it.
@@ -42,25 +44,56 @@ impl Account {
     }
 }
 
+/// A linked channel component and where its exports are.
+#[derive(Clone)]
+pub(crate) struct Linked {
+    pre: InstancePre<CallState>,
+    connector: Arc<connector::GuestIndices>,
+    /// `None`: the plugin does not export `upkeep`.
+    upkeep: Option<Arc<upkeep::GuestIndices>>,
+}
+
 #[derive(Clone)]
 pub struct ChannelPlugin {
     shared: Arc<Shared>,
     meta: Arc<PluginMeta>,
-    pre: ChannelPre<CallState>,
+    linked: Linked,
 }
 
 impl ChannelPlugin {
     pub(crate) fn new(shared: Arc<Shared>, meta: PluginMeta, component: &Component) -> Result<Self, LoadError> {
         let pre = shared.instance_pre(&meta, component, World::Channel)?;
-        let pre = ChannelPre::new(pre).map_err(|e| LoadError::Link {
+        let link_error = |what: &str, e: wasmtime::Error| LoadError::Link {
             name: meta.spec.name.clone(),
-            reason: format!("does not export the channel world's `connector` interface: {e:#}"),
-        })?;
+            reason: format!("does not export the {what}: {e:#}"),
+        };
+        let connector =
+            connector::GuestIndices::new(&pre).map_err(|e| link_error("channel world's `connector` interface", e))?;
+        // Optional: absent is "not supported"; present, it must be whole.
+        // Looked up as this host's version; wasmtime matches an `upkeep@1.X.Y`
+        // of another 1.x to it.
+        let name = format!("socialcrm:plugin/upkeep@{}", super::WIT_VERSION);
+        let upkeep = match component.get_export_index(None, &name) {
+            None => None,
+            Some(_) => Some(Arc::new(
+                upkeep::GuestIndices::new(&pre).map_err(|e| link_error("whole `upkeep` interface", e))?,
+            )),
+        };
+        let linked = Linked {
+            pre,
+            connector: Arc::new(connector),
+            upkeep,
+        };
         Ok(ChannelPlugin {
             shared,
             meta: Arc::new(meta),
-            pre,
+            linked,
         })
+    }
+
+    /// Whether the plugin exports `upkeep` (re-checks stored posts, forgets users).
+    pub fn has_upkeep(&self) -> bool {
+        self.linked.upkeep.is_some()
     }
 
     pub fn meta(&self) -> &PluginMeta {
@@ -75,16 +108,15 @@ impl ChannelPlugin {
         ChannelPlugin {
             shared: self.shared.clone(),
             meta: Arc::new(meta),
-            pre: self.pre.clone(),
+            linked: self.linked.clone(),
         }
     }
 
     /// The connector's self-description. No network access, no account.
     pub fn describe(&self) -> Result<CallOutput<ChannelDescriptor>, CallError> {
-        self.call("describe", None, async |store, pre, _| {
-            pre.instantiate_async(&mut *store)
+        self.call("describe", None, async |store, linked, _| {
+            connector(store, linked)
                 .await?
-                .socialcrm_plugin_connector()
                 .call_describe(store)
                 .await
                 .map(|d| Ok(from_wit(d)))
@@ -92,20 +124,15 @@ impl ChannelPlugin {
     }
 
     pub fn check(&self, account: &Account) -> Result<CallOutput<()>, CallError> {
-        self.call("check", Some(account), async |store, pre, config| {
-            pre.instantiate_async(&mut *store)
-                .await?
-                .socialcrm_plugin_connector()
-                .call_check(store, config)
-                .await
+        self.call("check", Some(account), async |store, linked, config| {
+            connector(store, linked).await?.call_check(store, config).await
         })
     }
 
     pub fn poll(&self, account: &Account, state: &str) -> Result<CallOutput<Page>, CallError> {
-        let out = self.call("poll", Some(account), async |store, pre, config| {
-            pre.instantiate_async(&mut *store)
+        let out = self.call("poll", Some(account), async |store, linked, config| {
+            connector(store, linked)
                 .await?
-                .socialcrm_plugin_connector()
                 .call_poll(store, config, state)
                 .await
                 .map(|r| r.map(from_wit))
@@ -119,10 +146,9 @@ impl ChannelPlugin {
         request: &WebhookRequest,
     ) -> Result<CallOutput<WebhookResult>, CallError> {
         let request = to_wit(request);
-        let out = self.call("handle-webhook", Some(account), async |store, pre, config| {
-            pre.instantiate_async(&mut *store)
+        let out = self.call("handle-webhook", Some(account), async |store, linked, config| {
+            connector(store, linked)
                 .await?
-                .socialcrm_plugin_connector()
                 .call_handle_webhook(store, config, &request)
                 .await
                 .map(|r| r.map(from_wit))
@@ -132,14 +158,44 @@ impl ChannelPlugin {
 
     pub fn send(&self, account: &Account, message: &Outbound) -> Result<CallOutput<Sent>, CallError> {
         let message = to_wit(message);
-        self.call("send", Some(account), async |store, pre, config| {
-            pre.instantiate_async(&mut *store)
+        self.call("send", Some(account), async |store, linked, config| {
+            connector(store, linked)
                 .await?
-                .socialcrm_plugin_connector()
                 .call_send(store, config, &message)
                 .await
                 .map(|r| r.map(from_wit))
         })
+    }
+
+    /// `upkeep.recheck` of `posts`: how many of them, from the first, the
+    /// plugin checked, with the changes it reported. `None` when the plugin
+    /// does not export `upkeep` (nothing is called).
+    pub fn recheck(&self, account: &Account, posts: &[StoredPost]) -> Option<Result<CallOutput<usize>, CallError>> {
+        self.linked.upkeep.as_ref()?;
+        let posts: Vec<WitStoredPost> = posts.iter().map(to_wit).collect();
+        let out = self.call("recheck", Some(account), async |store, linked, config| {
+            upkeep(store, linked)
+                .await?
+                .call_recheck(store, config, &posts)
+                .await
+                // Never more than it was handed, whatever it claims.
+                .map(|r| r.map(|n| (n as usize).min(posts.len())))
+        });
+        Some(out.and_then(|out| self.checked("recheck", out, |_| &[])))
+    }
+
+    /// `upkeep.forget` of user `external_user_id`: the key-value deletions
+    /// come back in `kv_changes`, for the caller to commit (an erasure) or
+    /// only to read (what the plugin holds about the user). `None` when the
+    /// plugin does not export `upkeep`.
+    pub fn forget(&self, account: &Account, external_user_id: &str) -> Option<Result<CallOutput<()>, CallError>> {
+        self.linked.upkeep.as_ref()?;
+        Some(self.call("forget", Some(account), async |store, linked, config| {
+            upkeep(store, linked)
+                .await?
+                .call_forget(store, config, external_user_id)
+                .await
+        }))
     }
 
     fn call<T>(
@@ -148,7 +204,7 @@ impl ChannelPlugin {
         account: Option<&Account>,
         f: impl AsyncFnOnce(
             &mut wasmtime::Store<CallState>,
-            &ChannelPre<CallState>,
+            &Linked,
             &Vec<ConfigEntry>,
         ) -> wasmtime::Result<Result<T, PluginError>>,
     ) -> Result<CallOutput<T>, CallError> {
@@ -179,7 +235,7 @@ impl ChannelPlugin {
             kv,
         };
         let out = call::run(&self.shared, &self.meta, spec, async |store| {
-            f(store, &self.pre, &config).await
+            f(store, &self.linked, &config).await
         })?;
         let no_secrets = BTreeMap::new();
         let secrets = account.map_or(&no_secrets, |a| &a.secrets);
@@ -193,7 +249,8 @@ impl ChannelPlugin {
         out: CallOutput<T>,
         posts: impl Fn(&T) -> &[Post],
     ) -> Result<CallOutput<T>, CallError> {
-        if let Err(reason) = check_posts(posts(&out.value), &self.meta.limits) {
+        let limits = &self.meta.limits;
+        if let Err(reason) = check_posts(posts(&out.value), limits).and_then(|()| check_changes(&out.changes, limits)) {
             return Err(CallError {
                 plugin: self.meta.spec.name.clone(),
                 function,
@@ -243,4 +300,20 @@ impl ChannelPlugin {
             allow_private: account.allow_private,
         }))
     }
+}
+
+/// A fresh instance's `connector`.
+async fn connector(store: &mut wasmtime::Store<CallState>, linked: &Linked) -> wasmtime::Result<connector::Guest> {
+    let instance = linked.pre.instantiate_async(&mut *store).await?;
+    linked.connector.load(&mut *store, &instance)
+}
+
+/// A fresh instance's `upkeep` (the caller checked that it is exported).
+async fn upkeep(store: &mut wasmtime::Store<CallState>, linked: &Linked) -> wasmtime::Result<upkeep::Guest> {
+    let indices = linked
+        .upkeep
+        .as_ref()
+        .ok_or_else(|| wasmtime::format_err!("the plugin does not export `upkeep`"))?;
+    let instance = linked.pre.instantiate_async(&mut *store).await?;
+    indices.load(&mut *store, &instance)
 }

@@ -199,7 +199,7 @@ impl World {
 
 /// A linker with exactly what a plugin of `world` may import: WASI with
 /// nothing behind it, and the world's own interfaces; `wasi:http`, `kv`,
-/// `signing` and `verification` for channels only.
+/// `signing`, `verification` and `changes` for channels only.
 fn linker(engine: &Engine, world: World) -> wasmtime::Result<Linker<CallState>> {
     let mut linker = Linker::new(engine);
     // Async WASI: a guest waiting on a clock, a request or a body stream
@@ -210,12 +210,13 @@ fn linker(engine: &Engine, world: World) -> wasmtime::Result<Linker<CallState>> 
             wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
             // Interface by interface: the world's own `add_to_linker` would
             // link `wasi:http` a second time.
-            use bindings::channel::socialcrm::plugin::{kv, log, signing, types, verification};
+            use bindings::channel::socialcrm::plugin::{changes, kv, log, signing, types, verification};
             types::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
             log::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
             kv::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
             signing::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
             verification::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
+            changes::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
         }
         World::Analyzer => {
             bindings::analyzer::Analyzer::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;

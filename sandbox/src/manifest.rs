@@ -80,6 +80,40 @@ pub struct Manifest {
     /// How the host takes the network's webhook calls for this channel.
     #[serde(default)]
     pub webhook: WebhookSpec,
+    /// How the host re-checks stored posts with a channel that exports `upkeep`.
+    #[serde(default)]
+    pub upkeep: UpkeepSpec,
+}
+
+/// The `[upkeep]` table of a channel's manifest: which stored posts the host
+/// hands to `upkeep.recheck`, how many at a time, and how often it goes
+/// through them all.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct UpkeepSpec {
+    /// Posts created this many days ago or later are re-checked.
+    pub window_days: u32,
+    /// Posts handed to one `recheck` call.
+    pub batch: u32,
+    /// Minutes between two passes over the window.
+    pub every_minutes: u32,
+}
+
+impl UpkeepSpec {
+    pub const MAX_WINDOW_DAYS: u32 = 3650;
+    pub const MAX_BATCH: u32 = 1000;
+    /// A week: every_minutes at most.
+    pub const MAX_EVERY_MINUTES: u32 = 10_080;
+}
+
+impl Default for UpkeepSpec {
+    fn default() -> Self {
+        UpkeepSpec {
+            window_days: 7,
+            batch: 100,
+            every_minutes: 60,
+        }
+    }
 }
 
 /// The `[webhook]` table of a channel's manifest.
@@ -184,6 +218,17 @@ impl Manifest {
                     WebhookSpec::MAX_BODY_BYTES
                 ),
             );
+        }
+        let upkeep = &self.upkeep;
+        let bounds = [
+            ("window-days", upkeep.window_days, UpkeepSpec::MAX_WINDOW_DAYS),
+            ("batch", upkeep.batch, UpkeepSpec::MAX_BATCH),
+            ("every-minutes", upkeep.every_minutes, UpkeepSpec::MAX_EVERY_MINUTES),
+        ];
+        for (key, value, max) in bounds {
+            if !(1..=max).contains(&value) {
+                return field("upkeep", format!("`{key}` must be 1 to {max}"));
+            }
         }
         let mut names = BTreeSet::new();
         for f in &self.config {
@@ -356,6 +401,25 @@ limits = { memory-bytes = 33554432 }
         assert!(err(&MASTODON.replace("{instance}", "{server}")).contains("uses `server`"));
         assert!(err(&format!("{MASTODON}\ncolour = 1")).contains("unknown field `colour`"));
         assert!(err("name = 3").contains("line 1"));
+    }
+
+    #[test]
+    fn upkeep_is_bounded() {
+        let upkeep = |table: &str| Manifest::parse(&format!("{MASTODON}[upkeep]\n{table}\n"));
+        assert_eq!(Manifest::parse(MASTODON).unwrap().upkeep, UpkeepSpec::default());
+        let asked = upkeep("window-days = 3650\nbatch = 1000\nevery-minutes = 5")
+            .unwrap()
+            .upkeep;
+        assert_eq!((asked.window_days, asked.batch, asked.every_minutes), (3650, 1000, 5));
+        for (table, key) in [
+            ("window-days = 0", "window-days"),
+            ("window-days = 3651", "window-days"),
+            ("batch = 1001", "batch"),
+            ("every-minutes = 10081", "every-minutes"),
+        ] {
+            let err = upkeep(table).unwrap_err().to_string();
+            assert!(err.contains("upkeep") && err.contains(key), "{table}: {err}");
+        }
     }
 
     #[test]

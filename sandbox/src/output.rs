@@ -2,7 +2,7 @@
 
 use super::error::FailReason;
 use super::limits::Limits;
-use super::types::{Analysis, Author, Post};
+use super::types::{Analysis, Author, Change, Post};
 
 /// Checks the posts of one page or webhook result.
 pub(crate) fn check_posts(posts: &[Post], limits: &Limits) -> Result<(), FailReason> {
@@ -26,6 +26,33 @@ pub(crate) fn check_posts(posts: &[Post], limits: &Limits) -> Result<(), FailRea
             return Err(FailReason::InvalidOutput(
                 "a post or author without an external id".into(),
             ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks the deletions and edits a call reported (their count and total
+/// size are held to the call's caps as they are reported, `state.rs`).
+pub(crate) fn check_changes(changes: &[Change], limits: &Limits) -> Result<(), FailReason> {
+    for change in changes {
+        let id = match change {
+            Change::PostDeleted { external_id } => external_id,
+            Change::PostEdited {
+                external_id,
+                text,
+                edited_at,
+                raw,
+            } => {
+                field("changes.text", Some(text), limits)?;
+                field("changes.edited-at", Some(edited_at), limits)?;
+                field("changes.raw", raw.as_ref(), limits)?;
+                external_id
+            }
+            Change::UserGone { external_user_id, .. } => external_user_id,
+        };
+        field("changes.external-id", Some(id), limits)?;
+        if id.is_empty() {
+            return Err(FailReason::InvalidOutput("a change without an external id".into()));
         }
     }
     Ok(())

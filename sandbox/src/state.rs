@@ -1,5 +1,5 @@
 //! The data of one call's Store, and the host side of the `log`, `kv`,
-//! `signing` and `verification` imports.
+//! `signing`, `verification` and `changes` imports.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -7,12 +7,13 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::bindings::channel::socialcrm::plugin::{kv, log, signing, types, verification};
+use super::bindings::channel::socialcrm::plugin::{changes, kv, log, signing, types, verification};
+use super::bindings::{Convert, from_wit};
 use super::http::OutgoingHooks;
 use super::limits::MemoryLimiter;
 use super::redact::{one_line, redact};
 use super::stderr::TailPipe;
-use super::types::{LogLevel, LogLine};
+use super::types::{Change, LogLevel, LogLine};
 
 /// Key-value writes of a call, applied by the caller only if the call succeeds:
 /// `None` deletes the key.
@@ -43,6 +44,12 @@ pub(crate) struct CallState {
     kv_changes: KvChanges,
     verified: VerifiedFields,
     verified_bytes: usize,
+    changes: Vec<Change>,
+    changes_bytes: usize,
+    /// More changes than one call may report: the call fails (`take_changes`).
+    changes_over: bool,
+    max_changes: usize,
+    max_changes_bytes: usize,
     max_kv_bytes: usize,
     log_lines: usize,
     max_log_lines: usize,
@@ -82,6 +89,11 @@ impl CallState {
             kv_changes: KvChanges::new(),
             verified: VerifiedFields::new(),
             verified_bytes: 0,
+            changes: Vec::new(),
+            changes_bytes: 0,
+            changes_over: false,
+            max_changes: limits.max_posts,
+            max_changes_bytes: limits.max_output_bytes,
             max_kv_bytes: limits.max_kv_bytes,
             log_lines: 0,
             max_log_lines: limits.max_log_lines,
@@ -95,6 +107,33 @@ impl CallState {
 
     pub fn take_verified(&mut self) -> VerifiedFields {
         std::mem::take(&mut self.verified)
+    }
+
+    /// The changes the call reported, or `Err` when it reported more than a
+    /// call's output may hold (none of them is then kept).
+    pub fn take_changes(&mut self) -> Result<Vec<Change>, String> {
+        if self.changes_over {
+            return Err(format!(
+                "more changes than the {} changes or {} bytes one call may report",
+                self.max_changes, self.max_changes_bytes
+            ));
+        }
+        Ok(std::mem::take(&mut self.changes))
+    }
+
+    /// Keeps `change` (of `bytes` bytes of text) within the call's output
+    /// caps; past them nothing more is held, and the call fails.
+    fn report(&mut self, change: Change, bytes: usize) {
+        if self.changes_over
+            || self.changes.len() >= self.max_changes
+            || self.changes_bytes + bytes > self.max_changes_bytes
+        {
+            self.changes_over = true;
+            self.changes = Vec::new();
+            return;
+        }
+        self.changes_bytes += bytes;
+        self.changes.push(change);
     }
 
     pub fn take_logs(&mut self) -> Vec<LogLine> {
@@ -248,5 +287,95 @@ impl verification::Host for CallState {
         }
         self.verified_bytes += bytes;
         self.verified.insert((author_id, name, value));
+    }
+}
+
+impl changes::Host for CallState {
+    fn post_deleted(&mut self, external_id: String) {
+        let bytes = external_id.len();
+        let external_id = external_id.convert();
+        self.report(Change::PostDeleted { external_id }, bytes);
+    }
+
+    fn post_edited(&mut self, external_id: String, text: String, edited_at: String, raw: Option<String>) {
+        let bytes = external_id.len() + text.len() + edited_at.len() + raw.as_ref().map_or(0, String::len);
+        let change = Change::PostEdited {
+            external_id: external_id.convert(),
+            text: text.convert(),
+            edited_at: edited_at.convert(),
+            raw: raw.convert(),
+        };
+        self.report(change, bytes);
+    }
+
+    fn user_gone(&mut self, external_user_id: String, reason: changes::GoneReason) {
+        let bytes = external_user_id.len();
+        let change = Change::UserGone {
+            external_user_id: external_user_id.convert(),
+            reason: from_wit(reason),
+        };
+        self.report(change, bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::call::Budget;
+    use crate::testing::run_linked;
+    use crate::types::Change;
+    use crate::{FailReason, Limits, WIT_VERSION};
+
+    /// A component that reports post `p1` deleted `n` times.
+    fn deleting(n: u32) -> String {
+        format!(
+            r#"(component
+                (import "socialcrm:plugin/changes@{WIT_VERSION}" (instance $changes
+                    (export "post-deleted" (func (param "external-id" string)))))
+                (core module $mem (memory (export "memory") 1) (data (i32.const 0) "p1"))
+                (core instance $mi (instantiate $mem))
+                (alias export $changes "post-deleted" (func $deleted))
+                (core func $lowered (canon lower (func $deleted) (memory (core memory $mi "memory"))))
+                (core module $m
+                    (import "host" "deleted" (func $d (param i32 i32)))
+                    (func (export "run") (local $n i32)
+                        (block $done (loop $again
+                            (br_if $done (i32.ge_u (local.get $n) (i32.const {n})))
+                            (call $d (i32.const 0) (i32.const 2))
+                            (local.set $n (i32.add (local.get $n) (i32.const 1)))
+                            (br $again)))))
+                (core instance $i (instantiate $m (with "host" (instance (export "deleted" (func $lowered))))))
+                (func (export "run") (canon lift (core func $i "run"))))"#
+        )
+    }
+
+    fn call(n: u32) -> Result<Vec<Change>, FailReason> {
+        let limits = Limits {
+            max_posts: 3,
+            ..Limits::default()
+        };
+        let budget = Budget {
+            timeout: Duration::from_secs(5),
+            fuel: None,
+        };
+        run_linked(&deleting(n), limits, budget, true)
+            .map(|out| out.changes)
+            .map_err(|e| e.reason)
+    }
+
+    #[test]
+    fn a_call_reports_as_many_changes_as_it_may_return_posts() {
+        let deleted = Change::PostDeleted {
+            external_id: "p1".into(),
+        };
+        match call(3) {
+            Ok(changes) => assert_eq!(changes, [deleted.clone(), deleted.clone(), deleted]),
+            Err(e) => panic!("{e}"),
+        }
+        match call(4) {
+            Err(FailReason::OutputLimit(m)) => assert!(m.contains("3 changes"), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 }

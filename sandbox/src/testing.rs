@@ -25,6 +25,11 @@ pub fn component(body: &str) -> String {
 
 /// Calls `run` of the WAT component `wat` once, under `limits` and `budget`.
 pub fn run(wat: &str, limits: Limits, budget: Budget) -> Result<CallOutput<()>, CallError> {
+    run_linked(wat, limits, budget, false)
+}
+
+/// Like [`run`], with the channel world's imports linked when `channel`.
+pub fn run_linked(wat: &str, limits: Limits, budget: Budget, channel: bool) -> Result<CallOutput<()>, CallError> {
     let runtime = Runtime::new(RuntimeOptions::default()).expect("the runtime starts");
     let shared = &runtime.shared;
     let component = Component::new(&shared.engine, wat).expect("the WAT parses");
@@ -45,9 +50,9 @@ pub fn run(wat: &str, limits: Limits, budget: Budget) -> Result<CallOutput<()>, 
         kv: BTreeMap::new(),
     };
     call::run(shared, &meta, spec, async |store| {
-        let instance = Linker::new(&shared.engine)
-            .instantiate_async(&mut *store, &component)
-            .await?;
+        let empty = Linker::new(&shared.engine);
+        let linker = if channel { &shared.channel_linker } else { &empty };
+        let instance = linker.instantiate_async(&mut *store, &component).await?;
         let run = instance.get_typed_func::<(), ()>(&mut *store, "run")?;
         run.call_async(&mut *store, ()).await
     })

@@ -225,6 +225,54 @@ pub struct Sent {
     pub url: Option<String>,
 }
 
+/// A post the host holds, handed to a channel's `upkeep.recheck`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredPost {
+    pub external_id: String,
+    pub author_id: String,
+    pub created_at: String,
+    pub text: String,
+}
+
+/// Why an author's posts are no longer on the network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GoneReason {
+    Deleted,
+    Deactivated,
+    Protected,
+    Suspended,
+}
+
+impl GoneReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GoneReason::Deleted => "deleted",
+            GoneReason::Deactivated => "deactivated",
+            GoneReason::Protected => "protected",
+            GoneReason::Suspended => "suspended",
+        }
+    }
+}
+
+/// What a plugin reported, through the `changes` import, about content the
+/// host stored; applied with the call's output, only if the call succeeded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    PostDeleted {
+        external_id: String,
+    },
+    PostEdited {
+        external_id: String,
+        text: String,
+        edited_at: String,
+        raw: Option<String>,
+    },
+    UserGone {
+        external_user_id: String,
+        reason: GoneReason,
+    },
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LogLevel {
     Trace,

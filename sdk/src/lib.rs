@@ -8,7 +8,9 @@
 //! paging), [`time`] reads and writes the times networks send, [`ResultExt`]
 //! names the step that failed in an error, [`kv`] keeps small values per account, [`signing`] checks
 //! webhook signatures with a secret the plugin never reads, [`verification`]
-//! marks profile fields the network verified, [`log`] writes to the
+//! marks profile fields the network verified, [`changes`] reports deleted
+//! and edited posts and departed users ([`upkeep`] re-checks stored posts
+//! for networks that do not push them), [`log`] writes to the
 //! host's log, and the `testkit` feature runs the built component in the real
 //! host against canned HTTP responses from a plain `cargo test`.
 //!
@@ -67,6 +69,26 @@ pub mod __private {
                 "wasi:io/poll@0.2.12": ::wasi::io::poll,
                 "wasi:io/streams@0.2.12": ::wasi::io::streams,
                 "wasi:clocks/monotonic-clock@0.2.12": ::wasi::clocks::monotonic_clock,
+            },
+        });
+    }
+
+    /// The `upkeep` export of the world `channel-upkeep`, in a world of its
+    /// own: the channel world's export macro stays as it is, and
+    /// `export_channel!(T, upkeep)` adds this one (the component's world is
+    /// the union of the two, which is `channel-upkeep`).
+    #[cfg(feature = "channel")]
+    pub mod upkeep_world {
+        wit_bindgen::generate!({
+            inline: "package socialcrm:sdk; world upkeep { export socialcrm:plugin/upkeep@1.2.0; }",
+            path: "../wit/v1",
+            world: "socialcrm:sdk/upkeep",
+            pub_export_macro: true,
+            export_macro_name: "__export_upkeep_world",
+            default_bindings_module: "::socialcrm_sdk::__private::upkeep_world",
+            runtime_path: "::socialcrm_sdk::__private::wit_bindgen::rt",
+            with: {
+                "socialcrm:plugin/types@1.2.0": crate::__private::analyzer_world::socialcrm::plugin::types,
             },
         });
     }
@@ -141,6 +163,50 @@ pub mod verification {
     }
 }
 
+/// What happened on the network to posts and users the host stored (since
+/// API 1.2: declare `api = "^1.2"`). Report during `poll`, `handle-webhook`
+/// or [`upkeep::Upkeep::recheck`]; the host applies the reports of a call
+/// that succeeds, with its posts and key-value writes. Outside wasm (a
+/// plugin's native unit tests) the reports go nowhere.
+#[cfg(feature = "channel")]
+pub mod changes {
+    pub use crate::__private::channel_world::socialcrm::plugin::changes::GoneReason;
+
+    /// Post `external_id` of this account was deleted on the network.
+    pub fn post_deleted(external_id: &str) {
+        #[cfg(target_arch = "wasm32")]
+        crate::__private::channel_world::socialcrm::plugin::changes::post_deleted(external_id);
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = external_id;
+    }
+
+    /// Post `external_id` now reads `text` (mapped as `poll` maps it), edited
+    /// at `edited_at` (RFC 3339); `raw` replaces the stored network JSON.
+    pub fn post_edited(external_id: &str, text: &str, edited_at: &str, raw: Option<&str>) {
+        #[cfg(target_arch = "wasm32")]
+        crate::__private::channel_world::socialcrm::plugin::changes::post_edited(external_id, text, edited_at, raw);
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = (external_id, text, edited_at, raw);
+    }
+
+    /// User `external_user_id` is gone from the network for `reason`.
+    pub fn user_gone(external_user_id: &str, reason: GoneReason) {
+        #[cfg(target_arch = "wasm32")]
+        crate::__private::channel_world::socialcrm::plugin::changes::user_gone(external_user_id, reason);
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = (external_user_id, reason);
+    }
+}
+
+/// What a channel implements to keep the host's posts in step with a
+/// network that does not push deletions and edits (since API 1.2): export it
+/// with `export_channel!(MyChannel, upkeep)`. A channel without it is never
+/// asked.
+#[cfg(feature = "channel")]
+pub mod upkeep {
+    pub use crate::__private::upkeep_world::exports::socialcrm::plugin::upkeep::{Guest as Upkeep, StoredPost};
+}
+
 /// What a channel plugin implements.
 #[cfg(feature = "channel")]
 pub mod channel {
@@ -158,8 +224,10 @@ pub mod analyzer {
     };
 }
 
-/// Exports a type implementing [`channel::Connector`] as the plugin's connector.
-/// Expands to nothing outside WebAssembly, so the crate also builds and tests natively.
+/// Exports a type implementing [`channel::Connector`] as the plugin's
+/// connector; `export_channel!(T, upkeep)` also exports its
+/// [`upkeep::Upkeep`] (the world `channel-upkeep`). Expands to nothing
+/// outside WebAssembly, so the crate also builds and tests natively.
 #[cfg(feature = "channel")]
 #[macro_export]
 macro_rules! export_channel {
@@ -169,6 +237,16 @@ macro_rules! export_channel {
         // Natively the type is still the plugin's entry point (tests call it).
         #[cfg(not(target_arch = "wasm32"))]
         const _: fn() -> $crate::channel::Descriptor = <$connector as $crate::channel::Connector>::describe;
+    };
+    ($connector:ident, upkeep) => {
+        $crate::export_channel!($connector);
+        #[cfg(target_arch = "wasm32")]
+        $crate::__private::upkeep_world::__export_upkeep_world!($connector with_types_in $crate::__private::upkeep_world);
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn(
+            $crate::Config,
+            ::std::vec::Vec<$crate::upkeep::StoredPost>,
+        ) -> ::std::result::Result<u32, $crate::PluginError> = <$connector as $crate::upkeep::Upkeep>::recheck;
     };
 }
 

@@ -162,6 +162,7 @@ async fn store_only(db: &Db, n: usize) -> f64 {
                 posts: page,
                 verified: &verified,
                 analyses: &analyses,
+                changes: &[],
             })
             .collect();
         let state = commit.to_string();

@@ -6,7 +6,7 @@
 use crate::runtime::types::AnalysisInput;
 use crate::runtime::types::{Analysis, Post};
 use crate::runtime::{AnalyzerPlugin, CallError};
-use crate::store::{Db, posts};
+use crate::store::{Db, network_changes, posts};
 
 /// Posts per analyzer call.
 pub const BATCH: usize = 256;
@@ -45,6 +45,18 @@ pub async fn catch_up(db: &Db, analyzer: &AnalyzerPlugin) -> Result<(usize, Vec<
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Analyses posts `ids` again with every analyzer (their text changed and
+/// their analyses were deleted in the same transaction).
+pub(crate) async fn reanalyse(db: &Db, analyzers: &[AnalyzerPlugin], ids: &[i64]) -> Result<(), AnalyzeError> {
+    let posts = network_changes::analysis_inputs(db, ids).await?;
+    for analyzer in analyzers {
+        for batch in posts.chunks(BATCH) {
+            analyze_batch(db, analyzer, batch).await?;
+        }
+    }
+    Ok(())
 }
 
 async fn analyze_batch(

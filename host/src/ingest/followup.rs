@@ -3,7 +3,9 @@
 //! read back), then the inbox priority and the authors' churn risk. A sync hands
 //! each commit to a task of its own, so the next page is polled and
 //! committed meanwhile; commits that wait are joined into one batch (fewer
-//! transactions). A failure loses nothing (the posts are committed;
+//! transactions). Posts a network edited are analysed and scored again, and
+//! contacts that lost deleted posts get their churn risk refreshed
+//! (`changes::settle`). A failure loses nothing (the posts are committed;
 //! `insights recompute` and the identity catch-up redo it), so it is logged.
 
 use std::sync::Arc;
@@ -11,8 +13,10 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::changes;
 use super::page::Committed;
 use crate::crm::identity::{self, Resolved};
+use crate::runtime::AnalyzerPlugin;
 use crate::store::{Db, now_ms};
 
 /// Commits that may wait for their follow-up before a sync slows down to it.
@@ -28,7 +32,7 @@ pub(super) struct FollowUp {
 }
 
 impl FollowUp {
-    pub(super) fn start(db: Db, resolved: Arc<Resolved>) -> Self {
+    pub(super) fn start(db: Db, resolved: Arc<Resolved>, analyzers: Vec<AnalyzerPlugin>) -> Self {
         let (commits, mut rx) = mpsc::channel::<Committed>(QUEUE);
         let task = tokio::spawn(async move {
             let queue = metrics::gauge!(crate::metrics::FOLLOWUP_QUEUE);
@@ -40,11 +44,12 @@ impl FollowUp {
                             queue.decrement(1.0);
                             batch.new_posts.extend(more.new_posts);
                             batch.authors.extend(more.authors);
+                            batch.applied.join(more.applied);
                         }
                         Err(_) => break,
                     }
                 }
-                follow_up(&db, batch, &resolved).await;
+                follow_up(&db, batch, &resolved, &analyzers).await;
             }
         });
         FollowUp { commits, task }
@@ -52,7 +57,7 @@ impl FollowUp {
 
     /// Queues what one commit stored (waits while the queue is full).
     pub(super) async fn push(&self, committed: Committed) {
-        if !committed.new_posts.is_empty() {
+        if !committed.new_posts.is_empty() || !committed.applied.is_empty() {
             metrics::gauge!(crate::metrics::FOLLOWUP_QUEUE).increment(1.0);
             // The task only stops when this sender is dropped.
             let _ = self.commits.send(committed).await;
@@ -69,8 +74,10 @@ impl FollowUp {
 }
 
 /// Identity resolution of a commit's new authors, then the scores of its
-/// posts (logged on failure).
-pub(super) async fn follow_up(db: &Db, committed: Committed, resolved: &Resolved) {
+/// posts, then what its reported deletions and edits call for (logged on
+/// failure).
+pub(super) async fn follow_up(db: &Db, committed: Committed, resolved: &Resolved, analyzers: &[AnalyzerPlugin]) {
+    changes::settle(db, analyzers, &committed.applied, now_ms()).await;
     if committed.new_posts.is_empty() {
         return;
     }

@@ -7,6 +7,7 @@
 //! several nodes share the work without ever polling one account twice.
 
 pub(crate) mod analyze;
+mod changes;
 mod followup;
 pub mod lease;
 mod page;
@@ -17,6 +18,7 @@ mod scheduler;
 
 pub use crate::store::accounts::{AccountError, StoredAccount, load as load_account, reseal_all as reseal_secrets};
 pub use analyze::{AnalyzeError, PageAnalyses, analyze_page};
+pub use changes::{Applied, RecheckReport};
 pub use page::{ChannelRef, CommitError, Committed, KnownAuthors, PageRows, commit_page, commit_pages};
 pub use pipeline::{COMMIT_POSTS, Ingest, IngestError, IngestOptions, SyncReport, WebhookEndpoint};
 pub use schedule::Schedule;

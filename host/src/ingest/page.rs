@@ -10,9 +10,10 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::analyze::PageAnalyses;
+use super::changes::{self, Applied};
 use crate::crm::identity::NewAuthor;
 use crate::events::{Event, EventType, Outbox};
-use crate::runtime::types::{Analysis, Author, Direction, Post};
+use crate::runtime::types::{Analysis, Author, Change, Direction, Post};
 use crate::runtime::{KvChanges, VerifiedFields};
 use crate::store::codec::{apply_kv, kind_name};
 use crate::store::posts::{self, IdentityRow, StoredIdentity};
@@ -27,6 +28,8 @@ pub struct Committed {
     pub duplicates: usize,
     /// The authors of the new posts, for identity resolution.
     pub authors: Vec<NewAuthor>,
+    /// What the plugin's reported deletions and edits changed.
+    pub applied: Applied,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,12 +56,14 @@ pub struct ChannelRef {
 }
 
 /// One polled page: its posts, each analyzer's analyses of them (in page
-/// order) and the profile fields the plugin marked as verified.
+/// order), the profile fields the plugin marked as verified and the
+/// deletions and edits it reported.
 #[derive(Clone, Copy, Debug)]
 pub struct PageRows<'a> {
     pub posts: &'a [Post],
     pub verified: &'a VerifiedFields,
     pub analyses: &'a [PageAnalyses],
+    pub changes: &'a [Change],
 }
 
 /// Writes `posts` of `channel`, the analyses of its new posts, the channel's
@@ -76,6 +81,7 @@ pub async fn commit_page(
         posts,
         verified: &VerifiedFields::new(),
         analyses,
+        changes: &[],
     }];
     commit_pages(db, channel, &pages, state, kv_changes, &KnownAuthors::default()).await
 }
@@ -208,6 +214,11 @@ pub async fn commit_pages(
     for (plugin, version, rows) in analyses_of(pages, &new) {
         posts::insert_analyses(&mut *tx, db.backend(), plugin, version, &rows).await?;
     }
+    // After the pages' posts: a change may name a post of the same call.
+    let mut applied = Applied::default();
+    for page in pages {
+        applied.join(changes::apply(&mut tx, db.backend(), channel, page.changes).await?);
+    }
     if outbox.wants(EventType::PostReceived) {
         let received = new
             .iter()
@@ -218,9 +229,15 @@ pub async fn commit_pages(
     tx.commit().await?;
     known.record(&channel.network, &authors);
     let committed = Committed {
-        new_posts: new.iter().map(|(id, _)| *id).collect(),
+        // A post the same call reported gone is a tombstone: nothing to score.
+        new_posts: new
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| !applied.gone.contains(id))
+            .collect(),
         duplicates: posts.len() - new.len(),
         authors: new_authors(&channel.network, &posts, &new, &profiles, &identities),
+        applied,
     };
     let network = channel.network.clone();
     metrics::counter!(crate::metrics::INGEST_POSTS, "network" => network.clone())

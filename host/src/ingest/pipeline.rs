@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::analyze::{AnalyzeError, analyze_page, catch_up};
+use super::changes::{self, RecheckReport, commit_recheck, next_upkeep, window_start};
 use super::followup::{self, FollowUp};
 use super::lease::{self, KeepAlive, Lease, LeaseError};
 use super::page::{ChannelRef, CommitError, KnownAuthors, PageRows, check, commit_pages};
@@ -16,10 +17,11 @@ use crate::crm::identity::Resolved;
 use crate::egress::EgressLog;
 use crate::plugins::registry::{self, FindError};
 use crate::plugins::{LoadedChannel, PluginKind};
-use crate::runtime::types::{WebhookRequest, WebhookResponse};
+use crate::runtime::types::{PluginError, WebhookRequest, WebhookResponse};
 use crate::runtime::{AnalyzerPlugin, CallError, KvChanges, LoadError, Runtime};
 use crate::secrets::SecretBox;
 use crate::store::accounts::{self as account, AccountError, StoredAccount};
+use crate::store::network_changes::{self, Upkeep};
 use crate::store::{Db, now_ms};
 
 /// What one sync did.
@@ -30,6 +32,8 @@ pub struct SyncReport {
     pub duplicates: usize,
     /// The plugin still had pages when the sync stopped (it comes back soon).
     pub behind: bool,
+    /// The re-check of stored posts that followed, when one was due.
+    pub rechecked: Option<RecheckReport>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -253,9 +257,18 @@ impl Ingest {
             }
         };
         let keep_alive = KeepAlive::start(self.inner.db.clone(), lease, self.inner.lease_ttl);
-        let result = self
+        let mut result = self
             .poll_pages(lease, &keep_alive, &stored, max_pages, &mut report, progress)
             .await;
+        if result.is_ok() && !keep_alive.lost() {
+            // Its failures are its own (`channel_upkeep.last_error`): the
+            // account's polling goes on as it went.
+            match self.recheck(lease, &stored).await {
+                Ok(rechecked) => report.rechecked = rechecked,
+                Err(e @ IngestError::Commit(CommitError::LeaseLost(_))) => result = Err(e),
+                Err(e) => tracing::warn!(channel = %lease.name, error = %e, "re-checking stored posts failed"),
+            }
+        }
         drop(keep_alive);
         let outcome = match &result {
             Ok(()) => Outcome::Synced,
@@ -295,7 +308,11 @@ impl Ingest {
             network: stored.network.clone(),
             lease_owner: Some(lease.owner.clone()),
         };
-        let followup = FollowUp::start(self.inner.db.clone(), self.inner.resolved.clone());
+        let followup = FollowUp::start(
+            self.inner.db.clone(),
+            self.inner.resolved.clone(),
+            self.inner.analyzers.clone(),
+        );
         let mut poller = Poller::start(Polling {
             plugin: plugin.plugin,
             analyzers: self.inner.analyzers.clone(),
@@ -323,6 +340,7 @@ impl Ingest {
                             posts: &out.value.posts,
                             verified: &out.verified,
                             analyses,
+                            changes: &out.changes,
                         })
                         .collect();
                     let mut kv = KvChanges::new();
@@ -356,6 +374,80 @@ impl Ingest {
         poller.stop().await;
         followup.finish().await;
         result
+    }
+
+    /// Makes the re-check of account `name`'s stored posts due now (the next
+    /// sync runs it).
+    pub async fn recheck_due(&self, name: &str) -> Result<(), IngestError> {
+        let stored = self.account(name).await?;
+        Ok(network_changes::make_due(&self.inner.db, stored.id).await?)
+    }
+
+    /// Re-checks a batch of the account's stored posts, if its plugin exports
+    /// `upkeep` and a run is due; records a failure on `channel_upkeep` and
+    /// returns it.
+    async fn recheck(&self, lease: &Lease, stored: &StoredAccount) -> Result<Option<RecheckReport>, IngestError> {
+        let plugin = self.channel_plugin(&stored.plugin).await?;
+        let db = &self.inner.db;
+        let now = now_ms();
+        let before = network_changes::upkeep(db, stored.id).await?;
+        if !plugin.plugin.has_upkeep() || before.due_at > now {
+            return Ok(None);
+        }
+        let spec = &plugin.manifest.upkeep;
+        let every = i64::from(spec.every_minutes) * 60_000;
+        let batch = spec.batch as usize;
+        let since = window_start(spec.window_days, now);
+        let (keys, posts): (Vec<_>, Vec<_>) =
+            network_changes::stored_posts(db, stored.id, since, before.after, i64::from(spec.batch))
+                .await?
+                .into_iter()
+                .unzip();
+        let channel = ChannelRef {
+            id: stored.id,
+            network: stored.network.clone(),
+            lease_owner: Some(lease.owner.clone()),
+        };
+        let mut report = RecheckReport {
+            handed: posts.len(),
+            ..RecheckReport::default()
+        };
+        if posts.is_empty() {
+            let (next, wrapped) = next_upkeep(before, 0, 0, None, batch, every, now);
+            report.wrapped = wrapped;
+            commit_recheck(db, &channel, &[], &KvChanges::new(), next, now).await?;
+            return Ok(Some(report));
+        }
+        let (account, call) = (stored.account.clone(), plugin.plugin.clone());
+        let called = tokio::task::spawn_blocking(move || call.recheck(&account, &posts))
+            .await
+            .map_err(|e| IngestError::Join(e.to_string()))?;
+        let out = match called {
+            None => return Ok(None),
+            Some(Ok(out)) => out,
+            Some(Err(e)) => {
+                let wait = match e.plugin_error() {
+                    Some(PluginError::RateLimited(r)) => i64::try_from(r.retry_after_ms).unwrap_or(every),
+                    _ => every,
+                };
+                let next = Upkeep {
+                    due_at: now.saturating_add(wait),
+                    ..before
+                };
+                let mut conn = db.pool().acquire().await?;
+                network_changes::set_upkeep(&mut conn, stored.id, next, Some(&e.to_string()), now).await?;
+                return Err(e.into());
+            }
+        };
+        report.checked = out.value;
+        let last = out.value.checked_sub(1).and_then(|i| keys.get(i).copied());
+        let (next, wrapped) = next_upkeep(before, report.handed, out.value, last, batch, every, now);
+        report.wrapped = wrapped;
+        let applied = commit_recheck(db, &channel, &out.changes, &out.kv_changes, next, now).await?;
+        report.deleted = applied.deleted;
+        report.edited = applied.edited.len();
+        changes::settle(db, &self.inner.analyzers, &applied, now).await;
+        Ok(Some(report))
     }
 
     async fn release(&self, lease: &Lease, outcome: Outcome, failures: i64) -> Result<(), sqlx::Error> {
@@ -415,10 +507,12 @@ impl Ingest {
             posts: &out.value.posts,
             verified: &out.verified,
             analyses: &analyses,
+            changes: &out.changes,
         }];
         let (db, known) = (&self.inner.db, &self.inner.known);
         let committed = commit_pages(db, &channel, &page, None, &out.kv_changes, known).await?;
-        followup::follow_up(&self.inner.db, committed, &self.inner.resolved).await;
+        let analyzers = &self.inner.analyzers;
+        followup::follow_up(&self.inner.db, committed, &self.inner.resolved, analyzers).await;
         Ok(out.value.response)
     }
 }

@@ -163,6 +163,12 @@ pub async fn refresh_posts(db: &Db, post_ids: &[i64], now: i64) -> Result<u64, I
     Ok(written)
 }
 
+/// Refreshes the churn risk of `contacts` (after posts that counted in it
+/// were deleted).
+pub async fn refresh_contacts(db: &Db, contacts: &[i64], now: i64) -> Result<u64, InsightsError> {
+    Ok(queries::churn::refresh_churn(db, &churn::FORMULA, now, Some(contacts)).await?)
+}
+
 /// `1,234` style grouping for counts in explanations.
 pub(crate) fn grouped(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();

@@ -117,5 +117,6 @@ fn trial_manifest(stem: &str) -> Manifest {
         config: Vec::new(),
         limits: Default::default(),
         webhook: Default::default(),
+        upkeep: Default::default(),
     }
 }

@@ -14,7 +14,7 @@ pub mod schema;
 pub mod signing;
 pub mod trust;
 
-pub use crate::runtime::manifest::{ConfigFieldSpec, Manifest, ManifestError, PluginKind, WebhookSpec};
+pub use crate::runtime::manifest::{ConfigFieldSpec, Manifest, ManifestError, PluginKind, UpkeepSpec, WebhookSpec};
 pub use bundled::{ResolveError, bundled_dir, read_manifest, resolve};
 pub use inspect::world_wit;
 pub use load::{LoadedChannel, load};

@@ -15,6 +15,7 @@ pub mod inbox;
 pub mod indexes;
 pub mod insights;
 pub mod leases;
+pub mod network_changes;
 pub mod posts;
 pub mod reanalysis;
 pub mod registry;

@@ -3,11 +3,13 @@
 //! mentions, replies and quotes come from `app.bsky.notification.listNotifications`,
 //! the account's own posts from `com.atproto.repo.listRecords`, keyword hits
 //! from `app.bsky.feed.searchPosts`; replies go out through
-//! `com.atproto.repo.createRecord`. The plugin signs in with an app password it
-//! never reads (see [`xrpc`]).
+//! `com.atproto.repo.createRecord`; stored posts are re-checked for
+//! deletions and edits ([`recheck`]). The plugin signs in with an app
+//! password it never reads (see [`xrpc`]).
 
 mod entities;
 mod paging;
+mod recheck;
 mod reply;
 mod settings;
 mod xrpc;
@@ -133,7 +135,7 @@ impl Connector for Bluesky {
     }
 }
 
-socialcrm_sdk::export_channel!(Bluesky);
+socialcrm_sdk::export_channel!(Bluesky, upkeep);
 
 /// The lists one account polls.
 enum List<'a> {

@@ -30,6 +30,8 @@ pub struct Status {
     url: Option<String>,
     uri: Option<String>,
     language: Option<String>,
+    /// When the status was last edited; `null` if never.
+    pub edited_at: Option<String>,
     account: Account,
 }
 
@@ -82,17 +84,11 @@ impl Notification {
         if status.id.is_empty() || status.account.id.is_empty() {
             return Err(malformed("or its account has an empty id"));
         }
+        let text = status.text();
         let created_at = non_empty(status.created_at)
             .or(non_empty(self.created_at))
             .ok_or_else(|| malformed("has no created_at"))?;
         let in_reply_to = non_empty(status.in_reply_to_id);
-        let content = html::to_text(status.content.as_deref().unwrap_or_default());
-        // A content warning is what readers see first; keep it with the text.
-        let text = match non_empty(status.spoiler_text) {
-            Some(warning) if content.is_empty() => warning,
-            Some(warning) => format!("{warning}\n\n{content}"),
-            None => content,
-        };
         Ok(Some(Post {
             external_id: status.id,
             kind: if in_reply_to.is_some() {
@@ -110,6 +106,18 @@ impl Notification {
             language: non_empty(status.language),
             raw: raw.to_string(),
         }))
+    }
+}
+
+impl Status {
+    /// The status as plain text, its content warning first (what readers see first).
+    pub fn text(&self) -> String {
+        let content = html::to_text(self.content.as_deref().unwrap_or_default());
+        match non_empty(self.spoiler_text.clone()) {
+            Some(warning) if content.is_empty() => warning,
+            Some(warning) => format!("{warning}\n\n{content}"),
+            None => content,
+        }
     }
 }
 

@@ -1,11 +1,13 @@
 //! First-party Mastodon channel: mentions of the account come from polling the
 //! notifications API (<https://docs.joinmastodon.org/methods/notifications/>),
-//! replies and direct messages go out through the statuses API. The host
+//! replies and direct messages go out through the statuses API, and stored
+//! mentions are re-checked for deletions and edits ([`recheck`]). The host
 //! attaches the access token; the plugin never sees it.
 
 mod entities;
 mod html;
 mod paging;
+mod recheck;
 mod reply;
 
 use serde_json::value::RawValue;
@@ -142,7 +144,7 @@ impl Connector for Mastodon {
     }
 }
 
-socialcrm_sdk::export_channel!(Mastodon);
+socialcrm_sdk::export_channel!(Mastodon, upkeep);
 
 /// The `instance` base URL without a trailing slash, e.g. `https://mastodon.social`.
 fn instance(config: &Config) -> Result<String, PluginError> {
@@ -187,7 +189,11 @@ fn recipient_handle(base: &str, recipient: &str) -> Result<String, PluginError> 
 /// Sends `request`; every failure becomes the error the host acts on, its
 /// message saying `what` was being done.
 fn call(request: Request, what: &str) -> Result<Response, PluginError> {
-    let response = request.send().context(what)?;
+    checked(request.send().context(what)?, what)
+}
+
+/// `response`, or the error the host acts on for its status.
+fn checked(response: Response, what: &str) -> Result<Response, PluginError> {
     // `X-RateLimit-Reset` is an ISO 8601 time (<https://docs.joinmastodon.org/api/rate-limits/>).
     let wait = response.rate_limit_wait_ms(response.reset_wait_ms("x-ratelimit-reset", time::now_millis()));
     match response.error_for_status() {

@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 use socialcrm_sdk::testkit::{
-    self, Account, CallError, Canned, ChannelPlugin, Direction, Harness, Outbound, PluginError, Post, PostKind,
-    ReplyTarget,
+    self, Account, CallError, Canned, Change, ChannelPlugin, Direction, Harness, Outbound, PluginError, Post, PostKind,
+    ReplyTarget, StoredPost,
 };
 
 const INSTANCE: &str = "https://mastodon.example";
@@ -485,4 +485,87 @@ fn describe_through_the_host_matches_the_manifest() {
     let described = plugin(&harness).describe().expect("describe needs no account").value;
     assert_eq!(described.network, "mastodon");
     assert!(harness.requests().is_empty(), "describe makes no request");
+}
+
+fn stored(id: usize, text: &str) -> StoredPost {
+    StoredPost {
+        external_id: id.to_string(),
+        author_id: "42".into(),
+        created_at: "2026-11-23T10:00:00Z".into(),
+        text: text.into(),
+    }
+}
+
+/// A status `id` as `GET /api/v1/statuses/:id` answers, edited when `edited_at` is set.
+fn status(id: usize, content: &str, edited_at: Option<&str>) -> Value {
+    json!({
+        "id": id.to_string(), "created_at": "2026-11-23T10:00:00.000Z", "content": content,
+        "edited_at": edited_at, "account": {"id": "42", "acct": "ann"},
+    })
+}
+
+#[test]
+fn recheck_reports_deleted_and_edited_statuses_only() {
+    let harness = Harness::new();
+    harness.respond(
+        "GET",
+        "/api/v1/statuses/1",
+        Canned::json(404, &json!({"error": "Record not found"})),
+    );
+    let edited = status(2, "<p>now broken</p>", Some("2026-11-24T08:00:00.000Z"));
+    harness.respond("GET", "/api/v1/statuses/2", Canned::json(200, &edited));
+    // Edited before the host stored it: the text is the same, nothing to report.
+    let same = status(3, "<p>as stored</p>", Some("2026-11-23T10:05:00.000Z"));
+    harness.respond("GET", "/api/v1/statuses/3", Canned::json(200, &same));
+    harness.respond(
+        "GET",
+        "/api/v1/statuses/4",
+        Canned::json(200, &status(4, "<p>never edited</p>", None)),
+    );
+    let posts = [
+        stored(1, "gone"),
+        stored(2, "works"),
+        stored(3, "as stored"),
+        stored(4, "old text"),
+    ];
+
+    let out = plugin(&harness)
+        .recheck(&account(), &posts)
+        .expect("the plugin exports upkeep")
+        .expect("the recheck succeeds");
+    assert_eq!(out.value, 4);
+    assert_eq!(
+        out.changes,
+        [
+            Change::PostDeleted {
+                external_id: "1".into()
+            },
+            Change::PostEdited {
+                external_id: "2".into(),
+                text: "now broken".into(),
+                edited_at: "2026-11-24T08:00:00.000Z".into(),
+                raw: Some(edited.to_string()),
+            },
+        ]
+    );
+}
+
+#[test]
+fn recheck_stays_within_its_request_budget_and_the_rate_limit() {
+    let harness = Harness::new();
+    for id in 1..=20 {
+        let remaining = if id == 3 { "59" } else { "250" };
+        let body = Canned::json(200, &status(id, "<p>same</p>", None)).header("x-ratelimit-remaining", remaining);
+        harness.respond("GET", &format!("/api/v1/statuses/{id}"), body);
+    }
+    let posts: Vec<StoredPost> = (1..=20).map(|id| stored(id, "same")).collect();
+    let plugin = plugin(&harness);
+
+    // Under the rate-limit reserve after the third status: the rest waits.
+    let out = plugin.recheck(&account(), &posts).unwrap().unwrap();
+    assert_eq!((out.value, out.requests.len()), (3, 3));
+    // From the fourth on, 15 statuses a call at most.
+    let out = plugin.recheck(&account(), &posts[3..]).unwrap().unwrap();
+    assert_eq!((out.value, out.requests.len()), (15, 15));
+    assert!(out.changes.is_empty());
 }

@@ -189,6 +189,25 @@ impl FakeBluesky {
         self.lock().created.clone()
     }
 
+    /// Deletes post `uri` as its author does (`com.atproto.repo.deleteRecord`):
+    /// gone from every list and from `getPosts`.
+    pub fn delete_post(&self, uri: &str) {
+        let mut st = self.lock();
+        st.posts.remove(uri);
+        st.repo.retain(|(_, u)| u != uri);
+        st.notifications.retain(|n| n.uri != uri);
+    }
+
+    /// Rewrites the text of post `uri` (`com.atproto.repo.putRecord`): a
+    /// new record version, so a new cid.
+    pub fn edit_post(&self, uri: &str, text: &str) {
+        let mut st = self.lock();
+        if let Some(post) = st.posts.get_mut(uri) {
+            post.record["text"] = Value::String(text.to_string());
+            post.cid = cid_of(&format!("{uri}{}", post.record));
+        }
+    }
+
     /// A post as `app.bsky.feed.getPosts` shows it.
     pub fn post_view(&self, uri: &str) -> Option<Value> {
         let st = self.lock();

@@ -121,6 +121,25 @@ impl FakeMastodon {
         id.to_string()
     }
 
+    /// Deletes status `id` as its author does: `GET /api/v1/statuses/:id`
+    /// answers 404 and its notifications are gone.
+    pub fn delete_status(&self, id: &str) {
+        let mut st = self.lock();
+        st.statuses.remove(id);
+        st.notifications.retain(|n| n.json["status"]["id"].as_str() != Some(id));
+    }
+
+    /// Edits status `id` as its author does: new `content` (HTML) and
+    /// `edited_at` now.
+    pub fn edit_status(&self, id: &str, content: &str) {
+        let mut st = self.lock();
+        let edited_at = Value::String(iso8601_millis(SystemTime::now()));
+        if let Some(status) = st.statuses.get_mut(id) {
+            status["content"] = Value::String(content.to_string());
+            status["edited_at"] = edited_at;
+        }
+    }
+
     /// Queues a fault for the next API request not already claimed by an
     /// earlier queued fault.
     pub fn fail_next(&self, fault: Fault) {

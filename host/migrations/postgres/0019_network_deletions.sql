@@ -1,0 +1,16 @@
+-- Deletions and edits from the networks (docs/network-deletions.md).
+
+-- Re-checking stored posts with a channel plugin's `upkeep` export: when the
+-- account is due next, and where the last run stopped in its window (by
+-- created_at, then id), so that runs take the window's posts in turn.
+CREATE TABLE channel_upkeep (
+    channel_id BIGINT PRIMARY KEY REFERENCES channel_accounts (id) ON DELETE CASCADE,
+    due_at BIGINT NOT NULL,
+    after_created_at BIGINT NOT NULL DEFAULT 0,
+    after_post_id BIGINT NOT NULL DEFAULT 0,
+    last_error TEXT,
+    updated_at BIGINT NOT NULL
+);
+
+-- A channel's posts by time: the window a re-check walks.
+CREATE INDEX posts_channel_created ON posts (channel_id, created_at, id);
