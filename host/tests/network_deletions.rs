@@ -11,12 +11,14 @@ use serde_json::json;
 use socialcrm::channels::{self, NewChannel};
 use socialcrm::ingest::{Ingest, IngestOptions, RecheckReport};
 use socialcrm::plugins::Manifest;
+use socialcrm::runtime::types::{Header, WebhookRequest};
 use socialcrm::runtime::{AnalyzerPlugin, Runtime, RuntimeOptions};
 use socialcrm::secrets::SecretBox;
 use socialcrm::store::Db;
 use socialcrm_fakes::FakeMastodon;
 use socialcrm_fakes::bluesky::{APP_PASSWORD, FakeBluesky, HANDLE};
 use socialcrm_fakes::mastodon::TOKEN;
+use socialcrm_fakes::meta::{self, Delivery, FakeMeta};
 use sqlx::Row;
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -220,6 +222,62 @@ async fn bluesky_deletions_and_edits_are_found_with_get_posts() {
             .count();
         assert_eq!(lookups, 1, "three URIs, one getPosts");
         assert_applied(&db, &uris[0], &uris[1], &new_text, &kept, &uris[2]).await;
+    })
+    .await;
+}
+
+/// `delivery` as Meta POSTs it to `/hooks/brand`, through the host.
+async fn deliver(ingest: &Ingest, delivery: &Delivery) {
+    let request = WebhookRequest {
+        method: "POST".into(),
+        path: String::new(),
+        query: String::new(),
+        headers: vec![Header {
+            name: "x-hub-signature-256".into(),
+            value: delivery.signature.clone().into_bytes(),
+        }],
+        body: delivery.body.clone(),
+    };
+    let endpoint = ingest.webhook_endpoint("brand").await.unwrap();
+    let answer = ingest.webhook(endpoint, request).await.unwrap();
+    assert_eq!(answer.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn meta_removed_and_edited_comments_arrive_with_the_feed_webhook() {
+    const APP_SECRET: &str = "meta-app-secret";
+    let dir = common::plugin_dir("plugins/meta");
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let (runtime, plugin) = (&runtime, &dir.path().display().to_string());
+    common::on_each_db(move |db| async move {
+        let network = FakeMeta::start(APP_SECRET).await.unwrap();
+        let base = network.base_url();
+        let config = [("graph-url", base.as_str()), ("verify-token", "a-verify-token-of-16+")];
+        let secrets = [("page-access-token", meta::TOKEN), ("app-secret", APP_SECRET)];
+        let ingest = brand(&db, runtime, plugin, &config, &secrets).await;
+        let ann = ("3929839453767123", "Ann Buyer");
+        let comments: Vec<_> = ["I love this shop", "Great service, thanks", "Lovely, happy with it"]
+            .iter()
+            .map(|t| network.fb_comment(ann, t, None))
+            .collect();
+        deliver(&ingest, &network.page_delivery(&comments, &[])).await;
+        let id = |c: &serde_json::Value| format!("facebook:{}", c["comment_id"].as_str().unwrap_or_default());
+        let kept = stored(&db, &id(&comments[2])).await;
+        assert_eq!((kept.analyses, kept.label.as_deref()), (1, Some("positive")));
+
+        let edited = network.fb_comment_edited(&comments[1], "Awful service, I hate it");
+        let removed = network.fb_comment_removed(&comments[0]);
+        deliver(&ingest, &network.page_delivery(&[edited, removed], &[])).await;
+        let (deleted, edited) = (id(&comments[0]), id(&comments[1]));
+        assert_applied(
+            &db,
+            &deleted,
+            &edited,
+            "Awful service, I hate it",
+            &kept,
+            &id(&comments[2]),
+        )
+        .await;
     })
     .await;
 }

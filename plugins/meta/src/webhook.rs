@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 use socialcrm_sdk::channel::{Header, WebhookRequest, WebhookResponse, WebhookResult};
-use socialcrm_sdk::{Author, Direction, PluginError, Post, PostKind, http, log, signing};
+use socialcrm_sdk::{Author, Direction, PluginError, Post, PostKind, changes, http, log, signing};
 
 use crate::target::Target;
 use socialcrm_sdk::time::from_unix_seconds as rfc3339;
@@ -174,8 +174,9 @@ struct Message {
     is_echo: bool,
 }
 
-/// The posts of a delivery. Other fields and items (reactions, edits,
-/// deletions, read receipts) are acknowledged and carry no post.
+/// The posts of a delivery; a comment's `edited` and `remove` verbs are
+/// reported through `changes`. Other fields and items (reactions, read
+/// receipts) are acknowledged and carry no post.
 pub fn parse(body: &[u8]) -> Result<Vec<Post>, String> {
     let payload: Payload = serde_json::from_slice(body).map_err(|e| e.to_string())?;
     let mut posts = Vec::new();
@@ -219,10 +220,35 @@ fn direction(author_id: &str, account_id: &str) -> Direction {
 }
 
 fn feed_comment(entry: &Entry, value: &Value) -> Result<Option<Post>, String> {
-    if value["item"] != "comment" || value["verb"] != "add" {
+    if value["item"] != "comment" {
+        return Ok(None);
+    }
+    let verb = value["verb"].as_str().unwrap_or_default();
+    if verb == "remove" {
+        // Deleted by its author or the Page: its id is all Meta sends.
+        let id = value["comment_id"]
+            .as_str()
+            .ok_or("a removed comment without comment_id")?;
+        changes::post_deleted(&Target::Facebook(id.to_string()).encode());
         return Ok(None);
     }
     let c: FeedComment = serde_json::from_value(value.clone()).map_err(|e| format!("a feed comment: {e}"))?;
+    if verb == "edited" {
+        // The value carries the comment's new message; the entry's time is when it changed.
+        let time = entry.time.unwrap_or_default();
+        let edited_at = rfc3339(time).ok_or_else(|| format!("edit of comment {} has the time {time}", c.comment_id))?;
+        let id = Target::Facebook(c.comment_id).encode();
+        changes::post_edited(
+            &id,
+            c.message.as_deref().unwrap_or_default(),
+            &edited_at,
+            Some(&value.to_string()),
+        );
+        return Ok(None);
+    }
+    if verb != "add" {
+        return Ok(None);
+    }
     let time = c.created_time.or(entry.time).unwrap_or_default();
     let created_at = rfc3339(time).ok_or_else(|| format!("comment {} has the time {time}", c.comment_id))?;
     // Without `from` (no permission to see the commenter) the comment is still the Page's to answer.

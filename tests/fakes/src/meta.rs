@@ -129,6 +129,29 @@ impl FakeMeta {
         })
     }
 
+    /// `comment` (a value of [`FakeMeta::fb_comment`]) edited by its author to
+    /// read `message`: the `value` of the `feed` change Meta sends (verb `edited`).
+    pub fn fb_comment_edited(&self, comment: &Value, message: &str) -> Value {
+        let mut edited = comment.clone();
+        edited["verb"] = json!("edited");
+        edited["message"] = json!(message);
+        edited
+    }
+
+    /// `comment` deleted: the `feed` change Meta sends (verb `remove`), which
+    /// names the comment and no message.
+    pub fn fb_comment_removed(&self, comment: &Value) -> Value {
+        json!({
+            "from": comment["from"],
+            "parent_id": comment["parent_id"],
+            "comment_id": comment["comment_id"],
+            "post_id": comment["post_id"],
+            "created_time": now_secs(),
+            "item": "comment",
+            "verb": "remove",
+        })
+    }
+
     /// A new Instagram comment on the account's media by `(user id, username)`:
     /// the `value` of a `comments` change.
     pub fn ig_comment(&self, from: (&str, &str), text: &str) -> Value {
