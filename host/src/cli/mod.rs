@@ -16,6 +16,7 @@ mod respond;
 mod secrets;
 mod serve;
 mod sso;
+mod subject;
 mod token;
 
 use std::io::IsTerminal;
@@ -151,6 +152,7 @@ enum Command {
     Secrets(secrets::Args),
     Demo(demo::Args),
     Events(events::Args),
+    Subject(subject::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -175,6 +177,7 @@ pub fn main() -> ExitCode {
         Command::Secrets(args) => secrets::run(&cli.global, args),
         Command::Demo(args) => demo::run(&cli.global, args),
         Command::Events(args) => events::run(&cli.global, args),
+        Command::Subject(args) => subject::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,
