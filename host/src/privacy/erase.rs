@@ -24,7 +24,7 @@ const POST_BATCH: i64 = 500;
 const SWEEP_BATCH: usize = 200;
 
 /// What the admin asked for besides erasing.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Options {
     /// Keep the subject's transactions, anonymised (for accounting): moved to
     /// an anonymous contact, order references cleared.
