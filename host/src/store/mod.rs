@@ -20,6 +20,7 @@ pub mod reanalysis;
 pub mod registry;
 pub mod replies;
 pub mod responses;
+pub mod retention;
 pub mod sessions;
 pub mod templates;
 pub mod tokens;

@@ -14,6 +14,7 @@ mod plugins;
 mod posts;
 mod replies;
 mod responses;
+mod retention;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -35,4 +36,5 @@ pub fn routes() -> OpenApiRouter<App> {
         .merge(posts::routes())
         .merge(replies::routes())
         .merge(responses::routes())
+        .merge(retention::routes())
 }
