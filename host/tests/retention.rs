@@ -597,3 +597,43 @@ async fn the_api_shows_the_policy_with_what_is_due_and_admins_set_it() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_post_leaves_its_customers_churn_risk() {
+    common::on_each_db(|db| async move {
+        let now = now_ms();
+        let angry = post(&db, now, "angry", 2, 2).await;
+        analysis(&db, angry, "1.0.0", now).await;
+        exec(&db, "UPDATE analyses SET sentiment = -0.9 WHERE post_id = $1", &[angry]).await;
+        exec(
+            &db,
+            "INSERT INTO contacts (external_id, name, created_at, updated_at) VALUES ('c1', 'Ann', $1, $1)",
+            &[now],
+        )
+        .await;
+        exec(
+            &db,
+            "INSERT INTO identity_links (identity_id, contact_id, method, confidence, status, created_at, updated_at) \
+             VALUES (1, 1, 'manual', 1, 'confirmed', $1, $1)",
+            &[now],
+        )
+        .await;
+        socialcrm::insights::recompute(&db, now).await.unwrap();
+        let signals = || async {
+            sqlx::query_as::<_, (i64, Option<f64>)>(
+                "SELECT negative_week, recent_sentiment FROM contact_scores WHERE contact_id = 1",
+            )
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+        };
+        assert_eq!(signals().await, (1, Some(-0.9)), "the post counts before it expires");
+
+        retention::set(&db, Kind::PostText, Period::Days(1), "test")
+            .await
+            .unwrap();
+        retention::run(&db, now, "test").await.unwrap();
+        assert_eq!(signals().await, (0, None), "the expired post counts no more");
+    })
+    .await;
+}
