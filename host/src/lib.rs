@@ -19,6 +19,7 @@ pub mod privacy;
 pub mod reanalysis;
 pub mod replies;
 pub mod responses;
+pub mod retention;
 /// The plugin sandbox, a crate of its own (`socialcrm-sandbox`).
 pub use socialcrm_sandbox as runtime;
 pub mod scaffold;

@@ -13,6 +13,7 @@ mod plugin_dev;
 mod plugin_run;
 mod reply;
 mod respond;
+mod retention;
 mod secrets;
 mod serve;
 mod sso;
@@ -148,6 +149,7 @@ enum Command {
     Serve(serve::Args),
     Reply(reply::Args),
     Respond(respond::Args),
+    Retention(retention::Args),
     Token(token::Args),
     Secrets(secrets::Args),
     Demo(demo::Args),
@@ -173,6 +175,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(&cli.global, args),
         Command::Reply(args) => reply::run(&cli.global, args),
         Command::Respond(args) => respond::run(&cli.global, args),
+        Command::Retention(args) => retention::run(&cli.global, args),
         Command::Token(args) => token::run(&cli.global, args),
         Command::Secrets(args) => secrets::run(&cli.global, args),
         Command::Demo(args) => demo::run(&cli.global, args),

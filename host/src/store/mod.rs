@@ -22,6 +22,7 @@ pub mod reanalysis;
 pub mod registry;
 pub mod replies;
 pub mod responses;
+pub mod retention;
 pub mod sessions;
 pub mod subjects;
 pub mod templates;
