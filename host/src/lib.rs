@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod insights;
 pub mod metrics;
 pub mod plugins;
+pub mod privacy;
 pub mod reanalysis;
 pub mod replies;
 pub mod responses;

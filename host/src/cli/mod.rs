@@ -17,6 +17,7 @@ mod retention;
 mod secrets;
 mod serve;
 mod sso;
+mod subject;
 mod token;
 
 use std::io::IsTerminal;
@@ -153,6 +154,7 @@ enum Command {
     Secrets(secrets::Args),
     Demo(demo::Args),
     Events(events::Args),
+    Subject(subject::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -178,6 +180,7 @@ pub fn main() -> ExitCode {
         Command::Secrets(args) => secrets::run(&cli.global, args),
         Command::Demo(args) => demo::run(&cli.global, args),
         Command::Events(args) => events::run(&cli.global, args),
+        Command::Subject(args) => subject::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

@@ -7,6 +7,7 @@
 //! several nodes share the work without ever polling one account twice.
 
 pub(crate) mod analyze;
+pub mod do_not_track;
 mod followup;
 pub mod lease;
 mod page;

@@ -15,6 +15,7 @@ mod posts;
 mod replies;
 mod responses;
 mod retention;
+mod subjects;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -37,4 +38,5 @@ pub fn routes() -> OpenApiRouter<App> {
         .merge(replies::routes())
         .merge(responses::routes())
         .merge(retention::routes())
+        .merge(subjects::routes())
 }
