@@ -17,7 +17,9 @@ use crate::server::page::Items;
 use crate::store::now_ms;
 
 pub fn routes() -> OpenApiRouter<App> {
-    OpenApiRouter::new().routes(routes!(policy)).routes(routes!(set_period))
+    OpenApiRouter::new()
+        .routes(routes!(retention_policy))
+        .routes(routes!(set_retention))
 }
 
 /// A kind of data: how long it is kept and what a run now would remove.
@@ -50,7 +52,7 @@ impl From<Due> for RetentionItem {
 /// Every kind's retention period and what the next run would remove (a dry run).
 #[utoipa::path(get, path = "/retention", tag = "admin",
     responses((status = 200, description = "The policy, one item per kind", body = Items<RetentionItem>)))]
-async fn policy(_auth: Auth<Viewer>, State(app): State<App>) -> Result<Json<Items<RetentionItem>>, ApiError> {
+async fn retention_policy(_auth: Auth<Viewer>, State(app): State<App>) -> Result<Json<Items<RetentionItem>>, ApiError> {
     let due = retention::preview(app.db(), now_ms()).await.map_err(error)?;
     Ok(Json(Items {
         items: due.into_iter().map(RetentionItem::from).collect(),
@@ -73,7 +75,7 @@ struct NewPeriod {
     params(("kind" = Kind, Path, description = "The kind of data")),
     request_body = NewPeriod,
     responses((status = 200, description = "The kind's policy now", body = RetentionItem)))]
-async fn set_period(
+async fn set_retention(
     auth: Auth<Admin>,
     State(app): State<App>,
     Path(kind): Path<String>,
