@@ -110,6 +110,17 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         let scoring = tokio::spawn(crate::insights::schedule::run(db.clone(), every, stop.clone()));
         let every = Duration::from_secs(args.retention_interval);
         let retention = tokio::spawn(crate::retention::schedule(db.clone(), every, stop.clone()));
+        // An erasure a crash stopped is finished at the next start.
+        tokio::spawn({
+            let db = db.clone();
+            async move {
+                match crate::privacy::erase::resume(&db).await {
+                    Ok(done) if !done.is_empty() => tracing::info!(receipts = ?done, "finished interrupted erasures"),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "finishing interrupted erasures"),
+                }
+            }
+        });
         let seconds = |s: f64| Duration::try_from_secs_f64(s.max(0.001)).unwrap_or(Duration::MAX);
         let delivery = DeliveryOptions {
             timeout: seconds(args.event_timeout),
