@@ -1,26 +1,20 @@
 //! The egress log: every outgoing request of every plugin call, refused ones
-//! included, stored for [`RETENTION`] and shown per plugin in the API and the
-//! web UI. Calls hand their requests to a bounded queue (never blocking a
-//! call); one task writes them in batches and prunes what is older than the
-//! retention.
+//! included, stored for the retention period of `egress` (`crate::retention`)
+//! and shown per plugin in the API and the web UI. Calls hand their requests
+//! to a bounded queue (never blocking a call); one task writes them in batches.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::runtime::{EgressCall, EgressSink};
 pub use crate::store::egress::{EgressEntry, list};
-use crate::store::{Db, egress as store, now_ms};
+use crate::store::{Db, egress as store};
 
-/// How long a request stays in the log.
-pub const RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Calls waiting to be written; beyond this they are counted and dropped.
 const QUEUE: usize = 4096;
 /// Calls written per transaction at most.
 const BATCH: usize = 256;
-/// How often rows older than the retention are deleted.
-const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 enum Message {
     Call(Box<EgressCall>),
@@ -63,9 +57,8 @@ impl EgressSink for EgressLog {
     }
 }
 
-/// The writer: batches of calls in one transaction each, pruning hourly.
+/// The writer: batches of calls in one transaction each.
 async fn write(db: Db, mut receiver: mpsc::Receiver<Message>) {
-    let mut last_prune = None::<tokio::time::Instant>;
     let mut batch = Vec::with_capacity(BATCH);
     while receiver.recv_many(&mut batch, BATCH).await > 0 {
         let mut flushed = Vec::new();
@@ -81,13 +74,6 @@ async fn write(db: Db, mut receiver: mpsc::Receiver<Message>) {
             .collect();
         if let Err(e) = store::insert(&db, &calls).await {
             tracing::warn!(error = %e, calls = calls.len(), "cannot write the egress log");
-        }
-        if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
-            let cutoff = now_ms() - i64::try_from(RETENTION.as_millis()).unwrap_or(i64::MAX);
-            if let Err(e) = store::prune(&db, cutoff).await {
-                tracing::warn!(error = %e, "cannot prune the egress log");
-            }
-            last_prune = Some(tokio::time::Instant::now());
         }
         for done in flushed {
             let _ = done.send(());

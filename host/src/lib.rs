@@ -15,9 +15,11 @@ pub mod ingest;
 pub mod insights;
 pub mod metrics;
 pub mod plugins;
+pub mod privacy;
 pub mod reanalysis;
 pub mod replies;
 pub mod responses;
+pub mod retention;
 /// The plugin sandbox, a crate of its own (`socialcrm-sandbox`).
 pub use socialcrm_sandbox as runtime;
 pub mod scaffold;

@@ -30,6 +30,8 @@ pub enum SecretError {
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: ChaCha20Poly1305,
+    /// HMAC-SHA256 under the same key: keyed hashes ([`SecretBox::keyed_hash`]).
+    mac: ring::hmac::Key,
 }
 
 impl SecretBox {
@@ -50,15 +52,25 @@ impl SecretBox {
         std::fs::create_dir_all(data_dir).map_err(io)?;
         let key = ChaCha20Poly1305::generate_key(&mut OsRng);
         write_private(&path, b64.encode(key).as_bytes()).map_err(io)?;
-        Ok(SecretBox {
-            cipher: ChaCha20Poly1305::new(&key),
-        })
+        SecretBox::from_key(&key).ok_or(SecretError::BadKey)
     }
 
     pub fn from_key(bytes: &[u8]) -> Option<SecretBox> {
         (bytes.len() == 32).then(|| SecretBox {
             cipher: ChaCha20Poly1305::new(Key::from_slice(bytes)),
+            mac: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, bytes),
         })
+    }
+
+    /// HMAC-SHA256 of `value` in `domain` (hex): a value that can be
+    /// recognised again but not read back, as the do-not-track list keeps
+    /// handles. A domain keeps hashes of one use from matching another's.
+    pub fn keyed_hash(&self, domain: &str, value: &str) -> String {
+        let mut ctx = ring::hmac::Context::with_key(&self.mac);
+        ctx.update(domain.as_bytes());
+        ctx.update(&[0]);
+        ctx.update(value.as_bytes());
+        hex::encode(ctx.sign().as_ref())
     }
 
     /// A fresh key, base64-encoded (what `SOCIALCRM_SECRET_KEY` and the key file hold).

@@ -73,11 +73,11 @@ function query(params) {
 /**
  * Calls `/api/v1{path}`. `body` is sent as JSON, or as raw bytes when it is a
  * Blob or ArrayBuffer (plugin packages). Resolves to the parsed answer (null
- * for 204); rejects with an ApiError, after the app's 401 handler unless
- * `handle401` is false.
+ * for 204), or with `blob` to the answer's bytes (a download); rejects with
+ * an ApiError, after the app's 401 handler unless `handle401` is false.
  */
-export async function api(method, path, { body, params, auth = token(), handle401 = true } = {}) {
-  const headers = { Accept: 'application/json' };
+export async function api(method, path, { body, params, auth = token(), handle401 = true, blob = false } = {}) {
+  const headers = { Accept: blob ? '*/*' : 'application/json' };
   if (auth) headers.Authorization = `Bearer ${auth}`;
   else if (csrf && !SAFE.has(method)) headers['X-CSRF-Token'] = csrf;
   let payload;
@@ -95,6 +95,7 @@ export async function api(method, path, { body, params, auth = token(), handle40
     throw new ApiError(0, 'network', `The server cannot be reached (${e.message}).`);
   }
   if (response.status === 204) return null;
+  if (blob && response.ok) return response.blob();
   const text = await response.text();
   let data = null;
   try {
@@ -116,6 +117,19 @@ export async function api(method, path, { body, params, auth = token(), handle40
 export const get = (path, params) => api('GET', path, { params });
 export const post = (path, body) => api('POST', path, { body });
 export const del = (path) => api('DELETE', path);
+
+/** Saves the answer of GET `path` as the file `filename`. */
+export async function download(path, params, filename) {
+  const bytes = await api('GET', path, { params, blob: true });
+  const url = URL.createObjectURL(bytes);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
 
 /** The items of a list answer (`{"items": [...], "next_cursor": ...}`). */
 export function items(answer) {

@@ -14,6 +14,7 @@ import { renderPlugins } from './views/plugins.js';
 import { renderEvents } from './views/events.js';
 import { renderTokens } from './views/tokens.js';
 import { renderAudit } from './views/audit.js';
+import { renderRetention } from './views/retention.js';
 
 const ROUTES = [
   { path: 'inbox', title: 'Inbox', render: renderInbox },
@@ -25,6 +26,7 @@ const ROUTES = [
   { path: 'events', title: 'Events', render: renderEvents },
   { path: 'tokens', title: 'Tokens', render: renderTokens },
   { path: 'audit', title: 'Audit log', render: renderAudit },
+  { path: 'retention', title: 'Retention', render: renderRetention },
 ];
 
 const RANK = { viewer: 0, agent: 1, admin: 2 };

@@ -357,6 +357,35 @@ try {
     await page.screenshot({ path: join(shots, 'audit.png'), fullPage: true });
   });
 
+  await step('export a customer\'s data, then erase them', async () => {
+    const auth = { headers: { Authorization: `Bearer ${token}` } };
+    const contacts = await (await fetch(`${url}/api/v1/contacts?limit=50`, auth)).json();
+    const c = contacts.items[contacts.items.length - 1];
+    await page.goto(`${url}/#/contacts/${c.id}`);
+    const section = page.locator('section[aria-labelledby="c360-privacy"]');
+    await section.getByRole('button', { name: 'Show what is held' }).click();
+    await section.getByText(/Held about this person: .*contacts 1/).waitFor();
+    const [file] = await Promise.all([
+      page.waitForEvent('download'),
+      section.getByRole('button', { name: 'Export their data' }).click(),
+    ]);
+    const archive = join(work, 'subject.tar');
+    await file.saveAs(archive);
+    const listing = execFileSync('tar', ['-tf', archive]).toString();
+    expect(['manifest.json', 'README.md', 'contacts.json', 'contacts.csv'].every((f) => listing.includes(f)), `the archive holds ${listing}`);
+    page.once('dialog', (d) => d.accept());
+    await section.getByRole('button', { name: 'Erase this person' }).click();
+    await section.getByText(/receipt er_[0-9a-f]+/).waitFor();
+    let status = 200;
+    for (let i = 0; i < 50 && status !== 404; i += 1) {
+      status = (await fetch(`${url}/api/v1/contacts/${c.id}`, auth)).status;
+      if (status !== 404) await new Promise((ok) => setTimeout(ok, 200));
+    }
+    expect(status === 404, `the erased contact still answers ${status}`);
+    await noPlaceholders(page);
+    await page.screenshot({ path: join(shots, 'privacy.png'), fullPage: true });
+  });
+
   await step('the inbox works at a phone width', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Inbox' }).click();

@@ -13,9 +13,11 @@ mod plugin_dev;
 mod plugin_run;
 mod reply;
 mod respond;
+mod retention;
 mod secrets;
 mod serve;
 mod sso;
+mod subject;
 mod token;
 
 use std::io::IsTerminal;
@@ -147,10 +149,12 @@ enum Command {
     Serve(serve::Args),
     Reply(reply::Args),
     Respond(respond::Args),
+    Retention(retention::Args),
     Token(token::Args),
     Secrets(secrets::Args),
     Demo(demo::Args),
     Events(events::Args),
+    Subject(subject::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -171,10 +175,12 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(&cli.global, args),
         Command::Reply(args) => reply::run(&cli.global, args),
         Command::Respond(args) => respond::run(&cli.global, args),
+        Command::Retention(args) => retention::run(&cli.global, args),
         Command::Token(args) => token::run(&cli.global, args),
         Command::Secrets(args) => secrets::run(&cli.global, args),
         Command::Demo(args) => demo::run(&cli.global, args),
         Command::Events(args) => events::run(&cli.global, args),
+        Command::Subject(args) => subject::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

@@ -42,6 +42,9 @@ pub struct Args {
     /// advocacy, alerts); 0 disables them.
     #[arg(long, default_value_t = 900)]
     recompute_interval: u64,
+    /// Seconds between two retention runs (`socialcrm retention`); 0 disables them.
+    #[arg(long, default_value_t = 3600)]
+    retention_interval: u64,
     /// Plugin development: load a channel plugin found on disk (a path or a
     /// bundled plugin) again when its files change, so `plugin build` takes
     /// effect at the next poll. Installed plugins are never reloaded this
@@ -105,6 +108,19 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         let jobs = tokio::spawn(crate::reanalysis::work(jobs, stop.clone()));
         let every = Duration::from_secs(args.recompute_interval);
         let scoring = tokio::spawn(crate::insights::schedule::run(db.clone(), every, stop.clone()));
+        let every = Duration::from_secs(args.retention_interval);
+        let retention = tokio::spawn(crate::retention::schedule(db.clone(), every, stop.clone()));
+        // An erasure a crash stopped is finished at the next start.
+        tokio::spawn({
+            let db = db.clone();
+            async move {
+                match crate::privacy::erase::resume(&db).await {
+                    Ok(done) if !done.is_empty() => tracing::info!(receipts = ?done, "finished interrupted erasures"),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "finishing interrupted erasures"),
+                }
+            }
+        });
         let seconds = |s: f64| Duration::try_from_secs_f64(s.max(0.001)).unwrap_or(Duration::MAX);
         let delivery = DeliveryOptions {
             timeout: seconds(args.event_timeout),
@@ -117,7 +133,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         let events = tokio::spawn(crate::events::deliver::run(events, stop.clone()));
         let egress = app.ingest().egress().clone();
         crate::server::serve(listener, app, options, stop).await?;
-        let _ = tokio::join!(jobs, scoring, events);
+        let _ = tokio::join!(jobs, scoring, retention, events);
         egress.flush().await;
         anyhow::Ok(ExitCode::SUCCESS)
     })

@@ -8,6 +8,7 @@
 
 pub(crate) mod analyze;
 mod changes;
+pub mod do_not_track;
 mod followup;
 pub mod lease;
 mod page;

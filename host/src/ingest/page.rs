@@ -1,6 +1,6 @@
 //! Committing one page.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
 
@@ -11,13 +11,15 @@ use time::format_description::well_known::Rfc3339;
 
 use super::analyze::PageAnalyses;
 use super::changes::{self, Applied};
+use super::do_not_track;
 use crate::crm::identity::NewAuthor;
 use crate::events::{Event, EventType, Outbox};
 use crate::runtime::types::{Analysis, Author, Change, Direction, Post};
 use crate::runtime::{KvChanges, VerifiedFields};
+use crate::secrets::SecretBox;
 use crate::store::codec::{apply_kv, kind_name};
 use crate::store::posts::{self, IdentityRow, StoredIdentity};
-use crate::store::{Backend, Db, now_ms};
+use crate::store::{Backend, Db, erasures, now_ms};
 
 /// What a commit stored.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -95,8 +97,26 @@ const KNOWN_AUTHORS_CAP: usize = 200_000;
 /// (identities are never deleted, so an id stays right). A profile another
 /// node stored meanwhile is overwritten only when this node sees a change:
 /// between racing nodes the last write of a changed profile wins, as before.
-#[derive(Debug, Default)]
-pub struct KnownAuthors(Mutex<HashMap<(String, String), Known>>);
+///
+/// Erasure deletes identities: the cache holds only while the database's
+/// erasure epoch is the one it was filled under (read at each commit), on
+/// every node. With a secret box, authors on the do-not-track list are
+/// dropped before anything of theirs is stored.
+#[derive(Default)]
+pub struct KnownAuthors {
+    map: Mutex<HashMap<(String, String), Known>>,
+    /// The erasure epoch the map was filled under (`None`: not read yet).
+    epoch: Mutex<Option<i64>>,
+    /// Whether the do-not-track list had entries at that epoch.
+    tracking_off: Mutex<bool>,
+    secrets: Option<SecretBox>,
+}
+
+impl std::fmt::Debug for KnownAuthors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KnownAuthors").finish_non_exhaustive()
+    }
+}
 
 #[derive(Clone, Copy, Debug)]
 struct Known {
@@ -106,10 +126,48 @@ struct Known {
 }
 
 impl KnownAuthors {
+    /// A cache that also applies the do-not-track list (hashed with `secrets`).
+    pub fn with_do_not_track(secrets: SecretBox) -> KnownAuthors {
+        KnownAuthors {
+            secrets: Some(secrets),
+            ..KnownAuthors::default()
+        }
+    }
+
+    /// Forgets everything when an erasure happened since the last look.
+    async fn check_epoch(&self, db: &Db) -> Result<(), sqlx::Error> {
+        let now = erasures::epoch(db).await?;
+        let seen = *self.epoch.lock().unwrap_or_else(|e| e.into_inner());
+        if seen != Some(now) {
+            let listed = erasures::any_do_not_track(db).await?;
+            self.map.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            *self.tracking_off.lock().unwrap_or_else(|e| e.into_inner()) = listed;
+            *self.epoch.lock().unwrap_or_else(|e| e.into_inner()) = Some(now);
+        }
+        Ok(())
+    }
+
+    /// The external ids of the authors of `profiles` on the do-not-track list.
+    async fn not_tracked(
+        &self,
+        db: &Db,
+        network: &str,
+        profiles: &HashMap<&str, Profile<'_>>,
+    ) -> Result<HashSet<String>, sqlx::Error> {
+        let listed = *self.tracking_off.lock().unwrap_or_else(|e| e.into_inner());
+        match &self.secrets {
+            Some(secrets) if listed => {
+                let authors = profiles.iter().map(|(id, p)| (*id, p.author.handle.as_str()));
+                do_not_track::listed(db, secrets, network, authors).await
+            }
+            _ => Ok(HashSet::new()),
+        }
+    }
+
     /// The ids of the authors of `profiles` known with the same profile and
     /// seen recently.
     fn ids(&self, network: &str, profiles: &HashMap<&str, Profile<'_>>, now: i64) -> HashMap<String, Known> {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         let mut key = (network.to_string(), String::new());
         let mut out = HashMap::new();
         for (external_id, profile) in profiles {
@@ -126,7 +184,7 @@ impl KnownAuthors {
     }
 
     fn record(&self, network: &str, known: &HashMap<String, Known>) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() + known.len() > KNOWN_AUTHORS_CAP {
             map.clear();
         }
@@ -176,6 +234,9 @@ pub async fn commit_pages(
             profiles.insert(&post.author.external_id, Profile::of(&post.author, page.verified));
         }
     }
+    known.check_epoch(db).await?;
+    let dropped = known.not_tracked(db, &channel.network, &profiles).await?;
+    profiles.retain(|id, _| !dropped.contains(*id));
     let posts: Vec<&Post> = rows.iter().map(|(post, _)| *post).collect();
     let now = now_ms();
     // Read before the write lock is taken (only the authors not known
@@ -205,7 +266,12 @@ pub async fn commit_pages(
         first.insert(&post.external_id, at);
     }
     // (id, position among all the pages' posts) of each new post.
-    let inserted = posts::insert_posts(&mut tx, db.backend(), channel_id, &rows, &identities, now).await?;
+    let stored: Vec<(&Post, i64)> = rows
+        .iter()
+        .filter(|(post, _)| !dropped.contains(&post.author.external_id))
+        .copied()
+        .collect();
+    let inserted = posts::insert_posts(&mut tx, db.backend(), channel_id, &stored, &identities, now).await?;
     let mut new: Vec<(i64, usize)> = inserted
         .iter()
         .filter_map(|(id, external_id)| first.get(external_id.as_str()).map(|&at| (*id, at)))

@@ -129,6 +129,7 @@ impl Ingest {
         options: IngestOptions,
     ) -> Self {
         let egress = crate::egress::attach(&runtime, &db);
+        let known = KnownAuthors::with_do_not_track(sbox.clone());
         Ingest {
             inner: Arc::new(Inner {
                 egress,
@@ -141,7 +142,7 @@ impl Ingest {
                 dev_reload: options.dev_reload,
                 channels: Mutex::new(HashMap::new()),
                 loading: tokio::sync::Mutex::new(()),
-                known: KnownAuthors::default(),
+                known,
                 resolved: Arc::default(),
             }),
         }

@@ -57,6 +57,7 @@ const ASSETS: &[Asset] = &[
     asset!("views/events.js", JS),
     asset!("views/tokens.js", JS),
     asset!("views/audit.js", JS),
+    asset!("views/retention.js", JS),
 ];
 
 /// One strong ETag per asset, in `ASSETS` order.

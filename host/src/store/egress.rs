@@ -71,15 +71,6 @@ pub async fn insert(db: &Db, calls: &[EgressCall]) -> Result<(), sqlx::Error> {
     tx.commit().await
 }
 
-/// Deletes the requests logged before `cutoff`.
-pub async fn prune(db: &Db, cutoff: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM egress WHERE at < $1")
-        .bind(cutoff)
-        .execute(db.pool())
-        .await?;
-    Ok(())
-}
-
 /// `plugin`'s requests, newest first, with ids below `before`.
 pub async fn list(db: &Db, plugin: &str, limit: i64, before: i64) -> Result<Vec<EgressEntry>, sqlx::Error> {
     let rows = sqlx::query(

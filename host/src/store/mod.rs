@@ -4,11 +4,13 @@
 
 pub mod accounts;
 mod audit;
+pub mod catalogue;
 pub(crate) mod codec;
 pub mod contacts;
 pub mod customers;
 pub mod dialect;
 pub mod egress;
+pub mod erasures;
 pub mod events;
 pub mod identity;
 pub mod inbox;
@@ -21,7 +23,9 @@ pub mod reanalysis;
 pub mod registry;
 pub mod replies;
 pub mod responses;
+pub mod retention;
 pub mod sessions;
+pub mod subjects;
 pub mod templates;
 pub mod tokens;
 pub mod tombstones;
@@ -119,6 +123,8 @@ impl Db {
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        // Erased text must not linger in free pages (docs/privacy.md).
+                        conn.execute("PRAGMA secure_delete = ON").await?;
                         if let Some(pages) = max_pages {
                             conn.execute(AssertSqlSafe(format!("PRAGMA max_page_count = {pages}")))
                                 .await?;

@@ -2,7 +2,7 @@
 // link status, value and churn scores with explanations, transactions and the
 // social timeline).
 
-import { get, items } from '../api.js';
+import { download, get, items, post } from '../api.js';
 import { badge, field, h, loading, money, mount, number, percent, sentimentBadge, time } from '../dom.js';
 import { errorBox } from '../messages.js';
 
@@ -164,6 +164,60 @@ function timelineRow(p) {
       p.intent ? badge(p.intent, 'intent') : null));
 }
 
+/**
+ * The person's rights (docs/privacy.md): what is held about them, an export
+ * of all of it, and erasure. Admins only.
+ */
+function privacy(ctx, c) {
+  const status = h('div', { role: 'status' });
+  const which = { contact: c.id };
+  // Counting reads every table (a scan for the person's identifiers): on demand.
+  const held = h('button', { type: 'button' }, 'Show what is held');
+  held.addEventListener('click', async () => {
+    held.disabled = true;
+    try {
+      const s = await get('/subjects', which);
+      const counts = Object.entries(s.counts || {}).map(([kind, n]) => `${kind} ${number(n)}`).join(' · ');
+      held.replaceWith(h('p', null, `Held about this person: ${counts || 'nothing'}.`));
+    } catch (e) {
+      held.replaceWith(errorBox(e, 'Cannot count what is held'));
+    }
+  });
+  const exportButton = h('button', { type: 'button' }, 'Export their data');
+  exportButton.addEventListener('click', async () => {
+    status.replaceChildren();
+    try {
+      await download('/subjects/export', which, `subject-${c.external_id}.tar`);
+    } catch (e) {
+      status.replaceChildren(errorBox(e, 'Cannot export'));
+    }
+  });
+  const keep = h('input', { type: 'checkbox', name: 'keep_transactions' });
+  const dnt = h('input', { type: 'checkbox', name: 'do_not_track' });
+  const eraseButton = h('button', { type: 'button', class: 'danger' }, 'Erase this person');
+  eraseButton.addEventListener('click', async () => {
+    if (!window.confirm(`Erase ${c.name || `contact ${c.id}`} everywhere? This cannot be undone.`)) return;
+    status.replaceChildren();
+    try {
+      const e = await post('/subjects/erase', { ...which, keep_transactions: keep.checked, do_not_track: dnt.checked });
+      status.replaceChildren(h('p', { class: 'ok' }, `Erasing; receipt ${e.receipt}.`));
+      eraseButton.disabled = true;
+      exportButton.disabled = true;
+    } catch (e) {
+      status.replaceChildren(errorBox(e, 'Cannot erase'));
+    }
+  });
+  return h('section', { class: 'card wide', 'aria-labelledby': 'c360-privacy' },
+    h('h2', { id: 'c360-privacy' }, 'Privacy'),
+    h('div', { class: 'actions' },
+      held,
+      exportButton,
+      h('label', null, keep, ' keep transactions, anonymised, for accounting'),
+      h('label', null, dnt, ' never track this person again'),
+      eraseButton),
+    status);
+}
+
 async function renderContact(root, ctx, id) {
   root.append(loading('Loading the customer'));
   let data;
@@ -198,7 +252,8 @@ async function renderContact(root, ctx, id) {
       h('section', { class: 'card', 'aria-labelledby': 'c360-tx' },
         h('h2', { id: 'c360-tx' }, 'Transactions'), transactions),
       h('section', { class: 'card', 'aria-labelledby': 'c360-timeline' },
-        h('h2', { id: 'c360-timeline' }, 'Social timeline'), timeline)));
+        h('h2', { id: 'c360-timeline' }, 'Social timeline'), timeline),
+      ctx.can('admin') ? privacy(ctx, c) : null));
   await Promise.all([
     paged(transactions, `/contacts/${c.id}/transactions`, transactionRow, 'No transactions.'),
     paged(timeline, `/contacts/${c.id}/timeline`, timelineRow, 'No posts from this customer yet.'),

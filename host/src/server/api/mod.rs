@@ -14,6 +14,8 @@ mod plugins;
 mod posts;
 mod replies;
 mod responses;
+mod retention;
+mod subjects;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -35,4 +37,6 @@ pub fn routes() -> OpenApiRouter<App> {
         .merge(posts::routes())
         .merge(replies::routes())
         .merge(responses::routes())
+        .merge(retention::routes())
+        .merge(subjects::routes())
 }

@@ -1,0 +1,325 @@
+//! Erasure: every trace of a subject removed or anonymised, step by step in
+//! bounded transactions. The plan (the subject's ids and identifiers) is
+//! stored with the erasure's receipt and each finished step is recorded, so
+//! a crash resumes at the step it stopped in; every step can run again
+//! without harm. The plan is emptied when the erasure ends.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::holdings::{self, EXEMPT_TABLES, name_field};
+use super::needles::redact;
+use super::{PLACEHOLDER, PrivacyError, Subject};
+use crate::events::{Event, EventType, Outbox};
+use crate::secrets::SecretBox;
+use crate::store::catalogue;
+use crate::store::tombstones::{Why, tombstone};
+use crate::store::{self, Db, erasures, subjects};
+
+/// Posts made tombstones per transaction.
+const POST_BATCH: i64 = 500;
+/// Rows redacted per transaction by the sweep.
+const SWEEP_BATCH: usize = 200;
+
+/// What the admin asked for besides erasing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Options {
+    /// Keep the subject's transactions, anonymised (for accounting): moved to
+    /// an anonymous contact, order references cleared.
+    #[serde(default)]
+    pub keep_transactions: bool,
+    /// Never store the subject's posts again: keyed hashes of its handles
+    /// and network user ids go on the do-not-track list.
+    #[serde(default)]
+    pub do_not_track: bool,
+}
+
+/// What a running erasure works from (stored, emptied at the end).
+#[derive(Debug, Serialize, Deserialize)]
+struct Plan {
+    subject: Subject,
+    options: Options,
+    /// Do-not-track hashes (empty unless asked for).
+    hashes: Vec<String>,
+}
+
+/// Rows changed per kind.
+type Counts = BTreeMap<String, u64>;
+
+/// The steps, in order. Each is idempotent.
+const STEPS: [&str; 9] = [
+    "posts",
+    "addressed",
+    "events",
+    "audit",
+    "links",
+    "crm",
+    "identities",
+    "plugin_data",
+    "mentions",
+];
+
+/// Erases `subject`: [`start`], then runs it to the end. Returns the receipt.
+pub async fn erase(
+    db: &Db,
+    secrets: &SecretBox,
+    subject: &Subject,
+    options: Options,
+    actor: &str,
+) -> Result<String, PrivacyError> {
+    let receipt = start(db, secrets, subject, options, actor).await?;
+    resume(db).await?;
+    Ok(receipt)
+}
+
+/// Stores the erasure of `subject` (its plan and receipt, audited) without
+/// running it: [`resume`] runs it (the API answers with the receipt first).
+pub async fn start(
+    db: &Db,
+    secrets: &SecretBox,
+    subject: &Subject,
+    options: Options,
+    actor: &str,
+) -> Result<String, PrivacyError> {
+    let receipt = receipt();
+    let hashes = if options.do_not_track {
+        do_not_track_hashes(db, secrets, subject).await?
+    } else {
+        Vec::new()
+    };
+    let plan = Plan {
+        subject: subject.clone(),
+        options,
+        hashes,
+    };
+    erasures::create(db, &receipt, actor, &serde_json::to_string(&plan)?).await?;
+    Ok(receipt)
+}
+
+/// Runs every erasure not finished (just started, or stopped by a crash)
+/// to its end. Returns their receipts. Two processes may run one erasure
+/// at once: every step is idempotent.
+pub async fn resume(db: &Db) -> Result<Vec<String>, PrivacyError> {
+    let mut done = Vec::new();
+    for e in erasures::running(db).await? {
+        let plan: Plan = serde_json::from_str(&e.plan)?;
+        let counts: Counts = serde_json::from_value(e.counts.clone()).unwrap_or_default();
+        run(db, e.id, &e.receipt, &plan, e.step, counts, &e.requested_by).await?;
+        done.push(e.receipt);
+    }
+    Ok(done)
+}
+
+/// A receipt id: random, says nothing about the subject.
+fn receipt() -> String {
+    use chacha20poly1305::aead::rand_core::RngCore;
+    let mut bytes = [0u8; 12];
+    chacha20poly1305::aead::OsRng.fill_bytes(&mut bytes);
+    format!("er_{}", hex::encode(bytes))
+}
+
+/// The do-not-track hashes of the subject's identities: `network:handle` and
+/// `network:external user id`, keyed.
+async fn do_not_track_hashes(db: &Db, secrets: &SecretBox, subject: &Subject) -> Result<Vec<String>, PrivacyError> {
+    let rows = subjects::rows_where(
+        db,
+        "identities",
+        &format!("id IN {}", subjects::id_list(&subject.ids.identities)),
+    )
+    .await?;
+    let mut out = Vec::new();
+    for row in rows {
+        let field = |k: &str| row.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let network = field("network");
+        out.push(crate::ingest::do_not_track::handle_hash(
+            secrets,
+            &network,
+            &field("handle"),
+        ));
+        out.push(crate::ingest::do_not_track::user_hash(
+            secrets,
+            &network,
+            &field("external_user_id"),
+        ));
+    }
+    Ok(out)
+}
+
+async fn run(
+    db: &Db,
+    id: i64,
+    receipt: &str,
+    plan: &Plan,
+    from: i64,
+    mut counts: Counts,
+    actor: &str,
+) -> Result<(), PrivacyError> {
+    let s = &plan.subject;
+    for (step, name) in STEPS.iter().enumerate().skip(from.max(0) as usize) {
+        let changed = match *name {
+            "posts" => erase_posts(db, s).await?,
+            "addressed" => in_one(db, &subjects::redact_addressed(&s.ids, PLACEHOLDER)).await?,
+            "events" => {
+                let condition = subjects::events_about(db.backend(), &s.ids);
+                in_one(db, &[format!("DELETE FROM event_outbox WHERE {condition}")]).await?
+            }
+            "audit" => in_one(db, &subjects::redact_audit(&s.ids, receipt)).await?,
+            "links" => in_one(db, &subjects::delete_links(&s.ids)).await?,
+            "crm" => crm(db, s, receipt, plan.options.keep_transactions).await?,
+            "identities" => identities(db, s, receipt).await?,
+            "plugin_data" => plugin_data(db, s).await?,
+            _ => mentions(db, s).await?,
+        };
+        *counts.entry((*name).to_string()).or_default() += changed;
+        let mut tx = db.begin().await?;
+        erasures::advance(&mut tx, id, step as i64 + 1, &serde_json::to_string(&counts)?).await?;
+        tx.commit().await?;
+    }
+    let counts_json = serde_json::to_string(&counts)?;
+    let outbox = Outbox::of(db).await?;
+    let mut tx = db.begin().await?;
+    if !plan.hashes.is_empty() {
+        erasures::do_not_track(&mut tx, id, &plan.hashes).await?;
+        // Every node reads the list again.
+        erasures::bump_epoch(&mut tx).await?;
+    }
+    erasures::finish(&mut tx, id, &counts_json).await?;
+    store::audit(
+        &mut *tx,
+        actor,
+        "subject.erased",
+        &format!("erasure:{receipt}"),
+        &serde_json::json!({"receipt": receipt, "counts": counts, "do_not_track": plan.options.do_not_track}),
+    )
+    .await?;
+    if outbox.wants(EventType::SubjectErased) {
+        let event = Event::new(EventType::SubjectErased, serde_json::json!({"receipt": receipt}));
+        outbox.write(&mut tx, std::iter::once(event)).await?;
+    }
+    tx.commit().await?;
+    // Recent alerts judged again without the erased posts.
+    if let Err(e) = crate::insights::spikes::detect(db, store::now_ms()).await {
+        tracing::warn!(error = %e, "alerts after an erasure: the next recompute refreshes them");
+    }
+    Ok(())
+}
+
+/// Runs `statements` in one transaction.
+async fn in_one(db: &Db, statements: &[String]) -> Result<u64, PrivacyError> {
+    let mut tx = db.begin().await?;
+    let changed = subjects::execute_all(&mut tx, statements).await?;
+    tx.commit().await?;
+    Ok(changed)
+}
+
+/// The subject's posts become tombstones, [`POST_BATCH`] a transaction.
+async fn erase_posts(db: &Db, s: &Subject) -> Result<u64, PrivacyError> {
+    let mut changed = 0;
+    loop {
+        let ids = subjects::posts_to_erase(db, &s.ids, POST_BATCH).await?;
+        if ids.is_empty() {
+            return Ok(changed);
+        }
+        let mut tx = db.begin().await?;
+        changed += tombstone(&mut tx, db.backend(), &ids, Why::Erased).await?.posts;
+        tx.commit().await?;
+    }
+}
+
+/// Transactions (deleted or kept anonymous) and then the contacts.
+async fn crm(db: &Db, s: &Subject, receipt: &str, keep: bool) -> Result<u64, PrivacyError> {
+    let mut tx = db.begin().await?;
+    let anonymous = if keep && !s.ids.contacts.is_empty() {
+        Some(subjects::anonymous_contact(&mut tx, &format!("erased:{receipt}")).await?)
+    } else {
+        None
+    };
+    let mut changed = subjects::execute_all(&mut tx, &subjects::transactions(&s.ids, anonymous)).await?;
+    // Scores of contacts are derived from what goes; links again, in case
+    // ingest proposed one since the links step.
+    changed += subjects::execute_all(&mut tx, &subjects::delete_links(&s.ids)).await?;
+    changed += subjects::execute_all(&mut tx, &subjects::delete_contacts(&s.ids)).await?;
+    tx.commit().await?;
+    Ok(changed)
+}
+
+/// The identities go, in one transaction with whatever ingest stored for
+/// them since the first steps, and the erasure epoch grows so that no node
+/// trusts what it remembers about them.
+async fn identities(db: &Db, s: &Subject, receipt: &str) -> Result<u64, PrivacyError> {
+    let mut tx = db.begin().await?;
+    let sql = format!(
+        "SELECT id FROM posts WHERE identity_id IN {} AND (tombstone IS NULL OR text <> '' OR raw <> '{{}}')",
+        subjects::id_list(&s.ids.identities)
+    );
+    let late: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_all(&mut *tx).await?;
+    let mut changed = tombstone(&mut tx, db.backend(), &late, Why::Erased).await?.posts;
+    changed += subjects::execute_all(&mut tx, &subjects::delete_links(&s.ids)).await?;
+    changed += subjects::delete_identities(&mut tx, &s.ids, receipt).await?;
+    erasures::bump_epoch(&mut tx).await?;
+    tx.commit().await?;
+    Ok(changed)
+}
+
+/// Plugin key-value entries that mention the subject, removed.
+async fn plugin_data(db: &Db, s: &Subject) -> Result<u64, PrivacyError> {
+    let needles = s.needles.matching(false);
+    let mut removed = 0;
+    for (id, _, _) in subjects::channel_kvs(db).await? {
+        // Ingest may write the store meanwhile: read, filter, compare-and-set.
+        for _attempt in 0..10 {
+            let Some((_, _, kv)) = subjects::channel_kvs(db).await?.into_iter().find(|(i, _, _)| *i == id) else {
+                break;
+            };
+            let mut map: BTreeMap<String, String> = serde_json::from_str(&kv).unwrap_or_default();
+            let gone: Vec<String> = holdings::decode(&kv)
+                .into_iter()
+                .filter(|(k, v)| super::needles::contains(k, &needles) || super::needles::contains(v, &needles))
+                .map(|(k, _)| k)
+                .collect();
+            if gone.is_empty() {
+                break;
+            }
+            for k in &gone {
+                map.remove(k);
+            }
+            if subjects::replace_kv(db, id, &kv, &serde_json::to_string(&map)?).await? {
+                removed += gone.len() as u64;
+                break;
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// Every other row of every table that mentions the subject's identifiers:
+/// the identifiers replaced by [`PLACEHOLDER`] (another person's post that
+/// names them, a webhook payload, a note), [`SWEEP_BATCH`] rows a transaction.
+async fn mentions(db: &Db, s: &Subject) -> Result<u64, PrivacyError> {
+    let mut changed = 0;
+    for table in catalogue::tables(db).await? {
+        if EXEMPT_TABLES.contains(&table.name.as_str()) || table.key.is_empty() {
+            continue;
+        }
+        let rows = holdings::mentioning(db, &table, s).await?;
+        for batch in rows.chunks(SWEEP_BATCH) {
+            let mut tx = db.begin().await?;
+            for row in batch {
+                let values: Vec<(String, String)> = table
+                    .text_columns
+                    .iter()
+                    .filter_map(|c| {
+                        let text = row.get(c)?.as_str()?;
+                        let needles = s.needles.matching(name_field(&table.name, c));
+                        redact(text, &needles).map(|t| (c.clone(), t))
+                    })
+                    .collect();
+                changed += subjects::update_row(&mut tx, db.backend(), &table, row, &values).await?;
+            }
+            tx.commit().await?;
+        }
+    }
+    Ok(changed)
+}
