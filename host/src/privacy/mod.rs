@@ -46,6 +46,10 @@ pub enum Start {
     },
 }
 
+/// The text form of a [`Start`] (the API's `subject`): `contact:ID`,
+/// `identity:ID`, `contact-external:EXTERNAL_ID` or `handle:NETWORK:HANDLE`.
+pub const START_PATTERN: &str = "^((contact|identity):[1-9][0-9]{0,17}|contact-external:.+|handle:[^:]+:.+)$";
+
 impl Start {
     /// `network:handle` as a start.
     pub fn handle(text: &str) -> Option<Start> {
@@ -54,6 +58,19 @@ impl Start {
             network: network.to_string(),
             handle: handle.to_string(),
         })
+    }
+
+    /// A start from its text form ([`START_PATTERN`]).
+    pub fn parse(text: &str) -> Option<Start> {
+        let (kind, rest) = text.split_once(':')?;
+        let id = || rest.parse::<i64>().ok().filter(|id| *id > 0);
+        match kind {
+            "contact" => id().map(Start::Contact),
+            "identity" => id().map(Start::Identity),
+            "contact-external" if !rest.is_empty() => Some(Start::ContactExternalId(rest.to_string())),
+            "handle" => Start::handle(rest),
+            _ => None,
+        }
     }
 
     fn describe(&self) -> String {
@@ -116,4 +133,36 @@ pub async fn find(db: &Db, start: &Start) -> Result<Subject, PrivacyError> {
         needles.add_name(Some(name));
     }
     Ok(Subject { ids, needles })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starts_parse_from_their_text() {
+        assert_eq!(Start::parse("contact:42"), Some(Start::Contact(42)));
+        assert_eq!(Start::parse("identity:7"), Some(Start::Identity(7)));
+        assert_eq!(
+            Start::parse("contact-external:C:1"),
+            Some(Start::ContactExternalId("C:1".into()))
+        );
+        assert_eq!(
+            Start::parse("handle:mastodon:maya@demo.social"),
+            Some(Start::Handle {
+                network: "mastodon".into(),
+                handle: "maya@demo.social".into()
+            })
+        );
+        for bad in [
+            "contact:0",
+            "contact:x",
+            "handle:mastodon",
+            "mail:a@b",
+            "contact-external:",
+            "contact",
+        ] {
+            assert_eq!(Start::parse(bad), None, "{bad}");
+        }
+    }
 }

@@ -170,7 +170,7 @@ function timelineRow(p) {
  */
 function privacy(ctx, c) {
   const status = h('div', { role: 'status' });
-  const which = { contact: c.id };
+  const which = { subject: `contact:${c.id}` };
   // Counting reads every table (a scan for the person's identifiers): on demand.
   const held = h('button', { type: 'button' }, 'Show what is held');
   held.addEventListener('click', async () => {

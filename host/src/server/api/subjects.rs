@@ -13,6 +13,7 @@ use crate::app::App;
 use crate::privacy::{self, PrivacyError, Start, Subject, erase, export, holdings};
 use crate::server::ApiError;
 use crate::server::auth::{Admin, Auth};
+use crate::server::error::ErrorBody;
 use crate::server::extract::{Json, Path, Query};
 use crate::server::page::Items;
 use crate::store::erasures::{self, Erasure};
@@ -26,38 +27,38 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(get_erasure))
 }
 
-/// Which subject: exactly one of these.
+/// Which subject, in the query.
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct Which {
-    /// A contact's id.
-    contact: Option<i64>,
-    /// A contact's external id (the CRM's).
-    contact_external_id: Option<String>,
-    /// An identity's id.
-    identity: Option<i64>,
-    /// `NETWORK:HANDLE`, e.g. `mastodon:maya@demo.social`.
-    handle: Option<String>,
+    /// `contact:ID`, `identity:ID`, `contact-external:EXTERNAL_ID` or
+    /// `handle:NETWORK:HANDLE` (e.g. `handle:mastodon:maya@demo.social`).
+    #[param(value_type = SubjectText)]
+    subject: String,
 }
 
-impl Which {
-    fn start(&self) -> Result<Start, ApiError> {
-        let bad = || ApiError::bad_request("name exactly one of contact, contact_external_id, identity or handle");
-        match (&self.contact, &self.contact_external_id, &self.identity, &self.handle) {
-            (Some(id), None, None, None) => Ok(Start::Contact(*id)),
-            (None, Some(e), None, None) => Ok(Start::ContactExternalId(e.clone())),
-            (None, None, Some(id), None) => Ok(Start::Identity(*id)),
-            (None, None, None, Some(h)) => {
-                Start::handle(h).ok_or_else(|| ApiError::bad_request("handle takes NETWORK:HANDLE"))
-            }
-            _ => Err(bad()),
-        }
-    }
+/// A subject's text form: a schema only ([`privacy::START_PATTERN`]).
+struct SubjectText;
 
-    async fn find(&self, app: &App) -> Result<Subject, ApiError> {
-        privacy::find(app.db(), &self.start()?).await.map_err(error)
+impl utoipa::PartialSchema for SubjectText {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(privacy::START_PATTERN))
+            .examples(["contact:42", "handle:mastodon:maya@demo.social"])
+            .into()
     }
+}
+
+impl ToSchema for SubjectText {}
+
+/// The subject `text` names (see [`privacy::START_PATTERN`]).
+async fn find(app: &App, text: &str) -> Result<Subject, ApiError> {
+    let start = Start::parse(text).ok_or_else(|| {
+        ApiError::bad_request("subject takes contact:ID, identity:ID, contact-external:ID or handle:NETWORK:HANDLE")
+    })?;
+    privacy::find(app.db(), &start).await.map_err(error)
 }
 
 fn error(e: PrivacyError) -> ApiError {
@@ -80,13 +81,14 @@ struct Held {
 /// What is held about a subject: its contacts and identities (joined by
 /// confirmed links) and the rows per kind.
 #[utoipa::path(get, path = "/subjects", tag = "privacy", params(Which),
-    responses((status = 200, description = "The subject's holdings", body = Held)))]
+    responses((status = 200, description = "The subject's holdings", body = Held),
+        (status = 404, description = "No contact or identity matches", body = ErrorBody)))]
 async fn show_subject(
     _auth: Auth<Admin>,
     State(app): State<App>,
     Query(which): Query<Which>,
 ) -> Result<Json<Held>, ApiError> {
-    let subject = which.find(&app).await?;
+    let subject = find(&app, &which.subject).await?;
     let held = holdings::holdings(app.db(), &subject).await.map_err(error)?;
     Ok(Json(Held {
         contacts: subject.ids.contacts,
@@ -102,13 +104,14 @@ struct Archive(());
 
 /// Everything held about a subject as one archive. Audited.
 #[utoipa::path(get, path = "/subjects/export", tag = "privacy", params(Which),
-    responses((status = 200, description = "The archive", content_type = "application/x-tar", body = Archive)))]
+    responses((status = 200, description = "The archive", content_type = "application/x-tar", body = Archive),
+        (status = 404, description = "No contact or identity matches", body = ErrorBody)))]
 async fn export_subject(
     auth: Auth<Admin>,
     State(app): State<App>,
     Query(which): Query<Which>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let subject = which.find(&app).await?;
+    let subject = find(&app, &which.subject).await?;
     let held = holdings::holdings(app.db(), &subject).await.map_err(error)?;
     let mut archive = Vec::new();
     export::export(app.db(), &subject, &held, auth.name(), &mut archive)
@@ -126,16 +129,13 @@ async fn export_subject(
     ))
 }
 
-/// An erasure request: exactly one of `contact`, `contact_external_id`,
-/// `identity` or `handle`, and the options.
+/// An erasure request.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EraseRequest {
-    contact: Option<i64>,
-    contact_external_id: Option<String>,
-    identity: Option<i64>,
-    /// `NETWORK:HANDLE`.
-    handle: Option<String>,
+    /// As the `subject` of `GET /subjects`.
+    #[schema(value_type = SubjectText)]
+    subject: String,
     /// Keep the transactions, anonymised, for accounting.
     #[serde(default)]
     keep_transactions: bool,
@@ -147,23 +147,18 @@ struct EraseRequest {
 /// Erases a subject everywhere: answers with the receipt at once, the
 /// erasure runs on (its status at `/erasures/{receipt}`).
 #[utoipa::path(post, path = "/subjects/erase", tag = "privacy", request_body = EraseRequest,
-    responses((status = 202, description = "Erasing; the receipt", body = Erasure)))]
+    responses((status = 202, description = "Erasing; the receipt", body = Erasure),
+        (status = 404, description = "No contact or identity matches", body = ErrorBody)))]
 async fn erase_subject(
     auth: Auth<Admin>,
     State(app): State<App>,
     Json(request): Json<EraseRequest>,
 ) -> Result<(StatusCode, Json<Erasure>), ApiError> {
-    let which = Which {
-        contact: request.contact,
-        contact_external_id: request.contact_external_id,
-        identity: request.identity,
-        handle: request.handle,
-    };
     let options = erase::Options {
         keep_transactions: request.keep_transactions,
         do_not_track: request.do_not_track,
     };
-    let subject = which.find(&app).await?;
+    let subject = find(&app, &request.subject).await?;
     let db = app.db().clone();
     let receipt = erase::start(&db, app.secret_box(), &subject, options, auth.name())
         .await
@@ -191,7 +186,8 @@ async fn list_erasures(_auth: Auth<Admin>, State(app): State<App>) -> Result<Jso
 /// One erasure by its receipt.
 #[utoipa::path(get, path = "/erasures/{receipt}", tag = "privacy",
     params(("receipt" = String, Path, description = "The erasure's receipt")),
-    responses((status = 200, description = "The erasure", body = Erasure)))]
+    responses((status = 200, description = "The erasure", body = Erasure),
+        (status = 404, description = "No erasure has this receipt", body = ErrorBody)))]
 async fn get_erasure(
     _auth: Auth<Admin>,
     State(app): State<App>,
