@@ -55,7 +55,8 @@ fn q(s: &str) -> String {
 /// linked) in every table that can hold a person, and another customer.
 async fn world(db: &Db) -> (i64, i64) {
     let now = now_ms();
-    let kv = json!({ "author:109001": b64(&format!("{{\"acct\":\"{HANDLE}\"}}")), "author:109002": b64("{\"acct\":\"oscar_pine@demo.social\"}"), "cursor": b64("5000") });
+    // Entries naming Zoe by handle, and by her network user id only.
+    let kv = json!({ "author:109001": b64(&format!("{{\"acct\":\"{HANDLE}\"}}")), "seen:109001": b64("1796000000000"), "author:109002": b64("{\"acct\":\"oscar_pine@demo.social\"}"), "cursor": b64("5000") });
     exec(db, &format!("INSERT INTO channel_accounts (name, plugin, network, kv, created_at, updated_at) VALUES ('brand', 'mastodon', 'mastodon', '{}', {now}, {now})", q(&kv.to_string()))).await;
     let channel = id(db, "SELECT id FROM channel_accounts WHERE name = 'brand'").await;
     let handles = json!({ "mastodon": HANDLE }).to_string();
@@ -295,7 +296,7 @@ async fn a_subject_is_exported_whole_and_erased_everywhere() {
         }
 
         // Erase, then nothing names the subject anywhere.
-        let receipt = erase::erase(&db, &secrets(), &subject, erase::Options::default(), "dpo")
+        let receipt = erase::erase(&db, None, &secrets(), &subject, erase::Options::default(), "dpo")
             .await
             .expect("erase");
         let after = found(&db, &needles()).await;
@@ -340,6 +341,19 @@ async fn a_subject_is_exported_whole_and_erased_everywhere() {
             .await;
             assert_eq!(left, 0, "{table}");
         }
+        let kv: String = sqlx::query_scalar("SELECT kv FROM channel_accounts")
+            .fetch_one(db.pool())
+            .await
+            .expect("kv");
+        let keys: BTreeSet<String> = serde_json::from_str::<BTreeMap<String, Value>>(&kv)
+            .expect("kv json")
+            .into_keys()
+            .collect();
+        assert_eq!(
+            keys,
+            BTreeSet::from(["author:109002".to_string(), "cursor".to_string()]),
+            "the plugin's entries about Zoe are gone, the rest stay"
+        );
         let examples: String = sqlx::query_scalar("SELECT examples FROM alerts")
             .fetch_one(db.pool())
             .await
@@ -376,7 +390,7 @@ async fn transactions_kept_for_accounting_lose_their_owner() {
         let (zoe_c, _) = world(&db).await;
         let subject = privacy::find(&db, &Start::Contact(zoe_c)).await.expect("find");
         let options = erase::Options { keep_transactions: true, do_not_track: false };
-        erase::erase(&db, &secrets(), &subject, options, "dpo").await.expect("erase");
+        erase::erase(&db, None, &secrets(), &subject, options, "dpo").await.expect("erase");
         let kept = sqlx::query("SELECT c.external_id, c.name, c.email, t.amount, t.reference FROM transactions t JOIN contacts c ON c.id = t.contact_id WHERE t.external_id IN ('T-0', 'T-1') ORDER BY t.external_id")
             .fetch_all(db.pool()).await.expect("kept");
         assert_eq!(kept.len(), 2, "the amounts stay");
@@ -407,7 +421,7 @@ async fn an_interrupted_erasure_resumes_and_steps_run_again_harmlessly() {
             .fetch_one(db.pool())
             .await
             .expect("plan");
-        assert_eq!(erase::resume(&db).await.expect("resume"), vec![receipt.clone()]);
+        assert_eq!(erase::resume(&db, None).await.expect("resume"), vec![receipt.clone()]);
         assert!(found(&db, &needles()).await.is_empty());
         // A crash in the middle: the steps from the fourth on run again.
         sqlx::query("UPDATE erasures SET status = 'running', step = 3, plan = $1 WHERE receipt = $2")
@@ -416,7 +430,7 @@ async fn an_interrupted_erasure_resumes_and_steps_run_again_harmlessly() {
             .execute(db.pool())
             .await
             .expect("reset");
-        erase::resume(&db).await.expect("resume again");
+        erase::resume(&db, None).await.expect("resume again");
         assert!(found(&db, &needles()).await.is_empty());
         let plan: String = sqlx::query_scalar("SELECT plan FROM erasures WHERE receipt = $1")
             .bind(&receipt)
@@ -491,7 +505,7 @@ async fn no_node_brings_an_erased_author_back_and_do_not_track_holds() {
             1
         );
         let subject = privacy::find(&db, &Start::Contact(zoe_c)).await.expect("find");
-        erase::erase(&db, &secrets(), &subject, erase::Options::default(), "dpo")
+        erase::erase(&db, None, &secrets(), &subject, erase::Options::default(), "dpo")
             .await
             .expect("erase");
         // Her next post starts from nothing: a new identity, no contact, no history.
@@ -520,7 +534,7 @@ async fn no_node_brings_an_erased_author_back_and_do_not_track_holds() {
             keep_transactions: false,
             do_not_track: true,
         };
-        erase::erase(&db, &secrets(), &subject, options, "dpo")
+        erase::erase(&db, None, &secrets(), &subject, options, "dpo")
             .await
             .expect("erase");
         assert_eq!(

@@ -112,9 +112,9 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         let retention = tokio::spawn(crate::retention::schedule(db.clone(), every, stop.clone()));
         // An erasure a crash stopped is finished at the next start.
         tokio::spawn({
-            let db = db.clone();
+            let (db, app) = (db.clone(), app.clone());
             async move {
-                match crate::privacy::erase::resume(&db).await {
+                match crate::privacy::erase::resume(&db, Some(app.ingest())).await {
                     Ok(done) if !done.is_empty() => tracing::info!(receipts = ?done, "finished interrupted erasures"),
                     Ok(_) => {}
                     Err(e) => tracing::error!(error = %e, "finishing interrupted erasures"),

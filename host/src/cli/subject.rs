@@ -116,7 +116,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 keep_transactions,
                 do_not_track,
             } => {
-                for receipt in erase::resume(&db).await? {
+                let app = global.bare_app(&db)?;
+                for receipt in erase::resume(&db, Some(app.ingest())).await? {
                     eprintln!("finished the interrupted erasure {receipt}");
                 }
                 let subject = privacy::find(&db, &which.start()?).await?;
@@ -124,11 +125,13 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                     keep_transactions,
                     do_not_track,
                 };
-                let receipt = erase::erase(&db, &global.secret_box()?, &subject, options, &actor).await?;
+                let receipt =
+                    erase::erase(&db, Some(app.ingest()), app.secret_box(), &subject, options, &actor).await?;
                 println!("erased; receipt {receipt}");
             }
             Action::Erasures => {
-                for receipt in erase::resume(&db).await? {
+                let app = global.bare_app(&db)?;
+                for receipt in erase::resume(&db, Some(app.ingest())).await? {
                     eprintln!("finished the interrupted erasure {receipt}");
                 }
                 println!("{:<28} {:<8} {:<20} finished", "receipt", "status", "by");

@@ -384,6 +384,34 @@ impl Ingest {
         Ok(network_changes::make_due(&self.inner.db, stored.id).await?)
     }
 
+    /// Asks account `name`'s plugin to forget user `external_user_id` (an
+    /// erasure) and commits the key-value entries it removes. `None` when the
+    /// plugin does not export `upkeep`; else the entries removed.
+    pub async fn forget(&self, name: &str, external_user_id: &str) -> Result<Option<usize>, IngestError> {
+        let stored = self.account(name).await?;
+        let plugin = self.channel_plugin(&stored.plugin).await?;
+        let (account, call, user) = (
+            stored.account.clone(),
+            plugin.plugin.clone(),
+            external_user_id.to_string(),
+        );
+        let called = tokio::task::spawn_blocking(move || call.forget(&account, &user))
+            .await
+            .map_err(|e| IngestError::Join(e.to_string()))?;
+        let Some(out) = called else { return Ok(None) };
+        let out = out?;
+        let channel = ChannelRef {
+            id: stored.id,
+            network: stored.network.clone(),
+            lease_owner: None,
+        };
+        let removed = out.kv_changes.values().filter(|v| v.is_none()).count();
+        // Only deletions: forgetting writes nothing new.
+        let deletions: KvChanges = out.kv_changes.into_iter().filter(|(_, v)| v.is_none()).collect();
+        commit_pages(&self.inner.db, &channel, &[], None, &deletions, &self.inner.known).await?;
+        Ok(Some(removed))
+    }
+
     /// Re-checks a batch of the account's stored posts, if its plugin exports
     /// `upkeep` and a run is due; records a failure on `channel_upkeep` and
     /// returns it.

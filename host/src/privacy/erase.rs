@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::holdings::{self, EXEMPT_TABLES, name_field};
-use super::needles::redact;
+use super::needles::{contains, redact};
 use super::{PLACEHOLDER, PrivacyError, Subject};
 use crate::events::{Event, EventType, Outbox};
+use crate::ingest::{Ingest, do_not_track};
 use crate::secrets::SecretBox;
 use crate::store::catalogue;
 use crate::store::tombstones::{Why, tombstone};
@@ -43,6 +44,10 @@ struct Plan {
     options: Options,
     /// Do-not-track hashes (empty unless asked for).
     hashes: Vec<String>,
+    /// (network, external user id) of each identity: plugins are asked to
+    /// forget them after the identities are gone.
+    #[serde(default)]
+    users: Vec<(String, String)>,
 }
 
 /// Rows changed per kind.
@@ -64,13 +69,14 @@ const STEPS: [&str; 9] = [
 /// Erases `subject`: [`start`], then runs it to the end. Returns the receipt.
 pub async fn erase(
     db: &Db,
+    ingest: Option<&Ingest>,
     secrets: &SecretBox,
     subject: &Subject,
     options: Options,
     actor: &str,
 ) -> Result<String, PrivacyError> {
     let receipt = start(db, secrets, subject, options, actor).await?;
-    resume(db).await?;
+    resume(db, ingest).await?;
     Ok(receipt)
 }
 
@@ -84,8 +90,17 @@ pub async fn start(
     actor: &str,
 ) -> Result<String, PrivacyError> {
     let receipt = receipt();
+    let users = users(db, subject).await?;
     let hashes = if options.do_not_track {
-        do_not_track_hashes(db, secrets, subject).await?
+        users
+            .iter()
+            .flat_map(|(network, id, handle)| {
+                [
+                    do_not_track::handle_hash(secrets, network, handle),
+                    do_not_track::user_hash(secrets, network, id),
+                ]
+            })
+            .collect()
     } else {
         Vec::new()
     };
@@ -93,6 +108,7 @@ pub async fn start(
         subject: subject.clone(),
         options,
         hashes,
+        users: users.into_iter().map(|(network, id, _)| (network, id)).collect(),
     };
     erasures::create(db, &receipt, actor, &serde_json::to_string(&plan)?).await?;
     Ok(receipt)
@@ -100,13 +116,14 @@ pub async fn start(
 
 /// Runs every erasure not finished (just started, or stopped by a crash)
 /// to its end. Returns their receipts. Two processes may run one erasure
-/// at once: every step is idempotent.
-pub async fn resume(db: &Db) -> Result<Vec<String>, PrivacyError> {
+/// at once: every step is idempotent. With `ingest`, channel plugins that
+/// export `upkeep` are asked to forget the subject's users too.
+pub async fn resume(db: &Db, ingest: Option<&Ingest>) -> Result<Vec<String>, PrivacyError> {
     let mut done = Vec::new();
     for e in erasures::running(db).await? {
         let plan: Plan = serde_json::from_str(&e.plan)?;
         let counts: Counts = serde_json::from_value(e.counts.clone()).unwrap_or_default();
-        run(db, e.id, &e.receipt, &plan, e.step, counts, &e.requested_by).await?;
+        run(db, ingest, e.id, &e.receipt, &plan, e.step, counts, &e.requested_by).await?;
         done.push(e.receipt);
     }
     Ok(done)
@@ -120,35 +137,27 @@ fn receipt() -> String {
     format!("er_{}", hex::encode(bytes))
 }
 
-/// The do-not-track hashes of the subject's identities: `network:handle` and
-/// `network:external user id`, keyed.
-async fn do_not_track_hashes(db: &Db, secrets: &SecretBox, subject: &Subject) -> Result<Vec<String>, PrivacyError> {
+/// (network, external user id, handle) of the subject's identities.
+async fn users(db: &Db, subject: &Subject) -> Result<Vec<(String, String, String)>, PrivacyError> {
     let rows = subjects::rows_where(
         db,
         "identities",
         &format!("id IN {}", subjects::id_list(&subject.ids.identities)),
     )
     .await?;
-    let mut out = Vec::new();
-    for row in rows {
-        let field = |k: &str| row.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
-        let network = field("network");
-        out.push(crate::ingest::do_not_track::handle_hash(
-            secrets,
-            &network,
-            &field("handle"),
-        ));
-        out.push(crate::ingest::do_not_track::user_hash(
-            secrets,
-            &network,
-            &field("external_user_id"),
-        ));
-    }
-    Ok(out)
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let field = |k: &str| row.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+            (field("network"), field("external_user_id"), field("handle"))
+        })
+        .collect())
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run(
     db: &Db,
+    ingest: Option<&Ingest>,
     id: i64,
     receipt: &str,
     plan: &Plan,
@@ -169,7 +178,7 @@ async fn run(
             "links" => in_one(db, &subjects::delete_links(&s.ids)).await?,
             "crm" => crm(db, s, receipt, plan.options.keep_transactions).await?,
             "identities" => identities(db, s, receipt).await?,
-            "plugin_data" => plugin_data(db, s).await?,
+            "plugin_data" => plugin_data(db, ingest, s, &plan.users).await?,
             _ => mentions(db, s).await?,
         };
         *counts.entry((*name).to_string()).or_default() += changed;
@@ -263,20 +272,43 @@ async fn identities(db: &Db, s: &Subject, receipt: &str) -> Result<u64, PrivacyE
     Ok(changed)
 }
 
-/// Plugin key-value entries that mention the subject, removed.
-async fn plugin_data(db: &Db, s: &Subject) -> Result<u64, PrivacyError> {
-    let needles = s.needles.matching(false);
+/// Plugin key-value entries about the subject removed: each plugin that
+/// exports `upkeep` is asked to forget the subject's users on its network,
+/// then the host removes, whatever the plugin did, the entries whose key or
+/// value names an identifier of the subject or one of its network user ids.
+async fn plugin_data(
+    db: &Db,
+    ingest: Option<&Ingest>,
+    s: &Subject,
+    users: &[(String, String)],
+) -> Result<u64, PrivacyError> {
     let mut removed = 0;
-    for (id, _, _) in subjects::channel_kvs(db).await? {
+    for (id, name, network) in subjects::channel_accounts(db).await? {
+        let ids: Vec<&str> = users
+            .iter()
+            .filter(|(n, _)| *n == network)
+            .map(|(_, u)| u.as_str())
+            .collect();
+        if let Some(ingest) = ingest {
+            for user in &ids {
+                match ingest.forget(&name, user).await {
+                    Ok(n) => removed += n.unwrap_or(0) as u64,
+                    // The host's own removal below still runs.
+                    Err(e) => tracing::warn!(channel = %name, error = %e, "a plugin could not forget an erased user"),
+                }
+            }
+        }
+        let mut needles = s.needles.matching(false);
+        needles.extend(ids);
         // Ingest may write the store meanwhile: read, filter, compare-and-set.
         for _attempt in 0..10 {
-            let Some((_, _, kv)) = subjects::channel_kvs(db).await?.into_iter().find(|(i, _, _)| *i == id) else {
+            let Some(kv) = subjects::channel_kv(db, id).await? else {
                 break;
             };
             let mut map: BTreeMap<String, String> = serde_json::from_str(&kv).unwrap_or_default();
             let gone: Vec<String> = holdings::decode(&kv)
                 .into_iter()
-                .filter(|(k, v)| super::needles::contains(k, &needles) || super::needles::contains(v, &needles))
+                .filter(|(k, v)| contains(k, &needles) || contains(v, &needles))
                 .map(|(k, _)| k)
                 .collect();
             if gone.is_empty() {

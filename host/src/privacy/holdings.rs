@@ -132,7 +132,8 @@ pub async fn mentioning(db: &Db, table: &Table, subject: &Subject) -> Result<Vec
 pub async fn plugin_data(db: &Db, subject: &Subject) -> Result<Vec<PluginEntry>, PrivacyError> {
     let needles = subject.needles.matching(false);
     let mut out = Vec::new();
-    for (_, channel, kv) in subjects::channel_kvs(db).await? {
+    for (id, channel, _) in subjects::channel_accounts(db).await? {
+        let kv = subjects::channel_kv(db, id).await?.unwrap_or_default();
         for (key, value) in decode(&kv) {
             if contains(&key, &needles) || contains(&value, &needles) {
                 out.push(PluginEntry {

@@ -457,14 +457,22 @@ pub async fn delete_identities(conn: &mut AnyConnection, s: &SubjectIds, receipt
     )
 }
 
-/// Every channel account's key-value store (JSON object of base64 values).
-pub async fn channel_kvs(db: &Db) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
-    let rows = sqlx::query("SELECT id, name, kv FROM channel_accounts ORDER BY id")
+/// Every channel account: (id, name, network).
+pub async fn channel_accounts(db: &Db) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
+    let rows = sqlx::query("SELECT id, name, network FROM channel_accounts ORDER BY id")
         .fetch_all(db.pool())
         .await?;
     rows.iter()
-        .map(|r| Ok((r.try_get("id")?, r.try_get("name")?, r.try_get("kv")?)))
+        .map(|r| Ok((r.try_get("id")?, r.try_get("name")?, r.try_get("network")?)))
         .collect()
+}
+
+/// Account `id`'s key-value store (JSON object of base64 values).
+pub async fn channel_kv(db: &Db, id: i64) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT kv FROM channel_accounts WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await
 }
 
 /// Replaces an account's key-value store if it still is `old` (ingest may

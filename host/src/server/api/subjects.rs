@@ -166,8 +166,9 @@ async fn erase_subject(
     let stored = erasures::by_receipt(&db, &receipt)
         .await?
         .ok_or_else(|| error(PrivacyError::NoErasure(receipt.clone())))?;
+    let app = app.clone();
     tokio::spawn(async move {
-        if let Err(e) = erase::resume(&db).await {
+        if let Err(e) = erase::resume(&db, Some(app.ingest())).await {
             tracing::error!(error = %e, "erasure stopped; `socialcrm subject erasures` or the next request resumes it");
         }
     });
