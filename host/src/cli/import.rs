@@ -23,8 +23,9 @@ const SHOWN_REJECTIONS: usize = 20;
 /// delimiter (, ; tab |) and the header row are detected.
 ///
 /// Which column fills which field: a saved mapping or a preset (--mapping hubspot,
-/// salesforce or shopify), SOURCE=TARGET pairs (--map), or, given neither, the best
-/// fit of the file's columns among socialcrm's own names and the presets.
+/// salesforce or shopify), SOURCE=TARGET pairs (--map: over --mapping when both are
+/// given, else the whole mapping), or, given neither, the best fit of the file's
+/// columns among socialcrm's own names and the presets.
 ///
 /// Contacts fields: id (required), name, email, phone, website, company, and one
 /// per network with the contact's handle there (mastodon, bluesky, reddit, x, ...).

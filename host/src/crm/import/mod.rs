@@ -101,7 +101,9 @@ pub enum ImportError {
 pub struct Options {
     /// The mapping; `None` lets the file's columns choose among socialcrm's own and the presets.
     pub mapping: Option<Mapping>,
-    /// Laid over the mapping (given or chosen): `--map` pairs and options.
+    /// `--map` pairs and options: laid over `mapping`; without it, the pairs
+    /// are the whole mapping (and the options go over the best fit when there
+    /// are none).
     pub extra: Mapping,
     /// Parse, map, validate and count, then write nothing.
     pub dry_run: bool,
@@ -197,7 +199,8 @@ impl<'t> Table<'t> {
 }
 
 /// The mapping an import uses: `options.mapping` with `options.extra` over
-/// it, or the best fit of the file's columns (named in the second value).
+/// it; else `options.extra` alone when it names columns; else the best fit of
+/// the file's columns (named in the second value) with `extra`'s options.
 pub fn choose(
     kind: Kind,
     headers: &csv::StringRecord,
@@ -208,18 +211,17 @@ pub fn choose(
         mapping.overlay(options.extra.clone());
         return Ok((mapping.resolve(kind, headers)?, None));
     }
+    if !options.extra.fields.is_empty() {
+        return Ok((options.extra.resolve(kind, headers)?, None));
+    }
     match presets::best(kind, headers, &options.extra) {
         Some((fit, mapping)) => Ok((mapping.resolve(kind, headers)?, Some(fit.name))),
         // Nothing fits: say what socialcrm's own columns lack.
-        None => {
-            let mut own = Mapping::own(kind);
-            own.overlay(options.extra.clone());
-            match own.resolve(kind, headers) {
-                Err(ImportError::Unmapped(target)) => Err(ImportError::MissingColumn(target)),
-                Err(e) => Err(e),
-                Ok(_) => Err(ImportError::Mapping("no mapping fits the file".into())),
-            }
-        }
+        None => match Mapping::own(kind).resolve(kind, headers) {
+            Err(ImportError::Unmapped(target)) => Err(ImportError::MissingColumn(target)),
+            Err(e) => Err(e),
+            Ok(_) => Err(ImportError::Mapping("no mapping fits the file".into())),
+        },
     }
 }
 

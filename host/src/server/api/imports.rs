@@ -22,7 +22,7 @@ use crate::crm::import::saved::{self, SavedMapping};
 use crate::crm::import::{self, Format, ImportError, ImportReport, Kind, Mapping, Request, Table, detect};
 use crate::server::ApiError;
 use crate::server::auth::{Admin, Auth, Viewer};
-use crate::server::extract::{Json, Path};
+use crate::server::extract::{Json, Path, Query};
 use crate::server::page::Items;
 
 /// Sample rows a detection returns.
@@ -80,7 +80,7 @@ struct ImportParams {
     mapping: Option<String>,
     /// `SOURCE=TARGET`, repeated: the column that fills a field, over the
     /// mapping (`First Name+Last Name=name` joins two columns).
-    map: Vec<String>,
+    map: Option<Vec<String>>,
     /// How `03/04/2024` reads: `mdy` or `dmy`.
     dates: Option<DateOrder>,
     /// The currency of transactions whose row gives none (ISO 4217).
@@ -99,7 +99,7 @@ impl ImportParams {
             let value = value.into_owned();
             match key.as_ref() {
                 "mapping" => p.mapping = Some(value),
-                "map" => p.map.push(value),
+                "map" => p.map.get_or_insert_default().push(value),
                 "dates" => p.dates = Some(value.parse().map_err(ApiError::bad_request)?),
                 "default_currency" => p.default_currency = Some(value),
                 "default_kind" => p.default_kind = Some(value),
@@ -118,7 +118,7 @@ impl ImportParams {
     fn request(self) -> Request {
         Request {
             mapping: self.mapping,
-            map: self.map,
+            map: self.map.unwrap_or_default(),
             dates: self.dates,
             currency: self.default_currency,
             kind: self.default_kind,
@@ -254,7 +254,7 @@ struct DetectParams {
 async fn detect_file(
     _auth: Auth<Admin>,
     State(app): State<App>,
-    crate::server::extract::Query(params): crate::server::extract::Query<DetectParams>,
+    Query(params): Query<DetectParams>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Detected>, ApiError> {
     let kind = params.kind;
