@@ -16,6 +16,7 @@ use crate::crm::contact::NETWORKS;
 /// What a file holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = ImportKind)]
 pub enum Kind {
     Contacts,
     Transactions,
@@ -69,6 +70,7 @@ const TRANSACTION_TARGETS: [&str; 10] = [
 /// Target fields and the source columns that fill them, with the options of
 /// their transforms.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ImportMapping)]
 pub struct Mapping {
     /// Target field → source columns (matched without regard to case). Several
     /// columns are joined with a space: `["First Name", "Last Name"]` → `name`.

@@ -110,6 +110,7 @@ pub fn all() -> impl Iterator<Item = (&'static str, Kind, Mapping)> {
 
 /// How well a mapping fits a file's header.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = MappingFit)]
 pub struct Fit {
     /// A preset's name, or `socialcrm` for socialcrm's own columns.
     pub name: String,

@@ -22,6 +22,7 @@ use crate::crm::import::saved::{self, SavedMapping};
 use crate::crm::import::{self, Format, ImportError, ImportReport, Kind, Mapping, Request, Table, detect};
 use crate::server::ApiError;
 use crate::server::auth::{Admin, Auth, Viewer};
+use crate::server::error::ErrorBody;
 use crate::server::extract::{Json, Path, Query};
 use crate::server::page::Items;
 
@@ -98,6 +99,8 @@ impl ImportParams {
         for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
             let value = value.into_owned();
             match key.as_ref() {
+                // A form's empty choice: no mapping named.
+                "mapping" if value.is_empty() => {}
                 "mapping" => p.mapping = Some(value),
                 "map" => p.map.get_or_insert_default().push(value),
                 "dates" => p.dates = Some(value.parse().map_err(ApiError::bad_request)?),
@@ -132,7 +135,8 @@ impl ImportParams {
 /// mapping names (docs/imports.md).
 #[utoipa::path(post, path = "/imports/contacts", tag = "imports", params(ImportParams),
     request_body(content = String, content_type = "text/csv", description = "CSV with a header row: UTF-8 (with or without BOM), UTF-16 with BOM or Windows-1252; `,` `;` tab or `|` between fields"),
-    responses((status = 200, description = "The import report", body = Imported)))]
+    responses((status = 200, description = "The import report", body = Imported),
+        (status = 404, description = "No saved mapping or preset has the name given", body = ErrorBody)))]
 async fn import_contacts(
     auth: Auth<Admin>,
     State(app): State<App>,
@@ -148,7 +152,8 @@ async fn import_contacts(
 /// columns the mapping names (docs/imports.md).
 #[utoipa::path(post, path = "/imports/transactions", tag = "imports", params(ImportParams),
     request_body(content = String, content_type = "text/csv", description = "CSV with a header row: UTF-8 (with or without BOM), UTF-16 with BOM or Windows-1252; `,` `;` tab or `|` between fields"),
-    responses((status = 200, description = "The import report", body = Imported)))]
+    responses((status = 200, description = "The import report", body = Imported),
+        (status = 404, description = "No saved mapping or preset has the name given", body = ErrorBody)))]
 async fn import_transactions(
     auth: Auth<Admin>,
     State(app): State<App>,
@@ -213,7 +218,7 @@ async fn imported(app: &App, report: ImportReport) -> Result<Json<Imported>, Api
 
 /// A field a mapping fills.
 #[derive(Serialize, ToSchema)]
-struct Target {
+struct MappingTarget {
     name: &'static str,
     /// Every row needs it (a transaction's contact: `contact_id` or `contact_email`).
     required: bool,
@@ -221,7 +226,7 @@ struct Target {
 
 /// What a file is and how it would be mapped.
 #[derive(Serialize, ToSchema)]
-struct Detected {
+struct DetectedFile {
     format: Format,
     /// The header row, as written.
     columns: Vec<String>,
@@ -234,7 +239,7 @@ struct Detected {
     /// mapping asked for, else of the best fit.
     mapping: Option<Mapping>,
     /// The fields of the kind.
-    targets: Vec<Target>,
+    targets: Vec<MappingTarget>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -250,15 +255,16 @@ struct DetectParams {
 /// mapping (the one named, else the best fit) would read it.
 #[utoipa::path(post, path = "/imports/detect", tag = "imports", params(DetectParams),
     request_body(content = String, content_type = "text/csv", description = "The file, or its first part"),
-    responses((status = 200, description = "What the file is", body = Detected)))]
+    responses((status = 200, description = "What the file is", body = DetectedFile),
+        (status = 404, description = "No saved mapping or preset has the name given", body = ErrorBody)))]
 async fn detect_file(
     _auth: Auth<Admin>,
     State(app): State<App>,
     Query(params): Query<DetectParams>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Detected>, ApiError> {
+) -> Result<Json<DetectedFile>, ApiError> {
     let kind = params.kind;
-    let named = match &params.mapping {
+    let named = match params.mapping.as_deref().filter(|m| !m.is_empty()) {
         Some(name) => Some(saved::named(app.db(), name, kind).await.map_err(error)?),
         None => None,
     };
@@ -283,7 +289,7 @@ async fn detect_file(
         Kind::Contacts => &["id"][..],
         Kind::Transactions => &["id", "occurred_at", "contact_id", "contact_email"],
     };
-    Ok(Json(Detected {
+    Ok(Json(DetectedFile {
         columns: table.headers.iter().map(|c| c.trim().to_string()).collect(),
         sample: table.sample(SAMPLE_ROWS),
         format: table.format,
@@ -292,7 +298,7 @@ async fn detect_file(
         targets: kind
             .targets()
             .into_iter()
-            .map(|name| Target {
+            .map(|name| MappingTarget {
                 name,
                 required: required.contains(&name),
             })
@@ -354,7 +360,8 @@ async fn save_mapping(
 /// Removes a saved mapping.
 #[utoipa::path(delete, path = "/imports/mappings/{name}", tag = "imports",
     params(("name" = String, Path, description = "Mapping name")),
-    responses((status = 204, description = "Removed")))]
+    responses((status = 204, description = "Removed"),
+        (status = 404, description = "No saved mapping has that name", body = ErrorBody)))]
 async fn remove_mapping(
     auth: Auth<Admin>,
     State(app): State<App>,
