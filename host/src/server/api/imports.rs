@@ -39,6 +39,12 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(save_mapping, remove_mapping))
 }
 
+/// A CSV body as the document describes it: bytes (a binary string), since
+/// UTF-16 and Windows-1252 files are read too (the handlers take `Bytes`).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+struct CsvFile(());
+
 /// A row not imported.
 #[derive(Serialize, ToSchema)]
 struct Rejected {
@@ -134,7 +140,7 @@ impl ImportParams {
 /// (`mastodon`, `bluesky`, `reddit`, `x`, ...), read from the columns the
 /// mapping names (docs/imports.md).
 #[utoipa::path(post, path = "/imports/contacts", tag = "imports", params(ImportParams),
-    request_body(content = String, content_type = "text/csv", description = "CSV with a header row: UTF-8 (with or without BOM), UTF-16 with BOM or Windows-1252; `,` `;` tab or `|` between fields"),
+    request_body(content = CsvFile, content_type = "text/csv", description = "CSV with a header row: UTF-8 (with or without BOM), UTF-16 with BOM or Windows-1252; `,` `;` tab or `|` between fields"),
     responses((status = 200, description = "The import report", body = Imported),
         (status = 404, description = "No saved mapping or preset has the name given", body = ErrorBody)))]
 async fn import_contacts(
@@ -151,7 +157,7 @@ async fn import_contacts(
 /// `currency` (or a default), `reference`, `product`, `refunded`, read from the
 /// columns the mapping names (docs/imports.md).
 #[utoipa::path(post, path = "/imports/transactions", tag = "imports", params(ImportParams),
-    request_body(content = String, content_type = "text/csv", description = "CSV with a header row: UTF-8 (with or without BOM), UTF-16 with BOM or Windows-1252; `,` `;` tab or `|` between fields"),
+    request_body(content = CsvFile, content_type = "text/csv", description = "CSV with a header row: UTF-8 (with or without BOM), UTF-16 with BOM or Windows-1252; `,` `;` tab or `|` between fields"),
     responses((status = 200, description = "The import report", body = Imported),
         (status = 404, description = "No saved mapping or preset has the name given", body = ErrorBody)))]
 async fn import_transactions(
@@ -254,7 +260,7 @@ struct DetectParams {
 /// Detects a file's encoding, delimiter, header and columns, and how a
 /// mapping (the one named, else the best fit) would read it.
 #[utoipa::path(post, path = "/imports/detect", tag = "imports", params(DetectParams),
-    request_body(content = String, content_type = "text/csv", description = "The file, or its first part"),
+    request_body(content = CsvFile, content_type = "text/csv", description = "The file, or its first part"),
     responses((status = 200, description = "What the file is", body = DetectedFile),
         (status = 404, description = "No saved mapping or preset has the name given", body = ErrorBody)))]
 async fn detect_file(
