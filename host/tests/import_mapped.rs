@@ -48,13 +48,6 @@ fn some(s: &str) -> Option<String> {
     Some(s.to_string())
 }
 
-async fn count(db: &Db, table: &str) -> i64 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-        .fetch_one(db.pool())
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn presets_import_the_sample_exports_without_renaming() {
     common::on_each_db(|db| async move {
@@ -268,7 +261,7 @@ async fn a_dry_run_counts_and_writes_nothing() {
         assert!(report.dry_run);
         assert_eq!((report.read, report.created, report.unchanged), (3, 1, 1));
         assert_eq!(report.rejected, [(3, "`bob at example` is not an email address".to_string())]);
-        assert_eq!(count(&db, "contacts").await, 0, "a dry run writes nothing");
+        assert_eq!(common::count(&db, "contacts").await, 0, "a dry run writes nothing");
         assert!(audit_entries(db.pool(), 10).await.unwrap().is_empty(), "nor audits");
 
         let real = options(&db, Kind::Contacts, None, &map, false).await;
@@ -278,7 +271,7 @@ async fn a_dry_run_counts_and_writes_nothing() {
             (report.created, report.updated, report.unchanged, &report.rejected),
             "the dry run told what the import does"
         );
-        assert_eq!(count(&db, "contacts").await, 1);
+        assert_eq!(common::count(&db, "contacts").await, 1);
     })
     .await;
 }

@@ -314,6 +314,9 @@ try {
     await page.getByRole('heading', { name: 'Imported', exact: true }).waitFor();
     const rejected = await page.locator('table.rejected tbody').innerText();
     expect(rejected.includes('5') && rejected.includes('is not an email address'), `rejected rows: ${rejected}`);
+    await page.getByLabel('Save as').fill('my-shop');
+    await page.getByRole('button', { name: 'Save the mapping' }).click();
+    await page.locator('select[name="mapping"] option[value="my-shop"]').waitFor({ state: 'attached' });
     await noPlaceholders(page);
     await page.screenshot({ path: join(shots, 'imports.png'), fullPage: true });
   });

@@ -45,12 +45,16 @@ export async function renderImports(root, ctx) {
     const params = new URLSearchParams({ kind: kind.value });
     if (mapping.value) params.set('mapping', mapping.value);
     const detected = await act(read, () => api('POST', `/imports/detect?${params}`, { body: chosen }));
-    if (detected) mount(result, mapper(detected, kind.value, chosen, ctx));
+    // A mapping saved below is offered here at once.
+    const saved = (name) => {
+      if (![...mapping.options].some((o) => o.value === name)) mapping.append(h('option', { value: name }, name));
+    };
+    if (detected) mount(result, mapper(detected, kind.value, chosen, saved));
   });
 }
 
 /** The detected file, a column for each field, and the buttons that run it. */
-function mapper(found, kind, file, ctx) {
+function mapper(found, kind, file, onSaved) {
   const fields = (found.mapping && found.mapping.fields) || {};
   const columns = found.columns;
   const selects = found.targets.map((t) => {
@@ -84,13 +88,14 @@ function mapper(found, kind, file, ctx) {
 
   const name = h('input', { name: 'mapping_name', pattern: '[A-Za-z0-9._\\-]{1,64}', placeholder: 'acme-crm' });
   const save = h('button', { type: 'button' }, 'Save the mapping');
-  save.addEventListener('click', () => {
+  save.addEventListener('click', async () => {
     const mapping = { fields: Object.fromEntries(pairs().map(([t, s]) => [t, s.split('+')])) };
     if (dates.value) mapping.dates = dates.value;
     if (currency.value.trim()) mapping.currency = currency.value.trim();
     if (defaultKind.value.trim()) mapping.kind = defaultKind.value.trim();
-    act(save, () => api('PUT', `/imports/mappings/${encodeURIComponent(name.value.trim())}`, { body: { kind, mapping } }),
+    const stored = await act(save, () => api('PUT', `/imports/mappings/${encodeURIComponent(name.value.trim())}`, { body: { kind, mapping } }),
       `Saved the mapping ${name.value.trim()}.`);
+    if (stored) onSaved(stored.name);
   });
 
   const f = found.format;
