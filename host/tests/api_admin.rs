@@ -114,6 +114,9 @@ async fn only_admins_change_plugins_channels_and_imports() {
             (Method::DELETE, "/channels/x"),
             (Method::POST, "/imports/contacts"),
             (Method::POST, "/imports/transactions"),
+            (Method::POST, "/imports/detect?kind=contacts"),
+            (Method::PUT, "/imports/mappings/x"),
+            (Method::DELETE, "/imports/mappings/x"),
         ] {
             let (status, body) = answer(server.call(method.clone(), path, &server.agent).body("x")).await;
             assert_eq!(status, 403, "{method} {path}: {body}");
@@ -354,7 +357,6 @@ async fn imports_answer_their_report() {
         for (what, body) in [
             ("empty", Vec::new()),
             ("blank", b"\n\n".to_vec()),
-            ("Latin-1", b"id,name\nC3,Ren\xe9e\n".to_vec()),
             ("no id column", b"name\nAnn\n".to_vec()),
         ] {
             let (status, body) = answer(csv(server.post("/imports/contacts"), body)).await;
@@ -369,6 +371,91 @@ async fn imports_answer_their_report() {
             server.audited("import.transactions").await,
             [("root".to_string(), "transactions".to_string())]
         );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn imports_detect_map_and_dry_run() {
+    use reqwest::Method;
+    let orders = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/data/imports/shopify-orders.csv"
+    ))
+    .unwrap();
+    common::on_each_db(|db| {
+        let orders = orders.clone();
+        async move {
+            let server = start(&db).await;
+            // Windows-1252 with `;`: detected, not refused.
+            let (status, found) = answer(csv(
+                server.post("/imports/detect?kind=contacts"),
+                b"Kundennr;Name;E-Mail\r\nK1;Ren\xe9e;renee@example.fr\r\n".to_vec(),
+            ))
+            .await;
+            assert_eq!(status, 200, "{found}");
+            assert_eq!(found["format"]["encoding"], "windows-1252");
+            assert_eq!(found["format"]["delimiter"], ";");
+            assert_eq!(found["columns"], json!(["Kundennr", "Name", "E-Mail"]));
+            assert_eq!(found["sample"], json!([["K1", "Renée", "renee@example.fr"]]));
+            assert_eq!(found["best_fit"], Value::Null, "no id column: nothing fits");
+
+            let (status, found) = answer(csv(server.post("/imports/detect?kind=transactions"), orders.clone())).await;
+            assert_eq!(status, 200, "{found}");
+            assert_eq!(found["best_fit"]["name"], "shopify");
+            assert_eq!(found["mapping"]["fields"]["contact_email"], json!(["Email"]));
+            assert_eq!(found["mapping"]["kind"], "purchase");
+
+            // A mapping saved, then named by an import; a dry run first.
+            let (status, saved) = answer(
+                server
+                    .call(Method::PUT, "/imports/mappings/legacy", &server.admin)
+                    .json(&json!({
+                        "kind": "contacts",
+                        "mapping": {"fields": {"id": ["Kundennr"], "name": ["Name"], "email": ["E-Mail"]}}
+                    })),
+            )
+            .await;
+            assert_eq!(status, 200, "{saved}");
+            let (_, listed) = answer(server.call(Method::GET, "/imports/mappings", &server.agent)).await;
+            assert_eq!(listed["items"][0]["name"], "legacy");
+            let body = b"Kundennr;Name;E-Mail\r\nK1;Ren\xe9e;renee@example.fr\r\nK2;Bo;bo\r\n".to_vec();
+            let (status, report) = answer(csv(
+                server.post("/imports/contacts?mapping=legacy&dry_run=true"),
+                body.clone(),
+            ))
+            .await;
+            assert_eq!(status, 200, "{report}");
+            assert_eq!(
+                (report["dry_run"].as_bool(), report["created"].as_u64()),
+                (Some(true), Some(1))
+            );
+            assert_eq!(report["rejected"][0]["line"], 3, "{report}");
+            let (_, contacts) = answer(server.get("/contacts")).await;
+            assert_eq!(contacts["items"], json!([]), "a dry run writes nothing");
+            let (status, report) = answer(csv(server.post("/imports/contacts?mapping=legacy"), body)).await;
+            assert_eq!((status, report["created"].as_u64()), (200, Some(1)), "{report}");
+
+            // Pairs in the query; a column the file lacks is named.
+            let (status, body) = answer(csv(
+                server.post("/imports/contacts?map=Kundennr%3Did&map=Mail%3Demail"),
+                "Kundennr,E-Mail\nK1,a@example.com\n",
+            ))
+            .await;
+            assert_eq!(status, 400, "{body}");
+            assert!(message(&body).contains("`Mail` for `email`"), "{body}");
+            let (status, body) = answer(csv(server.post("/imports/contacts?mapping=nope"), "id\nK1\n")).await;
+            assert_eq!(status, 404, "{body}");
+
+            let (status, _) = answer(server.delete("/imports/mappings/legacy")).await;
+            assert_eq!(status, 204);
+            let (_, presets) = answer(server.get("/imports/presets")).await;
+            assert_eq!(presets["items"].as_array().map(Vec::len), Some(4), "{presets}");
+            assert_eq!(
+                server.audited("import.mapping.save").await,
+                [("root".to_string(), "import-mapping:legacy".to_string())]
+            );
+        }
     })
     .await;
 }

@@ -116,16 +116,18 @@ async fn check(tools: &Path, plugins: &Path, url: &str) {
 
 /// Operations whose valid input has rules JSON Schema cannot state, and
 /// which answer 400 naming the rule: bodies in other formats (CSV with its
-/// columns, a plugin package), parameters checked against each other
-/// (`since` before `until`, a trend's number of buckets), a channel's
-/// configuration (the fields its plugin declares) and an event subscription's
-/// URL (one the URL standard parses, with a public host). The rules are in
-/// the operations' descriptions.
+/// columns, a plugin package), an import mapping's fields (those of its
+/// kind), parameters checked against each other (`since` before `until`, a
+/// trend's number of buckets), a channel's configuration (the fields its
+/// plugin declares) and an event subscription's URL (one the URL standard
+/// parses, with a public host). The rules are in the operations' descriptions.
 const RULES_IN_WORDS: &[&str] = &[
     "POST /api/v1/channels",
     "POST /api/v1/events/subscriptions",
     "POST /api/v1/imports/contacts",
     "POST /api/v1/imports/transactions",
+    "POST /api/v1/imports/detect",
+    "PUT /api/v1/imports/mappings/{name}",
     "POST /api/v1/plugins",
     "POST /api/v1/plugins/{name}/upgrade",
     "GET /api/v1/insights/trends",

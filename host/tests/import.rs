@@ -105,7 +105,7 @@ async fn transactions_need_their_contact_and_valid_fields() {
             first.rejected
         );
         assert!(first.rejected[1].1.contains("`kind` `gift` is not one of"));
-        assert!(first.rejected[2].1.contains("`yesterday` is not an RFC 3339 time"));
+        assert!(first.rejected[2].1.contains("`yesterday` is not a time"));
         assert!(first.rejected[3].1.contains("`amount` `abc` is not a number"));
 
         let row = sqlx::query("SELECT currency, occurred_at, amount FROM transactions WHERE external_id = 'T3'")
@@ -134,7 +134,7 @@ async fn a_file_without_an_id_column_is_refused() {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "the CSV has no `id` column (the header row names the columns)"
+            "the CSV has no `id` column (the header row names the columns; or give a mapping, docs/imports.md)"
         );
     })
     .await;

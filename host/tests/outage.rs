@@ -306,7 +306,10 @@ async fn webhook_deliveries_during_an_outage_are_stored_once_on_redelivery() {
             let answered = answer(request).await;
             (answered, asked.elapsed())
         };
-        let (posts, identities) = (count(&db, "posts").await, count(&db, "identities").await);
+        let (posts, identities) = (
+            common::count(&db, "posts").await,
+            common::count(&db, "identities").await,
+        );
 
         // Three deliveries of two comments and a message each, one per fault.
         let mut deliveries = Vec::new();
@@ -329,11 +332,11 @@ async fn webhook_deliveries_during_an_outage_are_stored_once_on_redelivery() {
 
         proxy.set(UP);
         assert_eq!(
-            count(&db, "posts").await,
+            common::count(&db, "posts").await,
             posts,
             "nothing of a failed delivery is stored"
         );
-        assert_eq!(count(&db, "identities").await, identities, "nor its authors");
+        assert_eq!(common::count(&db, "identities").await, identities, "nor its authors");
         // The network redelivers, and may deliver twice.
         for delivery in deliveries.iter().chain(&deliveries) {
             let ((status, body), _) = deliver(delivery).await;
@@ -343,17 +346,13 @@ async fn webhook_deliveries_during_an_outage_are_stored_once_on_redelivery() {
         assert_eq!(after.len(), posts as usize + 9, "every post stored: {after:?}");
         let unique: std::collections::HashSet<&String> = after.iter().collect();
         assert_eq!(unique.len(), after.len(), "none stored twice");
-        assert_eq!(count(&db, "identities").await, identities + 3, "each author once");
+        assert_eq!(
+            common::count(&db, "identities").await,
+            identities + 3,
+            "each author once"
+        );
     })
     .await;
-}
-
-/// Rows in `table`.
-async fn count(db: &Db, table: &str) -> i64 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-        .fetch_one(db.pool())
-        .await
-        .unwrap()
 }
 
 /// Several clients on a few API routes while PostgreSQL freezes (open
@@ -531,7 +530,10 @@ async fn a_full_sqlite_database_stops_ingest_cleanly_and_resumes_when_room_is_ma
     };
     channels::add(&db, &sbox, &ingest, new).await.unwrap();
     ingest.sync_now("brand", "node", &|_| {}).await.unwrap();
-    let (posts, identities) = (count(&db, "posts").await, count(&db, "identities").await);
+    let (posts, identities) = (
+        common::count(&db, "posts").await,
+        common::count(&db, "identities").await,
+    );
 
     // Whatever room is left goes to ballast: large rows, then small ones.
     sqlx::query("CREATE TABLE ballast (b BLOB)")
@@ -567,8 +569,12 @@ async fn a_full_sqlite_database_stops_ingest_cleanly_and_resumes_when_room_is_ma
             .contains("database or disk is full"),
         "{status}: {last_error:?}"
     );
-    assert_eq!(count(&db, "posts").await, posts, "nothing of the page is stored");
-    assert_eq!(count(&db, "identities").await, identities, "nor its authors");
+    assert_eq!(
+        common::count(&db, "posts").await,
+        posts,
+        "nothing of the page is stored"
+    );
+    assert_eq!(common::count(&db, "identities").await, identities, "nor its authors");
     assert_eq!(integrity(&db).await, "ok");
 
     // Room is made; the mentions the failed sync fetched come again.

@@ -10,6 +10,7 @@ import { renderContacts } from './views/contacts.js';
 import { renderIdentity } from './views/identity.js';
 import { renderInsights } from './views/insights.js';
 import { renderChannels } from './views/channels.js';
+import { renderImports } from './views/imports.js';
 import { renderPlugins } from './views/plugins.js';
 import { renderEvents } from './views/events.js';
 import { renderTokens } from './views/tokens.js';
@@ -22,6 +23,7 @@ const ROUTES = [
   { path: 'identity', title: 'Identity review', render: renderIdentity },
   { path: 'insights', title: 'Insights', render: renderInsights },
   { path: 'channels', title: 'Channels', render: renderChannels },
+  { path: 'imports', title: 'Import', render: renderImports },
   { path: 'plugins', title: 'Plugins', render: renderPlugins },
   { path: 'events', title: 'Events', render: renderEvents },
   { path: 'tokens', title: 'Tokens', render: renderTokens },

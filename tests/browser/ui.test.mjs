@@ -297,6 +297,30 @@ try {
     await page.screenshot({ path: join(shots, 'channels.png'), fullPage: true });
   });
 
+  await step('the import page maps a Shopify export, dry-runs and imports it', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Import' }).click();
+    await page.getByLabel('File', { exact: true }).setInputFiles(join(root, 'tests/data/imports/shopify-customers.csv'));
+    await page.getByRole('button', { name: 'Read the file' }).click();
+    await page.getByRole('heading', { name: 'Which column fills each contact field' }).waitFor();
+    expect(await page.getByLabel('id (required)').inputValue() === 'Customer ID', 'the preset does not map the id');
+    expect(await page.getByLabel('name', { exact: true }).inputValue() === 'First Name+Last Name', 'the preset does not join the names');
+    // The admin leaves the company out.
+    await page.getByLabel('company', { exact: true }).selectOption('');
+    await page.getByRole('button', { name: 'Dry run' }).click();
+    await page.getByRole('heading', { name: 'Dry run: nothing was written' }).waitFor();
+    const counts = await page.locator('p.counts').innerText();
+    expect(counts.includes('3 would be created') && counts.includes('1 rejected'), `dry run: ${counts}`);
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    await page.getByRole('heading', { name: 'Imported', exact: true }).waitFor();
+    const rejected = await page.locator('table.rejected tbody').innerText();
+    expect(rejected.includes('5') && rejected.includes('is not an email address'), `rejected rows: ${rejected}`);
+    await page.getByLabel('Save as').fill('my-shop');
+    await page.getByRole('button', { name: 'Save the mapping' }).click();
+    await page.locator('select[name="mapping"] option[value="my-shop"]').waitFor({ state: 'attached' });
+    await noPlaceholders(page);
+    await page.screenshot({ path: join(shots, 'imports.png'), fullPage: true });
+  });
+
   await step('the events admin subscribes a URL and shows its secret once', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Events' }).click();
     await page.getByRole('heading', { name: 'Subscribe a URL' }).waitFor();

@@ -54,6 +54,7 @@ const ASSETS: &[Asset] = &[
     asset!("views/insights.js", JS),
     asset!("views/plugins.js", JS),
     asset!("views/channels.js", JS),
+    asset!("views/imports.js", JS),
     asset!("views/events.js", JS),
     asset!("views/tokens.js", JS),
     asset!("views/audit.js", JS),

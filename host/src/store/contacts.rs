@@ -62,6 +62,15 @@ pub async fn contact_id(conn: &mut AnyConnection, external_id: &str) -> Result<O
         .await
 }
 
+/// The ids of (at most two) contacts with `email`: a mapping that finds a
+/// transaction's contact by email needs exactly one.
+pub async fn contact_ids_by_email(conn: &mut AnyConnection, email: &str) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM contacts WHERE email = $1 ORDER BY id LIMIT 2")
+        .bind(email)
+        .fetch_all(conn)
+        .await
+}
+
 /// The contact with `external_id`.
 pub async fn contact(conn: &mut AnyConnection, external_id: &str) -> Result<Option<ContactRow>, sqlx::Error> {
     let row = sqlx::query(

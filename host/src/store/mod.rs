@@ -13,6 +13,7 @@ pub mod egress;
 pub mod erasures;
 pub mod events;
 pub mod identity;
+pub mod import_mappings;
 pub mod inbox;
 pub mod indexes;
 pub mod insights;

@@ -51,6 +51,14 @@ where
     }
 }
 
+/// Rows in `table`.
+pub async fn count(db: &Db, table: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+        .fetch_one(db.pool())
+        .await
+        .expect("count rows")
+}
+
 /// Runs `test` on PostgreSQL only (when configured); says so when it is not.
 pub async fn on_postgres<F, Fut>(test: F)
 where
