@@ -17,7 +17,7 @@ commands:
   demo            build-plugins, then run `socialcrm demo` (SQLite, bundled plugins, a demo network)
   python-example  build the Python example analyzer with componentize-py (from PyPI, into a
                   virtual environment under target/) and test that it installs and runs
-  bench           build-plugins, then the benchmarks (instantiation, sentiment wasm/native/VADER, mastodon parsing, end-to-end ingest, insights, the HTTP API)
+  bench           build-plugins, then the benchmarks (instantiation, sentiment wasm/native/VADER, mastodon parsing, end-to-end ingest, insights, the HTTP API, erasing a subject)
   fuzz [CASES]    build-plugins, then the fuzz targets (manifest parser, package reader, X and Meta
                   webhook handlers through the host, CSV import, API cursor decoder): CASES mutated
                   seeds of tests/fuzz/ each (default 2000); bounded, stable toolchain, not in `test`
@@ -337,7 +337,7 @@ fn python_example() -> anyhow::Result<()> {
 
 fn bench(args: &[String]) -> anyhow::Result<()> {
     build_plugins()?;
-    for name in ["platform", "ingest", "insights", "api"] {
+    for name in ["platform", "ingest", "insights", "api", "privacy"] {
         let mut bench = cargo();
         // Traps capture backtraces when this is set, which slows them by ~40 µs each.
         bench.env_remove("RUST_BACKTRACE");

@@ -35,7 +35,7 @@ const INTENTS: [&str; 6] = [
 ];
 
 /// splitmix64: the same world on every run.
-struct Rng(u64);
+pub struct Rng(pub u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -46,18 +46,18 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: u64) -> u64 {
+    pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 
-    fn unit(&mut self) -> f64 {
+    pub fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
 /// Runs `rows` through multi-row inserts of `columns` values, `ROWS` a statement,
 /// 50 statements a transaction.
-async fn insert<T>(
+pub async fn insert<T>(
     db: &Db,
     head: &str,
     columns: usize,
@@ -196,30 +196,7 @@ pub async fn generate(db: &Db, n: usize) -> usize {
         let reply = (i > 10 && rng.below(10) == 0).then(|| format!("p{}", i - 1 - rng.below(10) as usize));
         let at = NOW - (rng.unit() * 365.0 * DAY_MS as f64) as i64;
         posts.push((format!("p{i}"), identity, outbound, reply, at));
-        let sentiment = rng.unit() * 2.0 - 1.0;
-        let (first, second) = (INTENTS[rng.below(6) as usize], INTENTS[rng.below(6) as usize]);
-        let intents = format!(
-            "[{{\"name\":\"{first}\",\"confidence\":{:.2}}},{{\"name\":\"{second}\",\"confidence\":{:.2}}}]",
-            rng.unit(),
-            rng.unit() * 0.5
-        );
-        let topics = if rng.below(2) == 0 {
-            format!("[\"{}\"]", TOPICS[rng.below(12) as usize])
-        } else {
-            format!(
-                "[\"{}\",\"{}\"]",
-                TOPICS[rng.below(12) as usize],
-                TOPICS[rng.below(12) as usize]
-            )
-        };
-        analyses.push((
-            i as i64 + 1,
-            "sentiment",
-            Some(sentiment),
-            "[]".to_string(),
-            "[]".to_string(),
-        ));
-        analyses.push((i as i64 + 1, "intent", None, intents, topics));
+        analyses.extend(analyses_of(&mut rng, i as i64 + 1));
     }
     insert(
         db,
@@ -241,11 +218,50 @@ pub async fn generate(db: &Db, n: usize) -> usize {
         },
     )
     .await;
+    insert_analyses(db, &analyses).await;
+    contacts
+}
+
+/// An analysis row: post id, plugin, sentiment, intents, topics.
+pub type AnalysisRow = (i64, &'static str, Option<f64>, String, String);
+
+/// The world's analyses of one post: a sentiment and an intent analysis
+/// (two intents, one or two topics).
+pub fn analyses_of(rng: &mut Rng, post_id: i64) -> [AnalysisRow; 2] {
+    let sentiment = rng.unit() * 2.0 - 1.0;
+    let (first, second) = (INTENTS[rng.below(6) as usize], INTENTS[rng.below(6) as usize]);
+    let intents = format!(
+        "[{{\"name\":\"{first}\",\"confidence\":{:.2}}},{{\"name\":\"{second}\",\"confidence\":{:.2}}}]",
+        rng.unit(),
+        rng.unit() * 0.5
+    );
+    let topics = if rng.below(2) == 0 {
+        format!("[\"{}\"]", TOPICS[rng.below(12) as usize])
+    } else {
+        format!(
+            "[\"{}\",\"{}\"]",
+            TOPICS[rng.below(12) as usize],
+            TOPICS[rng.below(12) as usize]
+        )
+    };
+    [
+        (
+            post_id,
+            "sentiment",
+            Some(sentiment),
+            "[]".to_string(),
+            "[]".to_string(),
+        ),
+        (post_id, "intent", None, intents, topics),
+    ]
+}
+
+pub async fn insert_analyses(db: &Db, analyses: &[AnalysisRow]) {
     insert(
         db,
         "INSERT INTO analyses (post_id, plugin, version, sentiment, intents, topics, created_at)",
         7,
-        &analyses,
+        analyses,
         |q, a| {
             q.bind(a.0)
                 .bind(a.1)
@@ -257,5 +273,4 @@ pub async fn generate(db: &Db, n: usize) -> usize {
         },
     )
     .await;
-    contacts
 }
