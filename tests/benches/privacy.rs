@@ -243,6 +243,7 @@ async fn ingest(db: Db, channel: ChannelRef, known: KnownAuthors, done: Arc<Inge
             posts: &posts,
             verified: &verified,
             analyses: &analyses,
+            changes: &[],
         }];
         match commit_pages(&db, &channel, &pages, None, &KvChanges::new(), &known).await {
             Ok(committed) => {
@@ -347,7 +348,7 @@ async fn run(backend: &str, url: &str, n: usize) -> String {
     let subject = privacy::find(&db, &Start::Contact(contact)).await.unwrap();
     let found = started.elapsed().as_secs_f64();
     let erase_started = Instant::now();
-    let receipt = erase::erase(&db, &secrets, &subject, erase::Options::default(), "bench")
+    let receipt = erase::erase(&db, None, &secrets, &subject, erase::Options::default(), "bench")
         .await
         .unwrap();
     let erase_end = Instant::now();
