@@ -30,7 +30,7 @@ pub enum SecretError {
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: ChaCha20Poly1305,
-    /// HMAC-SHA256 under the same key: keyed hashes ([`SecretBox::keyed_hash`]).
+    /// HMAC-SHA256 under a key derived from the box's: keyed hashes ([`SecretBox::keyed_hash`]).
     mac: ring::hmac::Key,
 }
 
@@ -58,7 +58,7 @@ impl SecretBox {
     pub fn from_key(bytes: &[u8]) -> Option<SecretBox> {
         (bytes.len() == 32).then(|| SecretBox {
             cipher: ChaCha20Poly1305::new(Key::from_slice(bytes)),
-            mac: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, bytes),
+            mac: mac_key(bytes),
         })
     }
 
@@ -162,6 +162,16 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path)?.write_all(bytes)
+}
+
+/// The keyed-hash key: HMAC-SHA256 of a fixed label under the secret key, so
+/// the cipher's key is never also an HMAC key.
+fn mac_key(secret: &[u8]) -> ring::hmac::Key {
+    let derived = ring::hmac::sign(
+        &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret),
+        b"socialcrm keyed hashes v1",
+    );
+    ring::hmac::Key::new(ring::hmac::HMAC_SHA256, derived.as_ref())
 }
 
 #[cfg(test)]

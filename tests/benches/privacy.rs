@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use socialcrm::ingest::{ChannelRef, KnownAuthors, PageAnalyses, PageRows, commit_pages};
 use socialcrm::insights::{self, DAY_MS};
+use socialcrm::privacy::erase::STEPS;
 use socialcrm::privacy::{self, Start, erase};
 use socialcrm::runtime::types::{Analysis, Author, Direction, Post, PostKind};
 use socialcrm::runtime::{KvChanges, VerifiedFields};
@@ -288,19 +289,6 @@ async fn watch(url: String, stop: Arc<AtomicBool>) -> Vec<(i64, Instant)> {
     }
     seen
 }
-
-/// The erasure's steps (host/src/privacy/erase.rs), in order.
-const STEPS: [&str; 9] = [
-    "posts",
-    "addressed",
-    "events",
-    "audit",
-    "links",
-    "crm",
-    "identities",
-    "plugin_data",
-    "mentions",
-];
 
 /// Runs the benchmark on one database; returns its row of the summary.
 async fn run(backend: &str, url: &str, n: usize) -> String {

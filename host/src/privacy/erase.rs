@@ -53,8 +53,8 @@ struct Plan {
 /// Rows changed per kind.
 type Counts = BTreeMap<String, u64>;
 
-/// The steps, in order. Each is idempotent.
-const STEPS: [&str; 9] = [
+/// The steps, in order (a receipt's `step` counts them). Each is idempotent.
+pub const STEPS: [&str; 9] = [
     "posts",
     "addressed",
     "events",
