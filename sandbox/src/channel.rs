@@ -12,7 +12,7 @@ use super::bindings::types::{ConfigEntry, PluginError};
 use super::bindings::{StoredPost as WitStoredPost, from_wit, to_wit};
 use super::call::{self, Budget, CallOutput, CallSpec};
 use super::error::{CallError, FailReason, LoadError};
-use super::http::{AllowedOrigin, FillRule, HttpPolicy};
+use super::http::{AllowedOrigin, CredentialRoute, FillRule, HttpPolicy};
 use super::output::{check_changes, check_posts};
 use super::state::CallState;
 use super::types::{ChannelDescriptor, Outbound, Page, Post, Sent, StoredPost, WebhookRequest, WebhookResult};
@@ -292,10 +292,18 @@ impl ChannelPlugin {
             .map(|fill| FillRule::expand(fill, &account.config))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| FailReason::Config(e.to_string()))?;
+        let credentials = self
+            .meta
+            .spec
+            .credentials
+            .iter()
+            .map(|rule| CredentialRoute::expand(rule, &account.config))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| FailReason::Config(e.to_string()))?;
         Ok(Arc::new(HttpPolicy {
             origins,
             fills,
-            credential: self.meta.spec.credential.clone(),
+            credentials,
             secrets: account.secrets.clone(),
             allow_private: account.allow_private,
         }))
