@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use semver::{Version, VersionReq};
 use serde::{Deserialize, Serialize};
 
-use crate::{Credential, CredentialRule, Limits, SandboxSpec, SecretFill};
+use crate::{CredentialRule, Limits, SandboxSpec, SecretFill};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -257,7 +257,10 @@ impl Manifest {
             }
         }
         if self.credential.is_some() && !self.credentials.is_empty() {
-            return field("credentials", "name one `credential` or a list of `credentials`, not both".into());
+            return field(
+                "credentials",
+                "name one `credential` or a list of `credentials`, not both".into(),
+            );
         }
         let rules: Vec<CredentialRule> = self.credential_rules().cloned().collect();
         if let Some(why) = CredentialRule::overlap(&rules) {
@@ -354,7 +357,7 @@ fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::WIT_VERSION;
+    use crate::{Credential, WIT_VERSION};
 
     const MASTODON: &str = r#"
 name = "mastodon"
@@ -404,11 +407,27 @@ limits = { memory-bytes = 33554432 }
         assert_eq!(m.credential_secrets(), ["app-token", "access-token"]);
         let err = |text: &str| Manifest::parse(text).unwrap_err().to_string();
         for (from, to, why) in [
-            (r#"origin = "{instance}" }"#, r#"origin = "https://elsewhere.example" }"#, "is not one of `allowed-hosts`"),
-            (r#"path = "/2/compliance/*""#, r#"path = "2/compliance""#, "must start with `/`"),
-            (r#"path = "/2/compliance/*""#, r#"colour = "red""#, "unknown field `colour`"),
+            (
+                r#"origin = "{instance}" }"#,
+                r#"origin = "https://elsewhere.example" }"#,
+                "is not one of `allowed-hosts`",
+            ),
+            (
+                r#"path = "/2/compliance/*""#,
+                r#"path = "2/compliance""#,
+                "must start with `/`",
+            ),
+            (
+                r#"path = "/2/compliance/*""#,
+                r#"colour = "red""#,
+                "unknown field `colour`",
+            ),
             (r#", path = "/2/compliance/*""#, "", "two credentials go to {instance}"),
-            ("credentials = [", "credential = { scheme = \"bearer\", secret = \"app-token\" }\ncredentials = [", "not both"),
+            (
+                "credentials = [",
+                "credential = { scheme = \"bearer\", secret = \"app-token\" }\ncredentials = [",
+                "not both",
+            ),
         ] {
             let bad = two.replacen(from, to, 1);
             assert!(err(&bad).contains(why), "{to}: {}", err(&bad));

@@ -140,7 +140,6 @@ impl Credential {
     }
 }
 
-
 /// A credential and where it goes: the manifest's `credential` (one) or
 /// `credentials` (several). Without `origin` it goes to every allowed origin;
 /// without `path`, to every path.
@@ -170,7 +169,11 @@ impl TryFrom<serde_json::Map<String, serde_json::Value>> for CredentialRule {
         let origin = text("origin")?;
         let path = text("path")?;
         let credential = serde_json::from_value(serde_json::Value::Object(table)).map_err(|e| e.to_string())?;
-        Ok(CredentialRule { origin, path, credential })
+        Ok(CredentialRule {
+            origin,
+            path,
+            credential,
+        })
     }
 }
 
@@ -230,7 +233,13 @@ impl CredentialRoute {
     /// The credential of the most specific route that takes a request to
     /// `scheme://host:port/path`: a named origin before any, an exact path
     /// before a prefix, a longer prefix before a shorter one.
-    pub fn pick<'a>(routes: &'a [CredentialRoute], scheme: &str, host: &str, port: u16, path: &str) -> Option<&'a Credential> {
+    pub fn pick<'a>(
+        routes: &'a [CredentialRoute],
+        scheme: &str,
+        host: &str,
+        port: u16,
+        path: &str,
+    ) -> Option<&'a Credential> {
         routes
             .iter()
             .filter(|r| r.origin.as_ref().is_none_or(|o| o.matches(scheme, host, port)))
@@ -279,17 +288,30 @@ mod tests {
         ];
         assert_eq!(CredentialRule::overlap(&rules), None);
         let config = [("api".to_string(), "https://api.x.com".to_string())].into();
-        let routes: Vec<CredentialRoute> = rules.iter().map(|r| CredentialRoute::expand(r, &config).unwrap()).collect();
+        let routes: Vec<CredentialRoute> = rules
+            .iter()
+            .map(|r| CredentialRoute::expand(r, &config).unwrap())
+            .collect();
         let secret = |host: &str, path: &str| {
             CredentialRoute::pick(&routes, "https", host, 443, path).map(|c| c.secrets()[0].to_string())
         };
         assert_eq!(secret("api.x.com", "/2/users/me").as_deref(), Some("user"));
         assert_eq!(secret("api.x.com", "/2/compliance/jobs").as_deref(), Some("app"));
-        assert_eq!(secret("api.x.com", "/2/compliance/jobs/special").as_deref(), Some("exact"));
-        assert_eq!(secret("storage.googleapis.com", "/upload"), None, "no credential leaves for another origin");
+        assert_eq!(
+            secret("api.x.com", "/2/compliance/jobs/special").as_deref(),
+            Some("exact")
+        );
+        assert_eq!(
+            secret("storage.googleapis.com", "/upload"),
+            None,
+            "no credential leaves for another origin"
+        );
 
         let anywhere = [rule(None, None, "user")];
-        let routes: Vec<CredentialRoute> = anywhere.iter().map(|r| CredentialRoute::expand(r, &config).unwrap()).collect();
+        let routes: Vec<CredentialRoute> = anywhere
+            .iter()
+            .map(|r| CredentialRoute::expand(r, &config).unwrap())
+            .collect();
         assert!(CredentialRoute::pick(&routes, "https", "any.example", 443, "/").is_some());
 
         let twice = [rule(Some("{api}"), None, "a"), rule(Some("{api}"), None, "b")];
@@ -320,7 +342,6 @@ mod tests {
             "the account has no secret `other`"
         );
     }
-
 
     #[test]
     fn a_credential_names_valid_distinct_headers() {

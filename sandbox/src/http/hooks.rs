@@ -15,7 +15,7 @@ use wasmtime_wasi_http::{
     DEFAULT_FORBIDDEN_HEADERS, Error as HttpError, ForbiddenHeaderFilter, RequestOptions, WasiBody, WasiHttpHooks,
 };
 
-use super::credential::{Credential, CredentialRoute};
+use super::credential::CredentialRoute;
 use super::fill::FillRule;
 #[cfg(test)]
 use super::fill::SecretFill;
@@ -360,6 +360,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Credential;
 
     fn secrets() -> BTreeMap<String, String> {
         [

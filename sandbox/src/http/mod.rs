@@ -8,9 +8,9 @@ mod hooks;
 mod origin;
 mod transport;
 
+pub use credential::{Credential, CredentialRoute, CredentialRule};
 pub use fill::{FillRule, SecretFill};
 pub(crate) use hooks::OutgoingHooks;
-pub use credential::{Credential, CredentialRoute, CredentialRule};
 pub use hooks::{HttpPolicy, RequestRecord};
 pub use origin::{AllowedOrigin, OriginError, is_public};
 pub use transport::{
