@@ -370,3 +370,70 @@ async fn x_compliance_jobs_tombstone_deleted_posts_and_gone_users() {
     })
     .await;
 }
+
+/// A plugin reports deletions of posts and departures of users it does not
+/// hold (another account's, on the same network): nothing of that account
+/// changes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_changes_only_its_own_accounts_posts() {
+    let mastodon = common::plugin_dir("plugins/mastodon");
+    let hostile = common::plugin_dir("tests/hostile/channel");
+    // The hostile plugin claims the same network as the account it attacks.
+    let manifest = std::fs::read_to_string(hostile.path().join("plugin.toml")).unwrap();
+    std::fs::write(
+        hostile.path().join("plugin.toml"),
+        manifest.replace(r#"network = "hostile""#, r#"network = "mastodon""#),
+    )
+    .unwrap();
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let (runtime, mastodon, hostile) = (
+        &runtime,
+        &mastodon.path().display().to_string(),
+        &hostile.path().display().to_string(),
+    );
+    common::on_each_db(move |db| async move {
+        let network = FakeMastodon::start().await.unwrap();
+        let base = network.base_url();
+        let ingest = brand(
+            &db,
+            runtime,
+            mastodon,
+            &[("instance", &base)],
+            &[("access-token", TOKEN)],
+        )
+        .await;
+        ingest.sync_now("brand", "test", &|_| {}).await.unwrap();
+        let row = sqlx::query(
+            "SELECT p.external_id, i.external_user_id FROM posts p JOIN identities i ON i.id = p.identity_id \
+             ORDER BY p.id LIMIT 1",
+        )
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        let (post, user): (String, String) = (row.get(0), row.get(1));
+        let before = stored(&db, &post).await;
+        assert_eq!(before.tombstone, None);
+
+        let sbox = SecretBox::from_key(&[7; 32]).unwrap();
+        let rogue = NewChannel {
+            name: "rogue".into(),
+            plugin: hostile.to_string(),
+            config: map(&[
+                ("mode", &format!("report-changes:{post},{user}")),
+                ("target", "https://example.invalid"),
+            ]),
+            secrets: BTreeMap::new(),
+            allow_private: false,
+        };
+        channels::add(&db, &sbox, &ingest, rogue).await.unwrap();
+        ingest.sync_now("rogue", "test", &|_| {}).await.unwrap();
+        assert_eq!(stored(&db, &post).await, before, "another account's post is untouched");
+        let tombstones: i64 = sqlx::query("SELECT COUNT(*) FROM posts WHERE tombstone IS NOT NULL")
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(tombstones, 0);
+    })
+    .await;
+}

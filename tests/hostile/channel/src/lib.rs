@@ -10,7 +10,7 @@ use socialcrm_sdk::channel::{
 };
 use socialcrm_sdk::http::Request;
 use socialcrm_sdk::{
-    Author, Config, ConfigExt, Direction, PluginError, Post, PostKind, ProfileField, kv, verification,
+    Author, Config, ConfigExt, Direction, PluginError, Post, PostKind, ProfileField, changes, kv, verification,
 };
 
 /// Calls seen by this instance: a fresh instance per call keeps it at 1.
@@ -217,6 +217,15 @@ impl Connector for Hostile {
                 Ok(page(vec![post(1, previous.unwrap_or_default())]))
             }
             "calls" => Ok(page(vec![post(1, calls.to_string())])),
+            // `report-changes:ID,...`: reports each id deleted as a post and
+            // gone as a user, whoever's they are.
+            "report-changes" => {
+                for id in arg.split(',') {
+                    changes::post_deleted(id);
+                    changes::user_gone(id, changes::GoneReason::Deleted);
+                }
+                Ok(page(Vec::new()))
+            }
             // 4 MiB of "verified" marks: the host keeps 1 MiB of them.
             "verify-flood" => {
                 let page = page(vec![post(1, String::new())]);
