@@ -275,6 +275,25 @@ fn topics_skip_stopwords_links_and_handles() {
 }
 
 #[test]
+fn topics_are_keyphrases_without_numbers_or_references() {
+    let a = analyze("Order ORD12345 came two days late and the battery life of my X2 is poor. Battery life matters.");
+    assert_eq!(
+        a.topics.first().map(String::as_str),
+        Some("battery life"),
+        "{:?}",
+        a.topics
+    );
+    assert!(
+        a.topics.contains(&"x2".to_owned()),
+        "a model name stays: {:?}",
+        a.topics
+    );
+    for bad in ["two", "ord12345", "battery", "life"] {
+        assert!(!a.topics.iter().any(|t| t == bad), "{bad} in {:?}", a.topics);
+    }
+}
+
+#[test]
 fn topics_merge_plurals_and_keep_communities() {
     let a = analyze("Third party apps are better. Apollo is the best app in r/apolloapp");
     assert!(a.topics.contains(&"app".to_owned()), "{:?}", a.topics);
