@@ -29,7 +29,13 @@ fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 /// The channel `brand` of the Meta plugin at `plugin`, talking to `network`.
 async fn brand(db: &Db, runtime: &Runtime, plugin: &str, network: &FakeMeta) -> Ingest {
     let sbox = SecretBox::from_key(&[7; 32]).unwrap();
-    let ingest = Ingest::new(db.clone(), sbox.clone(), runtime.clone(), vec![], IngestOptions::default());
+    let ingest = Ingest::new(
+        db.clone(),
+        sbox.clone(),
+        runtime.clone(),
+        vec![],
+        IngestOptions::default(),
+    );
     let base = network.base_url();
     let channel = NewChannel {
         name: "brand".into(),
@@ -99,7 +105,12 @@ async fn callback(client: &reqwest::Client, root: &str, body: Vec<u8>) -> (u16, 
 async fn completed(client: &reqwest::Client, url: &str) -> Value {
     let start = Instant::now();
     loop {
-        let response = client.get(url).header("accept", "application/json").send().await.unwrap();
+        let response = client
+            .get(url)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["cache-control"], "no-store");
         let status: Value = response.json().await.unwrap();
@@ -146,10 +157,11 @@ async fn a_signed_data_deletion_request_erases_the_identity_and_reports_complete
         assert_eq!(status.as_object().unwrap().len(), 3, "status and dates only: {status}");
         assert_eq!(held(&db, ANN.0).await, (0, 0), "Ann's posts and identity are erased");
         assert_eq!(held(&db, BOB.0).await, (1, 1), "Bob's are not");
-        let user_ids: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deletion_requests WHERE external_user_id IS NOT NULL")
-            .fetch_one(db.pool())
-            .await
-            .unwrap();
+        let user_ids: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM deletion_requests WHERE external_user_id IS NOT NULL")
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
         assert_eq!(user_ids, 0, "the request keeps no user id once its erasure started");
 
         let page = client.get(url).send().await.unwrap();

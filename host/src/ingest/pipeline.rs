@@ -544,9 +544,10 @@ impl Ingest {
             public_url,
         } = endpoint;
         let account = stored.account.clone();
-        let out = tokio::task::spawn_blocking(move || plugin.handle_webhook_at(&account, &request, public_url.as_deref()))
-            .await
-            .map_err(|e| IngestError::Join(e.to_string()))??;
+        let out =
+            tokio::task::spawn_blocking(move || plugin.handle_webhook_at(&account, &request, public_url.as_deref()))
+                .await
+                .map_err(|e| IngestError::Join(e.to_string()))??;
         let channel = ChannelRef {
             id: stored.id,
             network: stored.network,

@@ -30,7 +30,11 @@ async fn show(State(app): State<App>, Path(code): Path<String>, headers: HeaderM
         Ok(None)
     };
     match found {
-        Ok(Some(status)) if json => secret_page(StatusCode::OK, "application/json", serde_json::json!(status).to_string()),
+        Ok(Some(status)) if json => secret_page(
+            StatusCode::OK,
+            "application/json",
+            serde_json::json!(status).to_string(),
+        ),
         Ok(Some(status)) => html(StatusCode::OK, &describe(&status)),
         Ok(None) if json => json_error(StatusCode::NOT_FOUND, "not-found", "no deletion request has this code"),
         Ok(None) => html(
@@ -74,7 +78,11 @@ fn describe(status: &Status) -> String {
         (progress, _) => format!(
             "<h1>Your request is being handled</h1><p>We received your request to delete your data on \
              {received}; the deletion is {}. Come back to this page later.</p>",
-            if progress == Progress::Received { "about to start" } else { "in progress" }
+            if progress == Progress::Received {
+                "about to start"
+            } else {
+                "in progress"
+            }
         ),
     }
 }

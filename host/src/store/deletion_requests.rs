@@ -69,7 +69,9 @@ pub async fn received(db: &Db) -> Result<Vec<Received>, sqlx::Error> {
             Ok(Received {
                 id: row.try_get("id")?,
                 network: row.try_get("network")?,
-                external_user_id: row.try_get::<Option<String>, _>("external_user_id")?.unwrap_or_default(),
+                external_user_id: row
+                    .try_get::<Option<String>, _>("external_user_id")?
+                    .unwrap_or_default(),
             })
         })
         .collect()

@@ -52,7 +52,9 @@ pub fn handle(request: &WebhookRequest) -> Result<WebhookResult, PluginError> {
         return Ok(answer(400, b"unreadable payload".to_vec()));
     };
     if !algorithm.eq_ignore_ascii_case("HMAC-SHA256") || user_id.is_empty() {
-        log::warn(&format!("data-deletion request with algorithm `{algorithm}` or no user_id refused"));
+        log::warn(&format!(
+            "data-deletion request with algorithm `{algorithm}` or no user_id refused"
+        ));
         return Ok(answer(400, b"unexpected payload".to_vec()));
     }
     let ticket = changes::erasure_requested(&user_id);
