@@ -126,3 +126,41 @@ fn secret_page(status: StatusCode, content_type: &'static str, body: String) -> 
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_codes_as_minted_are_looked_up() {
+        assert!(well_formed("0123456789abcdef0123456789abcdef"));
+        for bad in [
+            "",
+            "0123456789ABCDEF0123456789ABCDEF",
+            "0123456789abcdef",
+            "' OR 1=1 --",
+        ] {
+            assert!(!well_formed(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_page_tells_the_status_and_dates_only() {
+        let complete = Status {
+            status: Progress::Complete,
+            received_at: 1_796_000_000_000,
+            completed_at: Some(1_796_000_060_000),
+        };
+        let page = describe(&complete);
+        assert!(
+            page.contains("deleted") && page.contains("2026-11-30 00:54 UTC"),
+            "{page}"
+        );
+        let waiting = describe(&Status {
+            status: Progress::Received,
+            completed_at: None,
+            ..complete
+        });
+        assert!(waiting.contains("about to start"), "{waiting}");
+    }
+}
