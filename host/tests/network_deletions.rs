@@ -19,6 +19,7 @@ use socialcrm_fakes::FakeMastodon;
 use socialcrm_fakes::bluesky::{APP_PASSWORD, FakeBluesky, HANDLE};
 use socialcrm_fakes::mastodon::TOKEN;
 use socialcrm_fakes::meta::{self, Delivery, FakeMeta};
+use socialcrm_fakes::x::{self, FakeX};
 use sqlx::Row;
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -278,6 +279,94 @@ async fn meta_removed_and_edited_comments_arrive_with_the_feed_webhook() {
             &id(&comments[2]),
         )
         .await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn x_compliance_jobs_tombstone_deleted_posts_and_gone_users() {
+    let dir = common::plugin_dir("plugins/x");
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let (runtime, plugin) = (&runtime, &dir.path().display().to_string());
+    common::on_each_db(move |db| async move {
+        let network = FakeX::start().await.unwrap();
+        let (base, storage) = (network.base_url(), network.storage_url());
+        let ids: Vec<String> = [
+            ("ann", "I love this shop"),
+            ("bob", "Great service, thanks"),
+            ("cy", "Lovely, happy with it"),
+        ]
+        .iter()
+        .map(|(who, text)| network.push_mention(who, text))
+        .collect();
+        let config = [
+            ("api-url", base.as_str()),
+            ("user-id", x::BRAND_ID),
+            ("storage-url", storage.as_str()),
+        ];
+        let secrets = [("access-token", x::TOKEN), ("app-bearer-token", x::APP_TOKEN)];
+        let ingest = brand(&db, runtime, plugin, &config, &secrets).await;
+        // The first sync stores every mention and sends them up in jobs.
+        let first = ingest.sync_now("brand", "test", &|_| {}).await.unwrap();
+        let sent = first.rechecked.expect("a re-check ran");
+        assert_eq!(sent.checked, sent.handed, "every stored post went up: {sent:?}");
+        assert!(sent.handed >= 3);
+        let kept = stored(&db, &ids[2]).await;
+        assert_eq!((kept.analyses, kept.label.as_deref()), (1, Some("positive")));
+
+        network.delete_post(&ids[0]);
+        network.user_gone("bob", "suspended");
+        // The jobs are still running: nothing goes up, nothing changes.
+        let running = recheck(&ingest).await;
+        assert_eq!((running.checked, running.deleted), (0, 0), "{running:?}");
+        // Complete: the deleted post and the suspended author's post become tombstones.
+        let done = recheck(&ingest).await;
+        assert_eq!(done.deleted, 2, "{done:?}");
+        for id in &ids[..2] {
+            let gone = stored(&db, id).await;
+            assert_eq!(
+                (
+                    gone.text.as_str(),
+                    gone.tombstone.as_deref(),
+                    gone.analyses,
+                    gone.scores
+                ),
+                ("", Some("deleted"), 0, 0),
+                "{id}"
+            );
+        }
+        assert_eq!(
+            stored(&db, &ids[2]).await,
+            kept,
+            "a post without an event is left alone"
+        );
+
+        // Each credential went only where its rule sends it.
+        let requests = network.requests();
+        let auth = |path: &str| -> Vec<String> {
+            requests
+                .iter()
+                .filter(|r| r.path.starts_with(path))
+                .map(|r| r.header("authorization").unwrap_or_default().to_string())
+                .collect()
+        };
+        let compliance = auth("/2/compliance/");
+        assert!(compliance.len() >= 4, "jobs created and read: {compliance:?}");
+        assert!(
+            compliance.iter().all(|a| a == &format!("Bearer {}", x::APP_TOKEN)),
+            "{compliance:?}"
+        );
+        let timelines = auth("/2/users/");
+        assert!(!timelines.is_empty() && timelines.iter().all(|a| a == &format!("Bearer {}", x::TOKEN)));
+        let files = network.storage_requests();
+        assert!(
+            files.iter().any(|r| r.method == "PUT") && files.iter().any(|r| r.method == "GET"),
+            "{files:?}"
+        );
+        assert!(
+            files.iter().all(|r| r.header("authorization").is_none()),
+            "no credential reaches the storage origin"
+        );
     })
     .await;
 }

@@ -12,7 +12,7 @@ use super::bindings::types::{ConfigEntry, PluginError};
 use super::bindings::{StoredPost as WitStoredPost, from_wit, to_wit};
 use super::call::{self, Budget, CallOutput, CallSpec};
 use super::error::{CallError, FailReason, LoadError};
-use super::http::{AllowedOrigin, FillRule, HttpPolicy};
+use super::http::{AllowedOrigin, CredentialRoute, FillRule, HttpPolicy, OriginError};
 use super::output::{check_changes, check_posts};
 use super::state::CallState;
 use super::types::{ChannelDescriptor, Outbound, Page, Post, Sent, StoredPost, WebhookRequest, WebhookResult};
@@ -313,31 +313,34 @@ impl ChannelPlugin {
             .collect()
     }
 
+    /// The account's HTTP policy. A pattern built from an optional config
+    /// field the account left empty allows nothing (X's storage origin when
+    /// the account runs no compliance jobs), and so do the rules on it.
     fn policy(&self, account: &Account) -> Result<Arc<HttpPolicy>, FailReason> {
-        let origins = self
-            .meta
-            .spec
-            .allowed_hosts
-            .iter()
-            .map(|pattern| AllowedOrigin::expand(pattern, &account.config))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| FailReason::Config(e.to_string()))?;
-        let fills = self
-            .meta
-            .spec
-            .secret_fill
-            .iter()
-            .map(|fill| FillRule::expand(fill, &account.config))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| FailReason::Config(e.to_string()))?;
+        let spec = &self.meta.spec;
+        let config = &account.config;
         Ok(Arc::new(HttpPolicy {
-            origins,
-            fills,
-            credential: self.meta.spec.credential.clone(),
+            origins: expand_set(&spec.allowed_hosts, |p| AllowedOrigin::expand(p, config))?,
+            fills: expand_set(&spec.secret_fill, |f| FillRule::expand(f, config))?,
+            credentials: expand_set(&spec.credentials, |r| CredentialRoute::expand(r, config))?,
             secrets: account.secrets.clone(),
             allow_private: account.allow_private,
         }))
     }
+}
+
+/// Each of `patterns` expanded for an account; one whose config field is
+/// unset is left out, any other error fails the call as a config error.
+fn expand_set<P, T>(patterns: &[P], expand: impl Fn(&P) -> Result<T, OriginError>) -> Result<Vec<T>, FailReason> {
+    let mut out = Vec::with_capacity(patterns.len());
+    for pattern in patterns {
+        match expand(pattern) {
+            Ok(expanded) => out.push(expanded),
+            Err(OriginError::MissingField { .. }) => {}
+            Err(e) => return Err(FailReason::Config(e.to_string())),
+        }
+    }
+    Ok(out)
 }
 
 /// Which call runs, for which account, on a server reached where.

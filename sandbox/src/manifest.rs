@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use semver::{Version, VersionReq};
 use serde::{Deserialize, Serialize};
 
-use crate::{Credential, Limits, SandboxSpec, SecretFill};
+use crate::{CredentialRule, Limits, SandboxSpec, SecretFill};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -67,8 +67,11 @@ pub struct Manifest {
     /// Origins the plugin may call, e.g. `https://{instance}` (config fields in braces).
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
+    /// The one credential, or (`credentials`) several, each to its origin and path.
     #[serde(default)]
-    pub credential: Option<Credential>,
+    pub credential: Option<CredentialRule>,
+    #[serde(default)]
+    pub credentials: Vec<CredentialRule>,
     /// Where the host may fill which secret into a request (a login call).
     #[serde(default)]
     pub secret_fill: Vec<SecretFill>,
@@ -162,7 +165,7 @@ impl Manifest {
             version: self.version.to_string(),
             limits: self.limits.clone(),
             allowed_hosts: self.allowed_hosts.clone(),
-            credential: self.credential.clone(),
+            credentials: self.credential_rules().cloned().collect(),
             secret_fill: self.secret_fill.clone(),
             secret_fields: self
                 .config
@@ -205,7 +208,7 @@ impl Manifest {
             (PluginKind::Channel, Some(n)) if !valid_name(n) => {
                 return field("network", format!("`{n}` must be 1 to 64 of a-z, 0-9 and `-`"));
             }
-            (PluginKind::Analyzer, _) if !self.allowed_hosts.is_empty() || self.credential.is_some() => {
+            (PluginKind::Analyzer, _) if !self.allowed_hosts.is_empty() || self.credential_rules().next().is_some() => {
                 return field("allowed-hosts", "an analyzer makes no network requests".into());
             }
             _ => {}
@@ -253,8 +256,30 @@ impl Manifest {
                 );
             }
         }
-        if let Some(why) = self.credential.as_ref().and_then(Credential::problem) {
-            return field("credential", why);
+        if self.credential.is_some() && !self.credentials.is_empty() {
+            return field(
+                "credentials",
+                "name one `credential` or a list of `credentials`, not both".into(),
+            );
+        }
+        let rules: Vec<CredentialRule> = self.credential_rules().cloned().collect();
+        if let Some(why) = CredentialRule::overlap(&rules) {
+            return field("credentials", why);
+        }
+        for rule in &rules {
+            let why = if let Some(why) = rule.credential.problem() {
+                Some(why)
+            } else if let Some(origin) = rule.origin.as_ref().filter(|o| !self.allowed_hosts.contains(o)) {
+                Some(format!("origin `{origin}` is not one of `allowed-hosts`"))
+            } else {
+                rule.path
+                    .as_ref()
+                    .filter(|p| !p.starts_with('/'))
+                    .map(|p| format!("path `{p}` must start with `/`"))
+            };
+            if let Some(why) = why {
+                return field("credential", why);
+            }
         }
         for secret in self.credential_secrets() {
             if !self.config.iter().any(|f| f.name == secret && f.secret) {
@@ -299,8 +324,13 @@ impl Manifest {
         Ok(())
     }
 
+    /// Every credential rule, whichever key the manifest wrote them under.
+    pub fn credential_rules(&self) -> impl Iterator<Item = &CredentialRule> {
+        self.credential.iter().chain(&self.credentials)
+    }
+
     fn credential_secrets(&self) -> Vec<&str> {
-        self.credential.iter().flat_map(Credential::secrets).collect()
+        self.credential_rules().flat_map(|r| r.credential.secrets()).collect()
     }
 }
 
@@ -327,7 +357,7 @@ fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::WIT_VERSION;
+    use crate::{Credential, WIT_VERSION};
 
     const MASTODON: &str = r#"
 name = "mastodon"
@@ -351,11 +381,57 @@ limits = { memory-bytes = 33554432 }
         assert_eq!(m.limits.memory_bytes, 32 << 20);
         assert_eq!(m.limits.max_posts, Limits::default().max_posts);
         assert_eq!(
-            m.credential,
+            m.credential.map(|r| r.credential),
             Some(Credential::Bearer {
                 secret: "access-token".into()
             })
         );
+    }
+
+    #[test]
+    fn credentials_go_to_origins_and_paths_of_the_allowed_hosts() {
+        let two = MASTODON
+            .replace(
+                r#"credential = { scheme = "bearer", secret = "access-token" }"#,
+                r#"credentials = [
+  { scheme = "bearer", secret = "app-token", origin = "{instance}", path = "/2/compliance/*" },
+  { scheme = "bearer", secret = "access-token", origin = "{instance}" },
+]"#,
+            )
+            .replace(
+                r#"{ name = "access-token", required = true, secret = true },"#,
+                r#"{ name = "access-token", required = true, secret = true }, { name = "app-token", secret = true },"#,
+            );
+        let m = Manifest::parse(&two).unwrap();
+        assert_eq!(m.sandbox().credentials.len(), 2);
+        assert_eq!(m.credential_secrets(), ["app-token", "access-token"]);
+        let err = |text: &str| Manifest::parse(text).unwrap_err().to_string();
+        for (from, to, why) in [
+            (
+                r#"origin = "{instance}" }"#,
+                r#"origin = "https://elsewhere.example" }"#,
+                "is not one of `allowed-hosts`",
+            ),
+            (
+                r#"path = "/2/compliance/*""#,
+                r#"path = "2/compliance""#,
+                "must start with `/`",
+            ),
+            (
+                r#"path = "/2/compliance/*""#,
+                r#"colour = "red""#,
+                "unknown field `colour`",
+            ),
+            (r#", path = "/2/compliance/*""#, "", "two credentials go to {instance}"),
+            (
+                "credentials = [",
+                "credential = { scheme = \"bearer\", secret = \"app-token\" }\ncredentials = [",
+                "not both",
+            ),
+        ] {
+            let bad = two.replacen(from, to, 1);
+            assert!(err(&bad).contains(why), "{to}: {}", err(&bad));
+        }
     }
 
     #[test]
@@ -370,7 +446,7 @@ limits = { memory-bytes = 33554432 }
                 r#"{ name = "api-key", secret = true }, { name = "api-username", secret = true },"#,
             );
         let m = Manifest::parse(&discourse).unwrap();
-        let credential = m.credential.unwrap();
+        let credential = m.credential.unwrap().credential;
         assert_eq!(credential.secrets(), ["api-key", "api-username"]);
         let err = |text: String| Manifest::parse(&text).unwrap_err().to_string();
         let not_secret = discourse.replace(

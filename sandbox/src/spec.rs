@@ -2,7 +2,7 @@
 //! what it may reach. `plugins` builds one from a manifest; the sandbox never
 //! reads a manifest.
 
-use super::http::{Credential, SecretFill};
+use super::http::{CredentialRule, SecretFill};
 use super::limits::Limits;
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -13,8 +13,8 @@ pub struct SandboxSpec {
     pub limits: Limits,
     /// Origin patterns it may call (`https://{instance}`: config fields in braces).
     pub allowed_hosts: Vec<String>,
-    /// The scheme the host attaches the account's credential with.
-    pub credential: Option<Credential>,
+    /// Which credential the host attaches to which request.
+    pub credentials: Vec<CredentialRule>,
     /// Where the host may fill which secret into a request.
     pub secret_fill: Vec<SecretFill>,
     /// Config fields that are secrets: never handed to the plugin.

@@ -113,6 +113,7 @@ fn trial_manifest(stem: &str) -> Manifest {
         license: None,
         allowed_hosts: Vec::new(),
         credential: None,
+        credentials: Vec::new(),
         secret_fill: Vec::new(),
         config: Vec::new(),
         limits: Default::default(),

@@ -34,7 +34,14 @@ impl Permissions {
         let channel = manifest.kind == PluginKind::Channel;
         Permissions {
             allowed_hosts: manifest.allowed_hosts.clone(),
-            credential: manifest.credential.as_ref().map(|c| c.describe()),
+            credential: Some(
+                manifest
+                    .credential_rules()
+                    .map(|r| r.describe())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+            .filter(|all| !all.is_empty()),
             secrets: manifest
                 .config
                 .iter()

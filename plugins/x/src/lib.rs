@@ -1,9 +1,11 @@
 //! First-party X channel (API v2, <https://docs.x.com/x-api>): mentions of the
 //! brand's account and a keyword search come from polling, Account Activity
-//! webhooks push posts as they happen, and replies go out as posts. The host
-//! attaches the OAuth 2.0 token and keys the webhook HMACs; the plugin never
-//! sees either secret.
+//! webhooks push posts as they happen, replies go out as posts, and batch
+//! compliance jobs find stored posts and authors that left X ([`compliance`]).
+//! The host attaches the OAuth 2.0 tokens and keys the webhook HMACs; the
+//! plugin never sees a secret.
 
+mod compliance;
 mod entities;
 mod paging;
 mod settings;
@@ -149,7 +151,7 @@ impl Connector for X {
     }
 }
 
-socialcrm_sdk::export_channel!(X);
+socialcrm_sdk::export_channel!(X, upkeep);
 
 /// The next page of one timeline after `cursor`: its posts, oldest first, and the new place.
 fn read(

@@ -14,11 +14,18 @@ pub struct Settings {
     pub user_id: String,
     /// The search query built from `keywords`; `None` when the account does not listen by keyword.
     pub query: Option<String>,
+    /// Where compliance job files go up and down (`https://storage.googleapis.com`);
+    /// `None`: the account runs no compliance jobs.
+    pub storage: Option<String>,
 }
 
 impl Settings {
     pub fn parse(config: &Config) -> Result<Settings, PluginError> {
-        let api = origin(config.require("api-url")?)?;
+        let api = origin("api-url", config.require("api-url")?)?;
+        let storage = ConfigExt::get(config.as_slice(), "storage-url")
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| origin("storage-url", s))
+            .transpose()?;
         let user_id = config.require("user-id")?;
         if !user_id.bytes().all(|b| b.is_ascii_digit()) {
             return Err(invalid(format!(
@@ -40,6 +47,7 @@ impl Settings {
             api,
             user_id: user_id.to_string(),
             query,
+            storage,
         })
     }
 }
@@ -49,10 +57,10 @@ fn invalid(message: String) -> PluginError {
 }
 
 /// The origin of `raw`: `http(s)://host[:port]`, nothing after it.
-fn origin(raw: &str) -> Result<String, PluginError> {
+fn origin(field: &str, raw: &str) -> Result<String, PluginError> {
     http::origin(raw).ok_or_else(|| {
         invalid(format!(
-            "`api-url` must be an origin like https://api.x.com (got `{raw}`)"
+            "`{field}` must be an origin like https://api.x.com (got `{raw}`)"
         ))
     })
 }

@@ -72,6 +72,14 @@ impl SecretFill {
     }
 }
 
+/// Whether `path` is `pattern`, or starts with it when it ends with `*`.
+pub(super) fn path_matches(pattern: &str, path: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => path.starts_with(prefix),
+        None => path == pattern,
+    }
+}
+
 /// A fill rule with its origin expanded for one account.
 #[derive(Clone, Debug)]
 pub struct FillRule {
@@ -97,11 +105,7 @@ impl FillRule {
 
     /// Whether this rule lets `secret` into a request to `scheme://host:port/path`.
     pub fn applies(&self, secret: &str, scheme: &str, host: &str, port: u16, path: &str) -> bool {
-        let path_ok = match self.path.strip_suffix('*') {
-            Some(prefix) => path.starts_with(prefix),
-            None => path == self.path,
-        };
-        self.secret == secret && path_ok && self.origin.matches(scheme, host, port)
+        self.secret == secret && path_matches(&self.path, path) && self.origin.matches(scheme, host, port)
     }
 
     /// Fills `value` into this rule's place in `headers` or `body`.

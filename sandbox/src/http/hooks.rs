@@ -7,15 +7,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use http_body_util::{BodyExt, Full, Limited};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use wasmtime_wasi_http::{
     DEFAULT_FORBIDDEN_HEADERS, Error as HttpError, ForbiddenHeaderFilter, RequestOptions, WasiBody, WasiHttpHooks,
 };
 
+use super::credential::CredentialRoute;
 use super::fill::FillRule;
 #[cfg(test)]
 use super::fill::SecretFill;
@@ -23,137 +23,12 @@ use super::origin::AllowedOrigin;
 use super::transport::{HttpRequest, HttpResponse, SendOptions, Transport, TransportError};
 use crate::Limits;
 
-/// How the host attaches an account's credential to each allowed request, so
-/// the plugin never reads it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "scheme", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum Credential {
-    /// `Authorization: Bearer <secret>`.
-    Bearer { secret: String },
-    /// `Authorization: Basic base64(<username secret>:<password secret>)`.
-    Basic { username: String, password: String },
-    /// A header of its own, e.g. `X-Api-Key: <secret>`.
-    Header { name: String, secret: String },
-    /// Several headers, each from its own secret (Discourse's `Api-Key` and
-    /// `Api-Username`): header name -> secret name.
-    Headers { headers: BTreeMap<String, String> },
-}
-
-/// The most headers a `headers` credential may carry.
-pub const MAX_CREDENTIAL_HEADERS: usize = 8;
-
-impl Credential {
-    /// The scheme's name, as the manifest writes it.
-    pub fn scheme(&self) -> &'static str {
-        match self {
-            Credential::Bearer { .. } => "bearer",
-            Credential::Basic { .. } => "basic",
-            Credential::Header { .. } => "header",
-            Credential::Headers { .. } => "headers",
-        }
-    }
-
-    /// The scheme and what makes it, as an admin consents to it: a different
-    /// header set is a different description, so an upgrade that changes it
-    /// asks again.
-    pub fn describe(&self) -> String {
-        match self {
-            Credential::Headers { headers } => {
-                let each: Vec<String> = headers.iter().map(|(h, s)| format!("`{h}` from {s}")).collect();
-                format!("headers {}", each.join(" and "))
-            }
-            Credential::Header { name, secret } => format!("header `{name}` from {secret}"),
-            other => format!("{} from {}", other.scheme(), other.secrets().join(" and ")),
-        }
-    }
-
-    /// Why the credential cannot be attached as written; `None` when it can.
-    pub fn problem(&self) -> Option<String> {
-        let names: Vec<&str> = match self {
-            Credential::Bearer { .. } | Credential::Basic { .. } => return None,
-            Credential::Header { name, .. } => vec![name],
-            Credential::Headers { headers } => {
-                if headers.is_empty() || headers.len() > MAX_CREDENTIAL_HEADERS {
-                    return Some(format!("`headers` must name 1 to {MAX_CREDENTIAL_HEADERS} headers"));
-                }
-                headers.keys().map(String::as_str).collect()
-            }
-        };
-        let mut seen = Vec::new();
-        for name in names {
-            let Ok(parsed) = HeaderName::try_from(name) else {
-                return Some(format!("`{name}` is not a valid header name"));
-            };
-            if DEFAULT_FORBIDDEN_HEADERS.contains(&parsed)
-                || parsed.as_str() == FILL_SECRETS_HEADER
-                || parsed == http::header::CONTENT_LENGTH
-                || parsed == http::header::TRANSFER_ENCODING
-            {
-                return Some(format!("`{name}` is a header the host sets itself"));
-            }
-            // Header names are case-insensitive: `Api-Key` and `api-key` are one.
-            if seen.contains(&parsed) {
-                return Some(format!("header `{name}` is named twice"));
-            }
-            seen.push(parsed);
-        }
-        None
-    }
-
-    /// The names of the secrets the credential is made of.
-    pub fn secrets(&self) -> Vec<&str> {
-        match self {
-            Credential::Bearer { secret } | Credential::Header { secret, .. } => vec![secret],
-            Credential::Basic { username, password } => vec![username, password],
-            Credential::Headers { headers } => headers.values().map(String::as_str).collect(),
-        }
-    }
-
-    /// The headers that carry the credential: the guest may set none of them.
-    fn header_names(&self) -> Vec<HeaderName> {
-        match self {
-            Credential::Bearer { .. } | Credential::Basic { .. } => vec![http::header::AUTHORIZATION],
-            Credential::Header { name, .. } => HeaderName::try_from(name.as_str()).into_iter().collect(),
-            Credential::Headers { headers } => headers
-                .keys()
-                .filter_map(|name| HeaderName::try_from(name.as_str()).ok())
-                .collect(),
-        }
-    }
-
-    /// Every header of the credential with its value.
-    fn headers(&self, secrets: &BTreeMap<String, String>) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
-        let get = |name: &String| {
-            secrets
-                .get(name)
-                .ok_or_else(|| format!("the account has no secret `{name}`"))
-        };
-        let value =
-            |v: String| HeaderValue::try_from(v).map_err(|_| "the credential is not a valid header value".to_string());
-        let name = |n: &str| HeaderName::try_from(n).map_err(|_| format!("`{n}` is not a valid header name"));
-        Ok(match self {
-            Credential::Bearer { secret } => {
-                vec![(http::header::AUTHORIZATION, value(format!("Bearer {}", get(secret)?))?)]
-            }
-            Credential::Basic { username, password } => {
-                let pair = format!("{}:{}", get(username)?, get(password)?);
-                let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
-                vec![(http::header::AUTHORIZATION, value(format!("Basic {encoded}"))?)]
-            }
-            Credential::Header { name: n, secret } => vec![(name(n)?, value(get(secret)?.clone())?)],
-            Credential::Headers { headers } => headers
-                .iter()
-                .map(|(n, secret)| Ok((name(n)?, value(get(secret)?.clone())?)))
-                .collect::<Result<_, String>>()?,
-        })
-    }
-}
-
 /// What one account's calls may reach, and with which credential.
 #[derive(Clone, Debug, Default)]
 pub struct HttpPolicy {
     pub origins: Vec<AllowedOrigin>,
-    pub credential: Option<Credential>,
+    /// Which credential goes where (the manifest's rules, expanded).
+    pub credentials: Vec<CredentialRoute>,
     pub secrets: BTreeMap<String, String>,
     /// Where the host may fill which secret (the manifest's `secret-fill`).
     pub fills: Vec<FillRule>,
@@ -236,12 +111,12 @@ impl OutgoingHooks {
 impl WasiHttpHooks for OutgoingHooks {
     fn forbidden_header_filter(&mut self) -> ForbiddenHeaderFilter {
         // The guest may not set a header that carries the credential.
-        let credential = self
+        let credential: Vec<HeaderName> = self
             .policy
-            .credential
-            .as_ref()
-            .map(Credential::header_names)
-            .unwrap_or_default();
+            .credentials
+            .iter()
+            .flat_map(|r| r.credential.header_names())
+            .collect();
         Arc::new(move |name| DEFAULT_FORBIDDEN_HEADERS.contains(name) || credential.contains(name))
     }
 
@@ -392,18 +267,18 @@ fn prepare(
     let mut headers = parts.headers;
     let mut body = body;
     let mut filled = BTreeMap::new();
+    let scheme = parts.uri.scheme_str().unwrap_or("https");
+    let host = parts.uri.host().unwrap_or_default();
+    let port = parts.uri.port_u16().unwrap_or(if scheme == "http" { 80 } else { 443 });
+    let path = parts.uri.path();
     if let Some(names) = headers.remove(FILL_SECRETS_HEADER) {
-        let scheme = parts.uri.scheme_str().unwrap_or("https");
-        let host = parts.uri.host().unwrap_or_default();
-        let port = parts.uri.port_u16().unwrap_or(if scheme == "http" { 80 } else { 443 });
-        let path = parts.uri.path();
         for n in String::from_utf8_lossy(names.as_bytes()).split(',').map(str::trim) {
             if n.is_empty() {
                 continue;
             }
             // The credential is attached by the host; filled, it could be
             // sent anywhere the plugin may reach, or echoed back to it.
-            if policy.credential.as_ref().is_some_and(|c| c.secrets().contains(&n)) {
+            if policy.credentials.iter().any(|r| r.credential.secrets().contains(&n)) {
                 return Err(format!("secret `{n}` is the account's credential and is never filled"));
             }
             let rules: Vec<&FillRule> = policy
@@ -426,7 +301,7 @@ fn prepare(
             filled.insert(n.to_string(), secret.clone());
         }
     }
-    if let Some(credential) = &policy.credential {
+    if let Some(credential) = CredentialRoute::pick(&policy.credentials, scheme, host, port, path) {
         // `insert` replaces every value of the name: a header the plugin
         // managed to set under a credential's name never goes out.
         for (name, value) in credential.headers(&policy.secrets)? {
@@ -485,6 +360,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Credential;
 
     fn secrets() -> BTreeMap<String, String> {
         [
@@ -590,7 +466,7 @@ mod tests {
             .unwrap()
             .into_parts();
         let policy = HttpPolicy {
-            credential: Some(Credential::Bearer { secret: "token".into() }),
+            credentials: vec![route(Credential::Bearer { secret: "token".into() })],
             ..policy()
         };
         let err = prepare(parts, Bytes::from_static(b"{{secret.token}}"), &policy).unwrap_err();
@@ -617,29 +493,14 @@ mod tests {
         assert_eq!(response.headers["x-echo"], "pw={{secret.password}}");
     }
 
-    #[test]
-    fn credential_values() {
-        let one = |c: &Credential| c.headers(&secrets()).unwrap()[0].1.clone();
-        let bearer = Credential::Bearer { secret: "token".into() };
-        assert_eq!(one(&bearer), "Bearer t0k");
-        let basic = Credential::Basic {
-            username: "token".into(),
-            password: "password".into(),
+    /// `credential` for every allowed origin and path.
+    fn route(credential: Credential) -> CredentialRoute {
+        let rule = crate::CredentialRule {
+            origin: None,
+            path: None,
+            credential,
         };
-        assert_eq!(one(&basic), "Basic dDBrOmh1bnRlcjI=");
-        let missing = Credential::Bearer { secret: "other".into() };
-        assert!(missing.headers(&secrets()).is_err());
-        let partly = Credential::Headers {
-            headers: [
-                ("Api-Key".into(), "token".into()),
-                ("Api-Username".into(), "other".into()),
-            ]
-            .into(),
-        };
-        assert_eq!(
-            partly.headers(&secrets()).unwrap_err(),
-            "the account has no secret `other`"
-        );
+        CredentialRoute::expand(&rule, &BTreeMap::new()).unwrap()
     }
 
     fn two_headers() -> Credential {
@@ -663,7 +524,7 @@ mod tests {
             .unwrap()
             .into_parts();
         let policy = HttpPolicy {
-            credential: Some(two_headers()),
+            credentials: vec![route(two_headers())],
             ..policy()
         };
         let (sent, _) = prepare(parts, Bytes::new(), &policy).unwrap();
@@ -678,7 +539,7 @@ mod tests {
     fn the_plugin_may_set_none_of_the_credential_headers() {
         let mut hooks = OutgoingHooks {
             policy: Arc::new(HttpPolicy {
-                credential: Some(two_headers()),
+                credentials: vec![route(two_headers())],
                 ..HttpPolicy::default()
             }),
             limits: Limits::default(),
@@ -692,30 +553,5 @@ mod tests {
             assert!(forbidden(&HeaderName::from_static(name)), "{name}");
         }
         assert!(!forbidden(&HeaderName::from_static("accept")));
-    }
-
-    #[test]
-    fn a_credential_names_valid_distinct_headers() {
-        let headers = |names: &[&str]| Credential::Headers {
-            headers: names.iter().map(|n| (n.to_string(), "token".to_string())).collect(),
-        };
-        assert_eq!(two_headers().problem(), None);
-        for (names, why) in [
-            (&[][..], "`headers` must name 1 to 8 headers"),
-            (&["Api-Key", "api-key"], "is named twice"),
-            (&["bad header"], "is not a valid header name"),
-            (&["Host"], "a header the host sets itself"),
-            (&[FILL_SECRETS_HEADER], "a header the host sets itself"),
-        ] {
-            let problem = headers(names).problem().unwrap_or_default();
-            assert!(problem.contains(why), "{names:?}: {problem}");
-        }
-        let nine: Vec<String> = (0..9).map(|i| format!("x-h{i}")).collect();
-        let nine: Vec<&str> = nine.iter().map(String::as_str).collect();
-        assert!(headers(&nine).problem().is_some());
-        assert_eq!(
-            two_headers().describe(),
-            "headers `Api-Key` from token and `Api-Username` from password"
-        );
     }
 }

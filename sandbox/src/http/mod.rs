@@ -2,14 +2,16 @@
 //! `wasi:http/outgoing-handler` passes the [`hooks`] (allowed hosts, credentials,
 //! caps, the request log) and leaves through a [`Transport`].
 
+mod credential;
 mod fill;
 mod hooks;
 mod origin;
 mod transport;
 
+pub use credential::{Credential, CredentialRoute, CredentialRule};
 pub use fill::{FillRule, SecretFill};
 pub(crate) use hooks::OutgoingHooks;
-pub use hooks::{Credential, HttpPolicy, RequestRecord};
+pub use hooks::{HttpPolicy, RequestRecord};
 pub use origin::{AllowedOrigin, OriginError, is_public};
 pub use transport::{
     HttpRequest, HttpResponse, NetworkTransport, SendOptions, Transport, TransportError, TransportFuture,

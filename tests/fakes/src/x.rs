@@ -7,6 +7,8 @@
 //! `-remaining`, `-reset` in Unix seconds) and its error bodies (problem
 //! details `{"title","detail","type","status"}`, partial `errors` in a 200).
 //!
+//! Batch compliance jobs and their file storage are in [`compliance`].
+//!
 //! The brand is `acme` (user id [`BRAND_ID`]); a mention is a post whose text
 //! holds `@acme`. Tests push posts, and build signed Account Activity
 //! deliveries of them with [`FakeX::activity`].
@@ -21,6 +23,10 @@ use axum::extract::{Request, State as AxumState};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
+
+mod compliance;
+
+pub use compliance::APP_TOKEN;
 
 use super::meta::hmac_sha256;
 pub use super::server::RecordedRequest;
@@ -66,6 +72,8 @@ pub struct Delivery {
 /// A running fake X; it stops when dropped.
 pub struct FakeX {
     server: Server,
+    /// The origin of compliance job files.
+    storage: Server,
     state: Shared,
 }
 
@@ -79,12 +87,39 @@ impl FakeX {
             Ok((Router::new().fallback(handle).with_state(Arc::clone(&state)), state))
         })
         .await?;
-        Ok(Self { server, state })
+        let shared = Arc::clone(&state);
+        let (storage, ()) = Server::start("the fake X file storage", |_| Ok((compliance::storage(shared), ()))).await?;
+        lock(&state).storage_url = storage.base_url();
+        Ok(Self { server, storage, state })
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub fn base_url(&self) -> String {
         self.server.base_url()
+    }
+
+    /// The storage origin of compliance job files, without a trailing slash.
+    pub fn storage_url(&self) -> String {
+        self.storage.base_url()
+    }
+
+    /// Deletes post `id` on X: it leaves every timeline, and a compliance
+    /// job that holds it reports it `deleted`.
+    pub fn delete_post(&self, id: &str) {
+        let mut st = self.lock();
+        st.tweets.retain(|t| t.id.to_string() != id);
+        st.gone_tweets.push((id.to_string(), "deleted".into()));
+    }
+
+    /// User `username` left X for `reason` (`suspended`, `protected`,
+    /// `deactivated` or `deleted`), as a users compliance job reports it.
+    pub fn user_gone(&self, username: &str, reason: &str) {
+        self.lock().gone_users.push((user_id(username), reason.to_string()));
+    }
+
+    /// The requests the storage origin received.
+    pub fn storage_requests(&self) -> Vec<RecordedRequest> {
+        self.lock().storage_requests.clone()
     }
 
     /// A post by `username` (a user made on first use), created now; returns its id.
@@ -148,8 +183,12 @@ impl FakeX {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.state)
     }
+}
+
+fn lock(state: &Shared) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A stable numeric user id for a username.
@@ -196,6 +235,12 @@ struct State {
     requests: Vec<RecordedRequest>,
     rate_remaining: u32,
     rate_reset_at: SystemTime,
+    jobs: Vec<compliance::Job>,
+    storage_url: String,
+    storage_requests: Vec<RecordedRequest>,
+    /// Post ids and user ids with their compliance reason.
+    gone_tweets: Vec<(String, String)>,
+    gone_users: Vec<(String, String)>,
 }
 
 impl State {
@@ -209,6 +254,11 @@ impl State {
             requests: Vec::new(),
             rate_remaining: RATE_LIMIT,
             rate_reset_at: SystemTime::now() + RATE_PERIOD,
+            jobs: Vec::new(),
+            storage_url: String::new(),
+            storage_requests: Vec::new(),
+            gone_tweets: Vec::new(),
+            gone_users: Vec::new(),
         };
         for i in 0..INITIAL_MENTIONS {
             st.post(
@@ -451,7 +501,7 @@ async fn handle(AxumState(shared): AxumState<Shared>, request: Request) -> Respo
     let query = parts.uri.query().unwrap_or_default().to_owned();
     let now = SystemTime::now();
 
-    let mut st = shared.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut st = lock(&shared);
     st.requests.push(RecordedRequest::of(&parts, &body));
     if now >= st.rate_reset_at {
         st.rate_remaining = RATE_LIMIT;
@@ -485,7 +535,23 @@ async fn handle(AxumState(shared): AxumState<Shared>, request: Request) -> Respo
     }
     st.rate_remaining -= 1;
     let remaining = st.rate_remaining;
-    let reply = if authorized(&parts.headers) {
+    let reply = if compliance::is_compliance(&path) {
+        if compliance::app_authorized(&parts.headers) {
+            let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+            compliance::route(&mut st, parts.method.as_str(), &segments, &body)
+        } else {
+            // X's answer to a user token on an app-only endpoint.
+            Reply::with(
+                StatusCode::FORBIDDEN,
+                &json!({
+                    "title": "Unsupported Authentication",
+                    "detail": "Authenticating with OAuth 2.0 User Context is forbidden for this endpoint.  Supported authentication types are [OAuth 2.0 Application-Only].",
+                    "type": "https://api.twitter.com/2/problems/unsupported-authentication",
+                    "status": 403,
+                }),
+            )
+        }
+    } else if authorized(&parts.headers) {
         route(&mut st, parts.method.as_str(), &path, &query, &body)
     } else {
         Reply::problem(StatusCode::UNAUTHORIZED, "Unauthorized")
@@ -494,11 +560,17 @@ async fn handle(AxumState(shared): AxumState<Shared>, request: Request) -> Respo
 }
 
 fn authorized(headers: &HeaderMap) -> bool {
+    bearer(headers).is_some_and(|t| t == TOKEN)
+}
+
+/// The token of `Authorization: Bearer TOKEN`.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
-        .is_some_and(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && token.trim() == TOKEN)
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
 }
 
 fn route(st: &mut State, method: &str, path: &str, query: &str, body: &[u8]) -> Reply {
