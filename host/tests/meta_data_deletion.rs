@@ -201,3 +201,48 @@ async fn a_signed_data_deletion_request_erases_the_identity_and_reports_complete
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_status_url_starts_with_the_public_url() {
+    let dir = common::plugin_dir("plugins/meta");
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let (runtime, plugin) = (&runtime, &dir.path().display().to_string());
+    common::on_each_db(move |db| async move {
+        let network = FakeMeta::start(APP_SECRET).await.unwrap();
+        let ingest = brand(&db, runtime, plugin, &network).await;
+        let client = reqwest::Client::new();
+        let code_and_url = |body: String| {
+            let ticket: Value = serde_json::from_str(&body).unwrap();
+            let field = |name: &str| ticket[name].as_str().unwrap_or_default().to_string();
+            (field("confirmation_code"), field("url"))
+        };
+
+        // Behind a proxy that terminates TLS, without --public-url: the origin called, in https.
+        let server = common::http::start_with(ingest.clone()).await;
+        let response = client
+            .post(format!("{}/hooks/brand/data-deletion", server.root))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-forwarded-proto", "https")
+            .body(network.data_deletion_request(ANN.0))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let (code, url) = code_and_url(response.text().await.unwrap());
+        let origin = server.root.replace("http://", "https://");
+        assert_eq!(url, format!("{origin}/deletions/{code}"));
+
+        // With --public-url: that, whatever the request says.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let root = format!("http://{}", listener.local_addr().unwrap());
+        let public = url::Url::parse("https://crm.example.com/").unwrap();
+        let app = socialcrm::server::router(socialcrm::app::App::new(ingest).with_public_url(public));
+        let task = tokio::spawn(async move { axum::serve(listener, app).await });
+        let (status, body) = callback(&client, &root, network.data_deletion_request(BOB.0)).await;
+        assert_eq!(status, 200, "{body}");
+        let (code, url) = code_and_url(body);
+        assert_eq!(url, format!("https://crm.example.com/deletions/{code}"));
+        task.abort();
+    })
+    .await;
+}
