@@ -143,10 +143,11 @@ async fn plan(db: &Db, secrets: Option<&SecretBox>, subject: &Subject, options: 
     })
 }
 
-/// Runs every erasure not finished (just started, or stopped by a crash)
-/// to its end, the deletion requests not started yet first started. Returns their receipts. Two processes may run one erasure
-/// at once: every step is idempotent. With `ingest`, channel plugins that
-/// export `upkeep` are asked to forget the subject's users too.
+/// Starts the deletion requests not started yet, then runs every erasure
+/// not finished (just started, or stopped by a crash) to its end. Returns
+/// their receipts. Two processes may run one erasure at once: every step is
+/// idempotent. With `ingest`, channel plugins that export `upkeep` are asked
+/// to forget the subject's users too.
 pub async fn resume(db: &Db, ingest: Option<&Ingest>) -> Result<Vec<String>, PrivacyError> {
     super::deletions::start_received(db).await?;
     let mut done = Vec::new();
