@@ -89,6 +89,7 @@ impl AnalyzerPlugin {
             // The analyzer world has no `wasi:http`; the policy is empty all the same.
             policy: Arc::new(HttpPolicy::default()),
             kv: BTreeMap::new(),
+            public_url: None,
         };
         call::run(&self.shared, &self.meta, spec, async |store| f(store, &self.pre).await)
     }

@@ -88,6 +88,8 @@ pub(crate) struct CallSpec<'a> {
     pub budget: Budget,
     pub policy: Arc<HttpPolicy>,
     pub kv: BTreeMap<String, Vec<u8>>,
+    /// The server's public URL, for the status links of `erasure-requested`.
+    pub public_url: Option<&'a str>,
 }
 
 pub(crate) fn run<T>(
@@ -102,6 +104,7 @@ pub(crate) fn run<T>(
         budget,
         policy,
         kv,
+        public_url,
     } = spec;
     let plugin = meta.spec.name.clone();
     let secrets = policy.clone();
@@ -131,7 +134,7 @@ pub(crate) fn run<T>(
     };
     let mut store = Store::new(
         &shared.engine,
-        CallState::new(meta.spec.name.clone(), account.map(str::to_string), hooks, kv),
+        CallState::new(meta.spec.name.clone(), account.map(str::to_string), hooks, kv).with_public_url(public_url),
     );
     store.limiter(|s| &mut s.limiter);
     // A new store's deadline has already passed: set it before instantiating.

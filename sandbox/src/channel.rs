@@ -145,8 +145,24 @@ impl ChannelPlugin {
         account: &Account,
         request: &WebhookRequest,
     ) -> Result<CallOutput<WebhookResult>, CallError> {
+        self.handle_webhook_at(account, request, None)
+    }
+
+    /// [`Self::handle_webhook`] on a server reached at `public_url`: the
+    /// status links `changes.erasure-requested` hands out start with it.
+    pub fn handle_webhook_at(
+        &self,
+        account: &Account,
+        request: &WebhookRequest,
+        public_url: Option<&str>,
+    ) -> Result<CallOutput<WebhookResult>, CallError> {
         let request = to_wit(request);
-        let out = self.call("handle-webhook", Some(account), async |store, linked, config| {
+        let call = Call {
+            function: "handle-webhook",
+            account: Some(account),
+            public_url,
+        };
+        let out = self.call_with(call, async |store, linked, config| {
             connector(store, linked)
                 .await?
                 .call_handle_webhook(store, config, &request)
@@ -208,6 +224,27 @@ impl ChannelPlugin {
             &Vec<ConfigEntry>,
         ) -> wasmtime::Result<Result<T, PluginError>>,
     ) -> Result<CallOutput<T>, CallError> {
+        let call = Call {
+            function,
+            account,
+            public_url: None,
+        };
+        self.call_with(call, f)
+    }
+
+    fn call_with<T>(
+        &self,
+        Call {
+            function,
+            account,
+            public_url,
+        }: Call<'_>,
+        f: impl AsyncFnOnce(
+            &mut wasmtime::Store<CallState>,
+            &Linked,
+            &Vec<ConfigEntry>,
+        ) -> wasmtime::Result<Result<T, PluginError>>,
+    ) -> Result<CallOutput<T>, CallError> {
         let fail = |reason, logs| CallError {
             plugin: self.meta.spec.name.clone(),
             function,
@@ -233,6 +270,7 @@ impl ChannelPlugin {
             budget,
             policy,
             kv,
+            public_url,
         };
         let out = call::run(&self.shared, &self.meta, spec, async |store| {
             f(store, &self.linked, &config).await
@@ -303,6 +341,14 @@ fn expand_set<P, T>(patterns: &[P], expand: impl Fn(&P) -> Result<T, OriginError
         }
     }
     Ok(out)
+}
+
+/// Which call runs, for which account, on a server reached where.
+struct Call<'a> {
+    function: &'static str,
+    account: Option<&'a Account>,
+    /// The server's public URL, for status links (`None`: they are paths).
+    public_url: Option<&'a str>,
 }
 
 /// A fresh instance's `connector`.

@@ -48,7 +48,9 @@ pub(crate) fn check_changes(changes: &[Change], limits: &Limits) -> Result<(), F
                 field("changes.raw", raw.as_ref(), limits)?;
                 external_id
             }
-            Change::UserGone { external_user_id, .. } => external_user_id,
+            Change::UserGone { external_user_id, .. } | Change::ErasureRequested { external_user_id, .. } => {
+                external_user_id
+            }
         };
         field("changes.external-id", Some(id), limits)?;
         if id.is_empty() {

@@ -46,11 +46,14 @@ pub(crate) struct CallState {
     verified_bytes: usize,
     changes: Vec<Change>,
     changes_bytes: usize,
-    /// More changes than one call may report: the call fails (`take_changes`).
-    changes_over: bool,
+    /// More changes than one call may report, or a ticket that could not be
+    /// made: the call fails with this (`take_changes`).
+    changes_failed: Option<String>,
     max_changes: usize,
     max_changes_bytes: usize,
     max_kv_bytes: usize,
+    /// Where the status links of erasure requests start (empty: a path).
+    public_url: String,
     log_lines: usize,
     max_log_lines: usize,
     logs: Vec<LogLine>,
@@ -91,13 +94,22 @@ impl CallState {
             verified_bytes: 0,
             changes: Vec::new(),
             changes_bytes: 0,
-            changes_over: false,
+            changes_failed: None,
             max_changes: limits.max_posts,
             max_changes_bytes: limits.max_output_bytes,
             max_kv_bytes: limits.max_kv_bytes,
+            public_url: String::new(),
             log_lines: 0,
             max_log_lines: limits.max_log_lines,
             logs: Vec::new(),
+        }
+    }
+
+    /// The state of a call on a server reached at `public_url`.
+    pub fn with_public_url(self, public_url: Option<&str>) -> CallState {
+        CallState {
+            public_url: public_url.unwrap_or_default().trim_end_matches('/').to_string(),
+            ..self
         }
     }
 
@@ -112,28 +124,34 @@ impl CallState {
     /// The changes the call reported, or `Err` when it reported more than a
     /// call's output may hold (none of them is then kept).
     pub fn take_changes(&mut self) -> Result<Vec<Change>, String> {
-        if self.changes_over {
-            return Err(format!(
-                "more changes than the {} changes or {} bytes one call may report",
-                self.max_changes, self.max_changes_bytes
-            ));
+        match self.changes_failed.take() {
+            Some(why) => Err(why),
+            None => Ok(std::mem::take(&mut self.changes)),
         }
-        Ok(std::mem::take(&mut self.changes))
     }
 
     /// Keeps `change` (of `bytes` bytes of text) within the call's output
     /// caps; past them nothing more is held, and the call fails.
     fn report(&mut self, change: Change, bytes: usize) {
-        if self.changes_over
+        if self.changes_failed.is_some()
             || self.changes.len() >= self.max_changes
             || self.changes_bytes + bytes > self.max_changes_bytes
         {
-            self.changes_over = true;
-            self.changes = Vec::new();
+            let over = format!(
+                "more changes than the {} changes or {} bytes one call may report",
+                self.max_changes, self.max_changes_bytes
+            );
+            self.fail_changes(over);
             return;
         }
         self.changes_bytes += bytes;
         self.changes.push(change);
+    }
+
+    /// No change of the call is kept, and the call fails with `why` (the first reason stays).
+    fn fail_changes(&mut self, why: String) {
+        self.changes_failed.get_or_insert(why);
+        self.changes = Vec::new();
     }
 
     pub fn take_logs(&mut self) -> Vec<LogLine> {
@@ -316,6 +334,38 @@ impl changes::Host for CallState {
         };
         self.report(change, bytes);
     }
+
+    fn erasure_requested(&mut self, external_user_id: String) -> changes::ErasureTicket {
+        // A guessable code would open the status page to anyone: without
+        // randomness the call fails, and its ticket leads nowhere.
+        let Some(code) = confirmation_code() else {
+            self.fail_changes("no random confirmation code could be made".into());
+            return changes::ErasureTicket {
+                confirmation_code: String::new(),
+                status_url: String::new(),
+            };
+        };
+        let status_url = format!("{}/deletions/{code}", self.public_url);
+        let bytes = external_user_id.len() + code.len();
+        let change = Change::ErasureRequested {
+            external_user_id: external_user_id.convert(),
+            code: code.clone(),
+        };
+        self.report(change, bytes);
+        changes::ErasureTicket {
+            confirmation_code: code,
+            status_url,
+        }
+    }
+}
+
+/// 128 random bits in hex: the only key to a deletion request's status
+/// page. `None` when the system has no randomness to give.
+fn confirmation_code() -> Option<String> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 16];
+    ring::rand::SystemRandom::new().fill(&mut bytes).ok()?;
+    Some(hex::encode(bytes))
 }
 
 #[cfg(test)]

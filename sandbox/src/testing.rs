@@ -48,6 +48,7 @@ pub fn run_linked(wat: &str, limits: Limits, budget: Budget, channel: bool) -> R
         budget,
         policy: Arc::new(HttpPolicy::default()),
         kv: BTreeMap::new(),
+        public_url: None,
     };
     call::run(shared, &meta, spec, async |store| {
         let empty = Linker::new(&shared.engine);

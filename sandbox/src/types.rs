@@ -271,6 +271,12 @@ pub enum Change {
         external_user_id: String,
         reason: GoneReason,
     },
+    /// The user asked the network for the deletion of their data; `code` is
+    /// the confirmation code the plugin was handed (`erasure-requested`).
+    ErasureRequested {
+        external_user_id: String,
+        code: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

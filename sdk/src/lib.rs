@@ -170,7 +170,7 @@ pub mod verification {
 /// plugin's native unit tests) the reports go nowhere.
 #[cfg(feature = "channel")]
 pub mod changes {
-    pub use crate::__private::channel_world::socialcrm::plugin::changes::GoneReason;
+    pub use crate::__private::channel_world::socialcrm::plugin::changes::{ErasureTicket, GoneReason};
 
     /// Post `external_id` of this account was deleted on the network.
     pub fn post_deleted(external_id: &str) {
@@ -195,6 +195,24 @@ pub mod changes {
         crate::__private::channel_world::socialcrm::plugin::changes::user_gone(external_user_id, reason);
         #[cfg(not(target_arch = "wasm32"))]
         let _ = (external_user_id, reason);
+    }
+
+    /// User `external_user_id` asked the network to have their data deleted
+    /// (a forwarded request such as Meta's data-deletion callback): the host
+    /// erases what it holds about them once the call succeeds. Hand the
+    /// ticket's code and status URL back to the network. Natively the ticket
+    /// is empty.
+    pub fn erasure_requested(external_user_id: &str) -> ErasureTicket {
+        #[cfg(target_arch = "wasm32")]
+        return crate::__private::channel_world::socialcrm::plugin::changes::erasure_requested(external_user_id);
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let _ = external_user_id;
+            ErasureTicket {
+                confirmation_code: String::new(),
+                status_url: String::new(),
+            }
+        }
     }
 }
 

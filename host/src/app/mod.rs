@@ -8,6 +8,8 @@ mod plugins;
 
 use std::sync::Arc;
 
+use url::Url;
+
 pub use plugins::FromIndexError;
 
 use crate::ingest::Ingest;
@@ -21,13 +23,31 @@ use crate::store::Db;
 pub struct App {
     ingest: Ingest,
     sso: Option<Arc<Sso>>,
+    public_url: Option<Arc<Url>>,
 }
 
 impl App {
     /// The application around its ingest pipeline (which holds the
     /// database, runtime, secret box and analyzers).
     pub fn new(ingest: Ingest) -> App {
-        App { ingest, sso: None }
+        App {
+            ingest,
+            sso: None,
+            public_url: None,
+        }
+    }
+
+    /// The same, reached by people at `url` (`serve --public-url`).
+    pub fn with_public_url(self, url: Url) -> App {
+        App {
+            public_url: Some(Arc::new(url)),
+            ..self
+        }
+    }
+
+    /// Where people reach this server, when configured.
+    pub fn public_url(&self) -> Option<&Url> {
+        self.public_url.as_deref()
     }
 
     /// The same, with people signing in through an OpenID provider.

@@ -83,6 +83,9 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             ..global.ingest_options(schedule)
         };
         let mut app = global.app_with(&db, options).await?;
+        if let Some(url) = args.sso.public_url() {
+            app = app.with_public_url(url);
+        }
         if let Some(sso) = args.sso.options()? {
             app = app.with_sso(crate::sso::Sso::new(sso)?);
         }
@@ -114,6 +117,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         tokio::spawn({
             let (db, app) = (db.clone(), app.clone());
             async move {
+                // Deletion requests recorded but not started yet are started first.
                 match crate::privacy::erase::resume(&db, Some(app.ingest())).await {
                     Ok(done) if !done.is_empty() => tracing::info!(receipts = ?done, "finished interrupted erasures"),
                     Ok(_) => {}

@@ -24,7 +24,9 @@ pub struct SsoArgs {
     oidc_client_id: Option<String>,
     /// Where browsers reach this server, e.g. https://crm.example.com; the
     /// redirect URL to register is `<public-url>/auth/callback`. Cookies are
-    /// `Secure` when it is https.
+    /// `Secure` when it is https. The status links of deletion requests a
+    /// network forwards start with it (without it, with the address the
+    /// network called).
     #[arg(long, env = "SOCIALCRM_PUBLIC_URL")]
     public_url: Option<Url>,
     /// The sign-in button says "Sign in with <name>".
@@ -60,6 +62,11 @@ fn group_role(text: &str) -> Result<(String, Role), String> {
 }
 
 impl SsoArgs {
+    /// Where browsers reach this server, when given.
+    pub fn public_url(&self) -> Option<Url> {
+        self.public_url.clone()
+    }
+
     /// The options, when an issuer is given.
     pub fn options(self) -> anyhow::Result<Option<SsoOptions>> {
         let (Some(issuer), Some(client_id), Some(public_url)) =

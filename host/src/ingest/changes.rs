@@ -5,7 +5,9 @@
 //! none, and a re-poll or re-check reports them again. A deleted post, and
 //! every post of a departed user, becomes a tombstone and leaves every score
 //! and aggregate (`store::tombstones`); an edited post gets its new text and
-//! is analysed again after the commit. Re-checks (`upkeep`) are run here.
+//! is analysed again after the commit. A deletion request is recorded here,
+//! and its erasure started after the commit (`privacy::deletions`).
+//! Re-checks (`upkeep`) are run here.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,7 +20,7 @@ use crate::runtime::{AnalyzerPlugin, KvChanges};
 use crate::store::codec::apply_kv;
 use crate::store::network_changes::{self as stored, Upkeep};
 use crate::store::tombstones::{Why, tombstone};
-use crate::store::{Backend, DAY_MS, Db, posts};
+use crate::store::{Backend, DAY_MS, Db, deletion_requests, posts};
 
 /// What applying a call's changes did, for the work after its commit.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -31,11 +33,13 @@ pub struct Applied {
     pub edited: Vec<i64>,
     /// Contacts that lost scored posts: their churn risk is refreshed.
     pub contacts: Vec<i64>,
+    /// Deletion requests recorded: their erasures start after the commit.
+    pub erasures_requested: usize,
 }
 
 impl Applied {
     pub fn is_empty(&self) -> bool {
-        self.deleted == 0 && self.edited.is_empty() && self.contacts.is_empty()
+        self.deleted == 0 && self.edited.is_empty() && self.contacts.is_empty() && self.erasures_requested == 0
     }
 
     /// Both, as one follow-up.
@@ -44,6 +48,7 @@ impl Applied {
         self.gone.extend(other.gone);
         self.edited.extend(other.edited);
         self.contacts.extend(other.contacts);
+        self.erasures_requested += other.erasures_requested;
     }
 }
 
@@ -75,6 +80,10 @@ pub async fn apply(
             // public is not kept here either (docs/network-deletions.md).
             Change::UserGone { external_user_id, .. } => {
                 users.insert(external_user_id.as_str());
+            }
+            Change::ErasureRequested { external_user_id, code } => {
+                deletion_requests::record(conn, code, channel.id, &channel.network, external_user_id).await?;
+                applied.erasures_requested += 1;
             }
         }
     }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::analyze::{AnalyzeError, analyze_page, catch_up};
-use super::changes::{self, RecheckReport, commit_recheck, next_upkeep, window_start};
+use super::changes::{self, Applied, RecheckReport, commit_recheck, next_upkeep, window_start};
 use super::followup::{self, FollowUp};
 use super::lease::{self, KeepAlive, Lease, LeaseError};
 use super::page::{ChannelRef, CommitError, KnownAuthors, PageRows, check, commit_pages};
@@ -356,6 +356,7 @@ impl Ingest {
                     report.duplicates += committed.duplicates;
                     report.behind = last.value.has_more;
                     progress(report);
+                    self.erase_requested(&committed.applied);
                     followup.push(committed).await;
                 }
                 if let Some(e) = bad {
@@ -476,7 +477,23 @@ impl Ingest {
         report.deleted = applied.deleted;
         report.edited = applied.edited.len();
         changes::settle(db, &self.inner.analyzers, &applied, now).await;
+        self.erase_requested(&applied);
         Ok(Some(report))
+    }
+
+    /// After a commit that recorded deletion requests: their erasures are
+    /// started and run in the background (the network's call is answered
+    /// meanwhile). A failure is logged; the next start resumes them.
+    fn erase_requested(&self, applied: &Applied) {
+        if applied.erasures_requested == 0 {
+            return;
+        }
+        let ingest = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::privacy::erase::resume(ingest.db(), Some(&ingest)).await {
+                tracing::error!(error = %e, "erasing after a deletion request; the next start resumes it");
+            }
+        });
     }
 
     async fn release(&self, lease: &Lease, outcome: Outcome, failures: i64) -> Result<(), sqlx::Error> {
@@ -507,7 +524,11 @@ impl Ingest {
     pub async fn webhook_endpoint(&self, name: &str) -> Result<WebhookEndpoint, IngestError> {
         let stored = self.account(name).await?;
         let plugin = self.channel_plugin(&stored.plugin).await?;
-        Ok(WebhookEndpoint { stored, plugin })
+        Ok(WebhookEndpoint {
+            stored,
+            plugin,
+            public_url: None,
+        })
     }
 
     /// Hands a webhook call to the account's plugin and stores the posts it
@@ -517,11 +538,16 @@ impl Ingest {
         endpoint: WebhookEndpoint,
         request: WebhookRequest,
     ) -> Result<WebhookResponse, IngestError> {
-        let WebhookEndpoint { stored, plugin } = endpoint;
+        let WebhookEndpoint {
+            stored,
+            plugin,
+            public_url,
+        } = endpoint;
         let account = stored.account.clone();
-        let out = tokio::task::spawn_blocking(move || plugin.handle_webhook(&account, &request))
-            .await
-            .map_err(|e| IngestError::Join(e.to_string()))??;
+        let out =
+            tokio::task::spawn_blocking(move || plugin.handle_webhook_at(&account, &request, public_url.as_deref()))
+                .await
+                .map_err(|e| IngestError::Join(e.to_string()))??;
         let channel = ChannelRef {
             id: stored.id,
             network: stored.network,
@@ -540,6 +566,7 @@ impl Ingest {
         }];
         let (db, known) = (&self.inner.db, &self.inner.known);
         let committed = commit_pages(db, &channel, &page, None, &out.kv_changes, known).await?;
+        self.erase_requested(&committed.applied);
         let analyzers = &self.inner.analyzers;
         followup::follow_up(&self.inner.db, committed, &self.inner.resolved, analyzers).await;
         Ok(out.value.response)
@@ -550,9 +577,16 @@ impl Ingest {
 pub struct WebhookEndpoint {
     stored: StoredAccount,
     plugin: LoadedChannel,
+    public_url: Option<String>,
 }
 
 impl WebhookEndpoint {
+    /// The same, on a server people reach at `public_url`: the base of the
+    /// status links of deletion requests.
+    pub fn at(self, public_url: Option<String>) -> WebhookEndpoint {
+        WebhookEndpoint { public_url, ..self }
+    }
+
     /// The largest webhook body the account's plugin accepts.
     pub fn max_body_bytes(&self) -> usize {
         self.plugin.manifest.webhook.max_body_bytes

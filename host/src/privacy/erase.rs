@@ -89,10 +89,42 @@ pub async fn start(
     options: Options,
     actor: &str,
 ) -> Result<String, PrivacyError> {
+    let plan = plan(db, Some(secrets), subject, options).await?;
+    let mut tx = db.begin().await?;
+    let (_, receipt) = create(&mut tx, &plan, actor).await?;
+    tx.commit().await?;
+    Ok(receipt)
+}
+
+/// The erasure of `subject` with no options (a deletion request a network
+/// forwarded), planned: [`Planned::start_in`] stores it.
+pub(super) struct Planned(Plan);
+
+impl Planned {
+    pub(super) async fn of(db: &Db, subject: &Subject) -> Result<Planned, PrivacyError> {
+        Ok(Planned(plan(db, None, subject, Options::default()).await?))
+    }
+
+    /// Stores the erasure in the caller's transaction, for [`resume`] to
+    /// run. Returns its id.
+    pub(super) async fn start_in(&self, conn: &mut sqlx::AnyConnection, actor: &str) -> Result<i64, PrivacyError> {
+        Ok(create(conn, &self.0, actor).await?.0)
+    }
+}
+
+/// Stores `plan` with a new receipt: (its id, the receipt).
+async fn create(conn: &mut sqlx::AnyConnection, plan: &Plan, actor: &str) -> Result<(i64, String), PrivacyError> {
     let receipt = receipt();
+    let id = erasures::create(conn, &receipt, actor, &serde_json::to_string(plan)?).await?;
+    Ok((id, receipt))
+}
+
+/// What the erasure of `subject` works from. `secrets` makes the
+/// do-not-track hashes, when `options` ask for them.
+async fn plan(db: &Db, secrets: Option<&SecretBox>, subject: &Subject, options: Options) -> Result<Plan, PrivacyError> {
     let users = users(db, subject).await?;
-    let hashes = if options.do_not_track {
-        users
+    let hashes = match secrets.filter(|_| options.do_not_track) {
+        Some(secrets) => users
             .iter()
             .flat_map(|(network, id, handle)| {
                 [
@@ -100,25 +132,24 @@ pub async fn start(
                     do_not_track::user_hash(secrets, network, id),
                 ]
             })
-            .collect()
-    } else {
-        Vec::new()
+            .collect(),
+        None => Vec::new(),
     };
-    let plan = Plan {
+    Ok(Plan {
         subject: subject.clone(),
         options,
         hashes,
         users: users.into_iter().map(|(network, id, _)| (network, id)).collect(),
-    };
-    erasures::create(db, &receipt, actor, &serde_json::to_string(&plan)?).await?;
-    Ok(receipt)
+    })
 }
 
-/// Runs every erasure not finished (just started, or stopped by a crash)
-/// to its end. Returns their receipts. Two processes may run one erasure
-/// at once: every step is idempotent. With `ingest`, channel plugins that
-/// export `upkeep` are asked to forget the subject's users too.
+/// Starts the deletion requests not started yet, then runs every erasure
+/// not finished (just started, or stopped by a crash) to its end. Returns
+/// their receipts. Two processes may run one erasure at once: every step is
+/// idempotent. With `ingest`, channel plugins that export `upkeep` are asked
+/// to forget the subject's users too.
 pub async fn resume(db: &Db, ingest: Option<&Ingest>) -> Result<Vec<String>, PrivacyError> {
+    super::deletions::start_received(db).await?;
     let mut done = Vec::new();
     for e in erasures::running(db).await? {
         let plan: Plan = serde_json::from_str(&e.plan)?;

@@ -6,8 +6,11 @@
 //!   `store::subjects::about`, plus any row of any table that mentions the
 //!   subject's identifiers, found from the database's own catalogue);
 //! - [`export`]: those rows as one archive;
-//! - [`erase`]: a resumable erasure in bounded transactions, with its receipt.
+//! - [`erase`]: a resumable erasure in bounded transactions, with its receipt;
+//! - [`deletions`]: deletion requests a network forwards, each an erasure
+//!   with a public status page.
 
+pub mod deletions;
 pub mod erase;
 pub mod export;
 pub mod holdings;
@@ -124,6 +127,11 @@ pub async fn find(db: &Db, start: &Start) -> Result<Subject, PrivacyError> {
     if ids.is_empty() {
         return Err(not_found());
     }
+    exactly(db, ids).await
+}
+
+/// The subject made of `ids` alone (no links followed), with what identifies it.
+async fn exactly(db: &Db, ids: SubjectIds) -> Result<Subject, PrivacyError> {
     let (identifiers, names) = subjects::identifiers(db, &ids).await?;
     let mut needles = Needles::default();
     for id in &identifiers {

@@ -4,6 +4,7 @@
 
 mod api;
 mod auth;
+mod deletions;
 mod error;
 pub(crate) mod extract;
 mod hooks;
@@ -68,6 +69,7 @@ pub fn router(app: App) -> Router {
         .merge(ui::routes())
         .merge(sso::routes())
         .merge(verify::routes())
+        .merge(deletions::routes())
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY))

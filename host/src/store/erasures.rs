@@ -42,10 +42,10 @@ fn erasure(row: &sqlx::any::AnyRow) -> Result<Erasure, sqlx::Error> {
 
 const COLUMNS: &str = "id, receipt, requested_by, status, step, plan, counts, created_at, finished_at";
 
-/// Starts an erasure with `plan` (JSON) and its `receipt`, audited.
-pub async fn create(db: &Db, receipt: &str, actor: &str, plan: &str) -> Result<i64, sqlx::Error> {
+/// Starts an erasure with `plan` (JSON) and its `receipt`, audited, in the
+/// caller's transaction.
+pub async fn create(conn: &mut AnyConnection, receipt: &str, actor: &str, plan: &str) -> Result<i64, sqlx::Error> {
     let now = now_ms();
-    let mut tx = db.begin().await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO erasures (receipt, requested_by, status, plan, created_at, updated_at) \
          VALUES ($1, $2, 'running', $3, $4, $4) RETURNING id",
@@ -54,17 +54,16 @@ pub async fn create(db: &Db, receipt: &str, actor: &str, plan: &str) -> Result<i
     .bind(actor)
     .bind(plan)
     .bind(now)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await?;
     super::audit(
-        &mut *tx,
+        &mut *conn,
         actor,
         "subject.erase",
         &format!("erasure:{receipt}"),
         &serde_json::json!({"receipt": receipt}),
     )
     .await?;
-    tx.commit().await?;
     Ok(id)
 }
 

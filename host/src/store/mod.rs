@@ -8,6 +8,7 @@ pub mod catalogue;
 pub(crate) mod codec;
 pub mod contacts;
 pub mod customers;
+pub mod deletion_requests;
 pub mod dialect;
 pub mod egress;
 pub mod erasures;

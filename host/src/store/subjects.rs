@@ -42,6 +42,15 @@ pub async fn contact_by_external_id(db: &Db, external_id: &str) -> Result<Option
         .await
 }
 
+/// The identity of network user `external_user_id` on `network`.
+pub async fn identity_by_user_id(db: &Db, network: &str, external_user_id: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM identities WHERE network = $1 AND external_user_id = $2")
+        .bind(network)
+        .bind(external_user_id)
+        .fetch_optional(db.pool())
+        .await
+}
+
 /// The identity of `handle` on `network` (any case).
 pub async fn identity_by_handle(db: &Db, network: &str, handle: &str) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar("SELECT id FROM identities WHERE network = $1 AND lower(handle) = lower($2) ORDER BY id LIMIT 1")

@@ -2,8 +2,10 @@
 //! and Instagram comments, all pushed by Meta's webhooks; replies go out
 //! through the Graph API (<https://developers.facebook.com/docs/graph-api>).
 //! The host attaches the Page access token and checks delivery signatures with
-//! the app secret; the plugin never sees either.
+//! the app secret; the plugin never sees either. Meta's data-deletion
+//! requests come to the webhook's `/data-deletion` (`deletion.rs`).
 
+mod deletion;
 mod target;
 mod webhook;
 

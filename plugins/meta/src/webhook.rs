@@ -10,11 +10,14 @@ use socialcrm_sdk::{Author, Direction, PluginError, Post, PostKind, changes, htt
 use crate::target::Target;
 use socialcrm_sdk::time::from_unix_seconds as rfc3339;
 
-/// The account secret deliveries are signed with.
-const SECRET: &str = "app-secret";
+/// The account secret deliveries (and data-deletion requests) are signed with.
+pub const SECRET: &str = "app-secret";
 const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 
 pub fn handle(request: &WebhookRequest, verify_token: &str) -> Result<WebhookResult, PluginError> {
+    if request.path == crate::deletion::PATH {
+        return crate::deletion::handle(request);
+    }
     match request.method.as_str() {
         "GET" => Ok(subscribe(&request.query, verify_token)),
         "POST" => deliver(request),
@@ -77,7 +80,7 @@ fn text_plain() -> Vec<Header> {
     }]
 }
 
-fn answer(status: u16, body: Vec<u8>) -> WebhookResult {
+pub fn answer(status: u16, body: Vec<u8>) -> WebhookResult {
     WebhookResult {
         response: WebhookResponse {
             status,

@@ -211,6 +211,15 @@ impl FakeMeta {
         Delivery { body, signature }
     }
 
+    /// The form body of a data-deletion request for app-scoped user
+    /// `user_id`, as Meta POSTs it to the app's Data Deletion Request URL:
+    /// `signed_request=<signature>.<payload>`, both base64url without
+    /// padding, the signature the HMAC-SHA256 of the encoded payload keyed by
+    /// the app secret, the payload as Meta documents it.
+    pub fn data_deletion_request(&self, user_id: &str) -> Vec<u8> {
+        signed_request(&self.app_secret, user_id)
+    }
+
     pub fn fail_next(&self, fault: Fault) {
         self.lock().faults.push_back(fault);
     }
@@ -251,6 +260,23 @@ fn iso8601(secs: u64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// A data-deletion request's form body for `user_id`, signed with `app_secret`
+/// (a wrong secret makes a forged one).
+pub fn signed_request(app_secret: &str, user_id: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let issued_at = now_secs();
+    let payload = json!({
+        "algorithm": "HMAC-SHA256",
+        "expires": issued_at + 3600,
+        "issued_at": issued_at,
+        "user_id": user_id,
+    });
+    let payload = URL_SAFE_NO_PAD.encode(payload.to_string());
+    let signature = URL_SAFE_NO_PAD.encode(hmac_sha256(app_secret.as_bytes(), payload.as_bytes()));
+    format!("signed_request={signature}.{payload}").into_bytes()
 }
 
 /// HMAC-SHA256 of `message` keyed by `key`, as networks sign webhook deliveries.

@@ -37,6 +37,8 @@ pub fn routes() -> Router<App> {
 /// One webhook call as it arrived.
 struct Call {
     channel: String,
+    /// Where people reach this server (status links the plugin hands out).
+    public_url: Option<String>,
     path: String,
     method: Method,
     query: Option<String>,
@@ -58,6 +60,7 @@ async fn hook(
     let path = params.get("rest").map(|rest| format!("/{rest}")).unwrap_or_default();
     let call = Call {
         channel,
+        public_url: public_url(&app, &headers),
         path,
         method,
         query,
@@ -72,7 +75,7 @@ async fn handle(ingest: Ingest, gate: &HookGate, call: Call) -> Response {
         return ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method", "webhooks take GET or POST").into_response();
     }
     let endpoint = match ingest.webhook_endpoint(&call.channel).await {
-        Ok(endpoint) => endpoint,
+        Ok(endpoint) => endpoint.at(call.public_url),
         Err(e) => return error_response(&call.channel, e).into_response(),
     };
     let _permit = match gate.admit(&call.channel) {
@@ -106,6 +109,21 @@ async fn handle(ingest: Ingest, gate: &HookGate, call: Call) -> Response {
         Ok(reply) => answer::response(reply),
         Err(e) => error_response(&call.channel, e).into_response(),
     }
+}
+
+/// Where people reach this server: the configured public URL, else the
+/// origin the network called (its `Host`; https when the proxy in front says
+/// so). A link built from a forged `Host` goes back only to whoever forged it.
+fn public_url(app: &App, headers: &HeaderMap) -> Option<String> {
+    if let Some(url) = app.public_url() {
+        return Some(url.as_str().to_string());
+    }
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let authority: axum::http::uri::Authority = host.parse().ok()?;
+    let https = headers
+        .get("x-forwarded-proto")
+        .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"));
+    Some(format!("{}://{authority}", if https { "https" } else { "http" }))
 }
 
 fn too_many(channel: &str, busy: Busy) -> Response {
