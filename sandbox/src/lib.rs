@@ -43,7 +43,9 @@ pub use call::CallOutput;
 pub use channel::{Account, ChannelPlugin};
 pub use egress::{EgressCall, EgressSink};
 pub use error::{CallError, FailReason, LoadError};
-pub use http::{Credential, CredentialRule, HttpPolicy, NetworkTransport, RequestRecord, SecretFill, Transport};
+pub use http::{
+    Credential, CredentialRule, HttpPolicy, NetworkTransport, Refresh, RequestRecord, SecretFill, Transport,
+};
 pub use limits::{Limits, MemoryLimitExceeded};
 pub use redact::redact;
 pub use spec::SandboxSpec;
