@@ -135,6 +135,17 @@ impl Runtime {
         })
     }
 
+    /// How allowed requests leave the host: the host's own requests for a
+    /// plugin (a token refresh) go the same way as the plugin's.
+    pub fn transport(&self) -> Arc<dyn Transport> {
+        self.shared.transport.clone()
+    }
+
+    /// Records requests the host made for a plugin with the calls' own.
+    pub fn record_egress(&self, call: EgressCall) {
+        egress::report(self.shared.egress.get(), call);
+    }
+
     /// Sends the requests of every later call, failed or not, to `sink`;
     /// only the first sink set is kept (false when one was set before).
     pub fn record_egress_to(&self, sink: Arc<dyn EgressSink>) -> bool {
