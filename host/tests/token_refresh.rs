@@ -59,9 +59,10 @@ fn is_refresh(request: &RecordedRequest) -> bool {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_token_is_refreshed_on_401_and_before_expiry_and_stored_sealed() {
     let dir = common::plugin_dir("plugins/x");
-    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
-    let (runtime, plugin) = (&runtime, &dir.path().display().to_string());
+    let plugin = &dir.path().display().to_string();
     common::on_each_db(move |db| async move {
+        // A runtime per database: its egress log is the first ingest's.
+        let runtime = &Runtime::new(RuntimeOptions::default()).unwrap();
         let network = FakeX::start().await.unwrap();
         network.push_mention("ann", "where is my order?");
         let ingest = brand(&db, runtime, plugin, &network, REFRESH_TOKEN).await;
