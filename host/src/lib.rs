@@ -5,6 +5,7 @@ pub mod app;
 pub mod channels;
 pub mod cli;
 pub mod conformance;
+pub mod credentials;
 pub mod crm;
 mod demo;
 pub mod egress;

@@ -43,7 +43,9 @@ pub use call::CallOutput;
 pub use channel::{Account, ChannelPlugin};
 pub use egress::{EgressCall, EgressSink};
 pub use error::{CallError, FailReason, LoadError};
-pub use http::{Credential, CredentialRule, HttpPolicy, NetworkTransport, RequestRecord, SecretFill, Transport};
+pub use http::{
+    Credential, CredentialRule, HttpPolicy, NetworkTransport, Refresh, RequestRecord, SecretFill, Transport,
+};
 pub use limits::{Limits, MemoryLimitExceeded};
 pub use redact::redact;
 pub use spec::SandboxSpec;
@@ -131,6 +133,17 @@ impl Runtime {
                 egress: OnceLock::new(),
             }),
         })
+    }
+
+    /// How allowed requests leave the host: the host's own requests for a
+    /// plugin (a token refresh) go the same way as the plugin's.
+    pub fn transport(&self) -> Arc<dyn Transport> {
+        self.shared.transport.clone()
+    }
+
+    /// Records requests the host made for a plugin with the calls' own.
+    pub fn record_egress(&self, call: EgressCall) {
+        egress::report(self.shared.egress.get(), call);
     }
 
     /// Sends the requests of every later call, failed or not, to `sink`;

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use semver::{Version, VersionReq};
 use serde::{Deserialize, Serialize};
 
-use crate::{CredentialRule, Limits, SandboxSpec, SecretFill};
+use crate::{CredentialRule, Limits, Refresh, SandboxSpec, SecretFill};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -277,7 +277,7 @@ impl Manifest {
                     .filter(|p| !p.starts_with('/'))
                     .map(|p| format!("path `{p}` must start with `/`"))
             };
-            if let Some(why) = why {
+            if let Some(why) = why.or_else(|| rule.refresh.as_ref().and_then(|r| self.refresh_problem(rule, r))) {
                 return field("credential", why);
             }
         }
@@ -330,7 +330,32 @@ impl Manifest {
     }
 
     fn credential_secrets(&self) -> Vec<&str> {
-        self.credential_rules().flat_map(|r| r.credential.secrets()).collect()
+        self.credential_rules().flat_map(|r| r.secrets()).collect()
+    }
+
+    /// Why `rule`'s refresh cannot be done as written: it renews one bearer
+    /// token, at an allowed origin, from fields of the manifest.
+    fn refresh_problem(&self, rule: &CredentialRule, refresh: &Refresh) -> Option<String> {
+        let crate::Credential::Bearer { secret } = &rule.credential else {
+            return Some(format!(
+                "`refresh` renews a bearer token, not a `{}` credential",
+                rule.credential.scheme()
+            ));
+        };
+        if refresh.endpoint(&self.allowed_hosts).is_none() {
+            return Some(format!(
+                "`token-url` `{}` must be one of `allowed-hosts` (no wildcard) followed by a path",
+                refresh.token_url()
+            ));
+        }
+        if let Some(same) = refresh.secrets().into_iter().find(|s| s == secret) {
+            return Some(format!("`refresh` reads `{same}`, the access token itself"));
+        }
+        refresh
+            .fields()
+            .into_iter()
+            .find(|f| !self.config.iter().any(|c| c.name == *f))
+            .map(|f| format!("`refresh` reads `{f}`, which is not a config field"))
     }
 }
 
@@ -432,6 +457,72 @@ limits = { memory-bytes = 33554432 }
             let bad = two.replacen(from, to, 1);
             assert!(err(&bad).contains(why), "{to}: {}", err(&bad));
         }
+    }
+
+    #[test]
+    fn a_refresh_renews_a_bearer_token_at_an_allowed_origin_from_declared_fields() {
+        let refreshed = MASTODON
+            .replace(
+                r#"credential = { scheme = "bearer", secret = "access-token" }"#,
+                r#"credential = { scheme = "bearer", secret = "access-token", refresh = { flow = "oauth2", token-url = "{instance}/oauth/token", refresh-token = "refresh-token", client-id = "client-id", client-secret = "client-secret" } }"#,
+            )
+            .replace(
+                r#"{ name = "access-token", required = true, secret = true },"#,
+                r#"{ name = "access-token", required = true, secret = true }, { name = "refresh-token", secret = true },
+  { name = "client-id" }, { name = "client-secret", secret = true },"#,
+            );
+        let m = Manifest::parse(&refreshed).unwrap();
+        assert_eq!(
+            m.credential_secrets(),
+            ["access-token", "refresh-token", "client-secret"],
+            "never filled"
+        );
+        assert_eq!(
+            m.credential.as_ref().map(|r| r.describe()).unwrap_or_default(),
+            "bearer from access-token; refreshes `access-token` at {instance}/oauth/token (oauth2 with refresh-token and client-secret)"
+        );
+        let err = |text: &str| Manifest::parse(text).unwrap_err().to_string();
+        for (from, to, why) in [
+            (
+                r#"token-url = "{instance}/oauth/token""#,
+                r#"token-url = "https://tokens.example/oauth/token""#,
+                "must be one of `allowed-hosts`",
+            ),
+            (r#"flow = "oauth2""#, r#"flow = "magic""#, "unknown variant `magic`"),
+            (
+                r#"client-secret = "client-secret" }"#,
+                r#"client-secret = "client-secret", scope = "all" }"#,
+                "unknown field `scope`",
+            ),
+            (
+                r#"refresh-token = "refresh-token""#,
+                r#"refresh-token = "access-token""#,
+                "the access token itself",
+            ),
+            (
+                r#"refresh-token = "refresh-token""#,
+                r#"refresh-token = "client-id""#,
+                "not a config field with `secret = true`",
+            ),
+            (
+                r#"client-id = "client-id""#,
+                r#"client-id = "app-id""#,
+                "`app-id`, which is not a config field",
+            ),
+            (
+                r#"scheme = "bearer", secret = "access-token""#,
+                r#"scheme = "header", name = "x-token", secret = "access-token""#,
+                "renews a bearer token",
+            ),
+        ] {
+            let bad = refreshed.replacen(from, to, 1);
+            assert!(err(&bad).contains(why), "{to}: {}", err(&bad));
+        }
+        let threads = MASTODON.replace(
+            r#"secret = "access-token" }"#,
+            r#"secret = "access-token", refresh = { flow = "threads-long-lived", token-url = "{instance}/refresh_access_token" } }"#,
+        );
+        assert!(Manifest::parse(&threads).is_ok());
     }
 
     #[test]

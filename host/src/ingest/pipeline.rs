@@ -13,6 +13,7 @@ use super::lease::{self, KeepAlive, Lease, LeaseError};
 use super::page::{ChannelRef, CommitError, KnownAuthors, PageRows, check, commit_pages};
 use super::poller::{Poller, Polling};
 use super::schedule::{Outcome, Schedule};
+use crate::credentials::{RefreshError, Refresher, When};
 use crate::crm::identity::Resolved;
 use crate::egress::EgressLog;
 use crate::plugins::registry::{self, FindError};
@@ -56,6 +57,8 @@ pub enum IngestError {
     LeaseLost(String),
     #[error("the plugin call did not finish: {0}")]
     Join(String),
+    #[error(transparent)]
+    Refresh(#[from] RefreshError),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
 }
@@ -257,10 +260,29 @@ impl Ingest {
                 return Err(e);
             }
         };
+        let mut stored = stored;
         let keep_alive = KeepAlive::start(self.inner.db.clone(), lease, self.inner.lease_ttl);
-        let mut result = self
-            .poll_pages(lease, &keep_alive, &stored, max_pages, &mut report, progress)
-            .await;
+        let mut result = self.refresh_credentials(&mut stored, When::Due).await;
+        let refreshed = matches!(result, Ok(true));
+        if result.is_ok() {
+            result = self
+                .poll_pages(lease, &keep_alive, &stored, max_pages, &mut report, progress)
+                .await
+                .map(|()| refreshed);
+        }
+        // Refused once with a token not just refreshed: refresh it, then poll
+        // once more from the committed state.
+        if !refreshed && result.as_ref().is_err_and(unauthorized) {
+            result = match self.refresh_credentials(&mut stored, When::Now).await {
+                Ok(true) => self
+                    .poll_pages(lease, &keep_alive, &stored, max_pages, &mut report, progress)
+                    .await
+                    .map(|()| true),
+                Ok(false) => result,
+                Err(e) => Err(e),
+            };
+        }
+        let mut result = result.map(|_| ());
         if result.is_ok() && !keep_alive.lost() {
             // Its failures are its own (`channel_upkeep.last_error`): the
             // account's polling goes on as it went.
@@ -280,6 +302,7 @@ impl Ingest {
             }
             // Retried with backoff, so enabling the plugin again resumes the account.
             Err(e @ IngestError::Find(FindError::Disabled(_))) => Outcome::Failed(e.to_string()),
+            Err(e @ IngestError::Refresh(RefreshError::Refused(_))) => Outcome::Paused(e.to_string()),
             Err(e @ (IngestError::Find(_) | IngestError::Load(_) | IngestError::NotChannel(_))) => {
                 Outcome::Paused(e.to_string())
             }
@@ -292,6 +315,24 @@ impl Ingest {
         }
         lease::release(&self.inner.db, lease, &next).await?;
         result.map(|()| report)
+    }
+
+    /// Refreshes the account's tokens that `when` makes due, `stored`
+    /// read again when one changed; true when one did.
+    async fn refresh_credentials(&self, stored: &mut StoredAccount, when: When) -> Result<bool, IngestError> {
+        let plugin = self.channel_plugin(&stored.plugin).await?;
+        let refresher = Refresher {
+            db: &self.inner.db,
+            sbox: &self.inner.sbox,
+            runtime: &self.inner.runtime,
+        };
+        match refresher.refresh(&plugin.manifest, stored, when).await? {
+            Some(fresh) => {
+                *stored = fresh;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     async fn poll_pages(
@@ -571,6 +612,11 @@ impl Ingest {
         followup::follow_up(&self.inner.db, committed, &self.inner.resolved, analyzers).await;
         Ok(out.value.response)
     }
+}
+
+/// Whether a sync failed because the network refused the credential.
+fn unauthorized(error: &IngestError) -> bool {
+    matches!(error, IngestError::Call(e) if matches!(e.plugin_error(), Some(PluginError::Unauthorized(_))))
 }
 
 /// A channel account that takes webhook calls, with its loaded plugin.

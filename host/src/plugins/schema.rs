@@ -89,6 +89,10 @@ mod tests {
             ("network = \"Acme\"", "/network"),
             ("limits = { max-requests = 5, max-posts-per-page = 1 }", "/limits"),
             ("credential = { scheme = \"token\", secret = \"t\" }", "/credential"),
+            (
+                "credential = { scheme = \"bearer\", secret = \"t\", refresh = { flow = \"oauth2\", token-url = \"x\" } }",
+                "/credential",
+            ),
             ("config = [{ name = \"k\", type = \"password\" }]", "/config/0/type"),
             ("webhook = { max-body-bytes = 99999999 }", "/webhook/max-body-bytes"),
             ("colour = \"red\"", "/"),

@@ -6,8 +6,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use http::header::{self, HeaderName};
 use http::{HeaderMap, HeaderValue, Method, Uri};
@@ -158,12 +156,12 @@ impl Provider {
             .append_pair("redirect_uri", redirect_uri)
             .append_pair("code_verifier", verifier)
             .finish();
-        // RFC 6749 2.3.1: id and secret are form-encoded before base64.
-        let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-        let basic = STANDARD.encode(format!("{}:{}", encode(client_id), encode(client_secret)));
         let extra = [
             (header::CONTENT_TYPE, "application/x-www-form-urlencoded".to_string()),
-            (header::AUTHORIZATION, format!("Basic {basic}")),
+            (
+                header::AUTHORIZATION,
+                crate::credentials::client_secret_basic(client_id, client_secret),
+            ),
         ];
         let tokens: Tokens = self.send(Method::POST, endpoint, Some(form), &extra).await?;
         Ok(tokens.id_token)

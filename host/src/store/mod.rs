@@ -7,6 +7,7 @@ mod audit;
 pub mod catalogue;
 pub(crate) mod codec;
 pub mod contacts;
+pub mod credentials;
 pub mod customers;
 pub mod deletion_requests;
 pub mod dialect;

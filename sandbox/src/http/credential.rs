@@ -13,6 +13,7 @@ use wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS;
 use super::fill::path_matches;
 use super::hooks::FILL_SECRETS_HEADER;
 use super::origin::{AllowedOrigin, OriginError};
+use super::refresh::Refresh;
 
 /// How the host attaches an account's credential to each allowed request, so
 /// the plugin never reads it.
@@ -154,6 +155,9 @@ pub struct CredentialRule {
     pub path: Option<String>,
     #[serde(flatten)]
     pub credential: Credential,
+    /// How the host renews the credential's token before it expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh: Option<Refresh>,
 }
 
 /// Read by hand: `flatten` would let an unknown key through silently.
@@ -168,19 +172,25 @@ impl TryFrom<serde_json::Map<String, serde_json::Value>> for CredentialRule {
         };
         let origin = text("origin")?;
         let path = text("path")?;
+        let refresh = table
+            .remove("refresh")
+            .map(|r| serde_json::from_value(r).map_err(|e| format!("`refresh`: {e}")))
+            .transpose()?;
         let credential = serde_json::from_value(serde_json::Value::Object(table)).map_err(|e| e.to_string())?;
         Ok(CredentialRule {
             origin,
             path,
             credential,
+            refresh,
         })
     }
 }
 
 impl CredentialRule {
-    /// The rule as an admin consents to it.
+    /// The rule as an admin consents to it: a refresh is a request of the
+    /// host's own, to an endpoint the admin sees.
     pub fn describe(&self) -> String {
-        match (&self.origin, &self.path) {
+        let attached = match (&self.origin, &self.path) {
             (None, None) => self.credential.describe(),
             (origin, path) => format!(
                 "{} to {}{}",
@@ -188,7 +198,31 @@ impl CredentialRule {
                 origin.as_deref().unwrap_or("every allowed host"),
                 path.as_deref().unwrap_or("")
             ),
+        };
+        match &self.refresh {
+            None => attached,
+            Some(refresh) => {
+                let with = refresh.secrets();
+                let with = if with.is_empty() {
+                    String::new()
+                } else {
+                    format!(" with {}", with.join(" and "))
+                };
+                format!(
+                    "{attached}; refreshes `{}` at {} ({}{with})",
+                    self.credential.secrets().join("`, `"),
+                    refresh.token_url(),
+                    refresh.flow(),
+                )
+            }
         }
+    }
+
+    /// Every secret the rule reads: the credential's and its refresh's.
+    pub fn secrets(&self) -> Vec<&str> {
+        let mut secrets = self.credential.secrets();
+        secrets.extend(self.refresh.iter().flat_map(|r| r.secrets()));
+        secrets
     }
 
     /// Why a set of rules is ambiguous: two rules with one scope.
@@ -215,6 +249,8 @@ pub struct CredentialRoute {
     origin: Option<AllowedOrigin>,
     path: Option<String>,
     pub credential: Credential,
+    /// The secrets its refresh reads: as private as the credential's own.
+    pub refresh_secrets: Vec<String>,
 }
 
 impl CredentialRoute {
@@ -227,6 +263,12 @@ impl CredentialRoute {
                 .transpose()?,
             path: rule.path.clone(),
             credential: rule.credential.clone(),
+            refresh_secrets: rule
+                .refresh
+                .iter()
+                .flat_map(|r| r.secrets())
+                .map(str::to_string)
+                .collect(),
         })
     }
 
@@ -280,6 +322,7 @@ mod tests {
             origin: origin.map(str::to_string),
             path: path.map(str::to_string),
             credential: Credential::Bearer { secret: secret.into() },
+            refresh: None,
         };
         let rules = [
             rule(Some("{api}"), None, "user"),

@@ -278,7 +278,9 @@ fn prepare(
             }
             // The credential is attached by the host; filled, it could be
             // sent anywhere the plugin may reach, or echoed back to it.
-            if policy.credentials.iter().any(|r| r.credential.secrets().contains(&n)) {
+            let credential =
+                |r: &CredentialRoute| r.credential.secrets().contains(&n) || r.refresh_secrets.iter().any(|s| s == n);
+            if policy.credentials.iter().any(credential) {
                 return Err(format!("secret `{n}` is the account's credential and is never filled"));
             }
             let rules: Vec<&FillRule> = policy
@@ -499,6 +501,7 @@ mod tests {
             origin: None,
             path: None,
             credential,
+            refresh: None,
         };
         CredentialRoute::expand(&rule, &BTreeMap::new()).unwrap()
     }

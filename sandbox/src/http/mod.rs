@@ -6,6 +6,7 @@ mod credential;
 mod fill;
 mod hooks;
 mod origin;
+mod refresh;
 mod transport;
 
 pub use credential::{Credential, CredentialRoute, CredentialRule};
@@ -13,6 +14,7 @@ pub use fill::{FillRule, SecretFill};
 pub(crate) use hooks::OutgoingHooks;
 pub use hooks::{HttpPolicy, RequestRecord};
 pub use origin::{AllowedOrigin, OriginError, is_public};
+pub use refresh::Refresh;
 pub use transport::{
     HttpRequest, HttpResponse, NetworkTransport, SendOptions, Transport, TransportError, TransportFuture,
 };

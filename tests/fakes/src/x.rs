@@ -25,6 +25,7 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 mod compliance;
+pub mod oauth;
 
 pub use compliance::APP_TOKEN;
 
@@ -173,6 +174,16 @@ impl FakeX {
         st.rate_reset_at = SystemTime::now() + Duration::from_secs(reset_in_secs);
     }
 
+    /// Every user access token issued so far stops working (they expired).
+    pub fn expire_tokens(&self) {
+        self.lock().oauth.expire_all();
+    }
+
+    /// How long the access tokens issued from now on last.
+    pub fn set_token_lifetime(&self, lifetime: Duration) {
+        self.lock().oauth.set_lifetime(lifetime);
+    }
+
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.lock().requests.clone()
     }
@@ -241,6 +252,7 @@ struct State {
     /// Post ids and user ids with their compliance reason.
     gone_tweets: Vec<(String, String)>,
     gone_users: Vec<(String, String)>,
+    oauth: oauth::Tokens,
 }
 
 impl State {
@@ -259,6 +271,7 @@ impl State {
             storage_requests: Vec::new(),
             gone_tweets: Vec::new(),
             gone_users: Vec::new(),
+            oauth: oauth::Tokens::new(),
         };
         for i in 0..INITIAL_MENTIONS {
             st.post(
@@ -535,7 +548,9 @@ async fn handle(AxumState(shared): AxumState<Shared>, request: Request) -> Respo
     }
     st.rate_remaining -= 1;
     let remaining = st.rate_remaining;
-    let reply = if compliance::is_compliance(&path) {
+    let reply = if path == oauth::TOKEN_PATH && parts.method == axum::http::Method::POST {
+        st.oauth.grant(&parts.headers, &body)
+    } else if compliance::is_compliance(&path) {
         if compliance::app_authorized(&parts.headers) {
             let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
             compliance::route(&mut st, parts.method.as_str(), &segments, &body)
@@ -551,16 +566,12 @@ async fn handle(AxumState(shared): AxumState<Shared>, request: Request) -> Respo
                 }),
             )
         }
-    } else if authorized(&parts.headers) {
+    } else if bearer(&parts.headers).is_some_and(|t| st.oauth.accepts(t)) {
         route(&mut st, parts.method.as_str(), &path, &query, &body)
     } else {
         Reply::problem(StatusCode::UNAUTHORIZED, "Unauthorized")
     };
     reply.finish(remaining, reset_at)
-}
-
-fn authorized(headers: &HeaderMap) -> bool {
-    bearer(headers).is_some_and(|t| t == TOKEN)
 }
 
 /// The token of `Authorization: Bearer TOKEN`.

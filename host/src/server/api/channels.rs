@@ -20,6 +20,7 @@ use utoipa_axum::routes;
 
 use crate::app::App;
 use crate::channels::{self, ChannelError, ChannelSummary, NewChannel};
+use crate::credentials::RefreshError;
 use crate::ingest::lease::LeaseError;
 use crate::ingest::{AccountError, CommitError, IngestError, SyncReport};
 use crate::plugins::registry::{FindError, RegistryError};
@@ -251,8 +252,11 @@ fn ingest_error(e: IngestError) -> ApiError {
         | IngestError::Commit(CommitError::LeaseLost(_))
         | IngestError::Find(_)
         | IngestError::Load(_)
-        | IngestError::NotChannel(_) => ApiError::conflict(e.to_string()),
+        | IngestError::NotChannel(_)
+        | IngestError::Refresh(RefreshError::Refused(_)) => ApiError::conflict(e.to_string()),
         IngestError::Account(AccountError::Secret(_)) => ApiError::internal("opening the account's secrets", e),
-        IngestError::Call(_) | IngestError::Commit(_) | IngestError::Join(_) => ApiError::unavailable(e.to_string()),
+        IngestError::Call(_) | IngestError::Commit(_) | IngestError::Join(_) | IngestError::Refresh(_) => {
+            ApiError::unavailable(e.to_string())
+        }
     }
 }
