@@ -2,7 +2,6 @@
 //! `upkeep` for a plugin that exports it (since 1.2.0; looked up by name, so
 //! a channel built for 1.0 or 1.1 loads as before and is never asked).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use wasmtime::component::{Component, InstancePre};
@@ -10,39 +9,13 @@ use wasmtime::component::{Component, InstancePre};
 use super::bindings::channel::exports::socialcrm::plugin::{connector, upkeep};
 use super::bindings::types::{ConfigEntry, PluginError};
 use super::bindings::{StoredPost as WitStoredPost, from_wit, to_wit};
-use super::call::{self, Budget, CallOutput, CallSpec};
-use super::error::{CallError, FailReason, LoadError};
-use super::http::{AllowedOrigin, FillRule, HttpPolicy};
+use super::account::{self, Account};
+use super::call::CallOutput;
+use super::error::{CallError, LoadError};
 use super::output::{check_changes, check_posts};
 use super::state::CallState;
 use super::types::{ChannelDescriptor, Outbound, Page, Post, Sent, StoredPost, WebhookRequest, WebhookResult};
 use super::{PluginMeta, Shared, World};
-
-/// One channel account as a call sees it.
-#[derive(Clone, Debug, Default)]
-pub struct Account {
-    pub name: String,
-    /// Non-secret configuration, handed to the plugin.
-    pub config: BTreeMap<String, String>,
-    /// Secrets, attached to requests by the host and never handed to the plugin.
-    pub secrets: BTreeMap<String, String>,
-    /// The plugin's key-value store for this account, as last committed.
-    pub kv: BTreeMap<String, Vec<u8>>,
-    /// Admin setting: the account may reach loopback and private addresses.
-    pub allow_private: bool,
-}
-
-impl Account {
-    /// Applies a successful call's key-value writes, as the caller commits them.
-    pub fn apply_kv(&mut self, changes: super::KvChanges) {
-        for (key, value) in changes {
-            match value {
-                Some(v) => self.kv.insert(key, v),
-                None => self.kv.remove(&key),
-            };
-        }
-    }
-}
 
 /// A linked channel component and where its exports are.
 #[derive(Clone)]
@@ -208,39 +181,7 @@ impl ChannelPlugin {
             &Vec<ConfigEntry>,
         ) -> wasmtime::Result<Result<T, PluginError>>,
     ) -> Result<CallOutput<T>, CallError> {
-        let fail = |reason, logs| CallError {
-            plugin: self.meta.spec.name.clone(),
-            function,
-            reason,
-            logs,
-        };
-        // Without an account (describe) the plugin gets no config and reaches no host.
-        let (policy, config, kv) = match account {
-            Some(account) => (
-                self.policy(account).map_err(|reason| fail(reason, Vec::new()))?,
-                self.config(account),
-                account.kv.clone(),
-            ),
-            None => Default::default(),
-        };
-        let budget = Budget {
-            timeout: self.meta.limits.channel_timeout,
-            fuel: None,
-        };
-        let spec = CallSpec {
-            function,
-            account: account.map(|a| a.name.as_str()),
-            budget,
-            policy,
-            kv,
-        };
-        let out = call::run(&self.shared, &self.meta, spec, async |store| {
-            f(store, &self.linked, &config).await
-        })?;
-        let no_secrets = BTreeMap::new();
-        let secrets = account.map_or(&no_secrets, |a| &a.secrets);
-        out.transpose()
-            .map_err(|(e, logs)| fail(FailReason::Plugin(from_wit(e)).redacted(secrets), logs))
+        account::call(&self.shared, &self.meta, &self.linked, function, account, f)
     }
 
     fn checked<T>(
@@ -259,46 +200,6 @@ impl ChannelPlugin {
             });
         }
         Ok(out)
-    }
-
-    /// The configuration handed to the plugin: never a field the manifest marks secret.
-    fn config(&self, account: &Account) -> Vec<ConfigEntry> {
-        let secret = |name: &str| self.meta.spec.secret_fields.iter().any(|f| f == name);
-        account
-            .config
-            .iter()
-            .filter(|(name, _)| !secret(name))
-            .map(|(name, value)| ConfigEntry {
-                name: name.clone(),
-                value: value.clone(),
-            })
-            .collect()
-    }
-
-    fn policy(&self, account: &Account) -> Result<Arc<HttpPolicy>, FailReason> {
-        let origins = self
-            .meta
-            .spec
-            .allowed_hosts
-            .iter()
-            .map(|pattern| AllowedOrigin::expand(pattern, &account.config))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| FailReason::Config(e.to_string()))?;
-        let fills = self
-            .meta
-            .spec
-            .secret_fill
-            .iter()
-            .map(|fill| FillRule::expand(fill, &account.config))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| FailReason::Config(e.to_string()))?;
-        Ok(Arc::new(HttpPolicy {
-            origins,
-            fills,
-            credential: self.meta.spec.credential.clone(),
-            secrets: account.secrets.clone(),
-            allow_private: account.allow_private,
-        }))
     }
 }
 
