@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use wasmtime::component::{Component, InstancePre};
 
+use super::account::{self, Account};
 use super::bindings::channel::exports::socialcrm::plugin::{connector, upkeep};
 use super::bindings::types::{ConfigEntry, PluginError};
 use super::bindings::{StoredPost as WitStoredPost, from_wit, to_wit};
-use super::account::{self, Account};
 use super::call::CallOutput;
 use super::error::{CallError, LoadError};
 use super::output::{check_changes, check_posts};

@@ -39,10 +39,10 @@ use std::sync::{Arc, OnceLock};
 use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
 
+pub use account::Account;
 pub use analyzer::AnalyzerPlugin;
 pub use cache::{private_dir, sha256_hex};
 pub use call::CallOutput;
-pub use account::Account;
 pub use channel::ChannelPlugin;
 pub use egress::{EgressCall, EgressSink};
 pub use error::{CallError, FailReason, LoadError};

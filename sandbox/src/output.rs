@@ -78,14 +78,18 @@ pub(crate) fn check_source_page(page: &SourcePage, limits: &Limits) -> Result<()
     let mut ids = Vec::new();
     for c in &page.contacts {
         ids.push(&c.external_id);
-        for (name, value) in [("contact.name", c.name.as_ref()), ("contact.company", c.company.as_ref())] {
+        for (name, value) in [
+            ("contact.name", c.name.as_ref()),
+            ("contact.company", c.company.as_ref()),
+        ] {
             total += field(name, value, limits)?;
         }
         for value in c.emails.iter().chain(&c.phones).chain(&c.websites) {
             total += field("contact.emails/phones/websites", Some(value), limits)?;
         }
         for h in &c.handles {
-            total += field("contact.handles", Some(&h.network), limits)? + field("contact.handles", Some(&h.handle), limits)?;
+            total += field("contact.handles", Some(&h.network), limits)?
+                + field("contact.handles", Some(&h.handle), limits)?;
         }
         for f in &c.custom_fields {
             total += field("contact.custom-fields", Some(&f.name), limits)?

@@ -17,7 +17,7 @@ use crate::ingest::{Ingest, do_not_track};
 use crate::secrets::SecretBox;
 use crate::store::catalogue;
 use crate::store::tombstones::{Why, tombstone};
-use crate::store::{self, Db, erasures, subjects};
+use crate::store::{self, Db, erasures, sources, subjects};
 
 /// Posts made tombstones per transaction.
 const POST_BATCH: i64 = 500;
@@ -42,7 +42,8 @@ pub struct Options {
 struct Plan {
     subject: Subject,
     options: Options,
-    /// Do-not-track hashes (empty unless asked for).
+    /// Do-not-track hashes: the subject's network users when asked for, and
+    /// its records in sources always.
     hashes: Vec<String>,
     /// (network, external user id) of each identity: plugins are asked to
     /// forget them after the identities are gone.
@@ -91,7 +92,7 @@ pub async fn start(
 ) -> Result<String, PrivacyError> {
     let receipt = receipt();
     let users = users(db, subject).await?;
-    let hashes = if options.do_not_track {
+    let mut hashes: Vec<String> = if options.do_not_track {
         users
             .iter()
             .flat_map(|(network, id, handle)| {
@@ -104,6 +105,12 @@ pub async fn start(
     } else {
         Vec::new()
     };
+    // Whatever was asked, a source never brings an erased contact back.
+    for (account, external_id, emails) in sources::keys_of(db, &subject.ids.contacts).await? {
+        hashes.push(do_not_track::source_contact_hash(secrets, &account, &external_id));
+        let emails: Vec<String> = serde_json::from_str(&emails).unwrap_or_default();
+        hashes.extend(emails.iter().map(|e| do_not_track::email_hash(secrets, e)));
+    }
     let plan = Plan {
         subject: subject.clone(),
         options,

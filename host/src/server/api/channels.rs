@@ -251,7 +251,8 @@ fn ingest_error(e: IngestError) -> ApiError {
         | IngestError::Commit(CommitError::LeaseLost(_))
         | IngestError::Find(_)
         | IngestError::Load(_)
-        | IngestError::NotChannel(_) => ApiError::conflict(e.to_string()),
+        | IngestError::NotChannel(_)
+        | IngestError::NotSource(_) => ApiError::conflict(e.to_string()),
         IngestError::Account(AccountError::Secret(_)) => ApiError::internal("opening the account's secrets", e),
         IngestError::Call(_) | IngestError::Commit(_) | IngestError::Join(_) => ApiError::unavailable(e.to_string()),
     }
