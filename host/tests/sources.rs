@@ -31,7 +31,7 @@ fn customer(id: u64, updated_at: &str) -> Customer {
         last_name: "Buyer".into(),
         email: Some(format!("buyer{id}@example.com")),
         phone: Some(format!("+1555000{id:04}")),
-        company: (id % 10 == 0).then(|| "Acme Ltd".to_string()),
+        company: id.is_multiple_of(10).then(|| "Acme Ltd".to_string()),
         updated_at: updated_at.into(),
     }
 }
@@ -51,7 +51,7 @@ fn order(id: u64, customer: u64, updated_at: &str) -> Order {
             ("SKU-TEE".into(), "T-shirt".into(), 1, "40.00".into()),
         ],
         // Every tenth order was refunded in part.
-        refunds: if id % 10 == 0 {
+        refunds: if id.is_multiple_of(10) {
             vec![(id, "2026-03-05T10:00:00Z".into(), "19.90".into())]
         } else {
             Vec::new()
