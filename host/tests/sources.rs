@@ -169,8 +169,16 @@ async fn a_full_then_an_incremental_sync_store_each_record_once() {
         assert_eq!((listed[0].contacts, listed[0].transactions), (151, 166));
         assert!(listed[0].last_synced_at.is_some());
         assert_eq!(status(&db, "shop").await, ("active".into(), None));
-        // The channel list does not show sources.
+        // The channel commands neither show nor sync (nor pause) a source.
         assert!(socialcrm::channels::list(&db).await.expect("channels").is_empty());
+        let wrong = ingest.sync_now("shop", "test", &|_| {}).await.map(|_| ());
+        assert!(
+            wrong
+                .as_ref()
+                .is_err_and(|e| e.to_string().contains("no channel named `shop`")),
+            "{wrong:?}"
+        );
+        assert_eq!(status(&db, "shop").await, ("active".into(), None));
     })
     .await;
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::analyze::{AnalyzeError, analyze_page, catch_up};
 use super::changes::{self, RecheckReport, commit_recheck, next_upkeep, window_start};
 use super::followup::{self, FollowUp};
-use super::lease::{self, KeepAlive, Lease, LeaseError};
+use super::lease::{self, AccountKind, KeepAlive, Lease, LeaseError};
 use super::page::{ChannelRef, CommitError, KnownAuthors, PageRows, check, commit_pages};
 use super::poller::{Poller, Polling};
 use super::schedule::{Outcome, Schedule};
@@ -289,7 +289,7 @@ impl Ingest {
         owner: &str,
         progress: &(dyn Fn(&SyncReport) + Sync),
     ) -> Result<SyncReport, IngestError> {
-        let lease = lease::acquire(&self.inner.db, name, owner, self.inner.lease_ttl).await?;
+        let lease = lease::acquire(&self.inner.db, name, AccountKind::Channel, owner, self.inner.lease_ttl).await?;
         self.sync(&lease, usize::MAX, progress).await
     }
 

@@ -6,7 +6,7 @@
 
 use super::commit::{SourceRef, commit_page};
 use super::{SourceError, commit::Committed};
-use crate::ingest::lease::{self, KeepAlive, Lease};
+use crate::ingest::lease::{self, AccountKind, KeepAlive, Lease};
 use crate::ingest::schedule::Outcome;
 use crate::ingest::{Ingest, IngestError, StoredAccount};
 use crate::privacy::{self, Start, erase};
@@ -39,7 +39,7 @@ impl Committed {
 
 /// Leases source `name` for `owner` and catches it up completely (an admin's sync).
 pub async fn sync_now(ingest: &Ingest, name: &str, owner: &str) -> Result<SyncReport, SourceError> {
-    let lease = lease::acquire(ingest.db(), name, owner, ingest.lease_ttl())
+    let lease = lease::acquire(ingest.db(), name, AccountKind::Source, owner, ingest.lease_ttl())
         .await
         .map_err(IngestError::from)?;
     sync(ingest, &lease, usize::MAX).await

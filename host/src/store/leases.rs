@@ -52,25 +52,35 @@ pub async fn acquire_due(db: &Db, owner: &str, until: i64, now: i64) -> Result<O
     row.map(|r| lease(owner, &r)).transpose()
 }
 
-/// Leases the account `name` if it is free at `now` (or `owner`'s already).
-pub async fn acquire(db: &Db, name: &str, owner: &str, until: i64, now: i64) -> Result<Option<Lease>, sqlx::Error> {
+/// Leases the account `name` of `kind` if it is free at `now` (or `owner`'s already).
+pub async fn acquire(
+    db: &Db,
+    name: &str,
+    kind: AccountKind,
+    owner: &str,
+    until: i64,
+    now: i64,
+) -> Result<Option<Lease>, sqlx::Error> {
     let row = sqlx::query(
         "UPDATE channel_accounts SET lease_owner = $1, lease_until = $2 \
-         WHERE name = $3 AND (lease_until < $4 OR lease_owner = $1) RETURNING id, name, kind",
+         WHERE name = $3 AND kind = $5 AND (lease_until < $4 OR lease_owner = $1) RETURNING id, name, kind",
     )
     .bind(owner)
     .bind(until)
     .bind(name)
     .bind(now)
+    .bind(kind.name())
     .fetch_optional(db.pool())
     .await?;
     row.map(|r| lease(owner, &r)).transpose()
 }
 
-/// Who holds the lease on the account `name` and until when, if the account exists.
-pub async fn holder(db: &Db, name: &str) -> Result<Option<(Option<String>, i64)>, sqlx::Error> {
-    let row = sqlx::query("SELECT lease_owner, lease_until FROM channel_accounts WHERE name = $1")
+/// Who holds the lease on the account `name` of `kind` and until when, if
+/// the account exists.
+pub async fn holder(db: &Db, name: &str, kind: AccountKind) -> Result<Option<(Option<String>, i64)>, sqlx::Error> {
+    let row = sqlx::query("SELECT lease_owner, lease_until FROM channel_accounts WHERE name = $1 AND kind = $2")
         .bind(name)
+        .bind(kind.name())
         .fetch_optional(db.pool())
         .await?;
     row.map(|r| Ok((r.try_get("lease_owner")?, r.try_get("lease_until")?)))

@@ -243,7 +243,7 @@ fn ingest_error(e: IngestError) -> ApiError {
         | IngestError::Account(AccountError::Db(e))
         | IngestError::Commit(CommitError::Db(e))
         | IngestError::Find(FindError::Registry(RegistryError::Db(e))) => e.into(),
-        IngestError::Lease(LeaseError::Unknown(_)) | IngestError::Account(AccountError::Unknown(_)) => {
+        IngestError::Lease(LeaseError::Unknown { .. }) | IngestError::Account(AccountError::Unknown(_)) => {
             ApiError::not_found(e.to_string())
         }
         IngestError::Lease(LeaseError::Held { .. })
