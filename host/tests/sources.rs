@@ -6,10 +6,11 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use common::brand::secret_box;
 use common::{count, on_each_db, plugin_dir};
-use socialcrm::ingest::{Ingest, IngestOptions};
+use socialcrm::ingest::{Ingest, IngestOptions, SchedulerOptions};
 use socialcrm::runtime::{Runtime, RuntimeOptions};
 use socialcrm::sources::{self, NewSource, OnDelete};
 use socialcrm::store::Db;
@@ -287,4 +288,48 @@ async fn throttling_is_rate_limited_for_as_long_as_the_cost_bucket_needs() {
         assert_eq!(count(&db, "source_contacts").await, 3);
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_scheduler_syncs_due_sources_in_turns_and_their_requests_are_audited() {
+    on_each_db(|db| async move {
+        let (fake, ingest) = shop(&db, 120).await;
+        add(&db, &ingest, &fake, "shop", OnDelete::Inactive).await;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let options = SchedulerOptions {
+            node: "test".into(),
+            workers: 2,
+            // One page per turn: the account goes back in the queue, due at once.
+            pages_per_turn: 1,
+            idle: Duration::from_millis(20),
+        };
+        let scheduler = tokio::spawn(socialcrm::ingest::run(ingest.clone(), options, stopped));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while count(&db, "source_transactions").await < 132 || !synced(&db).await {
+            assert!(Instant::now() < deadline, "the scheduler did not catch the source up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = stop.send(true);
+        scheduler.await.expect("the scheduler stops");
+        assert_eq!(count(&db, "source_contacts").await, 120);
+        assert_eq!(count(&db, "transactions").await, 132);
+        // Every request of the plugin is in the egress log, under the account.
+        ingest.egress().flush().await;
+        let logged = scalar(
+            &db,
+            "SELECT COUNT(*) FROM egress WHERE plugin = 'shopify' AND account = 'shop'",
+        )
+        .await;
+        assert!(logged >= 5, "{logged}");
+    })
+    .await;
+}
+
+/// Whether the source caught up since it was added.
+async fn synced(db: &Db) -> bool {
+    let at: Option<i64> = sqlx::query_scalar("SELECT last_synced_at FROM source_settings")
+        .fetch_one(db.pool())
+        .await
+        .expect("the settings");
+    at.is_some()
 }

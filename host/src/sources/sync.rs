@@ -6,6 +6,7 @@
 
 use super::commit::{SourceRef, commit_page};
 use super::{SourceError, commit::Committed};
+use crate::crm::identity;
 use crate::ingest::lease::{self, AccountKind, KeepAlive, Lease};
 use crate::ingest::schedule::Outcome;
 use crate::ingest::{Ingest, IngestError, StoredAccount};
@@ -22,6 +23,8 @@ pub struct SyncReport {
     pub erased: usize,
     /// The source still had pages when the sync stopped (it comes back soon).
     pub behind: bool,
+    /// Identity links confirmed and proposed because contacts changed.
+    pub linked: (usize, usize),
 }
 
 impl Committed {
@@ -60,6 +63,15 @@ pub async fn sync(ingest: &Ingest, lease: &Lease, max_pages: usize) -> Result<Sy
     let keep_alive = KeepAlive::start(ingest.db().clone(), lease, ingest.lease_ttl());
     let result = pull_pages(ingest, lease, &keep_alive, &stored, max_pages, &mut report).await;
     drop(keep_alive);
+    let c = &report.committed;
+    if c.new_contacts + c.updated_contacts > 0 {
+        // Authors already stored are matched against the changed contacts,
+        // as after an import; a failure here is the next catch-up's to redo.
+        match identity::catch_up(ingest.db()).await {
+            Ok(r) => report.linked = (r.confirmed, r.proposed),
+            Err(e) => tracing::warn!(source = %lease.name, error = %e, "identity catch-up after a sync failed"),
+        }
+    }
     let outcome = match &result {
         Ok(()) => Outcome::Synced,
         Err(SourceError::Ingest(e)) => match e.outcome() {
