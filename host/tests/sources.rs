@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 
 use common::brand::secret_box;
 use common::{count, on_each_db, plugin_dir};
+use socialcrm::ingest::lease::{self, AccountKind};
 use socialcrm::ingest::{Ingest, IngestOptions, SchedulerOptions};
-use socialcrm::runtime::{Runtime, RuntimeOptions};
-use socialcrm::sources::{self, NewSource, OnDelete};
+use socialcrm::runtime::types::{SourceContact, SourcePage};
+use socialcrm::runtime::{KvChanges, Runtime, RuntimeOptions};
+use socialcrm::sources::{self, NewSource, OnDelete, SourceRef};
 use socialcrm::store::Db;
 use socialcrm_fakes::FakeShopify;
 use socialcrm_fakes::shopify::{Customer, Fault, Order, TOKEN, customer_gid};
@@ -332,4 +334,64 @@ async fn synced(db: &Db) -> bool {
         .await
         .expect("the settings");
     at.is_some()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_that_lost_its_lease_mid_run_stores_nothing_and_the_next_holder_resumes() {
+    on_each_db(|db| async move {
+        let (fake, ingest) = shop(&db, 150).await;
+        add(&db, &ingest, &fake, "shop", OnDelete::Inactive).await;
+        // A node leases the account and dies holding it: nobody else syncs it
+        // until the lease expires.
+        let ttl = Duration::from_millis(300);
+        lease::acquire(&db, "shop", AccountKind::Source, "dead-node", ttl)
+            .await
+            .expect("the dead node's lease");
+        let held = sources::sync_now(&ingest, "shop", "live-node").await;
+        assert!(held.is_err_and(|e| e.to_string().contains("is being synced by dead-node")));
+        // Its page, pulled before it died, arrives after another node took over: refused.
+        tokio::time::sleep(ttl * 2).await;
+        let live = lease::acquire(&db, "shop", AccountKind::Source, "live-node", Duration::from_secs(60))
+            .await
+            .expect("the live node's lease");
+        let late = SourcePage {
+            contacts: vec![SourceContact {
+                external_id: customer_gid(999),
+                name: Some("Late Page".into()),
+                emails: vec!["late@example.com".into()],
+                phones: vec![],
+                websites: vec![],
+                company: None,
+                handles: vec![],
+                custom_fields: vec![],
+            }],
+            cursor: "{\"phase\":\"orders\"}".into(),
+            ..SourcePage::default()
+        };
+        let target = SourceRef {
+            id: live.channel_id,
+            name: "shop".into(),
+            lease_owner: Some("dead-node".into()),
+        };
+        let refused = sources::commit_page(&db, &secret_box(), &target, &late, &KvChanges::new()).await;
+        assert!(
+            matches!(refused, Err(sources::CommitError::LeaseLost(_))),
+            "{refused:?}"
+        );
+        assert_eq!(count(&db, "contacts").await, 0);
+        let state: String = scalar_text(&db, "SELECT state FROM channel_accounts WHERE name = 'shop'").await;
+        assert_eq!(state, "");
+        // The live node syncs from the last committed cursor: everything, once.
+        let report = sources::sync(&ingest, &live, usize::MAX)
+            .await
+            .expect("the live node's sync");
+        assert_eq!(report.committed.new_contacts, 150, "{report:?}");
+        assert_eq!(count(&db, "contacts").await, 150);
+        assert_eq!(count(&db, "transactions").await, 165);
+    })
+    .await;
+}
+
+async fn scalar_text(db: &Db, sql: &'static str) -> String {
+    sqlx::query_scalar(sql).fetch_one(db.pool()).await.expect(sql)
 }
