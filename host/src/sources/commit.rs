@@ -61,6 +61,20 @@ pub struct Committed {
     pub proposals: usize,
 }
 
+impl Committed {
+    /// Adds what `other` stored (a sync sums its pages).
+    pub(super) fn add(&mut self, other: &Committed) {
+        self.new_contacts += other.new_contacts;
+        self.updated_contacts += other.updated_contacts;
+        self.new_transactions += other.new_transactions;
+        self.updated_transactions += other.updated_transactions;
+        self.skipped_transactions += other.skipped_transactions;
+        self.suppressed += other.suppressed;
+        self.deleted += other.deleted;
+        self.proposals += other.proposals;
+    }
+}
+
 /// The CRM kind a source's transaction kind is stored as (docs/sources.md):
 /// the kinds the scores read (`purchase` and `subscription` are orders,
 /// `refund` is money returned).

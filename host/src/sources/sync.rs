@@ -4,8 +4,8 @@
 //! renewed in the background), and erases the contacts the source deleted
 //! when the admin chose so.
 
-use super::commit::{SourceRef, commit_page};
-use super::{SourceError, commit::Committed};
+use super::SourceError;
+use super::commit::{Committed, SourceRef, commit_page};
 use crate::crm::identity;
 use crate::ingest::lease::{self, AccountKind, KeepAlive, Lease};
 use crate::ingest::schedule::Outcome;
@@ -25,19 +25,6 @@ pub struct SyncReport {
     pub behind: bool,
     /// Identity links confirmed and proposed because contacts changed.
     pub linked: (usize, usize),
-}
-
-impl Committed {
-    fn add(&mut self, other: &Committed) {
-        self.new_contacts += other.new_contacts;
-        self.updated_contacts += other.updated_contacts;
-        self.new_transactions += other.new_transactions;
-        self.updated_transactions += other.updated_transactions;
-        self.skipped_transactions += other.skipped_transactions;
-        self.suppressed += other.suppressed;
-        self.deleted += other.deleted;
-        self.proposals += other.proposals;
-    }
 }
 
 /// Leases source `name` for `owner` and catches it up completely (an admin's sync).
