@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use crate::ingest::{Ingest, IngestError};
-use crate::plugins::LoadedChannel;
+use crate::plugins::{LoadedChannel, Manifest};
 use crate::runtime::{Account, CallError};
 use crate::secrets::{SecretBox, SecretError};
 pub use crate::store::accounts::ChannelSummary;
@@ -48,46 +48,44 @@ pub struct NewChannel {
 /// Checks config and secrets against the manifest: known fields only, each in
 /// its place (a secret never in the config), every required field given.
 fn validate(plugin: &LoadedChannel, new: &NewChannel) -> Result<(), ChannelError> {
-    let fields = &plugin.manifest.config;
-    for (name, secret) in new
-        .config
+    validate_fields(&plugin.manifest, &new.config, &new.secrets).map_err(ChannelError::Config)
+}
+
+/// [`validate`] for any account of a plugin with `manifest` (sources too).
+pub(crate) fn validate_fields(
+    manifest: &Manifest,
+    config: &BTreeMap<String, String>,
+    secrets: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    let fields = &manifest.config;
+    for (name, secret) in config
         .keys()
         .map(|k| (k, false))
-        .chain(new.secrets.keys().map(|k| (k, true)))
+        .chain(secrets.keys().map(|k| (k, true)))
     {
         match fields.iter().find(|f| &f.name == name) {
             None => {
                 let known: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
-                return Err(ChannelError::Config(format!(
-                    "unknown field `{name}`; the plugin has: {}",
-                    known.join(", ")
-                )));
+                return Err(format!("unknown field `{name}`; the plugin has: {}", known.join(", ")));
             }
             Some(f) if f.secret && !secret => {
-                return Err(ChannelError::Config(format!(
-                    "`{name}` is a secret: pass it with --secret {name}=..."
-                )));
+                return Err(format!("`{name}` is a secret: pass it with --secret {name}=..."));
             }
             Some(f) if !f.secret && secret => {
-                return Err(ChannelError::Config(format!(
-                    "`{name}` is not a secret: pass it with --config {name}=..."
-                )));
+                return Err(format!("`{name}` is not a secret: pass it with --config {name}=..."));
             }
             Some(_) => {}
         }
     }
     for f in fields.iter().filter(|f| f.required) {
         let given = if f.secret {
-            new.secrets.contains_key(&f.name)
+            secrets.contains_key(&f.name)
         } else {
-            new.config.contains_key(&f.name)
+            config.contains_key(&f.name)
         };
         if !given {
             let flag = if f.secret { "--secret" } else { "--config" };
-            return Err(ChannelError::Config(format!(
-                "`{}` is required: {flag} {}=...",
-                f.name, f.name
-            )));
+            return Err(format!("`{}` is required: {flag} {}=...", f.name, f.name));
         }
     }
     Ok(())
@@ -133,6 +131,7 @@ pub async fn add_as(
             config: &config,
             secrets: &secrets,
             allow_private: new.allow_private,
+            kind: accounts::AccountKind::Channel,
         },
     )
     .await?;

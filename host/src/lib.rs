@@ -26,6 +26,7 @@ pub use socialcrm_sandbox as runtime;
 pub mod scaffold;
 pub mod secrets;
 pub mod server;
+pub mod sources;
 pub mod sso;
 pub mod store;
 pub mod tokens;

@@ -17,6 +17,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use socialcrm::app::App;
 use socialcrm::channels::{self, NewChannel};
+use socialcrm::ingest::lease::AccountKind;
 use socialcrm::ingest::{self, Ingest, IngestOptions, Schedule, SchedulerOptions};
 use socialcrm::runtime::{Runtime, RuntimeOptions};
 use socialcrm::secrets::SecretBox;
@@ -324,7 +325,7 @@ async fn a_page_slower_than_the_lease_keeps_the_lease() {
             async move { ingest.sync_now("brand", "node-a", &|_| {}).await }
         });
         tokio::time::sleep(ttl * 2).await;
-        let taken = socialcrm::ingest::lease::acquire(&db, "brand", "node-b", ttl).await;
+        let taken = socialcrm::ingest::lease::acquire(&db, "brand", AccountKind::Channel, "node-b", ttl).await;
         assert!(
             matches!(taken, Err(socialcrm::ingest::lease::LeaseError::Held { ref owner, .. }) if owner == "node-a"),
             "the live sync still holds the lease: {taken:?}"

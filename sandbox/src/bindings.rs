@@ -42,6 +42,24 @@ pub(crate) mod analyzer {
     });
 }
 
+/// `socialcrm:plugin@1.x`, world `crm-source` (since 1.2.0); shares the
+/// channel world's interfaces and `wasi:http`.
+pub(crate) mod source {
+    wasmtime::component::bindgen!({
+        path: "../wit/v1",
+        world: "crm-source",
+        exports: { default: async },
+        with: {
+            "socialcrm:plugin/types": super::channel::socialcrm::plugin::types,
+            "socialcrm:plugin/log": super::channel::socialcrm::plugin::log,
+            "socialcrm:plugin/kv": super::channel::socialcrm::plugin::kv,
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+        },
+    });
+}
+
 pub(crate) use analyzer::exports::socialcrm::plugin::analysis::{AnalysisInput, Descriptor as AnalyzerDescriptor};
 pub(crate) use channel::exports::socialcrm::plugin::connector::{
     Capabilities, ConfigField, Descriptor as ChannelDescriptor, FieldKind, Header, Outbound, Page, ReplyTarget, Sent,
@@ -50,6 +68,10 @@ pub(crate) use channel::exports::socialcrm::plugin::connector::{
 pub(crate) use channel::exports::socialcrm::plugin::upkeep::StoredPost;
 pub(crate) use channel::socialcrm::plugin::changes::GoneReason;
 pub(crate) use channel::socialcrm::plugin::types;
+pub(crate) use source::exports::socialcrm::plugin::source::{
+    Contact as SourceContact, CustomField, Deletion, Descriptor as SourceDescriptor, Page as SourcePage, ProductLine,
+    RecordKind, SocialHandle, Transaction as SourceTransaction, TransactionKind,
+};
 use types::{Analysis, Author, Direction, PluginError, Post, PostKind, ProfileField, RateLimit, ScoredLabel};
 
 /// The interfaces a minor added, with the version that added them; the rest
@@ -75,7 +97,7 @@ macro_rules! same {
         }
     )*};
 }
-same!(bool, u16, u64, f32, Vec<u8>);
+same!(bool, u16, u32, u64, f32, Vec<u8>);
 
 /// Text that crosses the boundary never holds U+0000 (it becomes U+FFFD):
 /// PostgreSQL's text cannot store one, and a network's post or a plugin's
@@ -136,6 +158,10 @@ mod wit {
         Post, ProfileField, RateLimit, ReplyTarget, ScoredLabel, Sent, StoredPost, WebhookRequest, WebhookResponse,
         WebhookResult,
     };
+    pub(super) use super::{
+        CustomField, Deletion, ProductLine, SocialHandle, SourceContact, SourceDescriptor, SourcePage,
+        SourceTransaction,
+    };
 }
 
 enums! {
@@ -143,6 +169,8 @@ enums! {
     Direction { Inbound, Outbound }
     FieldKind { Text, Url, Number, Boolean, List }
     GoneReason { Deleted, Deactivated, Protected, Suspended }
+    TransactionKind { Order, Refund, SubscriptionPayment, Invoice }
+    RecordKind { Contact, Transaction }
 }
 
 records! {
@@ -162,6 +190,18 @@ records! {
     wit::WebhookResult => host { response, posts }
     wit::Sent => host { external_id, url }
     wit::RateLimit => host { retry_after_ms, message }
+    wit::SourceDescriptor => host { source, description }
+    wit::SocialHandle => host { network, handle }
+    wit::CustomField => host { name, value }
+    wit::SourceContact => host {
+        external_id, name, emails, phones, websites, company, handles, custom_fields
+    }
+    wit::ProductLine => host { external_id, sku, name, quantity, amount }
+    wit::SourceTransaction => host {
+        external_id, contact_external_id, kind, amount, currency, occurred_at, status, reference, lines
+    }
+    wit::Deletion => host { kind, external_id }
+    wit::SourcePage => host { contacts, transactions, deletions, cursor, has_more }
     host::AnalysisInput => wit { text, kind, language }
     host::Header => wit { name, value }
     host::WebhookRequest => wit { method, path, query, headers, body }

@@ -2,47 +2,20 @@
 //! `upkeep` for a plugin that exports it (since 1.2.0; looked up by name, so
 //! a channel built for 1.0 or 1.1 loads as before and is never asked).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use wasmtime::component::{Component, InstancePre};
 
+use super::account::{self, Account, Call};
 use super::bindings::channel::exports::socialcrm::plugin::{connector, upkeep};
 use super::bindings::types::{ConfigEntry, PluginError};
 use super::bindings::{StoredPost as WitStoredPost, from_wit, to_wit};
-use super::call::{self, Budget, CallOutput, CallSpec};
-use super::error::{CallError, FailReason, LoadError};
-use super::http::{AllowedOrigin, CredentialRoute, FillRule, HttpPolicy, OriginError};
+use super::call::CallOutput;
+use super::error::{CallError, LoadError};
 use super::output::{check_changes, check_posts};
 use super::state::CallState;
 use super::types::{ChannelDescriptor, Outbound, Page, Post, Sent, StoredPost, WebhookRequest, WebhookResult};
 use super::{PluginMeta, Shared, World};
-
-/// One channel account as a call sees it.
-#[derive(Clone, Debug, Default)]
-pub struct Account {
-    pub name: String,
-    /// Non-secret configuration, handed to the plugin.
-    pub config: BTreeMap<String, String>,
-    /// Secrets, attached to requests by the host and never handed to the plugin.
-    pub secrets: BTreeMap<String, String>,
-    /// The plugin's key-value store for this account, as last committed.
-    pub kv: BTreeMap<String, Vec<u8>>,
-    /// Admin setting: the account may reach loopback and private addresses.
-    pub allow_private: bool,
-}
-
-impl Account {
-    /// Applies a successful call's key-value writes, as the caller commits them.
-    pub fn apply_kv(&mut self, changes: super::KvChanges) {
-        for (key, value) in changes {
-            match value {
-                Some(v) => self.kv.insert(key, v),
-                None => self.kv.remove(&key),
-            };
-        }
-    }
-}
 
 /// A linked channel component and where its exports are.
 #[derive(Clone)]
@@ -162,13 +135,19 @@ impl ChannelPlugin {
             account: Some(account),
             public_url,
         };
-        let out = self.call_with(call, async |store, linked, config| {
-            connector(store, linked)
-                .await?
-                .call_handle_webhook(store, config, &request)
-                .await
-                .map(|r| r.map(from_wit))
-        })?;
+        let out = account::call(
+            &self.shared,
+            &self.meta,
+            &self.linked,
+            call,
+            async |store, linked, config| {
+                connector(store, linked)
+                    .await?
+                    .call_handle_webhook(store, config, &request)
+                    .await
+                    .map(|r| r.map(from_wit))
+            },
+        )?;
         self.checked("handle-webhook", out, |result| &result.posts)
     }
 
@@ -229,56 +208,7 @@ impl ChannelPlugin {
             account,
             public_url: None,
         };
-        self.call_with(call, f)
-    }
-
-    fn call_with<T>(
-        &self,
-        Call {
-            function,
-            account,
-            public_url,
-        }: Call<'_>,
-        f: impl AsyncFnOnce(
-            &mut wasmtime::Store<CallState>,
-            &Linked,
-            &Vec<ConfigEntry>,
-        ) -> wasmtime::Result<Result<T, PluginError>>,
-    ) -> Result<CallOutput<T>, CallError> {
-        let fail = |reason, logs| CallError {
-            plugin: self.meta.spec.name.clone(),
-            function,
-            reason,
-            logs,
-        };
-        // Without an account (describe) the plugin gets no config and reaches no host.
-        let (policy, config, kv) = match account {
-            Some(account) => (
-                self.policy(account).map_err(|reason| fail(reason, Vec::new()))?,
-                self.config(account),
-                account.kv.clone(),
-            ),
-            None => Default::default(),
-        };
-        let budget = Budget {
-            timeout: self.meta.limits.channel_timeout,
-            fuel: None,
-        };
-        let spec = CallSpec {
-            function,
-            account: account.map(|a| a.name.as_str()),
-            budget,
-            policy,
-            kv,
-            public_url,
-        };
-        let out = call::run(&self.shared, &self.meta, spec, async |store| {
-            f(store, &self.linked, &config).await
-        })?;
-        let no_secrets = BTreeMap::new();
-        let secrets = account.map_or(&no_secrets, |a| &a.secrets);
-        out.transpose()
-            .map_err(|(e, logs)| fail(FailReason::Plugin(from_wit(e)).redacted(secrets), logs))
+        account::call(&self.shared, &self.meta, &self.linked, call, f)
     }
 
     fn checked<T>(
@@ -298,57 +228,6 @@ impl ChannelPlugin {
         }
         Ok(out)
     }
-
-    /// The configuration handed to the plugin: never a field the manifest marks secret.
-    fn config(&self, account: &Account) -> Vec<ConfigEntry> {
-        let secret = |name: &str| self.meta.spec.secret_fields.iter().any(|f| f == name);
-        account
-            .config
-            .iter()
-            .filter(|(name, _)| !secret(name))
-            .map(|(name, value)| ConfigEntry {
-                name: name.clone(),
-                value: value.clone(),
-            })
-            .collect()
-    }
-
-    /// The account's HTTP policy. A pattern built from an optional config
-    /// field the account left empty allows nothing (X's storage origin when
-    /// the account runs no compliance jobs), and so do the rules on it.
-    fn policy(&self, account: &Account) -> Result<Arc<HttpPolicy>, FailReason> {
-        let spec = &self.meta.spec;
-        let config = &account.config;
-        Ok(Arc::new(HttpPolicy {
-            origins: expand_set(&spec.allowed_hosts, |p| AllowedOrigin::expand(p, config))?,
-            fills: expand_set(&spec.secret_fill, |f| FillRule::expand(f, config))?,
-            credentials: expand_set(&spec.credentials, |r| CredentialRoute::expand(r, config))?,
-            secrets: account.secrets.clone(),
-            allow_private: account.allow_private,
-        }))
-    }
-}
-
-/// Each of `patterns` expanded for an account; one whose config field is
-/// unset is left out, any other error fails the call as a config error.
-fn expand_set<P, T>(patterns: &[P], expand: impl Fn(&P) -> Result<T, OriginError>) -> Result<Vec<T>, FailReason> {
-    let mut out = Vec::with_capacity(patterns.len());
-    for pattern in patterns {
-        match expand(pattern) {
-            Ok(expanded) => out.push(expanded),
-            Err(OriginError::MissingField { .. }) => {}
-            Err(e) => return Err(FailReason::Config(e.to_string())),
-        }
-    }
-    Ok(out)
-}
-
-/// Which call runs, for which account, on a server reached where.
-struct Call<'a> {
-    function: &'static str,
-    account: Option<&'a Account>,
-    /// The server's public URL, for status links (`None`: they are paths).
-    public_url: Option<&'a str>,
 }
 
 /// A fresh instance's `connector`.

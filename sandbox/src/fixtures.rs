@@ -10,7 +10,7 @@ use base64::Engine as _;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
-use crate::channel::Account;
+use crate::Account;
 use crate::manifest::Manifest;
 use crate::replay::{Recorded, response};
 use crate::types::{Header, Outbound, ReplyTarget, WebhookRequest};

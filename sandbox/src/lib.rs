@@ -7,6 +7,7 @@
 //! real sandbox without building the host's database and server. The host
 //! names it `socialcrm::runtime`.
 
+mod account;
 mod analyzer;
 mod api;
 mod bindings;
@@ -24,6 +25,7 @@ pub mod metrics;
 mod output;
 mod redact;
 pub mod replay;
+mod source;
 mod spec;
 mod state;
 mod stderr;
@@ -37,10 +39,11 @@ use std::sync::{Arc, OnceLock};
 use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
 
+pub use account::Account;
 pub use analyzer::AnalyzerPlugin;
 pub use cache::{private_dir, sha256_hex};
 pub use call::CallOutput;
-pub use channel::{Account, ChannelPlugin};
+pub use channel::ChannelPlugin;
 pub use egress::{EgressCall, EgressSink};
 pub use error::{CallError, FailReason, LoadError};
 pub use http::{
@@ -48,6 +51,7 @@ pub use http::{
 };
 pub use limits::{Limits, MemoryLimitExceeded};
 pub use redact::redact;
+pub use source::SourcePlugin;
 pub use spec::SandboxSpec;
 pub use state::{KvChanges, VerifiedFields};
 
@@ -91,6 +95,7 @@ pub(crate) struct Shared {
     engine: Engine,
     /// One linker per world, each with exactly that world's imports.
     channel_linker: Linker<CallState>,
+    source_linker: Linker<CallState>,
     analyzer_linker: Linker<CallState>,
     cache_dir: Option<PathBuf>,
     transport: Arc<dyn Transport>,
@@ -109,10 +114,11 @@ pub struct PluginMeta {
     pub digest: String,
 }
 
-/// A loaded plugin of either kind.
+/// A loaded plugin of any kind.
 pub enum Plugin {
     Channel(ChannelPlugin),
     Analyzer(AnalyzerPlugin),
+    Source(SourcePlugin),
 }
 
 impl Runtime {
@@ -121,11 +127,13 @@ impl Runtime {
         let engine = engine::build(options.max_limits.memory_bytes).map_err(runtime_error)?;
         engine::start_ticker(&engine);
         let channel_linker = linker(&engine, World::Channel).map_err(runtime_error)?;
+        let source_linker = linker(&engine, World::Source).map_err(runtime_error)?;
         let analyzer_linker = linker(&engine, World::Analyzer).map_err(runtime_error)?;
         Ok(Runtime {
             shared: Arc::new(Shared {
                 engine,
                 channel_linker,
+                source_linker,
                 analyzer_linker,
                 cache_dir: options.cache_dir,
                 transport: options.transport,
@@ -162,6 +170,11 @@ impl Runtime {
         ChannelPlugin::new(self.shared.clone(), meta, &component)
     }
 
+    pub fn load_source(&self, spec: SandboxSpec, wasm: &[u8]) -> Result<SourcePlugin, LoadError> {
+        let (meta, component) = self.compile(spec, wasm)?;
+        SourcePlugin::new(self.shared.clone(), meta, &component)
+    }
+
     pub fn load_analyzer(&self, spec: SandboxSpec, wasm: &[u8]) -> Result<AnalyzerPlugin, LoadError> {
         let (meta, component) = self.compile(spec, wasm)?;
         AnalyzerPlugin::new(self.shared.clone(), meta, &component)
@@ -194,11 +207,12 @@ impl Runtime {
     }
 }
 
-/// The two worlds of the contract; each is linked with its own imports only.
+/// The worlds of the contract; each is linked with its own imports only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum World {
     Channel,
     Analyzer,
+    Source,
 }
 
 impl World {
@@ -206,13 +220,15 @@ impl World {
         match self {
             World::Channel => "channel",
             World::Analyzer => "analyzer",
+            World::Source => "crm-source",
         }
     }
 }
 
 /// A linker with exactly what a plugin of `world` may import: WASI with
 /// nothing behind it, and the world's own interfaces; `wasi:http`, `kv`,
-/// `signing`, `verification` and `changes` for channels only.
+/// `signing`, `verification` and `changes` for channels only; `wasi:http`
+/// and `kv` for sources too.
 fn linker(engine: &Engine, world: World) -> wasmtime::Result<Linker<CallState>> {
     let mut linker = Linker::new(engine);
     // Async WASI: a guest waiting on a clock, a request or a body stream
@@ -230,6 +246,13 @@ fn linker(engine: &Engine, world: World) -> wasmtime::Result<Linker<CallState>> 
             signing::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
             verification::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
             changes::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
+        }
+        World::Source => {
+            wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+            use bindings::channel::socialcrm::plugin::{kv, log, types};
+            types::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
+            log::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
+            kv::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
         }
         World::Analyzer => {
             bindings::analyzer::Analyzer::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
@@ -249,6 +272,7 @@ impl Shared {
     ) -> Result<wasmtime::component::InstancePre<CallState>, LoadError> {
         let linker = match world {
             World::Channel => &self.channel_linker,
+            World::Source => &self.source_linker,
             World::Analyzer => &self.analyzer_linker,
         };
         linker.instantiate_pre(component).map_err(|e| LoadError::Link {

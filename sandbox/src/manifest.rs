@@ -13,6 +13,8 @@ use crate::{CredentialRule, Limits, Refresh, SandboxSpec, SecretFill};
 pub enum PluginKind {
     Channel,
     Analyzer,
+    /// A source of customer data (world `crm-source`).
+    Source,
 }
 
 impl PluginKind {
@@ -21,6 +23,7 @@ impl PluginKind {
         match self {
             PluginKind::Channel => "channel",
             PluginKind::Analyzer => "analyzer",
+            PluginKind::Source => "source",
         }
     }
 }
@@ -55,7 +58,7 @@ pub struct Manifest {
     pub kind: PluginKind,
     /// The range of `socialcrm:plugin` versions the plugin was built for.
     pub api: VersionReq,
-    /// The network a channel connects to.
+    /// The network a channel connects to; for a source, what it reads (`shopify`).
     #[serde(default)]
     pub network: Option<String>,
     #[serde(default)]
@@ -205,7 +208,10 @@ impl Manifest {
         }
         match (self.kind, &self.network) {
             (PluginKind::Channel, None) => return field("network", "a channel must name its network".into()),
-            (PluginKind::Channel, Some(n)) if !valid_name(n) => {
+            (PluginKind::Source, None) => {
+                return field("network", "a source must name what it reads (`shopify`)".into());
+            }
+            (PluginKind::Channel | PluginKind::Source, Some(n)) if !valid_name(n) => {
                 return field("network", format!("`{n}` must be 1 to 64 of a-z, 0-9 and `-`"));
             }
             (PluginKind::Analyzer, _) if !self.allowed_hosts.is_empty() || self.credential_rules().next().is_some() => {

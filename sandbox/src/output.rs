@@ -2,7 +2,7 @@
 
 use super::error::FailReason;
 use super::limits::Limits;
-use super::types::{Analysis, Author, Change, Post};
+use super::types::{Analysis, Author, Change, Post, SourcePage};
 
 /// Checks the posts of one page or webhook result.
 pub(crate) fn check_posts(posts: &[Post], limits: &Limits) -> Result<(), FailReason> {
@@ -56,6 +56,88 @@ pub(crate) fn check_changes(changes: &[Change], limits: &Limits) -> Result<(), F
         if id.is_empty() {
             return Err(FailReason::InvalidOutput("a change without an external id".into()));
         }
+    }
+    Ok(())
+}
+
+/// Checks one page of a source: as many records as a page may hold posts
+/// (`max-posts`, contacts, transactions and deletions each), every field
+/// within the field cap, the whole within the output cap, every record with
+/// an external id.
+pub(crate) fn check_source_page(page: &SourcePage, limits: &Limits) -> Result<(), FailReason> {
+    let counts = [
+        ("contacts", page.contacts.len()),
+        ("transactions", page.transactions.len()),
+        ("deletions", page.deletions.len()),
+    ];
+    if let Some((what, n)) = counts.into_iter().find(|(_, n)| *n > limits.max_posts) {
+        return Err(FailReason::OutputLimit(format!(
+            "{n} {what}, more than the {} allowed per call",
+            limits.max_posts
+        )));
+    }
+    let mut total = field("cursor", Some(&page.cursor), limits)?;
+    let mut ids = Vec::new();
+    for c in &page.contacts {
+        ids.push(&c.external_id);
+        for (name, value) in [
+            ("contact.name", c.name.as_ref()),
+            ("contact.company", c.company.as_ref()),
+        ] {
+            total += field(name, value, limits)?;
+        }
+        for value in c.emails.iter().chain(&c.phones).chain(&c.websites) {
+            total += field("contact.emails/phones/websites", Some(value), limits)?;
+        }
+        for h in &c.handles {
+            total += field("contact.handles", Some(&h.network), limits)?
+                + field("contact.handles", Some(&h.handle), limits)?;
+        }
+        for f in &c.custom_fields {
+            total += field("contact.custom-fields", Some(&f.name), limits)?
+                + field("contact.custom-fields", Some(&f.value), limits)?;
+        }
+    }
+    for t in &page.transactions {
+        ids.push(&t.external_id);
+        ids.push(&t.contact_external_id);
+        let fields = [
+            ("transaction.amount", Some(&t.amount)),
+            ("transaction.currency", Some(&t.currency)),
+            ("transaction.occurred-at", Some(&t.occurred_at)),
+            ("transaction.status", t.status.as_ref()),
+            ("transaction.reference", t.reference.as_ref()),
+        ];
+        for (name, value) in fields {
+            total += field(name, value, limits)?;
+        }
+        for line in &t.lines {
+            let fields = [
+                ("line.external-id", line.external_id.as_ref()),
+                ("line.sku", line.sku.as_ref()),
+                ("line.name", Some(&line.name)),
+                ("line.amount", Some(&line.amount)),
+            ];
+            for (name, value) in fields {
+                total += field(name, value, limits)?;
+            }
+        }
+        if total > limits.max_output_bytes {
+            break;
+        }
+    }
+    ids.extend(page.deletions.iter().map(|d| &d.external_id));
+    for id in ids {
+        total += field("external-id", Some(id), limits)?;
+        if id.is_empty() {
+            return Err(FailReason::InvalidOutput("a record without an external id".into()));
+        }
+    }
+    if total > limits.max_output_bytes {
+        return Err(FailReason::OutputLimit(format!(
+            "more than {} bytes in one call",
+            limits.max_output_bytes
+        )));
     }
     Ok(())
 }

@@ -295,3 +295,88 @@ pub struct LogLine {
     pub level: LogLevel,
     pub message: String,
 }
+
+/// A source plugin's self-description (world `crm-source`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceDescriptor {
+    pub source: String,
+    pub description: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SocialHandle {
+    pub network: String,
+    pub handle: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CustomField {
+    pub name: String,
+    pub value: String,
+}
+
+/// A contact as a source sends it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceContact {
+    pub external_id: String,
+    pub name: Option<String>,
+    pub emails: Vec<String>,
+    pub phones: Vec<String>,
+    pub websites: Vec<String>,
+    pub company: Option<String>,
+    pub handles: Vec<SocialHandle>,
+    pub custom_fields: Vec<CustomField>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TransactionKind {
+    Order,
+    Refund,
+    SubscriptionPayment,
+    Invoice,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProductLine {
+    pub external_id: Option<String>,
+    pub sku: Option<String>,
+    pub name: String,
+    pub quantity: u32,
+    pub amount: String,
+}
+
+/// A transaction as a source sends it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceTransaction {
+    pub external_id: String,
+    pub contact_external_id: String,
+    pub kind: TransactionKind,
+    pub amount: String,
+    pub currency: String,
+    pub occurred_at: String,
+    pub status: Option<String>,
+    pub reference: Option<String>,
+    pub lines: Vec<ProductLine>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RecordKind {
+    Contact,
+    Transaction,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deletion {
+    pub kind: RecordKind,
+    pub external_id: String,
+}
+
+/// One page of a source's changes and the cursor after it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourcePage {
+    pub contacts: Vec<SourceContact>,
+    pub transactions: Vec<SourceTransaction>,
+    pub deletions: Vec<Deletion>,
+    pub cursor: String,
+    pub has_more: bool,
+}

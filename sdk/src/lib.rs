@@ -1,8 +1,9 @@
 //! socialcrm-sdk: write socialcrm channel and analyzer plugins in Rust.
 //!
 //! A channel plugin implements [`channel::Connector`] and calls
-//! [`export_channel!`]; an analyzer implements [`analyzer::Analyzer`] and calls
-//! [`export_analyzer!`]. Build with `cargo build --release --target wasm32-wasip2`.
+//! [`export_channel!`]; a source of customer data implements
+//! [`source::Source`] and calls [`export_source!`]; an analyzer implements
+//! [`analyzer::Analyzer`] and calls [`export_analyzer!`]. Build with `cargo build --release --target wasm32-wasip2`.
 //! [`http`] makes requests to the hosts the manifest allows (the host attaches
 //! credentials) and reads what networks answer (rate-limit waits, `Link`
 //! paging), [`time`] reads and writes the times networks send, [`ResultExt`]
@@ -14,7 +15,8 @@
 //! host's log, and the `testkit` feature runs the built component in the real
 //! host against canned HTTP responses from a plain `cargo test`.
 //!
-//! One feature per world, both on by default: an analyzer that turns off
+//! One feature per world, all on by default (`source` needs `channel`'s
+//! `http` and `kv`): an analyzer that turns off
 //! `channel` (`default-features = false, features = ["analyzer"]`) cannot
 //! call what its world lacks (`http`, `kv`, `signing`, `verification`); the
 //! host refuses such imports at load in any case.
@@ -63,6 +65,31 @@ pub mod __private {
                 "socialcrm:plugin/log@1.2.0": crate::__private::analyzer_world::socialcrm::plugin::log,
                 // The world names wasi:http; `http` uses the `wasi` crate's
                 // bindings of it, so these map there instead of making a second set.
+                "wasi:http/types@0.2.12": ::wasi::http::types,
+                "wasi:http/outgoing-handler@0.2.12": ::wasi::http::outgoing_handler,
+                "wasi:io/error@0.2.12": ::wasi::io::error,
+                "wasi:io/poll@0.2.12": ::wasi::io::poll,
+                "wasi:io/streams@0.2.12": ::wasi::io::streams,
+                "wasi:clocks/monotonic-clock@0.2.12": ::wasi::clocks::monotonic_clock,
+            },
+        });
+    }
+
+    /// The world `crm-source`; its imports are the channel world's (`types`,
+    /// `log`, `kv`, `wasi:http`), so only the `source` export is new.
+    #[cfg(feature = "source")]
+    pub mod source_world {
+        wit_bindgen::generate!({
+            path: "../wit/v1",
+            world: "crm-source",
+            pub_export_macro: true,
+            export_macro_name: "__export_source_world",
+            default_bindings_module: "::socialcrm_sdk::__private::source_world",
+            runtime_path: "::socialcrm_sdk::__private::wit_bindgen::rt",
+            with: {
+                "socialcrm:plugin/types@1.2.0": crate::__private::analyzer_world::socialcrm::plugin::types,
+                "socialcrm:plugin/log@1.2.0": crate::__private::analyzer_world::socialcrm::plugin::log,
+                "socialcrm:plugin/kv@1.2.0": crate::__private::channel_world::socialcrm::plugin::kv,
                 "wasi:http/types@0.2.12": ::wasi::http::types,
                 "wasi:http/outgoing-handler@0.2.12": ::wasi::http::outgoing_handler,
                 "wasi:io/error@0.2.12": ::wasi::io::error,
@@ -234,6 +261,16 @@ pub mod channel {
     };
 }
 
+/// What a source plugin (world `crm-source`, since API 1.2) implements:
+/// pages of contacts, transactions and deletions after an opaque cursor.
+#[cfg(feature = "source")]
+pub mod source {
+    pub use crate::__private::source_world::exports::socialcrm::plugin::source::{
+        Contact, CustomField, Deletion, Descriptor, Guest as Source, Page, ProductLine, RecordKind, SocialHandle,
+        Transaction, TransactionKind,
+    };
+}
+
 /// What an analyzer plugin implements.
 #[cfg(feature = "analyzer")]
 pub mod analyzer {
@@ -265,6 +302,21 @@ macro_rules! export_channel {
             $crate::Config,
             ::std::vec::Vec<$crate::upkeep::StoredPost>,
         ) -> ::std::result::Result<u32, $crate::PluginError> = <$connector as $crate::upkeep::Upkeep>::recheck;
+    };
+}
+
+/// Exports a type implementing [`source::Source`] as the plugin's source
+/// (world `crm-source`). Expands to nothing outside WebAssembly, so the
+/// crate also builds and tests natively.
+#[cfg(feature = "source")]
+#[macro_export]
+macro_rules! export_source {
+    ($source:ident) => {
+        #[cfg(target_arch = "wasm32")]
+        $crate::__private::source_world::__export_source_world!($source with_types_in $crate::__private::source_world);
+        // Natively the type is still the plugin's entry point (tests call it).
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn() -> $crate::source::Descriptor = <$source as $crate::source::Source>::describe;
     };
 }
 

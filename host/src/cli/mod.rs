@@ -16,6 +16,7 @@ mod respond;
 mod retention;
 mod secrets;
 mod serve;
+mod source;
 mod sso;
 mod subject;
 mod token;
@@ -143,6 +144,7 @@ enum Command {
     Analyzer(analyzer::Args),
     Import(import::Args),
     Channel(channel::Args),
+    Source(source::Args),
     Identity(identity::Args),
     Insights(insights::Args),
     Plugin(plugin::Args),
@@ -169,6 +171,7 @@ pub fn main() -> ExitCode {
         Command::Analyzer(args) => analyzer::run(&cli.global, args),
         Command::Import(args) => import::run(&cli.global, args),
         Command::Channel(args) => channel::run(&cli.global, args),
+        Command::Source(args) => source::run(&cli.global, args),
         Command::Identity(args) => identity::run(&cli.global, args),
         Command::Insights(args) => insights::run(&cli.global, args),
         Command::Plugin(args) => plugin::run(&cli.global, args),

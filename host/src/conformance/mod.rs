@@ -21,6 +21,8 @@ use crate::runtime::{LoadError, Plugin, Runtime, RuntimeOptions};
 
 /// The first check of every run.
 pub const LOADS: &str = "loads in the host";
+/// A source's `describe` answers.
+pub const DESCRIBES: &str = "describes itself";
 
 /// How one check ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -130,6 +132,11 @@ pub fn run(manifest: Manifest, wasm: &[u8], fixtures: &Fixtures) -> Result<Repor
     let checks = match crate::plugins::load(&runtime, &manifest, wasm) {
         Err(e) => vec![Check::new(LOADS, Err(e.to_string()))],
         Ok(Plugin::Analyzer(p)) => std::iter::once(loaded).chain(analyzer::run(&p, fixtures)).collect(),
+        // Sources have no fixtures yet: they load and describe themselves.
+        Ok(Plugin::Source(p)) => vec![
+            loaded,
+            Check::new(DESCRIBES, p.describe().map(|_| None).map_err(|e| failure(&e))),
+        ],
         Ok(Plugin::Channel(p)) => std::iter::once(loaded)
             .chain(channel::run(&p, &manifest, &network, fixtures))
             .collect(),

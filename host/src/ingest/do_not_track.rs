@@ -1,6 +1,8 @@
 //! The do-not-track list: authors an erasure asked never to store again,
 //! kept as keyed hashes (never the handle) of `network:handle` and of
-//! `network:external user id`, so a changed handle is still recognised.
+//! `network:external user id`, so a changed handle is still recognised;
+//! and erased contacts that sources must not bring back, as hashes of
+//! `account:external id` and of each email.
 
 use std::collections::HashSet;
 
@@ -14,6 +16,17 @@ pub fn handle_hash(secrets: &SecretBox, network: &str, handle: &str) -> String {
 
 pub fn user_hash(secrets: &SecretBox, network: &str, external_user_id: &str) -> String {
     secrets.keyed_hash("do-not-track:user", &format!("{network}:{external_user_id}"))
+}
+
+/// A source's contact (`account:external id`): an erased contact a source
+/// sends again is not stored again.
+pub fn source_contact_hash(secrets: &SecretBox, account: &str, external_id: &str) -> String {
+    secrets.keyed_hash("do-not-track:source-contact", &format!("{account}:{external_id}"))
+}
+
+/// An erased contact's email, so that no source brings the person back.
+pub fn email_hash(secrets: &SecretBox, email: &str) -> String {
+    secrets.keyed_hash("do-not-track:email", &email.trim().to_lowercase())
 }
 
 /// The external user ids among `authors` (external id, handle) of `network`

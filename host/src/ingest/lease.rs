@@ -12,15 +12,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::schedule::Next;
+pub use crate::store::accounts::AccountKind;
 pub use crate::store::leases::Lease;
 use crate::store::leases::{self as stored, SyncEnd};
 use crate::store::{Db, ms_after, now_ms};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LeaseError {
-    #[error("no channel named `{0}` (see `socialcrm channel list`)")]
-    Unknown(String),
-    #[error("channel `{name}` is being synced by {owner}; try again in {seconds} s")]
+    #[error("no {} named `{name}` (see `socialcrm {} list`)", .kind.name(), .kind.name())]
+    Unknown { name: String, kind: AccountKind },
+    #[error("`{name}` is being synced by {owner}; try again in {seconds} s")]
     Held { name: String, owner: String, seconds: i64 },
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
@@ -32,14 +33,19 @@ pub async fn acquire_due(db: &Db, owner: &str, ttl: Duration) -> Result<Option<L
     stored::acquire_due(db, owner, ms_after(ttl), now).await
 }
 
-/// Leases the account `name` now, whatever its schedule (a sync an admin asked for).
-pub async fn acquire(db: &Db, name: &str, owner: &str, ttl: Duration) -> Result<Lease, LeaseError> {
-    if let Some(lease) = stored::acquire(db, name, owner, ms_after(ttl), now_ms()).await? {
+/// Leases the account `name` of `kind` now, whatever its schedule (a sync
+/// an admin asked for); a channel's command never syncs a source, nor the
+/// other way round.
+pub async fn acquire(db: &Db, name: &str, kind: AccountKind, owner: &str, ttl: Duration) -> Result<Lease, LeaseError> {
+    if let Some(lease) = stored::acquire(db, name, kind, owner, ms_after(ttl), now_ms()).await? {
         return Ok(lease);
     }
-    let (holder, until) = stored::holder(db, name)
+    let (holder, until) = stored::holder(db, name, kind)
         .await?
-        .ok_or_else(|| LeaseError::Unknown(name.to_string()))?;
+        .ok_or_else(|| LeaseError::Unknown {
+            name: name.to_string(),
+            kind,
+        })?;
     Err(LeaseError::Held {
         name: name.to_string(),
         owner: holder.unwrap_or_default(),

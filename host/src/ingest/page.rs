@@ -6,8 +6,6 @@ use std::sync::Mutex;
 
 use serde_json::{Value, json};
 use sqlx::AnyConnection;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::analyze::PageAnalyses;
 use super::changes::{self, Applied};
@@ -17,7 +15,7 @@ use crate::events::{Event, EventType, Outbox};
 use crate::runtime::types::{Analysis, Author, Change, Direction, Post};
 use crate::runtime::{KvChanges, VerifiedFields};
 use crate::secrets::SecretBox;
-use crate::store::codec::{apply_kv, kind_name};
+use crate::store::codec::{apply_kv, kind_name, rfc3339_ms};
 use crate::store::posts::{self, IdentityRow, StoredIdentity};
 use crate::store::{Backend, Db, erasures, now_ms};
 
@@ -200,12 +198,10 @@ pub fn check(posts: &[Post]) -> Result<Vec<i64>, CommitError> {
     posts
         .iter()
         .map(|p| {
-            OffsetDateTime::parse(&p.created_at, &Rfc3339)
-                .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
-                .map_err(|_| CommitError::BadTime {
-                    external_id: p.external_id.clone(),
-                    value: p.created_at.clone(),
-                })
+            rfc3339_ms(&p.created_at).ok_or_else(|| CommitError::BadTime {
+                external_id: p.external_id.clone(),
+                value: p.created_at.clone(),
+            })
         })
         .collect()
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::analyze::{AnalyzeError, analyze_page, catch_up};
 use super::changes::{self, Applied, RecheckReport, commit_recheck, next_upkeep, window_start};
 use super::followup::{self, FollowUp};
-use super::lease::{self, KeepAlive, Lease, LeaseError};
+use super::lease::{self, AccountKind, KeepAlive, Lease, LeaseError};
 use super::page::{ChannelRef, CommitError, KnownAuthors, PageRows, check, commit_pages};
 use super::poller::{Poller, Polling};
 use super::schedule::{Outcome, Schedule};
@@ -17,7 +17,7 @@ use crate::credentials::{RefreshError, Refresher, When};
 use crate::crm::identity::Resolved;
 use crate::egress::EgressLog;
 use crate::plugins::registry::{self, FindError};
-use crate::plugins::{LoadedChannel, PluginKind};
+use crate::plugins::{LoadedChannel, LoadedSource, PluginKind};
 use crate::runtime::types::{PluginError, WebhookRequest, WebhookResponse};
 use crate::runtime::{AnalyzerPlugin, CallError, KvChanges, LoadError, Runtime};
 use crate::secrets::SecretBox;
@@ -47,8 +47,10 @@ pub enum IngestError {
     Find(#[from] FindError),
     #[error(transparent)]
     Load(#[from] LoadError),
-    #[error("plugin {0} is an analyzer, not a channel plugin")]
+    #[error("plugin {0} is not a channel plugin")]
     NotChannel(String),
+    #[error("plugin {0} is not a source plugin")]
+    NotSource(String),
     #[error(transparent)]
     Call(#[from] CallError),
     #[error(transparent)]
@@ -61,6 +63,25 @@ pub enum IngestError {
     Refresh(#[from] RefreshError),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+}
+
+impl IngestError {
+    /// What the schedule makes of a sync that ended with this error; `None`
+    /// when the lease was lost (the new holder records what happens next).
+    pub fn outcome(&self) -> Option<Outcome> {
+        Some(match self {
+            IngestError::Call(e) => Outcome::from_error(e),
+            IngestError::LeaseLost(_) | IngestError::Commit(CommitError::LeaseLost(_)) => return None,
+            // Retried with backoff, so enabling the plugin again resumes the account.
+            e @ IngestError::Find(FindError::Disabled(_)) => Outcome::Failed(e.to_string()),
+            e @ (IngestError::Find(_)
+            | IngestError::Load(_)
+            | IngestError::NotChannel(_)
+            | IngestError::NotSource(_)
+            | IngestError::Refresh(RefreshError::Refused(_))) => Outcome::Paused(e.to_string()),
+            e => Outcome::Failed(e.to_string()),
+        })
+    }
 }
 
 /// Posts committed in one transaction at most, when several polled pages wait.
@@ -102,9 +123,10 @@ struct Inner {
     schedule: Schedule,
     lease_ttl: Duration,
     dev_reload: bool,
-    /// Channel plugins by name, with the digest they were loaded from (the
-    /// installed version's; under `dev_reload`, that of the files on disk).
-    channels: Mutex<HashMap<String, (Option<String>, LoadedChannel)>>,
+    /// Channel and source plugins by name, with the digest they were loaded
+    /// from (the installed version's; under `dev_reload`, that of the files
+    /// on disk).
+    channels: Mutex<HashMap<String, (Option<String>, Loaded)>>,
     /// One compile at a time: workers wanting the same plugin wait for the
     /// first to load it instead of each compiling it again.
     loading: tokio::sync::Mutex<()>,
@@ -114,6 +136,13 @@ struct Inner {
     resolved: Arc<Resolved>,
     /// Where the runtime's calls leave their requests.
     egress: Arc<EgressLog>,
+}
+
+/// A plugin an account runs.
+#[derive(Clone)]
+enum Loaded {
+    Channel(LoadedChannel),
+    Source(LoadedSource),
 }
 
 /// The digest of plugin `name` as found on disk, manifest and component.
@@ -174,6 +203,11 @@ impl Ingest {
         &self.inner.sbox
     }
 
+    /// The polling rhythm (sources follow it as channels do).
+    pub fn schedule(&self) -> &Schedule {
+        &self.inner.schedule
+    }
+
     /// How long a lease lasts without renewal (longer than any one plugin call).
     pub fn lease_ttl(&self) -> Duration {
         self.inner.lease_ttl
@@ -187,6 +221,21 @@ impl Ingest {
     /// The channel plugin `name` (installed, bundled or a path), loaded on
     /// first use and again when an upgrade or rollback changes it.
     pub async fn channel_plugin(&self, name: &str) -> Result<LoadedChannel, IngestError> {
+        match self.account_plugin(name).await? {
+            Loaded::Channel(plugin) => Ok(plugin),
+            Loaded::Source(plugin) => Err(IngestError::NotChannel(plugin.manifest.name.clone())),
+        }
+    }
+
+    /// The source plugin `name`, loaded as [`Self::channel_plugin`] loads a channel.
+    pub async fn source_plugin(&self, name: &str) -> Result<LoadedSource, IngestError> {
+        match self.account_plugin(name).await? {
+            Loaded::Source(plugin) => Ok(plugin),
+            Loaded::Channel(plugin) => Err(IngestError::NotSource(plugin.manifest.name.clone())),
+        }
+    }
+
+    async fn account_plugin(&self, name: &str) -> Result<Loaded, IngestError> {
         let installed = registry::active_digest(&self.inner.db, name).await?;
         if let Some((_, false)) = installed {
             return Err(FindError::Disabled(name.to_string()).into());
@@ -211,24 +260,29 @@ impl Ingest {
             return Ok(plugin);
         }
         let found = registry::find(&self.inner.db, name).await?;
-        if found.manifest.kind != PluginKind::Channel {
+        let kind = found.manifest.kind;
+        if kind == PluginKind::Analyzer {
             return Err(IngestError::NotChannel(found.manifest.name));
         }
         // Compiling takes seconds: off the async threads, which renew leases.
         let runtime = self.inner.runtime.clone();
         let spec = found.manifest.sandbox();
-        let plugin = tokio::task::spawn_blocking(move || runtime.load_channel(spec, &found.wasm))
-            .await
-            .map_err(|e| IngestError::Join(e.to_string()))??;
-        let plugin = LoadedChannel {
-            manifest: Arc::new(found.manifest),
-            plugin,
-        };
+        let manifest = Arc::new(found.manifest);
+        let plugin = tokio::task::spawn_blocking(move || match kind {
+            PluginKind::Source => runtime
+                .load_source(spec, &found.wasm)
+                .map(|plugin| Loaded::Source(LoadedSource { manifest, plugin })),
+            _ => runtime
+                .load_channel(spec, &found.wasm)
+                .map(|plugin| Loaded::Channel(LoadedChannel { manifest, plugin })),
+        })
+        .await
+        .map_err(|e| IngestError::Join(e.to_string()))??;
         self.loaded().insert(name.to_string(), (digest, plugin.clone()));
         Ok(plugin)
     }
 
-    fn loaded(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Option<String>, LoadedChannel)>> {
+    fn loaded(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Option<String>, Loaded)>> {
         self.inner.channels.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -239,7 +293,7 @@ impl Ingest {
         owner: &str,
         progress: &(dyn Fn(&SyncReport) + Sync),
     ) -> Result<SyncReport, IngestError> {
-        let lease = lease::acquire(&self.inner.db, name, owner, self.inner.lease_ttl).await?;
+        let lease = lease::acquire(&self.inner.db, name, AccountKind::Channel, owner, self.inner.lease_ttl).await?;
         self.sync(&lease, usize::MAX, progress).await
     }
 
@@ -295,18 +349,11 @@ impl Ingest {
         drop(keep_alive);
         let outcome = match &result {
             Ok(()) => Outcome::Synced,
-            Err(IngestError::Call(e)) => Outcome::from_error(e),
-            // Not ours any more: the new holder records what happens next.
-            Err(IngestError::LeaseLost(_) | IngestError::Commit(CommitError::LeaseLost(_))) => {
-                return result.map(|()| report);
-            }
-            // Retried with backoff, so enabling the plugin again resumes the account.
-            Err(e @ IngestError::Find(FindError::Disabled(_))) => Outcome::Failed(e.to_string()),
-            Err(e @ IngestError::Refresh(RefreshError::Refused(_))) => Outcome::Paused(e.to_string()),
-            Err(e @ (IngestError::Find(_) | IngestError::Load(_) | IngestError::NotChannel(_))) => {
-                Outcome::Paused(e.to_string())
-            }
-            Err(e) => Outcome::Failed(e.to_string()),
+            Err(e) => match e.outcome() {
+                Some(outcome) => outcome,
+                // Not ours any more: the new holder records what happens next.
+                None => return result.map(|()| report),
+            },
         };
         let mut next = self.inner.schedule.next(&outcome, stored.failures, now_ms());
         if report.behind {

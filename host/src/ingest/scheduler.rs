@@ -9,6 +9,7 @@ use tokio::task::JoinSet;
 
 use super::lease::acquire_due;
 use super::pipeline::Ingest;
+use crate::store::accounts::AccountKind;
 
 /// How a node runs its workers.
 #[derive(Clone, Debug)]
@@ -76,6 +77,14 @@ async fn work(ingest: Ingest, options: SchedulerOptions, worker: usize, mut stop
         match acquire_due(ingest.db(), &owner, ingest.lease_ttl()).await {
             Ok(Some(lease)) => {
                 let name = lease.name.clone();
+                // Sources share the schedule and leases; their runner is their own.
+                if lease.kind == AccountKind::Source {
+                    match crate::sources::sync(&ingest, &lease, options.pages_per_turn).await {
+                        Ok(r) => tracing::debug!(source = %name, %owner, pages = r.pages, "synced"),
+                        Err(e) => tracing::warn!(source = %name, error = %e, "sync failed"),
+                    }
+                    continue;
+                }
                 match ingest.sync(&lease, options.pages_per_turn, &|_| {}).await {
                     Ok(r) => tracing::debug!(channel = %name, %owner, pages = r.pages, new = r.new_posts, "synced"),
                     Err(e) => tracing::warn!(channel = %name, error = %e, "sync failed"),

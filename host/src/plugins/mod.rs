@@ -17,6 +17,6 @@ pub mod trust;
 pub use crate::runtime::manifest::{ConfigFieldSpec, Manifest, ManifestError, PluginKind, UpkeepSpec, WebhookSpec};
 pub use bundled::{ResolveError, bundled_dir, read_manifest, resolve};
 pub use inspect::world_wit;
-pub use load::{LoadedChannel, load};
+pub use load::{LoadedChannel, LoadedSource, load};
 pub use package::{Package, PackageError};
 pub use permissions::Permissions;

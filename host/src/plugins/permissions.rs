@@ -51,10 +51,12 @@ impl Permissions {
             secret_fills: manifest.secret_fill.iter().map(|f| f.describe()).collect(),
             limits: manifest.limits.clone(),
             webhook_max_body_bytes: channel.then_some(manifest.webhook.max_body_bytes),
-            sees: if channel {
-                "its accounts' non-secret config and key-value data, the network's responses and webhook calls"
-            } else {
-                "the text, kind and language of each post"
+            sees: match manifest.kind {
+                PluginKind::Channel => {
+                    "its accounts' non-secret config and key-value data, the network's responses and webhook calls"
+                }
+                PluginKind::Source => "its accounts' non-secret config and key-value data, the source's responses",
+                PluginKind::Analyzer => "the text, kind and language of each post",
             }
             .to_string(),
         }

@@ -182,6 +182,7 @@ fn load(runtime: &Runtime, manifest: &Manifest, wasm: &[u8]) -> Result<Plugin, R
     match &plugin {
         Plugin::Channel(p) => p.describe().map(|_| ()),
         Plugin::Analyzer(p) => p.describe().map(|_| ()),
+        Plugin::Source(p) => p.describe().map(|_| ()),
     }
     .map_err(RegistryError::Describe)?;
     Ok(plugin)
@@ -610,11 +611,7 @@ async fn store(
     let row = NewPlugin {
         name: &m.name,
         version: &m.version.to_string(),
-        kind: if m.kind == PluginKind::Channel {
-            "channel"
-        } else {
-            "analyzer"
-        },
+        kind: m.kind.name(),
         digest: &digest,
         package_digest: &package_digest,
         manifest: &package.manifest_text,

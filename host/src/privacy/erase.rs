@@ -17,7 +17,7 @@ use crate::ingest::{Ingest, do_not_track};
 use crate::secrets::SecretBox;
 use crate::store::catalogue;
 use crate::store::tombstones::{Why, tombstone};
-use crate::store::{self, Db, erasures, subjects};
+use crate::store::{self, Db, erasures, sources, subjects};
 
 /// Posts made tombstones per transaction.
 const POST_BATCH: i64 = 500;
@@ -42,7 +42,8 @@ pub struct Options {
 struct Plan {
     subject: Subject,
     options: Options,
-    /// Do-not-track hashes (empty unless asked for).
+    /// Do-not-track hashes: the subject's network users when asked for, and
+    /// its records in sources always.
     hashes: Vec<String>,
     /// (network, external user id) of each identity: plugins are asked to
     /// forget them after the identities are gone.
@@ -123,7 +124,7 @@ async fn create(conn: &mut sqlx::AnyConnection, plan: &Plan, actor: &str) -> Res
 /// do-not-track hashes, when `options` ask for them.
 async fn plan(db: &Db, secrets: Option<&SecretBox>, subject: &Subject, options: Options) -> Result<Plan, PrivacyError> {
     let users = users(db, subject).await?;
-    let hashes = match secrets.filter(|_| options.do_not_track) {
+    let mut hashes: Vec<String> = match secrets.filter(|_| options.do_not_track) {
         Some(secrets) => users
             .iter()
             .flat_map(|(network, id, handle)| {
@@ -135,6 +136,14 @@ async fn plan(db: &Db, secrets: Option<&SecretBox>, subject: &Subject, options: 
             .collect(),
         None => Vec::new(),
     };
+    // Whatever was asked, a source never brings an erased contact back.
+    if let Some(secrets) = secrets {
+        for (account, external_id, emails) in sources::keys_of(db, &subject.ids.contacts).await? {
+            hashes.push(do_not_track::source_contact_hash(secrets, &account, &external_id));
+            let emails: Vec<String> = serde_json::from_str(&emails).unwrap_or_default();
+            hashes.extend(emails.iter().map(|e| do_not_track::email_hash(secrets, e)));
+        }
+    }
     Ok(Plan {
         subject: subject.clone(),
         options,

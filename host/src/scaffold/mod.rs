@@ -146,6 +146,8 @@ pub enum ScaffoldError {
     Sdk(PathBuf),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error("no template for a {0} plugin yet: start from plugins/shopify (docs/plugin-authors.md)")]
+    NoTemplate(&'static str),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ScaffoldError + '_ {
@@ -193,6 +195,7 @@ pub fn create(options: &Options) -> Result<Vec<&'static str>, ScaffoldError> {
     let templates = match options.kind {
         PluginKind::Analyzer => ANALYZER,
         PluginKind::Channel => CHANNEL,
+        PluginKind::Source => return Err(ScaffoldError::NoTemplate(options.kind.name())),
     };
     let mut written = Vec::new();
     for template in COMMON.iter().chain(templates) {

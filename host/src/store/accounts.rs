@@ -11,6 +11,32 @@ use super::{Db, now_ms};
 use crate::runtime::Account;
 use crate::secrets::{SecretBox, SecretError};
 
+/// What an account of `channel_accounts` feeds: posts from a network, or
+/// customer data from a source (docs/sources.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountKind {
+    Channel,
+    Source,
+}
+
+impl AccountKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            AccountKind::Channel => "channel",
+            AccountKind::Source => "source",
+        }
+    }
+
+    /// As stored; only the two names are ever written.
+    pub fn parse(text: &str) -> AccountKind {
+        if text == "source" {
+            AccountKind::Source
+        } else {
+            AccountKind::Channel
+        }
+    }
+}
+
 /// A stored channel account, secrets opened.
 #[derive(Clone, Debug)]
 pub struct StoredAccount {
@@ -137,14 +163,15 @@ pub struct NewAccount<'a> {
     pub config: &'a str,
     pub secrets: &'a str,
     pub allow_private: bool,
+    pub kind: AccountKind,
 }
 
 /// Inserts the account; `None` when the name is taken.
 pub async fn insert(conn: &mut AnyConnection, new: &NewAccount<'_>) -> Result<Option<i64>, sqlx::Error> {
     let now = now_ms();
     sqlx::query(
-        "INSERT INTO channel_accounts (name, plugin, network, config, secrets, allow_private, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING RETURNING id",
+        "INSERT INTO channel_accounts (name, plugin, network, config, secrets, allow_private, created_at, updated_at, \
+         kind) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (name) DO NOTHING RETURNING id",
     )
     .bind(new.name)
     .bind(new.plugin)
@@ -154,17 +181,19 @@ pub async fn insert(conn: &mut AnyConnection, new: &NewAccount<'_>) -> Result<Op
     .bind(i32::from(new.allow_private))
     .bind(now)
     .bind(now)
+    .bind(new.kind.name())
     .fetch_optional(conn)
     .await?
     .map(|row| row.try_get("id"))
     .transpose()
 }
 
-/// Every account with its post count, by name.
+/// Every channel account with its post count, by name.
 pub async fn summaries(db: &Db) -> Result<Vec<ChannelSummary>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT c.name, c.plugin, c.network, c.status, c.last_error, c.updated_at, c.next_poll_at, \
-         (SELECT COUNT(*) FROM posts p WHERE p.channel_id = c.id) AS posts FROM channel_accounts c ORDER BY c.name",
+         (SELECT COUNT(*) FROM posts p WHERE p.channel_id = c.id) AS posts FROM channel_accounts c \
+         WHERE c.kind = 'channel' ORDER BY c.name",
     )
     .fetch_all(db.pool())
     .await?;

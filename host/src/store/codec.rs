@@ -20,6 +20,13 @@ const KINDS: [PostKind; 7] = [
     PostKind::Quote,
 ];
 
+/// An RFC 3339 time in Unix milliseconds, if it is one.
+pub(crate) fn rfc3339_ms(text: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
 /// The stored name of a post kind.
 pub(crate) fn kind_name(kind: PostKind) -> &'static str {
     match kind {

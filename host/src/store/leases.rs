@@ -1,9 +1,10 @@
-//! The lease columns of `channel_accounts` (owner, expiry) and what a sync
+//! The lease columns of `channel_accounts` (channels' and sources') (owner, expiry) and what a sync
 //! records when it frees one (status, next poll, failures).
 
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
+use super::accounts::AccountKind;
 use super::{Backend, Db};
 
 /// Statuses the scheduler polls (a paused or disabled account waits for an admin).
@@ -15,6 +16,8 @@ pub struct Lease {
     pub channel_id: i64,
     pub name: String,
     pub owner: String,
+    /// A channel's or a source's account: which runner syncs it.
+    pub kind: AccountKind,
 }
 
 fn lease(owner: &str, row: &AnyRow) -> Result<Lease, sqlx::Error> {
@@ -22,6 +25,7 @@ fn lease(owner: &str, row: &AnyRow) -> Result<Lease, sqlx::Error> {
         channel_id: row.try_get("id")?,
         name: row.try_get("name")?,
         owner: owner.to_string(),
+        kind: AccountKind::parse(&row.try_get::<String, _>("kind")?),
     })
 }
 
@@ -38,7 +42,7 @@ pub async fn acquire_due(db: &Db, owner: &str, until: i64, now: i64) -> Result<O
     let row = sqlx::query(AssertSqlSafe(format!(
         "UPDATE channel_accounts SET lease_owner = $1, lease_until = $2 WHERE id = (\
          SELECT id FROM channel_accounts WHERE status IN {SCHEDULED} AND next_poll_at <= $3 AND lease_until < $3 \
-         ORDER BY next_poll_at LIMIT 1{skip_locked}) AND lease_until < $3 RETURNING id, name"
+         ORDER BY next_poll_at LIMIT 1{skip_locked}) AND lease_until < $3 RETURNING id, name, kind"
     )))
     .bind(owner)
     .bind(until)
@@ -48,25 +52,35 @@ pub async fn acquire_due(db: &Db, owner: &str, until: i64, now: i64) -> Result<O
     row.map(|r| lease(owner, &r)).transpose()
 }
 
-/// Leases the account `name` if it is free at `now` (or `owner`'s already).
-pub async fn acquire(db: &Db, name: &str, owner: &str, until: i64, now: i64) -> Result<Option<Lease>, sqlx::Error> {
+/// Leases the account `name` of `kind` if it is free at `now` (or `owner`'s already).
+pub async fn acquire(
+    db: &Db,
+    name: &str,
+    kind: AccountKind,
+    owner: &str,
+    until: i64,
+    now: i64,
+) -> Result<Option<Lease>, sqlx::Error> {
     let row = sqlx::query(
         "UPDATE channel_accounts SET lease_owner = $1, lease_until = $2 \
-         WHERE name = $3 AND (lease_until < $4 OR lease_owner = $1) RETURNING id, name",
+         WHERE name = $3 AND kind = $5 AND (lease_until < $4 OR lease_owner = $1) RETURNING id, name, kind",
     )
     .bind(owner)
     .bind(until)
     .bind(name)
     .bind(now)
+    .bind(kind.name())
     .fetch_optional(db.pool())
     .await?;
     row.map(|r| lease(owner, &r)).transpose()
 }
 
-/// Who holds the lease on the account `name` and until when, if the account exists.
-pub async fn holder(db: &Db, name: &str) -> Result<Option<(Option<String>, i64)>, sqlx::Error> {
-    let row = sqlx::query("SELECT lease_owner, lease_until FROM channel_accounts WHERE name = $1")
+/// Who holds the lease on the account `name` of `kind` and until when, if
+/// the account exists.
+pub async fn holder(db: &Db, name: &str, kind: AccountKind) -> Result<Option<(Option<String>, i64)>, sqlx::Error> {
+    let row = sqlx::query("SELECT lease_owner, lease_until FROM channel_accounts WHERE name = $1 AND kind = $2")
         .bind(name)
+        .bind(kind.name())
         .fetch_optional(db.pool())
         .await?;
     row.map(|r| Ok((r.try_get("lease_owner")?, r.try_get("lease_until")?)))

@@ -28,6 +28,7 @@ pub mod replies;
 pub mod responses;
 pub mod retention;
 pub mod sessions;
+pub mod sources;
 pub mod subjects;
 pub mod templates;
 pub mod tokens;

@@ -1,4 +1,4 @@
-//! Fake social networks that speak each network's documented API over real
+//! Fake social networks (and sources of customer data) that speak each network's documented API over real
 //! HTTP on loopback, with rate limits, injected faults and recorded requests:
 //! channel plugins and the host are tested against them. The demo has its own
 //! network (`host/src/demo/network/`).
@@ -9,6 +9,7 @@ pub mod mastodon;
 pub mod meta;
 pub mod reddit;
 mod server;
+pub mod shopify;
 mod util;
 pub mod x;
 
@@ -16,3 +17,4 @@ pub use discourse::FakeDiscourse;
 pub use mastodon::{Dataset, FakeMastodon, Fault};
 pub use reddit::FakeReddit;
 pub use server::{RecordedRequest, Server};
+pub use shopify::FakeShopify;

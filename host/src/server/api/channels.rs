@@ -244,7 +244,7 @@ fn ingest_error(e: IngestError) -> ApiError {
         | IngestError::Account(AccountError::Db(e))
         | IngestError::Commit(CommitError::Db(e))
         | IngestError::Find(FindError::Registry(RegistryError::Db(e))) => e.into(),
-        IngestError::Lease(LeaseError::Unknown(_)) | IngestError::Account(AccountError::Unknown(_)) => {
+        IngestError::Lease(LeaseError::Unknown { .. }) | IngestError::Account(AccountError::Unknown(_)) => {
             ApiError::not_found(e.to_string())
         }
         IngestError::Lease(LeaseError::Held { .. })
@@ -253,6 +253,7 @@ fn ingest_error(e: IngestError) -> ApiError {
         | IngestError::Find(_)
         | IngestError::Load(_)
         | IngestError::NotChannel(_)
+        | IngestError::NotSource(_)
         | IngestError::Refresh(RefreshError::Refused(_)) => ApiError::conflict(e.to_string()),
         IngestError::Account(AccountError::Secret(_)) => ApiError::internal("opening the account's secrets", e),
         IngestError::Call(_) | IngestError::Commit(_) | IngestError::Join(_) | IngestError::Refresh(_) => {
