@@ -133,6 +133,26 @@ async fn world(db: &Db) -> (i64, i64) {
     )
     .await;
     exec(db, &format!("INSERT INTO egress (at, plugin, version, account, call, method, scheme, host, port, path, request_bytes, response_bytes, duration_ms) VALUES ({now}, 'mastodon', '1.0.0', 'brand', 'poll', 'GET', 'https', 'demo.social', 443, '/api/v1/accounts/lookup?acct={HANDLE}', 0, 10, 5)")).await;
+    // A shop's source records of both customers, their order lines, and the
+    // proposal that two of the contacts are one person.
+    exec(db, &format!("INSERT INTO channel_accounts (name, plugin, network, kind, kv, created_at, updated_at) VALUES ('shop', 'shopify', 'shopify', 'source', '{{}}', {now}, {now})")).await;
+    let shop = id(db, "SELECT id FROM channel_accounts WHERE name = 'shop'").await;
+    for (external, contact, email, phone, name) in [
+        ("gid-1", zoe_c, EMAIL, PHONE, NAME),
+        (
+            "gid-2",
+            oscar_c,
+            "oscar.pine@example.org",
+            "+44 20 7946 0000",
+            "Oscar Pine",
+        ),
+    ] {
+        exec(db, &format!("INSERT INTO source_contacts (account_id, external_id, contact_id, emails, phones, custom_fields, updated_at) VALUES ({shop}, '{external}', {contact}, '[\"{email}\"]', '[\"{phone}\"]', '{{\"nickname\":\"{name}\"}}', {now})")).await;
+    }
+    let zoe_t = id(db, "SELECT MIN(id) FROM transactions WHERE external_id = 'T-0'").await;
+    exec(db, &format!("INSERT INTO source_transactions (account_id, external_id, transaction_id, status, updated_at) VALUES ({shop}, 'order-1', {zoe_t}, 'paid', {now})")).await;
+    exec(db, &format!("INSERT INTO transaction_lines (transaction_id, position, sku, name, quantity, amount) VALUES ({zoe_t}, 0, 'BM-1', 'Blendmaster engraved for {NAME}', 1, 120.0)")).await;
+    exec(db, &format!("INSERT INTO contact_match_proposals (contact_id, other_id, reason, created_at) VALUES ({}, {}, 'same email', {now})", zoe_c.min(oscar_c), zoe_c.max(oscar_c))).await;
     (zoe_c, oscar_c)
 }
 
@@ -341,7 +361,7 @@ async fn a_subject_is_exported_whole_and_erased_everywhere() {
             .await;
             assert_eq!(left, 0, "{table}");
         }
-        let kv: String = sqlx::query_scalar("SELECT kv FROM channel_accounts")
+        let kv: String = sqlx::query_scalar("SELECT kv FROM channel_accounts WHERE name = 'brand'")
             .fetch_one(db.pool())
             .await
             .expect("kv");
