@@ -114,23 +114,29 @@ fn config(meta: &PluginMeta, account: &Account) -> Vec<ConfigEntry> {
 fn policy(meta: &PluginMeta, account: &Account) -> Result<Arc<HttpPolicy>, FailReason> {
     let spec = &meta.spec;
     let config = &account.config;
+    let optional = &spec.optional_fields;
     Ok(Arc::new(HttpPolicy {
-        origins: expand_set(&spec.allowed_hosts, |p| AllowedOrigin::expand(p, config))?,
-        fills: expand_set(&spec.secret_fill, |f| FillRule::expand(f, config))?,
-        credentials: expand_set(&spec.credentials, |r| CredentialRoute::expand(r, config))?,
+        origins: expand_set(&spec.allowed_hosts, optional, |p| AllowedOrigin::expand(p, config))?,
+        fills: expand_set(&spec.secret_fill, optional, |f| FillRule::expand(f, config))?,
+        credentials: expand_set(&spec.credentials, optional, |r| CredentialRoute::expand(r, config))?,
         secrets: account.secrets.clone(),
         allow_private: account.allow_private,
     }))
 }
 
-/// Each of `patterns` expanded for an account; one whose config field is
-/// unset is left out, any other error fails the call as a config error.
-fn expand_set<P, T>(patterns: &[P], expand: impl Fn(&P) -> Result<T, OriginError>) -> Result<Vec<T>, FailReason> {
+/// Each of `patterns` expanded for an account; one on an `optional` config
+/// field the account left empty is left out, any other error fails the call
+/// as a config error.
+fn expand_set<P, T>(
+    patterns: &[P],
+    optional: &[String],
+    expand: impl Fn(&P) -> Result<T, OriginError>,
+) -> Result<Vec<T>, FailReason> {
     let mut out = Vec::with_capacity(patterns.len());
     for pattern in patterns {
         match expand(pattern) {
             Ok(expanded) => out.push(expanded),
-            Err(OriginError::MissingField { .. }) => {}
+            Err(OriginError::MissingField { field, .. }) if optional.contains(&field) => {}
             Err(e) => return Err(FailReason::Config(e.to_string())),
         }
     }

@@ -176,6 +176,12 @@ impl Manifest {
                 .filter(|f| f.secret)
                 .map(|f| f.name.clone())
                 .collect(),
+            optional_fields: self
+                .config
+                .iter()
+                .filter(|f| !f.required)
+                .map(|f| f.name.clone())
+                .collect(),
             api: Some(self.api.clone()),
         }
     }

@@ -19,6 +19,10 @@ pub struct SandboxSpec {
     pub secret_fill: Vec<SecretFill>,
     /// Config fields that are secrets: never handed to the plugin.
     pub secret_fields: Vec<String>,
+    /// Config fields an account may leave empty: an allowed host (and a
+    /// credential or fill rule) built from one then allows nothing, where a
+    /// required one left empty fails the call as a configuration error.
+    pub optional_fields: Vec<String>,
     /// The contract versions the plugin declares (`api`); an import newer
     /// than the lowest of them is refused at load. `None`: not checked.
     pub api: Option<semver::VersionReq>,
