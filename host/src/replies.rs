@@ -117,17 +117,24 @@ pub async fn send(ingest: &Ingest, id: i64, actor: &str) -> Result<Reply, ReplyE
         None => None,
     };
     store::replies::count_attempt(db, id).await?;
-    let stored = ingest.account(&reply.channel).await?;
+    let mut stored = ingest.account(&reply.channel).await?;
     let plugin = ingest.channel_plugin(&stored.plugin).await?;
     let message = Outbound {
         text: reply.text.clone(),
         in_reply_to: target,
         recipient: None,
     };
-    let account = stored.account.clone();
-    let sent = tokio::task::spawn_blocking(move || plugin.send(&account, &message))
-        .await
-        .map_err(|e| IngestError::Join(e.to_string()))?;
+    let sent = ingest
+        .with_fresh_tokens(&mut stored, |stored| {
+            let (plugin, message) = (plugin.clone(), message.clone());
+            async move {
+                tokio::task::spawn_blocking(move || plugin.send(&stored.account, &message))
+                    .await
+                    .map_err(|e| IngestError::Join(e.to_string()))?
+                    .map_err(IngestError::from)
+            }
+        })
+        .await;
     let now = now_ms();
     let outbox = Outbox::of(db).await?;
     let mut tx = db.begin().await?;

@@ -158,3 +158,35 @@ async fn a_refused_refresh_pauses_the_account_with_a_clear_error() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_refused_for_an_expired_token_is_sent_after_one_refresh() {
+    let dir = common::plugin_dir("plugins/x");
+    let plugin = &dir.path().display().to_string();
+    common::on_each_db(move |db| async move {
+        let runtime = &Runtime::new(RuntimeOptions::default()).unwrap();
+        let network = FakeX::start().await.unwrap();
+        let ingest = brand(&db, runtime, plugin, &network, REFRESH_TOKEN).await;
+        network.expire_tokens();
+        let queued = socialcrm::replies::queue_broadcast(&db, "brand", "We are on it", "k-1", "agent")
+            .await
+            .unwrap();
+        let before = network.requests().len();
+        let reply = socialcrm::replies::send(&ingest, queued.id, "agent").await.unwrap();
+        assert_eq!(
+            (reply.status.as_str(), reply.error.as_deref()),
+            ("sent", None),
+            "{reply:?}"
+        );
+        let requests: Vec<RecordedRequest> = network.requests()[before..].to_vec();
+        let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["/2/tweets", TOKEN_PATH, "/2/tweets"],
+            "refused, refreshed, sent once"
+        );
+        assert_eq!(header(&requests[2], "authorization"), Some("Bearer fake-x-access-1"));
+        assert_eq!(network.posted().len(), 1, "one post on the network");
+    })
+    .await;
+}

@@ -364,6 +364,24 @@ impl Ingest {
         result.map(|()| report)
     }
 
+    /// Runs `call` on `stored` with its tokens refreshed when due and, when
+    /// it fails as unauthorized with a token not just refreshed, once more
+    /// after refreshing them: the sync's rule, for the calls outside a sync
+    /// (a reply). A 401 means the network refused the call, so it did nothing.
+    pub async fn with_fresh_tokens<T, F, Fut>(&self, stored: &mut StoredAccount, call: F) -> Result<T, IngestError>
+    where
+        F: Fn(StoredAccount) -> Fut,
+        Fut: Future<Output = Result<T, IngestError>>,
+    {
+        let refreshed = self.refresh_credentials(stored, When::Due).await?;
+        let result = call(stored.clone()).await;
+        if !refreshed && result.as_ref().is_err_and(unauthorized) && self.refresh_credentials(stored, When::Now).await?
+        {
+            return call(stored.clone()).await;
+        }
+        result
+    }
+
     /// Refreshes the account's tokens that `when` makes due, `stored`
     /// read again when one changed; true when one did.
     async fn refresh_credentials(&self, stored: &mut StoredAccount, when: When) -> Result<bool, IngestError> {
