@@ -375,8 +375,15 @@ try {
     await page.getByRole('button', { name: 'Filter' }).click();
     const rows = page.locator('tr[data-audit]');
     await rows.filter({ hasText: 'browser-bot' }).first().waitFor();
-    const actions = await rows.locator('code').filter({ hasText: /^token\./ }).allInnerTexts();
-    expect(actions.length > 0 && actions.every((a) => a === 'token.revoke'), `the filter shows ${actions}`);
+    // The unfiltered list may still be on screen, or being drawn again, until
+    // the filtered answer is: read it until it settles (5 s at most).
+    const filtered = (actions) => actions.length > 0 && actions.every((a) => a === 'token.revoke');
+    let actions = [];
+    for (let tries = 0; tries < 50 && !filtered(actions); tries += 1) {
+      if (tries > 0) await page.waitForTimeout(100);
+      actions = await rows.locator('code').filter({ hasText: /^token\./ }).allInnerTexts();
+    }
+    expect(filtered(actions), `the filter shows ${actions}`);
     await noPlaceholders(page);
     await page.screenshot({ path: join(shots, 'audit.png'), fullPage: true });
   });
