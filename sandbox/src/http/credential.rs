@@ -272,6 +272,12 @@ impl CredentialRoute {
         })
     }
 
+    /// Whether the route reads secret `name` (its credential's or its
+    /// refresh's): such a secret is never filled into a plugin's request.
+    pub fn reads(&self, name: &str) -> bool {
+        self.credential.secrets().contains(&name) || self.refresh_secrets.iter().any(|s| s == name)
+    }
+
     /// The credential of the most specific route that takes a request to
     /// `scheme://host:port/path`: a named origin before any, an exact path
     /// before a prefix, a longer prefix before a shorter one.

@@ -278,9 +278,7 @@ fn prepare(
             }
             // The credential is attached by the host; filled, it could be
             // sent anywhere the plugin may reach, or echoed back to it.
-            let credential =
-                |r: &CredentialRoute| r.credential.secrets().contains(&n) || r.refresh_secrets.iter().any(|s| s == n);
-            if policy.credentials.iter().any(credential) {
+            if policy.credentials.iter().any(|r| r.reads(n)) {
                 return Err(format!("secret `{n}` is the account's credential and is never filled"));
             }
             let rules: Vec<&FillRule> = policy
@@ -473,6 +471,42 @@ mod tests {
         };
         let err = prepare(parts, Bytes::from_static(b"{{secret.token}}"), &policy).unwrap_err();
         assert_eq!(err, "secret `token` is the account's credential and is never filled");
+    }
+
+    #[test]
+    fn a_refresh_secret_is_never_filled_either() {
+        // `policy()` lets `password` into https://api.example/login; a
+        // credential whose refresh reads it takes that back.
+        let rule = crate::CredentialRule {
+            origin: None,
+            path: None,
+            credential: Credential::Bearer { secret: "token".into() },
+            refresh: serde_json::from_value(serde_json::json!({
+                "flow": "oauth2",
+                "token-url": "https://api.example/token",
+                "refresh-token": "password",
+                "client-id": "client",
+            }))
+            .unwrap(),
+        };
+        let policy = HttpPolicy {
+            credentials: vec![CredentialRoute::expand(&rule, &BTreeMap::new()).unwrap()],
+            ..policy()
+        };
+        let (parts, ()) = http::Request::builder()
+            .method("POST")
+            .uri("https://api.example/login")
+            .header(FILL_SECRETS_HEADER, "password")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let err = prepare(
+            parts,
+            Bytes::from_static(br#"{"password":"{{secret.password}}"}"#),
+            &policy,
+        )
+        .unwrap_err();
+        assert_eq!(err, "secret `password` is the account's credential and is never filled");
     }
 
     #[test]
