@@ -27,28 +27,32 @@ pub struct Args {
 #[derive(clap::Subcommand)]
 enum Action {
     /// Add an account; the plugin checks the configuration and credentials first.
-    Add {
-        /// A bundled plugin's name or a plugin directory.
-        #[arg(long)]
-        plugin: String,
-        #[arg(long)]
-        name: String,
-        /// A configuration value, NAME=VALUE (repeatable).
-        #[arg(long = "config", value_parser = pair)]
-        config: Vec<(String, String)>,
-        /// A secret, NAME=VALUE (repeatable): stored encrypted, never shown, never given to the plugin.
-        #[arg(long = "secret", value_parser = pair)]
-        secrets: Vec<(String, String)>,
-        /// Let the plugin reach loopback and private addresses (a self-hosted or local server).
-        #[arg(long)]
-        allow_private: bool,
-    },
+    Add(#[command(flatten)] NewAccountArgs),
     /// List accounts with their status, last error and post counts.
     List,
     /// Catch up once: poll until the network has nothing more, committing page by page.
     Sync { name: String },
     /// Remove an account and its posts.
     Remove { name: String },
+}
+
+/// What `channel add` and `source add` take alike.
+#[derive(clap::Args)]
+pub(super) struct NewAccountArgs {
+    /// An installed or bundled plugin's name, or a plugin directory.
+    #[arg(long)]
+    pub plugin: String,
+    #[arg(long)]
+    pub name: String,
+    /// A configuration value, NAME=VALUE (repeatable).
+    #[arg(long = "config", value_parser = pair)]
+    pub config: Vec<(String, String)>,
+    /// A secret, NAME=VALUE (repeatable): stored encrypted, never shown, never given to the plugin.
+    #[arg(long = "secret", value_parser = pair)]
+    pub secrets: Vec<(String, String)>,
+    /// Let the plugin reach loopback and private addresses (a self-hosted or local server).
+    #[arg(long)]
+    pub allow_private: bool,
 }
 
 pub(super) fn pair(text: &str) -> Result<(String, String), String> {
@@ -62,13 +66,13 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     global.runtime()?.block_on(async {
         let db = global.db().await?;
         match args.action {
-            Action::Add {
+            Action::Add(NewAccountArgs {
                 plugin,
                 name,
                 config,
                 secrets,
                 allow_private,
-            } => {
+            }) => {
                 let app = global.app(&db).await?;
                 let ingest = app.ingest();
                 let new = NewChannel {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use super::channel::pair;
+use super::channel::NewAccountArgs;
 use super::{Global, actor};
 use crate::sources::{self, NewSource, OnDelete};
 
@@ -27,20 +27,8 @@ pub struct Args {
 enum Action {
     /// Add an account; the plugin checks the configuration and credentials first.
     Add {
-        /// An installed or bundled plugin's name, or a plugin directory.
-        #[arg(long)]
-        plugin: String,
-        #[arg(long)]
-        name: String,
-        /// A configuration value, NAME=VALUE (repeatable).
-        #[arg(long = "config", value_parser = pair)]
-        config: Vec<(String, String)>,
-        /// A secret, NAME=VALUE (repeatable): stored encrypted, never shown, never given to the plugin.
-        #[arg(long = "secret", value_parser = pair)]
-        secrets: Vec<(String, String)>,
-        /// Let the plugin reach loopback and private addresses (a local server).
-        #[arg(long)]
-        allow_private: bool,
+        #[command(flatten)]
+        account: NewAccountArgs,
         /// What a contact deleted in the source becomes: `inactive` (kept,
         /// marked inactive) or `erase` (erased as a data subject).
         #[arg(long, default_value = "inactive", value_parser = on_delete)]
@@ -65,11 +53,14 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         let db = global.db().await?;
         match args.action {
             Action::Add {
-                plugin,
-                name,
-                config,
-                secrets,
-                allow_private,
+                account:
+                    NewAccountArgs {
+                        plugin,
+                        name,
+                        config,
+                        secrets,
+                        allow_private,
+                    },
                 on_delete,
             } => {
                 let app = global.app(&db).await?;
