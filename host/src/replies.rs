@@ -125,7 +125,7 @@ pub async fn send(ingest: &Ingest, id: i64, actor: &str) -> Result<Reply, ReplyE
         recipient: None,
     };
     let sent = ingest
-        .with_fresh_tokens(&mut stored, |stored| {
+        .with_fresh_tokens(&plugin.manifest, &mut stored, |stored| {
             let (plugin, message) = (plugin.clone(), message.clone());
             async move {
                 tokio::task::spawn_blocking(move || plugin.send(&stored.account, &message))

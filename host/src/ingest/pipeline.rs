@@ -17,7 +17,7 @@ use crate::credentials::{RefreshError, Refresher, When};
 use crate::crm::identity::Resolved;
 use crate::egress::EgressLog;
 use crate::plugins::registry::{self, FindError};
-use crate::plugins::{LoadedChannel, LoadedSource, PluginKind};
+use crate::plugins::{LoadedChannel, LoadedSource, Manifest, PluginKind};
 use crate::runtime::types::{PluginError, WebhookRequest, WebhookResponse};
 use crate::runtime::{AnalyzerPlugin, CallError, KvChanges, LoadError, Runtime};
 use crate::secrets::SecretBox;
@@ -316,36 +316,25 @@ impl Ingest {
         };
         let mut stored = stored;
         let keep_alive = KeepAlive::start(self.inner.db.clone(), lease, self.inner.lease_ttl);
-        let mut result = self.refresh_credentials(&mut stored, When::Due).await;
-        let refreshed = matches!(result, Ok(true));
-        if result.is_ok() {
-            result = self
-                .poll_pages(lease, &keep_alive, &stored, max_pages, &mut report, progress)
-                .await
-                .map(|()| refreshed);
-        }
-        // Refused once with a token not just refreshed: refresh it, then poll
-        // once more from the committed state.
-        if !refreshed && result.as_ref().is_err_and(unauthorized) {
-            result = match self.refresh_credentials(&mut stored, When::Now).await {
-                Ok(true) => self
-                    .poll_pages(lease, &keep_alive, &stored, max_pages, &mut report, progress)
-                    .await
-                    .map(|()| true),
-                Ok(false) => result,
-                Err(e) => Err(e),
-            };
-        }
-        let mut result = result.map(|_| ());
-        if result.is_ok() && !keep_alive.lost() {
-            // Its failures are its own (`channel_upkeep.last_error`): the
-            // account's polling goes on as it went.
-            match self.recheck(lease, &stored).await {
-                Ok(rechecked) => report.rechecked = rechecked,
-                Err(e @ IngestError::Commit(CommitError::LeaseLost(_))) => result = Err(e),
-                Err(e) => tracing::warn!(channel = %lease.name, error = %e, "re-checking stored posts failed"),
+        let polled = self
+            .poll_fresh(lease, &keep_alive, &mut stored, max_pages, &mut report, progress)
+            .await;
+        let result: Result<(), IngestError> = match polled {
+            Ok(plugin) => {
+                let mut result = Ok(());
+                if !keep_alive.lost() {
+                    // Its failures are its own (`channel_upkeep.last_error`): the
+                    // account's polling goes on as it went.
+                    match self.recheck(lease, &plugin, &stored).await {
+                        Ok(rechecked) => report.rechecked = rechecked,
+                        Err(e @ IngestError::Commit(CommitError::LeaseLost(_))) => result = Err(e),
+                        Err(e) => tracing::warn!(channel = %lease.name, error = %e, "re-checking stored posts failed"),
+                    }
+                }
+                result
             }
-        }
+            Err(e) => Err(e),
+        };
         drop(keep_alive);
         let outcome = match &result {
             Ok(()) => Outcome::Synced,
@@ -368,30 +357,71 @@ impl Ingest {
     /// it fails as unauthorized with a token not just refreshed, once more
     /// after refreshing them: the sync's rule, for the calls outside a sync
     /// (a reply). A 401 means the network refused the call, so it did nothing.
-    pub async fn with_fresh_tokens<T, F, Fut>(&self, stored: &mut StoredAccount, call: F) -> Result<T, IngestError>
+    pub async fn with_fresh_tokens<T, F, Fut>(
+        &self,
+        manifest: &Manifest,
+        stored: &mut StoredAccount,
+        call: F,
+    ) -> Result<T, IngestError>
     where
         F: Fn(StoredAccount) -> Fut,
         Fut: Future<Output = Result<T, IngestError>>,
     {
-        let refreshed = self.refresh_credentials(stored, When::Due).await?;
+        let refreshed = self.refresh_credentials(manifest, stored, When::Due).await?;
         let result = call(stored.clone()).await;
-        if !refreshed && result.as_ref().is_err_and(unauthorized) && self.refresh_credentials(stored, When::Now).await?
+        if !refreshed
+            && result.as_ref().is_err_and(unauthorized)
+            && self.refresh_credentials(manifest, stored, When::Now).await?
         {
             return call(stored.clone()).await;
         }
         result
     }
 
+    /// Polls `stored` with its tokens refreshed when due and, refused once
+    /// with a token not just refreshed, refreshes it and polls once more
+    /// from the committed state. Returns the plugin, loaded once for the sync.
+    async fn poll_fresh(
+        &self,
+        lease: &Lease,
+        keep_alive: &KeepAlive,
+        stored: &mut StoredAccount,
+        max_pages: usize,
+        report: &mut SyncReport,
+        progress: &(dyn Fn(&SyncReport) + Sync),
+    ) -> Result<LoadedChannel, IngestError> {
+        let plugin = self.channel_plugin(&stored.plugin).await?;
+        let manifest = &plugin.manifest;
+        let refreshed = self.refresh_credentials(manifest, stored, When::Due).await?;
+        let polled = self
+            .poll_pages(lease, keep_alive, stored, max_pages, report, progress)
+            .await;
+        if !refreshed
+            && polled.as_ref().is_err_and(unauthorized)
+            && self.refresh_credentials(manifest, stored, When::Now).await?
+        {
+            self.poll_pages(lease, keep_alive, stored, max_pages, report, progress)
+                .await?;
+        } else {
+            polled?;
+        }
+        Ok(plugin)
+    }
+
     /// Refreshes the account's tokens that `when` makes due, `stored`
     /// read again when one changed; true when one did.
-    async fn refresh_credentials(&self, stored: &mut StoredAccount, when: When) -> Result<bool, IngestError> {
-        let plugin = self.channel_plugin(&stored.plugin).await?;
+    async fn refresh_credentials(
+        &self,
+        manifest: &Manifest,
+        stored: &mut StoredAccount,
+        when: When,
+    ) -> Result<bool, IngestError> {
         let refresher = Refresher {
             db: &self.inner.db,
             sbox: &self.inner.sbox,
             runtime: &self.inner.runtime,
         };
-        match refresher.refresh(&plugin.manifest, stored, when).await? {
+        match refresher.refresh(manifest, stored, when).await? {
             Some(fresh) => {
                 *stored = fresh;
                 Ok(true)
@@ -522,8 +552,12 @@ impl Ingest {
     /// Re-checks a batch of the account's stored posts, if its plugin exports
     /// `upkeep` and a run is due; records a failure on `channel_upkeep` and
     /// returns it.
-    async fn recheck(&self, lease: &Lease, stored: &StoredAccount) -> Result<Option<RecheckReport>, IngestError> {
-        let plugin = self.channel_plugin(&stored.plugin).await?;
+    async fn recheck(
+        &self,
+        lease: &Lease,
+        plugin: &LoadedChannel,
+        stored: &StoredAccount,
+    ) -> Result<Option<RecheckReport>, IngestError> {
         let db = &self.inner.db;
         let now = now_ms();
         let before = network_changes::upkeep(db, stored.id).await?;
