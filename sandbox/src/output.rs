@@ -300,6 +300,38 @@ mod tests {
     }
 
     #[test]
+    fn a_source_page_is_held_to_the_same_caps() {
+        let contact = |id: &str, email: &str| crate::types::SourceContact {
+            external_id: id.into(),
+            name: None,
+            emails: vec![email.into()],
+            phones: Vec::new(),
+            websites: Vec::new(),
+            company: None,
+            handles: Vec::new(),
+            custom_fields: Vec::new(),
+        };
+        let page = |contacts| SourcePage {
+            contacts,
+            cursor: "c".into(),
+            ..SourcePage::default()
+        };
+        assert!(check_source_page(&page(vec![contact("1", "a@x.example")]), &small()).is_ok());
+        let four = (0..4).map(|i| contact(&i.to_string(), "a@x.example")).collect();
+        assert_eq!(
+            refused(check_source_page(&page(four), &small())),
+            "4 contacts, more than the 3 allowed per call"
+        );
+        let long = page(vec![contact("1", &"x".repeat(101))]);
+        assert!(refused(check_source_page(&long, &small())).contains("has 101 bytes, more than 100"));
+        let nameless = page(vec![contact("", "a@x.example")]);
+        assert_eq!(
+            refused(check_source_page(&nameless, &small())),
+            "a record without an external id"
+        );
+    }
+
+    #[test]
     fn the_call_total_counts_every_post() {
         // 3 posts of about 90 bytes each pass one by one, not together.
         let posts: Vec<Post> = (0..3).map(|i| post(&format!("p{i}"), &"x".repeat(60))).collect();
