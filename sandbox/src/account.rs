@@ -47,6 +47,17 @@ pub(crate) struct Call<'a> {
     pub public_url: Option<&'a str>,
 }
 
+impl<'a> Call<'a> {
+    /// `function` for `account`, with no public URL (every call but a webhook's).
+    pub fn new(function: &'static str, account: Option<&'a Account>) -> Self {
+        Call {
+            function,
+            account,
+            public_url: None,
+        }
+    }
+}
+
 /// Runs `f` on a fresh instance of `linked` for the call's account (none for
 /// `describe`: no config, no host reachable), within the plugin's time
 /// budget; a plugin error comes back with the account's secrets redacted.

@@ -203,12 +203,13 @@ impl ChannelPlugin {
             &Vec<ConfigEntry>,
         ) -> wasmtime::Result<Result<T, PluginError>>,
     ) -> Result<CallOutput<T>, CallError> {
-        let call = Call {
-            function,
-            account,
-            public_url: None,
-        };
-        account::call(&self.shared, &self.meta, &self.linked, call, f)
+        account::call(
+            &self.shared,
+            &self.meta,
+            &self.linked,
+            account::Call::new(function, account),
+            f,
+        )
     }
 
     fn checked<T>(

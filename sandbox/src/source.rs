@@ -99,12 +99,13 @@ impl SourcePlugin {
             &Vec<ConfigEntry>,
         ) -> wasmtime::Result<Result<T, PluginError>>,
     ) -> Result<CallOutput<T>, CallError> {
-        let call = account::Call {
-            function,
-            account,
-            public_url: None,
-        };
-        account::call(&self.shared, &self.meta, &self.linked, call, f)
+        account::call(
+            &self.shared,
+            &self.meta,
+            &self.linked,
+            account::Call::new(function, account),
+            f,
+        )
     }
 }
 
