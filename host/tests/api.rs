@@ -317,6 +317,7 @@ async fn the_openapi_document_describes_every_route_the_router_answers() {
             "/analyzers",
             "/events",
             "/retention",
+            "/currencies",
             "/subjects",
             "/erasures",
         ];

@@ -248,6 +248,19 @@ async fn a_customer_deleted_upstream_is_kept_inactive_or_erased_as_the_admin_cho
             .await
             .expect("keep's customer 3");
         assert_eq!(active, 0);
+        // The customer 360 names the source record, inactive, with the account's last sync.
+        let contact: i64 = sqlx::query_scalar("SELECT id FROM contacts WHERE external_id = $1")
+            .bind(format!("keep:{}", customer_gid(3)))
+            .fetch_one(db.pool())
+            .await
+            .expect("keep's contact 3");
+        let held = socialcrm::store::sources::of_contact(&db, contact).await.expect("its sources");
+        assert_eq!(held.len(), 1, "{held:?}");
+        assert_eq!(
+            (held[0].account.as_str(), held[0].source.as_str(), held[0].external_id.clone(), held[0].active),
+            ("keep", "shopify", customer_gid(3), false)
+        );
+        assert!(held[0].last_synced_at.is_some_and(|at| at >= held[0].updated_at), "{held:?}");
         // Erased: the contact and its transactions are gone.
         assert_eq!(count(&db, "contacts").await, 9);
         let gone = sqlx::query("SELECT 1 FROM contacts WHERE external_id = $1")

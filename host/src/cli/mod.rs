@@ -3,6 +3,7 @@
 mod analyze;
 mod analyzer;
 mod channel;
+mod currency;
 mod demo;
 mod events;
 mod identity;
@@ -145,6 +146,7 @@ enum Command {
     Import(import::Args),
     Channel(channel::Args),
     Source(source::Args),
+    Currency(currency::Args),
     Identity(identity::Args),
     Insights(insights::Args),
     Plugin(plugin::Args),
@@ -172,6 +174,7 @@ pub fn main() -> ExitCode {
         Command::Import(args) => import::run(&cli.global, args),
         Command::Channel(args) => channel::run(&cli.global, args),
         Command::Source(args) => source::run(&cli.global, args),
+        Command::Currency(args) => currency::run(&cli.global, args),
         Command::Identity(args) => identity::run(&cli.global, args),
         Command::Insights(args) => insights::run(&cli.global, args),
         Command::Plugin(args) => plugin::run(&cli.global, args),

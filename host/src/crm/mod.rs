@@ -2,5 +2,6 @@
 //! and the links of social identities to them.
 
 pub mod contact;
+pub mod currency;
 pub mod identity;
 pub mod import;

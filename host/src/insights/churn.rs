@@ -64,7 +64,11 @@ pub struct ChurnSignals {
     pub orders: i64,
     pub orders_year: i64,
     pub value_pct: f64,
+    /// Lifetime value in `ltv_currency`, the reporting currency.
     pub ltv: f64,
+    pub ltv_currency: Option<String>,
+    /// Orders and refunds in currencies without a rate, left out of `ltv`.
+    pub unconverted: i64,
 }
 
 fn clamp01(x: f64) -> f64 {
@@ -143,7 +147,19 @@ impl ChurnSignals {
             _ => parts.push("no orders".into()),
         }
         if self.value_pct > 0.0 {
-            parts.push(format!("{}, LTV {:.2}", value_band(self.value_pct), self.ltv));
+            let currency = self
+                .ltv_currency
+                .as_deref()
+                .map(|c| format!(" {c}"))
+                .unwrap_or_default();
+            parts.push(format!("{}, LTV {:.2}{currency}", value_band(self.value_pct), self.ltv));
+        }
+        if self.unconverted > 0 {
+            parts.push(format!(
+                "{} transaction{} in currencies without a rate not counted",
+                self.unconverted,
+                plural(self.unconverted)
+            ));
         }
         parts.join("; ")
     }
@@ -193,6 +209,8 @@ fn contact_score(row: ContactScoreRow) -> ContactScore {
         orders_year: row.orders_year,
         value_pct: row.value_pct,
         ltv: row.ltv,
+        ltv_currency: row.ltv_currency,
+        unconverted: row.unconverted,
     };
     ContactScore {
         contact_id: row.contact_id,
@@ -231,6 +249,8 @@ mod tests {
             orders_year: 1,
             value_pct: 0.5,
             ltv: 80.0,
+            ltv_currency: Some("EUR".into()),
+            unconverted: 0,
         }
     }
 
@@ -246,7 +266,7 @@ mod tests {
         assert_eq!(
             s.explain(),
             "3 negative posts in 7 days; sentiment -0.60 over 30 days; last order 210 days ago; \
-             1 order in 12 months; customer, LTV 80.00"
+             1 order in 12 months; customer, LTV 80.00 EUR"
         );
     }
 

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::crm::currency;
 use crate::events::{EventType, Outbox};
 use crate::store::Db;
 use crate::store::insights::{self as queries, Scope};
@@ -98,8 +99,9 @@ pub async fn recompute(db: &Db, now: i64) -> Result<RecomputeReport, InsightsErr
         report.steps.push((name, step.elapsed()));
         step = Instant::now();
     };
+    let base = currency::reporting(db).await?.map(|r| r.currency);
     let mut report = RecomputeReport {
-        contacts_changed: queries::churn::refresh_values(db, &churn::FORMULA, now).await?,
+        contacts_changed: queries::churn::refresh_values(db, &churn::FORMULA, now, base.as_deref()).await?,
         ..RecomputeReport::default()
     };
     lap(&mut report, "values");
@@ -139,11 +141,12 @@ pub async fn recompute(db: &Db, now: i64) -> Result<RecomputeReport, InsightsErr
 /// Returns the post scores written.
 pub async fn refresh_posts(db: &Db, post_ids: &[i64], now: i64) -> Result<u64, InsightsError> {
     let outbox = Outbox::of(db).await?;
+    let base = currency::reporting(db).await?.map(|r| r.currency);
     let mut written = 0;
     for ids in post_ids.chunks(ID_CHUNK) {
         let contacts = queries::churn::contacts_of_posts(db, ids).await?;
         if !contacts.is_empty() {
-            queries::churn::insert_missing_values(db, &churn::FORMULA, now, &contacts).await?;
+            queries::churn::insert_missing_values(db, &churn::FORMULA, now, base.as_deref(), &contacts).await?;
         }
         let scope = Scope::Ids(ids.to_vec());
         let mut tx = db.begin().await?;

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use crate::crm::currency;
 use crate::ingest::do_not_track;
 use crate::runtime::KvChanges;
 use crate::runtime::types::{RecordKind, SourceContact, SourcePage, SourceTransaction, TransactionKind};
@@ -164,10 +165,7 @@ fn map_transaction<'a>(account: &str, t: &'a SourceTransaction) -> Result<Mapped
     };
     let occurred_at = rfc3339_ms(&t.occurred_at)
         .ok_or_else(|| invalid(format!("occurred-at `{}` is not an RFC 3339 time", t.occurred_at)))?;
-    let currency = t.currency.trim().to_uppercase();
-    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(invalid(format!("currency `{}` is not an ISO 4217 code", t.currency)));
-    }
+    let currency = currency::code(&t.currency).map_err(|e| invalid(format!("currency {e}")))?;
     let lines = t
         .lines
         .iter()

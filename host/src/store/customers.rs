@@ -20,8 +20,9 @@ pub struct ContactItem {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub company: Option<String>,
-    /// Lifetime value; null until scored.
+    /// Lifetime value in `ltv_currency` (the reporting currency); null until scored.
     pub ltv: Option<f64>,
+    pub ltv_currency: Option<String>,
     /// Share among customers by lifetime value, in [0, 1]; null until scored.
     pub value_pct: Option<f64>,
     /// Churn risk in [0, 1]; null until scored.
@@ -84,7 +85,7 @@ pub async fn search(db: &Db, q: &str, handle: &str, after: i64, limit: i64) -> R
         Backend::Postgres => "jsonb_each_text(CAST(c.handles AS jsonb)) h",
     };
     let sql = format!(
-        "SELECT c.id, c.external_id, c.name, c.email, c.phone, c.company, cs.ltv, cs.value_pct, cs.churn \
+        "SELECT c.id, c.external_id, c.name, c.email, c.phone, c.company, cs.ltv, cs.ltv_currency, cs.value_pct, cs.churn \
          FROM contacts c LEFT JOIN contact_scores cs ON cs.contact_id = c.id \
          WHERE c.id > $1 AND ($2 = '' OR lower(c.name) LIKE $3 ESCAPE '\\' OR lower(c.email) LIKE $3 ESCAPE '\\' \
          OR lower(c.external_id) LIKE $3 ESCAPE '\\' \
@@ -113,6 +114,7 @@ fn contact_item(r: &AnyRow) -> Result<ContactItem, sqlx::Error> {
         phone: r.try_get("phone")?,
         company: r.try_get("company")?,
         ltv: r.try_get("ltv")?,
+        ltv_currency: r.try_get("ltv_currency")?,
         value_pct: r.try_get("value_pct")?,
         churn: r.try_get("churn")?,
     })

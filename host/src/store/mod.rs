@@ -8,6 +8,7 @@ pub mod catalogue;
 pub(crate) mod codec;
 pub mod contacts;
 pub mod credentials;
+pub mod currencies;
 pub mod customers;
 pub mod deletion_requests;
 pub mod dialect;

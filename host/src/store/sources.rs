@@ -347,3 +347,44 @@ pub async fn set_paused(db: &Db, name: &str, paused: bool, now: i64) -> Result<b
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Where a contact comes from: one source account's record of it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ContactSource {
+    /// The source account.
+    pub account: String,
+    /// What it reads (`shopify`).
+    pub source: String,
+    /// The source's own id of the contact.
+    pub external_id: String,
+    /// False once the source deleted it and the admin keeps it as inactive.
+    pub active: bool,
+    /// When the record last changed, and when the account last caught up (Unix ms).
+    pub updated_at: i64,
+    pub last_synced_at: Option<i64>,
+}
+
+/// The source records of `contact_id`, by account name.
+pub async fn of_contact(db: &Db, contact_id: i64) -> Result<Vec<ContactSource>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT c.name, c.network, x.external_id, x.active, x.updated_at, s.last_synced_at \
+         FROM source_contacts x JOIN channel_accounts c ON c.id = x.account_id \
+         LEFT JOIN source_settings s ON s.account_id = x.account_id \
+         WHERE x.contact_id = $1 ORDER BY c.name, x.external_id",
+    )
+    .bind(contact_id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ContactSource {
+                account: r.try_get("name")?,
+                source: r.try_get("network")?,
+                external_id: r.try_get("external_id")?,
+                active: r.try_get::<i64, _>("active")? != 0,
+                updated_at: r.try_get("updated_at")?,
+                last_synced_at: r.try_get("last_synced_at")?,
+            })
+        })
+        .collect()
+}

@@ -97,19 +97,46 @@ function meter(label, value, explanation, kind) {
 function scores(sc) {
   if (!sc) return h('p', { class: 'muted' }, 'Not scored yet (socialcrm insights recompute).');
   const { signals } = sc;
+  const ltv = signals.ltv_currency ? money(signals.ltv, signals.ltv_currency) : number(signals.ltv);
   const value = signals.orders
-    ? `Lifetime value ${number(signals.ltv)} over ${signals.orders} orders: worth at least as much as ${percent(signals.value_pct)} of customers.`
+    ? `Lifetime value ${ltv} over ${signals.orders} orders: worth at least as much as ${percent(signals.value_pct)} of customers.`
     : 'No purchases yet.';
   return h('div', { class: 'scores' },
     meter('Value percentile', signals.value_pct, value, 'value'),
     meter('Churn risk', sc.churn, sc.explanation, 'churn'),
     dl([
-      ['Lifetime value', signals.ltv !== undefined ? number(signals.ltv) : null],
+      ['Lifetime value', signals.ltv !== undefined ? ltv : null],
+      ['Not converted', signals.unconverted ? `${signals.unconverted} transactions in currencies without a rate` : null],
       ['Orders', signals.orders],
       ['Orders in 12 months', signals.orders_year],
       ['Days since last order', signals.days_since_order],
       ['Negative posts this week', signals.negative_week],
     ]));
+}
+
+/** What the contact spent per currency; each converted where a rate exists, never summed. */
+function values(list, reporting) {
+  if (!list.length) return h('p', { class: 'muted' }, 'No orders or refunds.');
+  return h('div', { class: 'table-wrap' }, h('table', null,
+    h('caption', { class: 'sr-only' }, 'Value by currency'),
+    h('thead', null, h('tr', null, ['Currency', 'Orders', 'Spent', 'Refunded', 'Net', `In ${reporting || 'the reporting currency'}`]
+      .map((c) => h('th', { scope: 'col' }, c)))),
+    h('tbody', null, list.map((v) => h('tr', null,
+      h('td', null, v.currency),
+      h('td', null, number(v.orders)),
+      h('td', null, money(v.spent, v.currency)),
+      h('td', null, money(v.refunded, v.currency)),
+      h('td', null, money(v.net, v.currency)),
+      h('td', null, v.converted === null ? badge('no rate', 'warning') : money(v.converted, reporting)))))));
+}
+
+/** The sources that hold the contact, and when each last synced. */
+function sources(list) {
+  if (!list.length) return h('p', { class: 'muted' }, 'From no source account (imported, or seen only on social networks).');
+  return h('ul', { class: 'sources' }, list.map((s) => h('li', null,
+    h('strong', null, s.account), ` (${s.source}) `, h('code', null, s.external_id), ' ',
+    s.active ? null : badge('deleted upstream', 'warning'), ' ',
+    h('span', { class: 'muted' }, s.last_synced_at ? `last synced ${time(s.last_synced_at)}` : 'not synced yet'))));
 }
 
 /** A paged section: fetches `path` and appends rows made by `row`. */
@@ -246,6 +273,12 @@ async function renderContact(root, ctx, id) {
       h('section', { class: 'card', 'aria-labelledby': 'c360-scores' },
         h('h2', { id: 'c360-scores' }, 'Scores'),
         scores(data.scores)),
+      h('section', { class: 'card', 'aria-labelledby': 'c360-values' },
+        h('h2', { id: 'c360-values' }, 'Value by currency'),
+        values(data.values || [], data.reporting_currency)),
+      h('section', { class: 'card', 'aria-labelledby': 'c360-sources' },
+        h('h2', { id: 'c360-sources' }, 'Sources'),
+        sources(data.sources || [])),
       h('section', { class: 'card wide', 'aria-labelledby': 'c360-identities' },
         h('h2', { id: 'c360-identities' }, 'Social identities'),
         identities(data.identities)),

@@ -140,7 +140,7 @@ impl Mapping {
             }
         }
         if let Some(currency) = &self.currency {
-            currency_code(currency)?;
+            self::currency(currency)?;
         }
         if let Some(k) = &self.kind {
             transaction_kind(k)?;
@@ -284,15 +284,8 @@ impl Resolved {
 }
 
 /// An ISO 4217 code, upper-cased.
-pub fn currency_code(raw: &str) -> Result<String, ImportError> {
-    let code = raw.trim().to_uppercase();
-    if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
-        Ok(code)
-    } else {
-        Err(ImportError::Mapping(format!(
-            "`currency` `{raw}` is not a three-letter ISO 4217 code"
-        )))
-    }
+pub fn currency(raw: &str) -> Result<String, ImportError> {
+    crate::crm::currency::code(raw).map_err(|e| ImportError::Mapping(format!("`currency` {e}")))
 }
 
 fn transaction_kind(raw: &str) -> Result<(), ImportError> {

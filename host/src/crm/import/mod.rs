@@ -34,6 +34,7 @@ use sqlx::{Any, AnyConnection, Transaction};
 pub use self::detect::Format;
 pub use self::mapping::{Kind, Mapping, Resolved};
 use super::contact::{self, NETWORKS};
+use super::currency;
 use crate::store::contacts::{self as store, ContactRow, TransactionRow};
 use crate::store::{Db, audit, now_ms};
 
@@ -129,7 +130,7 @@ impl Request {
         };
         let mut extra = Mapping::from_pairs(kind, &self.map)?;
         extra.dates = self.dates;
-        extra.currency = self.currency.as_deref().map(mapping::currency_code).transpose()?;
+        extra.currency = self.currency.as_deref().map(mapping::currency).transpose()?;
         extra.kind = self.kind.clone();
         extra.check(kind)?;
         Ok((named, extra))
@@ -532,12 +533,10 @@ fn parse_transaction(columns: &Resolved, record: &csv::StringRecord) -> Result<C
         ));
     }
     let currency = match (columns.get(record, "currency"), &columns.currency) {
-        (c, Some(default)) if c.is_empty() => default.to_uppercase(),
-        (c, _) => c.to_uppercase(),
-    };
-    if !(currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase())) {
-        return Err(format!("`currency` `{currency}` is not a three-letter ISO 4217 code"));
+        (c, Some(default)) if c.is_empty() => currency::code(default),
+        (c, _) => currency::code(&c),
     }
+    .map_err(|e| format!("`currency` {e}"))?;
     let contact = match (columns.get(record, "contact_id"), columns.get(record, "contact_email")) {
         (id, _) if !id.is_empty() => ContactKey::Id(id.into_owned()),
         (_, email) if !email.is_empty() => ContactKey::Email(contact::email(&email)?.unwrap_or_default()),

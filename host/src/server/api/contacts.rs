@@ -9,15 +9,17 @@ use utoipa_axum::routes;
 
 use super::posts::{InboxPost, inbox_posts};
 use crate::app::App;
-use crate::crm::contact;
 use crate::crm::identity::{self, LinkView};
+use crate::crm::{contact, currency};
 use crate::insights::ContactScore;
 use crate::insights::churn;
 use crate::server::ApiError;
 use crate::server::auth::{Auth, Viewer};
 use crate::server::extract::{Json, Path, Query};
 use crate::server::page::{self, Page};
+use crate::store::currencies::{self, CurrencyValue};
 use crate::store::customers::{self, Contact, ContactItem, Transaction};
+use crate::store::sources::{self, ContactSource};
 use crate::store::{inbox, now_ms};
 
 pub fn routes() -> OpenApiRouter<App> {
@@ -63,6 +65,13 @@ pub struct Customer360 {
     pub identities: Vec<LinkView>,
     /// Lifetime value, orders and churn risk with why; null until scored.
     pub scores: Option<ContactScore>,
+    /// What the contact spent and got back per currency, each converted
+    /// into the reporting currency where a rate exists (never summed).
+    pub values: Vec<CurrencyValue>,
+    /// The reporting currency, when there is one.
+    pub reporting_currency: Option<String>,
+    /// The sources that hold the contact, and when each last synced.
+    pub sources: Vec<ContactSource>,
     /// The 20 newest, newest first.
     pub transactions: Vec<Transaction>,
     /// The 20 newest posts of its confirmed identities, newest first.
@@ -125,10 +134,22 @@ async fn customer_360(
     let scores = churn::contact_scores(db, id)
         .await
         .map_err(|e| ApiError::internal("reading scores", e))?;
+    let reporting_currency = currency::reporting(db).await?.map(|r| r.currency);
+    let values = currencies::values_of_contact(
+        db,
+        id,
+        reporting_currency.as_deref(),
+        &churn::ORDER_KINDS,
+        &churn::REFUND_KINDS,
+    )
+    .await?;
     Ok(Json(Customer360 {
         contact,
         identities,
         scores,
+        values,
+        reporting_currency,
+        sources: sources::of_contact(db, id).await?,
         transactions: customers::transactions(app.db(), id, (i64::MAX, i64::MAX), RECENT).await?,
         posts: posts_of(&app, id, None, RECENT).await?,
     }))

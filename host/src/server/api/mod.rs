@@ -5,6 +5,7 @@ mod admin;
 mod analyzers;
 mod channels;
 mod contacts;
+mod currencies;
 mod events;
 mod identity;
 mod imports;
@@ -38,5 +39,6 @@ pub fn routes() -> OpenApiRouter<App> {
         .merge(replies::routes())
         .merge(responses::routes())
         .merge(retention::routes())
+        .merge(currencies::routes())
         .merge(subjects::routes())
 }

@@ -6,7 +6,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::{Scope, quoted};
 use crate::store::dialect::{self, num};
-use crate::store::{DAY_MS, Db, placeholders};
+use crate::store::{DAY_MS, Db, currencies, placeholders};
 
 /// The constants of the value and churn formulas.
 #[derive(Clone, Copy, Debug)]
@@ -42,28 +42,35 @@ pub struct Formula<'a> {
     pub w_frequency: f64,
 }
 
-/// `(SQL expression of lifetime value, orders, ... )` over `transactions`.
-fn values_select(f: &Formula, now: i64) -> String {
+/// `(SQL expression of lifetime value, orders, ... )` over `transactions`:
+/// the value in `base` of what converts into it, and a count of the orders
+/// and refunds that do not.
+fn values_select(f: &Formula, now: i64, base: Option<&str>) -> String {
     let year = now - 365 * DAY_MS;
     let recent = now - f.recent_order_days * DAY_MS;
     let (orders, refunds) = (quoted(f.order_kinds), quoted(f.refund_kinds));
     format!(
         "SELECT contact_id, \
-         ROUND(SUM(CASE WHEN kind IN ({orders}) THEN ABS(amount) \
-                        WHEN kind IN ({refunds}) THEN -ABS(amount) ELSE {zero} END) * 100) / 100 AS ltv, \
+         ROUND(SUM(CASE WHEN fx.rate IS NULL THEN {zero} \
+                        WHEN kind IN ({orders}) THEN ABS(amount) * fx.rate \
+                        WHEN kind IN ({refunds}) THEN -ABS(amount) * fx.rate ELSE {zero} END) * 100) / 100 AS ltv, \
+         SUM(CASE WHEN fx.rate IS NULL AND kind IN ({orders}, {refunds}) THEN 1 ELSE 0 END) AS unconverted, \
          SUM(CASE WHEN kind IN ({orders}) AND occurred_at <= {now} THEN 1 ELSE 0 END) AS orders, \
          SUM(CASE WHEN kind IN ({orders}) AND occurred_at > {year} AND occurred_at <= {now} THEN 1 ELSE 0 END) \
              AS orders_year, \
          SUM(CASE WHEN kind IN ({orders}) AND occurred_at > {recent} AND occurred_at <= {now} THEN 1 ELSE 0 END) \
              AS recent_orders, \
          MAX(CASE WHEN kind IN ({orders}) AND occurred_at <= {now} THEN occurred_at END) AS last_order_at \
-         FROM transactions",
+         FROM transactions t LEFT JOIN {fx} fx ON fx.currency = t.currency",
         zero = num(0.0),
+        fx = currencies::rates_table(base),
     )
 }
 
-const VALUE_COLUMNS: [&str; 6] = [
+const VALUE_COLUMNS: [&str; 8] = [
     "ltv",
+    "ltv_currency",
+    "unconverted",
     "orders",
     "orders_year",
     "recent_orders",
@@ -71,23 +78,32 @@ const VALUE_COLUMNS: [&str; 6] = [
     "value_pct",
 ];
 
-/// Upserts every contact's value (one statement); unchanged rows are not
-/// written. Returns the rows written.
-pub async fn refresh_values(db: &Db, f: &Formula<'_>, now: i64) -> Result<u64, sqlx::Error> {
+/// The value columns of `cv` other than the contact and `ltv`, from `v`.
+fn value_columns(base: Option<&str>) -> String {
+    format!(
+        "{currency} AS ltv_currency, COALESCE(v.unconverted, 0) AS unconverted, COALESCE(v.orders, 0) AS orders, \
+         COALESCE(v.orders_year, 0) AS orders_year, COALESCE(v.recent_orders, 0) AS recent_orders, v.last_order_at",
+        currency = base.map_or_else(|| "CAST(NULL AS TEXT)".to_string(), |b| quoted(&[b])),
+    )
+}
+
+/// Upserts every contact's value in `base` (one statement); unchanged rows
+/// are not written. Returns the rows written.
+pub async fn refresh_values(db: &Db, f: &Formula<'_>, now: i64, base: Option<&str>) -> Result<u64, sqlx::Error> {
     let sql = format!(
         "WITH v AS ({values} GROUP BY contact_id), \
-         cv AS (SELECT c.id AS contact_id, COALESCE(v.ltv, {zero}) AS ltv, COALESCE(v.orders, 0) AS orders, \
-                COALESCE(v.orders_year, 0) AS orders_year, COALESCE(v.recent_orders, 0) AS recent_orders, \
-                v.last_order_at FROM contacts c LEFT JOIN v ON v.contact_id = c.id) \
+         cv AS (SELECT c.id AS contact_id, COALESCE(v.ltv, {zero}) AS ltv, {columns} \
+                FROM contacts c LEFT JOIN v ON v.contact_id = c.id) \
          {upsert}",
-        values = values_select(f, now),
+        values = values_select(f, now, base),
+        columns = value_columns(base),
         zero = num(0.0),
         upsert = dialect::upsert(
             "contact_scores",
             &["contact_id"],
             &VALUE_COLUMNS,
             &format!(
-                "SELECT contact_id, ltv, orders, orders_year, recent_orders, last_order_at, \
+                "SELECT contact_id, ltv, ltv_currency, unconverted, orders, orders_year, recent_orders, last_order_at, \
                  CASE WHEN ltv > 0 THEN CUME_DIST() OVER (PARTITION BY CASE WHEN ltv > 0 THEN 1 ELSE 0 END \
                  ORDER BY ltv) ELSE {} END AS value_pct FROM cv",
                 num(0.0)
@@ -122,24 +138,30 @@ pub async fn contacts_of_posts(db: &Db, post_ids: &[i64]) -> Result<Vec<i64>, sq
 /// Gives the contacts `ids` that have no score yet their value; their share
 /// among customers is estimated against the stored scores (the next
 /// recompute makes it exact).
-pub async fn insert_missing_values(db: &Db, f: &Formula<'_>, now: i64, ids: &[i64]) -> Result<u64, sqlx::Error> {
+pub async fn insert_missing_values(
+    db: &Db,
+    f: &Formula<'_>,
+    now: i64,
+    base: Option<&str>,
+    ids: &[i64],
+) -> Result<u64, sqlx::Error> {
     let scope = Scope::Ids(ids.to_vec());
     let sql = format!(
         "WITH {scope_cte} \
          v AS ({values} WHERE {t_scope} GROUP BY contact_id), \
-         cv AS (SELECT c.id AS contact_id, COALESCE(v.ltv, {zero}) AS ltv, COALESCE(v.orders, 0) AS orders, \
-                COALESCE(v.orders_year, 0) AS orders_year, COALESCE(v.recent_orders, 0) AS recent_orders, \
-                v.last_order_at FROM contacts c LEFT JOIN v ON v.contact_id = c.id \
+         cv AS (SELECT c.id AS contact_id, COALESCE(v.ltv, {zero}) AS ltv, {columns} \
+                FROM contacts c LEFT JOIN v ON v.contact_id = c.id \
                 WHERE {c_scope} AND NOT EXISTS (SELECT 1 FROM contact_scores s WHERE s.contact_id = c.id)) \
          INSERT INTO contact_scores (contact_id, {cols}) \
-         SELECT contact_id, ltv, orders, orders_year, recent_orders, last_order_at, \
+         SELECT contact_id, ltv, ltv_currency, unconverted, orders, orders_year, recent_orders, last_order_at, \
                 CASE WHEN ltv > 0 THEN \
                   CAST((SELECT COUNT(*) FROM contact_scores o WHERE o.ltv > 0 AND o.ltv <= cv.ltv) + 1 AS DOUBLE PRECISION) \
                   / ((SELECT COUNT(*) FROM contact_scores o WHERE o.ltv > 0) + 1) \
                 ELSE {zero} END \
          FROM cv WHERE true ON CONFLICT (contact_id) DO NOTHING",
         scope_cte = scope.cte(),
-        values = values_select(f, now),
+        values = values_select(f, now, base),
+        columns = value_columns(base),
         t_scope = scope.pred("contact_id"),
         c_scope = scope.pred("c.id"),
         zero = num(0.0),
@@ -274,10 +296,13 @@ pub struct ContactScoreRow {
     pub orders_year: i64,
     pub value_pct: f64,
     pub ltv: f64,
+    pub ltv_currency: Option<String>,
+    pub unconverted: i64,
 }
 
 const SCORE_COLUMNS: &str = "cs.contact_id, c.external_id, c.name, cs.churn, cs.negative_week, cs.recent_sentiment, \
-     cs.earlier_sentiment, cs.churn_intent, cs.days_since_order, cs.orders, cs.orders_year, cs.value_pct, cs.ltv";
+     cs.earlier_sentiment, cs.churn_intent, cs.days_since_order, cs.orders, cs.orders_year, cs.value_pct, cs.ltv, \
+     cs.ltv_currency, cs.unconverted";
 
 fn contact_score(row: &AnyRow) -> Result<ContactScoreRow, sqlx::Error> {
     Ok(ContactScoreRow {
@@ -290,6 +315,8 @@ fn contact_score(row: &AnyRow) -> Result<ContactScoreRow, sqlx::Error> {
         orders_year: row.try_get("orders_year")?,
         value_pct: row.try_get("value_pct")?,
         ltv: row.try_get("ltv")?,
+        ltv_currency: row.try_get("ltv_currency")?,
+        unconverted: row.try_get("unconverted")?,
         contact_id: row.try_get("contact_id")?,
         external_id: row.try_get("external_id")?,
         name: row.try_get("name")?,

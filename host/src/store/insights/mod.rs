@@ -70,7 +70,7 @@ fn analysis_id(plugin: &str) -> String {
 }
 
 /// `'a', 'b'`: `values` as an `IN` list of string literals.
-fn quoted(values: &[&str]) -> String {
+pub(crate) fn quoted(values: &[&str]) -> String {
     values.iter().map(|v| format!("'{v}'")).collect::<Vec<_>>().join(", ")
 }
 
