@@ -338,7 +338,7 @@ fn python_example() -> anyhow::Result<()> {
 
 fn bench(args: &[String]) -> anyhow::Result<()> {
     build_plugins()?;
-    for name in ["platform", "ingest", "insights", "api", "privacy"] {
+    for name in ["platform", "ingest", "insights", "api", "privacy", "sources"] {
         let mut bench = cargo();
         // Traps capture backtraces when this is set, which slows them by ~40 µs each.
         bench.env_remove("RUST_BACKTRACE");
