@@ -115,7 +115,14 @@ fn ingest(db: &Db) -> Ingest {
     Ingest::new(db.clone(), secret_box(), runtime, vec![], IngestOptions::default())
 }
 
-async fn add_with(db: &Db, ingest: &Ingest, fake: &FakeStripe, name: &str, key: &str, on_delete: OnDelete) -> Result<(), SourceError> {
+async fn add_with(
+    db: &Db,
+    ingest: &Ingest,
+    fake: &FakeStripe,
+    name: &str,
+    key: &str,
+    on_delete: OnDelete,
+) -> Result<(), SourceError> {
     let new = NewSource {
         name: name.into(),
         plugin: plugin(),
@@ -169,7 +176,9 @@ async fn a_full_then_an_incremental_sync_store_each_record_once() {
         let ingest = ingest(&db);
         add(&db, &ingest, &fake, "stripe", OnDelete::Inactive).await;
 
-        let report = sources::sync_now(&ingest, "stripe", "test").await.expect("the full sync");
+        let report = sources::sync_now(&ingest, "stripe", "test")
+            .await
+            .expect("the full sync");
         // Customers and payments (150 + the invoices' 20 + 1) in two pages
         // each, refunds and invoices in one; no deletions in a first pass.
         assert_eq!(report.pages, 6, "{report:?}");
@@ -181,8 +190,14 @@ async fn a_full_then_an_incremental_sync_store_each_record_once() {
         assert_eq!(count(&db, "transactions").await, 185);
         assert_eq!(count(&db, "transaction_lines").await, 19 * 2 + 12);
         let kinds = |sql| scalar(&db, sql);
-        assert_eq!(kinds("SELECT COUNT(*) FROM transactions WHERE kind = 'purchase'").await, 160);
-        assert_eq!(kinds("SELECT COUNT(*) FROM transactions WHERE kind = 'subscription'").await, 10);
+        assert_eq!(
+            kinds("SELECT COUNT(*) FROM transactions WHERE kind = 'purchase'").await,
+            160
+        );
+        assert_eq!(
+            kinds("SELECT COUNT(*) FROM transactions WHERE kind = 'subscription'").await,
+            10
+        );
         assert_eq!(
             kinds("SELECT COUNT(*) FROM transactions WHERE kind = 'refund' AND amount = 19.9").await,
             15
@@ -197,7 +212,10 @@ async fn a_full_then_an_incremental_sync_store_each_record_once() {
         .await
         .expect("customer 3 and its invoice");
         assert_eq!(row.get::<Option<String>, _>("name").as_deref(), Some("First3 Buyer"));
-        assert_eq!(row.get::<Option<String>, _>("email").as_deref(), Some("buyer3@example.com"));
+        assert_eq!(
+            row.get::<Option<String>, _>("email").as_deref(),
+            Some("buyer3@example.com")
+        );
         assert_eq!(row.get::<Option<String>, _>("reference").as_deref(), Some("FAKE-0003"));
         let line = sqlx::query(
             "SELECT l.sku, l.name, l.quantity, l.amount FROM transaction_lines l \
@@ -209,7 +227,10 @@ async fn a_full_then_an_incremental_sync_store_each_record_once() {
         .expect("invoice 4's first line");
         assert_eq!(line.get::<Option<String>, _>("sku").as_deref(), Some("prod_mug"));
         assert_eq!(line.get::<String, _>("name"), "Mug");
-        assert_eq!((line.get::<i64, _>("quantity"), line.get::<f64, _>("amount")), (2, 19.9));
+        assert_eq!(
+            (line.get::<i64, _>("quantity"), line.get::<f64, _>("amount")),
+            (2, 19.9)
+        );
         // Every request named the pinned version (the fake refuses others).
         let requests = fake.requests();
         assert!(requests.iter().all(|r| r.header("stripe-version") == Some(VERSION)));
@@ -309,8 +330,12 @@ async fn a_customer_deleted_upstream_is_kept_inactive_or_erased_as_the_admin_cho
         let ingest = ingest(&db);
         add(&db, &ingest, &fake, "keep", OnDelete::Inactive).await;
         add(&db, &ingest, &fake, "erase", OnDelete::Erase).await;
-        sources::sync_now(&ingest, "keep", "test").await.expect("keep's first sync");
-        let report = sources::sync_now(&ingest, "erase", "test").await.expect("erase's first sync");
+        sources::sync_now(&ingest, "keep", "test")
+            .await
+            .expect("keep's first sync");
+        let report = sources::sync_now(&ingest, "erase", "test")
+            .await
+            .expect("erase's first sync");
         // The same five people in two sources: proposed as one each, never merged.
         assert_eq!(report.committed.proposals, 5, "{report:?}");
         assert_eq!(count(&db, "contacts").await, 10);
@@ -346,8 +371,14 @@ async fn a_customer_deleted_upstream_is_kept_inactive_or_erased_as_the_admin_cho
         let mut again = customer(3, LATER + 10);
         again.id = "cus_3_again".into();
         fake.put_customer(again, LATER + 10);
-        let next = sources::sync_now(&ingest, "erase", "test").await.expect("erase's next sync");
-        assert_eq!((next.committed.suppressed, next.committed.new_contacts), (1, 0), "{next:?}");
+        let next = sources::sync_now(&ingest, "erase", "test")
+            .await
+            .expect("erase's next sync");
+        assert_eq!(
+            (next.committed.suppressed, next.committed.new_contacts),
+            (1, 0),
+            "{next:?}"
+        );
         assert_eq!(
             scalar(&db, "SELECT COUNT(*) FROM contacts WHERE external_id LIKE 'erase:%'").await,
             4
@@ -421,7 +452,10 @@ async fn a_429_is_retried_with_backoff_then_waits_as_rate_limited() {
         assert!(sources::sync_now(&ingest, "stripe", "test").await.is_err());
         let (state, error) = status(&db, "stripe").await;
         assert_eq!(state, "rate-limited");
-        assert!(error.as_deref().is_some_and(|e| e.contains("Too many requests")), "{error:?}");
+        assert!(
+            error.as_deref().is_some_and(|e| e.contains("Too many requests")),
+            "{error:?}"
+        );
         let next = scalar(&db, "SELECT next_poll_at FROM channel_accounts WHERE name = 'stripe'").await;
         // 30 s after the retries (1.75 s of backoff) gave up.
         assert!((start + 30_000..start + 40_000).contains(&next), "{}", next - start);
@@ -445,17 +479,17 @@ async fn a_wrong_key_is_refused_on_add_and_pauses_the_account_when_revoked() {
         );
         assert_eq!(count(&db, "channel_accounts").await, 0);
         // Every request carried the key as a bearer token, attached by the host.
-        assert_eq!(
-            fake.requests()[0].header("authorization"),
-            Some("Bearer sk_test_wrong")
-        );
+        assert_eq!(fake.requests()[0].header("authorization"), Some("Bearer sk_test_wrong"));
 
         add(&db, &ingest, &fake, "stripe", OnDelete::Inactive).await;
         fake.set_key("sk_test_rolled");
         assert!(sources::sync_now(&ingest, "stripe", "test").await.is_err());
         let (state, error) = status(&db, "stripe").await;
         assert_eq!(state, "paused");
-        assert!(error.as_deref().is_some_and(|e| e.contains("Invalid API Key")), "{error:?}");
+        assert!(
+            error.as_deref().is_some_and(|e| e.contains("Invalid API Key")),
+            "{error:?}"
+        );
         assert_eq!(count(&db, "source_contacts").await, 0);
         // Nothing retried a 401: one request.
         let after_add = fake.requests().iter().filter(|r| r.path == "/v1/customers").count();

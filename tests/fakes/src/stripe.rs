@@ -285,8 +285,11 @@ fn error(status: StatusCode, kind: &str, code: Option<&str>, message: &str) -> R
 }
 
 fn customer_json(c: &Customer) -> Value {
-    let metadata: serde_json::Map<String, Value> =
-        c.metadata.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
+    let metadata: serde_json::Map<String, Value> = c
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+        .collect();
     json!({
         "id": c.id,
         "object": "customer",
@@ -458,8 +461,9 @@ fn value<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
     values(query, name).next()
 }
 
-/// Whether `created` passes the query's `created[...]` filters.
-fn created_ok(query: &[(String, String)], created: i64) -> Result<bool, Response> {
+/// Whether `created` passes the query's `created[...]` filters; the text
+/// of a bound that is not an integer.
+fn created_ok(query: &[(String, String)], created: i64) -> Result<bool, String> {
     let mut ok = true;
     for (op, test) in [
         ("gt", (|c, t| c > t) as fn(i64, i64) -> bool),
@@ -468,14 +472,7 @@ fn created_ok(query: &[(String, String)], created: i64) -> Result<bool, Response
         ("lte", |c, t| c <= t),
     ] {
         if let Some(text) = value(query, &format!("created[{op}]")) {
-            let bound: i64 = text.parse().map_err(|_| {
-                error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request_error",
-                    Some("parameter_invalid_integer"),
-                    &format!("Invalid integer: {text}"),
-                )
-            })?;
+            let bound: i64 = text.parse().map_err(|_| text.to_string())?;
             ok &= test(created, bound);
         }
     }
@@ -503,7 +500,14 @@ fn list(items: Vec<(String, i64, Value)>, query: &[(String, String)], url: &str)
         match created_ok(query, item.1) {
             Ok(true) => kept.push((position, item)),
             Ok(false) => {}
-            Err(response) => return response,
+            Err(text) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    Some("parameter_invalid_integer"),
+                    &format!("Invalid integer: {text}"),
+                );
+            }
         }
     }
     kept.sort_by(|(pa, a), (pb, b)| (b.1, pb).cmp(&(a.1, pa)));
@@ -579,12 +583,22 @@ async fn handle(AxumState(account): AxumState<Arc<Mutex<Account>>>, request: Req
         }
         Some(Fault::Status(code)) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return error(status, "api_error", None, "An error occurred with our connection to Stripe.");
+            return error(
+                status,
+                "api_error",
+                None,
+                "An error occurred with our connection to Stripe.",
+            );
         }
         None => {}
     }
     if parts.method != axum::http::Method::GET {
-        return error(StatusCode::NOT_FOUND, "invalid_request_error", None, "Unrecognized request URL");
+        return error(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            None,
+            "Unrecognized request URL",
+        );
     }
     let query = parse_form(&recorded.query);
     let path: Vec<&str> = recorded.path.trim_matches('/').split('/').collect();
@@ -703,7 +717,12 @@ mod tests {
         let first = body(list(items.clone(), &query("limit=2"), "/v1/customers")).await;
         assert_eq!(ids(&first), ["cus_5", "cus_4"]);
         assert_eq!(first["has_more"], true);
-        let last = body(list(items.clone(), &query("limit=2&starting_after=cus_2"), "/v1/customers")).await;
+        let last = body(list(
+            items.clone(),
+            &query("limit=2&starting_after=cus_2"),
+            "/v1/customers",
+        ))
+        .await;
         assert_eq!(ids(&last), ["cus_1"]);
         assert_eq!(last["has_more"], false);
         let since = body(list(items.clone(), &query("created%5Bgt%5D=30"), "/v1/customers")).await;
