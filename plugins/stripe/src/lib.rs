@@ -567,3 +567,81 @@ fn paid_invoice(
 }
 
 socialcrm_sdk::export_source!(Stripe);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(ids: &[&str], has_more: bool) -> List<Ref> {
+        List {
+            data: ids.iter().map(|id| Ref { id: id.to_string() }).collect(),
+            has_more,
+        }
+    }
+
+    fn reached(list: List<Ref>, room: usize) -> Result<Option<String>, PluginError> {
+        let mut client = Client::new("http://127.0.0.1".into());
+        let mut kept = 0;
+        let reached = walk(
+            &mut client,
+            list,
+            |r| r.id.clone(),
+            |_, _, _| {
+                kept += 1;
+                Ok(kept <= room)
+            },
+        )?;
+        Ok(match reached {
+            Reached::End => None,
+            Reached::After(id) => Some(id),
+        })
+    }
+
+    #[test]
+    fn a_page_goes_on_after_its_last_object_or_the_last_that_fit() {
+        assert_eq!(reached(list(&["a", "b"], false), 9).unwrap(), None);
+        assert_eq!(reached(list(&["a", "b"], true), 9).unwrap().as_deref(), Some("b"));
+        // The third did not fit in the pull: the next pull starts with it.
+        assert_eq!(
+            reached(list(&["a", "b", "c", "d"], false), 2).unwrap().as_deref(),
+            Some("b")
+        );
+        assert!(reached(list(&["a"], false), 0).is_err());
+    }
+
+    #[test]
+    fn only_succeeded_payments_of_a_customer_outside_an_invoice_are_orders() {
+        let payment = |status: &str, customer: Option<&str>, invoice: Option<&str>| {
+            let json = serde_json::json!({
+                "id": "pi_1", "amount_received": 1500, "currency": "jpy", "status": status,
+                "created": 1_767_225_600, "customer": customer, "invoice": invoice,
+            });
+            order(serde_json::from_value(json).unwrap()).unwrap()
+        };
+        let t = payment("succeeded", Some("cus_1"), None).unwrap();
+        assert_eq!((t.amount.as_str(), t.currency.as_str()), ("1500", "JPY"));
+        assert_eq!(t.occurred_at, "2026-01-01T00:00:00Z");
+        assert!(payment("processing", Some("cus_1"), None).is_none());
+        assert!(payment("succeeded", None, None).is_none());
+        assert!(payment("succeeded", Some("cus_1"), Some("in_1")).is_none());
+    }
+
+    #[test]
+    fn a_customer_keeps_its_description_and_metadata() {
+        let json = serde_json::json!({
+            "id": "cus_1", "name": " ", "email": "a@example.com", "phone": null,
+            "description": "VIP", "metadata": { "tier": "gold" },
+        });
+        let c = contact(serde_json::from_value(json).unwrap());
+        assert_eq!(
+            (c.name, c.emails, c.phones.len()),
+            (None, vec!["a@example.com".to_string()], 0)
+        );
+        let fields: Vec<_> = c
+            .custom_fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.value.as_str()))
+            .collect();
+        assert_eq!(fields, [("description", "VIP"), ("metadata.tier", "gold")]);
+    }
+}
