@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::brand::secret_box;
-use common::{count, on_each_db, plugin_dir};
+use common::{count, on_each_db, plugin_dir, scalar, status};
 use socialcrm::ingest::lease::{self, AccountKind};
 use socialcrm::ingest::{Ingest, IngestOptions, SchedulerOptions};
 use socialcrm::runtime::types::{SourceContact, SourcePage};
@@ -87,19 +87,6 @@ async fn add(db: &Db, ingest: &Ingest, fake: &FakeShopify, name: &str, on_delete
     sources::add(db, &secret_box(), ingest, new, "test")
         .await
         .expect("the source account");
-}
-
-async fn scalar(db: &Db, sql: &'static str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(db.pool()).await.expect(sql)
-}
-
-async fn status(db: &Db, name: &str) -> (String, Option<String>) {
-    let row = sqlx::query("SELECT status, last_error FROM channel_accounts WHERE name = $1")
-        .bind(name)
-        .fetch_one(db.pool())
-        .await
-        .expect("the account");
-    (row.get("status"), row.get("last_error"))
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -41,6 +41,7 @@ const BUNDLED: &[(&str, &str)] = &[
     ("x", "plugins/x"),
     ("meta", "plugins/meta"),
     ("shopify", "plugins/shopify"),
+    ("stripe", "plugins/stripe"),
 ];
 /// Test fixtures built with them.
 const FIXTURES: &[&str] = &[

@@ -59,6 +59,22 @@ pub async fn count(db: &Db, table: &str) -> i64 {
         .expect("count rows")
 }
 
+/// The number the one row of `sql` selects.
+pub async fn scalar(db: &Db, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(db.pool()).await.expect(sql)
+}
+
+/// The status and last error of channel or source account `name`.
+pub async fn status(db: &Db, name: &str) -> (String, Option<String>) {
+    use sqlx::Row;
+    let row = sqlx::query("SELECT status, last_error FROM channel_accounts WHERE name = $1")
+        .bind(name)
+        .fetch_one(db.pool())
+        .await
+        .expect("the account");
+    (row.get("status"), row.get("last_error"))
+}
+
 /// Runs `test` on PostgreSQL only (when configured); says so when it is not.
 pub async fn on_postgres<F, Fut>(test: F)
 where

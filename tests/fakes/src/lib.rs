@@ -10,6 +10,7 @@ pub mod meta;
 pub mod reddit;
 mod server;
 pub mod shopify;
+pub mod stripe;
 mod util;
 pub mod x;
 
@@ -18,3 +19,4 @@ pub use mastodon::{Dataset, FakeMastodon, Fault};
 pub use reddit::FakeReddit;
 pub use server::{RecordedRequest, Server};
 pub use shopify::FakeShopify;
+pub use stripe::FakeStripe;
