@@ -409,6 +409,13 @@ fn a_new_channel_builds_passes_its_tests_and_conforms() {
 }
 
 #[test]
+fn a_new_source_builds_and_passes_its_tests() {
+    let plugin = Generated::new("source");
+    plugin.build();
+    plugin.cargo_test();
+}
+
+#[test]
 fn plugin_new_refuses_a_used_directory_and_a_bad_name() {
     let tmp = TempDir::new().unwrap();
     std::fs::write(tmp.path().join("notes.txt"), "mine").unwrap();

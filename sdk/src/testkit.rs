@@ -24,7 +24,7 @@ use socialcrm_sandbox::replay::{Replay, Script};
 pub use socialcrm_sandbox::types::*;
 pub use socialcrm_sandbox::{
     Account, AnalyzerPlugin, CallError, CallOutput, ChannelPlugin, FailReason, Limits, Runtime, RuntimeOptions,
-    Transport,
+    SourcePlugin, Transport,
 };
 
 /// A canned response.
@@ -129,6 +129,12 @@ impl Harness {
     pub fn channel(&self, crate_dir: &str) -> anyhow::Result<ChannelPlugin> {
         let built = built(crate_dir)?;
         Ok(self.runtime.load_channel(built.manifest.sandbox(), &built.wasm)?)
+    }
+
+    /// Loads the crate at `crate_dir`, built for wasm32-wasip2 (see [`built`]), with its `plugin.toml`.
+    pub fn source(&self, crate_dir: &str) -> anyhow::Result<SourcePlugin> {
+        let built = built(crate_dir)?;
+        Ok(self.runtime.load_source(built.manifest.sandbox(), &built.wasm)?)
     }
 
     /// Loads the crate at `crate_dir`, built for wasm32-wasip2 (see [`built`]), with its `plugin.toml`.

@@ -116,7 +116,8 @@ fn parse_kind(kind: &str) -> Result<PluginKind, String> {
     match kind {
         "channel" => Ok(PluginKind::Channel),
         "analyzer" => Ok(PluginKind::Analyzer),
-        other => Err(format!("`{other}` is not a plugin kind: channel or analyzer")),
+        "source" => Ok(PluginKind::Source),
+        other => Err(format!("`{other}` is not a plugin kind: channel, analyzer or source")),
     }
 }
 

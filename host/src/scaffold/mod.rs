@@ -119,6 +119,14 @@ const CHANNEL: &[Template] = &[
     template!("conformance/page-2.json", "channel/page-2.json.tmpl"),
 ];
 
+const SOURCE: &[Template] = &[
+    template!("Cargo.toml", "channel/Cargo.toml.tmpl"),
+    template!("plugin.toml", "source/plugin.toml.tmpl"),
+    template!("src/lib.rs", "source/lib.rs.tmpl"),
+    template!("tests/plugin.rs", "source/tests.rs.tmpl"),
+    template!("README.md", "source/README.md.tmpl"),
+];
+
 /// What to create.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -146,8 +154,6 @@ pub enum ScaffoldError {
     Sdk(PathBuf),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("no template for a {0} plugin yet: start from plugins/shopify (docs/plugin-authors.md)")]
-    NoTemplate(&'static str),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ScaffoldError + '_ {
@@ -195,7 +201,7 @@ pub fn create(options: &Options) -> Result<Vec<&'static str>, ScaffoldError> {
     let templates = match options.kind {
         PluginKind::Analyzer => ANALYZER,
         PluginKind::Channel => CHANNEL,
-        PluginKind::Source => return Err(ScaffoldError::NoTemplate(options.kind.name())),
+        PluginKind::Source => SOURCE,
     };
     let mut written = Vec::new();
     for template in COMMON.iter().chain(templates) {
