@@ -20,8 +20,11 @@ use crate::secrets::SecretBox;
 use crate::store::accounts::{self, AccountError, StoredAccount};
 use crate::store::{Db, credentials as store, now_ms};
 
-/// A token is refreshed when it expires within this (ms).
+/// A token is refreshed when a tenth of its lifetime is left, and at least
+/// this long (ms) before it expires: minutes for an hour's token, days for
+/// Threads' 60 days, so a sync every few hours never finds it expired.
 const MARGIN_MS: i64 = 5 * 60_000;
+const MARGIN_SHARE: i64 = 10;
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// Token answers are a few hundred bytes.
 const MAX_RESPONSE_BYTES: usize = 64 << 10;
@@ -49,6 +52,14 @@ pub enum When {
     Due,
     /// Now: a call failed as unauthorized.
     Now,
+}
+
+/// Whether a token stored at `stored_at` that expires at `expires_at` is
+/// to be refreshed at `now` (all Unix ms).
+fn due(expires_at: i64, stored_at: i64, now: i64) -> bool {
+    let lifetime = expires_at.saturating_sub(stored_at).max(0);
+    let margin = (lifetime / MARGIN_SHARE).max(MARGIN_MS);
+    expires_at.saturating_sub(margin) <= now
 }
 
 /// What a refresh needs of the host.
@@ -89,9 +100,9 @@ impl Refresher<'_> {
             }
             let due = match when {
                 When::Now => true,
-                When::Due => store::expires_at(self.db, stored.id, secret)
+                When::Due => store::expiry(self.db, stored.id, secret)
                     .await?
-                    .is_some_and(|at| at.saturating_sub(MARGIN_MS) <= now_ms()),
+                    .is_some_and(|(expires_at, stored_at)| due(expires_at, stored_at, now_ms())),
             };
             if !due {
                 continue;
@@ -212,4 +223,26 @@ fn renewed(
         next.insert(refresh_token.clone(), rotated);
     }
     next
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: i64 = 60_000;
+    const DAY: i64 = 24 * 60 * MIN;
+
+    #[test]
+    fn the_margin_is_a_tenth_of_the_lifetime_and_at_least_five_minutes() {
+        // X's two-hour token: refreshed in its last 12 minutes.
+        assert!(!due(120 * MIN, 0, 107 * MIN));
+        assert!(due(120 * MIN, 0, 108 * MIN));
+        // Threads' 60 days: in its last 6 days, not only its last 5 minutes.
+        assert!(!due(60 * DAY, 0, 53 * DAY));
+        assert!(due(60 * DAY, 0, 54 * DAY));
+        // A short or odd lifetime still gets 5 minutes.
+        assert!(due(10 * MIN, 0, 5 * MIN));
+        assert!(!due(10 * MIN, 0, 4 * MIN));
+        assert!(due(10 * MIN, 20 * MIN, 5 * MIN));
+    }
 }

@@ -6,19 +6,19 @@ use sqlx::Row;
 
 use super::{Db, now_ms};
 
-/// When secret `secret` of account `channel_id` expires (Unix ms); `None`
-/// when unknown.
-pub async fn expires_at(db: &Db, channel_id: i64, secret: &str) -> Result<Option<i64>, sqlx::Error> {
-    Ok(
-        sqlx::query("SELECT expires_at FROM credential_expiry WHERE channel_id = $1 AND secret = $2")
+/// When secret `secret` of account `channel_id` expires and when it was
+/// stored (Unix ms); `None` when its expiry is unknown.
+pub async fn expiry(db: &Db, channel_id: i64, secret: &str) -> Result<Option<(i64, i64)>, sqlx::Error> {
+    let row =
+        sqlx::query("SELECT expires_at, refreshed_at FROM credential_expiry WHERE channel_id = $1 AND secret = $2")
             .bind(channel_id)
             .bind(secret)
             .fetch_optional(db.pool())
-            .await?
-            .map(|row| row.try_get::<Option<i64>, _>("expires_at"))
-            .transpose()?
-            .flatten(),
-    )
+            .await?;
+    let Some(row) = row else { return Ok(None) };
+    let expires_at: Option<i64> = row.try_get("expires_at")?;
+    let stored_at: i64 = row.try_get("refreshed_at")?;
+    Ok(expires_at.map(|at| (at, stored_at)))
 }
 
 /// The sealed secrets of account `channel_id` as stored now.
