@@ -587,6 +587,11 @@ async fn churn_ranks_contacts_with_explanations() {
             },
         ];
         for (score, signals) in ranking.iter().zip(&expected) {
+            // Every value is in the reporting currency, the one the world's transactions are in.
+            let signals = &ChurnSignals {
+                ltv_currency: Some("EUR".into()),
+                ..signals.clone()
+            };
             assert_eq!(&score.signals, signals, "{:?}", score.name);
             assert!(
                 close(score.churn, signals.churn()),
@@ -602,12 +607,12 @@ async fn churn_ranks_contacts_with_explanations() {
             explanations,
             [
                 "3 negative posts in 7 days; sentiment -0.60 over 30 days; last order 210 days ago; \
-                 1 order in 12 months; customer, LTV 80.00",
-                "last order 400 days ago; 0 orders in 12 months; customer, LTV 150.00",
+                 1 order in 12 months; customer, LTV 80.00 EUR",
+                "last order 400 days ago; 0 orders in 12 months; customer, LTV 150.00 EUR",
                 "sentiment down from 0.50 to -0.30; churn-risk intent in 30 days; last order 100 days ago; \
-                 2 orders in 12 months; top-half customer, LTV 400.00",
+                 2 orders in 12 months; top-half customer, LTV 400.00 EUR",
                 "1 negative post in 7 days; sentiment -0.40 over 30 days; no orders",
-                "last order 10 days ago; top-10% customer, LTV 3000.00",
+                "last order 10 days ago; top-10% customer, LTV 3000.00 EUR",
             ]
         );
         let one = insights::churn::contact_scores(&w.db, bob).await.unwrap().unwrap();
@@ -1111,6 +1116,101 @@ async fn an_analyzers_topics_reach_the_inbox_whole() {
         got.sort();
         want.sort();
         assert_eq!(got, want);
+    })
+    .await;
+}
+
+/// `socialcrm analyzer ARGS` on the database at `url`, with the plugins of
+/// `plugins` as the bundled ones: (success, stdout and stderr).
+fn analyzer_cli(url: &str, plugins: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_socialcrm"))
+        .args(["--database-url", url, "analyzer"])
+        .args(args)
+        .env("SOCIALCRM_PLUGIN_DIR", plugins)
+        .output()
+        .expect("socialcrm runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+/// A vendor's analyzer under its own name, and a channel, as installed
+/// plugins the CLI finds (their components are not run here).
+fn vendor_plugins() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins");
+    for (name, from) in [("acme-sentiment", "sentiment"), ("mastodon", "mastodon")] {
+        let manifest = std::fs::read_to_string(format!("{root}/{from}/plugin.toml")).unwrap();
+        let manifest = manifest.replacen(&format!("name = \"{from}\""), &format!("name = \"{name}\""), 1);
+        std::fs::create_dir(dir.path().join(name)).unwrap();
+        std::fs::write(dir.path().join(name).join("plugin.toml"), manifest).unwrap();
+        std::fs::write(dir.path().join(name).join("plugin.wasm"), b"\0asm\x0d\0\x01\0").unwrap();
+    }
+    dir
+}
+
+async fn post_sentiment(db: &Db, post: i64) -> Option<f64> {
+    sqlx::query_scalar("SELECT sentiment FROM post_scores WHERE post_id = $1")
+        .bind(post)
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn insights_read_the_analyzer_bound_to_each_signal_whatever_its_name() {
+    let plugins = vendor_plugins();
+    let plugins = plugins.path();
+    common::on_each_db_url(|url, db| async move {
+        let w = World::new(db).await;
+        let author = w.identity("mastodon", "someone", 10).await;
+        let post = w
+            .post(P {
+                identity: author,
+                at: NOW - HOUR_MS,
+                text: "the battery died again",
+                sentiment: Some(0.6),
+                intents: vec![("complaint", 0.9)],
+                ..P::default()
+            })
+            .await;
+        // The vendor's analyzer read the same post otherwise.
+        w.analyses(
+            "2.0.0",
+            vec![(post, "acme-sentiment", Some(-0.9), "[]".into(), "[]".into())],
+        )
+        .await;
+        recompute_twice(&w.db).await;
+        assert_eq!(
+            post_sentiment(&w.db, post).await,
+            Some(0.6),
+            "a fresh install reads `sentiment`"
+        );
+
+        let (ok, out) =
+            tokio::task::block_in_place(|| analyzer_cli(&url, plugins, &["bind", "sentiment", "acme-sentiment"]));
+        assert!(ok, "{out}");
+        recompute_twice(&w.db).await;
+        assert_eq!(
+            post_sentiment(&w.db, post).await,
+            Some(-0.9),
+            "the bound analyzer is read"
+        );
+        let (ok, out) = tokio::task::block_in_place(|| analyzer_cli(&url, plugins, &["bindings"]));
+        assert!(ok && out.contains("acme-sentiment") && out.contains("intents"), "{out}");
+
+        // Only an analyzer, and only a signal that exists.
+        let (ok, out) = tokio::task::block_in_place(|| analyzer_cli(&url, plugins, &["bind", "intents", "mastodon"]));
+        assert!(!ok && out.contains("`mastodon` is not an analyzer plugin"), "{out}");
+        let (ok, out) =
+            tokio::task::block_in_place(|| analyzer_cli(&url, plugins, &["bind", "mood", "acme-sentiment"]));
+        assert!(!ok && out.contains("`mood` is not a signal"), "{out}");
+        let (ok, out) = tokio::task::block_in_place(|| analyzer_cli(&url, plugins, &["bind", "topics", "no-such"]));
+        assert!(!ok && out.contains("no analyzer `no-such`"), "{out}");
+        let binds: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'analyzer.bind'")
+            .fetch_one(w.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(binds, 1);
     })
     .await;
 }

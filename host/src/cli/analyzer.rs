@@ -8,6 +8,7 @@ use semver::Version;
 use serde::Serialize;
 
 use super::Global;
+use crate::insights::bindings;
 use crate::plugins::registry;
 use crate::reanalysis::{self, Comparison, Job, RunOptions};
 use crate::store::now_ms;
@@ -98,6 +99,15 @@ enum Action {
     /// Example: socialcrm analyzer cancel 3
     #[command(verbatim_doc_comment)]
     Cancel { job: i64 },
+    /// Which analyzer supplies each signal the insights read.
+    Bindings,
+    /// Bind a signal (sentiment, intents, topics) to an analyzer, installed
+    /// or bundled, under any name; insights read it from the next
+    /// recompute, and `serve` runs it over new posts from its next start.
+    ///
+    /// Example: socialcrm analyzer bind sentiment acme-sentiment
+    #[command(verbatim_doc_comment)]
+    Bind { signal: String, analyzer: String },
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
@@ -181,6 +191,26 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                             format!("{}/{}{}", j.posts_done, j.posts_total, failed(j)),
                         );
                     }
+                })
+            }
+            Action::Bindings => {
+                let list = bindings::list(&db).await?;
+                print(json, &list, || {
+                    for b in &list {
+                        println!("{:<10} {:<20} bound by {}", b.signal.as_str(), b.analyzer, b.bound_by);
+                    }
+                })
+            }
+            Action::Bind { signal, analyzer } => {
+                let b = bindings::bind(&db, &signal, &analyzer, &super::actor()).await?;
+                print(json, &b, || {
+                    println!(
+                        "{} is read from {}: run `socialcrm analyzer reanalyze {}` for past posts, then \
+                         `socialcrm insights recompute`",
+                        b.signal.as_str(),
+                        b.analyzer,
+                        b.analyzer
+                    )
                 })
             }
             Action::Compare {

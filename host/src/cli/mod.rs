@@ -94,7 +94,14 @@ impl Global {
     async fn app_with(&self, db: &Db, options: IngestOptions) -> anyhow::Result<App> {
         let runtime = self.plugin_runtime()?;
         let mut analyzers = Vec::new();
-        for name in &self.analyzers {
+        // The bound analyzers run too: the insights read them.
+        let mut names = self.analyzers.clone();
+        for name in crate::insights::bindings::bound_analyzers(db).await? {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        for name in &names {
             let found = registry::find(db, name).await?;
             if found.manifest.kind != PluginKind::Analyzer {
                 anyhow::bail!("plugin {name} is not an analyzer");

@@ -17,6 +17,7 @@
 //! data and `now` changes nothing.
 
 pub mod advocacy;
+pub mod bindings;
 pub mod churn;
 pub mod priority;
 pub mod schedule;
@@ -41,10 +42,6 @@ pub use priority::{InboxItem, inbox};
 pub use spikes::{Alert, alerts};
 pub use trends::{Bucket, TrendPoint, TrendQuery, trend};
 
-/// The analyzer plugin whose `sentiment` is read.
-pub const SENTIMENT_PLUGIN: &str = "sentiment";
-/// The analyzer plugin whose `intents` and `topics` are read.
-pub const INTENT_PLUGIN: &str = "intent";
 /// A post is negative at or below this sentiment (VADER's label threshold,
 /// the one the sentiment plugin uses for its `negative` label).
 pub const NEGATIVE: f64 = -0.05;
@@ -57,6 +54,8 @@ const ID_CHUNK: usize = 500;
 pub enum InsightsError {
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Bindings(#[from] bindings::BindError),
     #[error("the time range is empty: `since` ({since}) must be before `until` ({until})")]
     EmptyRange { since: i64, until: i64 },
     #[error("a trend of {0} buckets is too long: narrow the range or use weekly buckets")]
@@ -100,6 +99,8 @@ pub async fn recompute(db: &Db, now: i64) -> Result<RecomputeReport, InsightsErr
         step = Instant::now();
     };
     let base = currency::reporting(db).await?.map(|r| r.currency);
+    let bound = bindings::load(db).await?;
+    let formula = priority::formula(&bound);
     let mut report = RecomputeReport {
         contacts_changed: queries::churn::refresh_values(db, &churn::FORMULA, now, base.as_deref()).await?,
         ..RecomputeReport::default()
@@ -111,10 +112,9 @@ pub async fn recompute(db: &Db, now: i64) -> Result<RecomputeReport, InsightsErr
             let scope = Scope::Range(start, (start + POST_CHUNK).min(hi));
             let mut tx = db.begin().await?;
             queries::scoring_cache(&mut tx, db.backend(), true).await?;
-            report.posts_changed +=
-                queries::priority::score_posts(&mut tx, db.backend(), &scope, &priority::FORMULA).await?;
+            report.posts_changed += queries::priority::score_posts(&mut tx, db.backend(), &scope, &formula).await?;
             report.topics_changed +=
-                queries::trends::refresh_topics(&mut tx, db.backend(), &scope, INTENT_PLUGIN).await?;
+                queries::trends::refresh_topics(&mut tx, db.backend(), &scope, &bound.topics).await?;
             queries::scoring_cache(&mut tx, db.backend(), false).await?;
             tx.commit().await?;
             start += POST_CHUNK;
@@ -142,6 +142,8 @@ pub async fn recompute(db: &Db, now: i64) -> Result<RecomputeReport, InsightsErr
 pub async fn refresh_posts(db: &Db, post_ids: &[i64], now: i64) -> Result<u64, InsightsError> {
     let outbox = Outbox::of(db).await?;
     let base = currency::reporting(db).await?.map(|r| r.currency);
+    let bound = bindings::load(db).await?;
+    let formula = priority::formula(&bound);
     let mut written = 0;
     for ids in post_ids.chunks(ID_CHUNK) {
         let contacts = queries::churn::contacts_of_posts(db, ids).await?;
@@ -150,8 +152,8 @@ pub async fn refresh_posts(db: &Db, post_ids: &[i64], now: i64) -> Result<u64, I
         }
         let scope = Scope::Ids(ids.to_vec());
         let mut tx = db.begin().await?;
-        written += queries::priority::score_posts(&mut tx, db.backend(), &scope, &priority::FORMULA).await?;
-        queries::trends::refresh_topics(&mut tx, db.backend(), &scope, INTENT_PLUGIN).await?;
+        written += queries::priority::score_posts(&mut tx, db.backend(), &scope, &formula).await?;
+        queries::trends::refresh_topics(&mut tx, db.backend(), &scope, &bound.topics).await?;
         if outbox.wants(EventType::PostAnalyzed) {
             let scored = queries::priority::scored(&mut tx, db.backend(), ids).await?;
             outbox

@@ -16,7 +16,8 @@
 
 use serde::Serialize;
 
-use super::{HOUR_MS, INTENT_PLUGIN, InsightsError, SENTIMENT_PLUGIN, grouped, plural};
+use super::bindings::Bindings;
+use super::{HOUR_MS, InsightsError, grouped, plural};
 use crate::events::{Event, EventType};
 use crate::store::insights::priority::{Formula, ScoredPost};
 use crate::store::{self, Db};
@@ -56,10 +57,20 @@ pub const RECENT_ORDERS_CAP: i64 = 3;
 /// Follower thresholds of reach 0.2, 0.4, ... 1.0.
 pub const REACH_STEPS: [i64; 5] = [10, 100, 1_000, 10_000, 100_000];
 
-/// The formula above, as the statement that scores posts takes it.
-pub(crate) const FORMULA: Formula<'static> = Formula {
-    sentiment_plugin: SENTIMENT_PLUGIN,
-    intent_plugin: INTENT_PLUGIN,
+/// The formula above, as the statement that scores posts takes it, reading
+/// the analyzers bound to sentiment and intents.
+pub(crate) fn formula(bound: &Bindings) -> Formula<'_> {
+    Formula {
+        sentiment_plugin: &bound.sentiment,
+        intent_plugin: &bound.intents,
+        ..FORMULA
+    }
+}
+
+/// The constants; [`formula`] names the analyzers.
+const FORMULA: Formula<'static> = Formula {
+    sentiment_plugin: "",
+    intent_plugin: "",
     negativity: weight::NEGATIVITY,
     intent: weight::INTENT,
     value: weight::VALUE,

@@ -13,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::App;
+use crate::insights::bindings::{self, BindError, Binding, Signal};
 use crate::reanalysis::{self, Comparison, Job, ReanalysisError, Switched};
 use crate::server::auth::{Admin, Auth, Viewer};
 use crate::server::extract::{Json, Path, Query};
@@ -30,6 +31,49 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(reanalyze))
         .routes(routes!(compare))
         .routes(routes!(switch))
+        .routes(routes!(signal_bindings))
+        .routes(routes!(bind_signal))
+}
+
+/// Which analyzer supplies each signal the insights read.
+#[utoipa::path(get, path = "/analyzers/bindings", tag = "analyzers",
+    responses((status = 200, description = "One binding per signal", body = Items<Binding>)))]
+async fn signal_bindings(_auth: Auth<Viewer>, State(app): State<App>) -> Result<Json<Items<Binding>>, ApiError> {
+    let items = bindings::list(app.db()).await.map_err(bind_error)?;
+    Ok(Json(Items { items }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewBinding {
+    /// An installed or bundled analyzer plugin.
+    #[schema(pattern = "^[a-z0-9-]{1,64}$")]
+    analyzer: String,
+}
+
+/// Binds a signal to an analyzer; insights read it from the next recompute.
+#[utoipa::path(put, path = "/analyzers/bindings/{signal}", tag = "analyzers",
+    params(("signal" = Signal, Path, description = "The signal")), request_body = NewBinding,
+    responses((status = 200, description = "The binding now", body = Binding)))]
+async fn bind_signal(
+    auth: Auth<Admin>,
+    State(app): State<App>,
+    Path(signal): Path<String>,
+    Json(new): Json<NewBinding>,
+) -> Result<Json<Binding>, ApiError> {
+    let bound = bindings::bind(app.db(), &signal, &new.analyzer, auth.name())
+        .await
+        .map_err(bind_error)?;
+    Ok(Json(bound))
+}
+
+fn bind_error(e: BindError) -> ApiError {
+    match e {
+        BindError::Signal(_) => ApiError::not_found(e.to_string()),
+        BindError::Analyzer { .. } | BindError::NotAnalyzer(_) => ApiError::bad_request(e.to_string()),
+        BindError::Stored { .. } => ApiError::internal("reading the signal bindings", e),
+        BindError::Db(e) => e.into(),
+    }
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -46,6 +46,7 @@ fn error(e: InsightsError) -> ApiError {
     match e {
         InsightsError::EmptyRange { .. } | InsightsError::TooManyBuckets(_) => ApiError::bad_request(e.to_string()),
         InsightsError::Db(e) => e.into(),
+        InsightsError::Bindings(e) => ApiError::internal("reading the signal bindings", e),
     }
 }
 

@@ -5,6 +5,7 @@
 //! over a [`Scope`] of posts, not a query per post.
 
 pub mod advocacy;
+pub mod bindings;
 pub mod churn;
 pub mod priority;
 pub mod spikes;

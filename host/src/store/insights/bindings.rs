@@ -1,0 +1,44 @@
+//! `signal_bindings`: which analyzer supplies each built-in signal (the
+//! rules are `crate::insights::bindings`'s).
+
+use sqlx::{AnyConnection, Row};
+
+use crate::store::Db;
+
+/// Every binding: (signal, analyzer, bound by, bound at), by signal.
+pub async fn all(db: &Db) -> Result<Vec<(String, String, String, i64)>, sqlx::Error> {
+    let rows = sqlx::query("SELECT signal, analyzer, bound_by, bound_at FROM signal_bindings ORDER BY signal")
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("signal")?,
+                r.try_get("analyzer")?,
+                r.try_get("bound_by")?,
+                r.try_get("bound_at")?,
+            ))
+        })
+        .collect()
+}
+
+pub async fn set(
+    conn: &mut AnyConnection,
+    signal: &str,
+    analyzer: &str,
+    actor: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO signal_bindings (signal, analyzer, bound_by, bound_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (signal) DO UPDATE SET analyzer = excluded.analyzer, bound_by = excluded.bound_by, \
+         bound_at = excluded.bound_at",
+    )
+    .bind(signal)
+    .bind(analyzer)
+    .bind(actor)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
