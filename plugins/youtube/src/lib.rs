@@ -226,13 +226,11 @@ fn listen(
             log::warn("keyword search skipped: not enough quota left today");
         }
     }
-    let mut read_now = 0;
     let mut gone = Vec::new();
-    for video in listening.videos.iter_mut().filter(|v| v.due) {
-        if read_now == VIDEOS_PER_POLL || posts.len() >= POSTS_PER_POLL || !quota.fits(quota::LIST) {
+    for video in listening.videos.iter_mut().filter(|v| v.due).take(VIDEOS_PER_POLL) {
+        if posts.len() >= POSTS_PER_POLL || !quota.fits(quota::LIST) {
             break;
         }
-        read_now += 1;
         match read(settings, quota, Threads::Video(&video.id), &video.cursor, VIDEO_PAGE) {
             Ok((found, cursor)) => {
                 posts.extend(found);

@@ -260,6 +260,8 @@ impl State {
 mod tests {
     use super::*;
 
+    type Listed = (Vec<(i64, String)>, Option<String>);
+
     /// Threads as YouTube lists them: (time, id) newest first, pages of
     /// `page`; a token is the index to go on from, valid while `epoch` holds.
     struct Threads {
@@ -274,8 +276,8 @@ mod tests {
             self.all.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
         }
 
-        /// The page at `token`, or `None` for a token of another epoch.
-        fn read(&self, token: Option<&str>) -> Option<(Vec<(i64, String)>, Option<String>)> {
+        /// The page at `token` and the next token, or `None` for a token of another epoch.
+        fn read(&self, token: Option<&str>) -> Option<Listed> {
             let from = match token {
                 None => 0,
                 Some(t) => {
