@@ -492,6 +492,11 @@ async fn handle(AxumState(shared): AxumState<Shared>, request: Request) -> Respo
         st.day = today;
         st.used = 0;
     }
+    // Google's OAuth server is a service of its own: the faults are the API's.
+    if path == TOKEN_PATH && parts.method == Method::POST {
+        let (status, answer) = st.oauth.grant(&parts.headers, &body);
+        return Reply::with(status, &answer).finish();
+    }
     if let Some(fault) = st.faults.pop_front() {
         let reply = match fault {
             Fault::Status(code, reason) => {
@@ -509,10 +514,6 @@ async fn handle(AxumState(shared): AxumState<Shared>, request: Request) -> Respo
             Fault::Unauthorized => Reply::unauthorized(),
         };
         return reply.finish();
-    }
-    if path == TOKEN_PATH && parts.method == Method::POST {
-        let (status, answer) = st.oauth.grant(&parts.headers, &body);
-        return Reply::with(status, &answer).finish();
     }
     if !bearer(&parts.headers).is_some_and(|t| st.oauth.accepts(t)) {
         return Reply::unauthorized().finish();
