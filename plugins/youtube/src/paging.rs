@@ -84,8 +84,8 @@ pub struct Cursor {
     pub since: Option<Mark>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub walk: Option<Walk>,
-    /// The newest reply taken (Unix ms): replies to older threads seen on a
-    /// cycle's first page are new above it.
+    /// The newest reply taken (Unix ms): replies to older threads on the
+    /// pages read are new above it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replies: Option<i64>,
 }
@@ -140,9 +140,12 @@ impl Cursor {
         }
     }
 
-    /// Whether a reply at `at` on a thread not taken is new.
+    /// Whether a reply at `at` on a thread not taken (an older thread) is new:
+    /// newer than every reply taken before (every thread, when none was).
     pub fn takes_reply(&self, at: i64) -> bool {
-        self.since.is_some() && self.walk.is_none() && self.replies.is_some_and(|r| at > r)
+        self.since
+            .as_ref()
+            .is_some_and(|since| at > self.replies.unwrap_or(since.at))
     }
 
     /// Where the list stands after the page `seen`, the newest reply taken being `reply`.
@@ -432,15 +435,15 @@ mod tests {
         };
         assert!(cursor.takes_reply(21));
         assert!(!cursor.takes_reply(20));
-        let walking = Cursor {
-            walk: Some(Walk {
-                token: Some("x".into()),
-                top: Mark::default(),
-                low: Mark::default(),
-            }),
+        let none_yet = Cursor {
+            replies: None,
             ..cursor.clone()
         };
-        assert!(!walking.takes_reply(21), "only on a cycle's first page");
+        assert!(
+            none_yet.takes_reply(11) && !none_yet.takes_reply(10),
+            "newer than the newest thread"
+        );
+        assert!(!Cursor::default().takes_reply(99), "the first read takes whole threads");
         let seen = Seen {
             keys: vec![],
             next_token: None,
