@@ -281,19 +281,17 @@ fn search(settings: &Settings, quota: &mut Quota, listening: &mut Listening, now
             .and_then(|s| s.published_at.as_deref())
             .and_then(time::parse_rfc3339)
             .unwrap_or(now);
-        match listening.videos.iter_mut().find(|v| v.id == id) {
-            Some(video) => video.due = true,
-            None => {
-                added += 1;
-                listening.videos.push(Video {
-                    id,
-                    published,
-                    due: true,
-                    cursor: Cursor::default(),
-                });
-            }
+        if !listening.videos.iter().any(|v| v.id == id) {
+            added += 1;
+            listening.videos.push(Video {
+                id,
+                published,
+                due: true,
+                cursor: Cursor::default(),
+            });
         }
     }
+    // Every video listened to is read again after a search, found this time or not.
     for video in &mut listening.videos {
         video.due = true;
     }
