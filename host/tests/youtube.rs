@@ -483,7 +483,11 @@ async fn keywords_find_other_channels_videos_and_their_comments() {
             2,
             "the review and the closed video; the brand's own and the pasta not: {read:?}"
         );
-        assert!(first.new_posts >= INITIAL_COMMENTS + 1, "{first:?}");
+        assert_eq!(
+            first.new_posts,
+            INITIAL_COMMENTS + 1,
+            "the brand's and the review's: {first:?}"
+        );
         let posts = stored(&db).await;
         let found = posts
             .iter()

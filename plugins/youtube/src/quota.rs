@@ -96,7 +96,8 @@ pub fn exhausted_at(now: i64, why: &str) -> PluginError {
 /// Pacific Time's offset from UTC at `utc` (ms): -7 h from the second Sunday
 /// of March 2:00 PST to the first Sunday of November 2:00 PDT, else -8 h.
 pub fn pacific_offset(utc: i64) -> i64 {
-    let year = &time::format_millis(utc)[..4];
+    let formatted = time::format_millis(utc);
+    let year = formatted.get(..4).unwrap_or("1970");
     let sunday = |month: &str, nth: i64| -> Option<i64> {
         let first = time::parse_rfc3339(&format!("{year}-{month}-01T00:00:00Z"))?;
         // 1970-01-01 was a Thursday: day 0 is weekday 4 (0 = Sunday).
@@ -112,7 +113,8 @@ pub fn pacific_offset(utc: i64) -> i64 {
 
 /// The Pacific date of `utc`, `YYYY-MM-DD`.
 pub fn pacific_day(utc: i64) -> String {
-    time::format_millis(utc + pacific_offset(utc))[..10].to_string()
+    let formatted = time::format_millis(utc + pacific_offset(utc));
+    formatted.get(..10).unwrap_or(&formatted).to_string()
 }
 
 /// The next midnight Pacific Time after `utc`, in UTC ms.
