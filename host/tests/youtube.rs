@@ -175,11 +175,11 @@ async fn an_expired_page_token_restarts_from_the_newest_without_losing_or_repeat
             pushed.push(network.push_comment(BRAND_VIDEO, "viewer", &format!("comment {i}")));
         }
         let before = network.requests().len();
-        // After the first page the tokens expire, and a comment arrives mid-walk.
+        // The tokens expire after the first page, and a comment arrives mid-walk.
+        network.expire_page_tokens_after(1);
         let report = ingest
             .sync_now("brand", "test", &|r: &SyncReport| {
                 if r.pages == 1 {
-                    network.expire_page_tokens();
                     network.push_comment(BRAND_VIDEO, "arrival", "while walking");
                 }
             })

@@ -136,6 +136,11 @@ impl FakeYouTube {
         self.lock().epoch += 1;
     }
 
+    /// The page tokens expire once `lists` more `commentThreads.list` calls were answered.
+    pub fn expire_page_tokens_after(&self, lists: u32) {
+        self.lock().expire_after = Some(lists);
+    }
+
     /// The project's daily quota, in units; the units used so far stay.
     pub fn set_quota(&self, units: u32) {
         self.lock().quota = units;
@@ -219,6 +224,8 @@ struct State {
     clock: u64,
     /// Page tokens carry the epoch they were issued in.
     epoch: u32,
+    /// Thread lists to answer before the epoch changes.
+    expire_after: Option<u32>,
     quota: u32,
     used: u32,
     /// The Pacific day `used` counts, as days since the epoch (the count resets with it).
@@ -237,6 +244,7 @@ impl State {
             comments: Vec::new(),
             clock: now.saturating_sub(7200),
             epoch: 0,
+            expire_after: None,
             quota: DAILY_QUOTA,
             used: 0,
             day: pacific_day(now),
@@ -561,7 +569,20 @@ fn route(st: &mut State, method: &str, path: &str, query: &str, body: &[u8]) -> 
                 "items": [{ "kind": "youtube#channel", "etag": etag(BRAND_CHANNEL), "id": BRAND_CHANNEL }],
             }))
         }
-        ("GET", "/youtube/v3/commentThreads") => threads(st, &params),
+        ("GET", "/youtube/v3/commentThreads") => {
+            let reply = threads(st, &params);
+            if reply.status.is_success() {
+                match st.expire_after {
+                    Some(n) if n <= 1 => {
+                        st.epoch += 1;
+                        st.expire_after = None;
+                    }
+                    Some(n) => st.expire_after = Some(n - 1),
+                    None => {}
+                }
+            }
+            reply
+        }
         ("GET", "/youtube/v3/search") => search(st, &params),
         ("POST", "/youtube/v3/comments") => insert(st, &params, body),
         _ => Reply::error(StatusCode::NOT_FOUND, "notFound", "Not Found"),
