@@ -514,3 +514,31 @@ async fn keywords_find_other_channels_videos_and_their_comments() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_search_leaves_the_brand_s_comments_and_waits_for_the_next_interval() {
+    let dir = common::plugin_dir("plugins/youtube");
+    let plugin = &dir.path().display().to_string();
+    common::on_each_db(move |db| async move {
+        let network = FakeYouTube::start().await.unwrap();
+        let review = network.add_video("techreviewer", "Acme Cloud review");
+        network.push_comment(&review, "zoe", "great support");
+        network.fail_next_at(SEARCH, Fault::Status(500, "backendError"));
+        let ingest = brand(&db, plugin, &network, &[("keywords", "acme")], false).await;
+
+        let first = sync(&ingest).await.unwrap();
+        assert_eq!(
+            first.new_posts, INITIAL_COMMENTS,
+            "the brand's comments come all the same"
+        );
+        let count = |path: &str| network.requests().iter().filter(|r| r.path == path).count();
+        assert_eq!(count(SEARCH), 1);
+        assert!(network.requests().iter().all(|r| r.param("videoId").is_none()));
+
+        // Not again at every poll: a search costs 100 units.
+        sync(&ingest).await.unwrap();
+        assert_eq!(count(SEARCH), 1);
+        assert_eq!(summary(&db).await.status, "active");
+    })
+    .await;
+}

@@ -220,10 +220,19 @@ fn listen(
         .searched
         .is_none_or(|at| now.saturating_sub(at) >= settings.search_every_ms);
     if due {
-        if quota.fits(quota::SEARCH) {
-            search(settings, quota, &mut listening, now)?;
-        } else {
+        if !quota.fits(quota::SEARCH) {
             log::warn("keyword search skipped: not enough quota left today");
+        } else if let Err(e) = search(settings, quota, &mut listening, now) {
+            if about_the_account(&e) {
+                return Err(e);
+            }
+            // Listening must not hold up the brand's own comments; the search
+            // waits for the next interval rather than spending 100 units a poll.
+            log::warn(&format!(
+                "keyword search failed; trying again in the next interval: {}",
+                message(&e)
+            ));
+            listening.searched = Some(now);
         }
     }
     let mut gone = Vec::new();
@@ -242,15 +251,47 @@ fn listen(
                 log::info(&format!(
                     "video {} is no longer listened to: {}",
                     video.id,
-                    f.error_message()
+                    message(&f.error)
                 ));
                 gone.push(video.id.clone());
             }
-            Err(f) => return Err(f.error),
+            Err(f) if about_the_account(&f.error) => return Err(f.error),
+            // Tried again with the next poll.
+            Err(Failure {
+                error: PluginError::Transient(m),
+                ..
+            }) => {
+                log::warn(&format!("video {}: {m}", video.id));
+                break;
+            }
+            // A page this video keeps answering wrong: skipped until the next search.
+            Err(f) => {
+                log::warn(&format!(
+                    "video {} skipped until the next search: {}",
+                    video.id,
+                    message(&f.error)
+                ));
+                video.due = false;
+            }
         }
     }
     listening.videos.retain(|v| !gone.contains(&v.id));
     Ok(listening)
+}
+
+/// An error about the token or the quota: every later call would fail alike.
+fn about_the_account(e: &PluginError) -> bool {
+    matches!(e, PluginError::Unauthorized(_) | PluginError::RateLimited(_))
+}
+
+fn message(e: &PluginError) -> &str {
+    match e {
+        PluginError::InvalidConfig(m)
+        | PluginError::Unauthorized(m)
+        | PluginError::Transient(m)
+        | PluginError::Permanent(m) => m,
+        PluginError::RateLimited(r) => &r.message,
+    }
 }
 
 /// `search.list` for videos of other channels matching the keywords,
@@ -312,18 +353,6 @@ fn search(settings: &Settings, quota: &mut Quota, listening: &mut Listening, now
 struct Failure {
     error: PluginError,
     reason: String,
-}
-
-impl Failure {
-    fn error_message(&self) -> String {
-        match &self.error {
-            PluginError::InvalidConfig(m)
-            | PluginError::Unauthorized(m)
-            | PluginError::Transient(m)
-            | PluginError::Permanent(m) => m.clone(),
-            PluginError::RateLimited(r) => r.message.clone(),
-        }
-    }
 }
 
 impl From<PluginError> for Failure {

@@ -152,7 +152,12 @@ impl FakeYouTube {
     }
 
     pub fn fail_next(&self, fault: Fault) {
-        self.lock().faults.push_back(fault);
+        self.lock().faults.push_back((None, fault));
+    }
+
+    /// `fault` for the next request to `path` only; other requests go through.
+    pub fn fail_next_at(&self, path: &'static str, fault: Fault) {
+        self.lock().faults.push_back((Some(path), fault));
     }
 
     /// Every access token issued so far stops working (they expired).
@@ -230,7 +235,8 @@ struct State {
     used: u32,
     /// The Pacific day `used` counts, as days since the epoch (the count resets with it).
     day: i64,
-    faults: VecDeque<Fault>,
+    /// Each for the next request, or the next to a path.
+    faults: VecDeque<(Option<&'static str>, Fault)>,
     requests: Vec<RecordedRequest>,
     inserted: Vec<Value>,
     oauth: Tokens,
@@ -505,7 +511,8 @@ async fn handle(AxumState(shared): AxumState<Shared>, request: Request) -> Respo
         let (status, answer) = st.oauth.grant(&parts.headers, &body);
         return Reply::with(status, &answer).finish();
     }
-    if let Some(fault) = st.faults.pop_front() {
+    let due = st.faults.iter().position(|(at, _)| at.is_none_or(|p| p == path));
+    if let Some((_, fault)) = due.and_then(|i| st.faults.remove(i)) {
         let reply = match fault {
             Fault::Status(code, reason) => {
                 let status = StatusCode::from_u16(code)
