@@ -125,6 +125,21 @@ fn x_passes_with_its_recordings_and_fails_a_broken_post() {
 }
 
 #[test]
+fn youtube_passes_with_its_recordings_and_fails_a_comment_without_a_time() {
+    let plugin = common::plugin_dir("plugins/youtube");
+    let report = run(&plugin, &Fixtures::load(&recordings("youtube")).unwrap());
+    assert_all_pass(&report, 6, 12);
+
+    // The thread found after the restarted walk, without its time: the page is refused, naming it.
+    let broken = tampered("youtube", "channel-4.json", |t| {
+        t.replacen("\"publishedAt\": \"2026-11-23T10:31:12Z\",", "", 1)
+    });
+    let report = run(&plugin, &broken);
+    assert_round_trip_fails(&report, "page 4: poll with state `{\"channel\":");
+    assert_round_trip_fails(&report, "comment UgxA7Cv9Bn1Mq3Wr5Ty2AaABAg has no `publishedAt`");
+}
+
+#[test]
 fn meta_passes_what_applies_to_a_webhook_channel() {
     let plugin = common::plugin_dir("plugins/meta");
     let report = run(&plugin, &Fixtures::load(&recordings("meta")).unwrap());

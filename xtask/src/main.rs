@@ -40,6 +40,7 @@ const BUNDLED: &[(&str, &str)] = &[
     ("reddit", "plugins/reddit"),
     ("x", "plugins/x"),
     ("meta", "plugins/meta"),
+    ("youtube", "plugins/youtube"),
     ("shopify", "plugins/shopify"),
     ("stripe", "plugins/stripe"),
 ];

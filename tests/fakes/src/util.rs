@@ -75,7 +75,8 @@ pub fn iso8601_micros(t: SystemTime) -> String {
     format!("{}.{:06}Z", iso8601_seconds(d.as_secs()), d.subsec_micros())
 }
 
-fn iso8601_seconds(secs: u64) -> String {
+/// `2023-05-28T12:06:50`, without a zone (callers add theirs).
+pub fn iso8601_seconds(secs: u64) -> String {
     let days = secs / 86_400;
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days);
@@ -85,6 +86,34 @@ fn iso8601_seconds(secs: u64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// Unix seconds of `YYYY-MM-DDTHH:MM:SS[.fff]Z` (the RFC 3339 UTC times
+/// clients send, e.g. YouTube's `publishedAfter`); `None` for anything else.
+pub fn parse_utc(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    if !text.ends_with('Z') && !text.ends_with("+00:00") {
+        return None;
+    }
+    let n = |from: usize, to: usize| text.get(from..to)?.parse::<u64>().ok();
+    let (y, m, d) = (n(0, 4)?, n(5, 7)?, n(8, 10)?);
+    let (hh, mm, ss) = (n(11, 13)?, n(14, 16)?, n(17, 19)?);
+    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60
+    {
+        return None;
+    }
+    // Howard Hinnant's `days_from_civil`.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
@@ -137,5 +166,12 @@ mod tests {
         assert_eq!(iso8601_millis(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(iso8601_millis(leap), "2000-02-29T00:00:00.000Z");
+        assert_eq!(parse_utc("2000-02-29T00:00:00Z"), Some(951_782_400));
+        assert_eq!(parse_utc("2023-05-28T12:06:50.369Z"), Some(1_685_275_610));
+        assert_eq!(
+            parse_utc(&format!("{}Z", iso8601_seconds(1_685_275_610))),
+            Some(1_685_275_610)
+        );
+        assert_eq!(parse_utc("2023-05-28 12:06:50"), None);
     }
 }

@@ -252,7 +252,7 @@ struct State {
     /// Post ids and user ids with their compliance reason.
     gone_tweets: Vec<(String, String)>,
     gone_users: Vec<(String, String)>,
-    oauth: oauth::Tokens,
+    oauth: crate::oauth::Tokens,
 }
 
 impl State {
@@ -271,7 +271,7 @@ impl State {
             storage_requests: Vec::new(),
             gone_tweets: Vec::new(),
             gone_users: Vec::new(),
-            oauth: oauth::Tokens::new(),
+            oauth: oauth::tokens(),
         };
         for i in 0..INITIAL_MENTIONS {
             st.post(
@@ -549,7 +549,8 @@ async fn handle(AxumState(shared): AxumState<Shared>, request: Request) -> Respo
     st.rate_remaining -= 1;
     let remaining = st.rate_remaining;
     let reply = if path == oauth::TOKEN_PATH && parts.method == axum::http::Method::POST {
-        st.oauth.grant(&parts.headers, &body)
+        let (status, answer) = st.oauth.grant(&parts.headers, &body);
+        Reply::with(status, &answer)
     } else if compliance::is_compliance(&path) {
         if compliance::app_authorized(&parts.headers) {
             let segments: Vec<&str> = path.trim_matches('/').split('/').collect();

@@ -5,14 +5,10 @@
 //! refresh token; the one used is spent, and a spent or unknown one is
 //! refused with 400 `invalid_request` as X answers it.
 
-use std::collections::{HashMap, HashSet};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use axum::http::{HeaderMap, StatusCode, header};
-use serde_json::json;
-
-use super::{Reply, TOKEN, base64};
-use crate::util::parse_form;
+use super::TOKEN;
+use crate::oauth::{Issuer, Tokens};
 
 pub const TOKEN_PATH: &str = "/2/oauth2/token";
 pub const CLIENT_ID: &str = "fake-x-client";
@@ -20,75 +16,19 @@ pub const CLIENT_SECRET: &str = "fake-x-client-secret";
 /// The refresh token the fake starts with.
 pub const REFRESH_TOKEN: &str = "fake-x-refresh-0";
 
-pub(super) struct Tokens {
-    /// Issued access tokens and when each expires.
-    access: HashMap<String, SystemTime>,
-    /// Refresh tokens not yet spent.
-    refresh: HashSet<String>,
-    issued: u32,
-    lifetime: Duration,
-    /// Whether [`TOKEN`] no longer works (revoked, or expired).
-    static_revoked: bool,
-}
-
-impl Tokens {
-    pub fn new() -> Self {
-        Tokens {
-            access: HashMap::new(),
-            refresh: HashSet::from([REFRESH_TOKEN.to_string()]),
-            issued: 0,
-            // X's user access tokens last two hours.
-            lifetime: Duration::from_secs(7200),
-            static_revoked: false,
-        }
-    }
-
-    pub fn accepts(&self, token: &str) -> bool {
-        (token == TOKEN && !self.static_revoked) || self.access.get(token).is_some_and(|at| SystemTime::now() < *at)
-    }
-
-    /// Every access token issued so far stops working, [`TOKEN`] included.
-    pub fn expire_all(&mut self) {
-        self.static_revoked = true;
-        self.access.clear();
-    }
-
-    pub fn set_lifetime(&mut self, lifetime: Duration) {
-        self.lifetime = lifetime;
-    }
-
-    pub fn grant(&mut self, headers: &HeaderMap, body: &[u8]) -> Reply {
-        let basic = format!("Basic {}", base64(format!("{CLIENT_ID}:{CLIENT_SECRET}").as_bytes()));
-        if headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some(basic.as_str()) {
-            return Reply::with(
-                StatusCode::UNAUTHORIZED,
-                &json!({ "error": "unauthorized_client", "error_description": "Missing valid authorization header" }),
-            );
-        }
-        let form: HashMap<String, String> = parse_form(&String::from_utf8_lossy(body)).into_iter().collect();
-        if form.get("grant_type").map(String::as_str) != Some("refresh_token") {
-            return Reply::with(
-                StatusCode::BAD_REQUEST,
-                &json!({ "error": "invalid_request", "error_description": "Missing required parameter [grant_type]." }),
-            );
-        }
-        if !form.get("refresh_token").is_some_and(|t| self.refresh.remove(t)) {
-            return Reply::with(
-                StatusCode::BAD_REQUEST,
-                &json!({ "error": "invalid_request", "error_description": "Value passed for the token was invalid." }),
-            );
-        }
-        self.issued += 1;
-        let access = format!("fake-x-access-{}", self.issued);
-        let refresh = format!("fake-x-refresh-{}", self.issued);
-        self.access.insert(access.clone(), SystemTime::now() + self.lifetime);
-        self.refresh.insert(refresh.clone());
-        Reply::ok(&json!({
-            "token_type": "bearer",
-            "expires_in": self.lifetime.as_secs(),
-            "access_token": access,
-            "scope": "tweet.read users.read tweet.write offline.access",
-            "refresh_token": refresh,
-        }))
-    }
+pub(super) fn tokens() -> Tokens {
+    Tokens::new(Issuer {
+        client_id: CLIENT_ID,
+        client_secret: CLIENT_SECRET,
+        prefix: "fake-x",
+        static_token: TOKEN,
+        refresh_token: REFRESH_TOKEN,
+        // X's user access tokens last two hours.
+        lifetime: Duration::from_secs(7200),
+        rotates: true,
+        form_client: false,
+        scope: "tweet.read users.read tweet.write offline.access",
+        refused: ("invalid_request", "Value passed for the token was invalid."),
+        bad_client: ("unauthorized_client", "Missing valid authorization header"),
+    })
 }
