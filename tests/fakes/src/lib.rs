@@ -10,6 +10,8 @@ pub mod meta;
 pub mod reddit;
 mod server;
 pub mod shopify;
+pub mod threads;
+mod tokens;
 mod util;
 pub mod x;
 
@@ -18,3 +20,4 @@ pub use mastodon::{Dataset, FakeMastodon, Fault};
 pub use reddit::FakeReddit;
 pub use server::{RecordedRequest, Server};
 pub use shopify::FakeShopify;
+pub use threads::FakeThreads;

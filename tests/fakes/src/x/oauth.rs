@@ -6,12 +6,13 @@
 //! refused with 400 `invalid_request` as X answers it.
 
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::json;
 
 use super::{Reply, TOKEN, base64};
+use crate::tokens::AccessTokens;
 use crate::util::parse_form;
 
 pub const TOKEN_PATH: &str = "/2/oauth2/token";
@@ -21,40 +22,32 @@ pub const CLIENT_SECRET: &str = "fake-x-client-secret";
 pub const REFRESH_TOKEN: &str = "fake-x-refresh-0";
 
 pub(super) struct Tokens {
-    /// Issued access tokens and when each expires.
-    access: HashMap<String, SystemTime>,
+    /// [`TOKEN`], and the access tokens issued.
+    access: AccessTokens,
     /// Refresh tokens not yet spent.
     refresh: HashSet<String>,
-    issued: u32,
-    lifetime: Duration,
-    /// Whether [`TOKEN`] no longer works (revoked, or expired).
-    static_revoked: bool,
 }
 
 impl Tokens {
     pub fn new() -> Self {
         Tokens {
-            access: HashMap::new(),
-            refresh: HashSet::from([REFRESH_TOKEN.to_string()]),
-            issued: 0,
             // X's user access tokens last two hours.
-            lifetime: Duration::from_secs(7200),
-            static_revoked: false,
+            access: AccessTokens::new(TOKEN, "fake-x-access-", Duration::from_secs(7200)),
+            refresh: HashSet::from([REFRESH_TOKEN.to_string()]),
         }
     }
 
     pub fn accepts(&self, token: &str) -> bool {
-        (token == TOKEN && !self.static_revoked) || self.access.get(token).is_some_and(|at| SystemTime::now() < *at)
+        self.access.accepts(token)
     }
 
     /// Every access token issued so far stops working, [`TOKEN`] included.
     pub fn expire_all(&mut self) {
-        self.static_revoked = true;
-        self.access.clear();
+        self.access.expire_all();
     }
 
     pub fn set_lifetime(&mut self, lifetime: Duration) {
-        self.lifetime = lifetime;
+        self.access.set_lifetime(lifetime);
     }
 
     pub fn grant(&mut self, headers: &HeaderMap, body: &[u8]) -> Reply {
@@ -78,14 +71,13 @@ impl Tokens {
                 &json!({ "error": "invalid_request", "error_description": "Value passed for the token was invalid." }),
             );
         }
-        self.issued += 1;
-        let access = format!("fake-x-access-{}", self.issued);
-        let refresh = format!("fake-x-refresh-{}", self.issued);
-        self.access.insert(access.clone(), SystemTime::now() + self.lifetime);
+        let (access, lifetime) = self.access.issue();
+        // Rotated with the access token: `fake-x-refresh-N` beside `fake-x-access-N`.
+        let refresh = access.replace("-access-", "-refresh-");
         self.refresh.insert(refresh.clone());
         Reply::ok(&json!({
             "token_type": "bearer",
-            "expires_in": self.lifetime.as_secs(),
+            "expires_in": lifetime.as_secs(),
             "access_token": access,
             "scope": "tweet.read users.read tweet.write offline.access",
             "refresh_token": refresh,
