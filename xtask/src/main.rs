@@ -40,6 +40,7 @@ const BUNDLED: &[(&str, &str)] = &[
     ("reddit", "plugins/reddit"),
     ("x", "plugins/x"),
     ("meta", "plugins/meta"),
+    ("threads", "plugins/threads"),
     ("shopify", "plugins/shopify"),
 ];
 /// Test fixtures built with them.

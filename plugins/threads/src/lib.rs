@@ -26,10 +26,12 @@ use settings::Settings;
 
 /// Posts per page: the most `limit` takes.
 const PAGE_SIZE: &str = "100";
-/// Threads of the brand whose replies are read: those of the last two weeks.
+/// Threads of the brand whose replies are read: those of the two weeks
+/// before its newest (counted from its own posts, not the clock, so a brand
+/// that pauses keeps its last threads followed).
 const ROOT_WINDOW_SECS: i64 = 14 * 86_400;
-/// At most this many threads are followed (the newest).
-const MAX_ROOTS: usize = 100;
+/// At most this many threads are followed (the newest): each is a request in its turn.
+const MAX_ROOTS: usize = 30;
 /// Requests one poll may make, of the host's 20 a call.
 const MAX_REQUESTS: usize = 18;
 /// Text posts are limited to 500 characters.
@@ -65,39 +67,26 @@ impl Connector for Threads {
             me: previous.me.clone(),
             ..State::default()
         };
-        if next.me.is_none() {
-            poll.requests += 1;
-            next.me = Some(me(&settings)?.username);
-        }
-        let me = next.me.clone();
-        let me = me.as_deref();
 
-        let mentions = Request::get(format!("{}/{}/mentions", settings.api, settings.user_id));
-        next.mentions = poll.read(
-            mentions,
-            FIELDS,
-            &previous.mentions,
-            Source::Mentions,
-            me,
-            "listing mentions",
-        )?;
-
-        // The brand's threads: those new since the last poll become roots whose
-        // replies are all news; on the first poll, the newest page is history.
+        // The brand's threads first: its username comes with them (its posts
+        // elsewhere are outbound), and those new since the last poll become
+        // roots whose replies are all news; on the first poll, the newest page
+        // is history.
         let threads = Request::get(format!("{}/{}/threads", settings.api, settings.user_id));
-        let before = poll.posts.len();
         next.threads = poll.read(
             threads,
             THREAD_FIELDS,
             &previous.threads,
             Source::Threads,
-            me,
+            None,
             "listing the brand's threads",
         )?;
+        if let Some(own) = poll.posts.first() {
+            next.me = Some(own.author.handle.clone());
+        }
         let history = previous.threads.is_fresh();
-        let now = time::now_millis().div_euclid(1000);
         next.roots = previous.roots.clone();
-        for post in &poll.posts[before..] {
+        for post in &poll.posts {
             let at = time::parse_rfc3339(&post.created_at)
                 .unwrap_or_default()
                 .div_euclid(1000);
@@ -110,13 +99,19 @@ impl Connector for Threads {
                 .entry(post.external_id.clone())
                 .or_insert(Root { at, replies });
         }
-        next.roots.retain(|_, root| now - root.at <= ROOT_WINDOW_SECS);
-        if next.roots.len() > MAX_ROOTS {
-            let mut ats: Vec<i64> = next.roots.values().map(|r| r.at).collect();
-            ats.sort_unstable_by(|a, b| b.cmp(a));
-            let oldest_kept = ats[MAX_ROOTS - 1];
-            next.roots.retain(|_, root| root.at >= oldest_kept);
-        }
+        keep_recent(&mut next.roots);
+        let me = next.me.clone();
+        let me = me.as_deref();
+
+        let mentions = Request::get(format!("{}/{}/mentions", settings.api, settings.user_id));
+        next.mentions = poll.read(
+            mentions,
+            FIELDS,
+            &previous.mentions,
+            Source::Mentions,
+            me,
+            "listing mentions",
+        )?;
 
         // Keyword search. A token without `threads_keyword_search` is told
         // about and skipped: the brand's replies and mentions go on.
@@ -260,6 +255,19 @@ struct Me {
     username: String,
 }
 
+/// Keeps the roots of the window before the newest, at most [`MAX_ROOTS`].
+fn keep_recent(roots: &mut std::collections::BTreeMap<String, Root>) {
+    let mut ats: Vec<i64> = roots.values().map(|r| r.at).collect();
+    ats.sort_unstable_by(|a, b| b.cmp(a));
+    let Some(newest) = ats.first().copied() else { return };
+    let oldest_kept = ats
+        .get(MAX_ROOTS - 1)
+        .copied()
+        .unwrap_or(i64::MIN)
+        .max(newest - ROOT_WINDOW_SECS);
+    roots.retain(|_, root| root.at >= oldest_kept);
+}
+
 /// The token's user, which must be the configured one.
 fn me(settings: &Settings) -> Result<Me, PluginError> {
     const WHAT: &str = "verifying the access token";
@@ -338,6 +346,29 @@ impl Poll {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roots_are_those_of_the_window_before_the_newest() {
+        let mut roots: std::collections::BTreeMap<String, Root> = (0..40)
+            .map(|i| {
+                let root = Root {
+                    at: 1_760_000_000 + i * 3_600,
+                    replies: Cursor::default(),
+                };
+                (format!("r{i}"), root)
+            })
+            .collect();
+        roots.insert(
+            "old".into(),
+            Root {
+                at: 1_760_000_000 - 30 * 86_400,
+                replies: Cursor::default(),
+            },
+        );
+        keep_recent(&mut roots);
+        assert_eq!(roots.len(), MAX_ROOTS);
+        assert!(roots.contains_key("r39") && !roots.contains_key("r9") && !roots.contains_key("old"));
+    }
 
     #[test]
     fn describe_matches_the_manifest() {
