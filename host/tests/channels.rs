@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use common::map;
 
 use serde_json::json;
 use socialcrm::channels::{self, ChannelError, NewChannel};
@@ -14,10 +14,6 @@ use socialcrm::secrets::SecretBox;
 use socialcrm_fakes::mastodon::TOKEN;
 use socialcrm_fakes::{FakeMastodon, Fault};
 use sqlx::Row;
-
-fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn add_sync_list_remove() {

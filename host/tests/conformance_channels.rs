@@ -140,6 +140,27 @@ fn youtube_passes_with_its_recordings_and_fails_a_comment_without_a_time() {
 }
 
 #[test]
+fn threads_passes_with_its_recordings_and_fails_a_walk_with_a_lost_cursor() {
+    let plugin = common::plugin_dir("plugins/threads");
+    let report = run(&plugin, &Fixtures::load(&recordings("threads")).unwrap());
+    assert_all_pass(&report, 4, 15);
+
+    // Page 2 recorded without `paging.next`: the walk never starts, and the
+    // third poll asks for a page the recording does not hold.
+    let stopped = tampered("threads", "mentions-2.json", |t| {
+        t.replacen(
+            r#""next": "https://graph.threads.net/v1.0/17841401234567890/mentions?limit=100&after=QVFIUm1lbnRpb24yMDQ""#,
+            r#""previous": "https://graph.threads.net/v1.0/17841401234567890/mentions?before=QVFIUm1lbnRpb24yMDU""#,
+            1,
+        )
+    });
+    assert_round_trip_fails(
+        &run(&plugin, &stopped),
+        "requests no recorded response of page 3 matches: GET /v1.0/17841401234567890/mentions?",
+    );
+}
+
+#[test]
 fn meta_passes_what_applies_to_a_webhook_channel() {
     let plugin = common::plugin_dir("plugins/meta");
     let report = run(&plugin, &Fixtures::load(&recordings("meta")).unwrap());

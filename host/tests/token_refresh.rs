@@ -5,7 +5,8 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use common::map;
+
 use std::time::Duration;
 
 use socialcrm::channels::{self, NewChannel};
@@ -17,10 +18,6 @@ use socialcrm::store::accounts;
 use socialcrm_fakes::x::oauth::{CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, TOKEN_PATH};
 use socialcrm_fakes::x::{self, FakeX, RecordedRequest};
 use sqlx::Row;
-
-fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
 
 /// The channel `brand` on the fake X, its token refreshable with `refresh_token`.
 async fn brand(db: &Db, runtime: &Runtime, plugin: &str, network: &FakeX, refresh_token: &str) -> Ingest {

@@ -41,6 +41,7 @@ const BUNDLED: &[(&str, &str)] = &[
     ("x", "plugins/x"),
     ("meta", "plugins/meta"),
     ("youtube", "plugins/youtube"),
+    ("threads", "plugins/threads"),
     ("shopify", "plugins/shopify"),
     ("stripe", "plugins/stripe"),
 ];

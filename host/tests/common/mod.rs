@@ -8,6 +8,7 @@ pub mod brand;
 pub mod demo;
 pub mod http;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -49,6 +50,11 @@ where
             .await
             .expect("drop schema");
     }
+}
+
+/// A config or secrets map of `pairs`.
+pub fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 /// Rows in `table`.

@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 pub use super::server::RecordedRequest;
 use super::server::Server;
 use super::util::{iso8601_millis, parse_form};
+use crate::tokens::bearer;
 
 /// The brand's handle.
 pub const HANDLE: &str = "brand.bsky.social";
@@ -597,16 +598,6 @@ fn fault_reply(fault: Fault, now: SystemTime, remaining: u32, reset_at: SystemTi
             Reply::error(StatusCode::BAD_REQUEST, "ExpiredToken", "Token has expired").finish(remaining, reset_at)
         }
     }
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .split_once(' ')
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
 }
 
 /// Whether the request carries a live access token; the XRPC error when not.

@@ -5,19 +5,21 @@
 //! the error it answers for a spent or unknown refresh token.
 
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::{Value, json};
 
+use crate::tokens::AccessTokens;
 use crate::util::parse_form;
 
 /// How one network's token endpoint behaves.
 pub struct Issuer {
     pub client_id: &'static str,
     pub client_secret: &'static str,
-    /// Prefix of the tokens it issues: `{prefix}-access-N`, `{prefix}-refresh-N`.
-    pub prefix: &'static str,
+    /// The access tokens it issues are `{access_prefix}N` (`fake-x-access-`),
+    /// rotated refresh tokens the same with `-refresh-` for `-access-`.
+    pub access_prefix: &'static str,
     /// The access token valid from the start (until [`Tokens::expire_all`]).
     pub static_token: &'static str,
     /// The refresh token it starts with.
@@ -37,37 +39,28 @@ pub struct Issuer {
 
 pub struct Tokens {
     issuer: Issuer,
-    /// Issued access tokens and when each expires.
-    access: HashMap<String, SystemTime>,
+    /// The static token, and the access tokens issued.
+    access: AccessTokens,
     /// Refresh tokens that still work.
     refresh: HashSet<String>,
-    issued: u32,
-    lifetime: Duration,
-    /// Whether the static token no longer works (revoked, or expired).
-    static_revoked: bool,
 }
 
 impl Tokens {
     pub fn new(issuer: Issuer) -> Self {
         Tokens {
             refresh: HashSet::from([issuer.refresh_token.to_string()]),
-            lifetime: issuer.lifetime,
+            access: AccessTokens::new(issuer.static_token, issuer.access_prefix, issuer.lifetime),
             issuer,
-            access: HashMap::new(),
-            issued: 0,
-            static_revoked: false,
         }
     }
 
     pub fn accepts(&self, token: &str) -> bool {
-        (token == self.issuer.static_token && !self.static_revoked)
-            || self.access.get(token).is_some_and(|at| SystemTime::now() < *at)
+        self.access.accepts(token)
     }
 
     /// Every access token issued so far stops working, the static one included.
     pub fn expire_all(&mut self) {
-        self.static_revoked = true;
-        self.access.clear();
+        self.access.expire_all();
     }
 
     /// Every refresh token stops working (the user revoked the app).
@@ -76,7 +69,7 @@ impl Tokens {
     }
 
     pub fn set_lifetime(&mut self, lifetime: Duration) {
-        self.lifetime = lifetime;
+        self.access.set_lifetime(lifetime);
     }
 
     /// The answer to a token request with `headers` and the form `body`.
@@ -106,21 +99,19 @@ impl Tokens {
         let Some(used) = used else {
             return error(StatusCode::BAD_REQUEST, self.issuer.refused);
         };
-        self.issued += 1;
-        let access = format!("{}-access-{}", self.issuer.prefix, self.issued);
-        self.access.insert(access.clone(), SystemTime::now() + self.lifetime);
+        let (access, lifetime) = self.access.issue();
         let mut answer = json!({
-            "access_token": access,
-            "expires_in": self.lifetime.as_secs(),
+            "expires_in": lifetime.as_secs(),
             "scope": self.issuer.scope,
             "token_type": "bearer",
         });
         if self.issuer.rotates {
             self.refresh.remove(&used);
-            let refresh = format!("{}-refresh-{}", self.issuer.prefix, self.issued);
+            let refresh = access.replace("-access-", "-refresh-");
             self.refresh.insert(refresh.clone());
             answer["refresh_token"] = json!(refresh);
         }
+        answer["access_token"] = json!(access);
         (StatusCode::OK, answer)
     }
 }

@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State as AxumState};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
@@ -32,6 +32,7 @@ pub use compliance::APP_TOKEN;
 use super::meta::hmac_sha256;
 pub use super::server::RecordedRequest;
 use super::server::Server;
+use super::tokens::bearer;
 use super::util::parse_form;
 
 /// The only access token the fake accepts, as `Authorization: Bearer TOKEN`.
@@ -573,16 +574,6 @@ async fn handle(AxumState(shared): AxumState<Shared>, request: Request) -> Respo
         Reply::problem(StatusCode::UNAUTHORIZED, "Unauthorized")
     };
     reply.finish(remaining, reset_at)
-}
-
-/// The token of `Authorization: Bearer TOKEN`.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
 }
 
 fn route(st: &mut State, method: &str, path: &str, query: &str, body: &[u8]) -> Reply {

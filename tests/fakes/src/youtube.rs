@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State as AxumState};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 
@@ -28,6 +28,7 @@ use super::oauth::{Issuer, Tokens};
 pub use super::server::RecordedRequest;
 use super::server::Server;
 use super::util::{iso8601_seconds, parse_form, parse_utc};
+use crate::tokens::bearer;
 
 /// The access token valid from the start, as `Authorization: Bearer TOKEN`.
 pub const TOKEN: &str = "fake-youtube-token";
@@ -260,7 +261,7 @@ impl State {
             oauth: Tokens::new(Issuer {
                 client_id: CLIENT_ID,
                 client_secret: CLIENT_SECRET,
-                prefix: "fake-google",
+                access_prefix: "fake-google-access-",
                 static_token: TOKEN,
                 refresh_token: REFRESH_TOKEN,
                 // Google's access tokens last an hour.
@@ -545,16 +546,6 @@ async fn handle(AxumState(shared): AxumState<Shared>, request: Request) -> Respo
     // Google counts a call whatever it answers (an invalid one costs at least a unit).
     st.used += if reply.status.is_success() { cost } else { 1 };
     reply.finish()
-}
-
-/// The token of `Authorization: Bearer TOKEN`.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
 }
 
 fn route(st: &mut State, method: &str, path: &str, query: &str, body: &[u8]) -> Reply {

@@ -20,7 +20,7 @@ pub(super) fn tokens() -> Tokens {
     Tokens::new(Issuer {
         client_id: CLIENT_ID,
         client_secret: CLIENT_SECRET,
-        prefix: "fake-x",
+        access_prefix: "fake-x-access-",
         static_token: TOKEN,
         refresh_token: REFRESH_TOKEN,
         // X's user access tokens last two hours.
