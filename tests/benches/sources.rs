@@ -173,11 +173,12 @@ async fn main() {
     let import_db = Db::connect(&url("import.db")).await.unwrap();
     report("sqlite", measure(sync_db, import_db, &fake, &plugin, n).await);
 
-    postgres::in_schema("bench_sources_sync", |sync_url| async {
-        postgres::in_schema("bench_sources_import", |import_url| async {
+    let (fake, plugin) = (&fake, plugin.as_str());
+    postgres::in_schema("bench_sources_sync", |sync_url| async move {
+        postgres::in_schema("bench_sources_import", |import_url| async move {
             let sync_db = Db::connect(&sync_url).await.unwrap();
             let import_db = Db::connect(&import_url).await.unwrap();
-            report("postgres", measure(sync_db, import_db, &fake, &plugin, n).await);
+            report("postgres", measure(sync_db, import_db, fake, plugin, n).await);
         })
         .await;
     })
