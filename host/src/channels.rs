@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
+use crate::credentials;
 use crate::ingest::{Ingest, IngestError};
 use crate::plugins::{LoadedChannel, Manifest};
 use crate::runtime::{Account, CallError};
@@ -135,9 +136,10 @@ pub async fn add_as(
         },
     )
     .await?;
-    if inserted.is_none() {
+    let Some(id) = inserted else {
         return Err(ChannelError::Exists(new.name));
-    }
+    };
+    credentials::entered(&mut tx, &plugin.manifest, id).await?;
     let fields: Vec<&String> = new.config.keys().chain(new.secrets.keys()).collect();
     audit(
         &mut *tx,

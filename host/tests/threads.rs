@@ -293,21 +293,29 @@ async fn a_token_near_expiry_is_renewed_by_the_host_and_stored_sealed() {
         let network = FakeThreads::start().await.unwrap();
         let ingest = brand(&db, runtime, plugin, &network, "").await;
         sync(&ingest).await.unwrap();
-        // The token expires in a minute (known from an earlier renewal): within the margin.
+        assert!(network.requests().iter().all(|r| r.path != REFRESH_PATH), "not due yet");
+        // A token entered by hand is first due within two days: Threads tells
+        // a token's expiry only when it renews it, and cannot renew an expired one.
         let id: i64 = sqlx::query_scalar("SELECT id FROM channel_accounts WHERE name = 'brand'")
             .fetch_one(db.pool())
             .await
             .unwrap();
+        let row = sqlx::query("SELECT expires_at, refreshed_at FROM credential_expiry WHERE channel_id = $1")
+            .bind(id)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        let (expires, entered): (i64, i64) = (row.get("expires_at"), row.get("refreshed_at"));
+        assert_eq!(expires - entered, 2 * 86_400_000);
+        // Two days on, it expires in a minute: within the margin.
         let soon = socialcrm::store::now_ms() + 60_000;
-        sqlx::query(
-            "INSERT INTO credential_expiry (channel_id, secret, expires_at, refreshed_at) VALUES ($1, 'access-token', $2, $3)",
-        )
-        .bind(id)
-        .bind(soon)
-        .bind(soon - 60 * 86_400_000)
-        .execute(db.pool())
-        .await
-        .unwrap();
+        sqlx::query("UPDATE credential_expiry SET expires_at = $2, refreshed_at = $3 WHERE channel_id = $1")
+            .bind(id)
+            .bind(soon)
+            .bind(soon - 2 * 86_400_000)
+            .execute(db.pool())
+            .await
+            .unwrap();
 
         let before = network.requests().len();
         network.push_mention("ann", "still there?");
@@ -328,7 +336,9 @@ async fn a_token_near_expiry_is_renewed_by_the_host_and_stored_sealed() {
             .await
             .unwrap();
         assert!(!raw.contains("fake-threads-token"), "{raw}");
-        let stored = accounts::load(&db, &common::brand::secret_box(), "brand").await.unwrap();
+        let stored = accounts::load(&db, &common::brand::secret_box(), "brand")
+            .await
+            .unwrap();
         assert_eq!(stored.account.secrets["access-token"], "fake-threads-token-1");
         let expires: i64 = sqlx::query_scalar("SELECT expires_at FROM credential_expiry WHERE channel_id = $1")
             .bind(id)
@@ -348,7 +358,10 @@ async fn a_token_near_expiry_is_renewed_by_the_host_and_stored_sealed() {
         let egress = socialcrm::egress::list(&db, "threads", 1000, i64::MAX).await.unwrap();
         let refreshes: Vec<_> = egress.iter().filter(|e| e.call == "refresh-token").collect();
         assert_eq!(refreshes.len(), 1, "{egress:?}");
-        assert_eq!((refreshes[0].path.as_str(), refreshes[0].status), (REFRESH_PATH, Some(200)));
+        assert_eq!(
+            (refreshes[0].path.as_str(), refreshes[0].status),
+            (REFRESH_PATH, Some(200))
+        );
     })
     .await;
 }

@@ -54,6 +54,25 @@ pub enum When {
     Now,
 }
 
+/// A Threads token entered by hand is taken as expiring this long (ms)
+/// after it is entered, so that it is first refreshed within two days: the
+/// network tells a token's expiry only when it renews it, refuses to renew
+/// a token under a day old, and cannot renew one that expired.
+const THREADS_FIRST_DUE_MS: i64 = 2 * 24 * 3_600_000;
+
+/// Records, in the transaction that adds account `channel_id`, when its
+/// hand-entered tokens are first due where the network cannot tell.
+pub async fn entered(conn: &mut sqlx::AnyConnection, manifest: &Manifest, channel_id: i64) -> Result<(), sqlx::Error> {
+    for rule in manifest.credential_rules() {
+        if let (Some(Refresh::ThreadsLongLived { .. }), Credential::Bearer { secret }) =
+            (&rule.refresh, &rule.credential)
+        {
+            store::entered(conn, channel_id, secret, now_ms().saturating_add(THREADS_FIRST_DUE_MS)).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Whether a token stored at `stored_at` that expires at `expires_at` is
 /// to be refreshed at `now` (all Unix ms).
 fn due(expires_at: i64, stored_at: i64, now: i64) -> bool {

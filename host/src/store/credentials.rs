@@ -2,7 +2,7 @@
 //! (`credential_expiry`), and the account's sealed secrets swapped for the
 //! refreshed ones only if nobody changed them meanwhile.
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::{Db, now_ms};
 
@@ -67,4 +67,25 @@ pub async fn store_refreshed(
     .await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// Records that secret `secret` of account `channel_id` is to be treated as
+/// expiring at `expires_at`, stored now (a token entered by hand).
+pub async fn entered(
+    conn: &mut AnyConnection,
+    channel_id: i64,
+    secret: &str,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO credential_expiry (channel_id, secret, expires_at, refreshed_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (channel_id, secret) DO NOTHING",
+    )
+    .bind(channel_id)
+    .bind(secret)
+    .bind(expires_at)
+    .bind(now_ms())
+    .execute(conn)
+    .await?;
+    Ok(())
 }
