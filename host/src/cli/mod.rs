@@ -94,19 +94,32 @@ impl Global {
     async fn app_with(&self, db: &Db, options: IngestOptions) -> anyhow::Result<App> {
         let runtime = self.plugin_runtime()?;
         let mut analyzers = Vec::new();
-        // The bound analyzers run too: the insights read them.
-        let mut names = self.analyzers.clone();
-        for name in crate::insights::bindings::bound_analyzers(db).await? {
-            if !names.contains(&name) {
-                names.push(name);
-            }
-        }
-        for name in &names {
+        let mut running = Vec::new();
+        for name in &self.analyzers {
             let found = registry::find(db, name).await?;
             if found.manifest.kind != PluginKind::Analyzer {
                 anyhow::bail!("plugin {name} is not an analyzer");
             }
+            running.push(found.manifest.name.clone());
             analyzers.push(runtime.load_analyzer(found.manifest.sandbox(), &found.wasm)?);
+        }
+        // The bound analyzers run too (the insights read them); one that
+        // cannot be loaded leaves its signal without new analyses, said once here.
+        for name in crate::insights::bindings::bound_analyzers(db).await? {
+            if running.contains(&name) {
+                continue;
+            }
+            let loaded = match registry::find(db, &name).await {
+                Ok(found) if found.manifest.kind == PluginKind::Analyzer => runtime
+                    .load_analyzer(found.manifest.sandbox(), &found.wasm)
+                    .map_err(|e| e.to_string()),
+                Ok(_) => Err("it is not an analyzer".to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match loaded {
+                Ok(analyzer) => analyzers.push(analyzer),
+                Err(e) => tracing::warn!(analyzer = %name, error = %e, "a bound analyzer does not run"),
+            }
         }
         let ingest = Ingest::new(db.clone(), self.secret_box()?, runtime, analyzers, options);
         Ok(App::new(ingest))
