@@ -69,8 +69,8 @@ async fn bind_signal(
 
 fn bind_error(e: BindError) -> ApiError {
     match e {
-        BindError::Signal(_) => ApiError::not_found(e.to_string()),
-        BindError::Analyzer { .. } | BindError::NotAnalyzer(_) => ApiError::bad_request(e.to_string()),
+        BindError::Signal(_) | BindError::Analyzer { .. } => ApiError::not_found(e.to_string()),
+        BindError::NotAnalyzer(_) => ApiError::conflict(e.to_string()),
         BindError::Stored { .. } => ApiError::internal("reading the signal bindings", e),
         BindError::Db(e) => e.into(),
     }
