@@ -220,3 +220,22 @@ async fn the_api_reports_values_per_currency_and_lets_an_admin_set_rates() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_malformed_stored_currency_is_never_quoted_into_a_query() {
+    common::on_each_db(|db| async move {
+        let ada = contact(&db, "ada").await;
+        // Rows no import or source would write (both check the code), as a
+        // hand-edited database could hold them.
+        transaction(&db, "a1", ada, "purchase", 10.0, "E'R").await;
+        transaction(&db, "a2", ada, "purchase", 10.0, "E'R").await;
+        transaction(&db, "a3", ada, "purchase", 5.0, "USD").await;
+        sqlx::query("INSERT INTO settings (key, value) VALUES ('reporting-currency', 'x'' OR 1=1 --')")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(currency::reporting(&db).await.unwrap(), None);
+        assert_eq!(values(&db).await, vec![("ada".into(), 0.0, None, 3)]);
+    })
+    .await;
+}

@@ -112,14 +112,18 @@ pub struct Reporting {
 }
 
 /// The reporting currency; none while there is neither a choice nor a transaction.
+/// Only a valid code comes out: the queries that convert quote it.
 pub async fn reporting(db: &Db) -> Result<Option<Reporting>, sqlx::Error> {
-    if let Some(currency) = store::trust::setting(db, currencies::REPORTING).await? {
+    if let Some(currency) = store::trust::setting(db, currencies::REPORTING).await?
+        && let Ok(currency) = code(&currency)
+    {
         return Ok(Some(Reporting {
             currency,
             inferred: false,
         }));
     }
-    Ok(currencies::most_used(db).await?.map(|currency| Reporting {
+    let most_used = currencies::most_used(db).await?;
+    Ok(most_used.and_then(|c| code(&c).ok()).map(|currency| Reporting {
         currency,
         inferred: true,
     }))
