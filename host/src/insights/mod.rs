@@ -141,14 +141,20 @@ pub async fn recompute(db: &Db, now: i64) -> Result<RecomputeReport, InsightsErr
 /// Returns the post scores written.
 pub async fn refresh_posts(db: &Db, post_ids: &[i64], now: i64) -> Result<u64, InsightsError> {
     let outbox = Outbox::of(db).await?;
-    let base = currency::reporting(db).await?.map(|r| r.currency);
+    // Read when a contact first needs its value: inferring it scans the
+    // transactions, which most commits need not do.
+    let mut base: Option<Option<String>> = None;
     let bound = bindings::load(db).await?;
     let formula = priority::formula(&bound);
     let mut written = 0;
     for ids in post_ids.chunks(ID_CHUNK) {
         let contacts = queries::churn::contacts_of_posts(db, ids).await?;
         if !contacts.is_empty() {
-            queries::churn::insert_missing_values(db, &churn::FORMULA, now, base.as_deref(), &contacts).await?;
+            if base.is_none() {
+                base = Some(currency::reporting(db).await?.map(|r| r.currency));
+            }
+            let base = base.as_ref().and_then(Option::as_deref);
+            queries::churn::insert_missing_values(db, &churn::FORMULA, now, base, &contacts).await?;
         }
         let scope = Scope::Ids(ids.to_vec());
         let mut tx = db.begin().await?;
