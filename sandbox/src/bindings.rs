@@ -8,13 +8,21 @@
 
 use super::types as host;
 
-/// `socialcrm:plugin@1.x`, world `channel-upkeep`: the `channel` world (a
-/// superset of the analyzer's imports) and its optional `upkeep` export,
-/// which the host looks up by name (`channel.rs`).
+/// `socialcrm:plugin@1.x`, the `channel` world (a superset of the
+/// analyzer's imports) with both its optional exports, `upkeep` and
+/// `messaging`, which the host looks up by name (`channel.rs`): a world of
+/// the host's own, since no plugin world has both.
 pub(crate) mod channel {
     wasmtime::component::bindgen!({
         path: "../wit/v1",
-        world: "channel-upkeep",
+        inline: "
+            package socialcrm:host;
+            world channel-any {
+                include socialcrm:plugin/channel-upkeep@1.2.0;
+                export socialcrm:plugin/messaging@1.2.0;
+            }
+        ",
+        world: "socialcrm:host/channel-any",
         // Exports are called with `call_async`, so that a call's deadline
         // also bounds what the guest waits on in host calls (clocks, HTTP).
         exports: { default: async },
@@ -65,6 +73,9 @@ pub(crate) use channel::exports::socialcrm::plugin::connector::{
     Capabilities, ConfigField, Descriptor as ChannelDescriptor, FieldKind, Header, Outbound, Page, ReplyTarget, Sent,
     WebhookRequest, WebhookResponse, WebhookResult,
 };
+pub(crate) use channel::exports::socialcrm::plugin::messaging::{
+    ConversationTarget, MessageBody, Template, TemplateMessage,
+};
 pub(crate) use channel::exports::socialcrm::plugin::upkeep::StoredPost;
 pub(crate) use channel::socialcrm::plugin::changes::GoneReason;
 pub(crate) use channel::socialcrm::plugin::types;
@@ -81,6 +92,7 @@ pub(crate) const SINCE: &[(&str, (u64, u64, u64))] = &[
     ("signing", (1, 1, 0)),
     ("verification", (1, 2, 0)),
     ("changes", (1, 2, 0)),
+    ("conversations", (1, 2, 0)),
 ];
 
 /// Converts a value field by field, through lists and options.
@@ -154,9 +166,9 @@ macro_rules! enums {
 /// The contract's own modules under one name, for the macros.
 mod wit {
     pub(super) use super::{
-        Analysis, AnalysisInput, AnalyzerDescriptor, Author, ChannelDescriptor, ConfigField, Header, Outbound, Page,
-        Post, ProfileField, RateLimit, ReplyTarget, ScoredLabel, Sent, StoredPost, WebhookRequest, WebhookResponse,
-        WebhookResult,
+        Analysis, AnalysisInput, AnalyzerDescriptor, Author, ChannelDescriptor, ConfigField, ConversationTarget,
+        Header, Outbound, Page, Post, ProfileField, RateLimit, ReplyTarget, ScoredLabel, Sent, StoredPost, Template,
+        TemplateMessage, WebhookRequest, WebhookResponse, WebhookResult,
     };
     pub(super) use super::{
         CustomField, Deletion, ProductLine, SocialHandle, SourceContact, SourceDescriptor, SourcePage,
@@ -208,6 +220,18 @@ records! {
     host::ReplyTarget => wit { external_id, author_handle, thread_id }
     host::Outbound => wit { text, in_reply_to, recipient }
     host::StoredPost => wit { external_id, author_id, created_at, text }
+    host::ConversationTarget => wit { conversation_id, recipient, in_reply_to }
+    host::TemplateMessage => wit { name, language, parameters }
+    wit::Template => host { name, language, category, body }
+}
+
+impl Convert<MessageBody> for host::MessageBody {
+    fn convert(self) -> MessageBody {
+        match self {
+            host::MessageBody::Text(text) => MessageBody::Text(text),
+            host::MessageBody::Template(t) => MessageBody::Template(t.convert()),
+        }
+    }
 }
 
 impl Convert<host::Capabilities> for Capabilities {

@@ -40,6 +40,22 @@ pub struct CallOutput<T> {
     pub duration: Duration,
 }
 
+impl<T> CallOutput<T> {
+    /// The same output with its value mapped by `f`.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> CallOutput<U> {
+        CallOutput {
+            value: f(self.value),
+            kv_changes: self.kv_changes,
+            verified: self.verified,
+            changes: self.changes,
+            requests: self.requests,
+            logs: self.logs,
+            fuel_used: self.fuel_used,
+            duration: self.duration,
+        }
+    }
+}
+
 impl<T, E> CallOutput<Result<T, E>> {
     /// The plugin's own error with what it logged, or the output with its
     /// value unwrapped.

@@ -1,20 +1,24 @@
-//! A loaded channel plugin: the connector's five calls, and the two of
-//! `upkeep` for a plugin that exports it (since 1.2.0; looked up by name, so
-//! a channel built for 1.0 or 1.1 loads as before and is never asked).
+//! A loaded channel plugin: the connector's five calls, the two of `upkeep`
+//! and the two of `messaging` for a plugin that exports them (since 1.2.0;
+//! looked up by name, so a channel built for 1.0 or 1.1 loads as before and
+//! is never asked).
 
 use std::sync::Arc;
 
 use wasmtime::component::{Component, InstancePre};
 
 use super::account::{self, Account, Call};
-use super::bindings::channel::exports::socialcrm::plugin::{connector, upkeep};
+use super::bindings::channel::exports::socialcrm::plugin::{connector, messaging, upkeep};
 use super::bindings::types::{ConfigEntry, PluginError};
-use super::bindings::{StoredPost as WitStoredPost, from_wit, to_wit};
+use super::bindings::{Convert, StoredPost as WitStoredPost, from_wit, to_wit};
 use super::call::CallOutput;
 use super::error::{CallError, LoadError};
 use super::output::{check_changes, check_posts};
 use super::state::CallState;
-use super::types::{ChannelDescriptor, Outbound, Page, Post, Sent, StoredPost, WebhookRequest, WebhookResult};
+use super::types::{
+    ChannelDescriptor, ConversationTarget, MessageBody, Outbound, Page, Post, Sent, StoredPost, Template,
+    WebhookRequest, WebhookResult,
+};
 use super::{PluginMeta, Shared, World};
 
 /// A linked channel component and where its exports are.
@@ -24,6 +28,8 @@ pub(crate) struct Linked {
     connector: Arc<connector::GuestIndices>,
     /// `None`: the plugin does not export `upkeep`.
     upkeep: Option<Arc<upkeep::GuestIndices>>,
+    /// `None`: the plugin does not export `messaging`.
+    messaging: Option<Arc<messaging::GuestIndices>>,
 }
 
 #[derive(Clone)]
@@ -45,17 +51,28 @@ impl ChannelPlugin {
         // Optional: absent is "not supported"; present, it must be whole.
         // Looked up as this host's version; wasmtime matches an `upkeep@1.X.Y`
         // of another 1.x to it.
-        let name = format!("socialcrm:plugin/upkeep@{}", super::WIT_VERSION);
-        let upkeep = match component.get_export_index(None, &name) {
-            None => None,
-            Some(_) => Some(Arc::new(
-                upkeep::GuestIndices::new(&pre).map_err(|e| link_error("whole `upkeep` interface", e))?,
-            )),
+        let exports = |interface: &str| {
+            let name = format!("socialcrm:plugin/{interface}@{}", super::WIT_VERSION);
+            component.get_export_index(None, &name).is_some()
+        };
+        let upkeep = if exports("upkeep") {
+            let indices = upkeep::GuestIndices::new(&pre).map_err(|e| link_error("whole `upkeep` interface", e))?;
+            Some(Arc::new(indices))
+        } else {
+            None
+        };
+        let messaging = if exports("messaging") {
+            let indices =
+                messaging::GuestIndices::new(&pre).map_err(|e| link_error("whole `messaging` interface", e))?;
+            Some(Arc::new(indices))
+        } else {
+            None
         };
         let linked = Linked {
             pre,
             connector: Arc::new(connector),
             upkeep,
+            messaging,
         };
         Ok(ChannelPlugin {
             shared,
@@ -67,6 +84,11 @@ impl ChannelPlugin {
     /// Whether the plugin exports `upkeep` (re-checks stored posts, forgets users).
     pub fn has_upkeep(&self) -> bool {
         self.linked.upkeep.is_some()
+    }
+
+    /// Whether the plugin exports `messaging` (sends to conversations).
+    pub fn has_messaging(&self) -> bool {
+        self.linked.messaging.is_some()
     }
 
     pub fn meta(&self) -> &PluginMeta {
@@ -193,6 +215,38 @@ impl ChannelPlugin {
         }))
     }
 
+    /// `messaging.templates`: the account's approved templates. `None` when
+    /// the plugin does not export `messaging`.
+    pub fn templates(&self, account: &Account) -> Option<Result<CallOutput<Vec<Template>>, CallError>> {
+        self.linked.messaging.as_ref()?;
+        Some(self.call("templates", Some(account), async |store, linked, config| {
+            messaging(store, linked)
+                .await?
+                .call_templates(store, config)
+                .await
+                .map(|r| r.map(from_wit))
+        }))
+    }
+
+    /// `messaging.send-message` of `body` to `target`: the network's id of
+    /// the message. `None` when the plugin does not export `messaging`.
+    pub fn send_message(
+        &self,
+        account: &Account,
+        target: &ConversationTarget,
+        body: &MessageBody,
+    ) -> Option<Result<CallOutput<String>, CallError>> {
+        self.linked.messaging.as_ref()?;
+        let (target, body) = (to_wit(target), body.clone().convert());
+        Some(self.call("send-message", Some(account), async |store, linked, config| {
+            messaging(store, linked)
+                .await?
+                .call_send_message(store, config, &target, &body)
+                .await
+                .map(|r| r.map(from_wit))
+        }))
+    }
+
     fn call<T>(
         &self,
         function: &'static str,
@@ -235,6 +289,16 @@ impl ChannelPlugin {
 async fn connector(store: &mut wasmtime::Store<CallState>, linked: &Linked) -> wasmtime::Result<connector::Guest> {
     let instance = linked.pre.instantiate_async(&mut *store).await?;
     linked.connector.load(&mut *store, &instance)
+}
+
+/// A fresh instance's `messaging` (the caller checked that it is exported).
+async fn messaging(store: &mut wasmtime::Store<CallState>, linked: &Linked) -> wasmtime::Result<messaging::Guest> {
+    let indices = linked
+        .messaging
+        .as_ref()
+        .ok_or_else(|| wasmtime::format_err!("the plugin does not export `messaging`"))?;
+    let instance = linked.pre.instantiate_async(&mut *store).await?;
+    indices.load(&mut *store, &instance)
 }
 
 /// A fresh instance's `upkeep` (the caller checked that it is exported).

@@ -239,13 +239,14 @@ fn linker(engine: &Engine, world: World) -> wasmtime::Result<Linker<CallState>> 
             wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
             // Interface by interface: the world's own `add_to_linker` would
             // link `wasi:http` a second time.
-            use bindings::channel::socialcrm::plugin::{changes, kv, log, signing, types, verification};
+            use bindings::channel::socialcrm::plugin::{changes, conversations, kv, log, signing, types, verification};
             types::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
             log::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
             kv::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
             signing::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
             verification::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
             changes::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
+            conversations::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
         }
         World::Source => {
             wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;

@@ -51,6 +51,13 @@ pub(crate) fn check_changes(changes: &[Change], limits: &Limits) -> Result<(), F
             Change::UserGone { external_user_id, .. } | Change::ErasureRequested { external_user_id, .. } => {
                 external_user_id
             }
+            Change::ReplyWindow {
+                conversation_id,
+                open_until,
+            } => {
+                field("conversations.open-until", Some(open_until), limits)?;
+                conversation_id
+            }
         };
         field("changes.external-id", Some(id), limits)?;
         if id.is_empty() {

@@ -1,5 +1,5 @@
 //! The data of one call's Store, and the host side of the `log`, `kv`,
-//! `signing`, `verification` and `changes` imports.
+//! `signing`, `verification`, `changes` and `conversations` imports.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -7,7 +7,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::bindings::channel::socialcrm::plugin::{changes, kv, log, signing, types, verification};
+use super::bindings::channel::socialcrm::plugin::{changes, conversations, kv, log, signing, types, verification};
 use super::bindings::{Convert, from_wit};
 use super::http::OutgoingHooks;
 use super::limits::MemoryLimiter;
@@ -356,6 +356,17 @@ impl changes::Host for CallState {
             confirmation_code: code,
             status_url,
         }
+    }
+}
+
+impl conversations::Host for CallState {
+    fn reply_window(&mut self, conversation_id: String, open_until: String) {
+        let bytes = conversation_id.len() + open_until.len();
+        let change = Change::ReplyWindow {
+            conversation_id: conversation_id.convert(),
+            open_until: open_until.convert(),
+        };
+        self.report(change, bytes);
     }
 }
 

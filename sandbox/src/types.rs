@@ -225,6 +225,39 @@ pub struct Sent {
     pub url: Option<String>,
 }
 
+/// Where a message to a conversation goes (`messaging.send-message`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConversationTarget {
+    pub conversation_id: String,
+    pub recipient: String,
+    pub in_reply_to: Option<String>,
+}
+
+/// An approved template, filled in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TemplateMessage {
+    pub name: String,
+    pub language: String,
+    pub parameters: Vec<String>,
+}
+
+/// What a message to a conversation says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MessageBody {
+    /// Free text: only inside the conversation's reply window.
+    Text(String),
+    Template(TemplateMessage),
+}
+
+/// A template the network approved for an account (`messaging.templates`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Template {
+    pub name: String,
+    pub language: String,
+    pub category: String,
+    pub body: String,
+}
+
 /// A post the host holds, handed to a channel's `upkeep.recheck`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredPost {
@@ -276,6 +309,12 @@ pub enum Change {
     ErasureRequested {
         external_user_id: String,
         code: String,
+    },
+    /// The brand may answer conversation `conversation_id` with free text
+    /// until `open_until` (RFC 3339; `conversations.reply-window`).
+    ReplyWindow {
+        conversation_id: String,
+        open_until: String,
     },
 }
 

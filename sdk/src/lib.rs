@@ -9,7 +9,8 @@
 //! paging), [`time`] reads and writes the times networks send, [`ResultExt`]
 //! names the step that failed in an error, [`kv`] keeps small values per account, [`signing`] checks
 //! webhook signatures with a secret the plugin never reads, [`verification`]
-//! marks profile fields the network verified, [`changes`] reports deleted
+//! marks profile fields the network verified, [`conversations`] reports
+//! reply windows ([`messaging`] sends to conversations), [`changes`] reports deleted
 //! and edited posts and departed users ([`upkeep`] re-checks stored posts
 //! for networks that do not push them), [`log`] writes to the
 //! host's log, and the `testkit` feature runs the built component in the real
@@ -113,6 +114,24 @@ pub mod __private {
             pub_export_macro: true,
             export_macro_name: "__export_upkeep_world",
             default_bindings_module: "::socialcrm_sdk::__private::upkeep_world",
+            runtime_path: "::socialcrm_sdk::__private::wit_bindgen::rt",
+            with: {
+                "socialcrm:plugin/types@1.2.0": crate::__private::analyzer_world::socialcrm::plugin::types,
+            },
+        });
+    }
+
+    /// The `messaging` export of the world `channel-messaging`, in a world
+    /// of its own, as `upkeep_world` is: `export_channel!(T, messaging)`.
+    #[cfg(feature = "channel")]
+    pub mod messaging_world {
+        wit_bindgen::generate!({
+            inline: "package socialcrm:sdk; world messaging { export socialcrm:plugin/messaging@1.2.0; }",
+            path: "../wit/v1",
+            world: "socialcrm:sdk/messaging",
+            pub_export_macro: true,
+            export_macro_name: "__export_messaging_world",
+            default_bindings_module: "::socialcrm_sdk::__private::messaging_world",
             runtime_path: "::socialcrm_sdk::__private::wit_bindgen::rt",
             with: {
                 "socialcrm:plugin/types@1.2.0": crate::__private::analyzer_world::socialcrm::plugin::types,
@@ -243,6 +262,33 @@ pub mod changes {
     }
 }
 
+/// Conversations on messaging networks (since API 1.2): report how long the
+/// brand may answer a conversation with free text. Outside wasm (a plugin's
+/// native unit tests) the reports go nowhere.
+#[cfg(feature = "channel")]
+pub mod conversations {
+    /// The brand may answer conversation `conversation_id` (the `thread-id`
+    /// of its posts) with free text until `open_until` (RFC 3339); after
+    /// that the host sends only templates ([`messaging::Messaging`](crate::messaging::Messaging)).
+    pub fn reply_window(conversation_id: &str, open_until: &str) {
+        #[cfg(target_arch = "wasm32")]
+        crate::__private::channel_world::socialcrm::plugin::conversations::reply_window(conversation_id, open_until);
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = (conversation_id, open_until);
+    }
+}
+
+/// What a channel of a messaging network implements (since API 1.2): export
+/// it with `export_channel!(MyChannel, messaging)`. The host sends replies
+/// to a conversation through it: free text inside the reply window the plugin
+/// reported through [`conversations`], templates also after it.
+#[cfg(feature = "channel")]
+pub mod messaging {
+    pub use crate::__private::messaging_world::exports::socialcrm::plugin::messaging::{
+        ConversationTarget, Guest as Messaging, MessageBody, Template, TemplateMessage,
+    };
+}
+
 /// What a channel implements to keep the host's posts in step with a
 /// network that does not push deletions and edits (since API 1.2): export it
 /// with `export_channel!(MyChannel, upkeep)`. A channel without it is never
@@ -281,7 +327,8 @@ pub mod analyzer {
 
 /// Exports a type implementing [`channel::Connector`] as the plugin's
 /// connector; `export_channel!(T, upkeep)` also exports its
-/// [`upkeep::Upkeep`] (the world `channel-upkeep`). Expands to nothing
+/// [`upkeep::Upkeep`] (the world `channel-upkeep`), `export_channel!(T,
+/// messaging)` its [`messaging::Messaging`] (the world `channel-messaging`). Expands to nothing
 /// outside WebAssembly, so the crate also builds and tests natively.
 #[cfg(feature = "channel")]
 #[macro_export]
@@ -302,6 +349,14 @@ macro_rules! export_channel {
             $crate::Config,
             ::std::vec::Vec<$crate::upkeep::StoredPost>,
         ) -> ::std::result::Result<u32, $crate::PluginError> = <$connector as $crate::upkeep::Upkeep>::recheck;
+    };
+    ($connector:ident, messaging) => {
+        $crate::export_channel!($connector);
+        #[cfg(target_arch = "wasm32")]
+        $crate::__private::messaging_world::__export_messaging_world!($connector with_types_in $crate::__private::messaging_world);
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn($crate::Config) -> ::std::result::Result<::std::vec::Vec<$crate::messaging::Template>, $crate::PluginError> =
+            <$connector as $crate::messaging::Messaging>::templates;
     };
 }
 

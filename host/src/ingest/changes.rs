@@ -14,10 +14,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use sqlx::AnyConnection;
 
 use super::analyze::reanalyse;
-use super::page::{ChannelRef, CommitError};
+use super::page::{ChannelRef, CommitError, PageRows};
 use crate::runtime::types::Change;
 use crate::runtime::{AnalyzerPlugin, KvChanges};
-use crate::store::codec::apply_kv;
+use crate::store::codec::{apply_kv, rfc3339_ms};
 use crate::store::network_changes::{self as stored, Upkeep};
 use crate::store::tombstones::{Why, tombstone};
 use crate::store::{Backend, DAY_MS, Db, deletion_requests, posts};
@@ -85,6 +85,8 @@ pub async fn apply(
                 deletion_requests::record(conn, code, channel.id, &channel.network, external_user_id).await?;
                 applied.erasures_requested += 1;
             }
+            // Checked before the commit and written by it (`reply_windows`).
+            Change::ReplyWindow { .. } => {}
         }
     }
     for (external_id, (text, raw)) in edits {
@@ -106,6 +108,35 @@ pub async fn apply(
         applied.gone = gone;
     }
     Ok(applied)
+}
+
+/// The reply windows the pages' calls reported, as (conversation, end in
+/// Unix ms), for the conversations their posts carry (a report about any
+/// other is ignored); or the first malformed end, which fails the commit.
+pub fn reply_windows<'a>(pages: &[PageRows<'a>]) -> Result<Vec<(&'a str, i64)>, CommitError> {
+    let carried: BTreeSet<&str> = pages
+        .iter()
+        .flat_map(|page| page.posts)
+        .filter_map(|post| post.thread_id.as_deref())
+        .collect();
+    let mut windows = Vec::new();
+    for change in pages.iter().flat_map(|page| page.changes) {
+        let Change::ReplyWindow {
+            conversation_id,
+            open_until,
+        } = change
+        else {
+            continue;
+        };
+        let until = rfc3339_ms(open_until).ok_or_else(|| CommitError::BadWindow {
+            conversation: conversation_id.clone(),
+            value: open_until.clone(),
+        })?;
+        if carried.contains(conversation_id.as_str()) {
+            windows.push((conversation_id.as_str(), until));
+        }
+    }
+    Ok(windows)
 }
 
 /// After the commit: the edited posts analysed and scored again, the churn

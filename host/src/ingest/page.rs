@@ -17,7 +17,7 @@ use crate::runtime::{KvChanges, VerifiedFields};
 use crate::secrets::SecretBox;
 use crate::store::codec::{apply_kv, kind_name, rfc3339_ms};
 use crate::store::posts::{self, IdentityRow, StoredIdentity};
-use crate::store::{Backend, Db, erasures, now_ms};
+use crate::store::{Backend, Db, erasures, now_ms, reply_windows};
 
 /// What a commit stored.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -36,6 +36,10 @@ pub struct Committed {
 pub enum CommitError {
     #[error("post {external_id}: created-at `{value}` is not an RFC 3339 time; nothing from this page was stored")]
     BadTime { external_id: String, value: String },
+    #[error(
+        "conversation {conversation}: reply window end `{value}` is not an RFC 3339 time; nothing from this call was stored"
+    )]
+    BadWindow { conversation: String, value: String },
     #[error("no channel account with id {0}")]
     NoChannel(i64),
     #[error("the lease on channel {0} was lost to another node; this page was not stored")]
@@ -230,6 +234,7 @@ pub async fn commit_pages(
             profiles.insert(&post.author.external_id, Profile::of(&post.author, page.verified));
         }
     }
+    let windows = changes::reply_windows(pages)?;
     known.check_epoch(db).await?;
     let dropped = known.not_tracked(db, &channel.network, &profiles).await?;
     profiles.retain(|id, _| !dropped.contains(*id));
@@ -281,6 +286,7 @@ pub async fn commit_pages(
     for page in pages {
         applied.join(changes::apply(&mut tx, db.backend(), channel, page.changes).await?);
     }
+    reply_windows::extend(&mut tx, channel_id, &windows).await?;
     if outbox.wants(EventType::PostReceived) {
         let received = new
             .iter()

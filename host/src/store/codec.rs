@@ -27,6 +27,14 @@ pub(crate) fn rfc3339_ms(text: &str) -> Option<i64> {
         .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
+/// Unix milliseconds as RFC 3339 (UTC).
+pub(crate) fn ms_rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
 /// The stored name of a post kind.
 pub(crate) fn kind_name(kind: PostKind) -> &'static str {
     match kind {

@@ -26,6 +26,7 @@ pub mod posts;
 pub mod reanalysis;
 pub mod registry;
 pub mod replies;
+pub mod reply_windows;
 pub mod responses;
 pub mod retention;
 pub mod sessions;

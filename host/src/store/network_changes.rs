@@ -7,7 +7,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::{Backend, Db, placeholders};
 use crate::runtime::types::{AnalysisInput, StoredPost};
-use crate::store::codec::kind_from_name;
+use crate::store::codec::{kind_from_name, ms_rfc3339};
 
 /// Ids per statement.
 const CHUNK: usize = 500;
@@ -211,18 +211,10 @@ pub async fn stored_posts(
                 StoredPost {
                     external_id: r.try_get("external_id")?,
                     author_id: r.try_get("external_user_id")?,
-                    created_at: rfc3339(created_at),
+                    created_at: ms_rfc3339(created_at),
                     text: r.try_get("text")?,
                 },
             ))
         })
         .collect()
-}
-
-/// Unix milliseconds as RFC 3339 (UTC).
-fn rfc3339(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
 }

@@ -1,11 +1,25 @@
 //! Replies (`replies`): queued, sent or failed messages, and what sending one
 //! reads of the post it answers.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use super::{Db, now_ms};
 use crate::runtime::types::ReplyTarget;
+
+/// A reply sent as a template message the network approved (WhatsApp
+/// outside the 24-hour window): stored as JSON in `replies.template`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyTemplate {
+    /// The template's name, as the channel's templates list it.
+    pub name: String,
+    /// Its language code (`en_US`).
+    pub language: String,
+    /// The values of its placeholders `{{1}}`, `{{2}}`, ... in order.
+    #[serde(default)]
+    pub parameters: Vec<String>,
+}
 
 /// A reply as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -23,10 +37,12 @@ pub struct Reply {
     pub attempts: i64,
     pub created_by: String,
     pub created_at: i64,
+    /// Set when the reply is a template message; `text` then describes it.
+    pub template: Option<ReplyTemplate>,
 }
 
 const COLUMNS: &str = "r.id, c.name AS channel, r.post_id, r.text, r.idempotency_key, r.status, r.external_id, \
-     r.url, r.error, r.attempts, r.created_by, r.created_at";
+     r.url, r.error, r.attempts, r.created_by, r.created_at, r.template";
 
 pub async fn get(db: &Db, id: i64) -> Result<Option<Reply>, sqlx::Error> {
     sqlx::query(AssertSqlSafe(format!(
@@ -69,17 +85,23 @@ pub async fn insert(
     channel_id: i64,
     post_id: Option<i64>,
     text: &str,
+    template: Option<&ReplyTemplate>,
     key: &str,
     actor: &str,
 ) -> Result<Option<i64>, sqlx::Error> {
     let now = now_ms();
+    let template = template
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| sqlx::Error::Encode(e.into()))?;
     sqlx::query(
-        "INSERT INTO replies (channel_id, post_id, text, idempotency_key, created_by, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+        "INSERT INTO replies (channel_id, post_id, text, template, idempotency_key, created_by, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
     )
     .bind(channel_id)
     .bind(post_id)
     .bind(text)
+    .bind(template)
     .bind(key)
     .bind(actor)
     .bind(now)
@@ -141,20 +163,36 @@ pub async fn mark_failed(conn: &mut AnyConnection, id: i64, error: &str, now: i6
     Ok(())
 }
 
+/// The post a reply answers, as the plugin needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub channel_id: i64,
+    pub channel: String,
+    pub reply: ReplyTarget,
+    /// The author's `external-id` (a conversation's recipient).
+    pub author_id: String,
+}
+
 /// What the plugin needs to know of post `post_id`, if there is such a post.
-pub async fn target(db: &Db, post_id: i64) -> Result<Option<ReplyTarget>, sqlx::Error> {
+pub async fn target(db: &Db, post_id: i64) -> Result<Option<Target>, sqlx::Error> {
     sqlx::query(
-        "SELECT p.external_id, p.thread_id, i.handle FROM posts p JOIN identities i ON i.id = p.identity_id \
+        "SELECT p.channel_id, c.name AS channel, p.external_id, p.thread_id, i.handle, i.external_user_id AS author_id \
+         FROM posts p JOIN identities i ON i.id = p.identity_id JOIN channel_accounts c ON c.id = p.channel_id \
          WHERE p.id = $1",
     )
     .bind(post_id)
     .fetch_optional(db.pool())
     .await?
     .map(|row| {
-        Ok(ReplyTarget {
-            external_id: row.try_get("external_id")?,
-            author_handle: row.try_get("handle")?,
-            thread_id: row.try_get("thread_id")?,
+        Ok(Target {
+            channel_id: row.try_get("channel_id")?,
+            channel: row.try_get("channel")?,
+            reply: ReplyTarget {
+                external_id: row.try_get("external_id")?,
+                author_handle: row.try_get("handle")?,
+                thread_id: row.try_get("thread_id")?,
+            },
+            author_id: row.try_get("author_id")?,
         })
     })
     .transpose()
@@ -174,5 +212,10 @@ fn reply(row: &sqlx::any::AnyRow) -> Result<Reply, sqlx::Error> {
         attempts: row.try_get("attempts")?,
         created_by: row.try_get("created_by")?,
         created_at: row.try_get("created_at")?,
+        template: row
+            .try_get::<Option<String>, _>("template")?
+            .map(|json| serde_json::from_str(&json))
+            .transpose()
+            .map_err(|e| sqlx::Error::Decode(e.into()))?,
     })
 }
