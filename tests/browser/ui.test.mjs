@@ -230,6 +230,25 @@ try {
     await card.screenshot({ path: join(shots, 'reply.png') });
   });
 
+  await step('the post detail shows its conversation above the reply box', async () => {
+    const id = await page.locator('li.post').first().getAttribute('data-post');
+    await page.goto(`${url}/#/inbox/${id}`);
+    await page.getByRole('heading', { name: 'Post', level: 1 }).waitFor();
+    const detail = page.locator(`li.post[data-post="${id}"]`);
+    const history = detail.getByRole('list', { name: 'Conversation' });
+    // The post itself, marked, and the brand's reply sent in the step before, after it.
+    await history.locator('li.message[aria-current="true"]').waitFor();
+    await history.locator('li.reply[data-status="sent"]').first().waitFor();
+    const order = await history.locator(':scope > li').evaluateAll((items) =>
+      items.map((li) => (li.classList.contains('reply') ? 'reply' : 'message')));
+    expect(order.indexOf('message') >= 0 && order.indexOf('message') < order.lastIndexOf('reply'), `conversation order: ${order}`);
+    expect(await detail.getByLabel(/^Reply to @/).count() === 1, 'no reply box below the conversation');
+    await noPlaceholders(page);
+    await detail.screenshot({ path: join(shots, 'conversation.png') });
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Inbox' }).click();
+    await page.locator('li.post a.contact').first().waitFor();
+  });
+
   await step('open a customer 360 from the inbox', async () => {
     const link = page.locator('li.post a.contact').first();
     await link.click();
@@ -238,8 +257,16 @@ try {
     await page.getByRole('heading', { name: 'Scores' }).waitFor();
     await page.locator('.identity').first().waitFor();
     await page.locator('.timeline-item').first().waitFor();
+    const conversation = page.locator('section[aria-labelledby="c360-conversations"] li.conversation').first();
+    await conversation.waitFor();
     await noPlaceholders(page);
     await page.screenshot({ path: join(shots, 'customer-360.png'), fullPage: true });
+    // A conversation opens its latest post in the inbox, with the history.
+    await conversation.getByRole('link', { name: 'Open in the inbox' }).click();
+    await page.waitForURL(/#\/inbox\/\d+$/);
+    await page.getByRole('list', { name: 'Conversation' }).locator('li.message').first().waitFor();
+    await page.goBack();
+    await page.getByRole('heading', { name: 'Social identities' }).waitFor();
   });
 
   await step('search customers', async () => {

@@ -7,6 +7,7 @@ mod audit;
 pub mod catalogue;
 pub(crate) mod codec;
 pub mod contacts;
+pub mod conversations;
 pub mod credentials;
 pub mod currencies;
 pub mod customers;

@@ -1,6 +1,6 @@
 // Customers: a search, and the customer 360 (contact, identities and their
-// link status, value and churn scores with explanations, transactions and the
-// social timeline).
+// link status, value and churn scores with explanations, transactions, the
+// social timeline and the conversations, each opening in the inbox).
 
 import { download, get, items, post } from '../api.js';
 import { badge, field, h, loading, money, mount, number, percent, sentimentBadge, time } from '../dom.js';
@@ -191,6 +191,48 @@ function timelineRow(p) {
       p.intent ? badge(p.intent, 'intent') : null));
 }
 
+const WINDOW_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+/** A conversation's reply window (messaging channels), as a badge. */
+function windowBadge(w) {
+  if (!w) return null;
+  return w.open
+    ? badge(`free text until ${WINDOW_TIME.format(new Date(w.open_until))}`, 'positive')
+    : badge('window closed: template only', 'warning');
+}
+
+/** The contact's conversations, most recently active first, each opening its latest post in the inbox. */
+async function conversations(container, id) {
+  const wait = loading('Loading the conversations');
+  container.append(wait);
+  let answer;
+  try {
+    answer = await get(`/contacts/${id}/conversations`);
+  } catch (e) {
+    wait.replaceWith(errorBox(e, 'Cannot load the conversations'));
+    return;
+  }
+  wait.remove();
+  const list = (answer && answer.items) || [];
+  if (!list.length) {
+    container.append(h('p', { class: 'muted' }, 'No conversations with this customer yet.'));
+    return;
+  }
+  container.append(h('ul', { class: 'paged conversations' }, list.map((c) => h('li', {
+    class: 'timeline-item conversation', 'data-conversation': c.conversation_id,
+  },
+  h('div', { class: 'post-foot muted' },
+    h('strong', null, c.channel), ` · ${c.network} · `,
+    `${number(c.messages, 0)} ${c.messages === 1 ? 'message' : 'messages'} · last `, time(c.last_message_at)),
+  c.snippet === null ? h('p', { class: 'muted' }, h('em', null, 'The last message was deleted.')) : h('p', null, c.snippet),
+  h('div', { class: 'badges' },
+    windowBadge(c.window),
+    h('a', { href: `#/inbox/${c.latest_post_id}` }, 'Open in the inbox'))))));
+  if (answer.truncated) {
+    container.append(h('p', { class: 'muted small' }, 'Only the 100 conversations this customer spoke in last are shown.'));
+  }
+}
+
 /**
  * The person's rights (docs/privacy.md): what is held about them, an export
  * of all of it, and erasure. Admins only.
@@ -260,6 +302,7 @@ async function renderContact(root, ctx, id) {
   const handles = Object.entries(c.handles || {}).map(([k, v]) => `${k}: ${v}`).join(', ');
   const transactions = h('div');
   const timeline = h('div');
+  const talks = h('div');
   mount(root,
     h('p', null, h('a', { href: '#/contacts' }, '← Customers')),
     h('div', { class: 'view-head' },
@@ -286,9 +329,12 @@ async function renderContact(root, ctx, id) {
         h('h2', { id: 'c360-tx' }, 'Transactions'), transactions),
       h('section', { class: 'card', 'aria-labelledby': 'c360-timeline' },
         h('h2', { id: 'c360-timeline' }, 'Social timeline'), timeline),
+      h('section', { class: 'card wide', 'aria-labelledby': 'c360-conversations' },
+        h('h2', { id: 'c360-conversations' }, 'Conversations'), talks),
       ctx.can('admin') ? privacy(ctx, c) : null));
   await Promise.all([
     paged(transactions, `/contacts/${c.id}/transactions`, transactionRow, 'No transactions.'),
     paged(timeline, `/contacts/${c.id}/timeline`, timelineRow, 'No posts from this customer yet.'),
+    conversations(talks, c.id),
   ]);
 }

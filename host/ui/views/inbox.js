@@ -1,6 +1,9 @@
 // The inbox: open posts by priority, filtered from the hash's query, each with
 // its badges, priority explanation, author and contact, and the agent's
 // actions (assign to me, close, reply with the reply's status and retry).
+// A post's reply panel shows its conversation (the thread or direct-message
+// history with the brand's replies) and, on messaging channels, whether free
+// text may still be sent. `#/inbox/ID` opens one post with its panel.
 
 import { get, items, post } from '../api.js';
 import { badge, field, h, loading, mount, number, select, sentimentBadge, time } from '../dom.js';
@@ -10,6 +13,7 @@ const INTENTS = ['complaint', 'question', 'praise', 'purchase-intent', 'churn-ri
 const FILTERS = ['status', 'channel', 'sentiment', 'intent', 'sort'];
 
 export async function renderInbox(root, ctx) {
+  if (ctx.args[0]) return renderPost(root, ctx, ctx.args[0]);
   const filter = Object.fromEntries(FILTERS.map((k) => [k, ctx.params.get(k) ?? '']));
   const list = h('ol', { class: 'posts', 'aria-label': 'Posts' });
   const more = h('div', { class: 'more' });
@@ -20,6 +24,24 @@ export async function renderInbox(root, ctx) {
     more,
   );
   await page(list, more, filter, null, ctx);
+}
+
+/** One post, its reply panel open (a conversation opened from the customer 360). */
+async function renderPost(root, ctx, id) {
+  const back = h('p', null, h('a', { href: '#/inbox' }, '← Inbox'));
+  root.append(back, loading('Loading the post'));
+  let p;
+  try {
+    p = await get(`/posts/${encodeURIComponent(id)}`);
+  } catch (e) {
+    mount(root, back, errorBox(e, 'Cannot load this post'));
+    if (e.status === 401) throw e;
+    return;
+  }
+  mount(root,
+    back,
+    h('div', { class: 'view-head' }, h('h1', null, 'Post'), h('span', { class: 'muted' }, `${p.channel} · ${p.kind}`)),
+    h('ol', { class: 'posts', 'aria-label': 'Posts' }, postCard(p, ctx, { open: true })));
 }
 
 async function filters(current, ctx) {
@@ -105,16 +127,16 @@ function contactLink(p) {
     `Customer 360: ${p.contact.name || `contact ${p.contact.id}`}`);
 }
 
-function postCard(p, ctx) {
+function postCard(p, ctx, { open = false } = {}) {
   const card = h('li', { class: 'card post', 'data-post': p.id });
-  const render = (current) => {
-    mount(card, cardBody(current, ctx, render));
+  const render = (current, opened = false) => {
+    mount(card, cardBody(current, ctx, render, opened));
   };
-  render(p);
+  render(p, open);
   return card;
 }
 
-function cardBody(p, ctx, rerender) {
+function cardBody(p, ctx, rerender, open = false) {
   const head = h('div', { class: 'post-head' },
     h('div', null, author(p), contactLink(p)),
     h('div', { class: 'priority', title: 'Inbox priority' },
@@ -156,19 +178,34 @@ function cardBody(p, ctx, rerender) {
     ctx.can('agent') ? 'Reply' : 'Replies');
   replies.id = `post-${p.id}-replies`;
   toggle.addEventListener('click', () => {
-    const open = replies.hidden;
-    replies.hidden = !open;
-    toggle.setAttribute('aria-expanded', String(open));
-    if (open && !replies.dataset.loaded) {
+    const opening = replies.hidden;
+    replies.hidden = !opening;
+    toggle.setAttribute('aria-expanded', String(opening));
+    if (opening && !replies.dataset.loaded) {
       replies.dataset.loaded = '1';
       replyPanel(replies, p, ctx);
     }
   });
   actions.append(toggle);
+  if (open) toggle.click();
   return [head, meta, body, why, foot, actions, replies];
 }
 
 const REPLY_KIND = { sent: 'positive', failed: 'negative', queued: 'muted' };
+
+/** The name of the template a reply was sent as (a name, or a template object), if any. */
+function templateName(r) {
+  const t = r.template;
+  return typeof t === 'string' ? t : (t && typeof t.name === 'string' ? t.name : null);
+}
+
+/** A reply as the conversation lists it, in the shape of a stored reply. */
+function asReply(m) {
+  return {
+    id: m.reply_id, status: m.status, text: m.text, error: m.error, template: m.template,
+    created_by: m.created_by, created_at: m.created_at, url: null,
+  };
+}
 
 function replyItem(r, ctx) {
   const li = h('li', { class: 'reply', 'data-reply': r.id, 'data-status': r.status });
@@ -187,6 +224,7 @@ function replyItem(r, ctx) {
     mount(li,
       h('div', { class: 'reply-head' },
         badge(current.status, REPLY_KIND[current.status] || 'muted'),
+        templateName(current) ? [' ', badge(`template ${templateName(current)}`, 'muted')] : null,
         h('span', { class: 'muted' }, ` by ${current.created_by} · `), time(current.created_at),
         current.url ? [' · ', h('a', { href: current.url, rel: 'noopener noreferrer', target: '_blank' }, 'on the network')] : null),
       h('p', null, current.text),
@@ -197,18 +235,71 @@ function replyItem(r, ctx) {
   return li;
 }
 
-async function replyPanel(panel, p, ctx) {
-  const list = h('ul', { class: 'reply-list', 'aria-label': 'Replies' });
-  const status = h('div', { class: 'reply-status', 'aria-live': 'polite' });
-  panel.append(list);
+/** A post of the conversation: author, time, kind and text (none for a tombstone). */
+function messageItem(m, current) {
+  const a = m.author || {};
+  const name = a.display_name || a.handle;
+  return h('li', {
+    class: 'timeline-item message', 'data-message': m.post_id, 'data-direction': m.direction,
+    'aria-current': current ? 'true' : null,
+  },
+  h('div', { class: 'post-foot muted' },
+    h('strong', null, name), a.display_name ? ` @${a.handle}` : '', ' · ', time(m.created_at), ` · ${m.kind}`,
+    m.direction === 'outbound' ? ' · ours' : '', current ? ' · this post' : ''),
+  m.tombstone
+    ? h('p', { class: 'muted' }, h('em', null, 'This message was deleted.'))
+    : h('p', null, m.text));
+}
+
+const clock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dayAndClock = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+/** Whether free text may still be sent (messaging channels report a window). */
+function replyWindow(w) {
+  if (!w) return null;
+  const until = new Date(w.open_until);
+  const today = until.toDateString() === new Date().toDateString();
+  return w.open
+    ? h('p', { class: 'reply-window', 'data-window': 'open' },
+      badge('window open', 'positive'), ` Free text until ${(today ? clock : dayAndClock).format(until)}.`)
+    : h('p', { class: 'reply-window', 'data-window': 'closed' },
+      badge('window closed', 'warning'), ' Window closed: only a template can be sent.');
+}
+
+/**
+ * The conversation above the reply box: its posts and the brand's replies,
+ * oldest first, into `list`; what it says of the reply window, or null.
+ * Falls back to the post's own replies when the conversation cannot be read.
+ */
+async function conversation(panel, list, p, ctx) {
   try {
-    const existing = items(await get(`/posts/${p.id}/replies`));
-    for (const r of existing) list.append(replyItem(r, ctx));
+    const c = await get(`/posts/${p.id}/conversation`);
+    if (c.truncated) list.before(h('p', { class: 'muted small' }, 'Older messages are not shown: the newest 200 are.'));
+    for (const m of c.messages) {
+      list.append(m.entry === 'reply' ? replyItem(asReply(m), ctx) : messageItem(m, m.post_id === p.id));
+    }
+    return replyWindow(c.window);
+  } catch (e) {
+    panel.append(errorBox(e, 'Cannot load the conversation'));
+    // A 401 has logged out already.
+    if (e.status === 401) return null;
+  }
+  try {
+    for (const r of items(await get(`/posts/${p.id}/replies`))) list.append(replyItem(r, ctx));
   } catch (e) {
     panel.append(errorBox(e, 'Cannot load the replies'));
   }
+  return null;
+}
+
+async function replyPanel(panel, p, ctx) {
+  const list = h('ol', { class: 'reply-list conversation', 'aria-label': 'Conversation' });
+  const status = h('div', { class: 'reply-status', 'aria-live': 'polite' });
+  panel.append(h('h3', { class: 'small muted' }, `Conversation on ${p.channel}`), list);
+  const windowNote = await conversation(panel, list, p, ctx);
+  if (windowNote) panel.append(windowNote);
   if (!ctx.can('agent')) {
-    if (!list.children.length) list.replaceWith(h('p', { class: 'muted' }, 'No replies yet.'));
+    if (!list.children.length) list.replaceWith(h('p', { class: 'muted' }, 'No messages yet.'));
     return;
   }
   const text = h('textarea', { name: 'text', rows: '3', required: true, maxlength: '10000' });

@@ -5,6 +5,7 @@ mod admin;
 mod analyzers;
 mod channels;
 mod contacts;
+mod conversations;
 mod currencies;
 mod events;
 mod identity;
@@ -29,6 +30,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .merge(analyzers::routes())
         .merge(channels::routes())
         .merge(contacts::routes())
+        .merge(conversations::routes())
         .merge(events::routes())
         .merge(identity::routes())
         .merge(imports::routes())

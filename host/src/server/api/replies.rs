@@ -20,7 +20,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(list_replies, create_reply))
         .routes(routes!(create_template_reply))
         .routes(routes!(retry_reply))
-        .routes(routes!(list_templates))
+        .routes(routes!(list_channel_templates))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -125,7 +125,7 @@ async fn create_template_reply(
 /// The templates the network approved for a channel (a messaging network's).
 #[utoipa::path(get, path = "/channels/{name}/templates", tag = "inbox", params(("name" = String, Path, description = "Channel account")),
     responses((status = 200, description = "The approved templates", body = Items<ApprovedTemplate>)))]
-async fn list_templates(
+async fn list_channel_templates(
     _auth: Auth<Agent>,
     State(app): State<App>,
     Path(name): Path<String>,
