@@ -1,48 +1,71 @@
 //! `socialcrm demo` end to end, on SQLite and PostgreSQL: its own Mastodon
-//! network serves what the bundled mastodon plugin calls (the check, the
-//! brand's mentions page by page, the post a reply answers, the reply), every
-//! customer post reaches the inbox once while they keep arriving, and a second
-//! run on the same data reads the new network without taking the history twice.
+//! and Threads networks serve what the bundled mastodon and threads plugins
+//! call (the checks, the brand's mentions page by page, the post a reply
+//! answers, the replies, Threads' token renewal), every customer post reaches
+//! the inbox once, on its own network, while they keep arriving, and a second
+//! run on the same data reads the new networks without taking the history twice.
 
 mod common;
 
-use std::time::Duration;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use socialcrm::store::Db;
 
 /// The demo world's posts: 14 at start, 6 arriving one by one.
 const POSTS: usize = 20;
 const ARRIVING: usize = 6;
+/// Those of them on Threads (5 at start, 3 arriving); the others are on Mastodon.
+const ON_THREADS: usize = 8;
+const ARRIVING_ON_THREADS: usize = 3;
+/// The channel accounts the demo adds.
+const MASTODON: &str = "demo";
+const THREADS: &str = "demo-threads";
 
-fn external_ids(posts: &[Value]) -> std::collections::BTreeSet<String> {
+fn external_ids(posts: &[Value]) -> BTreeSet<String> {
     posts
         .iter()
         .map(|p| p["external_id"].as_str().unwrap().to_string())
         .collect()
 }
 
+fn on(posts: &[Value], channel: &str) -> usize {
+    posts.iter().filter(|p| p["channel"] == channel).count()
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn the_demo_network_feeds_the_bundled_mastodon_plugin() {
+async fn the_demo_networks_feed_the_bundled_plugins() {
     let plugins = common::demo::plugins();
     let plugins = plugins.path();
-    common::on_each_db_url(|url, _db| async move {
+    common::on_each_db_url(|url, db| async move {
         let url = url.as_str();
         let data = tempfile::tempdir().unwrap();
         let demo = tokio::task::block_in_place(|| common::demo::Demo::start(url, data.path(), plugins));
         let health = reqwest::get(format!("{}/healthz", demo.root)).await.unwrap();
         assert_eq!(health.status(), 200);
 
-        // The network takes the channel's token and no other.
-        let credentials = format!("{}/api/v1/accounts/verify_credentials", demo.network);
+        // Each network takes its channel's token and no other.
         let client = reqwest::Client::new();
+        let credentials = format!("{}/api/v1/accounts/verify_credentials", demo.network("Mastodon"));
         for request in [client.get(&credentials), client.get(&credentials).bearer_auth("wrong")] {
             let (status, body) = common::http::answer(request).await;
             assert_eq!((status, &body["error"]), (401, &json!("The access token is invalid")));
         }
+        let threads = demo.network("Threads");
+        let me = format!("{threads}/v1.0/me?fields=id,username");
+        for request in [client.get(&me), client.get(&me).bearer_auth("wrong")] {
+            let (status, body) = common::http::answer(request).await;
+            assert_eq!((status, &body["error"]["code"]), (400, &json!(190)), "{body}");
+        }
 
-        // Every post, each once: the history, then those arriving (polled with min_id).
+        // Every post, each once and on its network: the history, then those arriving.
         let posts = demo.wait_for_posts(POSTS).await;
         assert_eq!(external_ids(&posts).len(), POSTS, "{posts:#?}");
+        assert_eq!(
+            (on(&posts, MASTODON), on(&posts, THREADS)),
+            (POSTS - ON_THREADS, ON_THREADS)
+        );
         let replies_to_customers = posts.iter().filter(|p| p["in_reply_to"].is_string()).count();
         assert_eq!(replies_to_customers, 3, "threads keep their parent");
         let maya = posts
@@ -50,8 +73,28 @@ async fn the_demo_network_feeds_the_bundled_mastodon_plugin() {
             .find(|p| p["author"]["handle"] == "maya@demo.social")
             .expect("Maya's post");
         assert_eq!(maya["author"]["display_name"], "Maya Okafor");
+        let raj = posts
+            .iter()
+            .find(|p| p["channel"] == THREADS && p["text"].as_str().unwrap().starts_with("Does the"))
+            .expect("Raj's question on Threads");
+        assert_eq!(
+            (&raj["author"]["handle"], &raj["kind"]),
+            (&json!("raj"), &json!("mention"))
+        );
+        assert!(
+            raj["url"]
+                .as_str()
+                .unwrap()
+                .starts_with("https://www.threads.net/@raj/post/"),
+            "{raj}"
+        );
+        let marco = posts
+            .iter()
+            .find(|p| p["in_reply_to"] == raj["external_id"])
+            .expect("Marco's answer to Raj");
+        assert_eq!(marco["channel"], THREADS);
 
-        // A reply goes out through the network (it reads the post answered first).
+        // A reply goes out through each network (Mastodon reads the post answered first).
         let (status, reply) = common::http::answer(
             client
                 .post(format!("{}/api/v1/posts/{}/replies", demo.root, maya["id"]))
@@ -66,15 +109,111 @@ async fn the_demo_network_feeds_the_bundled_mastodon_plugin() {
         let replied = demo.get(&format!("/posts/{}/replies", maya["id"])).await;
         assert_eq!(replied["items"].as_array().map(Vec::len), Some(1));
 
-        // Again, on the same data: a new network (new port), the history not taken twice.
+        let text = "The L frame fits up to 200 cm, Raj. Happy to help you pick!";
+        let (status, reply) = common::http::answer(
+            client
+                .post(format!("{}/api/v1/posts/{}/replies", demo.root, raj["id"]))
+                .bearer_auth(&demo.token)
+                .json(&json!({ "text": text })),
+        )
+        .await;
+        assert_eq!((status, reply["status"].as_str()), (201, Some("sent")), "{reply}");
+        let sent_id = reply["external_id"].as_str().expect("the media id");
+        let sent_url = reply["url"].as_str().expect("the permalink");
+        assert!(
+            sent_url.starts_with("https://www.threads.net/@lumenbikes/post/"),
+            "{sent_url}"
+        );
+        // Threads keeps it, under Raj's post.
+        let (status, sent) = common::http::answer(
+            client
+                .get(format!(
+                    "{threads}/v1.0/{sent_id}?fields=text,username,replied_to,root_post"
+                ))
+                .bearer_auth("demo-threads-token"),
+        )
+        .await;
+        assert_eq!(status, 200, "{sent}");
+        assert_eq!(
+            (
+                &sent["text"],
+                &sent["username"],
+                &sent["replied_to"]["id"],
+                &sent["root_post"]["id"]
+            ),
+            (
+                &json!(text),
+                &json!("lumenbikes"),
+                &raj["external_id"],
+                &raj["external_id"]
+            )
+        );
+
+        // When the host renews the Threads token (due two days after it was
+        // entered), the network gives a new one and the polls go on with it.
+        renew_threads_token_now(&db).await;
+        renewed_and_polled(&demo).await;
+
+        // Again, on the same data: new networks (new ports), the history not taken twice.
         drop(demo);
         let again = tokio::task::block_in_place(|| common::demo::Demo::start(url, data.path(), plugins));
         let posts_again = again.wait_for_posts(POSTS + ARRIVING).await;
         let ids = external_ids(&posts_again);
         assert_eq!(ids.len(), POSTS + ARRIVING);
         assert!(ids.is_superset(&external_ids(&posts)));
+        assert_eq!(on(&posts_again, THREADS), ON_THREADS + ARRIVING_ON_THREADS);
         tokio::time::sleep(Duration::from_secs(4)).await;
         assert_eq!(again.posts().await.len(), POSTS + ARRIVING, "nothing more arrives");
     })
     .await;
+}
+
+/// Makes the Threads channel's token due: it expires in a minute.
+async fn renew_threads_token_now(db: &Db) {
+    let soon = socialcrm::store::now_ms() + 60_000;
+    let updated = sqlx::query(
+        "UPDATE credential_expiry SET expires_at = $1, refreshed_at = $2 \
+         WHERE channel_id = (SELECT id FROM channel_accounts WHERE name = $3)",
+    )
+    .bind(soon)
+    .bind(soon - 2 * 86_400_000)
+    .bind(THREADS)
+    .execute(db.pool())
+    .await
+    .unwrap()
+    .rows_affected();
+    assert_eq!(updated, 1, "the token's expiry is recorded when the channel is added");
+}
+
+/// Waits until the egress log shows the Threads token renewed by the demo
+/// network and a poll answered after it.
+async fn renewed_and_polled(demo: &common::demo::Demo) {
+    let start = Instant::now();
+    loop {
+        let egress = demo.get("/plugins/threads/egress?limit=200").await;
+        let entries = egress["items"].as_array().cloned().unwrap_or_default();
+        // Newest first.
+        let renewal = entries.iter().position(|e| e["call"] == "refresh-token");
+        if let Some(renewal) = renewal {
+            let renewed = &entries[renewal];
+            assert_eq!(
+                (&renewed["path"], &renewed["status"]),
+                (&json!("/refresh_access_token"), &json!(200)),
+                "{renewed}"
+            );
+            let after = &entries[..renewal];
+            assert!(
+                after.iter().all(|e| e["status"] == 200),
+                "a request refused after the renewal: {after:#?}"
+            );
+            if after.iter().any(|e| e["call"] == "poll") {
+                return;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no renewal and poll after it in 60 s: {entries:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }

@@ -14,10 +14,11 @@ use crate::tokens::{self, Role, TokenError};
 /// The token the demo prints, made afresh each run.
 const DEMO_TOKEN: &str = "demo-admin";
 
-/// Run the product on a demo world: a Mastodon-compatible network on loopback
-/// where customers of a fictional e-bike brand talk about it, the brand's
-/// contacts and orders imported, the bundled plugins listening, scoring and
-/// linking, and the web UI and API served. New posts keep arriving.
+/// Run the product on a demo world: a Mastodon-compatible network and a
+/// Threads API on loopback where customers of a fictional e-bike brand talk
+/// about it, the brand's contacts and orders imported, the bundled plugins
+/// listening, scoring and linking, and the web UI and API served. New posts
+/// keep arriving.
 ///
 /// Prints the URL and an admin token; stop with Ctrl-C.
 ///
@@ -30,7 +31,7 @@ pub struct Args {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Seconds between two new posts on the demo network.
+    /// Seconds between two new posts on the demo networks.
     #[arg(long, default_value_t = 20)]
     every: u64,
 }

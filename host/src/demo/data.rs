@@ -13,14 +13,21 @@ pub struct Person {
     pub website: Option<&'static str>,
 }
 
-/// What a customer says; every post mentions the brand.
+/// What a customer says, and where; every post mentions the brand.
 pub struct Post {
+    /// The network it is written on, as the demo network names its API
+    /// (`DemoNetwork::api`); a reply is on the network of the post it answers.
+    pub on: &'static str,
     /// Index into [`PEOPLE`].
     pub author: usize,
     pub text: &'static str,
     /// Index into [`POSTS`] of the post this one answers.
     pub reply_to: Option<usize>,
 }
+
+/// The networks of [`Post::on`].
+const MASTODON: &str = "Mastodon";
+const THREADS: &str = "Threads";
 
 /// The brand's own account.
 pub const BRAND: Person = Person {
@@ -105,104 +112,127 @@ pub const PEOPLE: &[Person] = &[
     },
 ];
 
-/// The customers' posts, oldest first.
+/// The customers' posts, oldest first: twelve on Mastodon, whose profiles
+/// tell who the CRM's customers are ([`contacts_csv`]), and eight on
+/// Threads, which names authors by username only (Raj's and Sam's, a thread
+/// of Lina's and Maya's, one of Marco's answers and of ghost rider's posts).
 pub const POSTS: &[Post] = &[
     Post {
+        on: MASTODON,
         author: 0,
         text: "Three months with my @lumenbikes X2 and I still grin every morning. Best purchase of the year!",
         reply_to: None,
     },
     Post {
+        on: MASTODON,
         author: 1,
         text: "@lumenbikes my order #LB-20931 was due two weeks ago. No tracking, no answer to my emails. What is going on?",
         reply_to: None,
     },
     Post {
+        on: MASTODON,
         author: 2,
         text: "The new @lumenbikes colours are gorgeous. That sage green 😍",
         reply_to: None,
     },
     Post {
+        on: THREADS,
         author: 3,
         text: "Does the @lumenbikes X2 fit someone who is 195 cm? Thinking of buying one before spring.",
         reply_to: None,
     },
     Post {
+        on: THREADS,
         author: 6,
         text: "@raj yes, I'm 193 and ride the L frame; raise the seatpost to the max line and you're fine.",
         reply_to: Some(3),
     },
     Post {
+        on: MASTODON,
         author: 4,
         text: "@lumenbikes battery died after 8 km today. Totally unacceptable for a bike this expensive.",
         reply_to: None,
     },
     Post {
+        on: MASTODON,
         author: 5,
         text: "Rode home after a night shift on my @lumenbikes and honestly it made my week. Thank you!",
         reply_to: None,
     },
     Post {
+        on: THREADS,
         author: 7,
         text: "@lumenbikes is the app down? It keeps crashing when I try to unlock the bike.",
         reply_to: None,
     },
     Post {
+        on: MASTODON,
         author: 9,
         text: "Support chat at @lumenbikes kept me waiting 45 minutes and then closed. I'm seriously thinking of switching to another brand.",
         reply_to: None,
     },
     Post {
+        on: MASTODON,
         author: 8,
         text: "Great to see @lumenbikes sponsoring the car-free Sunday. More of this please!",
         reply_to: None,
     },
     Post {
+        on: MASTODON,
         author: 1,
         text: "@lumenbikes still nothing on order #LB-20931. I want to cancel my order and get a refund.",
         reply_to: None,
     },
     Post {
+        on: MASTODON,
         author: 6,
-        text: "@ellie that's the firmware 2.3 bug, update in the app and the range comes back.",
+        text: "@ghost_rider that's the firmware 2.3 bug, update in the app and the range comes back.",
         reply_to: Some(5),
     },
     Post {
+        on: THREADS,
         author: 2,
         text: "Is there a rack for the @lumenbikes X2 that fits two panniers? Can't find it on the site.",
         reply_to: None,
     },
     Post {
+        on: THREADS,
         author: 0,
         text: "@lina the rear rack from the accessories page takes two, I use it daily.",
         reply_to: Some(12),
     },
     Post {
+        on: THREADS,
         author: 3,
         text: "Ordered! @lumenbikes X2 in sage green. Can't wait.",
         reply_to: None,
     },
     Post {
+        on: MASTODON,
         author: 9,
         text: "Brakes squeal after a week. Not impressed, @lumenbikes.",
         reply_to: None,
     },
     Post {
+        on: MASTODON,
         author: 5,
         text: "Not sure the @lumenbikes lock is worth the price, but the bike itself is lovely.",
         reply_to: None,
     },
     Post {
+        on: THREADS,
         author: 7,
         text: "@lumenbikes the app works again, thanks for the quick fix!",
         reply_to: None,
     },
     Post {
+        on: THREADS,
         author: 4,
         text: "Cancel my subscription to the @lumenbikes care plan. Never used it once.",
         reply_to: None,
     },
     Post {
+        on: MASTODON,
         author: 8,
         text: "@lumenbikes any plans for a kids' seat that fits the X2? Asking for our family cycling group.",
         reply_to: None,

@@ -1,8 +1,8 @@
-//! The demo world: social networks on loopback (`network/`, a
-//! Mastodon-compatible one for now) where customers of a fictional brand talk
-//! about it, the brand's CRM (contacts and orders), and a channel account
-//! listening to each network. `socialcrm demo` serves it all; new posts keep
-//! arriving while it runs.
+//! The demo world: social networks on loopback (`network/`: a
+//! Mastodon-compatible instance and a Threads API) where customers of a
+//! fictional brand talk about it, each post on one of them, the brand's CRM
+//! (contacts and orders), and a channel account listening to each network.
+//! `socialcrm demo` serves it all; new posts keep arriving while it runs.
 
 mod data;
 mod network;
@@ -20,7 +20,7 @@ use crate::secrets::SecretBox;
 use crate::store::{Db, accounts, now_ms};
 use network::{Served, Written};
 
-/// Posts on the networks at start; the others arrive one by one.
+/// Posts of the world on the networks at start; the others arrive one by one.
 const AT_START: usize = 14;
 
 /// The demo's networks and the posts still to come.
@@ -39,9 +39,7 @@ impl World {
         let now = now_ms();
         for n in 0..at_start {
             let written = Written::Before(now - (at_start - n) as i64 * 20 * 60_000);
-            for served in &networks {
-                served.network.publish(n, written);
-            }
+            publish(&networks, n, written);
         }
         Ok(World {
             networks,
@@ -49,7 +47,7 @@ impl World {
         })
     }
 
-    /// Each network's API (`Mastodon`) and base URL.
+    /// Each network's API (`Mastodon`, `Threads`) and base URL.
     pub fn networks(&self) -> impl Iterator<Item = (&'static str, &str)> {
         self.networks.iter().map(|s| (s.network.api(), s.base_url.as_str()))
     }
@@ -62,11 +60,17 @@ impl World {
                 _ = tokio::time::sleep(every) => {}
                 _ = stop.wait_for(|s| *s) => return,
             }
-            for served in &self.networks {
-                served.network.publish(n, Written::Now);
-            }
+            publish(&self.networks, n, Written::Now);
         }
         let _ = stop.wait_for(|s| *s).await;
+    }
+}
+
+/// Puts post `n` of the world on the network it is written on.
+fn publish(networks: &[Served], n: usize, written: Written) {
+    let Some(post) = data::POSTS.get(n) else { return };
+    for served in networks.iter().filter(|s| s.network.api() == post.on) {
+        served.network.publish(n, written);
     }
 }
 
@@ -114,4 +118,39 @@ pub async fn seed(db: &Db, sbox: &SecretBox, ingest: &Ingest, world: &World) -> 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_post_is_on_a_network_and_a_reply_on_its_parents() {
+        let networks = network::start().await.unwrap();
+        let apis: Vec<&str> = networks.iter().map(|s| s.network.api()).collect();
+        for (n, post) in data::POSTS.iter().enumerate() {
+            assert!(
+                apis.contains(&post.on),
+                "post {n} is on `{}`, not one of {apis:?}",
+                post.on
+            );
+            if let Some(parent) = post.reply_to {
+                assert!(parent < n, "post {n} answers a later post");
+                assert_eq!(
+                    post.on,
+                    data::POSTS[parent].on,
+                    "post {n} is not on its parent's network"
+                );
+            }
+        }
+        for api in apis {
+            let (start, later) = data::POSTS.split_at(AT_START);
+            for posts in [start, later] {
+                assert!(
+                    posts.iter().any(|p| p.on == api),
+                    "{api} lacks posts at start or arriving"
+                );
+            }
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! `socialcrm demo` as a child process, for tests that need the whole product
 //! running with data in it.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -12,7 +13,7 @@ use serde_json::Value;
 /// does and built from this tree.
 pub fn plugins() -> tempfile::TempDir {
     let plugins = tempfile::tempdir().unwrap();
-    for name in ["mastodon", "sentiment", "intent"] {
+    for name in ["mastodon", "threads", "sentiment", "intent"] {
         let built = super::plugin_dir(&format!("plugins/{name}"));
         let dir = plugins.path().join(name);
         std::fs::create_dir(&dir).unwrap();
@@ -29,7 +30,8 @@ pub struct Demo {
     // Held open: the demo's stdout is this pipe until it ends.
     _stdout: BufReader<ChildStdout>,
     pub log: std::path::PathBuf,
-    pub network: String,
+    /// Each demo network's base URL by its API (`Mastodon`, `Threads`).
+    pub networks: BTreeMap<String, String>,
     pub root: String,
     pub token: String,
 }
@@ -61,7 +63,7 @@ impl Demo {
             .spawn()
             .expect("start socialcrm demo");
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let (mut network, mut root) = (None, None);
+        let (mut networks, mut root) = (BTreeMap::new(), None);
         let token = loop {
             let mut line = String::new();
             if stdout.read_line(&mut line).unwrap() == 0 {
@@ -72,8 +74,11 @@ impl Demo {
                 );
             }
             let line = line.trim();
-            if let Some(url) = line.strip_prefix("demo network (Mastodon API) at ") {
-                network = Some(url.to_string());
+            if let Some((api, url)) = line
+                .strip_prefix("demo network (")
+                .and_then(|rest| rest.split_once(" API) at "))
+            {
+                networks.insert(api.to_string(), url.to_string());
             } else if let Some(url) = line.strip_prefix("socialcrm demo running at ") {
                 root = Some(url.trim_end_matches('/').to_string());
             } else if let Some(token) = line.strip_prefix("admin token: ") {
@@ -84,7 +89,7 @@ impl Demo {
             child,
             _stdout: stdout,
             log,
-            network: network.expect("the network's address"),
+            networks,
             root: root.expect("the demo's address"),
             token,
         }
@@ -101,9 +106,16 @@ impl Demo {
         body
     }
 
-    /// The demo channel's posts in the inbox.
+    /// The base URL of the demo network that speaks `api`.
+    pub fn network(&self, api: &str) -> &str {
+        self.networks
+            .get(api)
+            .unwrap_or_else(|| panic!("no demo network speaks {api}: {:?}", self.networks))
+    }
+
+    /// The demo channels' posts in the inbox, of every network.
     pub async fn posts(&self) -> Vec<Value> {
-        let body = self.get("/posts?channel=demo&limit=200").await;
+        let body = self.get("/posts?limit=200").await;
         body["items"].as_array().cloned().unwrap_or_default()
     }
 

@@ -1,9 +1,11 @@
 //! The demo world's social networks: each speaks, over HTTP on its own
 //! loopback origin, the part of a real network's documented API that its
-//! bundled channel plugin uses, and carries the world's posts. A network is
-//! one module implementing [`DemoNetwork`] and one line in [`start`].
+//! bundled channel plugin uses, and carries the world's posts written on it
+//! (`data::Post::on` names it by its API). A network is one module
+//! implementing [`DemoNetwork`] and one line in [`start`].
 
 mod mastodon;
+mod threads;
 
 use std::sync::Arc;
 
@@ -25,7 +27,8 @@ pub enum Written {
 
 /// One network of the demo world.
 pub trait DemoNetwork: Send + Sync {
-    /// The API it speaks, as `socialcrm demo` names it ("Mastodon").
+    /// The API it speaks, as `socialcrm demo` names it ("Mastodon"); the
+    /// world's posts name their network by it (`data::Post::on`).
     fn api(&self) -> &'static str;
     /// The channel account that reads it through its bundled plugin.
     fn channel(&self) -> NewChannel;
@@ -49,7 +52,7 @@ impl Drop for Served {
 
 /// Every network of the demo world, each on a free loopback port.
 pub async fn start() -> anyhow::Result<Vec<Served>> {
-    Ok(vec![serve(mastodon::start).await?])
+    Ok(vec![serve(mastodon::start).await?, serve(threads::start).await?])
 }
 
 /// Serves the network `make` builds, with its API, for its base URL (it writes links).
