@@ -35,7 +35,6 @@ async fn replies_are_recorded_sent_once_and_retried() {
             replies::queue(&db, 999_999, "hi", None, "agent").await,
             Err(ReplyError::NoPost(_))
         ));
-
         // Queued first: the row exists before anything leaves.
         let queued = replies::queue(&db, post, "Thanks, we're on it!", None, "agent")
             .await
@@ -122,6 +121,34 @@ async fn replies_are_recorded_sent_once_and_retried() {
         assert_eq!(actions.iter().filter(|a| *a == "reply.sent").count(), 3);
         assert_eq!(actions.iter().filter(|a| *a == "reply.failed").count(), 1);
         assert_eq!(actions.iter().filter(|a| *a == "reply.queue").count(), 3);
+
+        // Mastodon has no conversations with templates: refused before anything is stored,
+        // and a queued one fails unsent (free text is not held to a window here).
+        assert!(matches!(
+            replies::check_route(&ingest, post, true).await,
+            Err(ReplyError::NoTemplates(_))
+        ));
+        replies::check_route(&ingest, post, false).await.unwrap();
+        let template = replies::ReplyTemplate {
+            name: "order_update".into(),
+            language: "en_US".into(),
+            parameters: vec!["1042".into()],
+        };
+        let refused = replies::queue_template(&db, post, &template, Some("t1"), "agent")
+            .await
+            .unwrap();
+        let refused = replies::send(&ingest, refused.id, "agent").await.unwrap();
+        assert_eq!(refused.status, "failed");
+        assert!(refused.error.unwrap_or_default().contains("template"));
+        assert_eq!(network.posted().len(), 3, "nothing more posted");
+        let bad = replies::ReplyTemplate {
+            name: "Order Update".into(),
+            ..template
+        };
+        assert!(matches!(
+            replies::queue_template(&db, post, &bad, None, "agent").await,
+            Err(ReplyError::BadTemplate(_))
+        ));
     })
     .await;
 }

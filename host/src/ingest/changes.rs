@@ -235,3 +235,69 @@ pub async fn commit_recheck(
     tx.commit().await?;
     Ok(applied)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::VerifiedFields;
+    use crate::runtime::types::{Author, Direction, Post, PostKind};
+
+    fn message(id: &str, conversation: &str) -> Post {
+        Post {
+            external_id: id.into(),
+            kind: PostKind::DirectMessage,
+            direction: Direction::Inbound,
+            author: Author {
+                external_id: conversation.into(),
+                handle: conversation.into(),
+                display_name: None,
+                profile_url: None,
+                avatar_url: None,
+                bio: None,
+                followers: None,
+                fields: Vec::new(),
+            },
+            text: "hello".into(),
+            url: None,
+            thread_id: Some(conversation.into()),
+            in_reply_to: None,
+            created_at: "2026-12-07T10:00:00Z".into(),
+            language: None,
+            raw: "{}".into(),
+        }
+    }
+
+    fn window(conversation: &str, until: &str) -> Change {
+        Change::ReplyWindow {
+            conversation_id: conversation.into(),
+            open_until: until.into(),
+        }
+    }
+
+    #[test]
+    fn reply_windows_are_kept_only_for_the_calls_conversations_and_a_bad_time_fails() {
+        let posts = [message("m1", "ann"), message("m2", "bob")];
+        let verified = VerifiedFields::new();
+        let page = |changes| PageRows {
+            posts: &posts,
+            verified: &verified,
+            analyses: &[],
+            changes,
+        };
+        let changes = [
+            window("ann", "2026-12-08T10:00:00Z"),
+            // A conversation none of the call's posts is in: ignored.
+            window("mallory", "2030-01-01T00:00:00Z"),
+        ];
+        let kept = reply_windows(&[page(&changes)]).unwrap();
+        assert_eq!(kept, vec![("ann", 1_796_724_000_000)]);
+
+        let bad = [window("bob", "tomorrow")];
+        match reply_windows(&[page(&changes), page(&bad)]) {
+            Err(CommitError::BadWindow { conversation, value }) => {
+                assert_eq!((conversation, value), ("bob".into(), "tomorrow".into()))
+            }
+            other => panic!("a malformed end must fail the commit, got {other:?}"),
+        }
+    }
+}
