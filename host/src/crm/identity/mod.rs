@@ -80,7 +80,7 @@ pub const MAX_MATCHES: usize = 10;
 
 /// Part of each identity's fingerprint: changing the resolver's rules makes it
 /// look at every identity again.
-pub(super) const RULES_VERSION: &str = "identity-resolution/2";
+pub(super) const RULES_VERSION: &str = "identity-resolution/3";
 
 /// Weights of the evidence behind a proposal (verified evidence that matches
 /// one contact links with confidence 1 instead).

@@ -214,11 +214,18 @@ impl Subject {
         for field in serde_json::from_str::<Vec<Field>>(&self.fields).unwrap_or_default() {
             text_probes(&field.value, &format!("field:{}", field.name), false, out);
             // Of a verified field only its website is proven (a link back to
-            // the profile, a domain handle); the rest of its text is a claim.
+            // the profile, a domain handle), or its phone number when the
+            // field is the number the network knows the user by (WhatsApp's
+            // sender); the rest of its text is a claim.
             if field.verified {
                 let source = format!("verified-field:{}", field.name);
                 for w in extract_websites(&field.value) {
                     out.push(Probe::strong(Kind::Website, w, &source));
+                }
+                if field.name == "phone" {
+                    for phone in extract_phones(&field.value) {
+                        out.push(Probe::strong(Kind::Phone, phone, &source));
+                    }
                 }
             }
         }
