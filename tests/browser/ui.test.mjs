@@ -249,6 +249,107 @@ try {
     await page.locator('li.post a.contact').first().waitFor();
   });
 
+  await step('a post without a reply window offers free text and no template form', async () => {
+    const id = await page.locator('li.post').first().getAttribute('data-post');
+    const asked = [];
+    const watch = (r) => { if (/\/api\/v1\/channels\/[^/]+\/templates/.test(r.url())) asked.push(r.url()); };
+    page.on('request', watch);
+    try {
+      await page.goto(`${url}/#/inbox/${id}`);
+      const detail = page.locator(`li.post[data-post="${id}"]`);
+      await detail.getByRole('list', { name: 'Conversation' }).locator('li.message').first().waitFor();
+      const box = detail.getByLabel(/^Reply to @/);
+      await box.waitFor();
+      expect(await box.isEnabled(), 'the free-text box is disabled on a post without a reply window');
+      expect(await detail.locator('.reply-window').count() === 0, 'a reply window is shown on a post without one');
+      expect(await detail.getByRole('form', { name: 'Send a template' }).count() === 0, 'a template form on a post without a reply window');
+      expect(asked.length === 0, `templates were asked for: ${asked}`);
+    } finally {
+      page.off('request', watch);
+    }
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Inbox' }).click();
+    await page.locator('li.post a.contact').first().waitFor();
+  });
+
+  await step('a messaging conversation offers a template; closed, no free text (answers stubbed)', async () => {
+    // The demo has no messaging network: the conversation's window, the
+    // channel's templates and the send are stubbed in the browser.
+    const id = await page.locator('li.post').first().getAttribute('data-post');
+    let stubWindow = { open_until: Date.now() - 3_600_000, open: false };
+    await page.route(`**/api/v1/posts/${id}/conversation`, async (route) => {
+      const response = await route.fetch();
+      await route.fulfill({ response, json: { ...(await response.json()), window: stubWindow } });
+    });
+    await page.route('**/api/v1/channels/*/templates', (route) => route.fulfill({ json: { items: [
+      { name: 'order_update', language: 'en_US', category: 'UTILITY', body: 'Hello {{1}}, your order {{2}} has shipped.' },
+      { name: 'welcome_back', language: 'en_US', category: 'MARKETING', body: 'We miss you!' },
+    ] } }));
+    const sent = [];
+    const answers = [
+      { status: 409, json: { error: { code: 'conflict', message: `post ${id} is not in a conversation of a messaging network` } } },
+      { status: 201, json: { id: 999998, status: 'failed', error: 'template paused by the network', created_by: 'demo-admin' } },
+      { status: 201, json: { id: 999999, status: 'sent', error: null, created_by: 'demo-admin' } },
+    ];
+    await page.route(`**/api/v1/posts/${id}/template-replies`, (route) => {
+      const body = route.request().postDataJSON();
+      sent.push(body);
+      const { status, json } = answers.shift();
+      const reply = status === 201
+        ? { post_id: Number(id), text: `[template ${body.name} (${body.language})]`, template: body, created_at: Date.now(), url: null, ...json }
+        : json;
+      return route.fulfill({ status, json: reply });
+    });
+    try {
+      await page.goto(`${url}/#/inbox/${id}`);
+      const detail = page.locator(`li.post[data-post="${id}"]`);
+      await detail.locator('.reply-window[data-window="closed"]').waitFor();
+      expect(await detail.getByLabel(/^Reply to @/).isDisabled(), 'free text can be typed after the window closed');
+      expect(await detail.getByRole('button', { name: 'Send reply' }).isDisabled(), 'free text can be sent after the window closed');
+      await detail.getByText('free text cannot be sent').waitFor();
+      const form = detail.getByRole('form', { name: 'Send a template' });
+      await form.getByLabel('Template', { exact: true }).waitFor();
+      const preview = form.getByLabel('Template preview');
+      expect((await preview.innerText()) === 'Hello {{1}}, your order {{2}} has shipped.', `preview: ${await preview.innerText()}`);
+      expect(await form.getByLabel(/^Value of/).count() === 2, 'not one input per placeholder');
+      await form.getByLabel('Value of {{1}}').fill('Ada');
+      await form.getByLabel('Value of {{2}}').fill('#42');
+      expect((await preview.innerText()) === 'Hello Ada, your order #42 has shipped.', `filled preview: ${await preview.innerText()}`);
+      const send = form.getByRole('button', { name: 'Send template' });
+      // Refused (409): the API's message, the way the view shows errors.
+      await send.click();
+      await form.getByRole('alert').filter({ hasText: 'not in a conversation of a messaging network' }).waitFor();
+      expectedRequestError(409);
+      // Failed at the network: the reason, and the reply to retry.
+      await send.click();
+      await form.getByText('Template failed: template paused by the network. Use Retry.').waitFor();
+      const history = detail.getByRole('list', { name: 'Conversation' });
+      await history.locator('li.reply[data-reply="999998"][data-status="failed"]').waitFor();
+      await send.click();
+      await form.getByText('Template sent.').waitFor();
+      await history.locator('li.reply[data-reply="999999"][data-status="sent"]').waitFor();
+      expect(JSON.stringify(sent.at(-1)) === JSON.stringify({ name: 'order_update', language: 'en_US', parameters: ['Ada', '#42'] }),
+        `sent: ${JSON.stringify(sent.at(-1))}`);
+      // Another template takes its own placeholders (none here).
+      await form.getByLabel('Template', { exact: true }).selectOption({ label: 'welcome_back (en_US)' });
+      expect(await form.getByLabel(/^Value of/).count() === 0, 'inputs left from the other template');
+      expect((await preview.innerText()) === 'We miss you!', `preview: ${await preview.innerText()}`);
+      await noPlaceholders(page);
+      await detail.screenshot({ path: join(shots, 'template-reply.png') });
+      // Open: free text and the template form both.
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Inbox' }).click();
+      await page.locator('li.post a.contact').first().waitFor();
+      stubWindow = { open_until: Date.now() + 3_600_000, open: true };
+      await page.goto(`${url}/#/inbox/${id}`);
+      await detail.locator('.reply-window[data-window="open"]').waitFor();
+      await form.getByLabel('Template', { exact: true }).waitFor();
+      expect(await detail.getByLabel(/^Reply to @/).isEnabled(), 'free text is disabled in an open window');
+    } finally {
+      await page.unrouteAll({ behavior: 'ignoreErrors' });
+    }
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Inbox' }).click();
+    await page.locator('li.post a.contact').first().waitFor();
+  });
+
   await step('open a customer 360 from the inbox', async () => {
     const link = page.locator('li.post a.contact').first();
     await link.click();

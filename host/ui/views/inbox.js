@@ -3,7 +3,9 @@
 // actions (assign to me, close, reply with the reply's status and retry).
 // A post's reply panel shows its conversation (the thread or direct-message
 // history with the brand's replies) and, on messaging channels, whether free
-// text may still be sent. `#/inbox/ID` opens one post with its panel.
+// text may still be sent, with a form that answers with a template the
+// network approved (the only answer once the window has closed).
+// `#/inbox/ID` opens one post with its panel.
 
 import { get, items, post } from '../api.js';
 import { badge, field, h, loading, mount, number, select, sentimentBadge, time } from '../dom.js';
@@ -268,8 +270,9 @@ function replyWindow(w) {
 
 /**
  * The conversation above the reply box: its posts and the brand's replies,
- * oldest first, into `list`; what it says of the reply window, or null.
- * Falls back to the post's own replies when the conversation cannot be read.
+ * oldest first, into `list`; the conversation (its channel and reply window),
+ * or null. Falls back to the post's own replies when the conversation cannot
+ * be read.
  */
 async function conversation(panel, list, p, ctx) {
   try {
@@ -278,7 +281,7 @@ async function conversation(panel, list, p, ctx) {
     for (const m of c.messages) {
       list.append(m.entry === 'reply' ? replyItem(asReply(m), ctx) : messageItem(m, m.post_id === p.id));
     }
-    return replyWindow(c.window);
+    return c;
   } catch (e) {
     panel.append(errorBox(e, 'Cannot load the conversation'));
     // A 401 has logged out already.
@@ -296,16 +299,21 @@ async function replyPanel(panel, p, ctx) {
   const list = h('ol', { class: 'reply-list conversation', 'aria-label': 'Conversation' });
   const status = h('div', { class: 'reply-status', 'aria-live': 'polite' });
   panel.append(h('h3', { class: 'small muted' }, `Conversation on ${p.channel}`), list);
-  const windowNote = await conversation(panel, list, p, ctx);
-  if (windowNote) panel.append(windowNote);
+  const c = await conversation(panel, list, p, ctx);
+  // Only a messaging conversation has a reply window.
+  const win = c && c.window ? c.window : null;
+  if (win) panel.append(replyWindow(win));
   if (!ctx.can('agent')) {
     if (!list.children.length) list.replaceWith(h('p', { class: 'muted' }, 'No messages yet.'));
     return;
   }
-  const text = h('textarea', { name: 'text', rows: '3', required: true, maxlength: '10000' });
-  const send = h('button', { type: 'submit', class: 'primary' }, 'Send reply');
+  // After the window, the network takes no free text: the box stays, disabled, saying why.
+  const closed = Boolean(win && !win.open);
+  const text = h('textarea', { name: 'text', rows: '3', required: true, maxlength: '10000', disabled: closed });
+  const send = h('button', { type: 'submit', class: 'primary', disabled: closed }, 'Send reply');
   const form = h('form', { class: 'reply-form' },
-    field(`Reply to @${(p.author && p.author.handle) || 'author'} on ${p.channel}`, text),
+    field(`Reply to @${(p.author && p.author.handle) || 'author'} on ${p.channel}`, text,
+      closed ? 'The reply window is closed: free text cannot be sent. Send a template below.' : null),
     status,
     h('div', { class: 'actions' }, send));
   form.addEventListener('submit', async (event) => {
@@ -330,4 +338,94 @@ async function replyPanel(panel, p, ctx) {
     }
   });
   panel.append(form);
+  if (win) panel.append(await templateForm(p, c.channel || p.channel, list, ctx));
+}
+
+/** The highest placeholder `{{n}}` of a template's body: how many parameters it takes. */
+function placeholders(body) {
+  let count = 0;
+  for (const m of String(body || '').matchAll(/\{\{\s*(\d+)\s*\}\}/g)) count = Math.max(count, Number(m[1]));
+  return count;
+}
+
+/** A template's body with the values typed so far in place of their placeholders. */
+function filled(body, values) {
+  return String(body || '').replace(/\{\{\s*(\d+)\s*\}\}/g, (whole, n) => values[Number(n) - 1] || whole);
+}
+
+/**
+ * "Send a template": the channel's approved templates (a messaging
+ * network's), the chosen one's body as a preview, one input per placeholder;
+ * the reply it sends joins the conversation like a free-text one.
+ */
+async function templateForm(p, channel, list, ctx) {
+  const section = h('div', { class: 'template-reply' },
+    h('h3', { class: 'small muted' }, 'Send a template'),
+    loading('Loading the templates'));
+  const heading = section.firstElementChild;
+  let templates;
+  try {
+    templates = items(await get(`/channels/${encodeURIComponent(channel)}/templates`));
+  } catch (e) {
+    // A 401 has logged out already.
+    return mount(section, heading, errorBox(e, 'Cannot load the templates'));
+  }
+  if (!templates.length) {
+    return mount(section, heading, h('p', { class: 'muted' }, `No template is approved for ${channel}: ask the network to approve one.`));
+  }
+  const choice = select('template', templates.map((t, i) => [String(i), `${t.name} (${t.language})`]), '0');
+  const category = h('span', null);
+  const preview = h('blockquote', { class: 'post-text', 'aria-label': 'Template preview' });
+  const params = h('div', { class: 'template-parameters' });
+  const status = h('div', { class: 'reply-status', 'aria-live': 'polite' });
+  const send = h('button', { type: 'submit', class: 'primary' }, 'Send template');
+  const chosen = () => templates[Number(choice.value)] || templates[0];
+  const inputs = () => [...params.querySelectorAll('input')];
+  const showPreview = () => {
+    preview.textContent = filled(chosen().body, inputs().map((i) => i.value));
+  };
+  const showTemplate = () => {
+    const t = chosen();
+    mount(category, t.category ? badge(String(t.category).toLowerCase(), 'muted') : null);
+    mount(params, Array.from({ length: placeholders(t.body) }, (_, i) => field(`Value of {{${i + 1}}}`,
+      h('input', { name: `parameter-${i + 1}`, required: true, maxlength: '1024', onInput: showPreview }))));
+    showPreview();
+  };
+  choice.addEventListener('change', () => {
+    status.replaceChildren();
+    showTemplate();
+  });
+  showTemplate();
+  const form = h('form', { class: 'reply-form', 'aria-label': 'Send a template' },
+    field('Template', choice),
+    h('div', { class: 'badges' }, category),
+    preview,
+    params,
+    status,
+    h('div', { class: 'actions' }, send));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    status.replaceChildren();
+    send.disabled = true;
+    const t = chosen();
+    try {
+      // No idempotency key: the server derives one from post, template and
+      // values, so a repeated submit returns the same reply.
+      const reply = await post(`/posts/${p.id}/template-replies`,
+        { name: t.name, language: t.language, parameters: inputs().map((i) => i.value) });
+      list.append(replyItem(reply, ctx));
+      if (reply.status === 'sent') {
+        for (const input of inputs()) input.value = '';
+        showPreview();
+        status.append(h('p', { class: 'ok' }, 'Template sent.'));
+      } else {
+        status.append(h('p', { class: 'reply-error' }, `Template ${reply.status}${reply.error ? `: ${reply.error}` : ''}. Use Retry.`));
+      }
+    } catch (e) {
+      status.append(errorBox(e, 'The template was not sent'));
+    } finally {
+      send.disabled = false;
+    }
+  });
+  return mount(section, heading, form);
 }
