@@ -175,6 +175,18 @@ fn meta_passes_what_applies_to_a_webhook_channel() {
 }
 
 #[test]
+fn whatsapp_passes_what_applies_to_a_webhook_channel_and_refuses_a_forged_delivery() {
+    let plugin = common::plugin_dir("plugins/whatsapp");
+    let report = run(&plugin, &Fixtures::load(&recordings("whatsapp")).unwrap());
+    assert_eq!(
+        (report.checks.len(), report.passed(), report.failed(), report.skipped()),
+        (15, 7, 0, 8),
+        "{report}"
+    );
+    assert!(report.ok(false) && !report.ok(true));
+}
+
+#[test]
 fn a_bundled_plugin_named_on_the_command_line_uses_its_recordings() {
     // The layout `cargo xtask build-plugins` writes: target/plugins/NAME.
     let plugins = TempDir::new().unwrap();

@@ -42,6 +42,7 @@ const BUNDLED: &[(&str, &str)] = &[
     ("meta", "plugins/meta"),
     ("youtube", "plugins/youtube"),
     ("threads", "plugins/threads"),
+    ("whatsapp", "plugins/whatsapp"),
     ("shopify", "plugins/shopify"),
     ("stripe", "plugins/stripe"),
 ];

@@ -15,6 +15,7 @@ pub mod stripe;
 pub mod threads;
 mod tokens;
 mod util;
+pub mod whatsapp;
 pub mod x;
 pub mod youtube;
 
