@@ -285,3 +285,47 @@ async fn replies_go_to_the_conversation_as_text_inside_the_window_and_as_templat
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_throttled_failing_or_refused_send_is_recorded_and_retried_without_a_second_message() {
+    let dir = common::plugin_dir("plugins/whatsapp");
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let (runtime, plugin) = (&runtime, &dir.path().display().to_string());
+    common::on_each_db(move |db| async move {
+        let network = FakeWhatsApp::start(APP_SECRET).await.unwrap();
+        let ingest = channel(&db, runtime, plugin, &network).await;
+        let hello = network.text(ANN, "Hi, my parcel is late");
+        assert_eq!(push(&ingest, network.delivery(std::slice::from_ref(&hello), &[])).await, 200);
+        let post = post_id(&db, hello["id"].as_str().unwrap()).await;
+        let reply = replies::queue(&db, post, "Sorry! Checking now.", None, "agent").await.unwrap();
+
+        // Throttled (130429 as a 429), then a 500: each attempt fails with
+        // the network's reason and sends nothing.
+        network.fail_next(whatsapp::Fault::Throttled {
+            code: 130429,
+            retry_after_secs: Some(3),
+        });
+        let failed = replies::send(&ingest, reply.id, "agent").await.unwrap();
+        let error = failed.error.unwrap_or_default();
+        assert_eq!(failed.status, "failed");
+        assert!(error.contains("rate limited for 3000 ms"), "{error}");
+        network.fail_next(whatsapp::Fault::Status(500));
+        let failed = replies::send(&ingest, reply.id, "agent").await.unwrap();
+        assert!(failed.error.unwrap_or_default().contains("transient"));
+        assert!(network.sent().is_empty());
+
+        // Retried: sent once.
+        let sent = replies::send(&ingest, reply.id, "agent").await.unwrap();
+        assert_eq!((sent.status.as_str(), sent.attempts), ("sent", 3));
+        assert_eq!(network.sent().len(), 1);
+
+        // A revoked token: refused as unauthorized, nothing sent.
+        network.revoke_token();
+        let again = replies::queue(&db, post, "One more thing", None, "agent").await.unwrap();
+        let refused = replies::send(&ingest, again.id, "agent").await.unwrap();
+        assert_eq!(refused.status, "failed");
+        assert!(refused.error.unwrap_or_default().contains("unauthorized"));
+        assert_eq!(network.sent().len(), 1);
+    })
+    .await;
+}
