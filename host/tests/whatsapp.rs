@@ -295,9 +295,14 @@ async fn a_throttled_failing_or_refused_send_is_recorded_and_retried_without_a_s
         let network = FakeWhatsApp::start(APP_SECRET).await.unwrap();
         let ingest = channel(&db, runtime, plugin, &network).await;
         let hello = network.text(ANN, "Hi, my parcel is late");
-        assert_eq!(push(&ingest, network.delivery(std::slice::from_ref(&hello), &[])).await, 200);
+        assert_eq!(
+            push(&ingest, network.delivery(std::slice::from_ref(&hello), &[])).await,
+            200
+        );
         let post = post_id(&db, hello["id"].as_str().unwrap()).await;
-        let reply = replies::queue(&db, post, "Sorry! Checking now.", None, "agent").await.unwrap();
+        let reply = replies::queue(&db, post, "Sorry! Checking now.", None, "agent")
+            .await
+            .unwrap();
 
         // Throttled (130429 as a 429), then a 500: each attempt fails with
         // the network's reason and sends nothing.
@@ -321,7 +326,9 @@ async fn a_throttled_failing_or_refused_send_is_recorded_and_retried_without_a_s
 
         // A revoked token: refused as unauthorized, nothing sent.
         network.revoke_token();
-        let again = replies::queue(&db, post, "One more thing", None, "agent").await.unwrap();
+        let again = replies::queue(&db, post, "One more thing", None, "agent")
+            .await
+            .unwrap();
         let refused = replies::send(&ingest, again.id, "agent").await.unwrap();
         assert_eq!(refused.status, "failed");
         assert!(refused.error.unwrap_or_default().contains("unauthorized"));
