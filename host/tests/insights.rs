@@ -1138,7 +1138,11 @@ fn analyzer_cli(url: &str, plugins: &std::path::Path, args: &[&str]) -> (bool, S
 fn vendor_plugins() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins");
-    for (name, from) in [("acme-sentiment", "sentiment"), ("mastodon", "mastodon")] {
+    for (name, from) in [
+        ("acme-sentiment", "sentiment"),
+        ("acme-mood", "sentiment"),
+        ("mastodon", "mastodon"),
+    ] {
         let manifest = std::fs::read_to_string(format!("{root}/{from}/plugin.toml")).unwrap();
         let manifest = manifest.replacen(&format!("name = \"{from}\""), &format!("name = \"{name}\""), 1);
         std::fs::create_dir(dir.path().join(name)).unwrap();
@@ -1186,6 +1190,22 @@ async fn insights_read_the_analyzer_bound_to_each_signal_whatever_its_name() {
             "a fresh install reads `sentiment`"
         );
 
+        // Compare, then switch: the candidate's shadow analyses against the bound one's.
+        let (ok, out) = tokio::task::block_in_place(|| {
+            analyzer_cli(&url, plugins, &["compare-binding", "sentiment", "acme-sentiment"])
+        });
+        assert!(
+            ok && out.contains("→ acme-sentiment 2.0.0: 1 posts analysed by both"),
+            "{out}"
+        );
+        assert!(out.contains("label agreement"), "{out}");
+        // A candidate that analysed none of the bound one's posts: compare first, or force.
+        let (ok, out) =
+            tokio::task::block_in_place(|| analyzer_cli(&url, plugins, &["bind", "sentiment", "acme-mood"]));
+        assert!(
+            !ok && out.contains("`acme-mood` has analysed none of the 1 posts"),
+            "{out}"
+        );
         let (ok, out) =
             tokio::task::block_in_place(|| analyzer_cli(&url, plugins, &["bind", "sentiment", "acme-sentiment"]));
         assert!(ok, "{out}");
@@ -1206,11 +1226,16 @@ async fn insights_read_the_analyzer_bound_to_each_signal_whatever_its_name() {
         assert!(!ok && out.contains("`mood` is not a signal"), "{out}");
         let (ok, out) = tokio::task::block_in_place(|| analyzer_cli(&url, plugins, &["bind", "topics", "no-such"]));
         assert!(!ok && out.contains("no analyzer `no-such`"), "{out}");
-        let binds: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'analyzer.bind'")
-            .fetch_one(w.db.pool())
-            .await
-            .unwrap();
-        assert_eq!(binds, 1);
+        let (ok, out) =
+            tokio::task::block_in_place(|| analyzer_cli(&url, plugins, &["bind", "topics", "acme-mood", "--force"]));
+        assert!(ok, "{out}");
+        let binds: Vec<String> =
+            sqlx::query_scalar("SELECT details FROM audit_log WHERE action = 'analyzer.bind' ORDER BY id")
+                .fetch_all(w.db.pool())
+                .await
+                .unwrap();
+        assert_eq!(binds.len(), 2);
+        assert!(binds[1].contains(r#""forced":true"#), "{binds:?}");
     })
     .await;
 }

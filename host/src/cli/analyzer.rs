@@ -105,9 +105,31 @@ enum Action {
     /// or bundled, under any name; insights read it from the next
     /// recompute, and `serve` runs it over new posts from its next start.
     ///
+    /// A rebinding is compare-then-switch: `analyzer reanalyze CANDIDATE`
+    /// analyses past posts in the shadow, `analyzer compare-binding` shows
+    /// how it agrees, then bind. A candidate that analysed none of the posts
+    /// the bound analyzer did is refused unless --force.
+    ///
     /// Example: socialcrm analyzer bind sentiment acme-sentiment
     #[command(verbatim_doc_comment)]
-    Bind { signal: String, analyzer: String },
+    Bind {
+        signal: String,
+        analyzer: String,
+        /// Bind without a comparison.
+        #[arg(long)]
+        force: bool,
+    },
+    /// How a candidate analyzer agrees with the one bound to a signal, over
+    /// the posts both analysed, with examples of posts that changed.
+    ///
+    /// Example: socialcrm analyzer compare-binding sentiment acme-sentiment --examples 10
+    #[command(verbatim_doc_comment)]
+    CompareBinding {
+        signal: String,
+        candidate: String,
+        #[arg(long, default_value_t = 5)]
+        examples: i64,
+    },
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
@@ -201,8 +223,20 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                     }
                 })
             }
-            Action::Bind { signal, analyzer } => {
-                let b = bindings::bind(&db, &signal, &analyzer, &super::actor()).await?;
+            Action::CompareBinding {
+                signal,
+                candidate,
+                examples,
+            } => {
+                let c = bindings::compare(&db, &signal, &candidate, examples.clamp(0, 50)).await?;
+                print(json, &c, || print_comparison(&c))
+            }
+            Action::Bind {
+                signal,
+                analyzer,
+                force,
+            } => {
+                let b = bindings::bind(&db, &signal, &analyzer, &super::actor(), force).await?;
                 print(json, &b, || {
                     println!(
                         "{} is read from {}: run `socialcrm analyzer reanalyze {}` for past posts, then \
@@ -285,9 +319,14 @@ fn print<T: Serialize>(json: bool, value: &T, text: impl FnOnce()) -> anyhow::Re
 }
 
 fn print_comparison(c: &Comparison) {
+    let to = if c.to_plugin == c.plugin {
+        c.to_version.clone()
+    } else {
+        format!("{} {}", c.to_plugin, c.to_version)
+    };
     println!(
-        "{} {} → {}: {} posts analysed by both",
-        c.plugin, c.from_version, c.to_version, c.compared
+        "{} {} → {to}: {} posts analysed by both",
+        c.plugin, c.from_version, c.compared
     );
     if c.compared == 0 {
         return;

@@ -4,11 +4,17 @@
 //! under its own name) can be bound. A fresh install binds the bundled
 //! `sentiment` and `intent`. The analyzers bound run over new posts beside
 //! those `--analyzer` names.
+//!
+//! Rebinding is compare-then-switch: the candidate analyses past posts in
+//! the shadow (`analyzer reanalyze`), [`compare`] shows how it agrees with
+//! the analyzer bound now, and [`bind`] refuses a candidate that analysed
+//! none of the posts the bound one did, unless forced.
 
 use serde::Serialize;
 use serde_json::json;
 
 use crate::plugins::{PluginKind, registry};
+use crate::reanalysis::{self, Comparison, ReanalysisError};
 use crate::store::insights::bindings as store;
 use crate::store::{Db, audit, now_ms};
 
@@ -58,6 +64,20 @@ pub enum BindError {
     NotAnalyzer(String),
     #[error("the stored binding of {signal} names `{analyzer}`, which is not a plugin name")]
     Stored { signal: String, analyzer: String },
+    #[error(
+        "`{candidate}` has analysed none of the {posts} posts `{bound}` analysed for {signal}: run `socialcrm analyzer \
+         reanalyze {candidate}`, compare with `socialcrm analyzer compare-binding {signal} {candidate}`, then bind \
+         (or bind with --force)"
+    )]
+    NotCompared {
+        signal: &'static str,
+        bound: String,
+        candidate: String,
+        posts: i64,
+    },
+    /// Boxed: a re-analysis error can hold an insights error, which holds this.
+    #[error(transparent)]
+    Compare(Box<ReanalysisError>),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
 }
@@ -139,9 +159,40 @@ pub async fn bound_analyzers(db: &Db) -> Result<Vec<String>, BindError> {
 
 /// Binds `signal` to the analyzer `name` (installed, or bundled), audited.
 /// Insights read it from the next recompute; `serve` runs it over new posts
-/// from its next start.
-pub async fn bind(db: &Db, signal: &str, name: &str, actor: &str) -> Result<Binding, BindError> {
+/// from its next start. Unless `force`, a candidate that analysed none of
+/// the posts the bound analyzer did is refused ([`BindError::NotCompared`]).
+pub async fn bind(db: &Db, signal: &str, name: &str, actor: &str, force: bool) -> Result<Binding, BindError> {
     let signal = Signal::parse(signal).ok_or_else(|| BindError::Signal(signal.to_string()))?;
+    analyzer(db, name).await?;
+    let before = bound(db, signal).await?;
+    if before != name && !force {
+        let c = compare_with(db, &before, name, 0).await?;
+        let analysed = store::newest_analyses(db, &before).await?.map_or(0, |(_, posts)| posts);
+        if c.compared == 0 && analysed > 0 {
+            return Err(BindError::NotCompared {
+                signal: signal.as_str(),
+                bound: before,
+                candidate: name.to_string(),
+                posts: analysed,
+            });
+        }
+    }
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    store::set(&mut tx, signal.as_str(), name, actor, now).await?;
+    let details = json!({"from": before, "to": name, "forced": force});
+    audit(&mut *tx, actor, "analyzer.bind", signal.as_str(), &details).await?;
+    tx.commit().await?;
+    Ok(Binding {
+        signal,
+        analyzer: name.to_string(),
+        bound_by: actor.to_string(),
+        bound_at: now,
+    })
+}
+
+/// Checks that `name` is an installed or bundled analyzer plugin.
+async fn analyzer(db: &Db, name: &str) -> Result<(), BindError> {
     let unknown = |why: String| BindError::Analyzer {
         name: name.to_string(),
         why,
@@ -153,22 +204,38 @@ pub async fn bind(db: &Db, signal: &str, name: &str, actor: &str) -> Result<Bind
     if found.manifest.kind != PluginKind::Analyzer || found.manifest.name != name {
         return Err(BindError::NotAnalyzer(name.to_string()));
     }
-    let from = load(db).await?;
-    let before = match signal {
-        Signal::Sentiment => from.sentiment,
-        Signal::Intents => from.intents,
-        Signal::Topics => from.topics,
-    };
-    let now = now_ms();
-    let mut tx = db.begin().await?;
-    store::set(&mut tx, signal.as_str(), name, actor, now).await?;
-    let details = json!({"from": before, "to": name});
-    audit(&mut *tx, actor, "analyzer.bind", signal.as_str(), &details).await?;
-    tx.commit().await?;
-    Ok(Binding {
-        signal,
-        analyzer: name.to_string(),
-        bound_by: actor.to_string(),
-        bound_at: now,
+    Ok(())
+}
+
+/// The analyzer bound to `signal` now.
+async fn bound(db: &Db, signal: Signal) -> Result<String, BindError> {
+    let now = load(db).await?;
+    Ok(match signal {
+        Signal::Sentiment => now.sentiment,
+        Signal::Intents => now.intents,
+        Signal::Topics => now.topics,
     })
+}
+
+/// How `candidate` agrees with the analyzer bound to `signal` over the posts
+/// both analysed (the shadow analyses `analyzer reanalyze` makes), with up
+/// to `examples` posts that changed: what to read before a rebinding.
+pub async fn compare(db: &Db, signal: &str, candidate: &str, examples: i64) -> Result<Comparison, BindError> {
+    let signal = Signal::parse(signal).ok_or_else(|| BindError::Signal(signal.to_string()))?;
+    analyzer(db, candidate).await?;
+    let before = bound(db, signal).await?;
+    compare_with(db, &before, candidate, examples).await
+}
+
+/// `bound` (the version insights read: the pinned one, else its newest
+/// analyses) against `candidate`'s newest analyses.
+async fn compare_with(db: &Db, bound: &str, candidate: &str, examples: i64) -> Result<Comparison, BindError> {
+    let from = match reanalysis::insights_version(db, bound).await? {
+        Some(pinned) => pinned,
+        None => store::newest_analyses(db, bound).await?.map(|(v, _)| v).unwrap_or_default(),
+    };
+    let to = store::newest_analyses(db, candidate).await?.map(|(v, _)| v).unwrap_or_default();
+    reanalysis::compare_analyzers(db, (bound, &from), (candidate, &to), examples.max(0))
+        .await
+        .map_err(|e| BindError::Compare(Box::new(e)))
 }

@@ -1,5 +1,5 @@
-//! The shadow comparison of two versions of an analyzer over the posts both
-//! analysed: how often the sentiment label and the top intent agree, what
+//! The shadow comparison of two versions of an analyzer, or of two analyzers
+//! that produce the same signal, over the posts both analysed: how often the sentiment label and the top intent agree, what
 //! each label became (a confusion matrix), label counts on each side, the
 //! mean sentiment change, and examples of posts that changed. Computed on
 //! demand: one grouped query (one row per combination of labels, so the
@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::ReanalysisError;
 use crate::store::Db;
 pub use crate::store::reanalysis::Example;
-use crate::store::reanalysis::{changed, pairings};
+use crate::store::reanalysis::{Side, changed, pairings};
 
 /// How often one label became another.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -31,10 +31,13 @@ pub struct LabelCount {
     pub to: i64,
 }
 
-/// Two versions of one analyzer side by side.
+/// Two versions of one analyzer, or two analyzers, side by side.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Comparison {
+    /// The analyzer compared from.
     pub plugin: String,
+    /// The analyzer compared to: `plugin` itself for two of its versions.
+    pub to_plugin: String,
     pub from_version: String,
     pub to_version: String,
     /// Posts analysed by both versions.
@@ -83,11 +86,23 @@ pub async fn compare(
     to: &str,
     examples: i64,
 ) -> Result<Comparison, ReanalysisError> {
-    let grouped = pairings(db, plugin, from, to).await?;
+    compare_analyzers(db, (plugin, from), (plugin, to), examples).await
+}
+
+/// Compares analyzer `from` with analyzer `to`, each a (plugin, version),
+/// over the posts both analysed, with up to `examples` changed posts.
+pub async fn compare_analyzers(
+    db: &Db,
+    from: Side<'_>,
+    to: Side<'_>,
+    examples: i64,
+) -> Result<Comparison, ReanalysisError> {
+    let grouped = pairings(db, from, to).await?;
     let mut c = Comparison {
-        plugin: plugin.to_string(),
-        from_version: from.to_string(),
-        to_version: to.to_string(),
+        plugin: from.0.to_string(),
+        to_plugin: to.0.to_string(),
+        from_version: from.1.to_string(),
+        to_version: to.1.to_string(),
         compared: 0,
         label_agreement: 0,
         intent_agreement: 0,
@@ -124,7 +139,7 @@ pub async fn compare(
     (c.labels_confusion, c.labels) = tally(labels);
     (c.intents_confusion, c.intents) = tally(intents);
 
-    c.examples = changed(db, plugin, from, to, examples).await?;
+    c.examples = changed(db, from, to, examples).await?;
     Ok(c)
 }
 

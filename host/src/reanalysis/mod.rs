@@ -35,7 +35,7 @@ use crate::store::reanalysis::{self as stored, NewJob};
 pub use crate::store::reanalysis::{Job, JobStatus};
 use crate::store::{Db, audit, now_ms, posts};
 
-pub use compare::{Comparison, Example, LabelCount, LabelPair, compare};
+pub use compare::{Comparison, Example, LabelCount, LabelPair, compare, compare_analyzers};
 pub use job::{RunOptions, Worker, run, work};
 
 #[derive(Debug, thiserror::Error)]

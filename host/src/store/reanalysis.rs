@@ -344,7 +344,7 @@ fn pairs_sql(backend: Backend) -> String {
     format!(
         "pairs AS (SELECT a.post_id, a.label AS from_label, b.label AS to_label, a.sentiment AS from_sentiment, \
          b.sentiment AS to_sentiment, {a_top} AS from_intent, {b_top} AS to_intent \
-         FROM analyses a JOIN analyses b ON b.post_id = a.post_id AND b.plugin = a.plugin AND b.version = $3 \
+         FROM analyses a JOIN analyses b ON b.post_id = a.post_id AND b.plugin = $3 AND b.version = $4 \
          WHERE a.plugin = $1 AND a.version = $2)",
         a_top = top("a"),
         b_top = top("b"),
@@ -366,19 +366,23 @@ pub struct Pairing {
     pub deltas: i64,
 }
 
-/// The posts versions `from` and `to` of `plugin` both analysed, grouped by
-/// label and top intent on each side: one row per combination, so the result
-/// is small whatever the number of posts.
-pub async fn pairings(db: &Db, plugin: &str, from: &str, to: &str) -> Result<Vec<Pairing>, sqlx::Error> {
+/// An analyzer's version: (plugin, version).
+pub type Side<'a> = (&'a str, &'a str);
+
+/// The posts `from` and `to` (two versions of one analyzer, or two
+/// analyzers) both analysed, grouped by label and top intent on each side:
+/// one row per combination, so the result is small whatever the number of posts.
+pub async fn pairings(db: &Db, from: Side<'_>, to: Side<'_>) -> Result<Vec<Pairing>, sqlx::Error> {
     let pairs = pairs_sql(db.backend());
     let rows = sqlx::query(AssertSqlSafe(format!(
         "WITH {pairs} SELECT from_label, to_label, from_intent, to_intent, COUNT(*) AS posts, \
          SUM(to_sentiment - from_sentiment) AS delta, COUNT(to_sentiment - from_sentiment) AS deltas \
          FROM pairs GROUP BY from_label, to_label, from_intent, to_intent"
     )))
-    .bind(plugin)
-    .bind(from)
-    .bind(to)
+    .bind(from.0)
+    .bind(from.1)
+    .bind(to.0)
+    .bind(to.1)
     .fetch_all(db.pool())
     .await?;
     rows.iter()
@@ -409,18 +413,19 @@ pub struct Example {
     pub to_sentiment: Option<f64>,
 }
 
-/// Up to `limit` posts whose label or top intent changed from version
-/// `from` to `to` of `plugin`, newest first.
-pub async fn changed(db: &Db, plugin: &str, from: &str, to: &str, limit: i64) -> Result<Vec<Example>, sqlx::Error> {
+/// Up to `limit` posts whose label or top intent changed from `from` to
+/// `to`, newest first.
+pub async fn changed(db: &Db, from: Side<'_>, to: Side<'_>, limit: i64) -> Result<Vec<Example>, sqlx::Error> {
     let pairs = pairs_sql(db.backend());
     let rows = sqlx::query(AssertSqlSafe(format!(
         "WITH {pairs} SELECT pairs.*, p.text FROM pairs JOIN posts p ON p.id = pairs.post_id \
          WHERE from_label IS DISTINCT FROM to_label OR from_intent IS DISTINCT FROM to_intent \
-         ORDER BY pairs.post_id DESC LIMIT $4"
+         ORDER BY pairs.post_id DESC LIMIT $5"
     )))
-    .bind(plugin)
-    .bind(from)
-    .bind(to)
+    .bind(from.0)
+    .bind(from.1)
+    .bind(to.0)
+    .bind(to.1)
     .bind(limit)
     .fetch_all(db.pool())
     .await?;

@@ -33,6 +33,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(switch))
         .routes(routes!(signal_bindings))
         .routes(routes!(bind_signal))
+        .routes(routes!(compare_binding))
 }
 
 /// Which analyzer supplies each signal the insights read.
@@ -49,9 +50,16 @@ struct NewBinding {
     /// An installed or bundled analyzer plugin.
     #[schema(pattern = "^[a-z0-9-]{1,64}$")]
     analyzer: String,
+    /// Bind even when the analyzer has analysed none of the posts the bound
+    /// one did (no comparison possible). Default false: such a rebinding is
+    /// refused with 409.
+    #[serde(default)]
+    force: bool,
 }
 
 /// Binds a signal to an analyzer; insights read it from the next recompute.
+/// A candidate that analysed none of the posts the bound analyzer did is
+/// refused (409) unless `force`: compare first.
 #[utoipa::path(put, path = "/analyzers/bindings/{signal}", tag = "analyzers",
     params(("signal" = Signal, Path, description = "The signal")), request_body = NewBinding,
     responses((status = 200, description = "The binding now", body = Binding)))]
@@ -61,7 +69,7 @@ async fn bind_signal(
     Path(signal): Path<String>,
     Json(new): Json<NewBinding>,
 ) -> Result<Json<Binding>, ApiError> {
-    let bound = bindings::bind(app.db(), &signal, &new.analyzer, auth.name())
+    let bound = bindings::bind(app.db(), &signal, &new.analyzer, auth.name(), new.force)
         .await
         .map_err(bind_error)?;
     Ok(Json(bound))
@@ -70,10 +78,43 @@ async fn bind_signal(
 fn bind_error(e: BindError) -> ApiError {
     match e {
         BindError::Signal(_) | BindError::Analyzer { .. } => ApiError::not_found(e.to_string()),
-        BindError::NotAnalyzer(_) => ApiError::conflict(e.to_string()),
+        BindError::NotAnalyzer(_) | BindError::NotCompared { .. } => ApiError::conflict(e.to_string()),
         BindError::Stored { .. } => ApiError::internal("reading the signal bindings", e),
+        BindError::Compare(e) => error(*e),
         BindError::Db(e) => e.into(),
     }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+struct Candidate {
+    /// The analyzer that could supply the signal instead.
+    #[param(pattern = "^[a-z0-9-]{1,64}$")]
+    candidate: String,
+    /// Changed posts to show: 0 to 50, default 5.
+    #[param(minimum = 0, maximum = 50)]
+    examples: Option<i64>,
+}
+
+/// How a candidate analyzer agrees with the one bound to a signal, over the
+/// posts both analysed: what to read before rebinding.
+#[utoipa::path(get, path = "/analyzers/bindings/{signal}/compare", tag = "analyzers",
+    params(("signal" = Signal, Path, description = "The signal"), Candidate),
+    responses((status = 200, description = "The bound analyzer compared with the candidate", body = Comparison)))]
+async fn compare_binding(
+    _auth: Auth<Viewer>,
+    State(app): State<App>,
+    Path(signal): Path<String>,
+    Query(q): Query<Candidate>,
+) -> Result<Json<Comparison>, ApiError> {
+    let examples = q.examples.unwrap_or(5);
+    if !(0..=50).contains(&examples) {
+        return Err(ApiError::bad_request("examples must be 0 to 50"));
+    }
+    let comparison = bindings::compare(app.db(), &signal, &q.candidate, examples)
+        .await
+        .map_err(bind_error)?;
+    Ok(Json(comparison))
 }
 
 #[derive(Deserialize, IntoParams)]

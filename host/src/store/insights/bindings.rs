@@ -42,3 +42,27 @@ pub async fn set(
     .await?;
     Ok(())
 }
+
+/// The version of `plugin`'s newest analysis, with how many posts that
+/// version analysed; `None` when it analysed nothing.
+pub async fn newest_analyses(db: &Db, plugin: &str) -> Result<Option<(String, i64)>, sqlx::Error> {
+    let newest: Option<String> =
+        sqlx::query_scalar("SELECT version FROM analyses WHERE plugin = $1 ORDER BY created_at DESC, id DESC LIMIT 1")
+            .bind(plugin)
+            .fetch_optional(db.pool())
+            .await?;
+    let Some(version) = newest else {
+        return Ok(None);
+    };
+    let posts = analysed(db, plugin, &version).await?;
+    Ok(Some((version, posts)))
+}
+
+/// How many posts version `version` of `plugin` analysed.
+pub async fn analysed(db: &Db, plugin: &str, version: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM analyses WHERE plugin = $1 AND version = $2")
+        .bind(plugin)
+        .bind(version)
+        .fetch_one(db.pool())
+        .await
+}
