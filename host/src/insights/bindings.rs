@@ -232,9 +232,15 @@ pub async fn compare(db: &Db, signal: &str, candidate: &str, examples: i64) -> R
 async fn compare_with(db: &Db, bound: &str, candidate: &str, examples: i64) -> Result<Comparison, BindError> {
     let from = match reanalysis::insights_version(db, bound).await? {
         Some(pinned) => pinned,
-        None => store::newest_analyses(db, bound).await?.map(|(v, _)| v).unwrap_or_default(),
+        None => store::newest_analyses(db, bound)
+            .await?
+            .map(|(v, _)| v)
+            .unwrap_or_default(),
     };
-    let to = store::newest_analyses(db, candidate).await?.map(|(v, _)| v).unwrap_or_default();
+    let to = store::newest_analyses(db, candidate)
+        .await?
+        .map(|(v, _)| v)
+        .unwrap_or_default();
     reanalysis::compare_analyzers(db, (bound, &from), (candidate, &to), examples.max(0))
         .await
         .map_err(|e| BindError::Compare(Box::new(e)))
