@@ -40,6 +40,10 @@ pub(crate) const BLOCK: u16 = 64;
 pub(crate) const QUESTION: u16 = 128;
 /// Counts only at the start of a clause ("Fuck X", not "what the fuck").
 pub(crate) const START: u16 = 256;
+/// The author reports a fix or answers as the one fixing ("it's fixed
+/// now", "we'll look at it"): problem reports in the post are someone
+/// else's, so support requests and complaints count less; its weight is 0.
+pub(crate) const RESOLVED: u16 = 512;
 
 pub(crate) struct Cue {
     pub(crate) pattern: &'static str,
@@ -151,6 +155,15 @@ pub(crate) static CUES: &[Cue] = &[
     cue("shame|shameless", Complaint, 0.35, NEG),
     cue("misleading|manipulat*", Complaint, 0.3, NEG),
     cue("issue|issues|problem|problems", Complaint, 0.15, NEG),
+    // reviews: advice against buying, dissatisfaction, waiting
+    cue("don't|dont|never buy|purchase|order, do not buy|purchase|order", Complaint, 0.65, 0),
+    cue("steer clear, stay away from, avoid|avoiding this|it|them|these|the", Complaint, 0.6, 0),
+    cue("look|go|went|spend|shop|take ~ elsewhere", Complaint, 0.5, 0),
+    cue("unhappy|dissatisfied|unsatisfied|unsatisfactory|regret|regretted|insulted|disrespected", Complaint, 0.65, NEG),
+    cue("sub-par|substandard", Complaint, 0.65, NEG),
+    cue("1|one|zero star|stars", Complaint, 0.55, 0),
+    cue("waited|waiting|took|takes ~ minutes|hours", Complaint, 0.5, 0),
+    cue("not good enough, not worth", Complaint, 0.6, 0),
 
     // ---- praise: approval, enthusiasm, thanks ----
     cue("love|loved|loving|loves|luv", Praise, 0.7, FLIP | WISH),
@@ -165,7 +178,7 @@ pub(crate) static CUES: &[Cue] = &[
     cue("good|decent|fine", Praise, 0.3, FLIP | WISH),
     cue("a good one, good idea|stuff|call|find|point|read", Praise, 0.55, FLIP | WISH),
     cue("that's|it's|looks|sounds|seems|is|was|so|very|really|pretty cool|nice|neat|great|good|awesome|amazing|fantastic|useful|helpful", Praise, 0.6, FLIP | WISH),
-    cue("cool|nice|neat|good|great|awesome|amazing|excellent|handy|solid feature|features|idea|app|update|tool|stuff|post|design|addition|touch|trick|shot|pic|photo|video|game|book|movie|show|product|service|price|deal|work", Praise, 0.65, FLIP | WISH),
+    cue("cool|nice|neat|good|great|awesome|amazing|excellent|handy|solid|low|reasonable feature|features|idea|app|update|tool|stuff|post|design|addition|touch|trick|shot|pic|photo|video|game|book|movie|show|product|service|price|deal|work|item|buy|purchase|quality|value", Praise, 0.65, FLIP | WISH),
     cue("convenient|handy|intuitive|smooth|wholesome|underrated", Praise, 0.5, FLIP | WISH),
     cue("lovely|delicious|tasty|yummy|bravo|yay|woohoo|hooray", Praise, 0.55, FLIP | WISH),
     cue("well made|designed|written|thought|crafted, game changer, lifesaver, life saver, five stars", Praise, 0.7, FLIP | WISH),
@@ -200,6 +213,11 @@ pub(crate) static CUES: &[Cue] = &[
     cue("❤|♥|😍|🥰|👍|🙏|💯|👏|🎉|🤗|😊|☺|💕|💖|💞|💗", Praise, 0.4, 0),
     cue(":)", Praise, 0.2, 0),
     cue("worth it", Praise, 0.5, FLIP | WISH),
+    cue("{me} recommend", Praise, 0.6, NEG),
+    cue("recommend avoiding|against|staying", Praise, 0.0, BLOCK),
+    cue("can't|cannot beat", Praise, 0.6, 0),
+    cue("no problem|problems|issues with, without any|a problem|problems|issue|issues", Praise, 0.5, 0),
+    cue("{neg} had|have|having any problem|problems|issue|issues", Praise, 0.5, 0),
     cue("bargain, a steal, great|good value", Praise, 0.45, FLIP | WISH),
     // idioms that are no praise
     cue("best of luck, all the best, best wishes, best regards, at best, best case, the best part is that", Praise, 0.0, BLOCK),
@@ -251,6 +269,13 @@ pub(crate) static CUES: &[Cue] = &[
     cue("interested in buying|getting|one", PurchaseIntent, 0.75, NEG),
     cue("recommend any|a|me|some", PurchaseIntent, 0.55, 0),
     cue("which one|model|version|brand should {me}", PurchaseIntent, 0.7, 0),
+    // buying again: "will order again", "we'll be back" (to a shop or restaurant)
+    cue("order|ordering|buy|buying|get|getting|purchase|purchasing ~ again|another", PurchaseIntent, 0.6, NEG),
+    cue("plan on|to ordering|buying|order|buy|getting", PurchaseIntent, 0.75, NEG),
+    cue("will|i'll|we'll|definitely|absolutely|def be|come|coming|go|going back", PurchaseIntent, 0.6, NEG | FIRST),
+    cue("be|come|coming|go|going back|in ~ again|soon|next|every", PurchaseIntent, 0.6, NEG | FIRST),
+    cue("will|definitely|def|gladly return next|soon|again|here|there|every", PurchaseIntent, 0.6, NEG | FIRST),
+    cue("can't|cannot wait to go|come back, love to go|come back", PurchaseIntent, 0.6, 0),
 
     // ---- churn risk: leaving, cancelling, switching away ----
     cue("switch|switching|switched to|over, switch|switching|switched back|away to|from", ChurnRisk, 0.6, NEG | FIRST),
@@ -261,7 +286,7 @@ pub(crate) static CUES: &[Cue] = &[
     cue("jump|jumped|jumping ship", ChurnRisk, 0.75, NEG),
     cue("find a new home", ChurnRisk, 0.6, NEG),
     cue("{me} leave|left", ChurnRisk, 0.55, NEG),
-    cue("leaving|leave reddit|this|the|for|it", ChurnRisk, 0.5, NEG | FIRST),
+    cue("leaving|leave reddit|for, leaving|leave this|the site|platform|app|place|service|community", ChurnRisk, 0.5, NEG | FIRST),
     cue("after leaving", ChurnRisk, 0.6, NEG | FIRST),
     cue("bye bye, goodbye|farewell", ChurnRisk, 0.55, NEG),
     cue("quit|quitting using|reddit|the|this|altogether|entirely", ChurnRisk, 0.75, NEG | FIRST),
@@ -271,8 +296,8 @@ pub(crate) static CUES: &[Cue] = &[
     cue("used to use", ChurnRisk, 0.45, FIRST),
     cue("cancel|cancelled|canceled|cancelling|canceling {my}", ChurnRisk, 0.8, NEG),
     cue("cancel|cancelled|canceled|cancelling|canceling the|our subscription|account|membership|plan|service|contract", ChurnRisk, 0.7, NEG),
-    cue("unsubscribe|unsubscribed|unsubscribing", ChurnRisk, 0.7, NEG),
-    cue("uninstall|uninstalled|uninstalling", ChurnRisk, 0.6, NEG),
+    cue("unsubscribe|unsubscribed|unsubscribing", ChurnRisk, 0.7, NEG | FIRST),
+    cue("uninstall|uninstalled|uninstalling", ChurnRisk, 0.6, NEG | FIRST),
     cue("delete|deleted|deleting {my} account|app", ChurnRisk, 0.8, NEG),
     cue("deactivate|deactivated|deactivating", ChurnRisk, 0.7, NEG),
     cue("done with", ChurnRisk, 0.6, NEG | FIRST),
@@ -290,6 +315,18 @@ pub(crate) static CUES: &[Cue] = &[
     cue("looking for|any|good alternative|alternatives|replacement|replacements", ChurnRisk, 0.6, FIRST),
     cue("thinking|considering|contemplating of|about leaving|switching|cancelling|canceling|quitting|dropping|unsubscribing", ChurnRisk, 0.75, NEG),
     cue("considering|contemplating leaving|switching|cancelling|canceling|quitting|dropping|unsubscribing", ChurnRisk, 0.75, NEG),
+    // not coming back: "won't be back", "would not go back", "I wouldn't eat here again"
+    cue("{neg} ~ be|go|going|come|coming|run|running back", ChurnRisk, 0.7, 0),
+    cue("{neg} ~ return|returning", ChurnRisk, 0.55, 0),
+    cue("{neg} ~ eat|eating|dine|dining|go|going|come|coming|order|ordering|buy|buying|shop|shopping|visit|step ~ again", ChurnRisk, 0.7, 0),
+    cue("doubt ~ be|go|come|coming|going back", ChurnRisk, 0.65, 0),
+    cue("last time buying|ordering|eating|shopping|using", ChurnRisk, 0.7, 0),
+    cue("take|taking {my} ~ elsewhere", ChurnRisk, 0.75, 0),
+    cue("gave up and left, walked out", ChurnRisk, 0.6, 0),
+    // returning a product
+    cue("return|returning|returned it|them|these|this, return|returning|returned the phone|unit|product|item", ChurnRisk, 0.6, NEG),
+    cue("return|returning|returned ~ for a refund", ChurnRisk, 0.6, NEG),
+    cue("changing|change|switching carriers|providers|banks", ChurnRisk, 0.6, NEG),
 
     // ---- support request: a problem to solve, or how to do something ----
     cue("crash*", SupportRequest, 0.65, NEG),
@@ -299,7 +336,7 @@ pub(crate) static CUES: &[Cue] = &[
     cue("faulty|defective|malfunction|malfunctioning, short circuit", SupportRequest, 0.5, NEG),
     cue("bug report, found a bug, a bug", SupportRequest, 0.55, NEG),
     cue("doesn't work, does not work, isn't|not working, stopped working, fails|failing, continues to fail", SupportRequest, 0.55, 0),
-    cue("didn't work", SupportRequest, 0.45, 0),
+    cue("didn't work", SupportRequest, 0.5, 0),
     cue("won't load|open|start, won't let me, doesn't load, not|isn't loading", SupportRequest, 0.65, 0),
     cue("can't|cannot|cant|couldn't log|sign|login|access|see|find|open|load|vote|post|upload|download|connect|seem|get|watch|play|view", SupportRequest, 0.45, 0),
     cue("unable to", SupportRequest, 0.55, 0),
@@ -324,6 +361,18 @@ pub(crate) static CUES: &[Cue] = &[
     cue("android|ios|iphone|ipad|samsung|galaxy|pixel|xiaomi|moto|lineageos|lineagos|windows|macos|chrome|firefox|safari", SupportRequest, 0.15, 0),
     cue("os|app|latest version, up to date", SupportRequest, 0.3, 0),
     cue("any|a fix, workaround", SupportRequest, 0.3, 0),
+    // a product that broke or stopped working
+    cue("broke|died ~ after|within|soon|in, broke the first", SupportRequest, 0.6, NEG),
+    cue("quit working, no longer working|works, going|goes|went dead, kept going dead", SupportRequest, 0.6, 0),
+    cue("doesn't|didn't|won't|wont|neither ~ charge|recharge|hold, does|did|will not ~ charge|recharge|hold", SupportRequest, 0.55, 0),
+    cue("can't|cannot|couldn't make|receive calls", SupportRequest, 0.55, 0),
+    cue("can't|cant|cannot|couldn't get ~ to work", SupportRequest, 0.6, 0),
+    cue("can't|cannot|can|couldn't ~ hear me", SupportRequest, 0.55, 0),
+    cue("had|has|have|having a|the|same|new|another problem|issue, had|has|have|having a new|similar problem|issue", SupportRequest, 0.5, NEG),
+    cue("problem|issue with {my}|the|this, there is|was|'s a problem|issue", SupportRequest, 0.4, NEG),
+    // the author is the one fixing: a reply, not a request
+    cue("is|it's|was|been|now|all fixed, fixed now, will be fixed, should be fixed soon|now, should be better|fine now, back to normal", SupportRequest, 0.0, RESOLVED),
+    cue("we'll|i'll fix|check|look|investigate, we|i will fix|check|look|investigate, will report|investigate, get back to you, see what i can do", SupportRequest, 0.0, RESOLVED),
 
     // ---- questions that need no question mark ----
     cue("does|do anyone|anybody know", Question, 0.75, 0),

@@ -10,6 +10,8 @@
 //! - praise asked about ("is it any good?") is not praise;
 //! - churn talk ("switch to", "leaving") counts fully only when the sentence
 //!   has a first-person subject or none at all ("Switching to Signal.");
+//! - a post that reports a fix or promises one ("it's fixed now", "we'll
+//!   look at it") answers a problem: its problem reports count less;
 //! - stock praise in a short sentence next to a complaint ("Well done.",
 //!   "great job!", "that's wonderful. how do I get rid of it?") is sarcasm,
 //!   and so is anything marked `/s`.
@@ -23,7 +25,7 @@
 
 use super::Intent;
 use super::cues::{
-    self, AUXILIARIES, BLOCK, FIRST, FIRST_PERSON, FLIP, NEG, NEGATORS, QUESTION, START, STOCK, THANKS, WISH,
+    self, AUXILIARIES, BLOCK, FIRST, FIRST_PERSON, FLIP, NEG, NEGATORS, QUESTION, RESOLVED, START, STOCK, THANKS, WISH,
 };
 use super::text::{Kind, Text};
 
@@ -103,6 +105,7 @@ pub(crate) fn collect(text: &Text, raw: &str) -> Vec<Evidence> {
     let mut words: Vec<&str> = Vec::new();
     // Per word of the sentence: where its clause starts (relative).
     let mut clauses: Vec<usize> = Vec::new();
+    let mut resolved = false;
     for (si, sentence) in text.sentences.iter().enumerate() {
         words.clear();
         words.extend(sentence.tokens.clone().map(|i| text.word(i)));
@@ -147,6 +150,10 @@ pub(crate) fn collect(text: &Text, raw: &str) -> Vec<Evidence> {
                 let matched = &words[i..i + len];
                 let mut intent = cue.intent;
                 let mut weight = cue.weight;
+                if cue.flags & RESOLVED != 0 {
+                    resolved = true;
+                    continue;
+                }
                 if cue.flags & BLOCK != 0 {
                     evidence.push(Evidence {
                         intent,
@@ -207,6 +214,16 @@ pub(crate) fn collect(text: &Text, raw: &str) -> Vec<Evidence> {
     }
 
     sarcasm(text, raw, &mut evidence);
+    if resolved {
+        // "It's a bug, will be fixed.": the author answers a problem, not asks for help.
+        for e in &mut evidence {
+            match e.intent {
+                Intent::SupportRequest => e.weight *= 0.3,
+                Intent::Complaint => e.weight *= 0.5,
+                _ => {}
+            }
+        }
+    }
     evidence
 }
 
