@@ -16,6 +16,7 @@ use crate::app::App;
 use crate::insights::bindings::{self, BindError, Binding, Signal};
 use crate::reanalysis::{self, Comparison, Job, ReanalysisError, Switched};
 use crate::server::auth::{Admin, Auth, Viewer};
+use crate::server::error::ErrorBody;
 use crate::server::extract::{Json, Path, Query};
 use crate::server::page::{self, Items};
 use crate::server::{ApiError, openapi};
@@ -62,7 +63,8 @@ struct NewBinding {
 /// refused (409) unless `force`: compare first.
 #[utoipa::path(put, path = "/analyzers/bindings/{signal}", tag = "analyzers",
     params(("signal" = Signal, Path, description = "The signal")), request_body = NewBinding,
-    responses((status = 200, description = "The binding now", body = Binding)))]
+    responses((status = 200, description = "The binding now", body = Binding),
+        (status = 409, description = "Not an analyzer, or one that analysed none of the bound analyzer's posts", body = ErrorBody)))]
 async fn bind_signal(
     auth: Auth<Admin>,
     State(app): State<App>,
@@ -100,7 +102,8 @@ struct Candidate {
 /// posts both analysed: what to read before rebinding.
 #[utoipa::path(get, path = "/analyzers/bindings/{signal}/compare", tag = "analyzers",
     params(("signal" = Signal, Path, description = "The signal"), Candidate),
-    responses((status = 200, description = "The bound analyzer compared with the candidate", body = Comparison)))]
+    responses((status = 200, description = "The bound analyzer compared with the candidate", body = Comparison),
+        (status = 409, description = "The candidate is not an analyzer", body = ErrorBody)))]
 async fn compare_binding(
     _auth: Auth<Viewer>,
     State(app): State<App>,

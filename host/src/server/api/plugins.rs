@@ -358,7 +358,8 @@ async fn set_enabled(app: &App, name: &str, enabled: bool, actor: &str) -> Resul
 /// Removes every version of a plugin no channel uses.
 #[utoipa::path(delete, path = "/plugins/{name}", tag = "plugins",
     params(("name" = String, Path, description = "Plugin name")),
-    responses((status = 204, description = "Removed")))]
+    responses((status = 204, description = "Removed"),
+        (status = 409, description = "Channel accounts still use the plugin", body = ErrorBody)))]
 async fn remove_plugin(
     auth: Auth<Admin>,
     State(app): State<App>,

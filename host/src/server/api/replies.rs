@@ -11,6 +11,7 @@ use utoipa_axum::routes;
 use crate::app::App;
 use crate::replies::{self, Reply, ReplyError, ReplyTemplate};
 use crate::server::auth::{Agent, Auth, Viewer};
+use crate::server::error::ErrorBody;
 use crate::server::extract::{Json, Path};
 use crate::server::page::Items;
 use crate::server::{ApiError, openapi};
@@ -65,7 +66,8 @@ struct ApprovedTemplate {
 /// status `failed` and the error; retry it. Free text to a conversation whose
 /// reply window is closed is refused (409): send a template instead.
 #[utoipa::path(post, path = "/posts/{id}/replies", tag = "inbox", params(("id" = i64, Path, description = "Post id")),
-    request_body = NewReply, responses((status = 201, description = "The reply as stored after sending", body = Reply)))]
+    request_body = NewReply, responses((status = 201, description = "The reply as stored after sending", body = Reply),
+        (status = 409, description = "The conversation's reply window is closed: send a template", body = ErrorBody)))]
 async fn create_reply(
     auth: Auth<Agent>,
     State(app): State<App>,
@@ -94,7 +96,8 @@ async fn create_reply(
 /// conversation is answered once its reply window has closed (409 for a
 /// channel without templates).
 #[utoipa::path(post, path = "/posts/{id}/template-replies", tag = "inbox", params(("id" = i64, Path, description = "Post id")),
-    request_body = NewTemplateReply, responses((status = 201, description = "The reply as stored after sending", body = Reply)))]
+    request_body = NewTemplateReply, responses((status = 201, description = "The reply as stored after sending", body = Reply),
+        (status = 409, description = "The post is not in a conversation of a messaging network", body = ErrorBody)))]
 async fn create_template_reply(
     auth: Auth<Agent>,
     State(app): State<App>,
@@ -124,7 +127,8 @@ async fn create_template_reply(
 
 /// The templates the network approved for a channel (a messaging network's).
 #[utoipa::path(get, path = "/channels/{name}/templates", tag = "inbox", params(("name" = String, Path, description = "Channel account")),
-    responses((status = 200, description = "The approved templates", body = Items<ApprovedTemplate>)))]
+    responses((status = 200, description = "The approved templates", body = Items<ApprovedTemplate>),
+        (status = 409, description = "The channel is not a messaging network's", body = ErrorBody)))]
 async fn list_channel_templates(
     _auth: Auth<Agent>,
     State(app): State<App>,
