@@ -111,6 +111,7 @@ fn score(text: &str) -> f32 {
                 shout,
                 elongated,
             } => state.word(entry, shout, elongated),
+            Token::Symbol { entry } => state.symbol(entry),
             Token::Clause => state.clause_break(),
             Token::Sentence { question } => state.sentence_break(question),
         }
@@ -285,6 +286,14 @@ impl State {
         self.boosts = [boost, self.boosts[0], self.boosts[1]];
         self.prev_role = role;
         self.sentence_start = false;
+    }
+
+    /// An emoticon or emoji: it states the writer's mood whatever the words
+    /// before it say, so an open negation ends before it rather than
+    /// flipping it ("no cheque :(", "Nope :-)").
+    fn symbol(&mut self, entry: &'static lexicon::Entry) {
+        self.close_negation();
+        self.word(entry, false, false);
     }
 
     /// Adds a sentiment word after its modifiers; returns its contribution.
@@ -516,6 +525,10 @@ mod tests {
         }
         assert!(s("I love it :)") > s("I love it"));
         assert!(s("Great:)") > 0.0);
+        // A negation does not reach an emoticon or emoji.
+        assert!(s("Still no cheque :(") < 0.0);
+        assert!(s("I don't know :)") > 0.0);
+        assert!(s("not sure 😂") > 0.0);
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub(super) enum Token {
         /// Found only after collapsing a stretched spelling ("soooo goooood").
         elongated: bool,
     },
+    /// An emoticon or emoji of the lexicon (":-)", "😀").
+    Symbol { entry: &'static Entry },
     /// `,` `;` `:` `(` `)` and dashes.
     Clause,
     /// `.` `!` `?` `…` and line breaks; `question` when it was a `?`.
@@ -256,11 +258,7 @@ impl<'a> Tokens<'a> {
         }
         let entry = lookup_folded(chunk)?;
         self.pos += len;
-        Some(Token::Word {
-            entry,
-            shout: false,
-            elongated: false,
-        })
+        Some(Token::Symbol { entry })
     }
 
     /// A token starting with a non-ASCII character: a word in another script,
@@ -283,11 +281,7 @@ impl<'a> Tokens<'a> {
             '\u{2013}' | '\u{2014}' => Some(Token::Clause),
             _ => {
                 let entry = lookup_folded(&self.text.as_bytes()[start..self.pos])?;
-                Some(Token::Word {
-                    entry,
-                    shout: false,
-                    elongated: false,
-                })
+                Some(Token::Symbol { entry })
             }
         }
     }
