@@ -45,10 +45,28 @@ where
         let sep = if base.contains('?') { '&' } else { '?' };
         let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
         test(url.clone(), Db::connect(&url).await.expect("open PostgreSQL")).await;
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-            .execute(&admin)
-            .await
-            .expect("drop schema");
+        drop_schema(&admin, &schema).await;
+    }
+}
+
+/// Drops `schema`. A task the test left behind (a server, a poller being
+/// aborted) may still hold locks in it: PostgreSQL may then pick the drop as
+/// a deadlock's victim, so it is tried again a few times.
+async fn drop_schema(admin: &sqlx::AnyPool, schema: &str) {
+    let mut tries = 0;
+    loop {
+        let dropped = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+            .execute(admin)
+            .await;
+        match dropped {
+            Ok(_) => return,
+            Err(e) if tries < 5 => {
+                tries += 1;
+                eprintln!("dropping schema {schema} failed ({e}); trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(200 * tries)).await;
+            }
+            Err(e) => panic!("drop schema {schema}: {e}"),
+        }
     }
 }
 
