@@ -315,6 +315,7 @@ async fn the_openapi_document_describes_every_route_the_router_answers() {
             "/audit",
             "/insights/recompute",
             "/analyzers",
+            "/scorers",
             "/events",
             "/retention",
             "/currencies",

@@ -9,8 +9,11 @@ mod common;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use socialcrm::insights::churn::ChurnSignals;
+use socialcrm::insights::predict::{self, PredictError};
 use socialcrm::insights::priority::Parts;
 use socialcrm::insights::{self, Bucket, DAY_MS, HOUR_MS, RecomputeReport, TrendPoint, TrendQuery};
+use socialcrm::plugins::{Package, Permissions, registry};
+use socialcrm::runtime::{Runtime, RuntimeOptions};
 use socialcrm::store::{Db, placeholders};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -319,10 +322,16 @@ async fn the_inbox_puts_a_top_customers_complaint_first() {
             })
             .await;
         // An older version of the sentiment plugin read it as positive: the newest wins.
-        w.analyses("0.9.0", vec![(complaint, "sentiment", Some(0.5), "[]".into(), "[]".into())])
-            .await;
-        w.analyses("1.0.0", vec![(complaint, "sentiment", Some(-0.7), "[]".into(), "[]".into())])
-            .await;
+        w.analyses(
+            "0.9.0",
+            vec![(complaint, "sentiment", Some(0.5), "[]".into(), "[]".into())],
+        )
+        .await;
+        w.analyses(
+            "1.0.0",
+            vec![(complaint, "sentiment", Some(-0.7), "[]".into(), "[]".into())],
+        )
+        .await;
         let praise = w
             .post(P {
                 identity: stranger,
@@ -378,20 +387,35 @@ async fn the_inbox_puts_a_top_customers_complaint_first() {
 
         let inbox = insights::inbox(&w.db, "open", 10, NOW).await.unwrap();
         let order: Vec<i64> = inbox.iter().map(|i| i.post_id).collect();
-        assert_eq!(order, vec![complaint, support, unanalysed, praise, question]);
+        assert_eq!(order, vec![complaint, unanalysed, support, praise, question]);
         assert!(!order.contains(&outbound));
 
+        // Each known author's churn risk is their contact's, from the bound scorer.
+        for item in &inbox {
+            let stored = match item.contact_id {
+                Some(id) => insights::churn::contact_scores(&w.db, id).await.unwrap().unwrap().churn,
+                None => 0.0,
+            };
+            assert_eq!(item.signals.author_churn, stored, "post {}", item.post_id);
+        }
+        assert!(inbox[0].signals.author_churn > 0.0 && inbox[2].signals.author_churn > 0.0);
+
         // Priorities: base + 0.5 per hour waited; the stored base is the documented formula.
+        let churn = |i: usize| 10.0 * inbox[i].signals.author_churn;
         let expected = [
-            (complaint, 21.0 + 20.25 + 25.0 + 10.0 * 2.0 / 3.0 + 2.0, 2),
-            (support, 6.0 + 14.0 + 12.5 + 0.0 + 2.0, 5),
+            (complaint, 21.0 + 20.25 + 15.0 + churn(0) + 10.0 * 2.0 / 3.0 + 2.0, 2),
             (unanalysed, 0.0, 72),
+            (support, 6.0 + 14.0 + 7.5 + churn(2) + 0.0 + 2.0, 5),
             (praise, 10.0, 10),
             (question, 12.0, 1),
         ];
         for (item, (id, base, hours)) in inbox.iter().zip(expected) {
             assert_eq!(item.post_id, id);
-            assert!((item.base - base).abs() < 1e-6, "post {id}: base {} != {base}", item.base);
+            assert!(
+                (item.base - base).abs() < 1e-6,
+                "post {id}: base {} != {base}",
+                item.base
+            );
             assert!(close(item.base, Parts::of(&item.signals).base()));
             assert!((item.priority - (base + 0.5 * hours as f64)).abs() < 1e-6);
         }
@@ -404,11 +428,26 @@ async fn the_inbox_puts_a_top_customers_complaint_first() {
         assert_eq!(top.signals.recent_orders, 2);
         assert_eq!(
             top.explanation,
-            "top-10% customer, LTV 3000.00 (+25.0), negative -0.70 (+21.0), complaint 0.90 (+20.2), \
-             2 orders in 90 days (+6.7), 40 followers (+2.0), waiting 2 h (+1.0)"
+            format!(
+                "negative -0.70 (+21.0), complaint 0.90 (+20.2), top-10% customer, LTV 3000.00 (+15.0), \
+                 2 orders in 90 days (+6.7), churn risk {:.2} (+{:.1}), 40 followers (+2.0), waiting 2 h (+1.0)",
+                top.signals.author_churn,
+                churn(0)
+            )
         );
-        assert_eq!(inbox[1].explanation, "support-request 0.70 (+14.0), customer, LTV 500.00 (+12.5), negative -0.20 (+6.0), 12 followers (+2.0), waiting 5 h (+2.5)");
-        assert_eq!(inbox[2].explanation, "no urgency signals, unknown author, waiting 3 d (+36.0)");
+        assert_eq!(
+            inbox[2].explanation,
+            format!(
+                "support-request 0.70 (+14.0), customer, LTV 500.00 (+7.5), negative -0.20 (+6.0), \
+                 churn risk {:.2} (+{:.1}), 12 followers (+2.0), waiting 5 h (+2.5)",
+                inbox[2].signals.author_churn,
+                churn(2)
+            )
+        );
+        assert_eq!(
+            inbox[1].explanation,
+            "no urgency signals, unknown author, waiting 3 d (+36.0)"
+        );
         assert_eq!(inbox[3].explanation, "250,000 followers (+10.0), waiting 10 h (+5.0)");
 
         // The key does not age: the order is the same at any later time.
@@ -421,7 +460,10 @@ async fn the_inbox_puts_a_top_customers_complaint_first() {
             .execute(w.db.pool())
             .await
             .unwrap();
-        assert_eq!(insights::inbox(&w.db, "open", 1, NOW).await.unwrap()[0].post_id, support);
+        assert_eq!(
+            insights::inbox(&w.db, "open", 1, NOW).await.unwrap()[0].post_id,
+            unanalysed
+        );
 
         // New posts are scored as the ingest hands them over, like a recompute would.
         let again = w
@@ -435,7 +477,10 @@ async fn the_inbox_puts_a_top_customers_complaint_first() {
                 ..P::default()
             })
             .await;
-        assert_eq!(insights::refresh_posts(&w.db, &[again, outbound], NOW).await.unwrap(), 1);
+        assert_eq!(
+            insights::refresh_posts(&w.db, &[again, outbound], NOW).await.unwrap(),
+            1
+        );
         let first = insights::inbox(&w.db, "open", 1, NOW).await.unwrap();
         assert_eq!(first[0].post_id, again);
         assert_eq!(first[0].signals.value_pct, 1.0);
@@ -550,6 +595,7 @@ async fn churn_ranks_contacts_with_explanations() {
                 orders_year: 1,
                 value_pct: 0.25,
                 ltv: 80.0,
+                posts_90d: 3,
                 ..ChurnSignals::default()
             },
             ChurnSignals {
@@ -568,11 +614,14 @@ async fn churn_ranks_contacts_with_explanations() {
                 orders_year: 2,
                 value_pct: 0.75,
                 ltv: 400.0,
+                // The post of exactly 90 days ago is out of the window.
+                posts_90d: 1,
                 ..ChurnSignals::default()
             },
             ChurnSignals {
                 negative_week: 1,
                 recent_sentiment: Some(-0.4),
+                posts_90d: 1,
                 ..ChurnSignals::default()
             },
             ChurnSignals {
@@ -583,6 +632,7 @@ async fn churn_ranks_contacts_with_explanations() {
                 orders_year: 5,
                 value_pct: 1.0,
                 ltv: 3000.0,
+                posts_90d: 2,
                 ..ChurnSignals::default()
             },
         ];
@@ -593,14 +643,10 @@ async fn churn_ranks_contacts_with_explanations() {
                 ..signals.clone()
             };
             assert_eq!(&score.signals, signals, "{:?}", score.name);
-            assert!(
-                close(score.churn, signals.churn()),
-                "{:?}: {} != {}",
-                score.name,
-                score.churn,
-                signals.churn()
-            );
+            // The bundled scorer made it (its formula is tested in plugins/churn).
+            assert_eq!(score.scorer.as_deref(), Some("churn 0.1.0"), "{:?}", score.name);
         }
+        assert!(ranking.windows(2).all(|w| w[0].churn >= w[1].churn));
         assert!((ranking[0].churn - 0.381_996).abs() < 1e-6);
         let explanations: Vec<&str> = ranking.iter().map(|s| s.explanation.as_str()).collect();
         assert_eq!(
@@ -1236,6 +1282,147 @@ async fn insights_read_the_analyzer_bound_to_each_signal_whatever_its_name() {
                 .unwrap();
         assert_eq!(binds.len(), 2);
         assert!(binds[1].contains(r#""forced":true"#), "{binds:?}");
+    })
+    .await;
+}
+
+/// The example vendor scorer of plugins/examples, built and packaged as its
+/// author would hand it to an admin.
+fn recency_scorer() -> Package {
+    let dir = common::plugin_dir("plugins/examples/recency-scorer");
+    Package::from_dir(dir.path()).expect("the example packages")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vendor_scorer_bound_to_churn_risk_reorders_the_ranking_and_the_inbox() {
+    let package = recency_scorer();
+    common::on_each_db(|db| {
+        let package = package.clone();
+        async move {
+            let w = World::new(db).await;
+            // Bob is angry now but ordered 20 days ago; Dan is quiet, his last order 300 days ago.
+            let (bob, bob_id) = w.customer("Bob Angry", "bob", 10).await;
+            w.transaction(bob, "purchase", 100.0, 20, "lock").await;
+            for day in 1..=3 {
+                w.post(P {
+                    identity: bob_id,
+                    at: NOW - day * DAY_MS,
+                    text: "Still broken.",
+                    sentiment: Some(-0.6),
+                    intents: vec![("complaint", 0.9)],
+                    ..P::default()
+                })
+                .await;
+            }
+            let (dan, dan_id) = w.customer("Dan Lapsed", "dan", 10).await;
+            w.transaction(dan, "purchase", 100.0, 300, "lock").await;
+            let question = w
+                .post(P {
+                    identity: dan_id,
+                    at: NOW - HOUR_MS,
+                    text: "Do you still sell the X1 lock?",
+                    sentiment: Some(0.0),
+                    intents: vec![("question", 0.8)],
+                    ..P::default()
+                })
+                .await;
+            // Dan is a VIP in the shop (a source's `tags` field).
+            let shop = w.channel("shop", "shopify").await;
+            sqlx::query(
+                "INSERT INTO source_contacts (account_id, external_id, contact_id, custom_fields, updated_at) \
+                 VALUES ($1, 'c-dan', $2, '{\"tags\": \"VIP, newsletter\"}', 0)",
+            )
+            .bind(shop)
+            .bind(dan)
+            .execute(w.db.pool())
+            .await
+            .unwrap();
+
+            recompute_twice(&w.db).await;
+            let names = |r: &[insights::ContactScore]| -> Vec<String> {
+                r.iter().map(|s| s.name.clone().unwrap_or_default()).collect()
+            };
+            let before = insights::churn_ranking(&w.db, 10).await.unwrap();
+            assert_eq!(
+                names(&before),
+                ["Bob Angry", "Dan Lapsed"],
+                "the bundled model weighs the anger"
+            );
+            let priority = |db: Db| async move {
+                let inbox = insights::inbox(&db, "open", 10, NOW).await.unwrap();
+                let item = inbox.into_iter().find(|i| i.post_id == question).unwrap();
+                (item.base, item.signals.author_churn)
+            };
+            let (base_before, churn_before) = priority(w.db.clone()).await;
+            assert_eq!(churn_before, before[1].churn);
+
+            // Binding refuses what cannot make the prediction.
+            let err = predict::bind(&w.db, "churn-risk", "recency-scorer", "admin")
+                .await
+                .unwrap_err();
+            assert!(err.to_string().contains("no scorer `recency-scorer`"), "{err}");
+            let err = predict::bind(&w.db, "churn-risk", "sentiment", "admin")
+                .await
+                .unwrap_err();
+            assert!(matches!(err, PredictError::NotScorer(_)), "{err}");
+            let err = predict::bind(&w.db, "lifetime", "churn", "admin").await.unwrap_err();
+            assert!(matches!(err, PredictError::Prediction(_)), "{err}");
+
+            // The admin sees the features it reads among its permissions, installs and binds it.
+            assert_eq!(
+                Permissions::of(&package.manifest).features,
+                ["days-since-order", "orders-12m", "churn-intent-30d", "tags"]
+            );
+            let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+            registry::install(&w.db, &runtime, &package, "admin").await.unwrap();
+            let bound = predict::bind(&w.db, "churn-risk", "recency-scorer", "admin")
+                .await
+                .unwrap();
+            assert_eq!(bound.scorer, "recency-scorer");
+            let listed = predict::bindings(&w.db).await.unwrap();
+            assert_eq!(listed, [bound]);
+            let audit = socialcrm::store::audit_entries(w.db.pool(), 10).await.unwrap();
+            assert!(
+                audit
+                    .iter()
+                    .any(|e| e.action == "scorer.bind" && e.subject == "churn-risk")
+            );
+
+            let report = insights::recompute(&w.db, NOW).await.unwrap();
+            assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+            assert!(insights::recompute(&w.db, NOW).await.unwrap().is_unchanged());
+            let after = insights::churn_ranking(&w.db, 10).await.unwrap();
+            assert_eq!(
+                names(&after),
+                ["Dan Lapsed", "Bob Angry"],
+                "the vendor's model weighs recency"
+            );
+            let dan_score = &after[0];
+            assert_eq!(dan_score.scorer.as_deref(), Some("recency-scorer 0.1.0"));
+            // 0.6 for 300 days, 0.25 · 3/4 for one order; the VIP tag halves it.
+            assert!(
+                (dan_score.churn - (0.6 + 0.1875) / 2.0).abs() < 1e-6,
+                "{}",
+                dan_score.churn
+            );
+            assert_eq!(
+                dan_score.explanation,
+                "no order for 300 days; VIP: half the risk; 1 order in 12 months"
+            );
+            assert_eq!(after[1].explanation, "1 order in 12 months; no order for 20 days");
+
+            // Dan's question now ranks by his new risk.
+            let (base_after, churn_after) = priority(w.db.clone()).await;
+            assert_eq!(churn_after, dan_score.churn);
+            assert!((base_after - base_before - 10.0 * (churn_after - churn_before)).abs() < 1e-6);
+
+            // Binding the bundled model again brings its ranking back.
+            predict::bind(&w.db, "churn-risk", "churn", "admin").await.unwrap();
+            insights::recompute(&w.db, NOW).await.unwrap();
+            let again = insights::churn_ranking(&w.db, 10).await.unwrap();
+            assert_eq!(names(&again), names(&before));
+            assert_eq!(again[0].churn, before[0].churn);
+        }
     })
     .await;
 }

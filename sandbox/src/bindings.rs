@@ -50,6 +50,18 @@ pub(crate) mod analyzer {
     });
 }
 
+/// `socialcrm:plugin@1.x`, world `scorer` (since 1.2.0); shares `log`.
+pub(crate) mod scorer {
+    wasmtime::component::bindgen!({
+        path: "../wit/v1",
+        world: "scorer",
+        exports: { default: async },
+        with: {
+            "socialcrm:plugin/log": super::channel::socialcrm::plugin::log,
+        },
+    });
+}
+
 /// `socialcrm:plugin@1.x`, world `crm-source` (since 1.2.0); shares the
 /// channel world's interfaces and `wasi:http`.
 pub(crate) mod source {
@@ -79,6 +91,9 @@ pub(crate) use channel::exports::socialcrm::plugin::messaging::{
 pub(crate) use channel::exports::socialcrm::plugin::upkeep::StoredPost;
 pub(crate) use channel::socialcrm::plugin::changes::GoneReason;
 pub(crate) use channel::socialcrm::plugin::types;
+pub(crate) use scorer::exports::socialcrm::plugin::scoring::{
+    Descriptor as ScorerDescriptor, Factor, Feature, Prediction, ScoreRequest, Subject,
+};
 pub(crate) use source::exports::socialcrm::plugin::source::{
     Contact as SourceContact, CustomField, Deletion, Descriptor as SourceDescriptor, Page as SourcePage, ProductLine,
     RecordKind, SocialHandle, Transaction as SourceTransaction, TransactionKind,
@@ -109,7 +124,7 @@ macro_rules! same {
         }
     )*};
 }
-same!(bool, u16, u32, u64, f32, Vec<u8>);
+same!(bool, u16, u32, u64, f32, f64, Vec<u8>);
 
 /// Text that crosses the boundary never holds U+0000 (it becomes U+FFFD):
 /// PostgreSQL's text cannot store one, and a network's post or a plugin's
@@ -174,6 +189,7 @@ mod wit {
         CustomField, Deletion, ProductLine, SocialHandle, SourceContact, SourceDescriptor, SourcePage,
         SourceTransaction,
     };
+    pub(super) use super::{Factor, Feature, Prediction, ScoreRequest, ScorerDescriptor, Subject};
 }
 
 enums! {
@@ -223,6 +239,12 @@ records! {
     host::ConversationTarget => wit { conversation_id, recipient, in_reply_to }
     host::TemplateMessage => wit { name, language, parameters }
     wit::Template => host { name, language, category, body }
+    host::Feature => wit { name, value }
+    host::Subject => wit { features, tags }
+    host::ScoreRequest => wit { prediction, value_currency, subjects }
+    wit::Factor => host { feature, contribution, note }
+    wit::Prediction => host { score, factors }
+    wit::ScorerDescriptor => host { predicts, description }
 }
 
 impl Convert<MessageBody> for host::MessageBody {

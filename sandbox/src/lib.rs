@@ -25,6 +25,7 @@ pub mod metrics;
 mod output;
 mod redact;
 pub mod replay;
+mod scorer;
 mod source;
 mod spec;
 mod state;
@@ -50,7 +51,9 @@ pub use http::{
     Credential, CredentialRule, HttpPolicy, NetworkTransport, Refresh, RequestRecord, SecretFill, Transport,
 };
 pub use limits::{Limits, MemoryLimitExceeded};
+pub use output::MAX_FACTORS;
 pub use redact::redact;
+pub use scorer::ScorerPlugin;
 pub use source::SourcePlugin;
 pub use spec::SandboxSpec;
 pub use state::{KvChanges, VerifiedFields};
@@ -119,6 +122,7 @@ pub enum Plugin {
     Channel(ChannelPlugin),
     Analyzer(AnalyzerPlugin),
     Source(SourcePlugin),
+    Scorer(ScorerPlugin),
 }
 
 impl Runtime {
@@ -180,6 +184,11 @@ impl Runtime {
         AnalyzerPlugin::new(self.shared.clone(), meta, &component)
     }
 
+    pub fn load_scorer(&self, spec: SandboxSpec, wasm: &[u8]) -> Result<ScorerPlugin, LoadError> {
+        let (meta, component) = self.compile(spec, wasm)?;
+        ScorerPlugin::new(self.shared.clone(), meta, &component)
+    }
+
     fn compile(&self, spec: SandboxSpec, wasm: &[u8]) -> Result<(PluginMeta, Component), LoadError> {
         let name = spec.id();
         match wasm.get(..8) {
@@ -213,6 +222,7 @@ pub(crate) enum World {
     Channel,
     Analyzer,
     Source,
+    Scorer,
 }
 
 impl World {
@@ -221,6 +231,7 @@ impl World {
             World::Channel => "channel",
             World::Analyzer => "analyzer",
             World::Source => "crm-source",
+            World::Scorer => "scorer",
         }
     }
 }
@@ -255,7 +266,8 @@ fn linker(engine: &Engine, world: World) -> wasmtime::Result<Linker<CallState>> 
             log::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
             kv::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
         }
-        World::Analyzer => {
+        // A scorer imports what an analyzer does (`log`), so it shares its linker.
+        World::Analyzer | World::Scorer => {
             bindings::analyzer::Analyzer::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
         }
     }
@@ -274,7 +286,7 @@ impl Shared {
         let linker = match world {
             World::Channel => &self.channel_linker,
             World::Source => &self.source_linker,
-            World::Analyzer => &self.analyzer_linker,
+            World::Analyzer | World::Scorer => &self.analyzer_linker,
         };
         linker.instantiate_pre(component).map_err(|e| LoadError::Link {
             name: meta.spec.id(),

@@ -15,15 +15,26 @@ pub enum PluginKind {
     Analyzer,
     /// A source of customer data (world `crm-source`).
     Source,
+    /// A predictive model over contacts (world `scorer`).
+    Scorer,
 }
 
 impl PluginKind {
+    /// `an analyzer`, `a scorer`: for messages.
+    pub fn article(self) -> String {
+        match self {
+            PluginKind::Analyzer => "an analyzer".into(),
+            kind => format!("a {}", kind.name()),
+        }
+    }
+
     /// As plugin.toml writes it.
     pub fn name(self) -> &'static str {
         match self {
             PluginKind::Channel => "channel",
             PluginKind::Analyzer => "analyzer",
             PluginKind::Source => "source",
+            PluginKind::Scorer => "scorer",
         }
     }
 }
@@ -89,7 +100,53 @@ pub struct Manifest {
     /// How the host re-checks stored posts with a channel that exports `upkeep`.
     #[serde(default)]
     pub upkeep: UpkeepSpec,
+    /// What a scorer reads of each contact.
+    #[serde(default)]
+    pub scorer: ScorerSpec,
 }
+
+/// The `[scorer]` table of a scorer's manifest: the features of each contact
+/// it reads, from [`FEATURES`]. The admin grants them at install; the host
+/// hands a scorer these and nothing else.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ScorerSpec {
+    pub features: Vec<String>,
+}
+
+/// The features the host builds for scorers (docs/scorers.md), with what
+/// each is. None names or reaches the person: no name, email, phone or handle
+/// is a feature, so no manifest can ask for one.
+pub const FEATURES: [(&str, &str); 13] = [
+    ("lifetime-value", "orders minus refunds, in the reporting currency"),
+    (
+        "value-percentile",
+        "share of customers whose lifetime value is at most the contact's (0 without purchases)",
+    ),
+    ("orders", "orders ever"),
+    ("orders-12m", "orders in the last 12 months"),
+    ("orders-90d", "orders in the last 90 days"),
+    ("days-since-order", "days since the last order (absent without orders)"),
+    (
+        "unconverted-transactions",
+        "orders and refunds in currencies without a rate",
+    ),
+    ("negative-posts-7d", "negative posts in the last 7 days"),
+    (
+        "sentiment-30d",
+        "mean sentiment of the last 30 days (absent without posts)",
+    ),
+    (
+        "sentiment-30-180d",
+        "mean sentiment 30 to 180 days ago (absent without posts)",
+    ),
+    (
+        "churn-intent-30d",
+        "1 when a post of the last 30 days has a churn-risk intent of at least 0.5, else 0",
+    ),
+    ("posts-90d", "posts in the last 90 days"),
+    ("tags", "the contact's CRM tags (as `subject.tags`)"),
+];
 
 /// The `[upkeep]` table of a channel's manifest: which stored posts the host
 /// hands to `upkeep.recheck`, how many at a time, and how often it goes
@@ -194,6 +251,29 @@ impl Manifest {
         Ok(manifest)
     }
 
+    /// A scorer's features are known, each once; other kinds have none.
+    fn validate_features(&self) -> Result<(), ManifestError> {
+        let features = &self.scorer.features;
+        let why = if self.kind != PluginKind::Scorer && !features.is_empty() {
+            Some(format!("only a scorer reads features, not {}", self.kind.article()))
+        } else if let Some(unknown) = features.iter().find(|f| !FEATURES.iter().any(|(n, _)| n == f)) {
+            Some(format!(
+                "`{unknown}` is not a feature the host builds; it builds {}",
+                FEATURES.map(|(n, _)| n).join(", ")
+            ))
+        } else {
+            let mut seen = BTreeSet::new();
+            features
+                .iter()
+                .find(|f| !seen.insert(f.as_str()))
+                .map(|twice| format!("`{twice}` is declared twice"))
+        };
+        match why {
+            Some(why) => Err(ManifestError::Field { field: "scorer", why }),
+            None => Ok(()),
+        }
+    }
+
     fn validate(&self) -> Result<(), ManifestError> {
         let field = |field, why: String| Err(ManifestError::Field { field, why });
         let valid_name = |n: &str| {
@@ -220,11 +300,17 @@ impl Manifest {
             (PluginKind::Channel | PluginKind::Source, Some(n)) if !valid_name(n) => {
                 return field("network", format!("`{n}` must be 1 to 64 of a-z, 0-9 and `-`"));
             }
-            (PluginKind::Analyzer, _) if !self.allowed_hosts.is_empty() || self.credential_rules().next().is_some() => {
-                return field("allowed-hosts", "an analyzer makes no network requests".into());
+            (PluginKind::Analyzer | PluginKind::Scorer, _)
+                if !self.allowed_hosts.is_empty() || self.credential_rules().next().is_some() =>
+            {
+                return field(
+                    "allowed-hosts",
+                    format!("{} makes no network requests", self.kind.article()),
+                );
             }
             _ => {}
         }
+        self.validate_features()?;
         if !(1..=WebhookSpec::MAX_BODY_BYTES).contains(&self.webhook.max_body_bytes) {
             return field(
                 "webhook",

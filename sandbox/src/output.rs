@@ -2,7 +2,10 @@
 
 use super::error::FailReason;
 use super::limits::Limits;
-use super::types::{Analysis, Author, Change, Post, SourcePage};
+use super::types::{Analysis, Author, Change, Post, Prediction, SourcePage};
+
+/// Factors of one prediction the host keeps.
+pub const MAX_FACTORS: usize = 8;
 
 /// Checks the posts of one page or webhook result.
 pub(crate) fn check_posts(posts: &[Post], limits: &Limits) -> Result<(), FailReason> {
@@ -223,6 +226,47 @@ pub(crate) fn check_analyses(analyses: &[Analysis], posts: usize, limits: &Limit
         total += field("label", a.label.as_ref(), limits)? + field("language", a.language.as_ref(), limits)?;
         for name in a.intents.iter().map(|l| &l.name).chain(&a.topics) {
             total += field("intents/topics", Some(name), limits)?;
+        }
+        if total > limits.max_output_bytes {
+            return Err(FailReason::OutputLimit(format!(
+                "more than {} bytes in one call",
+                limits.max_output_bytes
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks one prediction per subject, each score in [0, 1] and each
+/// contribution finite; keeps the first [`MAX_FACTORS`] factors.
+pub(crate) fn check_predictions(
+    predictions: &mut [Prediction],
+    subjects: usize,
+    limits: &Limits,
+) -> Result<(), FailReason> {
+    if predictions.len() != subjects {
+        return Err(FailReason::InvalidOutput(format!(
+            "{} predictions for {subjects} contacts",
+            predictions.len()
+        )));
+    }
+    let mut total = 0usize;
+    for (i, p) in predictions.iter_mut().enumerate() {
+        if !(0.0..=1.0).contains(&p.score) {
+            return Err(FailReason::InvalidOutput(format!(
+                "prediction {i}: score {} is outside [0, 1]",
+                p.score
+            )));
+        }
+        p.factors.truncate(MAX_FACTORS);
+        for f in &p.factors {
+            if !f.contribution.is_finite() {
+                return Err(FailReason::InvalidOutput(format!(
+                    "prediction {i}: factor `{}` has contribution {}",
+                    f.feature, f.contribution
+                )));
+            }
+            total += field("feature", Some(&f.feature), limits)? + field("note", Some(&f.note), limits)?;
         }
         if total > limits.max_output_bytes {
             return Err(FailReason::OutputLimit(format!(

@@ -133,6 +133,49 @@ pub struct AnalyzerDescriptor {
     pub description: String,
 }
 
+/// One feature of a contact, as a scorer reads it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Feature {
+    pub name: String,
+    pub value: f64,
+}
+
+/// A contact as a scorer sees it: granted features and tags, no identity.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Subject {
+    pub features: Vec<Feature>,
+    pub tags: Vec<String>,
+}
+
+/// One batch of a scorer's work.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScoreRequest {
+    pub prediction: String,
+    pub value_currency: Option<String>,
+    pub subjects: Vec<Subject>,
+}
+
+/// One reason for a score.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Factor {
+    pub feature: String,
+    pub contribution: f64,
+    pub note: String,
+}
+
+/// A scorer's answer for one subject: a score in [0, 1] and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prediction {
+    pub score: f64,
+    pub factors: Vec<Factor>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScorerDescriptor {
+    pub predicts: Vec<String>,
+    pub description: String,
+}
+
 /// What a channel connector can do.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Capabilities {

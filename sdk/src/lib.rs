@@ -3,7 +3,8 @@
 //! A channel plugin implements [`channel::Connector`] and calls
 //! [`export_channel!`]; a source of customer data implements
 //! [`source::Source`] and calls [`export_source!`]; an analyzer implements
-//! [`analyzer::Analyzer`] and calls [`export_analyzer!`]. Build with `cargo build --release --target wasm32-wasip2`.
+//! [`analyzer::Analyzer`] and calls [`export_analyzer!`]; a scorer implements
+//! [`scorer::Scorer`] and calls [`export_scorer!`]. Build with `cargo build --release --target wasm32-wasip2`.
 //! [`http`] makes requests to the hosts the manifest allows (the host attaches
 //! credentials) and reads what networks answer (rate-limit waits, `Link`
 //! paging), [`time`] reads and writes the times networks send, [`ResultExt`]
@@ -72,6 +73,23 @@ pub mod __private {
                 "wasi:io/poll@0.2.12": ::wasi::io::poll,
                 "wasi:io/streams@0.2.12": ::wasi::io::streams,
                 "wasi:clocks/monotonic-clock@0.2.12": ::wasi::clocks::monotonic_clock,
+            },
+        });
+    }
+
+    /// The world `scorer` (since 1.2.0); its one import, `log`, is the
+    /// analyzer world's.
+    #[cfg(feature = "scorer")]
+    pub mod scorer_world {
+        wit_bindgen::generate!({
+            path: "../wit/v1",
+            world: "scorer",
+            pub_export_macro: true,
+            export_macro_name: "__export_scorer_world",
+            default_bindings_module: "::socialcrm_sdk::__private::scorer_world",
+            runtime_path: "::socialcrm_sdk::__private::wit_bindgen::rt",
+            with: {
+                "socialcrm:plugin/log@1.2.0": crate::__private::analyzer_world::socialcrm::plugin::log,
             },
         });
     }
@@ -325,6 +343,20 @@ pub mod analyzer {
     };
 }
 
+/// What a scorer plugin (world `scorer`, since API 1.2) implements: a
+/// prediction per contact from the features the host builds.
+#[cfg(feature = "scorer")]
+pub mod scorer {
+    pub use crate::__private::scorer_world::exports::socialcrm::plugin::scoring::{
+        Descriptor, Factor, Feature, Guest as Scorer, Prediction, ScoreRequest, Subject,
+    };
+
+    /// The value of feature `name` of `subject`, when the host gave it.
+    pub fn feature(subject: &Subject, name: &str) -> Option<f64> {
+        subject.features.iter().find(|f| f.name == name).map(|f| f.value)
+    }
+}
+
 /// Exports a type implementing [`channel::Connector`] as the plugin's
 /// connector; `export_channel!(T, upkeep)` also exports its
 /// [`upkeep::Upkeep`] (the world `channel-upkeep`), `export_channel!(T,
@@ -386,6 +418,19 @@ macro_rules! export_analyzer {
         // Natively the type is still the plugin's entry point (tests call it).
         #[cfg(not(target_arch = "wasm32"))]
         const _: fn() -> $crate::analyzer::Descriptor = <$analyzer as $crate::analyzer::Analyzer>::describe;
+    };
+}
+
+/// Exports a type implementing [`scorer::Scorer`] as the plugin's scorer.
+#[cfg(feature = "scorer")]
+#[macro_export]
+macro_rules! export_scorer {
+    ($scorer:ident) => {
+        #[cfg(target_arch = "wasm32")]
+        $crate::__private::scorer_world::__export_scorer_world!($scorer with_types_in $crate::__private::scorer_world);
+        // Natively the type is still the plugin's entry point (tests call it).
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn() -> $crate::scorer::Descriptor = <$scorer as $crate::scorer::Scorer>::describe;
     };
 }
 

@@ -35,6 +35,7 @@ commands:
 const BUNDLED: &[(&str, &str)] = &[
     ("sentiment", "plugins/sentiment"),
     ("intent", "plugins/intent"),
+    ("churn", "plugins/churn"),
     ("mastodon", "plugins/mastodon"),
     ("bluesky", "plugins/bluesky"),
     ("reddit", "plugins/reddit"),
@@ -53,6 +54,7 @@ const FIXTURES: &[&str] = &[
     "compat-channel-1-0",
     "compat-channel-1-1",
     "compat-analyzer-1-1",
+    "recency-scorer",
 ];
 
 fn main() {

@@ -309,7 +309,7 @@ fn failed(job: &Job) -> String {
     }
 }
 
-fn print<T: Serialize>(json: bool, value: &T, text: impl FnOnce()) -> anyhow::Result<ExitCode> {
+pub(super) fn print<T: Serialize>(json: bool, value: &T, text: impl FnOnce()) -> anyhow::Result<ExitCode> {
     if json {
         println!("{}", serde_json::to_string_pretty(value)?);
     } else {

@@ -15,6 +15,7 @@ mod plugin_run;
 mod reply;
 mod respond;
 mod retention;
+mod scorer;
 mod secrets;
 mod serve;
 mod source;
@@ -174,6 +175,7 @@ enum Command {
     Reply(reply::Args),
     Respond(respond::Args),
     Retention(retention::Args),
+    Scorer(scorer::Args),
     Token(token::Args),
     Secrets(secrets::Args),
     Demo(demo::Args),
@@ -191,6 +193,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(&cli.global, args),
         Command::Analyzer(args) => analyzer::run(&cli.global, args),
+        Command::Scorer(args) => scorer::run(&cli.global, args),
         Command::Import(args) => import::run(&cli.global, args),
         Command::Channel(args) => channel::run(&cli.global, args),
         Command::Source(args) => source::run(&cli.global, args),

@@ -541,6 +541,9 @@ async fn inspect(db: &Db, plugin: &str) -> anyhow::Result<()> {
         println!("webhook bodies up to: {bytes} bytes");
     }
     println!("sees: {}", permissions.sees);
+    if !permissions.features.is_empty() {
+        println!("reads contact features: {}", permissions.features.join(", "));
+    }
     println!(
         "requested limits: {}",
         serde_json::to_string(&manifest.limits).unwrap_or_default()

@@ -132,8 +132,12 @@ pub fn run(manifest: Manifest, wasm: &[u8], fixtures: &Fixtures) -> Result<Repor
     let checks = match crate::plugins::load(&runtime, &manifest, wasm) {
         Err(e) => vec![Check::new(LOADS, Err(e.to_string()))],
         Ok(Plugin::Analyzer(p)) => std::iter::once(loaded).chain(analyzer::run(&p, fixtures)).collect(),
-        // Sources have no fixtures yet: they load and describe themselves.
+        // Sources and scorers have no fixtures yet: they load and describe themselves.
         Ok(Plugin::Source(p)) => vec![
+            loaded,
+            Check::new(DESCRIBES, p.describe().map(|_| None).map_err(|e| failure(&e))),
+        ],
+        Ok(Plugin::Scorer(p)) => vec![
             loaded,
             Check::new(DESCRIBES, p.describe().map(|_| None).map_err(|e| failure(&e))),
         ],

@@ -3,7 +3,9 @@
 //! One module per job (formulas and thresholds in docs/insights.md):
 //! - [`priority`]: a score per inbound post for the inbox (sentiment, intent,
 //!   the author's value, reach, waiting time), ordered by a stored key;
-//! - [`churn`]: per contact, value from transactions and churn risk;
+//! - [`churn`]: per contact, value from transactions and the features of
+//!   churn risk;
+//! - [`predict`]: the churn risk the bound scorer plugin makes of them;
 //! - [`trends`]: sentiment over time per topic and per segment;
 //! - [`spikes`]: volume and negative-share spikes against a trailing baseline,
 //!   stored as alerts with example posts;
@@ -19,6 +21,7 @@
 pub mod advocacy;
 pub mod bindings;
 pub mod churn;
+pub mod predict;
 pub mod priority;
 pub mod schedule;
 pub mod spikes;
@@ -31,6 +34,7 @@ use serde::Serialize;
 use crate::crm::currency;
 use crate::events::{EventType, Outbox};
 use crate::store::Db;
+use crate::store::insights::priority as priority_store;
 use crate::store::insights::{self as queries, Scope};
 
 /// Stored times are Unix milliseconds.
@@ -56,6 +60,8 @@ pub enum InsightsError {
     Db(#[from] sqlx::Error),
     #[error(transparent)]
     Bindings(#[from] bindings::BindError),
+    #[error(transparent)]
+    Predict(#[from] predict::PredictError),
     #[error("the time range is empty: `since` ({since}) must be before `until` ({until})")]
     EmptyRange { since: i64, until: i64 },
     #[error("a trend of {0} buckets is too long: narrow the range or use weekly buckets")]
@@ -71,6 +77,8 @@ pub struct RecomputeReport {
     pub churn_changed: u64,
     pub events_added: u64,
     pub alerts_changed: u64,
+    /// What went wrong without stopping the rest (a failing scorer).
+    pub warnings: Vec<String>,
     #[serde(skip)]
     pub took: Duration,
     /// How long each step took: values, posts, churn, advocacy, spikes, analyze.
@@ -84,6 +92,7 @@ impl RecomputeReport {
         RecomputeReport {
             took: Duration::ZERO,
             steps: Vec::new(),
+            warnings: Vec::new(),
             ..self.clone()
         } == RecomputeReport::default()
     }
@@ -121,7 +130,14 @@ pub async fn recompute(db: &Db, now: i64) -> Result<RecomputeReport, InsightsErr
         }
     }
     lap(&mut report, "posts");
-    report.churn_changed = queries::churn::refresh_churn(db, &churn::FORMULA, now, None).await?;
+    report.churn_changed = queries::churn::refresh_features(db, &churn::FORMULA, now, None).await?;
+    match rescore(db, None, &formula).await {
+        Ok(changed) => report.churn_changed += changed,
+        Err(e) => {
+            tracing::warn!(error = %e, "churn risk not rescored");
+            report.warnings.push(format!("churn risk not rescored: {e}"));
+        }
+    }
     lap(&mut report, "churn");
     report.events_added = queries::advocacy::record_events(db, &advocacy::RULES, now).await?;
     lap(&mut report, "advocacy");
@@ -168,16 +184,41 @@ pub async fn refresh_posts(db: &Db, post_ids: &[i64], now: i64) -> Result<u64, I
         }
         tx.commit().await?;
         if !contacts.is_empty() {
-            queries::churn::refresh_churn(db, &churn::FORMULA, now, Some(&contacts)).await?;
+            refresh_contacts(db, &contacts, now).await?;
         }
     }
     Ok(written)
 }
 
-/// Refreshes the churn risk of `contacts` (after posts that counted in it
-/// were deleted).
+/// Refreshes the churn features of `contacts` and their risk (after posts
+/// that count in it came or went). A failing scorer is logged, not an
+/// error: the next [`recompute`] tries again.
 pub async fn refresh_contacts(db: &Db, contacts: &[i64], now: i64) -> Result<u64, InsightsError> {
-    Ok(queries::churn::refresh_churn(db, &churn::FORMULA, now, Some(contacts)).await?)
+    let mut changed = queries::churn::refresh_features(db, &churn::FORMULA, now, Some(contacts)).await?;
+    let bound = bindings::load(db).await?;
+    match rescore(db, Some(contacts), &priority::formula(&bound)).await {
+        Ok(rescored) => changed += rescored,
+        Err(e) => tracing::warn!(error = %e, "churn risk not rescored; `insights recompute` tries again"),
+    }
+    Ok(changed)
+}
+
+/// Runs the bound scorer over `contacts` (or all), then scores again the
+/// posts of those whose risk changed, since it weighs in their priority.
+/// Returns the contacts whose risk changed.
+async fn rescore(
+    db: &Db,
+    contacts: Option<&[i64]>,
+    formula: &priority_store::Formula<'_>,
+) -> Result<u64, InsightsError> {
+    let rescored = predict::rescore(db, contacts).await?;
+    let posts = queries::predictions::posts_of(db, &rescored.changed).await?;
+    for ids in posts.chunks(ID_CHUNK) {
+        let mut tx = db.begin().await?;
+        queries::priority::score_posts(&mut tx, db.backend(), &Scope::Ids(ids.to_vec()), formula).await?;
+        tx.commit().await?;
+    }
+    Ok(rescored.changed.len() as u64)
 }
 
 /// `1,234` style grouping for counts in explanations.

@@ -4,7 +4,8 @@
 //! priority(now) = base + 0.5 · waiting_hours
 //! base = 30 · max(0, −sentiment)
 //!      + 25 · intent weight × confidence  (the strongest intent)
-//!      + 25 · value_pct                   (author's contact among customers by lifetime value)
+//!      + 15 · value_pct                   (author's contact among customers by lifetime value)
+//!      + 10 · churn                       (the author's contact's churn risk, from the bound scorer)
 //!      + 10 · min(orders in 90 days, 3) / 3
 //!      + 10 · reach                       (0.2 per order of magnitude of followers from 10, 1 at 100,000)
 //! ```
@@ -32,7 +33,9 @@ pub mod weight {
     /// The strongest intent: its weight ([`super::INTENT_WEIGHTS`]) × confidence.
     pub const INTENT: f64 = 25.0;
     /// The author's value: share of customers with a lifetime value at most theirs.
-    pub const VALUE: f64 = 25.0;
+    pub const VALUE: f64 = 15.0;
+    /// The churn risk of the author's contact ([`crate::insights::predict`]).
+    pub const CHURN: f64 = 10.0;
     /// Orders in the last 90 days, up to [`super::RECENT_ORDERS_CAP`].
     pub const RECENT_ORDERS: f64 = 10.0;
     /// Reach from followers.
@@ -74,6 +77,7 @@ const FORMULA: Formula<'static> = Formula {
     negativity: weight::NEGATIVITY,
     intent: weight::INTENT,
     value: weight::VALUE,
+    churn: weight::CHURN,
     recent_orders: weight::RECENT_ORDERS,
     reach: weight::REACH,
     waiting_per_hour: weight::WAITING_PER_HOUR,
@@ -99,6 +103,7 @@ pub struct Parts {
     pub negativity: f64,
     pub intent: f64,
     pub value: f64,
+    pub churn: f64,
     pub recent_orders: f64,
     pub reach: f64,
 }
@@ -113,6 +118,7 @@ impl Parts {
             negativity: weight::NEGATIVITY * s.sentiment.map_or(0.0, |x| if x < 0.0 { -x } else { 0.0 }),
             intent: weight::INTENT * intent,
             value: weight::VALUE * s.value_pct,
+            churn: weight::CHURN * s.author_churn,
             recent_orders: weight::RECENT_ORDERS
                 * if s.recent_orders >= RECENT_ORDERS_CAP {
                     1.0
@@ -125,7 +131,7 @@ impl Parts {
 
     /// The base score (the priority of a post that has not waited).
     pub fn base(&self) -> f64 {
-        self.negativity + self.intent + self.value + self.recent_orders + self.reach
+        self.negativity + self.intent + self.value + self.churn + self.recent_orders + self.reach
     }
 }
 
@@ -169,6 +175,9 @@ pub fn explain(s: &Signals, created_at: i64, now: i64) -> String {
     }
     if p.value > 0.0 {
         parts.push((p.value, format!("{}, LTV {:.2}", value_band(s.value_pct), s.ltv)));
+    }
+    if p.churn > 0.0 {
+        parts.push((p.churn, format!("churn risk {:.2}", s.author_churn)));
     }
     if p.recent_orders > 0.0 {
         parts.push((
@@ -284,6 +293,7 @@ mod tests {
             value_pct: 1.0,
             ltv: 3000.0,
             recent_orders: 2,
+            author_churn: 0.4,
             followers: Some(40),
             known: true,
         }
@@ -303,8 +313,8 @@ mod tests {
     fn a_top_customers_complaint_outranks_praise_from_an_unknown_account() {
         let complaint = Parts::of(&complaint_from_top_customer()).base();
         let praise = Parts::of(&praise_from_unknown()).base();
-        // 21 + 20.25 + 25 + 6.67 + 2
-        assert!((complaint - 74.916_666).abs() < 1e-3, "{complaint}");
+        // 21 + 20.25 + 15 + 4 + 6.67 + 2
+        assert!((complaint - 68.916_666).abs() < 1e-3, "{complaint}");
         assert_eq!(praise, 10.0);
         // And still does when the praise has waited five days longer.
         assert!(complaint > praise + weight::WAITING_PER_HOUR * 24.0 * 5.0);
@@ -344,8 +354,8 @@ mod tests {
         let now = 100 * HOUR_MS;
         assert_eq!(
             explain(&complaint_from_top_customer(), now - 2 * HOUR_MS, now),
-            "top-10% customer, LTV 3000.00 (+25.0), negative -0.70 (+21.0), complaint 0.90 (+20.2), \
-             2 orders in 90 days (+6.7), 40 followers (+2.0), waiting 2 h (+1.0)"
+            "negative -0.70 (+21.0), complaint 0.90 (+20.2), top-10% customer, LTV 3000.00 (+15.0), \
+             2 orders in 90 days (+6.7), churn risk 0.40 (+4.0), 40 followers (+2.0), waiting 2 h (+1.0)"
         );
         assert_eq!(
             explain(&praise_from_unknown(), now - 30 * 60_000, now),

@@ -67,6 +67,10 @@ fn search_dirs() -> Vec<PathBuf> {
     {
         dirs.push(exe_dir.join("plugins"));
         dirs.push(exe_dir.join("../plugins"));
+        // A test binary (`target/debug/deps/`) finds `target/plugins` too.
+        if exe_dir.ends_with("deps") {
+            dirs.push(exe_dir.join("../../plugins"));
+        }
     }
     dirs
 }
@@ -119,5 +123,6 @@ fn trial_manifest(stem: &str) -> Manifest {
         limits: Default::default(),
         webhook: Default::default(),
         upkeep: Default::default(),
+        scorer: Default::default(),
     }
 }

@@ -13,6 +13,7 @@ pub fn load(runtime: &Runtime, manifest: &Manifest, wasm: &[u8]) -> Result<Plugi
         PluginKind::Channel => Plugin::Channel(runtime.load_channel(manifest.sandbox(), wasm)?),
         PluginKind::Analyzer => Plugin::Analyzer(runtime.load_analyzer(manifest.sandbox(), wasm)?),
         PluginKind::Source => Plugin::Source(runtime.load_source(manifest.sandbox(), wasm)?),
+        PluginKind::Scorer => Plugin::Scorer(runtime.load_scorer(manifest.sandbox(), wasm)?),
     })
 }
 

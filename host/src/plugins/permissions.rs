@@ -27,6 +27,10 @@ pub struct Permissions {
     pub webhook_max_body_bytes: Option<usize>,
     /// What it is given to work on.
     pub sees: String,
+    /// The features of each contact a scorer reads (`[scorer] features`):
+    /// granted at install, and the only ones the host hands it.
+    #[serde(default)]
+    pub features: Vec<String>,
 }
 
 impl Permissions {
@@ -57,8 +61,10 @@ impl Permissions {
                 }
                 PluginKind::Source => "its accounts' non-secret config and key-value data, the source's responses",
                 PluginKind::Analyzer => "the text, kind and language of each post",
+                PluginKind::Scorer => "the features it declares of each contact, never who the contact is",
             }
             .to_string(),
+            features: manifest.scorer.features.clone(),
         }
     }
 
@@ -82,6 +88,9 @@ impl Permissions {
         }
         for (name, from, now) in raised_limits(&self.limits, &to.limits) {
             wider.push(format!("limit `{name}` raised from {from} to {now}"));
+        }
+        for feature in to.features.iter().filter(|f| !self.features.contains(f)) {
+            wider.push(format!("may read the contact feature `{feature}`"));
         }
         if let (Some(from), Some(now)) = (self.webhook_max_body_bytes, to.webhook_max_body_bytes)
             && now > from

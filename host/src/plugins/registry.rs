@@ -183,6 +183,7 @@ fn load(runtime: &Runtime, manifest: &Manifest, wasm: &[u8]) -> Result<Plugin, R
         Plugin::Channel(p) => p.describe().map(|_| ()),
         Plugin::Analyzer(p) => p.describe().map(|_| ()),
         Plugin::Source(p) => p.describe().map(|_| ()),
+        Plugin::Scorer(p) => p.describe().map(|_| ()),
     }
     .map_err(RegistryError::Describe)?;
     Ok(plugin)

@@ -20,4 +20,6 @@ pub enum RetentionError {
     Stored { kind: &'static str, value: String },
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Insights(#[from] crate::insights::InsightsError),
 }

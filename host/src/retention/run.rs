@@ -100,8 +100,7 @@ async fn expire(
         }
         tx.commit().await?;
         if !removed.contacts.is_empty() {
-            let formula = &crate::insights::churn::FORMULA;
-            store::insights::churn::refresh_churn(db, formula, now, Some(&removed.contacts)).await?;
+            crate::insights::refresh_contacts(db, &removed.contacts, now).await?;
         }
         total += removed.rows;
         // A short batch was the last; one that removed nothing (its rows

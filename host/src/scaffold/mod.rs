@@ -152,6 +152,8 @@ pub enum ScaffoldError {
     NotEmpty(PathBuf),
     #[error("no socialcrm-sdk at {0} (no Cargo.toml there); point --sdk at the SDK's directory")]
     Sdk(PathBuf),
+    #[error("no template for {0} yet: start from plugins/examples/recency-scorer")]
+    NoTemplate(&'static str),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 }
@@ -202,6 +204,7 @@ pub fn create(options: &Options) -> Result<Vec<&'static str>, ScaffoldError> {
         PluginKind::Analyzer => ANALYZER,
         PluginKind::Channel => CHANNEL,
         PluginKind::Source => SOURCE,
+        PluginKind::Scorer => return Err(ScaffoldError::NoTemplate("scorers")),
     };
     let mut written = Vec::new();
     for template in COMMON.iter().chain(templates) {

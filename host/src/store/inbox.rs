@@ -11,7 +11,7 @@ use super::{Backend, Db, audit, dialect};
 const COLUMNS: &str = "p.id, c.name AS channel, p.external_id, p.kind, p.direction, p.text, p.url, p.thread_id, \
      p.in_reply_to, p.created_at, p.language, p.inbox_status, p.assignee, i.id AS identity_id, i.network, \
      i.handle, i.display_name, i.followers, ps.contact_id, ct.name AS contact_name, ps.sentiment, ps.intent, \
-     ps.intent_confidence, ps.value_pct, ps.ltv, ps.recent_orders, ps.priority_key";
+     ps.intent_confidence, ps.value_pct, ps.ltv, ps.recent_orders, ps.author_churn, ps.priority_key";
 
 /// [`COLUMNS`] and the post's topics (a JSON array): one statement a page,
 /// where a second one per page for the topics cost more than the page.
@@ -61,6 +61,7 @@ pub struct PostScore {
     pub value_pct: f64,
     pub ltv: f64,
     pub recent_orders: i64,
+    pub author_churn: f64,
 }
 
 /// Which posts the inbox lists, and in what order.
@@ -243,6 +244,7 @@ fn inbox_row(row: &AnyRow) -> Result<InboxRow, sqlx::Error> {
                 value_pct: row.try_get("value_pct")?,
                 ltv: row.try_get("ltv")?,
                 recent_orders: row.try_get("recent_orders")?,
+                author_churn: row.try_get("author_churn")?,
             }),
             None => None,
         },

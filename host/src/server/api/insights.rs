@@ -47,6 +47,7 @@ fn error(e: InsightsError) -> ApiError {
         InsightsError::EmptyRange { .. } | InsightsError::TooManyBuckets(_) => ApiError::bad_request(e.to_string()),
         InsightsError::Db(e) => e.into(),
         InsightsError::Bindings(e) => ApiError::internal("reading the signal bindings", e),
+        InsightsError::Predict(e) => ApiError::internal("scoring contacts", e),
     }
 }
 

@@ -17,6 +17,7 @@ mod posts;
 mod replies;
 mod responses;
 mod retention;
+mod scorers;
 mod subjects;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -41,6 +42,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .merge(replies::routes())
         .merge(responses::routes())
         .merge(retention::routes())
+        .merge(scorers::routes())
         .merge(currencies::routes())
         .merge(subjects::routes())
 }

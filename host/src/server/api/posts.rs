@@ -193,6 +193,7 @@ fn inbox_post(row: InboxRow, now: i64) -> InboxPost {
             value_pct: s.value_pct,
             ltv: s.ltv,
             recent_orders: s.recent_orders,
+            author_churn: s.author_churn,
             followers: row.followers,
             known: row.contact.is_some(),
         };

@@ -99,5 +99,6 @@ fn error(e: RetentionError) -> ApiError {
         RetentionError::Period(_) => ApiError::bad_request(e.to_string()),
         RetentionError::Stored { .. } => ApiError::internal("reading the retention policy", e),
         RetentionError::Db(e) => e.into(),
+        RetentionError::Insights(e) => ApiError::internal("refreshing the scores of contacts", e),
     }
 }

@@ -1,5 +1,6 @@
-//! `contact_scores`: each contact's value from `transactions` and its churn
-//! risk from its posts' scores (the formula is `crate::insights::churn`'s).
+//! `contact_scores`: each contact's value from `transactions` and the
+//! features of its churn risk from its posts' scores (`crate::insights::churn`
+//! and `crate::insights::predict` say what they are).
 
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
@@ -8,7 +9,7 @@ use super::{Scope, quoted};
 use crate::store::dialect::{self, num};
 use crate::store::{DAY_MS, Db, currencies, placeholders};
 
-/// The constants of the value and churn formulas.
+/// The constants of the value formula and of the churn features.
 #[derive(Clone, Copy, Debug)]
 pub struct Formula<'a> {
     /// Transaction kinds that are orders, and those that take value back.
@@ -18,28 +19,13 @@ pub struct Formula<'a> {
     pub recent_order_days: i64,
     /// A post is negative at or below this sentiment.
     pub negative: f64,
-    /// Negative posts in `negative_window_days` days; `negative_posts_cap` of
-    /// them make the part full.
+    /// Negative posts in `negative_window_days` days.
     pub negative_window_days: i64,
-    pub negative_posts_cap: i64,
     /// Recent sentiment: the last `recent_days`; earlier: up to `earlier_days` ago.
     pub recent_days: i64,
     pub earlier_days: i64,
     /// A churn-risk intent counts from this confidence.
     pub churn_intent_confidence: f64,
-    /// Recency risk starts after `recency_grace_days` without an order and is
-    /// full at `recency_full_days`.
-    pub recency_grace_days: i64,
-    pub recency_full_days: i64,
-    /// Orders in 12 months that make frequency risk 0.
-    pub frequent_orders: i64,
-    /// Weights of the social parts, and of social, recency and frequency.
-    pub w_negative_posts: f64,
-    pub w_decline: f64,
-    pub w_churn_intent: f64,
-    pub w_social: f64,
-    pub w_recency: f64,
-    pub w_frequency: f64,
 }
 
 /// `(SQL expression of lifetime value, orders, ... )` over `transactions`:
@@ -171,18 +157,28 @@ pub async fn insert_missing_values(
     Ok(query.execute(db.pool()).await?.rows_affected())
 }
 
-const CHURN_COLUMNS: [&str; 6] = [
+const FEATURE_COLUMNS: [&str; 6] = [
     "negative_week",
     "recent_sentiment",
     "earlier_sentiment",
     "churn_intent",
     "days_since_order",
-    "churn",
+    "posts_90d",
 ];
 
-/// Updates the churn risk of every scored contact, or of `contacts` (one
-/// statement); unchanged rows are not written. Returns the rows written.
-pub async fn refresh_churn(db: &Db, f: &Formula<'_>, now: i64, contacts: Option<&[i64]>) -> Result<u64, sqlx::Error> {
+/// Posts in this many days are the `posts-90d` feature.
+const POSTS_DAYS: i64 = 90;
+
+/// Updates the social and recency features of every scored contact, or of
+/// `contacts` (one statement); unchanged rows are not written. Returns the
+/// rows written. The churn risk itself is the bound scorer's
+/// (`crate::insights::predict`).
+pub async fn refresh_features(
+    db: &Db,
+    f: &Formula<'_>,
+    now: i64,
+    contacts: Option<&[i64]>,
+) -> Result<u64, sqlx::Error> {
     let scope = contacts.map(|ids| Scope::Ids(ids.to_vec()));
     // For a few contacts, walk their posts by the contact index (`CROSS JOIN`
     // fixes that order on SQLite, which would otherwise read every post of
@@ -199,19 +195,6 @@ pub async fn refresh_churn(db: &Db, f: &Formula<'_>, now: i64, contacts: Option<
             String::new(),
         ),
     };
-    let clamp = |x: &str| {
-        format!(
-            "CASE WHEN {x} < 0 THEN {z} WHEN {x} > 1 THEN {o} ELSE {x} END",
-            z = num(0.0),
-            o = num(1.0)
-        )
-    };
-    let recency = format!(
-        "CAST(days_since_order - {grace} AS DOUBLE PRECISION) / {}",
-        f.recency_full_days - f.recency_grace_days,
-        grace = f.recency_grace_days,
-    );
-    let decline = format!("COALESCE(earlier_sentiment, {}) - recent_sentiment", num(0.0));
     let sql = format!(
         "WITH {scope_cte} \
          soc AS (SELECT ps.contact_id, \
@@ -219,57 +202,34 @@ pub async fn refresh_churn(db: &Db, f: &Formula<'_>, now: i64, contacts: Option<
                  AVG(CASE WHEN ps.created_at > {recent} THEN ps.sentiment END) AS recent_mean, \
                  AVG(CASE WHEN ps.created_at <= {recent} THEN ps.sentiment END) AS earlier_mean, \
                  MAX(CASE WHEN ps.created_at > {recent} AND ps.churn_risk >= {intent} THEN 1 ELSE 0 END) \
-                   AS churn_intent \
+                   AS churn_intent, \
+                 SUM(CASE WHEN ps.created_at > {posts_since} THEN 1 ELSE 0 END) AS posts_90d \
                  FROM {soc_from} ps.created_at > {earlier} AND ps.created_at <= {now} GROUP BY ps.contact_id), \
-         c1 AS (SELECT cs.contact_id, cs.orders, cs.orders_year, cs.value_pct, \
+         c1 AS (SELECT cs.contact_id, \
                 COALESCE(soc.negative_week, 0) AS negative_week, \
                 ROUND(soc.recent_mean * 1000000) / 1000000 AS recent_sentiment, \
                 ROUND(soc.earlier_mean * 1000000) / 1000000 AS earlier_sentiment, \
                 COALESCE(soc.churn_intent, 0) AS churn_intent, \
                 CASE WHEN cs.last_order_at IS NULL THEN NULL ELSE ({now} - cs.last_order_at) / {DAY_MS} END \
-                  AS days_since_order \
-                FROM contact_scores cs LEFT JOIN soc ON soc.contact_id = cs.contact_id {cs_scope}), \
-         c2 AS (SELECT c1.*, \
-                CASE WHEN negative_week >= {cap} THEN {one} \
-                     ELSE CAST(negative_week AS DOUBLE PRECISION) / {cap} END AS n, \
-                CASE WHEN recent_sentiment IS NULL THEN {zero} ELSE {decline_c} END AS d, \
-                CASE WHEN days_since_order IS NULL THEN {zero} ELSE {recency_c} END AS r, \
-                CASE WHEN orders = 0 THEN {zero} \
-                     ELSE {one} - CAST(CASE WHEN orders_year >= {freq} THEN {freq} ELSE orders_year END \
-                                       AS DOUBLE PRECISION) / {freq} END AS f \
-                FROM c1), \
-         c3 AS (SELECT contact_id, negative_week, recent_sentiment, earlier_sentiment, churn_intent, days_since_order, \
-                ({w_social} * ({w_neg} * n + {w_decline} * d + {w_intent} * churn_intent) \
-                 + {w_recency} * r + {w_frequency} * f) * ({half} + {half} * value_pct) AS churn \
-                FROM c2) \
-         UPDATE contact_scores SET {set} FROM c3 \
-         WHERE contact_scores.contact_id = c3.contact_id AND ({differs})",
+                  AS days_since_order, \
+                COALESCE(soc.posts_90d, 0) AS posts_90d \
+                FROM contact_scores cs LEFT JOIN soc ON soc.contact_id = cs.contact_id {cs_scope}) \
+         UPDATE contact_scores SET {set} FROM c1 \
+         WHERE contact_scores.contact_id = c1.contact_id AND ({differs})",
         week = now - f.negative_window_days * DAY_MS,
         neg = num(f.negative),
         recent = now - f.recent_days * DAY_MS,
         earlier = now - f.earlier_days * DAY_MS,
+        posts_since = now - POSTS_DAYS * DAY_MS,
         intent = num(f.churn_intent_confidence),
-        cap = f.negative_posts_cap,
-        one = num(1.0),
-        zero = num(0.0),
-        decline_c = clamp(&decline),
-        recency_c = clamp(&recency),
-        freq = f.frequent_orders,
-        w_social = num(f.w_social),
-        w_neg = num(f.w_negative_posts),
-        w_decline = num(f.w_decline),
-        w_intent = num(f.w_churn_intent),
-        w_recency = num(f.w_recency),
-        w_frequency = num(f.w_frequency),
-        half = num(0.5),
-        set = CHURN_COLUMNS
+        set = FEATURE_COLUMNS
             .iter()
-            .map(|c| format!("{c} = c3.{c}"))
+            .map(|c| format!("{c} = c1.{c}"))
             .collect::<Vec<_>>()
             .join(", "),
-        differs = CHURN_COLUMNS
+        differs = FEATURE_COLUMNS
             .iter()
-            .map(|c| format!("contact_scores.{c} IS DISTINCT FROM c3.{c}"))
+            .map(|c| format!("contact_scores.{c} IS DISTINCT FROM c1.{c}"))
             .collect::<Vec<_>>()
             .join(" OR "),
     );
@@ -298,11 +258,15 @@ pub struct ContactScoreRow {
     pub ltv: f64,
     pub ltv_currency: Option<String>,
     pub unconverted: i64,
+    pub posts_90d: i64,
+    /// The scorer's factors (JSON) and `name version`.
+    pub churn_factors: String,
+    pub churn_scorer: Option<String>,
 }
 
 const SCORE_COLUMNS: &str = "cs.contact_id, c.external_id, c.name, cs.churn, cs.negative_week, cs.recent_sentiment, \
      cs.earlier_sentiment, cs.churn_intent, cs.days_since_order, cs.orders, cs.orders_year, cs.value_pct, cs.ltv, \
-     cs.ltv_currency, cs.unconverted";
+     cs.ltv_currency, cs.unconverted, cs.posts_90d, cs.churn_factors, cs.churn_scorer";
 
 fn contact_score(row: &AnyRow) -> Result<ContactScoreRow, sqlx::Error> {
     Ok(ContactScoreRow {
@@ -317,6 +281,9 @@ fn contact_score(row: &AnyRow) -> Result<ContactScoreRow, sqlx::Error> {
         ltv: row.try_get("ltv")?,
         ltv_currency: row.try_get("ltv_currency")?,
         unconverted: row.try_get("unconverted")?,
+        posts_90d: row.try_get("posts_90d")?,
+        churn_factors: row.try_get("churn_factors")?,
+        churn_scorer: row.try_get("churn_scorer")?,
         contact_id: row.try_get("contact_id")?,
         external_id: row.try_get("external_id")?,
         name: row.try_get("name")?,

@@ -18,6 +18,7 @@ pub struct Formula<'a> {
     pub negativity: f64,
     pub intent: f64,
     pub value: f64,
+    pub churn: f64,
     pub recent_orders: f64,
     pub reach: f64,
     pub waiting_per_hour: f64,
@@ -38,6 +39,8 @@ pub struct Signals {
     pub value_pct: f64,
     pub ltv: f64,
     pub recent_orders: i64,
+    /// The churn risk of the author's contact (0 when unknown).
+    pub author_churn: f64,
     pub followers: Option<i64>,
     /// Whether the author is linked to a contact.
     pub known: bool,
@@ -45,7 +48,7 @@ pub struct Signals {
 
 /// The [`Signals`] of a row with the `post_scores` columns `sentiment`,
 /// `intent`, `intent_confidence`, `value_pct`, `ltv`, `recent_orders`,
-/// `followers` and `contact_id` (under those names).
+/// `author_churn`, `followers` and `contact_id` (under those names).
 pub fn signals(row: &AnyRow) -> Result<Signals, sqlx::Error> {
     Ok(Signals {
         sentiment: row.try_get("sentiment")?,
@@ -54,6 +57,7 @@ pub fn signals(row: &AnyRow) -> Result<Signals, sqlx::Error> {
         value_pct: row.try_get("value_pct")?,
         ltv: row.try_get("ltv")?,
         recent_orders: row.try_get("recent_orders")?,
+        author_churn: row.try_get("author_churn")?,
         followers: row.try_get("followers")?,
         known: row.try_get::<Option<i64>, _>("contact_id")?.is_some(),
     })
@@ -140,6 +144,7 @@ fn score_sql(backend: Backend, scope: &Scope, f: &Formula) -> String {
         "{neg} * CASE WHEN b.sentiment < 0 THEN -b.sentiment ELSE {zero} END \
          + {int} * COALESCE(b.intent_confidence * {weight}, {zero}) \
          + {val} * COALESCE(cs.value_pct, {zero}) \
+         + {chu} * COALESCE(cs.churn, {zero}) \
          + {rec} * CASE WHEN COALESCE(cs.recent_orders, 0) >= {cap} THEN {one} \
                    ELSE CAST(COALESCE(cs.recent_orders, 0) AS DOUBLE PRECISION) / {cap} END \
          + {rea} * {reach}",
@@ -147,6 +152,7 @@ fn score_sql(backend: Backend, scope: &Scope, f: &Formula) -> String {
         int = num(f.intent),
         weight = weight_case(f, "b.intent"),
         val = num(f.value),
+        chu = num(f.churn),
         rec = num(f.recent_orders),
         cap = f.recent_orders_cap,
         one = num(1.0),
@@ -167,12 +173,13 @@ fn score_sql(backend: Backend, scope: &Scope, f: &Formula) -> String {
         "value_pct",
         "ltv",
         "recent_orders",
+        "author_churn",
         "base",
         "priority_key",
     ];
     let select = format!(
         "SELECT post_id, identity_id, contact_id, created_at, sentiment, intent, intent_confidence, churn_risk, \
-         question, praise, followers, value_pct, ltv, recent_orders, base, \
+         question, praise, followers, value_pct, ltv, recent_orders, author_churn, base, \
          base - {wait} * CAST(created_at AS DOUBLE PRECISION) / {hour} AS priority_key FROM s",
         wait = num(f.waiting_per_hour),
         hour = num(HOUR_MS as f64),
@@ -202,7 +209,8 @@ fn score_sql(backend: Backend, scope: &Scope, f: &Formula) -> String {
                LEFT JOIN ib ON ib.post_id = p.id \
                WHERE p.direction = 'inbound' AND {p_scope}), \
          s AS (SELECT b.*, COALESCE(cs.value_pct, {zero}) AS value_pct, COALESCE(cs.ltv, {zero}) AS ltv, \
-               COALESCE(cs.recent_orders, 0) AS recent_orders, {base} AS base \
+               COALESCE(cs.recent_orders, 0) AS recent_orders, COALESCE(cs.churn, {zero}) AS author_churn, \
+               {base} AS base \
                FROM b LEFT JOIN contact_scores cs ON cs.contact_id = b.contact_id) \
          {upsert}",
         scope_cte = scope.cte(),
@@ -244,7 +252,7 @@ pub async fn scored(conn: &mut AnyConnection, backend: Backend, ids: &[i64]) -> 
     }
     let sql = format!(
         "SELECT ps.post_id, ps.base, ps.priority_key, ps.created_at, ps.contact_id, ps.sentiment, ps.intent, \
-         ps.intent_confidence, ps.value_pct, ps.ltv, ps.recent_orders, ps.followers, c.name AS channel \
+         ps.intent_confidence, ps.value_pct, ps.ltv, ps.recent_orders, ps.author_churn, ps.followers, c.name AS channel \
          FROM post_scores ps JOIN posts p ON p.id = ps.post_id JOIN channel_accounts c ON c.id = p.channel_id \
          WHERE ps.post_id IN {} ORDER BY ps.post_id",
         dialect::placeholders(1, ids.len())
@@ -292,7 +300,7 @@ pub struct InboxRow {
 pub async fn inbox(db: &Db, status: &str, limit: i64) -> Result<Vec<InboxRow>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT ps.post_id, ps.base, ps.priority_key, ps.created_at, ps.contact_id, ps.sentiment, ps.intent, \
-         ps.intent_confidence, ps.value_pct, ps.ltv, ps.recent_orders, ps.followers, \
+         ps.intent_confidence, ps.value_pct, ps.ltv, ps.recent_orders, ps.author_churn, ps.followers, \
          i.network, i.handle, c.name AS contact_name, p.text \
          FROM post_scores ps CROSS JOIN posts p JOIN identities i ON i.id = ps.identity_id \
          LEFT JOIN contacts c ON c.id = ps.contact_id \
