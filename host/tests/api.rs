@@ -316,6 +316,7 @@ async fn the_openapi_document_describes_every_route_the_router_answers() {
             "/insights/recompute",
             "/analyzers",
             "/scorers",
+            "/taxonomy",
             "/events",
             "/retention",
             "/currencies",

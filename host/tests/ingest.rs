@@ -200,7 +200,7 @@ async fn analyses_with_and_without_sentiment_share_a_statement() {
                     post(&format!("{n}b"), "u2", "bob@demo.social", "2026-11-22T08:01:00Z"),
                 ];
                 // The same insert, without sentiment (intent) and with it.
-                let analyses = analyze_page(&[intent.clone(), sentiment.clone()], &page);
+                let analyses = analyze_page(&[intent.clone(), sentiment.clone()], &page, &[]);
                 assert_eq!(analyses.len(), 2, "both analyzers answered");
                 let committed = commit_page(&db, &id, &page, &analyses, None, &KvChanges::new())
                     .await
@@ -236,6 +236,7 @@ fn analyses(plugin: &str, labels: &[&str]) -> PageAnalyses {
                 intents: vec![],
                 topics: vec![],
                 language: None,
+                ..Analysis::default()
             })
             .collect(),
     }

@@ -9,6 +9,7 @@ mod common;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use socialcrm::insights::churn::ChurnSignals;
+use socialcrm::insights::custom::{self, CustomError, Entry};
 use socialcrm::insights::predict::{self, PredictError};
 use socialcrm::insights::priority::Parts;
 use socialcrm::insights::{self, Bucket, DAY_MS, HOUR_MS, RecomputeReport, TrendPoint, TrendQuery};
@@ -1422,6 +1423,133 @@ async fn a_vendor_scorer_bound_to_churn_risk_reorders_the_ranking_and_the_inbox(
             let again = insights::churn_ranking(&w.db, 10).await.unwrap();
             assert_eq!(names(&again), names(&before));
             assert_eq!(again[0].churn, before[0].churn);
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vendor_analyzers_custom_signals_and_aspects_reach_the_inbox_and_its_filters() {
+    let dir = common::plugin_dir("plugins/examples/urgency-analyzer");
+    let (manifest, wasm) = socialcrm::plugins::resolve(dir.path().to_str().unwrap()).unwrap();
+    common::on_each_db(|db| {
+        let (manifest, wasm) = (manifest.clone(), wasm.clone());
+        async move {
+            let w = World::new(db).await;
+            let author = w.identity("mastodon", "someone", 10).await;
+            let urgent = w
+                .post(P {
+                    identity: author,
+                    at: NOW - HOUR_MS,
+                    text: "PLEASE FIX THIS ASAP!!! the battery died but the frame is gorgeous",
+                    ..P::default()
+                })
+                .await;
+            let calm = w
+                .post(P {
+                    identity: author,
+                    at: NOW - 2 * HOUR_MS,
+                    text: "The range is great",
+                    ..P::default()
+                })
+                .await;
+            let entry = |id: &str, synonyms: &[&str]| Entry {
+                id: id.into(),
+                kind: "aspect".into(),
+                name: id.into(),
+                synonyms: synonyms.iter().map(|s| s.to_string()).collect(),
+            };
+            custom::put(&w.db, &entry("battery", &["range"]), "admin")
+                .await
+                .unwrap();
+            custom::put(&w.db, &entry("frame", &[]), "admin").await.unwrap();
+            let bad = Entry {
+                kind: "colour".into(),
+                ..entry("paint", &[])
+            };
+            assert!(matches!(
+                custom::put(&w.db, &bad, "admin").await,
+                Err(CustomError::Invalid(_))
+            ));
+
+            // The analyzer runs as the ingest runs it, with the taxonomy.
+            let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+            let analyzer = runtime.load_analyzer(manifest.sandbox(), &wasm).unwrap();
+            assert_eq!(custom::register(&w.db, &analyzer).await.unwrap(), 2);
+            let sbox = socialcrm::secrets::SecretBox::from_key(&[7; 32]).unwrap();
+            let options = socialcrm::ingest::IngestOptions::default();
+            let ingest = socialcrm::ingest::Ingest::new(w.db.clone(), sbox, runtime, vec![analyzer], options);
+            assert_eq!(ingest.catch_up_analysis().await.unwrap(), 2);
+            recompute_twice(&w.db).await;
+
+            let signals = custom::signals(&w.db).await.unwrap();
+            let names: Vec<(&str, &str)> = signals.iter().map(|s| (s.name.as_str(), s.analyzer.as_str())).collect();
+            assert_eq!(names, [("tone", "urgency-analyzer"), ("urgency", "urgency-analyzer")]);
+            let aspects: Vec<(i64, String, Option<f64>)> =
+                sqlx::query("SELECT post_id, entry, sentiment FROM post_aspects ORDER BY post_id, entry")
+                    .fetch_all(w.db.pool())
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| (r.get("post_id"), r.get("entry"), r.get("sentiment")))
+                    .collect();
+            assert_eq!(
+                aspects,
+                [
+                    (urgent, "battery".into(), Some(-1.0)),
+                    (urgent, "frame".into(), Some(1.0)),
+                    (calm, "battery".into(), Some(1.0)),
+                ]
+            );
+
+            // The inbox shows them as badges and filters on them.
+            let server = common::http::start_with(ingest).await;
+            let token = socialcrm::tokens::create(&w.db, "val", socialcrm::tokens::Role::Viewer, "test")
+                .await
+                .unwrap();
+            let get = |path: String| {
+                let request = reqwest::Client::new().get(server.api(&path)).bearer_auth(&token);
+                common::http::answer(request)
+            };
+            let ids = |body: &serde_json::Value| -> Vec<i64> {
+                body["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p["id"].as_i64().unwrap())
+                    .collect()
+            };
+            let (status, all) = get("/posts?sort=newest".into()).await;
+            assert_eq!(status, 200, "{all}");
+            // Newest first by id: the calm post was stored second.
+            assert_eq!(ids(&all), [calm, urgent]);
+            assert_eq!(
+                all["items"][1]["signals"],
+                serde_json::json!([
+                    {"name": "tone", "value": "polite"},
+                    {"name": "urgency", "value": "0.70"},
+                ])
+            );
+            let (_, body) = get("/posts?sort=newest&signal=urgency&signal_min=0.5".into()).await;
+            assert_eq!(ids(&body), [urgent]);
+            let (_, body) = get("/posts?sort=newest&signal=urgency&signal_min=0".into()).await;
+            assert_eq!(ids(&body), [calm, urgent]);
+            let (_, body) = get("/posts?signal=tone&signal_label=polite".into()).await;
+            assert_eq!(ids(&body), [urgent]);
+            let (_, body) = get("/posts?signal=tone&signal_label=rude".into()).await;
+            assert!(ids(&body).is_empty());
+            let (status, _) = get("/posts?signal_min=0.5".into()).await;
+            assert_eq!(status, 400);
+            let (_, detail) = get(format!("/posts/{urgent}")).await;
+            let analysis = &detail["analyses"][0];
+            assert_eq!(analysis["plugin"], "urgency-analyzer");
+            assert_eq!(analysis["aspects"][0]["entry"], "battery");
+            assert_eq!(analysis["signals"][0]["name"], "urgency");
+            let (_, listed) = get("/signals".into()).await;
+            assert_eq!(
+                listed["items"][1]["kind"],
+                serde_json::json!({"score": {"min": 0.0, "max": 1.0}})
+            );
         }
     })
     .await;

@@ -37,11 +37,13 @@ pub(crate) mod channel {
     });
 }
 
-/// `socialcrm:plugin@1.x`, world `analyzer`; shares the channel world's interfaces.
+/// `socialcrm:plugin@1.x`, world `analyzer-signals`: the `analyzer` world
+/// with its optional `signals` export, which the host looks up by name
+/// (`analyzer.rs`); shares the channel world's interfaces.
 pub(crate) mod analyzer {
     wasmtime::component::bindgen!({
         path: "../wit/v1",
-        world: "analyzer",
+        world: "analyzer-signals",
         exports: { default: async },
         with: {
             "socialcrm:plugin/types": super::channel::socialcrm::plugin::types,
@@ -81,6 +83,10 @@ pub(crate) mod source {
 }
 
 pub(crate) use analyzer::exports::socialcrm::plugin::analysis::{AnalysisInput, Descriptor as AnalyzerDescriptor};
+pub(crate) use analyzer::exports::socialcrm::plugin::signals::{
+    AspectMention, EntryKind, RichAnalysis, RichInput, ScoreRange, SignalKind, SignalReading, SignalSpec, SignalValue,
+    TaxonomyEntry,
+};
 pub(crate) use channel::exports::socialcrm::plugin::connector::{
     Capabilities, ConfigField, Descriptor as ChannelDescriptor, FieldKind, Header, Outbound, Page, ReplyTarget, Sent,
     WebhookRequest, WebhookResponse, WebhookResult,
@@ -181,10 +187,11 @@ macro_rules! enums {
 /// The contract's own modules under one name, for the macros.
 mod wit {
     pub(super) use super::{
-        Analysis, AnalysisInput, AnalyzerDescriptor, Author, ChannelDescriptor, ConfigField, ConversationTarget,
-        Header, Outbound, Page, Post, ProfileField, RateLimit, ReplyTarget, ScoredLabel, Sent, StoredPost, Template,
+        AnalysisInput, AnalyzerDescriptor, Author, ChannelDescriptor, ConfigField, ConversationTarget, Header,
+        Outbound, Page, Post, ProfileField, RateLimit, ReplyTarget, ScoredLabel, Sent, StoredPost, Template,
         TemplateMessage, WebhookRequest, WebhookResponse, WebhookResult,
     };
+    pub(super) use super::{AspectMention, ScoreRange, SignalReading, SignalSpec, TaxonomyEntry};
     pub(super) use super::{
         CustomField, Deletion, ProductLine, SocialHandle, SourceContact, SourceDescriptor, SourcePage,
         SourceTransaction,
@@ -199,6 +206,7 @@ enums! {
     GoneReason { Deleted, Deactivated, Protected, Suspended }
     TransactionKind { Order, Refund, SubscriptionPayment, Invoice }
     RecordKind { Contact, Transaction }
+    EntryKind { Product, Feature, Aspect }
 }
 
 records! {
@@ -208,7 +216,6 @@ records! {
         external_id, kind, direction, author, text, url, thread_id, in_reply_to, created_at, language, raw
     }
     wit::ScoredLabel => host { name, confidence }
-    wit::Analysis => host { sentiment, label, intents, topics, language }
     wit::AnalyzerDescriptor => host { produces, description }
     wit::ConfigField => host { name, description, kind, required, secret }
     wit::ChannelDescriptor => host { network, capabilities, config_fields }
@@ -245,6 +252,66 @@ records! {
     wit::Factor => host { feature, contribution, note }
     wit::Prediction => host { score, factors }
     wit::ScorerDescriptor => host { predicts, description }
+    wit::ScoreRange => host { min, max }
+    wit::SignalSpec => host { name, display_name, kind }
+    wit::SignalReading => host { name, value }
+    wit::AspectMention => host { entry, start, end, sentiment }
+    host::TaxonomyEntry => wit { id, kind, name, synonyms }
+}
+
+impl Convert<host::Analysis> for Analysis {
+    fn convert(self) -> host::Analysis {
+        host::Analysis {
+            sentiment: self.sentiment,
+            label: self.label.convert(),
+            intents: self.intents.convert(),
+            topics: self.topics.convert(),
+            language: self.language.convert(),
+            signals: Vec::new(),
+            aspects: Vec::new(),
+        }
+    }
+}
+
+/// A rich analysis is the host's analysis with its signals and aspects.
+impl Convert<host::Analysis> for RichAnalysis {
+    fn convert(self) -> host::Analysis {
+        host::Analysis {
+            signals: self.signals.convert(),
+            aspects: self.aspects.convert(),
+            ..self.analysis.convert()
+        }
+    }
+}
+
+impl Convert<RichInput> for host::AnalysisInput {
+    fn convert(self) -> RichInput {
+        RichInput {
+            text: self.text,
+            kind: self.kind.convert(),
+            language: self.language,
+        }
+    }
+}
+
+impl Convert<host::SignalKind> for SignalKind {
+    fn convert(self) -> host::SignalKind {
+        match self {
+            SignalKind::Score(r) => host::SignalKind::Score(r.convert()),
+            SignalKind::Label(set) => host::SignalKind::Label(set.convert()),
+            SignalKind::Labels(set) => host::SignalKind::Labels(set.convert()),
+        }
+    }
+}
+
+impl Convert<host::SignalValue> for SignalValue {
+    fn convert(self) -> host::SignalValue {
+        match self {
+            SignalValue::Score(x) => host::SignalValue::Score(x),
+            SignalValue::Label(l) => host::SignalValue::Label(l.convert()),
+            SignalValue::Labels(ls) => host::SignalValue::Labels(ls.convert()),
+        }
+    }
 }
 
 impl Convert<MessageBody> for host::MessageBody {

@@ -268,7 +268,7 @@ fn linker(engine: &Engine, world: World) -> wasmtime::Result<Linker<CallState>> 
         }
         // A scorer imports what an analyzer does (`log`), so it shares its linker.
         World::Analyzer | World::Scorer => {
-            bindings::analyzer::Analyzer::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
+            bindings::analyzer::AnalyzerSignals::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)?;
         }
     }
     Ok(linker)

@@ -498,6 +498,33 @@ limits = { memory-bytes = 33554432 }
 "#;
 
     #[test]
+    fn a_scorer_reads_only_catalogue_features_and_makes_no_requests() {
+        let scorer =
+            |extra: &str| format!("name = \"acme\"\nversion = \"1.0.0\"\nkind = \"scorer\"\napi = \"^1.2\"\n{extra}");
+        let m = Manifest::parse(&scorer("[scorer]\nfeatures = [\"orders\", \"tags\"]\n")).unwrap();
+        assert_eq!(m.kind, PluginKind::Scorer);
+        assert_eq!(m.scorer.features, ["orders", "tags"]);
+        let refused = |text: String| match Manifest::parse(&text) {
+            Err(ManifestError::Field { why, .. }) => why,
+            other => panic!("accepted: {other:?}"),
+        };
+        // Who the contact is is no feature: no manifest can ask for it.
+        for personal in ["email", "name", "phone", "handles"] {
+            let why = refused(scorer(&format!("[scorer]\nfeatures = [\"{personal}\"]\n")));
+            assert!(
+                why.starts_with(&format!("`{personal}` is not a feature the host builds")),
+                "{why}"
+            );
+        }
+        let why = refused(scorer("[scorer]\nfeatures = [\"orders\", \"orders\"]\n"));
+        assert_eq!(why, "`orders` is declared twice");
+        let why = refused(scorer("allowed-hosts = [\"https://model.example\"]\n"));
+        assert_eq!(why, "a scorer makes no network requests");
+        let why = refused(MASTODON.to_string() + "[scorer]\nfeatures = [\"orders\"]\n");
+        assert_eq!(why, "only a scorer reads features, not a channel");
+    }
+
+    #[test]
     fn parses_a_channel_manifest() {
         let m = Manifest::parse(MASTODON).unwrap();
         assert_eq!(m.kind, PluginKind::Channel);

@@ -2,7 +2,12 @@
 
 use super::error::FailReason;
 use super::limits::Limits;
-use super::types::{Analysis, Author, Change, Post, Prediction, SourcePage};
+use std::collections::BTreeSet;
+
+use super::types::{
+    Analysis, AnalysisInput, Author, Change, Post, Prediction, SignalKind, SignalSpec, SignalValue, SourcePage,
+    TaxonomyEntry,
+};
 
 /// Factors of one prediction the host keeps.
 pub const MAX_FACTORS: usize = 8;
@@ -237,6 +242,108 @@ pub(crate) fn check_analyses(analyses: &[Analysis], posts: usize, limits: &Limit
     Ok(())
 }
 
+/// Custom signals an analyzer may declare, and mentions per post it may report.
+pub const MAX_SIGNALS: usize = 32;
+pub const MAX_ASPECTS: usize = 32;
+
+/// A signal or label name: 1 to 64 of a-z, 0-9 and `-`.
+fn signal_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Checks what `signals` adds: the declared `specs` (names, ranges, label
+/// sets), and per analysis its readings against them and its aspect
+/// mentions against the taxonomy and the post's text.
+pub(crate) fn check_rich(
+    analyses: &[Analysis],
+    inputs: &[AnalysisInput],
+    specs: &[SignalSpec],
+    taxonomy: &[TaxonomyEntry],
+    limits: &Limits,
+) -> Result<(), FailReason> {
+    let invalid = |why: String| Err(FailReason::InvalidOutput(why));
+    if specs.len() > MAX_SIGNALS {
+        return invalid(format!("{} custom signals, more than {MAX_SIGNALS}", specs.len()));
+    }
+    let mut names = BTreeSet::new();
+    for spec in specs {
+        if !signal_name(&spec.name) || !names.insert(spec.name.as_str()) {
+            return invalid(format!(
+                "custom signal `{}`: a name is 1 to 64 of a-z, 0-9 and `-`, once",
+                spec.name
+            ));
+        }
+        field("display-name", Some(&spec.display_name), limits)?;
+        let fine = match &spec.kind {
+            SignalKind::Score(r) => r.min.is_finite() && r.max.is_finite() && r.min < r.max,
+            SignalKind::Label(set) | SignalKind::Labels(set) => {
+                !set.is_empty() && set.len() <= 64 && set.iter().all(|l| signal_name(l))
+            }
+        };
+        if !fine {
+            return invalid(format!(
+                "custom signal `{}`: a score needs finite min < max, a label set 1 to 64 labels of a-z, 0-9 and `-`",
+                spec.name
+            ));
+        }
+    }
+    let known: BTreeSet<&str> = taxonomy.iter().map(|e| e.id.as_str()).collect();
+    for (i, (a, input)) in analyses.iter().zip(inputs).enumerate() {
+        let mut seen = BTreeSet::new();
+        for r in &a.signals {
+            let Some(spec) = specs.iter().find(|s| s.name == r.name) else {
+                return invalid(format!("analysis {i}: signal `{}` was not declared", r.name));
+            };
+            if !seen.insert(r.name.as_str()) {
+                return invalid(format!("analysis {i}: signal `{}` twice", r.name));
+            }
+            let fits = match (&spec.kind, &r.value) {
+                (SignalKind::Score(range), SignalValue::Score(x)) => (range.min..=range.max).contains(x),
+                (SignalKind::Label(set), SignalValue::Label(l)) => set.contains(l),
+                (SignalKind::Labels(set), SignalValue::Labels(ls)) => {
+                    ls.iter().all(|l| set.contains(l)) && ls.iter().collect::<BTreeSet<_>>().len() == ls.len()
+                }
+                _ => false,
+            };
+            if !fits {
+                return invalid(format!(
+                    "analysis {i}: signal `{}` has {:?}, which its declaration does not allow",
+                    r.name, r.value
+                ));
+            }
+        }
+        if a.aspects.len() > MAX_ASPECTS {
+            return invalid(format!(
+                "analysis {i}: {} aspects, more than {MAX_ASPECTS}",
+                a.aspects.len()
+            ));
+        }
+        for m in &a.aspects {
+            let (start, end) = (m.start as usize, m.end as usize);
+            let text = &input.text;
+            if !known.contains(m.entry.as_str()) {
+                return invalid(format!("analysis {i}: `{}` is not a taxonomy entry", m.entry));
+            }
+            if start >= end || end > text.len() || !text.is_char_boundary(start) || !text.is_char_boundary(end) {
+                return invalid(format!(
+                    "analysis {i}: mention {start}..{end} of `{}` is not a span of the text",
+                    m.entry
+                ));
+            }
+            if m.sentiment.is_some_and(|s| !(-1.0..=1.0).contains(&s)) {
+                return invalid(format!(
+                    "analysis {i}: the sentiment of `{}` is outside [-1, 1]",
+                    m.entry
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Checks one prediction per subject, each score in [0, 1] and each
 /// contribution finite; keeps the first [`MAX_FACTORS`] factors.
 pub(crate) fn check_predictions(
@@ -306,6 +413,48 @@ mod tests {
             language: None,
             raw: "{}".into(),
         }
+    }
+
+    #[test]
+    fn predictions_match_their_contacts_and_stay_in_range() {
+        let factor = |contribution: f64| crate::types::Factor {
+            feature: "orders".into(),
+            contribution,
+            note: "1 order".into(),
+        };
+        let fine = Prediction {
+            score: 0.4,
+            factors: (0..12).map(|i| factor(i as f64 / 100.0)).collect(),
+        };
+        let mut one = vec![fine.clone()];
+        assert!(check_predictions(&mut one, 1, &small()).is_ok());
+        assert_eq!(one[0].factors.len(), MAX_FACTORS, "extra factors are dropped");
+        let bad = |p: Prediction, n: usize| {
+            check_predictions(&mut [p], n, &Limits::default())
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(bad(fine.clone(), 2), "invalid output: 1 predictions for 2 contacts");
+        for score in [f64::NAN, -0.1, 1.5] {
+            let out = bad(Prediction { score, ..fine.clone() }, 1);
+            assert!(out.contains("is outside [0, 1]"), "{out}");
+        }
+        let out = bad(
+            Prediction {
+                factors: vec![factor(f64::INFINITY)],
+                ..fine.clone()
+            },
+            1,
+        );
+        assert!(out.contains("has contribution inf"), "{out}");
+        let long = Prediction {
+            factors: vec![crate::types::Factor {
+                note: "x".repeat(200),
+                ..factor(0.1)
+            }],
+            ..fine
+        };
+        assert!(check_predictions(&mut [long], 1, &small()).is_err());
     }
 
     fn small() -> Limits {

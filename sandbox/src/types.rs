@@ -107,6 +107,72 @@ pub struct Analysis {
     pub intents: Vec<ScoredLabel>,
     pub topics: Vec<String>,
     pub language: Option<String>,
+    /// Custom signals and taxonomy mentions: from analyzers that export
+    /// `signals` (since 1.2), empty from the others.
+    pub signals: Vec<SignalReading>,
+    pub aspects: Vec<AspectMention>,
+}
+
+/// What a custom signal holds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SignalKind {
+    Score(ScoreRange),
+    Label(Vec<String>),
+    Labels(Vec<String>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ScoreRange {
+    pub min: f64,
+    pub max: f64,
+}
+
+/// A signal an analyzer produces beyond the built-in ones.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SignalSpec {
+    pub name: String,
+    pub display_name: String,
+    pub kind: SignalKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SignalValue {
+    Score(f64),
+    Label(String),
+    Labels(Vec<String>),
+}
+
+/// A custom signal's value for one post.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SignalReading {
+    pub name: String,
+    pub value: SignalValue,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    Product,
+    Feature,
+    Aspect,
+}
+
+/// One entry of the brand's taxonomy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaxonomyEntry {
+    pub id: String,
+    pub kind: EntryKind,
+    pub name: String,
+    pub synonyms: Vec<String>,
+}
+
+/// A post's mention of a taxonomy entry, with what it says of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AspectMention {
+    pub entry: String,
+    /// Byte offsets in the text, end exclusive.
+    pub start: u32,
+    pub end: u32,
+    pub sentiment: Option<f32>,
 }
 
 /// What an analyzer may see of a post.

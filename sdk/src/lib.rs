@@ -156,6 +156,24 @@ pub mod __private {
             },
         });
     }
+
+    /// The `signals` export of the world `analyzer-signals`, in a world of
+    /// its own as `upkeep_world` is: `export_analyzer!(T, signals)`.
+    #[cfg(feature = "analyzer")]
+    pub mod signals_world {
+        wit_bindgen::generate!({
+            inline: "package socialcrm:sdk; world signals { export socialcrm:plugin/signals@1.2.0; }",
+            path: "../wit/v1",
+            world: "socialcrm:sdk/signals",
+            pub_export_macro: true,
+            export_macro_name: "__export_signals_world",
+            default_bindings_module: "::socialcrm_sdk::__private::signals_world",
+            runtime_path: "::socialcrm_sdk::__private::wit_bindgen::rt",
+            with: {
+                "socialcrm:plugin/types@1.2.0": crate::__private::analyzer_world::socialcrm::plugin::types,
+            },
+        });
+    }
 }
 
 /// `e`, of the same kind, with its message prefixed by `what` (the step that
@@ -357,6 +375,16 @@ pub mod scorer {
     }
 }
 
+/// What an analyzer that produces custom signals and aspects implements
+/// (world `analyzer-signals`, since API 1.2), beside [`analyzer::Analyzer`].
+#[cfg(feature = "analyzer")]
+pub mod signals {
+    pub use crate::__private::signals_world::exports::socialcrm::plugin::signals::{
+        AspectMention, EntryKind, Guest as Signals, RichAnalysis, RichInput, ScoreRange, SignalKind, SignalReading,
+        SignalSpec, SignalValue, TaxonomyEntry,
+    };
+}
+
 /// Exports a type implementing [`channel::Connector`] as the plugin's
 /// connector; `export_channel!(T, upkeep)` also exports its
 /// [`upkeep::Upkeep`] (the world `channel-upkeep`), `export_channel!(T,
@@ -418,6 +446,14 @@ macro_rules! export_analyzer {
         // Natively the type is still the plugin's entry point (tests call it).
         #[cfg(not(target_arch = "wasm32"))]
         const _: fn() -> $crate::analyzer::Descriptor = <$analyzer as $crate::analyzer::Analyzer>::describe;
+    };
+    ($analyzer:ident, signals) => {
+        $crate::export_analyzer!($analyzer);
+        #[cfg(target_arch = "wasm32")]
+        $crate::__private::signals_world::__export_signals_world!($analyzer with_types_in $crate::__private::signals_world);
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn() -> ::std::vec::Vec<$crate::signals::SignalSpec> =
+            <$analyzer as $crate::signals::Signals>::custom_signals;
     };
 }
 

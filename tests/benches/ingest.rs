@@ -149,6 +149,7 @@ async fn store_only(db: &Db, n: usize) -> f64 {
                 intents: vec![],
                 topics: vec![],
                 language: None,
+                ..Analysis::default()
             };
             PAGE
         ],

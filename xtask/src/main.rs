@@ -55,6 +55,7 @@ const FIXTURES: &[&str] = &[
     "compat-channel-1-1",
     "compat-analyzer-1-1",
     "recency-scorer",
+    "urgency-analyzer",
 ];
 
 fn main() {

@@ -21,6 +21,7 @@ mod serve;
 mod source;
 mod sso;
 mod subject;
+mod taxonomy;
 mod token;
 
 use std::io::IsTerminal;
@@ -122,6 +123,12 @@ impl Global {
                 Err(e) => tracing::warn!(analyzer = %name, error = %e, "a bound analyzer does not run"),
             }
         }
+        // What they declare beyond the built-in signals, for the API and the inbox.
+        for analyzer in &analyzers {
+            if let Err(e) = crate::insights::custom::register(db, analyzer).await {
+                tracing::warn!(analyzer = %analyzer.meta().spec.name, error = %e, "custom signals not registered");
+            }
+        }
         let ingest = Ingest::new(db.clone(), self.secret_box()?, runtime, analyzers, options);
         Ok(App::new(ingest))
     }
@@ -181,6 +188,7 @@ enum Command {
     Demo(demo::Args),
     Events(events::Args),
     Subject(subject::Args),
+    Taxonomy(taxonomy::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -194,6 +202,7 @@ pub fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(&cli.global, args),
         Command::Analyzer(args) => analyzer::run(&cli.global, args),
         Command::Scorer(args) => scorer::run(&cli.global, args),
+        Command::Taxonomy(args) => taxonomy::run(&cli.global, args),
         Command::Import(args) => import::run(&cli.global, args),
         Command::Channel(args) => channel::run(&cli.global, args),
         Command::Source(args) => source::run(&cli.global, args),

@@ -284,6 +284,10 @@ async fn admin(global: &Global, db: &Db, command: PluginCommand) -> anyhow::Resu
                 }
             };
             println!("installed {}", summary(&installed));
+            let features = &installed.manifest.scorer.features;
+            if !features.is_empty() {
+                println!("reads contact features: {}", features.join(", "));
+            }
         }
         PluginCommand::Upgrade { package, index } => {
             let app = global.bare_app(db)?;

@@ -3,8 +3,10 @@
 //! posts an analyzer has not seen (one that failed, or was added). One row per
 //! post and analyzer version, so a re-run changes nothing.
 
+use std::sync::Arc;
+
 use crate::runtime::types::AnalysisInput;
-use crate::runtime::types::{Analysis, Post};
+use crate::runtime::types::{Analysis, Post, TaxonomyEntry};
 use crate::runtime::{AnalyzerPlugin, CallError};
 use crate::store::{Db, network_changes, posts};
 
@@ -29,6 +31,7 @@ pub enum AnalyzeError {
 /// the ids of the posts analysed.
 pub async fn catch_up(db: &Db, analyzer: &AnalyzerPlugin) -> Result<(usize, Vec<i64>), AnalyzeError> {
     let spec = &analyzer.meta().spec;
+    let taxonomy = taxonomy(db).await;
     let (mut after, mut stored, mut ids) = (0i64, 0, Vec::new());
     loop {
         let posts = posts::unanalysed(db, &spec.name, after, BATCH as i64).await?;
@@ -36,7 +39,7 @@ pub async fn catch_up(db: &Db, analyzer: &AnalyzerPlugin) -> Result<(usize, Vec<
             return Ok((stored, ids));
         };
         after = *last;
-        match analyze_batch(db, analyzer, &posts).await {
+        match analyze_batch(db, analyzer, &posts, &taxonomy).await {
             Ok(n) => {
                 stored += n;
                 ids.extend(posts.iter().map(|(id, _)| *id));
@@ -51,23 +54,37 @@ pub async fn catch_up(db: &Db, analyzer: &AnalyzerPlugin) -> Result<(usize, Vec<
 /// their analyses were deleted in the same transaction).
 pub(crate) async fn reanalyse(db: &Db, analyzers: &[AnalyzerPlugin], ids: &[i64]) -> Result<(), AnalyzeError> {
     let posts = network_changes::analysis_inputs(db, ids).await?;
+    let taxonomy = taxonomy(db).await;
     for analyzer in analyzers {
         for batch in posts.chunks(BATCH) {
-            analyze_batch(db, analyzer, batch).await?;
+            analyze_batch(db, analyzer, batch, &taxonomy).await?;
         }
     }
     Ok(())
+}
+
+/// The brand's taxonomy as analyzers are given it; empty (and said) when it
+/// cannot be read, so analysis goes on without aspects.
+pub(crate) async fn taxonomy(db: &Db) -> Arc<[TaxonomyEntry]> {
+    match crate::insights::custom::for_analyzers(db).await {
+        Ok(entries) => entries.into(),
+        Err(e) => {
+            tracing::warn!(error = %e, "the taxonomy could not be read; analysing without it");
+            Arc::from(Vec::new())
+        }
+    }
 }
 
 async fn analyze_batch(
     db: &Db,
     analyzer: &AnalyzerPlugin,
     posts: &[(i64, AnalysisInput)],
+    taxonomy: &Arc<[TaxonomyEntry]>,
 ) -> Result<usize, AnalyzeError> {
     if posts.is_empty() {
         return Ok(0);
     }
-    let analyses = call(analyzer, posts).await?;
+    let analyses = call(analyzer, posts, taxonomy).await?;
     let spec = &analyzer.meta().spec;
     let version = spec.version.clone();
     let rows: Vec<(i64, &Analysis)> = posts.iter().map(|(id, _)| *id).zip(&analyses).collect();
@@ -86,7 +103,7 @@ pub struct PageAnalyses {
 /// it), so the analyses are committed with the posts. An analyzer that fails
 /// is logged and left out: the page is still stored and the catch-up
 /// analyses its posts later.
-pub fn analyze_page(analyzers: &[AnalyzerPlugin], posts: &[Post]) -> Vec<PageAnalyses> {
+pub fn analyze_page(analyzers: &[AnalyzerPlugin], posts: &[Post], taxonomy: &[TaxonomyEntry]) -> Vec<PageAnalyses> {
     if posts.is_empty() {
         return Vec::new();
     }
@@ -96,7 +113,7 @@ pub fn analyze_page(analyzers: &[AnalyzerPlugin], posts: &[Post]) -> Vec<PageAna
         let spec = &analyzer.meta().spec;
         let mut analyses = Vec::with_capacity(posts.len());
         for batch in inputs.chunks(BATCH) {
-            match analyzer.analyze(batch) {
+            match analyzer.analyze_rich(batch, taxonomy) {
                 Ok(call) => analyses.extend(call.value),
                 Err(e) => {
                     tracing::warn!(plugin = %spec.name, error = %e, "analysis of a page failed; the catch-up will retry");
@@ -117,11 +134,14 @@ pub fn analyze_page(analyzers: &[AnalyzerPlugin], posts: &[Post]) -> Vec<PageAna
 pub(crate) async fn call(
     analyzer: &AnalyzerPlugin,
     posts: &[(i64, AnalysisInput)],
+    taxonomy: &Arc<[TaxonomyEntry]>,
 ) -> Result<Vec<Analysis>, AnalyzeError> {
     let inputs: Vec<AnalysisInput> = posts.iter().map(|(_, i)| i.clone()).collect();
-    let plugin = analyzer.clone();
-    Ok(tokio::task::spawn_blocking(move || plugin.analyze(&inputs))
-        .await
-        .map_err(|e| AnalyzeError::Join(e.to_string()))??
-        .value)
+    let (plugin, taxonomy) = (analyzer.clone(), taxonomy.clone());
+    Ok(
+        tokio::task::spawn_blocking(move || plugin.analyze_rich(&inputs, &taxonomy))
+            .await
+            .map_err(|e| AnalyzeError::Join(e.to_string()))??
+            .value,
+    )
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::analyze::{AnalyzeError, analyze_page, catch_up};
+use super::analyze::{self, AnalyzeError, analyze_page, catch_up};
 use super::changes::{self, Applied, RecheckReport, commit_recheck, next_upkeep, window_start};
 use super::followup::{self, FollowUp};
 use super::lease::{self, AccountKind, KeepAlive, Lease, LeaseError};
@@ -453,6 +453,7 @@ impl Ingest {
         let mut poller = Poller::start(Polling {
             plugin: plugin.plugin,
             analyzers: self.inner.analyzers.clone(),
+            taxonomy: analyze::taxonomy(&self.inner.db).await,
             account: stored.account.clone(),
             state: stored.state.clone(),
             max_pages,
@@ -695,7 +696,8 @@ impl Ingest {
         };
         let analyzers = self.inner.analyzers.clone();
         let posts = out.value.posts.clone();
-        let analyses = tokio::task::spawn_blocking(move || analyze_page(&analyzers, &posts))
+        let taxonomy = analyze::taxonomy(&self.inner.db).await;
+        let analyses = tokio::task::spawn_blocking(move || analyze_page(&analyzers, &posts, &taxonomy))
             .await
             .map_err(|e| IngestError::Join(e.to_string()))?;
         let page = [PageRows {

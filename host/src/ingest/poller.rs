@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::analyze::{PageAnalyses, analyze_page};
-use crate::runtime::types::Page;
+use crate::runtime::types::{Page, TaxonomyEntry};
 use crate::runtime::{Account, AnalyzerPlugin, CallError, CallOutput, ChannelPlugin};
 
 /// Pages polled ahead of the commits at most.
@@ -23,6 +23,8 @@ pub(super) type Polled = (CallOutput<Page>, Vec<PageAnalyses>);
 pub(super) struct Polling {
     pub plugin: ChannelPlugin,
     pub analyzers: Vec<AnalyzerPlugin>,
+    /// The brand's taxonomy, as the sync started.
+    pub taxonomy: Arc<[TaxonomyEntry]>,
     pub account: Account,
     /// The committed state the first poll starts from.
     pub state: String,
@@ -47,6 +49,7 @@ impl Poller {
             let Polling {
                 plugin,
                 analyzers,
+                taxonomy,
                 mut account,
                 mut state,
                 max_pages,
@@ -57,7 +60,7 @@ impl Poller {
                     return;
                 }
                 let polled = plugin.poll(&account, &state).map(|out| {
-                    let analyses = analyze_page(&analyzers, &out.value.posts);
+                    let analyses = analyze_page(&analyzers, &out.value.posts, &taxonomy);
                     (out, analyses)
                 });
                 let more = match &polled {

@@ -3,6 +3,8 @@
 //! One module per job (formulas and thresholds in docs/insights.md):
 //! - [`priority`]: a score per inbound post for the inbox (sentiment, intent,
 //!   the author's value, reach, waiting time), ordered by a stored key;
+//! - [`custom`]: custom signals analyzers declare, and the brand's taxonomy
+//!   they match posts against (aspects);
 //! - [`churn`]: per contact, value from transactions and the features of
 //!   churn risk;
 //! - [`predict`]: the churn risk the bound scorer plugin makes of them;
@@ -21,6 +23,7 @@
 pub mod advocacy;
 pub mod bindings;
 pub mod churn;
+pub mod custom;
 pub mod predict;
 pub mod priority;
 pub mod schedule;
@@ -124,6 +127,7 @@ pub async fn recompute(db: &Db, now: i64) -> Result<RecomputeReport, InsightsErr
             report.posts_changed += queries::priority::score_posts(&mut tx, db.backend(), &scope, &formula).await?;
             report.topics_changed +=
                 queries::trends::refresh_topics(&mut tx, db.backend(), &scope, &bound.topics).await?;
+            queries::custom::refresh(&mut tx, db.backend(), &scope).await?;
             queries::scoring_cache(&mut tx, db.backend(), false).await?;
             tx.commit().await?;
             start += POST_CHUNK;
@@ -176,6 +180,7 @@ pub async fn refresh_posts(db: &Db, post_ids: &[i64], now: i64) -> Result<u64, I
         let mut tx = db.begin().await?;
         written += queries::priority::score_posts(&mut tx, db.backend(), &scope, &formula).await?;
         queries::trends::refresh_topics(&mut tx, db.backend(), &scope, &bound.topics).await?;
+        queries::custom::refresh(&mut tx, db.backend(), &scope).await?;
         if outbox.wants(EventType::PostAnalyzed) {
             let scored = queries::priority::scored(&mut tx, db.backend(), ids).await?;
             outbox

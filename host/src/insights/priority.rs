@@ -316,8 +316,8 @@ mod tests {
         // 21 + 20.25 + 15 + 4 + 6.67 + 2
         assert!((complaint - 68.916_666).abs() < 1e-3, "{complaint}");
         assert_eq!(praise, 10.0);
-        // And still does when the praise has waited five days longer.
-        assert!(complaint > praise + weight::WAITING_PER_HOUR * 24.0 * 5.0);
+        // And still does when the praise has waited four days longer.
+        assert!(complaint > praise + weight::WAITING_PER_HOUR * 24.0 * 4.0);
     }
 
     #[test]

@@ -181,6 +181,26 @@ limits = { memory-bytes = 16777216 }
     }
 
     #[test]
+    fn a_scorer_reading_another_feature_is_a_widening() {
+        let scorer = |features: &str| {
+            Permissions::of(
+                &Manifest::parse(&format!(
+                    "name = \"acme\"\nversion = \"1.0.0\"\nkind = \"scorer\"\napi = \"^1.2\"\n\
+                     [scorer]\nfeatures = [{features}]\n"
+                ))
+                .unwrap(),
+            )
+        };
+        let base = scorer(r#""orders", "days-since-order""#);
+        assert_eq!(base.features, ["orders", "days-since-order"]);
+        assert!(base.widened_by(&scorer(r#""orders""#)).is_empty());
+        assert_eq!(
+            base.widened_by(&scorer(r#""orders", "tags""#)),
+            ["may read the contact feature `tags`"]
+        );
+    }
+
+    #[test]
     fn another_header_set_is_a_widening() {
         let headers = |set: &str| {
             permissions(|m| {

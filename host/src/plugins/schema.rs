@@ -68,6 +68,14 @@ mod tests {
     }
 
     #[test]
+    fn the_schema_lists_the_features_the_host_builds() {
+        let schema: serde_json::Value = serde_json::from_str(SCHEMA).unwrap();
+        let listed = &schema["properties"]["scorer"]["properties"]["features"]["items"]["enum"];
+        let built: Vec<&str> = crate::runtime::manifest::FEATURES.iter().map(|(n, _)| *n).collect();
+        assert_eq!(listed, &serde_json::json!(built));
+    }
+
+    #[test]
     fn every_shipped_manifest_matches_the_schema_and_parses() {
         let shipped = shipped();
         assert!(shipped.len() >= 8, "{shipped:?}");

@@ -75,6 +75,7 @@ pub async fn run(
         }
     };
     progress(&job);
+    let taxonomy = analyze::taxonomy(db).await;
     loop {
         let rows = posts::to_reanalyse(
             db,
@@ -100,7 +101,7 @@ pub async fn run(
         let (analyses, failure) = if todo.is_empty() {
             (Vec::new(), None)
         } else {
-            match analyze::call(&analyzer, &todo).await {
+            match analyze::call(&analyzer, &todo, &taxonomy).await {
                 Ok(analyses) => (analyses, None),
                 // One bad batch must not stall the job: counted, skipped, said.
                 Err(e @ analyze::AnalyzeError::Call(_)) => (Vec::new(), Some(e.to_string())),

@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
+use serde::{Deserialize, Serialize};
+
 use crate::runtime::KvChanges;
-use crate::runtime::types::PostKind;
+use crate::runtime::types::{AspectMention, PostKind, SignalReading, SignalValue};
 
 const KINDS: [PostKind; 7] = [
     PostKind::Post,
@@ -76,6 +78,65 @@ pub(crate) fn decode_kv(stored: &str) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// A custom signal's value for a post, as stored (`analyses.signals`) and
+/// shown: one of `score`, `label` or `labels`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct StoredReading {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<String>>,
+}
+
+/// A post's mention of a taxonomy entry, as stored (`analyses.aspects`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct StoredMention {
+    pub entry: String,
+    /// Byte offsets in the text, end exclusive.
+    pub start: u32,
+    pub end: u32,
+    pub sentiment: Option<f32>,
+}
+
+/// An analysis's custom signals as stored.
+pub(crate) fn signals_json(readings: &[SignalReading]) -> String {
+    let stored: Vec<StoredReading> = readings
+        .iter()
+        .map(|r| {
+            let mut s = StoredReading {
+                name: r.name.clone(),
+                score: None,
+                label: None,
+                labels: None,
+            };
+            match &r.value {
+                SignalValue::Score(x) => s.score = Some(*x),
+                SignalValue::Label(l) => s.label = Some(l.clone()),
+                SignalValue::Labels(ls) => s.labels = Some(ls.clone()),
+            }
+            s
+        })
+        .collect();
+    serde_json::to_string(&stored).unwrap_or_else(|_| "[]".into())
+}
+
+/// An analysis's taxonomy mentions as stored.
+pub(crate) fn aspects_json(mentions: &[AspectMention]) -> String {
+    let stored: Vec<StoredMention> = mentions
+        .iter()
+        .map(|m| StoredMention {
+            entry: m.entry.clone(),
+            start: m.start,
+            end: m.end,
+            sentiment: m.sentiment,
+        })
+        .collect();
+    serde_json::to_string(&stored).unwrap_or_else(|_| "[]".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +153,33 @@ mod tests {
             BTreeMap::from([("a".to_string(), vec![0, 255]), ("kept".to_string(), vec![1])])
         );
         assert!(decode_kv("not json").is_empty());
+    }
+
+    #[test]
+    fn signals_and_aspects_are_stored_as_json() {
+        let readings = [
+            SignalReading {
+                name: "toxicity".into(),
+                value: SignalValue::Score(0.25),
+            },
+            SignalReading {
+                name: "tone".into(),
+                value: SignalValue::Labels(vec!["sarcastic".into()]),
+            },
+        ];
+        assert_eq!(
+            signals_json(&readings),
+            r#"[{"name":"toxicity","score":0.25},{"name":"tone","labels":["sarcastic"]}]"#
+        );
+        let mention = AspectMention {
+            entry: "battery".into(),
+            start: 4,
+            end: 11,
+            sentiment: Some(-0.5),
+        };
+        assert_eq!(
+            aspects_json(&[mention]),
+            r#"[{"entry":"battery","start":4,"end":11,"sentiment":-0.5}]"#
+        );
     }
 }

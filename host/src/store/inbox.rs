@@ -17,7 +17,12 @@ const COLUMNS: &str = "p.id, c.name AS channel, p.external_id, p.kind, p.directi
 /// where a second one per page for the topics cost more than the page.
 fn columns(backend: Backend) -> String {
     let topics = dialect::json_strings(backend, "t.topic", "FROM post_topics t WHERE t.post_id = p.id");
-    format!("{COLUMNS}, {topics} AS topics")
+    let signals = dialect::json_strings(
+        backend,
+        "s.name || '=' || s.value",
+        "FROM post_signals s WHERE s.post_id = p.id",
+    );
+    format!("{COLUMNS}, {topics} AS topics, {signals} AS signals")
 }
 
 const JOINS: &str = "JOIN channel_accounts c ON c.id = p.channel_id JOIN identities i ON i.id = p.identity_id";
@@ -45,6 +50,8 @@ pub struct InboxRow {
     pub followers: Option<i64>,
     /// Its topics (of the scored analysis), in order.
     pub topics: Vec<String>,
+    /// Its custom signals, `name=value` (a label, or a score to 2 decimals).
+    pub signals: Vec<String>,
     /// The contact the author was linked to when the post was scored.
     pub contact: Option<(i64, Option<String>)>,
     /// Null until scored.
@@ -73,6 +80,7 @@ pub struct InboxQuery<'a> {
     pub intent: Option<&'a str>,
     pub assignee: Option<&'a str>,
     pub sentiment: Option<SentimentBand<'a>>,
+    pub signal: Option<SignalFilter<'a>>,
     pub order: InboxOrder,
     pub limit: i64,
 }
@@ -83,6 +91,15 @@ pub struct InboxQuery<'a> {
 pub struct SentimentBand<'a> {
     pub label: &'a str,
     pub band: f64,
+}
+
+/// Posts with custom signal `name`: with `label` among its labels, or a
+/// score of at least `min`.
+#[derive(Clone, Copy, Debug)]
+pub struct SignalFilter<'a> {
+    pub name: &'a str,
+    pub label: Option<&'a str>,
+    pub min: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -104,6 +121,8 @@ pub struct AnalysisRow {
     pub intents: String,
     pub topics: String,
     pub language: Option<String>,
+    pub signals: String,
+    pub aspects: String,
 }
 
 /// A field of a post an agent sets.
@@ -128,7 +147,9 @@ pub async fn list(db: &Db, query: &InboxQuery<'_>) -> Result<Vec<InboxRow>, sqlx
     let common = "p.inbox_status = $1 AND ($2 = '' OR c.name = $2) AND ($3 = '' OR ps.intent = $3) \
                   AND ($4 = '' OR p.assignee = $4) AND ($5 = '' \
                   OR ($5 = 'negative' AND ps.sentiment <= $6) OR ($5 = 'positive' AND ps.sentiment >= $7) \
-                  OR ($5 = 'neutral' AND ps.sentiment > $6 AND ps.sentiment < $7))";
+                  OR ($5 = 'neutral' AND ps.sentiment > $6 AND ps.sentiment < $7)) \
+                  AND ($8 = '' OR EXISTS (SELECT 1 FROM post_signals sg WHERE sg.post_id = p.id AND sg.name = $8 \
+                  AND ($9 = '' OR sg.label = $9) AND COALESCE(sg.score, $10) >= $10))";
     // `CROSS JOIN` keeps SQLite walking the priority index (see insights::priority::inbox);
     // a row value, so both databases seek the index to the cursor.
     let columns = columns(db.backend());
@@ -136,19 +157,19 @@ pub async fn list(db: &Db, query: &InboxQuery<'_>) -> Result<Vec<InboxRow>, sqlx
         InboxOrder::Priority { .. } => format!(
             "SELECT {columns} FROM post_scores ps CROSS JOIN posts p {JOINS} \
              LEFT JOIN contacts ct ON ct.id = ps.contact_id \
-             WHERE p.id = ps.post_id AND {common} AND (ps.priority_key, ps.post_id) < ($8, $9) \
-             AND ps.priority_key >= $10 ORDER BY ps.priority_key DESC, ps.post_id DESC LIMIT $11"
+             WHERE p.id = ps.post_id AND {common} AND (ps.priority_key, ps.post_id) < ($11, $12) \
+             AND ps.priority_key >= $13 ORDER BY ps.priority_key DESC, ps.post_id DESC LIMIT $14"
         ),
         InboxOrder::Newest { min_key: Some(_), .. } => format!(
             "SELECT {columns} FROM post_scores ps CROSS JOIN posts p {JOINS} \
              LEFT JOIN contacts ct ON ct.id = ps.contact_id \
-             WHERE p.id = ps.post_id AND {common} AND p.id < $8 AND ps.priority_key >= $9 \
-             ORDER BY p.id DESC LIMIT $10"
+             WHERE p.id = ps.post_id AND {common} AND p.id < $11 AND ps.priority_key >= $12 \
+             ORDER BY p.id DESC LIMIT $13"
         ),
         InboxOrder::Newest { min_key: None, .. } => format!(
             "SELECT {columns} FROM posts p {JOINS} LEFT JOIN post_scores ps ON ps.post_id = p.id \
              LEFT JOIN contacts ct ON ct.id = ps.contact_id \
-             WHERE p.direction = 'inbound' AND {common} AND p.id < $8 ORDER BY p.id DESC LIMIT $9"
+             WHERE p.direction = 'inbound' AND {common} AND p.id < $11 ORDER BY p.id DESC LIMIT $12"
         ),
     };
     let sentiment = query.sentiment.map(|s| (s.label, s.band)).unwrap_or(("", 0.0));
@@ -159,7 +180,11 @@ pub async fn list(db: &Db, query: &InboxQuery<'_>) -> Result<Vec<InboxRow>, sqlx
         .bind(query.assignee.unwrap_or_default())
         .bind(sentiment.0)
         .bind(-sentiment.1)
-        .bind(sentiment.1);
+        .bind(sentiment.1)
+        .bind(query.signal.map_or("", |f| f.name))
+        .bind(query.signal.and_then(|f| f.label).unwrap_or_default())
+        // A label filter passes any score; no minimum passes every score.
+        .bind(query.signal.and_then(|f| f.min).unwrap_or(-f64::MAX));
     let statement = match query.order {
         InboxOrder::Priority { after, min_key } => statement.bind(after.0).bind(after.1).bind(min_key),
         InboxOrder::Newest { before, min_key } => match min_key {
@@ -231,6 +256,7 @@ fn inbox_row(row: &AnyRow) -> Result<InboxRow, sqlx::Error> {
         display_name: row.try_get("display_name")?,
         followers: row.try_get("followers")?,
         topics: serde_json::from_str(row.try_get("topics")?).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        signals: serde_json::from_str(row.try_get("signals")?).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         contact: match contact_id {
             Some(id) => Some((id, row.try_get("contact_name")?)),
             None => None,
@@ -262,7 +288,7 @@ pub async fn raw(db: &Db, id: i64) -> Result<Option<String>, sqlx::Error> {
 /// Every analysis of post `id`, by plugin.
 pub async fn analyses(db: &Db, id: i64) -> Result<Vec<AnalysisRow>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT plugin, version, sentiment, label, intents, topics, language FROM analyses \
+        "SELECT plugin, version, sentiment, label, intents, topics, language, signals, aspects FROM analyses \
          WHERE post_id = $1 ORDER BY plugin, id",
     )
     .bind(id)
@@ -278,6 +304,8 @@ pub async fn analyses(db: &Db, id: i64) -> Result<Vec<AnalysisRow>, sqlx::Error>
                 intents: r.try_get("intents")?,
                 topics: r.try_get("topics")?,
                 language: r.try_get("language")?,
+                signals: r.try_get("signals")?,
+                aspects: r.try_get("aspects")?,
             })
         })
         .collect()

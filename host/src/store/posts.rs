@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde_json::json;
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Executor, Row};
 
-use super::codec::{kind_from_name, kind_name};
+use super::codec::{self, kind_from_name, kind_name};
 use super::{Backend, Db, lookup_sql, now_ms, placeholders};
 use crate::runtime::types::AnalysisInput;
 use crate::runtime::types::{Analysis, Author, Direction, Post};
@@ -318,9 +318,9 @@ pub async fn insert_analyses<'e>(
         return Ok(0);
     }
     let sql = format!(
-        "INSERT INTO analyses (post_id, plugin, version, sentiment, label, intents, topics, language, created_at) \
-         VALUES {} ON CONFLICT (post_id, plugin, version) DO NOTHING",
-        placeholders(rows.len(), 9)
+        "INSERT INTO analyses (post_id, plugin, version, sentiment, label, intents, topics, language, signals, \
+         aspects, created_at) VALUES {} ON CONFLICT (post_id, plugin, version) DO NOTHING",
+        placeholders(rows.len(), 11)
     );
     let now = now_ms();
     // Not kept prepared on PostgreSQL: sqlx's `Any` binds a missing f64 as a
@@ -344,6 +344,8 @@ pub async fn insert_analyses<'e>(
             .bind(serde_json::Value::from(intents).to_string())
             .bind(serde_json::Value::from(a.topics.clone()).to_string())
             .bind(&a.language)
+            .bind(codec::signals_json(&a.signals))
+            .bind(codec::aspects_json(&a.aspects))
             .bind(now);
     }
     Ok(query.execute(executor).await?.rows_affected() as usize)

@@ -19,6 +19,7 @@ mod responses;
 mod retention;
 mod scorers;
 mod subjects;
+mod taxonomy;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -45,4 +46,5 @@ pub fn routes() -> OpenApiRouter<App> {
         .merge(scorers::routes())
         .merge(currencies::routes())
         .merge(subjects::routes())
+        .merge(taxonomy::routes())
 }

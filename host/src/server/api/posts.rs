@@ -15,7 +15,7 @@ use crate::server::ApiError;
 use crate::server::auth::{Agent, Auth, Viewer};
 use crate::server::extract::{Json, Path, Query};
 use crate::server::page::{self, Page};
-use crate::store::inbox::{self, InboxOrder, InboxQuery, InboxRow, PostField, SentimentBand};
+use crate::store::inbox::{self, InboxOrder, InboxQuery, InboxRow, PostField, SentimentBand, SignalFilter};
 use crate::store::now_ms;
 
 pub fn routes() -> OpenApiRouter<App> {
@@ -47,6 +47,13 @@ struct Filter {
     assignee: Option<String>,
     /// Only posts whose priority now is at least this.
     min_priority: Option<f64>,
+    /// Only posts with this custom signal (see `GET /signals`).
+    #[param(pattern = "^[a-z0-9-]{1,64}$")]
+    signal: Option<String>,
+    /// With `signal`: only posts with this label of it.
+    signal_label: Option<String>,
+    /// With `signal`: only posts whose score of it is at least this.
+    signal_min: Option<f64>,
     /// `priority` (default, highest first) or `newest`.
     #[param(inline)]
     sort: Option<Sort>,
@@ -125,6 +132,8 @@ pub struct InboxPost {
     pub intent: Option<String>,
     pub intent_confidence: Option<f64>,
     pub topics: Vec<String>,
+    /// Custom signals, as badges show them.
+    pub signals: Vec<SignalBadge>,
     /// The inbox priority now; null until scored.
     pub priority: Option<f64>,
     /// Why the priority is what it is.
@@ -144,6 +153,17 @@ pub struct PostAnalysis {
     pub intents: Value,
     pub topics: Value,
     pub language: Option<String>,
+    /// Custom signals: `[{"name", "score" | "label" | "labels"}]`.
+    pub signals: Value,
+    /// Taxonomy mentions: `[{"entry", "start", "end", "sentiment"}]` (byte offsets in the text).
+    pub aspects: Value,
+}
+
+/// A custom signal of a post: its name and value (a label, or the score to 2 decimals).
+#[derive(Serialize, ToSchema)]
+pub struct SignalBadge {
+    pub name: String,
+    pub value: String,
 }
 
 /// A post in full: the inbox fields, every analysis, the replies and the
@@ -226,6 +246,17 @@ fn inbox_post(row: InboxRow, now: i64) -> InboxPost {
         intent: score.and_then(|s| s.intent.clone()),
         intent_confidence: score.and_then(|s| s.intent_confidence),
         topics: row.topics,
+        signals: row
+            .signals
+            .into_iter()
+            .filter_map(|s| {
+                let (name, value) = s.split_once('=')?;
+                Some(SignalBadge {
+                    name: name.to_string(),
+                    value: value.to_string(),
+                })
+            })
+            .collect(),
         priority: score.map(|s| priority::priority_at(s.priority_key, now)),
         priority_explanation: explanation,
         priority_key: score.map(|s| s.priority_key),
@@ -241,6 +272,14 @@ async fn list_posts(
     Query(filter): Query<Filter>,
 ) -> Result<Json<Page<InboxPost>>, ApiError> {
     let limit = page::limit(filter.limit)?;
+    if filter.signal.is_none() && (filter.signal_label.is_some() || filter.signal_min.is_some()) {
+        return Err(ApiError::bad_request(
+            "signal_label and signal_min filter a `signal`: name it",
+        ));
+    }
+    if filter.signal_min.is_some_and(|m| !m.is_finite()) {
+        return Err(ApiError::bad_request("signal_min must be a finite number"));
+    }
     let status = match filter.status {
         Some(InboxStatus::Closed) => "closed",
         _ => "open",
@@ -277,6 +316,11 @@ async fn list_posts(
             label,
             band: NEUTRAL_BAND,
         }),
+        signal: filter.signal.as_deref().map(|name| SignalFilter {
+            name,
+            label: filter.signal_label.as_deref(),
+            min: filter.signal_min,
+        }),
         order,
         limit,
     };
@@ -312,6 +356,8 @@ async fn get_post(
         .map(|a| PostAnalysis {
             intents: parse(&a.intents),
             topics: parse(&a.topics),
+            signals: parse(&a.signals),
+            aspects: parse(&a.aspects),
             plugin: a.plugin,
             version: a.version,
             sentiment: a.sentiment,

@@ -7,6 +7,7 @@
 pub mod advocacy;
 pub mod bindings;
 pub mod churn;
+pub mod custom;
 pub mod predictions;
 pub mod priority;
 pub mod spikes;
