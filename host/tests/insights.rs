@@ -744,6 +744,7 @@ async fn trends_per_topic_and_per_buyers_of_a_product() {
 
         let q = |topic: Option<&str>, product: Option<&str>, bucket| TrendQuery {
             topic: topic.map(String::from),
+            aspect: None,
             product: product.map(String::from),
             bucket,
             since: TODAY - 3 * DAY_MS,
@@ -1502,6 +1503,35 @@ async fn a_vendor_analyzers_custom_signals_and_aspects_reach_the_inbox_and_its_f
                 ]
             );
 
+            // Trends per aspect: each post with the sentiment of what it says of it.
+            let trend = |aspect: &str, topic: Option<&str>| {
+                let q = TrendQuery {
+                    topic: topic.map(String::from),
+                    aspect: Some(aspect.to_string()),
+                    product: None,
+                    bucket: Bucket::Day,
+                    since: NOW - DAY_MS,
+                    until: NOW,
+                };
+                let db = w.db.clone();
+                async move { insights::trend(&db, &q).await }
+            };
+            let battery = trend("battery", None).await.unwrap();
+            let posts: i64 = battery.iter().map(|p| p.posts).sum();
+            let negative: i64 = battery.iter().map(|p| p.negative).sum();
+            assert_eq!((posts, negative), (2, 1), "{battery:?}");
+            let frame = trend("frame", None).await.unwrap();
+            assert_eq!(
+                frame
+                    .iter()
+                    .map(|p| (p.posts, p.negative))
+                    .filter(|p| p.0 > 0)
+                    .collect::<Vec<_>>(),
+                [(1, 0)]
+            );
+            // With a topic too: the posts that have both (none here).
+            assert!(trend("frame", Some("x2")).await.unwrap().iter().all(|p| p.posts == 0));
+
             // The inbox shows them as badges and filters on them.
             let server = common::http::start_with(ingest).await;
             let token = socialcrm::tokens::create(&w.db, "val", socialcrm::tokens::Role::Viewer, "test")
@@ -1530,16 +1560,18 @@ async fn a_vendor_analyzers_custom_signals_and_aspects_reach_the_inbox_and_its_f
                     {"name": "urgency", "value": "0.70"},
                 ])
             );
-            let (_, body) = get("/posts?sort=newest&signal=urgency&signal_min=0.5".into()).await;
+            let (_, body) = get("/posts?sort=newest&signal=urgency%3E%3D0.5".into()).await;
             assert_eq!(ids(&body), [urgent]);
-            let (_, body) = get("/posts?sort=newest&signal=urgency&signal_min=0".into()).await;
+            let (_, body) = get("/posts?sort=newest&signal=urgency%3E%3D0".into()).await;
             assert_eq!(ids(&body), [calm, urgent]);
-            let (_, body) = get("/posts?signal=tone&signal_label=polite".into()).await;
+            let (_, body) = get("/posts?signal=tone:polite".into()).await;
             assert_eq!(ids(&body), [urgent]);
-            let (_, body) = get("/posts?signal=tone&signal_label=rude".into()).await;
+            let (_, body) = get("/posts?signal=tone:rude".into()).await;
             assert!(ids(&body).is_empty());
-            let (status, _) = get("/posts?signal_min=0.5".into()).await;
-            assert_eq!(status, 400);
+            for bad in ["urgency%3E%3Dhigh", "Tone:polite", "tone:", "a:b:c"] {
+                let (status, body) = get(format!("/posts?signal={bad}")).await;
+                assert_eq!(status, 400, "{bad}: {body}");
+            }
             let (_, detail) = get(format!("/posts/{urgent}")).await;
             let analysis = &detail["analyses"][0];
             assert_eq!(analysis["plugin"], "urgency-analyzer");

@@ -457,6 +457,86 @@ mod tests {
         assert!(check_predictions(&mut [long], 1, &small()).is_err());
     }
 
+    #[test]
+    fn custom_signals_and_aspects_are_what_was_declared_and_sent() {
+        use crate::types::{AspectMention, EntryKind, ScoreRange, SignalReading};
+        let specs = vec![
+            SignalSpec {
+                name: "urgency".into(),
+                display_name: "Urgency".into(),
+                kind: SignalKind::Score(ScoreRange { min: 0.0, max: 1.0 }),
+            },
+            SignalSpec {
+                name: "tone".into(),
+                display_name: "Tone".into(),
+                kind: SignalKind::Labels(vec!["polite".into()]),
+            },
+        ];
+        let taxonomy = [TaxonomyEntry {
+            id: "battery".into(),
+            kind: EntryKind::Aspect,
+            name: "battery".into(),
+            synonyms: Vec::new(),
+        }];
+        let input = AnalysisInput {
+            text: "the battery — dead".into(),
+            kind: crate::types::PostKind::Mention,
+            language: None,
+        };
+        let reading = |name: &str, value: SignalValue| SignalReading {
+            name: name.into(),
+            value,
+        };
+        let mention = |entry: &str, start: u32, end: u32| AspectMention {
+            entry: entry.into(),
+            start,
+            end,
+            sentiment: Some(-1.0),
+        };
+        let check = |signals: Vec<SignalReading>, aspects: Vec<AspectMention>| {
+            let a = Analysis {
+                signals,
+                aspects,
+                ..Analysis::default()
+            };
+            check_rich(
+                &[a],
+                std::slice::from_ref(&input),
+                &specs,
+                &taxonomy,
+                &Limits::default(),
+            )
+        };
+        let fine = vec![
+            reading("urgency", SignalValue::Score(0.5)),
+            reading("tone", SignalValue::Labels(vec!["polite".into()])),
+        ];
+        assert!(check(fine, vec![mention("battery", 4, 11)]).is_ok());
+        let refused = |r: Result<(), FailReason>| r.unwrap_err().to_string();
+        let out = refused(check(vec![reading("spam", SignalValue::Score(0.1))], vec![]));
+        assert!(out.contains("`spam` was not declared"), "{out}");
+        assert!(refused(check(vec![reading("urgency", SignalValue::Score(1.5))], vec![])).contains("does not allow"));
+        assert!(
+            refused(check(vec![reading("urgency", SignalValue::Score(f64::NAN))], vec![])).contains("does not allow")
+        );
+        let rude = reading("tone", SignalValue::Labels(vec!["rude".into()]));
+        assert!(refused(check(vec![rude], vec![])).contains("does not allow"));
+        let twice = vec![
+            reading("urgency", SignalValue::Score(0.1)),
+            reading("urgency", SignalValue::Score(0.2)),
+        ];
+        assert!(refused(check(twice, vec![])).contains("twice"));
+        assert!(refused(check(vec![], vec![mention("frame", 4, 11)])).contains("not a taxonomy entry"));
+        assert!(refused(check(vec![], vec![mention("battery", 4, 99)])).contains("not a span"));
+        // Byte 13 is inside the em dash.
+        assert!(refused(check(vec![], vec![mention("battery", 12, 13)])).contains("not a span"));
+        let bad_spec = SignalSpec {
+            name: "Bad Name".into(),
+            ..specs[0].clone()
+        };
+        assert!(check_rich(&[], &[], &[bad_spec], &[], &Limits::default()).is_err());
+    }
+
     fn small() -> Limits {
         Limits {
             max_posts: 3,

@@ -41,6 +41,7 @@ async fn run(backend: &str, url: &str, n: usize) {
 
     let query = |topic: Option<&str>, product: Option<&str>| TrendQuery {
         topic: topic.map(String::from),
+        aspect: None,
         product: product.map(String::from),
         bucket: Bucket::Day,
         since: NOW - 90 * DAY_MS,

@@ -5,7 +5,10 @@
 //! - sentiment: batches of 100 posts of ~140 characters, the wasm plugin against
 //!   the same scorer compiled natively, and against Python vaderSentiment;
 //! - mastodon: the cost per post inside the plugin of parsing a 40-post page
-//!   (canned HTTP in memory, so no network time).
+//!   (canned HTTP in memory, so no network time);
+//! - scorer: the bundled churn scorer over 1,000 contacts in batches of 500
+//!   (what `insights recompute` hands it), the wasm plugin against the same
+//!   model compiled natively.
 
 use std::hint::black_box;
 use std::process::Command;
@@ -15,7 +18,9 @@ use serde_json::{Value, json};
 use socialcrm::plugins::Manifest;
 use socialcrm::runtime::types::AnalysisInput;
 use socialcrm::runtime::types::PostKind;
+use socialcrm::runtime::types::{Feature, ScoreRequest, Subject};
 use socialcrm::runtime::{AnalyzerPlugin, Runtime, RuntimeOptions};
+use socialcrm_sdk::scorer as scoring;
 use socialcrm_sdk::testkit::{self, Canned, Harness};
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
@@ -74,6 +79,90 @@ fn texts_140() -> Vec<String> {
     }
     texts.retain(|t| t.len() >= 100);
     texts
+}
+
+/// 1,000 contacts' features, varied like a CRM's: some without orders, some
+/// without posts.
+fn subjects() -> Vec<scoring::Subject> {
+    let feature = |name: &str, value: f64| scoring::Feature {
+        name: name.into(),
+        value,
+    };
+    (0..1000)
+        .map(|i| {
+            let x = i as f64;
+            let mut features = vec![
+                feature("value-percentile", (i % 100) as f64 / 100.0),
+                feature("lifetime-value", 25.0 * (i % 40) as f64),
+                feature("orders", (i % 7) as f64),
+                feature("orders-12m", (i % 5) as f64),
+                feature("unconverted-transactions", (i % 13 == 0) as u8 as f64),
+                feature("negative-posts-7d", (i % 4) as f64),
+                feature("churn-intent-30d", (i % 9 == 0) as u8 as f64),
+            ];
+            if i % 7 != 0 {
+                features.push(feature("days-since-order", (i * 37 % 400) as f64));
+            }
+            if i % 3 != 0 {
+                features.push(feature("sentiment-30d", (x * 0.37).sin()));
+                features.push(feature("sentiment-30-180d", (x * 0.11).cos()));
+            }
+            scoring::Subject {
+                features,
+                tags: Vec::new(),
+            }
+        })
+        .collect()
+}
+
+fn bench_scorer(runtime: &Runtime) {
+    use socialcrm_sdk::scorer::Scorer as _;
+    let dir = format!("{ROOT}/plugins/churn");
+    let wasm = std::fs::read(testkit::build(&dir).expect("build plugin")).expect("read wasm");
+    let manifest = Manifest::parse(&std::fs::read_to_string(format!("{dir}/plugin.toml")).unwrap()).unwrap();
+    let plugin = runtime.load_scorer(manifest.sandbox(), &wasm).unwrap();
+    let subjects = subjects();
+    let host_requests: Vec<ScoreRequest> = subjects
+        .chunks(500)
+        .map(|chunk| ScoreRequest {
+            prediction: "churn-risk".into(),
+            value_currency: Some("EUR".into()),
+            subjects: chunk
+                .iter()
+                .map(|s| Subject {
+                    features: s
+                        .features
+                        .iter()
+                        .map(|f| Feature {
+                            name: f.name.clone(),
+                            value: f.value,
+                        })
+                        .collect(),
+                    tags: Vec::new(),
+                })
+                .collect(),
+        })
+        .collect();
+    let wasm = median(15, 1, || {
+        for request in &host_requests {
+            black_box(plugin.score(request).unwrap());
+        }
+    });
+    let native = median(15, 5, || {
+        for chunk in subjects.chunks(500) {
+            black_box(churn::Churn::score(scoring::ScoreRequest {
+                prediction: "churn-risk".into(),
+                value_currency: Some("EUR".into()),
+                subjects: chunk.to_vec(),
+            }));
+        }
+    });
+    println!(
+        "scorer (bundled churn, 1,000 contacts in 2 batches): wasm {:.2} ms, native {:.3} ms, wasm/native {:.1}",
+        wasm.as_secs_f64() * 1e3,
+        native.as_secs_f64() * 1e3,
+        wasm.as_secs_f64() / native.as_secs_f64()
+    );
 }
 
 fn bench_instantiation(sentiment: &AnalyzerPlugin) {
@@ -249,5 +338,8 @@ fn main() {
     }
     if wanted("mastodon") {
         bench_mastodon();
+    }
+    if wanted("scorer") {
+        bench_scorer(&runtime);
     }
 }

@@ -210,6 +210,31 @@ try {
     await page.waitForURL((u) => !u.hash.includes('sentiment'));
   });
 
+  await step('custom signals show as badges and filter the inbox (answers stubbed)', async () => {
+    // The demo's analyzers declare no custom signal: the inbox's answer gets one.
+    const asked = [];
+    await page.route('**/api/v1/posts?*', async (route) => {
+      const url = new URL(route.request().url());
+      asked.push(url.searchParams.get('signal'));
+      const response = await route.fetch();
+      const body = await response.json();
+      if (body.items && body.items[0]) body.items[0].signals = [{ name: 'urgency', value: '0.82' }];
+      await route.fulfill({ response, json: body });
+    });
+    try {
+      await page.getByLabel('Signal').fill('urgency>=0.5');
+      await page.getByRole('button', { name: 'Apply' }).click();
+      await page.waitForURL(/signal=urgency/);
+      await page.locator('li.post .badge-signal', { hasText: 'urgency: 0.82' }).first().waitFor();
+      expect(asked.includes('urgency>=0.5'), `the inbox did not ask for the signal: ${asked}`);
+      await page.getByLabel('Signal').fill('');
+      await page.getByRole('button', { name: 'Apply' }).click();
+      await page.waitForURL((u) => !u.hash.includes('signal'));
+    } finally {
+      await page.unroute('**/api/v1/posts?*');
+    }
+  });
+
   await step('assign a post to me and close it', async () => {
     const card = page.locator('li.post').nth(1);
     const id = await card.getAttribute('data-post');

@@ -41,6 +41,7 @@ CREATE INDEX post_signals_name ON post_signals (name, created_at);
 -- what it says of it.
 CREATE TABLE post_aspects (
     post_id INTEGER NOT NULL REFERENCES posts (id) ON DELETE CASCADE,
+    identity_id INTEGER NOT NULL,
     plugin TEXT NOT NULL,
     entry TEXT NOT NULL,
     sentiment REAL,

@@ -65,6 +65,10 @@ enum Action {
         /// Only posts with this topic.
         #[arg(long)]
         topic: Option<String>,
+        /// Only posts that mention this taxonomy entry, with the sentiment of
+        /// what they say of it (`socialcrm taxonomy list`).
+        #[arg(long)]
+        aspect: Option<String>,
         /// Only posts by customers who bought this product.
         #[arg(long)]
         product: Option<String>,
@@ -169,6 +173,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             }
             Action::Trends {
                 topic,
+                aspect,
                 product,
                 bucket,
                 since,
@@ -184,6 +189,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 };
                 let query = TrendQuery {
                     topic,
+                    aspect,
                     product,
                     bucket,
                     since: since.map_or(Ok(default_since), |s| parse_time(&s, now))?,
@@ -195,10 +201,12 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 } else {
                     println!(
                         "{}, {}, {} buckets",
-                        query
-                            .topic
-                            .as_deref()
-                            .map_or("all topics".to_string(), |t| format!("topic `{t}`")),
+                        match (&query.topic, &query.aspect) {
+                            (Some(t), Some(a)) => format!("topic `{t}`, aspect `{a}`"),
+                            (Some(t), None) => format!("topic `{t}`"),
+                            (None, Some(a)) => format!("aspect `{a}`"),
+                            (None, None) => "all topics".to_string(),
+                        },
                         query
                             .product
                             .as_deref()

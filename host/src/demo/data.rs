@@ -71,6 +71,15 @@ impl When {
     }
 }
 
+/// The history ends this many days before the start's day ([`When::Day`]).
+pub const LAST_HISTORY_DAY: i64 = 2;
+
+/// Posts written before this time (Unix ms) are the history, long handled;
+/// the burst and the last hours come after it.
+pub fn handled_before(now: i64) -> i64 {
+    now.div_euclid(DAY_MS) * DAY_MS - (LAST_HISTORY_DAY - 1) * DAY_MS
+}
+
 /// The posts of the last hours start this many minutes before the start.
 const LAST_HOURS_MINUTES: i64 = (AT_START as i64) * 20;
 
@@ -307,33 +316,34 @@ type Said = (i64, usize, &'static str);
 
 /// The history on Mastodon, whose profiles tell who the CRM's customers are
 /// ([`contacts_csv`]): owners of each bike talk about it most days.
+#[rustfmt::skip]
 const MASTODON_HISTORY: &[Said] = &[
     (89, MAYA, "Two weeks with my @lumenbikes X2 and the 12 km commute went from dreaded to the best part of my day."),
     (89, FREYA, "Got my @lumenbikes City serviced. Brakes feel new again, nice job by the shop."),
     (88, JONAS, "Year two with the @lumenbikes X2: new chain, new pads, same grin. Still the best bike I've owned."),
-    (88, AISHA, "Hills both ways to the hospital and the @lumenbikes City doesn't even notice. I arrive without sweating through my scrubs."),
+    (88, AISHA, "Hills both ways to the hospital and the @lumenbikes City makes them easy. I arrive fresh instead of sweaty. Love it."),
     (87, KENJI, "1,000 km on my @lumenbikes X2. Average assist 38%, about 8 Wh per km. Yes, I keep a spreadsheet."),
     (87, OSKAR, "Sold the second car. The @lumenbikes Cargo does the school run, the groceries and the dog."),
     (86, HANNAH, "Picked up my @lumenbikes X2 today! Sage green, obviously. The ride home was pure joy."),
     (85, MATEO, "Six months and 4,000 km on the @lumenbikes X2. Not a single flat. Solid bike."),
-    (85, PRIYA, "Ordering a @lumenbikes City this week. My flat is small but the lift is big enough, I measured twice."),
+    (85, PRIYA, "Ordering a @lumenbikes City this week. Measured the lift twice, it fits."),
     (84, MARCO, "Serviced three @lumenbikes X2s this week. Clean cable routing and standard parts, easy to work on. Respect to the frame designers."),
     (83, LINA, "Test rode the @lumenbikes X2 in Nørrebro today. That hill start! Very tempted."),
     (83, CLARA, "Six a.m., forty baguettes in the box, the @lumenbikes Cargo humming along. Best delivery van I ever had."),
-    (82, MAYA, "Rainy commute on the @lumenbikes X2 today. The fenders actually work, my trousers stayed dry."),
-    (81, KENJI, "Firmware 2.2 on the @lumenbikes X2 feels smoother off the line. Less jerk at the first pedal stroke."),
+    (82, MAYA, "Rainy commute on the @lumenbikes X2 today. The fenders work great, my trousers stayed dry."),
+    (81, KENJI, "Firmware 2.2 on the @lumenbikes X2 feels smoother off the line. Nice improvement."),
     (81, INES, "Thirty people on the Saturday ride, four of them on @lumenbikes. E-bikes are how cities change."),
     (80, HANNAH, "School run on the @lumenbikes X2: 8 minutes instead of 25 in traffic. My daughter calls it the rocket."),
     (79, MATEO, "The brake pads on my @lumenbikes X2 were done after 3,000 km. Fair with my mileage, swapped them myself."),
-    (78, JONAS, "Tip for @lumenbikes X2 owners: check the rear axle nuts after the first 500 km. Mine had loosened a bit."),
+    (78, JONAS, "Tip for @lumenbikes X2 owners: check the rear axle nuts after the first 500 km. Quick job, good habit."),
     (78, OSKAR, "Our @lumenbikes Cargo has more fans at the kindergarten than I do."),
     (77, LINA, "Still thinking about that @lumenbikes X2. The sage green is calling me."),
     (77, FREYA, "@lumenbikes the display on my City flickers when it rains. Is that normal?"),
     (76, KENJI, "Range test on the @lumenbikes X2: 74 km in eco mode, mixed terrain, 78 kg rider. The spec sheet says 80, close enough."),
-    (75, PRIYA, "My @lumenbikes City arrived! Assembly took ten minutes. Off to the park."),
+    (75, PRIYA, "My @lumenbikes City arrived! Assembly took ten minutes and it looks great. Off to the park."),
     (74, MARCO, "A customer brought in a @lumenbikes X2 with a rattling fender. Two washers later, silent. Small design flaw though."),
     (74, AISHA, "Someone on the bike path asked about my @lumenbikes City today. I might be a salesperson now."),
-    (73, MAYA, "Cut my commuting costs in half since the @lumenbikes X2. The car sits in the garage all week."),
+    (73, MAYA, "Commuting costs cut in half since the @lumenbikes X2. Best money I've spent in years."),
     (72, HANNAH, "@lumenbikes the kickstand on my X2 wobbles with loaded panniers. Is there a sturdier one?"),
     (72, CLARA, "@lumenbikes the Cargo box latch rattles on cobblestones. The bread doesn't mind, I do."),
     (70, MATEO, "Commuting 30 km a day on the @lumenbikes X2 and it just works. Rain, wind, whatever."),
@@ -357,7 +367,7 @@ const MASTODON_HISTORY: &[Said] = &[
     (58, GHOST, "@lumenbikes your checkout crashed twice while I was ordering lights. Gave up."),
     (57, KENJI, "2.3 on the @lumenbikes X2 is great: smoother assist, and my consumption dropped to 7.4 Wh per km."),
     (56, HANNAH, "@lumenbikes the rear light on my X2 stopped working. The cable looks fine. Any ideas?"),
-    (56, OSKAR, "The kickstand of the @lumenbikes Cargo is a work of art. Kids climb in, nothing moves."),
+    (56, OSKAR, "The kickstand of the @lumenbikes Cargo is brilliant. Kids climb in and it stays rock steady."),
     (54, MATEO, "@lumenbikes still no answer about a stronger rear wheel for the X2. Two weeks now."),
     (53, MARCO, "Trued the wheel of a @lumenbikes X2 with 7,000 km on it today. Spoke tension all over the place. Heavy riders, get yours checked."),
     (52, JONAS, "Lovely evening ride along the river on the @lumenbikes X2. This is why I ride."),
@@ -366,7 +376,7 @@ const MASTODON_HISTORY: &[Said] = &[
     (50, AISHA, "New panniers on the @lumenbikes City! Lunch, scrubs and a book all fit."),
     (50, HANNAH, "Rear light fixed: a loose connector under the rack. Thanks to the @lumenbikes support chat for the tip!"),
     (49, KENJI, "The @lumenbikes app shows the wrong odometer for my X2 after the update: 2,140 km on the bike, 1,870 in the app."),
-    (48, CLARA, "The second @lumenbikes Cargo is in service. The new route is all uphill and the motor doesn't care."),
+    (48, CLARA, "The second @lumenbikes Cargo is in service. The new route is all uphill and the motor handles it easily."),
     (48, MATEO, "Got a stronger rear wheel for my @lumenbikes X2 from a local shop. Should have done that months ago."),
     (46, LINA, "It's happening. @lumenbikes X2 ordered, sage green, delivery in a week."),
     (45, JONAS, "Swapping the brake pads on the @lumenbikes X2 takes ten minutes. There's a video on my site if anyone wants it."),
@@ -376,13 +386,13 @@ const MASTODON_HISTORY: &[Said] = &[
     (43, MAYA, "Headwind all the way home. The @lumenbikes X2 just shrugged."),
     (42, OSKAR, "Week three without any car. The @lumenbikes Cargo is handling it and our budget is thrilled."),
     (42, FREYA, "@lumenbikes the display on my City died completely today. Pushed it home in the rain."),
-    (41, HANNAH, "Took both kids to the lake on the @lumenbikes X2 with the trailer. 22 km and nobody complained, not even me."),
+    (41, HANNAH, "Took both kids to the lake on the @lumenbikes X2 with the trailer. 22 km of happy faces."),
     (40, LINA, "My @lumenbikes X2 is here! Assembly was easy and the colour is even better in person."),
     (40, KENJI, "Support answered about the odometer on my @lumenbikes X2: a known app bug, fixed in the next release. Fair."),
     (39, MATEO, "The new rear wheel is holding up great. The @lumenbikes X2 is back to being boring in the best way."),
     (37, JONAS, "Helped a neighbour set up her new @lumenbikes X2. Fifteen minutes and she was off."),
     (37, INES, "The new bike lane opened today. Rode it end to end on my @lumenbikes City. Happy day for the city!"),
-    (36, MAYA, "Commute stats: 60 rides, 720 km, zero regrets with the @lumenbikes X2."),
+    (36, MAYA, "Commute stats: 60 rides, 720 km, and I loved every one of them on the @lumenbikes X2."),
     (35, LINA, "First week with the @lumenbikes X2. I used it for everything, even the bakery 300 m away."),
     (35, AISHA, "Rode home after a long shift on the @lumenbikes City. Quiet streets, good lights, good day."),
     (34, KENJI, "Range check on the @lumenbikes X2 with 2.3: 81 km in eco. Better than the spec sheet!"),
@@ -403,7 +413,7 @@ const MASTODON_HISTORY: &[Said] = &[
     (24, AISHA, "Six months with the @lumenbikes City. Cheaper than the bus pass and much more fun."),
     (23, MATEO, "@lumenbikes the service found a worn motor bearing in my X2. Replaced under warranty, but it took nine days. I need this bike to get to work."),
     (22, JONAS, "Gave a talk at the library on e-bike maintenance. Brought my @lumenbikes X2 as the demo bike."),
-    (22, CLARA, "Delivery record this morning: 62 stops on the @lumenbikes Cargo before 9. The bakery runs on this bike."),
+    (22, CLARA, "Delivery record this morning: 62 stops on the @lumenbikes Cargo before 9. Proud of our little bakery fleet."),
     (21, LINA, "The @lumenbikes X2 gets compliments everywhere I park it. Design really matters."),
     (21, GHOST, "Saw a @lumenbikes X2 outside the station locked with a thin cable lock. Brave."),
     (20, MAYA, "New panniers for the @lumenbikes X2. Laptop, lunch and gym clothes all fit. Life's good."),
@@ -442,6 +452,7 @@ const MASTODON_HISTORY: &[Said] = &[
 
 /// The history on Threads, which names authors by username only: people
 /// shopping for an e-bike, and owners who are no customers of the CRM's.
+#[rustfmt::skip]
 const THREADS_HISTORY: &[Said] = &[
     (88, NOOR, "Looking at e-bikes for the school run. @lumenbikes Cargo or a trailer? Opinions welcome."),
     (84, SAM, "Day one with the @lumenbikes app. Unlocking the bike with my phone feels like the future."),
@@ -449,7 +460,7 @@ const THREADS_HISTORY: &[Said] = &[
     (75, PETE, "Test rode a @lumenbikes X2 today. Smooth, quiet, a bit pricey."),
     (69, RAJ, "Comparing e-bikes in a spreadsheet like a true nerd. The @lumenbikes X2 is top three so far."),
     (65, SAM, "The @lumenbikes app asks me to log in again every other day. Small thing, but annoying."),
-    (60, NOOR, "We went with the @lumenbikes Cargo! The kids fought over who sits in front."),
+    (60, NOOR, "We went with the @lumenbikes Cargo! The kids love it already."),
     (57, URBAN, "Bike lanes plus e-bikes make a calmer city. @lumenbikes gets it."),
     (52, PETE, "Bought the @lumenbikes X2. My knees thank me already."),
     (46, SAM, "Rode my @lumenbikes City to the match and parked right at the gate while everyone queued for parking."),
@@ -457,13 +468,13 @@ const THREADS_HISTORY: &[Said] = &[
     (35, MARCO, "Pro tip for any e-bike: keep the chain clean and the tyres pumped. Half my @lumenbikes repairs are just that."),
     (33, NOOR, "The seat belts of the @lumenbikes Cargo are fiddly with cold fingers. Otherwise a dream."),
     (27, URBAN, "@lumenbikes delivery took three weeks. The bike is lovely, the wait was not."),
-    (24, PETE, "Week four with the @lumenbikes X2: sold my car. Didn't see that coming."),
+    (24, PETE, "Week four with the @lumenbikes X2 and I sold my car. Best decision this year."),
     (18, SAM, "The new ride history screen in the @lumenbikes app is really nice."),
     (15, MAYA, "Morning coffee, then 12 km on the @lumenbikes X2. Routine perfected."),
     (11, RAJ, "Booked a test ride on the @lumenbikes X2 for next week. Finally."),
     (8, NOOR, "The kids asked if the @lumenbikes Cargo can come on holiday with us. Checking the train rules now."),
     (4, URBAN, "The new bike counter downtown says 4,000 riders a day. @lumenbikes riders are a big part of that."),
-    (3, PETE, "Two months with the @lumenbikes X2. Zero regrets."),
+    (3, PETE, "Two months with the @lumenbikes X2 and I'm still smiling on every ride."),
 ];
 
 /// A customer's question answered by another, and the asker's thanks.
@@ -480,71 +491,134 @@ const EXCHANGES: &[Exchange] = &[
     Exchange {
         on: MASTODON,
         days: 80,
-        question: (DAN, "Does the @lumenbikes City fit in a small lift? Ours is 1.1 m deep."),
-        answer: (INES, "@dan mine does, standing on its rear wheel. Our lift is about that size and it's no problem."),
+        question: (
+            DAN,
+            "Does the @lumenbikes City fit in a small lift? Ours is 1.1 m deep.",
+        ),
+        answer: (
+            INES,
+            "@dan mine does, standing on its rear wheel. Our lift is about that size and it's no problem.",
+        ),
         thanks: (DAN, "@ines thank you, that settles it!"),
     },
     Exchange {
         on: MASTODON,
         days: 71,
-        question: (HANNAH, "Which child seat works on the @lumenbikes X2? The rack says 25 kg max."),
-        answer: (JONAS, "@hannah any rack-mounted seat for kids up to 22 kg fits. I used a Thule one on my X2 for two years."),
+        question: (
+            HANNAH,
+            "Which child seat works on the @lumenbikes X2? The rack says 25 kg max.",
+        ),
+        answer: (
+            JONAS,
+            "@hannah any rack-mounted seat for kids up to 22 kg fits. I used a Thule one on my X2 for two years.",
+        ),
         thanks: (HANNAH, "@jonas perfect, thanks so much! Ordering it tonight."),
     },
     Exchange {
         on: THREADS,
         days: 63,
-        question: (NOOR, "Anyone riding a @lumenbikes Cargo up real hills with two kids? Is the motor strong enough?"),
-        answer: (MARCO, "@noor.rides yes, the Cargo has the same motor torque as the X2. Two kids up a 10% hill is fine in sport mode."),
+        question: (
+            NOOR,
+            "Anyone riding a @lumenbikes Cargo up real hills with two kids? Is the motor strong enough?",
+        ),
+        answer: (
+            MARCO,
+            "@noor.rides yes, the Cargo has the same motor torque as the X2. Two kids up a 10% hill is fine in sport mode.",
+        ),
         thanks: (NOOR, "@marco thank you! That was the last thing holding me back."),
     },
     Exchange {
         on: MASTODON,
         days: 55,
-        question: (PRIYA, "Where do I find the right tyre pressure for the @lumenbikes City? The manual says nothing."),
-        answer: (MARCO, "@priya it's printed on the tyre sidewall: 3.5 to 5 bar. I run 4 for city streets."),
-        thanks: (PRIYA, "@marco thanks, that made a big difference. It rides so much better now!"),
+        question: (
+            PRIYA,
+            "Where do I find the right tyre pressure for the @lumenbikes City? The manual says nothing.",
+        ),
+        answer: (
+            MARCO,
+            "@priya it's printed on the tyre sidewall: 3.5 to 5 bar. I run 4 for city streets.",
+        ),
+        thanks: (
+            PRIYA,
+            "@marco thanks, that made a big difference. It rides so much better now!",
+        ),
     },
     Exchange {
         on: MASTODON,
         days: 47,
-        question: (KENJI, "Has anyone charged the @lumenbikes X2 with the 2 A charger instead of the 4 A one? Is it gentler on the cells?"),
-        answer: (JONAS, "@kenji yes, slower charging is gentler. I charge at 2 A overnight and after 14 months the capacity is still 96%."),
+        question: (
+            KENJI,
+            "Has anyone charged the @lumenbikes X2 with the 2 A charger instead of the 4 A one? Is it gentler on the cells?",
+        ),
+        answer: (
+            JONAS,
+            "@kenji yes, slower charging is gentler. I charge at 2 A overnight and after 14 months the capacity is still 96%.",
+        ),
         thanks: (KENJI, "@jonas great data point, thank you!"),
     },
     Exchange {
         on: MASTODON,
         days: 38,
-        question: (OSKAR, "Is the rain cover for the @lumenbikes Cargo worth it, or do the kids get wet anyway?"),
-        answer: (CLARA, "@oskar worth every cent. My baguettes stay dry, so will your kids."),
+        question: (
+            OSKAR,
+            "Is the rain cover for the @lumenbikes Cargo worth it, or do the kids get wet anyway?",
+        ),
+        answer: (
+            CLARA,
+            "@oskar worth every cent. My baguettes stay dry, so will your kids.",
+        ),
         thanks: (OSKAR, "@clara ha, brilliant, thank you!"),
     },
     Exchange {
         on: THREADS,
         days: 29,
-        question: (PETE, "Is there a way to turn off the beeping of the @lumenbikes X2 display?"),
-        answer: (LINA, "@pete_pedals hold both arrow buttons for five seconds, then set the sound to off."),
+        question: (
+            PETE,
+            "Is there a way to turn off the beeping of the @lumenbikes X2 display?",
+        ),
+        answer: (
+            LINA,
+            "@pete_pedals hold both arrow buttons for five seconds, then set the sound to off.",
+        ),
         thanks: (PETE, "@lina legend, thank you!"),
     },
     Exchange {
         on: MASTODON,
         days: 20,
-        question: (AISHA, "How do you all clean the chain of the @lumenbikes City? Mine is black and gritty."),
-        answer: (MARCO, "@aisha rag, degreaser, rag, then a few drops of dry lube. Every 300 km or so."),
+        question: (
+            AISHA,
+            "How do you all clean the chain of the @lumenbikes City? Mine is black and gritty.",
+        ),
+        answer: (
+            MARCO,
+            "@aisha rag, degreaser, rag, then a few drops of dry lube. Every 300 km or so.",
+        ),
         thanks: (AISHA, "@marco thanks Marco, it's quiet again! Great tip."),
     },
     Exchange {
         on: MASTODON,
         days: 13,
-        question: (ZOE, "Can I take the @lumenbikes X2 on the train? Does it fit the bike racks?"),
-        answer: (INES, "@zoe it fits the regional trains' racks, I take my City every Friday. Book a bike spot ahead."),
+        question: (
+            ZOE,
+            "Can I take the @lumenbikes X2 on the train? Does it fit the bike racks?",
+        ),
+        answer: (
+            INES,
+            "@zoe it fits the regional trains' racks, I take my City every Friday. Book a bike spot ahead.",
+        ),
         thanks: (ZOE, "@ines thank you, super helpful!"),
     },
     Exchange {
         on: THREADS,
         days: 6,
-        question: (URBAN, "Does anyone know if @lumenbikes sells a front basket for the City?"),
-        answer: (MAYA, "@urbanmiles yes, the wicker one on the accessories page. It clips onto the head tube mount."),
+        question: (
+            URBAN,
+            "Does anyone know if @lumenbikes sells a front basket for the City?",
+        ),
+        answer: (
+            MAYA,
+            "@urbanmiles yes, the wicker one on the accessories page. It clips onto the head tube mount.",
+        ),
         thanks: (URBAN, "@maya love it, thanks!"),
     },
 ];
@@ -556,6 +630,7 @@ pub const BURST_ON: &str = MASTODON;
 
 /// Complaints about the X2's battery after firmware 2.4, in the last day or
 /// two: against a calm history, a spike.
+#[rustfmt::skip]
 const BURST: &[(usize, &str)] = &[
     (KENJI, "@lumenbikes since the 2.4 update the battery on my X2 drains twice as fast. 81 km of range last week, 38 today on the same route. Not happy."),
     (HANNAH, "@lumenbikes the battery on my X2 died halfway through the school run. Pushed two kids home for the last 3 km. Not okay."),
@@ -581,6 +656,7 @@ pub const APOLOGY_REPLY: &str = "Sorry about this, {{author.name|there}}. Firmwa
 /// The posts of the last hours ([`AT_START`], 20 minutes apart) and those
 /// that arrive while the demo runs: `(network, author, text, index of the
 /// post answered among these)`.
+#[rustfmt::skip]
 const RECENT: &[(&str, usize, &str, Option<usize>)] = &[
     (MASTODON, MAYA, "Three months with my @lumenbikes X2 and I still grin every morning. Best purchase of the year!", None),
     (MASTODON, TOM, "@lumenbikes my order #LB-20931 was due two weeks ago. No tracking, no answer to my emails. What is going on?", None),
@@ -723,7 +799,13 @@ pub fn contacts_csv() -> String {
         ),
         ("C-1006", "Ines Costa", "ines@example.com", "", "ines@demo.social"),
         ("C-1007", "Ben Adler", "ben.adler@example.com", "", ""),
-        ("C-1008", "Hannah Weiss", "hannah.weiss@example.com", "", "hannah@demo.social"),
+        (
+            "C-1008",
+            "Hannah Weiss",
+            "hannah.weiss@example.com",
+            "",
+            "hannah@demo.social",
+        ),
         (
             "C-1009",
             "Jonas Keller",
@@ -731,11 +813,29 @@ pub fn contacts_csv() -> String {
             "https://jonaskeller.example",
             "",
         ),
-        ("C-1010", "Kenji Mori", "kenji.mori@example.com", "", "kenji@demo.social"),
+        (
+            "C-1010",
+            "Kenji Mori",
+            "kenji.mori@example.com",
+            "",
+            "kenji@demo.social",
+        ),
         ("C-1011", "Mateo Garcia", "mateo.g@example.com", "", "mateo@demo.social"),
         ("C-1012", "Priya Nair", "priya@example.com", "", "priya@demo.social"),
-        ("C-1013", "Aisha Bello", "aisha.bello@example.com", "", "aisha@demo.social"),
-        ("C-1014", "Oskar Lindqvist", "oskar@example.com", "", "oskar@demo.social"),
+        (
+            "C-1013",
+            "Aisha Bello",
+            "aisha.bello@example.com",
+            "",
+            "aisha@demo.social",
+        ),
+        (
+            "C-1014",
+            "Oskar Lindqvist",
+            "oskar@example.com",
+            "",
+            "oskar@demo.social",
+        ),
         (
             "C-1015",
             "Clara Dubois",
@@ -743,7 +843,13 @@ pub fn contacts_csv() -> String {
             "https://boulangerie-clara.example",
             "",
         ),
-        ("C-1016", "Freya Nilsson", "freya.n@example.com", "", "freya@demo.social"),
+        (
+            "C-1016",
+            "Freya Nilsson",
+            "freya.n@example.com",
+            "",
+            "freya@demo.social",
+        ),
     ] {
         csv.push_str(&format!("{id},{name},{email},{website},,{handle}\n"));
     }
@@ -812,7 +918,12 @@ pub fn transactions_csv(now: i64) -> String {
     ] {
         order(&mut csv, contact, amount, days_ago, product);
     }
-    const ACCESSORIES: [(&str, f64); 4] = [("Pannier", 89.0), ("Lights", 79.0), ("Lock", 89.0), ("Rain cover", 119.0)];
+    const ACCESSORIES: [(&str, f64); 4] = [
+        ("Pannier", 89.0),
+        ("Lights", 79.0),
+        ("Lock", 89.0),
+        ("Rain cover", 119.0),
+    ];
     for i in 0..40_i64 {
         let contact = format!("C-2{i:03}");
         let (product, price) = PRODUCTS[(i % 3) as usize];

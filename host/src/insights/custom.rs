@@ -82,7 +82,7 @@ pub async fn signals(db: &Db) -> Result<Vec<CustomSignal>, CustomError> {
         .collect())
 }
 
-/// A taxonomy entry as admins write and read it.
+/// A taxonomy entry as admins read it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Entry {
     /// 1 to 64 of a-z, 0-9 and `-`, e.g. `battery`.
@@ -94,6 +94,46 @@ pub struct Entry {
     /// Other ways it is written, e.g. `range`, `charge`.
     #[serde(default)]
     pub synonyms: Vec<String>,
+}
+
+/// What a taxonomy entry is, as admins write it (the id is the path's).
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EntryBody {
+    pub kind: EntryKindName,
+    /// How people name it, e.g. `Battery`.
+    #[schema(value_type = crate::server::openapi::ShortName)]
+    pub name: String,
+    /// Other ways it is written, e.g. `range`, `charge`.
+    #[serde(default)]
+    #[schema(value_type = Vec<crate::server::openapi::ShortName>, max_items = 50)]
+    pub synonyms: Vec<String>,
+}
+
+/// What a taxonomy entry names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKindName {
+    Product,
+    Feature,
+    Aspect,
+}
+
+impl EntryBody {
+    /// The entry `id` with this body.
+    pub fn entry(self, id: String) -> Entry {
+        Entry {
+            id,
+            kind: match self.kind {
+                EntryKindName::Product => "product",
+                EntryKindName::Feature => "feature",
+                EntryKindName::Aspect => "aspect",
+            }
+            .into(),
+            name: self.name,
+            synonyms: self.synonyms,
+        }
+    }
 }
 
 /// Synonyms per entry, and their length, at most.

@@ -1,4 +1,4 @@
-//! Sentiment over time, per topic and per segment (the authors linked to
+//! Sentiment over time, per topic, per taxonomy entry (aspect) and per segment (the authors linked to
 //! contacts who bought a product), bucketed by UTC day or ISO week (Monday).
 //!
 //! Topics come from the newest `intent` analysis of each inbound post and are
@@ -60,6 +60,9 @@ impl Bucket {
 pub struct TrendQuery {
     /// Only posts with this topic.
     pub topic: Option<String>,
+    /// Only posts that mention this taxonomy entry (docs/insights.md,
+    /// "Aspects"), with the sentiment of what they say of it.
+    pub aspect: Option<String>,
     /// Only posts by identities linked to contacts who bought this product.
     pub product: Option<String>,
     pub bucket: Bucket,
@@ -95,6 +98,7 @@ pub async fn trend(db: &Db, q: &TrendQuery) -> Result<Vec<TrendPoint>, InsightsE
     }
     let series = Series {
         topic: q.topic.as_deref(),
+        aspect: q.aspect.as_deref(),
         product: q.product.as_deref(),
         order_kinds: &ORDER_KINDS,
         width: q.bucket.width(),

@@ -55,6 +55,23 @@ impl PartialSchema for NonBlank {
 
 impl ToSchema for NonBlank {}
 
+/// [`NonBlank`] text of at most 100 characters (a name). A schema only.
+pub struct ShortName;
+
+impl PartialSchema for ShortName {
+    fn schema() -> RefOr<Schema> {
+        match NonBlank::schema() {
+            RefOr::T(Schema::Object(mut object)) => {
+                object.max_length = Some(100);
+                object.into()
+            }
+            other => other,
+        }
+    }
+}
+
+impl ToSchema for ShortName {}
+
 /// Adds what every operation shares, once the routes have added their paths.
 pub fn finish(doc: &mut OpenApi) {
     {

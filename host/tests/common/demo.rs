@@ -13,7 +13,7 @@ use serde_json::Value;
 /// does and built from this tree.
 pub fn plugins() -> tempfile::TempDir {
     let plugins = tempfile::tempdir().unwrap();
-    for name in ["mastodon", "threads", "sentiment", "intent"] {
+    for name in ["mastodon", "threads", "sentiment", "intent", "churn"] {
         let built = super::plugin_dir(&format!("plugins/{name}"));
         let dir = plugins.path().join(name);
         std::fs::create_dir(&dir).unwrap();
@@ -113,10 +113,27 @@ impl Demo {
             .unwrap_or_else(|| panic!("no demo network speaks {api}: {:?}", self.networks))
     }
 
-    /// The demo channels' posts in the inbox, of every network.
+    /// The demo channels' posts in the inbox, of every network, open and closed.
     pub async fn posts(&self) -> Vec<Value> {
-        let body = self.get("/posts?limit=200").await;
-        body["items"].as_array().cloned().unwrap_or_default()
+        let mut posts = self.inbox("open").await;
+        posts.extend(self.inbox("closed").await);
+        posts
+    }
+
+    /// The posts of the inbox with `status` (`open` or `closed`), newest first.
+    pub async fn inbox(&self, status: &str) -> Vec<Value> {
+        let mut posts = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let body = self
+                .get(&format!("/posts?status={status}&sort=newest&limit=200{cursor}"))
+                .await;
+            posts.extend(body["items"].as_array().cloned().unwrap_or_default());
+            match body["next_cursor"].as_str() {
+                Some(next) => cursor = format!("&cursor={next}"),
+                None => return posts,
+            }
+        }
     }
 
     pub async fn wait_for_posts(&self, count: usize) -> Vec<Value> {

@@ -12,7 +12,7 @@ import { badge, field, h, loading, mount, number, select, sentimentBadge, time }
 import { act, errorBox } from '../messages.js';
 
 const INTENTS = ['complaint', 'question', 'praise', 'purchase-intent', 'churn-risk', 'support-request'];
-const FILTERS = ['status', 'channel', 'sentiment', 'intent', 'sort'];
+const FILTERS = ['status', 'channel', 'sentiment', 'intent', 'signal', 'sort'];
 
 export async function renderInbox(root, ctx) {
   if (ctx.args[0]) return renderPost(root, ctx, ctx.args[0]);
@@ -61,6 +61,8 @@ async function filters(current, ctx) {
       : h('input', { name: 'channel', value: current.channel, placeholder: 'any' }),
     sentiment: select('sentiment', [['', 'Any'], 'negative', 'neutral', 'positive'], current.sentiment),
     intent: select('intent', [['', 'Any'], ...INTENTS], current.intent),
+    // A custom signal an analyzer declares: `urgency`, `urgency>=0.5`, `tone:polite`.
+    signal: h('input', { name: 'signal', value: current.signal, placeholder: 'urgency>=0.5', pattern: '[a-z0-9\\-]{1,64}((>=)-?[0-9]+(\\.[0-9]+)?|:[a-z0-9\\-]{1,64})?' }),
     sort: select('sort', [['priority', 'Priority'], ['newest', 'Newest']], current.sort || 'priority'),
   };
   const form = h('form', { class: 'filters', 'aria-label': 'Filter the inbox' },
@@ -68,6 +70,7 @@ async function filters(current, ctx) {
     field('Channel', controls.channel),
     field('Sentiment', controls.sentiment),
     field('Intent', controls.intent),
+    field('Signal', controls.signal),
     field('Sort by', controls.sort),
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Apply')));
   const apply = (event) => {
@@ -148,6 +151,7 @@ function cardBody(p, ctx, rerender, open = false) {
     sentimentBadge(p.sentiment_label, p.sentiment),
     p.intent ? badge(p.intent_confidence ? `${p.intent} ${Math.round(p.intent_confidence * 100)}%` : p.intent, 'intent') : null,
     p.topics.map((t) => badge(`#${t}`, 'topic')),
+    (p.signals || []).map((s) => badge(`${s.name}: ${s.value}`, 'signal')),
     p.inbox_status === 'closed' ? badge('closed', 'muted') : null,
     p.assignee ? badge(`assigned to ${p.assignee}`, 'assignee') : null);
   const body = h('blockquote', { class: 'post-text' }, p.text);

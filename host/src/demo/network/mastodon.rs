@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use super::{DemoNetwork, Written};
 use crate::channels::NewChannel;
-use crate::demo::data::{BRAND, PEOPLE, POSTS, Person};
+use crate::demo::data::{BRAND, PEOPLE, Person, posts};
 use crate::store::now_ms;
 
 /// Where the customers' accounts and posts live.
@@ -110,7 +110,7 @@ impl DemoNetwork for Mastodon {
     }
 
     fn publish(&self, n: usize, written: Written) {
-        let Some(post) = POSTS.get(n) else { return };
+        let Some(post) = posts().get(n) else { return };
         let Some(person) = PEOPLE.get(post.author) else {
             return;
         };

@@ -32,7 +32,7 @@ pub trait DemoNetwork: Send + Sync {
     fn api(&self) -> &'static str;
     /// The channel account that reads it through its bundled plugin.
     fn channel(&self) -> NewChannel;
-    /// Puts the world's post `n` (an index into `data::POSTS`) on the network.
+    /// Puts the world's post `n` (an index into `data::posts()`) on the network.
     fn publish(&self, n: usize, written: Written);
 }
 

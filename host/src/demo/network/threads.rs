@@ -41,7 +41,7 @@ use serde_json::{Map, Value, json};
 
 use super::{DemoNetwork, Written};
 use crate::channels::NewChannel;
-use crate::demo::data::{BRAND, PEOPLE, POSTS};
+use crate::demo::data::{BRAND, PEOPLE, posts};
 use crate::store::now_ms;
 
 /// The brand's Threads user id.
@@ -202,7 +202,7 @@ impl DemoNetwork for Threads {
     }
 
     fn publish(&self, n: usize, written: Written) {
-        let Some(post) = POSTS.get(n) else { return };
+        let Some(post) = posts().get(n) else { return };
         let Some(person) = PEOPLE.get(post.author) else {
             return;
         };

@@ -57,6 +57,9 @@ fn error(e: InsightsError) -> ApiError {
 struct TrendParams {
     /// Only posts with this topic.
     topic: Option<String>,
+    /// Only posts that mention this taxonomy entry, with the sentiment of
+    /// what they say of it.
+    aspect: Option<String>,
     /// Only posts by identities linked to contacts who bought this product.
     product: Option<String>,
     /// `day` (default, UTC days) or `week` (ISO weeks from Monday).
@@ -88,6 +91,7 @@ async fn trend(
     let (since, until) = range(p.since, p.until, window)?;
     let query = TrendQuery {
         topic: p.topic,
+        aspect: p.aspect,
         product: p.product,
         bucket,
         since,

@@ -47,13 +47,10 @@ struct Filter {
     assignee: Option<String>,
     /// Only posts whose priority now is at least this.
     min_priority: Option<f64>,
-    /// Only posts with this custom signal (see `GET /signals`).
-    #[param(pattern = "^[a-z0-9-]{1,64}$")]
+    /// Only posts with this custom signal (see `GET /signals`): `urgency`,
+    /// `urgency>=0.5` (a score of at least), or `tone:polite` (a label).
+    #[param(pattern = "^[a-z0-9-]{1,64}(>=-?[0-9]{1,15}(\\.[0-9]{1,15})?|:[a-z0-9-]{1,64})?$")]
     signal: Option<String>,
-    /// With `signal`: only posts with this label of it.
-    signal_label: Option<String>,
-    /// With `signal`: only posts whose score of it is at least this.
-    signal_min: Option<f64>,
     /// `priority` (default, highest first) or `newest`.
     #[param(inline)]
     sort: Option<Sort>,
@@ -157,6 +154,39 @@ pub struct PostAnalysis {
     pub signals: Value,
     /// Taxonomy mentions: `[{"entry", "start", "end", "sentiment"}]` (byte offsets in the text).
     pub aspects: Value,
+}
+
+/// `urgency`, `urgency>=0.5` or `tone:polite` as a filter.
+fn signal_filter(text: &str) -> Result<SignalFilter<'_>, ApiError> {
+    let bad = || ApiError::bad_request(format!("signal `{text}` is not NAME, NAME>=NUMBER or NAME:LABEL"));
+    let named = |name: &str| {
+        (1..=64).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    let filter = match (text.split_once(">="), text.split_once(':')) {
+        (Some((name, min)), None) => SignalFilter {
+            name,
+            label: None,
+            min: Some(min.parse().map_err(|_| bad())?),
+        },
+        (None, Some((name, label))) if named(label) => SignalFilter {
+            name,
+            label: Some(label),
+            min: None,
+        },
+        (None, None) => SignalFilter {
+            name: text,
+            label: None,
+            min: None,
+        },
+        _ => return Err(bad()),
+    };
+    if !named(filter.name) {
+        return Err(bad());
+    }
+    Ok(filter)
 }
 
 /// A custom signal of a post: its name and value (a label, or the score to 2 decimals).
@@ -272,14 +302,7 @@ async fn list_posts(
     Query(filter): Query<Filter>,
 ) -> Result<Json<Page<InboxPost>>, ApiError> {
     let limit = page::limit(filter.limit)?;
-    if filter.signal.is_none() && (filter.signal_label.is_some() || filter.signal_min.is_some()) {
-        return Err(ApiError::bad_request(
-            "signal_label and signal_min filter a `signal`: name it",
-        ));
-    }
-    if filter.signal_min.is_some_and(|m| !m.is_finite()) {
-        return Err(ApiError::bad_request("signal_min must be a finite number"));
-    }
+    let signal = filter.signal.as_deref().map(signal_filter).transpose()?;
     let status = match filter.status {
         Some(InboxStatus::Closed) => "closed",
         _ => "open",
@@ -316,11 +339,7 @@ async fn list_posts(
             label,
             band: NEUTRAL_BAND,
         }),
-        signal: filter.signal.as_deref().map(|name| SignalFilter {
-            name,
-            label: filter.signal_label.as_deref(),
-            min: filter.signal_min,
-        }),
+        signal,
         order,
         limit,
     };

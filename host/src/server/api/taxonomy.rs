@@ -7,7 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::App;
-use crate::insights::custom::{self, CustomError, CustomSignal, Entry};
+use crate::insights::custom::{self, CustomError, CustomSignal, Entry, EntryBody};
 use crate::server::ApiError;
 use crate::server::auth::{Admin, Auth, Viewer};
 use crate::server::error::ErrorBody;
@@ -41,28 +41,25 @@ async fn list_taxonomy(_auth: Auth<Viewer>, State(app): State<App>) -> Result<Js
 /// Adds or replaces a taxonomy entry; analyzers match posts against it
 /// from their next batch (`analyzer reanalyze` for past posts).
 #[utoipa::path(put, path = "/taxonomy/{id}", tag = "insights",
-    params(("id" = String, Path, description = "The entry's id, 1 to 64 of a-z, 0-9 and `-`")), request_body = Entry,
+    params(("id" = String, Path, pattern = "^[a-z0-9-]{1,64}$",
+        description = "The entry's id, 1 to 64 of a-z, 0-9 and `-`")),
+    request_body = EntryBody,
     responses((status = 200, description = "The entry", body = Entry),
-        (status = 400, description = "An invalid entry, or an id other than the path's", body = ErrorBody)))]
+        (status = 400, description = "An invalid entry", body = ErrorBody)))]
 async fn put_entry(
     auth: Auth<Admin>,
     State(app): State<App>,
     Path(id): Path<String>,
-    Json(entry): Json<Entry>,
+    Json(body): Json<EntryBody>,
 ) -> Result<Json<Entry>, ApiError> {
-    if entry.id != id {
-        return Err(ApiError::bad_request(format!(
-            "the body's id `{}` is not `{id}`",
-            entry.id
-        )));
-    }
+    let entry = body.entry(id);
     custom::put(app.db(), &entry, auth.name()).await.map_err(error)?;
     Ok(Json(entry))
 }
 
 /// Removes a taxonomy entry.
 #[utoipa::path(delete, path = "/taxonomy/{id}", tag = "insights",
-    params(("id" = String, Path, description = "The entry's id")),
+    params(("id" = String, Path, pattern = "^[a-z0-9-]{1,64}$", description = "The entry's id")),
     responses((status = 204, description = "Removed"),
         (status = 404, description = "No such entry", body = ErrorBody)))]
 async fn remove_entry(

@@ -119,6 +119,7 @@ struct Read {
     signals: String,
     aspects: String,
     created_at: i64,
+    identity_id: i64,
 }
 
 /// A row of `post_signals` to write.
@@ -144,7 +145,7 @@ pub async fn refresh(conn: &mut AnyConnection, backend: Backend, scope: &Scope) 
         scope.bind(sqlx::query(backend.sql(sql))).execute(&mut *conn).await?;
     }
     let sql = format!(
-        "{with} SELECT a.id, a.post_id, a.plugin, a.version, a.signals, a.aspects, p.created_at \
+        "{with} SELECT a.id, a.post_id, a.plugin, a.version, a.signals, a.aspects, p.created_at, p.identity_id \
          FROM analyses a JOIN posts p ON p.id = a.post_id \
          WHERE {} AND (a.signals <> '[]' OR a.aspects <> '[]') ORDER BY a.id",
         scope.pred("a.post_id")
@@ -170,6 +171,7 @@ pub async fn refresh(conn: &mut AnyConnection, backend: Backend, scope: &Scope) 
             signals: r.try_get("signals")?,
             aspects: r.try_get("aspects")?,
             created_at: r.try_get("created_at")?,
+            identity_id: r.try_get("identity_id")?,
         };
         read.entry((post, plugin))
             .and_modify(|best| {
@@ -209,7 +211,14 @@ pub async fn refresh(conn: &mut AnyConnection, backend: Backend, scope: &Scope) 
             // One row per entry a post mentions: the first mention's sentiment.
             if !seen.contains(&m.entry) {
                 seen.push(m.entry.clone());
-                aspects.push((post, plugin.clone(), m.entry, m.sentiment.map(f64::from), at));
+                aspects.push((
+                    post,
+                    r.identity_id,
+                    plugin.clone(),
+                    m.entry,
+                    m.sentiment.map(f64::from),
+                    at,
+                ));
             }
         }
     }
@@ -239,12 +248,18 @@ pub async fn refresh(conn: &mut AnyConnection, backend: Backend, scope: &Scope) 
     }
     for chunk in aspects.chunks(1000) {
         let sql = format!(
-            "INSERT INTO post_aspects (post_id, plugin, entry, sentiment, created_at) VALUES {}",
-            placeholders(chunk.len(), 5)
+            "INSERT INTO post_aspects (post_id, identity_id, plugin, entry, sentiment, created_at) VALUES {}",
+            placeholders(chunk.len(), 6)
         );
         let mut query = sqlx::query(backend.sql(sql)).persistent(false);
-        for (post, plugin, entry, sentiment, at) in chunk {
-            query = query.bind(*post).bind(plugin).bind(entry).bind(*sentiment).bind(*at);
+        for (post, identity, plugin, entry, sentiment, at) in chunk {
+            query = query
+                .bind(*post)
+                .bind(*identity)
+                .bind(plugin)
+                .bind(entry)
+                .bind(*sentiment)
+                .bind(*at);
         }
         written += query.execute(&mut *conn).await?.rows_affected();
     }

@@ -13,6 +13,9 @@ use crate::store::{Backend, Db};
 pub struct Series<'a> {
     /// Only posts with this topic.
     pub topic: Option<&'a str>,
+    /// Only posts that mention this taxonomy entry; their sentiment is what
+    /// they say of it.
+    pub aspect: Option<&'a str>,
     /// Only posts by identities linked to contacts who bought this product
     /// (a transaction of one of `order_kinds`).
     pub product: Option<&'a str>,
@@ -47,23 +50,34 @@ fn bucket_sql(column: &str, width: i64, origin: i64) -> String {
 }
 
 /// The buckets of `s` that have posts, in order: one index range scan of
-/// `post_topics` for a topic, of `post_scores` otherwise.
+/// `post_topics` for a topic, `post_aspects` for an aspect, `post_scores`
+/// otherwise.
 pub async fn series(db: &Db, s: &Series<'_>) -> Result<Vec<BucketRow>, sqlx::Error> {
-    let mut n = 0;
-    let mut param = || {
-        n += 1;
-        format!("${n}")
+    let mut values: Vec<&str> = Vec::new();
+    let mut param = |value| {
+        values.push(value);
+        format!("${}", values.len())
     };
-    let (table, mut filters) = match &s.topic {
-        Some(_) => ("post_topics", vec![format!("topic = {}", param())]),
-        None => ("post_scores", Vec::new()),
+    let (table, mut filters) = match (s.topic, s.aspect) {
+        (topic, Some(aspect)) => {
+            let mut filters = vec![format!("entry = {}", param(aspect))];
+            if let Some(topic) = topic {
+                filters.push(format!(
+                    "post_id IN (SELECT post_id FROM post_topics WHERE topic = {})",
+                    param(topic)
+                ));
+            }
+            ("post_aspects", filters)
+        }
+        (Some(topic), None) => ("post_topics", vec![format!("topic = {}", param(topic))]),
+        (None, None) => ("post_scores", Vec::new()),
     };
     filters.push(format!("created_at >= {} AND created_at < {}", s.since, s.until));
-    if s.product.is_some() {
+    if let Some(product) = s.product {
         filters.push(format!(
             "identity_id IN (SELECT l.identity_id FROM identity_links l JOIN transactions t ON t.contact_id = l.contact_id \
              WHERE l.status = 'confirmed' AND t.product = {} AND t.kind IN ({}))",
-            param(),
+            param(product),
             quoted(s.order_kinds)
         ));
     }
@@ -76,7 +90,7 @@ pub async fn series(db: &Db, s: &Series<'_>) -> Result<Vec<BucketRow>, sqlx::Err
         filters = filters.join(" AND "),
     );
     let mut query = sqlx::query(db.backend().sql(sql));
-    for value in [s.topic, s.product].into_iter().flatten() {
+    for value in values {
         query = query.bind(value.to_string());
     }
     let rows = query.fetch_all(db.pool()).await?;
