@@ -96,6 +96,18 @@ fn package(manifest: &str, wasm: &[u8]) -> Package {
     }
 }
 
+/// Installs `package`, which takes the name of the bundled `sentiment` on
+/// purpose: an admin upgrading the analyzer the insights read.
+async fn install(db: &Db, runtime: &Runtime, package: &Package) {
+    let allow = registry::Allow {
+        replace_bundled: true,
+        ..registry::Allow::default()
+    };
+    registry::install_allowing(db, runtime, package, allow, ACTOR)
+        .await
+        .unwrap();
+}
+
 async fn count(db: &Db, sql: &str) -> i64 {
     sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
         .fetch_one(db.pool())
@@ -135,7 +147,7 @@ async fn an_upgrade_reanalyses_history_resumably_and_scores_change_only_on_switc
     common::on_each_db(move |db| async move {
         let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
         let v1 = package(manifest, wasm);
-        registry::install(&db, &runtime, &v1, ACTOR).await.unwrap();
+        install(&db, &runtime, &v1).await;
         let ids = commit_posts(&db).await;
 
         // Posts a crash left unanalysed: the catch-up analyses and scores them.
@@ -420,9 +432,7 @@ async fn a_cancelled_job_stops_and_serve_works_queued_jobs() {
     let (manifest, wasm) = (&manifest, &wasm);
     common::on_each_db(move |db| async move {
         let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
-        registry::install(&db, &runtime, &package(manifest, wasm), ACTOR)
-            .await
-            .unwrap();
+        install(&db, &runtime, &package(manifest, wasm)).await;
         commit_posts(&db).await;
         let first = reanalysis::start(&db, "sentiment", None, ACTOR).await.unwrap();
         // Nothing analysed yet: nothing to compare with.
@@ -505,9 +515,7 @@ async fn an_upgrade_and_its_reanalysis_commit_together() {
     common::on_each_db(move |db| async move {
         let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
         let sbox = SecretBox::from_key(&[3; 32]).unwrap();
-        registry::install(&db, &runtime, &package(manifest, wasm), ACTOR)
-            .await
-            .unwrap();
+        install(&db, &runtime, &package(manifest, wasm)).await;
         // The queueing fails: a job row cannot be written.
         let refuse = match db.backend() {
             Backend::Sqlite => vec![

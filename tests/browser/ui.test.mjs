@@ -427,6 +427,29 @@ try {
     await page.screenshot({ path: join(shots, 'insights.png'), fullPage: true });
   });
 
+  await step('the trend of one product\'s buyers', async () => {
+    await page.getByLabel('Buyers of').fill('X2');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.waitForURL(/product=X2/);
+    await page.locator('svg.chart', { hasText: 'by buyers of X2' }).first().waitFor();
+    const posts = await page.locator('#insights-trends ~ div .stat-value').first().innerText();
+    expect(Number.parseInt(posts.replace(/\D/g, ''), 10) > 0, `no post by buyers of the X2: ${posts}`);
+  });
+
+  await step('bind an analyzer to a signal, and see a wrong one refused', async () => {
+    const row = page.locator('#insights-bindings ~ div tr[data-signal="sentiment"]');
+    const input = row.getByLabel('Plugin for sentiment');
+    expect((await input.inputValue()) === 'sentiment', 'the bundled analyzer is not bound to sentiment');
+    await row.getByRole('button', { name: 'Bind' }).click();
+    await page.locator('.alert-success', { hasText: 'sentiment is now supplied by sentiment' }).waitFor();
+    await page.locator('#insights-bindings ~ div tr[data-signal="sentiment"]').getByLabel('Plugin for sentiment').fill('mastodon');
+    await page.locator('#insights-bindings ~ div tr[data-signal="sentiment"]').getByRole('button', { name: 'Bind' }).click();
+    await page.getByRole('alert').filter({ hasText: 'not an analyzer plugin' }).waitFor();
+    expectedRequestError(409);
+    await page.locator('#insights-bindings ~ div tr[data-signal="churn-risk"] code', { hasText: 'churn' }).waitFor();
+    await page.getByRole('button', { name: 'Dismiss message' }).first().click();
+  });
+
   await step('install a plugin from a package file', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Plugins' }).click();
     await page.getByLabel('Package (.scpkg)').setInputFiles(scpkg);

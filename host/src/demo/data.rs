@@ -648,10 +648,12 @@ const BURST: &[(usize, &str)] = &[
 
 /// What the brand drafts for the burst's authors at start, waiting for approval:
 /// a broadcast (it may only use `{{channel.name}}`) and a reply to each complaint.
-pub const APOLOGY: &str = "We're sorry: firmware 2.4 drains the X2 battery far faster than it should. A fix, 2.4.1, is in testing. \
-     Until it ships, roll back to 2.3 in the app (Settings > Firmware) and your range comes back. Questions: support@lumenbikes.example";
-pub const APOLOGY_REPLY: &str = "Sorry about this, {{author.name|there}}. Firmware 2.4 drains the X2 battery: roll back to 2.3 in \
-     the app (Settings > Firmware) until 2.4.1 ships. If your range doesn't come back, reply here and we'll sort it out.";
+pub const APOLOGY: &str = "We're sorry: firmware 2.4 drains the X2 battery far faster than it should. \
+     A fix, 2.4.1, is in testing. Until it ships, roll back to 2.3 in the app (Settings > Firmware) \
+     and your range comes back. Questions: support@lumenbikes.example";
+pub const APOLOGY_REPLY: &str = "Sorry about this, {{author.name|there}}. Firmware 2.4 drains the X2 battery: \
+     roll back to 2.3 in the app (Settings > Firmware) until 2.4.1 ships. If your range doesn't come back, \
+     reply here and we'll sort it out.";
 
 /// The posts of the last hours ([`AT_START`], 20 minutes apart) and those
 /// that arrive while the demo runs: `(network, author, text, index of the
@@ -927,9 +929,12 @@ pub fn transactions_csv(now: i64) -> String {
     for i in 0..40_i64 {
         let contact = format!("C-2{i:03}");
         let (product, price) = PRODUCTS[(i % 3) as usize];
-        order(&mut csv, &contact, price, 3 + i * 29 % 360, product);
-        if i % 2 == 0 {
-            let (product, price) = ACCESSORIES[(i / 2 % 4) as usize];
+        // Half bought their bike in the last 90 days, the others in the year
+        // before; of those, half came back for an accessory lately.
+        let days_ago = if i % 2 == 0 { 2 + i * 37 % 88 } else { 3 + i * 29 % 360 };
+        order(&mut csv, &contact, price, days_ago, product);
+        if i % 4 == 1 {
+            let (product, price) = ACCESSORIES[(i / 4 % 4) as usize];
             order(&mut csv, &contact, price, 1 + i * 7 % 88, product);
         }
     }

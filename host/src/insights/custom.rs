@@ -84,6 +84,7 @@ pub async fn signals(db: &Db) -> Result<Vec<CustomSignal>, CustomError> {
 
 /// A taxonomy entry as admins read it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = TaxonomyEntry)]
 pub struct Entry {
     /// 1 to 64 of a-z, 0-9 and `-`, e.g. `battery`.
     pub id: String,
@@ -99,6 +100,7 @@ pub struct Entry {
 /// What a taxonomy entry is, as admins write it (the id is the path's).
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewTaxonomyEntry)]
 pub struct EntryBody {
     pub kind: EntryKindName,
     /// How people name it, e.g. `Battery`.
@@ -113,6 +115,7 @@ pub struct EntryBody {
 /// What a taxonomy entry names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = TaxonomyKind)]
 pub enum EntryKindName {
     Product,
     Feature,

@@ -1,7 +1,9 @@
-// Insights: sentiment over time, the most discussed topics, spike alerts with
-// example posts, the advocates ranking with its evidence, the churn ranking.
+// Insights: sentiment over time (per topic, product or aspect), the most
+// discussed topics, spike alerts with example posts, the advocates ranking
+// with its evidence, the churn ranking, and which plugin supplies each
+// signal and prediction (admins rebind them).
 
-import { get, items, post } from '../api.js';
+import { api, get, items, post } from '../api.js';
 import { barChart, sentimentChart } from '../charts.js';
 import { badge, h, loading, mount, number, percent, select, time } from '../dom.js';
 import { act, errorBox } from '../messages.js';
@@ -11,7 +13,7 @@ const PERIODS = [['7', 'Last 7 days'], ['30', 'Last 30 days'], ['90', 'Last 90 d
 
 export async function renderInsights(root, ctx) {
   const days = Number(ctx.params.get('days')) || 30;
-  const topic = ctx.params.get('topic') || '';
+  const trend = Object.fromEntries(['topic', 'product', 'aspect'].map((k) => [k, ctx.params.get(k) || '']));
   const head = h('div', { class: 'view-head' }, h('h1', null, 'Insights'));
   if (ctx.can('admin')) {
     const recompute = h('button', { type: 'button' }, 'Recompute scores now');
@@ -27,14 +29,16 @@ export async function renderInsights(root, ctx) {
     alerts: section('Alerts', 'insights-alerts'),
     advocates: section('Advocates', 'insights-advocates'),
     churn: section('Churn risk', 'insights-churn'),
+    bindings: section('Analytics plugins', 'insights-bindings'),
   };
   root.append(head, h('div', { class: 'grid-insights' }, Object.values(sections).map((x) => x.el)));
   await Promise.all([
-    fill(sections.trends, () => trends(days, topic, ctx)),
+    fill(sections.trends, () => trends(days, trend, ctx)),
     fill(sections.topics, topics),
     fill(sections.alerts, alerts),
     fill(sections.advocates, advocates),
     fill(sections.churn, churn),
+    fill(sections.bindings, () => bindings(ctx)),
   ]);
 }
 
@@ -54,27 +58,38 @@ async function fill(sec, make) {
   }
 }
 
-async function trends(days, topic, ctx) {
+async function trends(days, trend, ctx) {
   const until = Date.now();
   const since = until - days * DAY;
-  const answer = await get('/insights/trends', { bucket: days > 120 ? 'week' : 'day', since, until, topic });
+  const answer = await get('/insights/trends', { bucket: days > 120 ? 'week' : 'day', since, until, ...trend });
   const period = select('days', PERIODS, String(days));
   period.id = 'insights-days';
-  const topicInput = h('input', { name: 'topic', id: 'insights-topic', value: topic, placeholder: 'all topics', size: '14' });
+  const inputs = {
+    topic: h('input', { name: 'topic', id: 'insights-topic', value: trend.topic, placeholder: 'all topics', size: '12' }),
+    product: h('input', { name: 'product', id: 'insights-product', value: trend.product, placeholder: 'all buyers', size: '10' }),
+    aspect: h('input', { name: 'aspect', id: 'insights-aspect', value: trend.aspect, placeholder: 'any', size: '10' }),
+  };
   const form = h('form', { class: 'inline-form' },
     h('label', { for: period.id }, 'Period'), period,
-    h('label', { for: topicInput.id }, 'Topic'), topicInput,
+    h('label', { for: inputs.topic.id }, 'Topic'), inputs.topic,
+    h('label', { for: inputs.product.id }, 'Buyers of'), inputs.product,
+    h('label', { for: inputs.aspect.id }, 'Aspect'), inputs.aspect,
     h('button', { type: 'submit' }, 'Show'));
   const go = (event) => {
     event.preventDefault();
     const q = new URLSearchParams({ days: period.value });
-    if (topicInput.value.trim()) q.set('topic', topicInput.value.trim());
+    for (const [k, input] of Object.entries(inputs)) if (input.value.trim()) q.set(k, input.value.trim());
     ctx.navigate(`#/insights?${q}`);
   };
   form.addEventListener('submit', go);
   period.addEventListener('change', go);
   const points = items(answer);
-  const title = `Mean sentiment and posts per ${days > 120 ? 'week' : 'day'}${topic ? ` about “${topic}”` : ''}`;
+  const about = [
+    trend.topic ? ` about “${trend.topic}”` : '',
+    trend.aspect ? ` on “${trend.aspect}”` : '',
+    trend.product ? ` by buyers of ${trend.product}` : '',
+  ].join('');
+  const title = `Mean sentiment and posts per ${days > 120 ? 'week' : 'day'}${about}`;
   return [form, totals(points), sentimentChart(points, title)];
 }
 
@@ -151,4 +166,33 @@ async function churn() {
       h('a', { href: `#/contacts/${c.contact_id}` }, c.name || c.external_id),
       h('span', { class: 'points' }, `${percent(c.churn)} risk`)),
     h('p', { class: 'explanation' }, c.explanation))));
+}
+
+/** Which analyzer supplies each signal and which scorer each prediction; admins rebind them. */
+async function bindings(ctx) {
+  const [signals, predictions] = await Promise.all([get('/analyzers/bindings'), get('/scorers/bindings')]);
+  const rows = [
+    ...items(signals).map((b) => ({ what: b.signal, plugin: b.analyzer, by: b.bound_by, path: `/analyzers/bindings/${b.signal}`, key: 'analyzer' })),
+    ...items(predictions).map((b) => ({ what: b.prediction, plugin: b.scorer, by: b.bound_by, path: `/scorers/bindings/${b.prediction}`, key: 'scorer' })),
+  ];
+  const table = h('table', { class: 'bindings', 'aria-label': 'Bindings' },
+    h('thead', null, h('tr', null, h('th', null, 'Signal'), h('th', null, 'Plugin'), h('th', null, 'Bound by'), ctx.can('admin') ? h('th', null, 'Rebind') : null)),
+    h('tbody', null, rows.map((r) => h('tr', { 'data-signal': r.what },
+      h('td', null, r.what), h('td', null, h('code', null, r.plugin)), h('td', { class: 'muted' }, r.by),
+      ctx.can('admin') ? h('td', null, rebind(r, ctx)) : null))));
+  return [table, h('p', { class: 'muted small' },
+    'A new analyzer must analyse past posts first (socialcrm analyzer reanalyze NAME); scores follow at the next recompute.')];
+}
+
+function rebind(row, ctx) {
+  const input = h('input', { name: 'plugin', value: row.plugin, 'aria-label': `Plugin for ${row.what}`, size: '14', required: true });
+  const button = h('button', { type: 'submit' }, 'Bind');
+  const form = h('form', { class: 'inline-form' }, input, button);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const done = await act(button, () => api('PUT', row.path, { body: { [row.key]: input.value.trim() } }),
+      (b) => `${row.what} is now supplied by ${b[row.key]}.`);
+    if (done !== undefined) ctx.refresh();
+  });
+  return form;
 }
