@@ -1,16 +1,14 @@
 //! A loaded analyzer plugin, with its optional `signals` export (custom
 //! signals and aspects, since 1.2) looked up by name.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use wasmtime::component::{Component, InstancePre};
 
 use super::bindings::analyzer::exports::socialcrm::plugin::{analysis, signals};
 use super::bindings::{from_wit, to_wit};
-use super::call::{self, Budget, CallOutput, CallSpec};
+use super::call::{self, CallOutput, CallSpec};
 use super::error::{CallError, FailReason, LoadError};
-use super::http::HttpPolicy;
 use super::output::{check_analyses, check_rich};
 use super::state::CallState;
 use super::types::{Analysis, AnalysisInput, AnalyzerDescriptor, SignalSpec, TaxonomyEntry};
@@ -156,18 +154,7 @@ impl AnalyzerPlugin {
         function: &'static str,
         f: impl AsyncFnOnce(&mut wasmtime::Store<CallState>, &Self) -> wasmtime::Result<T>,
     ) -> Result<CallOutput<T>, CallError> {
-        let spec = CallSpec {
-            function,
-            account: None,
-            budget: Budget {
-                timeout: self.meta.limits.analyzer_timeout,
-                fuel: Some(self.meta.limits.analyzer_fuel),
-            },
-            // The analyzer world has no `wasi:http`; the policy is empty all the same.
-            policy: Arc::new(HttpPolicy::default()),
-            kv: BTreeMap::new(),
-            public_url: None,
-        };
+        let spec = CallSpec::pure(function, &self.meta.limits);
         call::run(&self.shared, &self.meta, spec, async |store| f(store, self).await)
     }
 }

@@ -108,6 +108,25 @@ pub(crate) struct CallSpec<'a> {
     pub public_url: Option<&'a str>,
 }
 
+impl CallSpec<'_> {
+    /// A call of pure computation (analyzers, scorers): no account, no
+    /// network, nothing to read; an analyzer batch's fuel and time.
+    pub(crate) fn pure(function: &'static str, limits: &crate::Limits) -> CallSpec<'static> {
+        CallSpec {
+            function,
+            account: None,
+            budget: Budget {
+                timeout: limits.analyzer_timeout,
+                fuel: Some(limits.analyzer_fuel),
+            },
+            // These worlds have no `wasi:http`; the policy is empty all the same.
+            policy: Arc::new(HttpPolicy::default()),
+            kv: BTreeMap::new(),
+            public_url: None,
+        }
+    }
+}
+
 pub(crate) fn run<T>(
     shared: &Shared,
     meta: &PluginMeta,

@@ -1,15 +1,13 @@
 //! A loaded scorer plugin: a predictive model over contacts.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use wasmtime::component::Component;
 
 use super::bindings::scorer::ScorerPre;
 use super::bindings::{from_wit, to_wit};
-use super::call::{self, Budget, CallOutput, CallSpec};
+use super::call::{self, CallOutput, CallSpec};
 use super::error::{CallError, LoadError};
-use super::http::HttpPolicy;
 use super::output::check_predictions;
 use super::state::CallState;
 use super::types::{Prediction, ScoreRequest, ScorerDescriptor};
@@ -80,18 +78,7 @@ impl ScorerPlugin {
         function: &'static str,
         f: impl AsyncFnOnce(&mut wasmtime::Store<CallState>, &ScorerPre<CallState>) -> wasmtime::Result<T>,
     ) -> Result<CallOutput<T>, CallError> {
-        let spec = CallSpec {
-            function,
-            account: None,
-            budget: Budget {
-                timeout: self.meta.limits.analyzer_timeout,
-                fuel: Some(self.meta.limits.analyzer_fuel),
-            },
-            // The scorer world has no `wasi:http`; the policy is empty all the same.
-            policy: Arc::new(HttpPolicy::default()),
-            kv: BTreeMap::new(),
-            public_url: None,
-        };
+        let spec = CallSpec::pure(function, &self.meta.limits);
         call::run(&self.shared, &self.meta, spec, async |store| f(store, &self.pre).await)
     }
 }

@@ -56,6 +56,9 @@ pub const NEGATIVE: f64 = -0.05;
 pub const POST_CHUNK: i64 = 50_000;
 /// Post ids per statement of [`refresh_posts`].
 const ID_CHUNK: usize = 500;
+/// Posts to score again after churn risks changed, listed by id up to this
+/// many (see `post_scopes`).
+const LISTED_POSTS: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InsightsError {
@@ -218,12 +221,33 @@ async fn rescore(
 ) -> Result<u64, InsightsError> {
     let rescored = predict::rescore(db, contacts).await?;
     let posts = queries::predictions::posts_of(db, &rescored.changed).await?;
-    for ids in posts.chunks(ID_CHUNK) {
+    for scope in post_scopes(&posts) {
         let mut tx = db.begin().await?;
-        queries::priority::score_posts(&mut tx, db.backend(), &Scope::Ids(ids.to_vec()), formula).await?;
+        queries::priority::score_posts(&mut tx, db.backend(), &scope, formula).await?;
         tx.commit().await?;
     }
     Ok(rescored.changed.len() as u64)
+}
+
+/// Post ids listed, for a few (a commit's); else the id ranges of
+/// [`POST_CHUNK`] that hold them, which PostgreSQL plans far better than
+/// hundreds of listed ids.
+fn post_scopes(ids: &[i64]) -> Vec<Scope> {
+    if ids.len() <= LISTED_POSTS {
+        return if ids.is_empty() {
+            Vec::new()
+        } else {
+            vec![Scope::Ids(ids.to_vec())]
+        };
+    }
+    let mut ranges: Vec<Scope> = Vec::new();
+    for &id in ids {
+        let start = (id - 1).div_euclid(POST_CHUNK) * POST_CHUNK;
+        if !matches!(ranges.last(), Some(Scope::Range(lo, _)) if *lo == start) {
+            ranges.push(Scope::Range(start, start + POST_CHUNK));
+        }
+    }
+    ranges
 }
 
 /// `1,234` style grouping for counts in explanations.
@@ -262,6 +286,29 @@ mod tests {
     fn dates_are_utc() {
         assert_eq!(date(1_795_564_800_000), "2026-11-25");
         assert_eq!(date(1_795_564_799_999), "2026-11-24");
+    }
+
+    #[test]
+    fn many_posts_are_scored_again_by_range() {
+        assert!(post_scopes(&[]).is_empty());
+        assert!(matches!(&post_scopes(&[3, 9])[..], [Scope::Ids(ids)] if ids == &[3, 9]));
+        let many: Vec<i64> = (1..=70).chain([POST_CHUNK + 5, 3 * POST_CHUNK]).collect();
+        let ranges: Vec<(i64, i64)> = post_scopes(&many)
+            .into_iter()
+            .map(|s| match s {
+                Scope::Range(lo, hi) => (lo, hi),
+                Scope::Ids(_) => (-1, -1),
+            })
+            .collect();
+        // Ranges are (lo, hi]: the last id of a chunk is in it.
+        assert_eq!(
+            ranges,
+            [
+                (0, POST_CHUNK),
+                (POST_CHUNK, 2 * POST_CHUNK),
+                (2 * POST_CHUNK, 3 * POST_CHUNK)
+            ]
+        );
     }
 
     #[test]
