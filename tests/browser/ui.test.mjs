@@ -211,12 +211,14 @@ try {
   });
 
   await step('custom signals show as badges and filter the inbox (answers stubbed)', async () => {
-    // The demo's analyzers declare no custom signal: the inbox's answer gets one.
+    // The demo's analyzers declare no custom signal: the inbox answers as if
+    // unfiltered, its first post with one.
     const asked = [];
     await page.route('**/api/v1/posts?*', async (route) => {
       const url = new URL(route.request().url());
       asked.push(url.searchParams.get('signal'));
-      const response = await route.fetch();
+      url.searchParams.delete('signal');
+      const response = await route.fetch({ url: url.toString() });
       const body = await response.json();
       if (body.items && body.items[0]) body.items[0].signals = [{ name: 'urgency', value: '0.82' }];
       await route.fulfill({ response, json: body });
@@ -417,7 +419,7 @@ try {
 
   await step('the insights dashboard draws its charts', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Insights' }).click();
-    // The demo's posts are hours old: one day's bucket, a dot rather than a line.
+    // Every day with posts has a dot on the sentiment line.
     await page.locator('svg.chart circle.dot').first().waitFor();
     await page.locator('#insights-topics ~ div svg.chart rect.bar').first().waitFor();
     for (const id of ['alerts', 'advocates', 'churn']) {
