@@ -341,6 +341,14 @@ mod tests {
     }
 
     #[test]
+    fn a_scorer_importing_a_channel_interface_is_refused_naming_it() {
+        // A scorer reads contacts' features: it may keep nothing and reach nothing.
+        let message = link_error(runtime().load_scorer(spec(), &kv()));
+        assert!(message.contains("socialcrm:plugin/kv@"), "{message}");
+        assert!(message.contains("the scorer world does not offer it"), "{message}");
+    }
+
+    #[test]
     fn a_channel_may_import_the_key_value_store() {
         // It links; it is refused only for lacking the connector export.
         let message = link_error(runtime().load_channel(spec(), &kv()));
