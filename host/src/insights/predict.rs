@@ -291,6 +291,7 @@ pub async fn rescore(db: &Db, contacts: Option<&[i64]>) -> Result<Rescored, Pred
             why: e.to_string(),
         })?
         .map(|r| r.currency);
+    let scorer_id = scorer.id();
     let mut done = Rescored::default();
     let mut after = i64::MIN;
     let mut ids = contacts.map(|c| c.chunks(BATCH));
@@ -329,7 +330,7 @@ pub async fn rescore(db: &Db, contacts: Option<&[i64]>) -> Result<Rescored, Pred
         let scored: Vec<Scored> = rows
             .iter()
             .zip(predictions)
-            .map(|(row, p)| stored_score(row, p, &scorer.id()))
+            .map(|(row, p)| stored_score(row, p, &scorer_id))
             .collect();
         done.scored += scored.len() as u64;
         let changed: Vec<i64> = rows
