@@ -746,6 +746,7 @@ async fn trends_per_topic_and_per_buyers_of_a_product() {
             topic: topic.map(String::from),
             aspect: None,
             product: product.map(String::from),
+            signal: None,
             bucket,
             since: TODAY - 3 * DAY_MS,
             until: NOW,
@@ -756,6 +757,7 @@ async fn trends_per_topic_and_per_buyers_of_a_product() {
             negative,
             mean_sentiment: mean,
             negative_share: if posts > 0 { negative as f64 / posts as f64 } else { 0.0 },
+            mean_signal: None,
         };
         let series = insights::trend(&w.db, &q(Some("battery"), None, Bucket::Day))
             .await
@@ -905,6 +907,108 @@ async fn a_spike_raises_one_alert_and_a_flat_series_none() {
         assert_eq!(alerts.len(), 1);
         assert_eq!((alerts[0].id, alerts[0].posts, alerts[0].negative), (a.id, 31, 25));
         assert_eq!(alerts[0].examples[0], more);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_aspect_spikes_on_what_posts_say_of_it_and_a_macro_answers_them() {
+    use socialcrm::responses::{self, Audience, Content, MacroRequest};
+    common::on_each_db(|db| async move {
+        let w = World::new(db).await;
+        let crowd = w.identity("mastodon", "crowd", 10).await;
+        // Every post is upbeat overall; what it says of the battery is not.
+        let post = |day: i64, i: i64| P {
+            identity: crowd,
+            at: TODAY - day * DAY_MS + i * 10 * 60_000,
+            text: "the battery and the frame",
+            sentiment: Some(0.5),
+            ..P::default()
+        };
+        let (mut posts, mut kinds) = (Vec::new(), Vec::new());
+        for day in 1..35 {
+            for i in 0..5 {
+                posts.push(post(day, i));
+                kinds.push(if i == 0 { "sad" } else { "glad" });
+            }
+            for i in 5..9 {
+                posts.push(post(day, i));
+                kinds.push("frame");
+            }
+        }
+        for i in 0..20 {
+            posts.push(post(0, i));
+            kinds.push(if i < 16 { "sad" } else { "glad" });
+        }
+        for i in 20..24 {
+            posts.push(post(0, i));
+            kinds.push("frame");
+        }
+        let ids = w.posts(posts).await;
+        for (kind, aspects) in [
+            ("sad", r#"[{"entry":"battery","start":4,"end":11,"sentiment":-0.8}]"#),
+            ("glad", r#"[{"entry":"battery","start":4,"end":11,"sentiment":0.6}]"#),
+            ("frame", r#"[{"entry":"frame","start":20,"end":25,"sentiment":0.7}]"#),
+        ] {
+            let of: Vec<String> = ids
+                .iter()
+                .zip(&kinds)
+                .filter(|(_, k)| **k == kind)
+                .map(|(id, _)| id.to_string())
+                .collect();
+            let sql = format!(
+                "UPDATE analyses SET aspects = $1 WHERE plugin = 'sentiment' AND post_id IN ({})",
+                of.join(", ")
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(aspects)
+                .execute(w.db.pool())
+                .await
+                .unwrap();
+        }
+
+        recompute_twice(&w.db).await;
+        let alerts = insights::alerts(&w.db, 10).await.unwrap();
+        assert_eq!(
+            alerts.len(),
+            1,
+            "only the battery, not the posts' overall mood: {alerts:?}"
+        );
+        let a = &alerts[0];
+        assert_eq!((a.scope.as_str(), a.subject.as_str()), ("aspect", "battery"));
+        assert_eq!((a.posts, a.negative), (20, 16));
+        assert_eq!(a.signals, ["volume", "negative-share"]);
+        assert!(
+            a.message
+                .starts_with("aspect battery: 20 posts on 2026-11-30 vs 5.0 a day"),
+            "{}",
+            a.message
+        );
+
+        // A macro response to the alert answers the posts that mention the battery that day.
+        let request = |audience| MacroRequest {
+            channel: "brand".into(),
+            broadcast: Content::Text("We hear you about the battery.".into()),
+            reply: Some(Content::Text("Sorry, {{author.handle}}: a fix is coming.".into())),
+            audience: Some(audience),
+        };
+        let made = responses::create_macro(&w.db, &request(Audience::Alert(a.id)), "lead")
+            .await
+            .unwrap();
+        assert_eq!((made.aspect.as_deref(), made.topic.as_deref()), (Some("battery"), None));
+        assert_eq!(responses::recipients(&w.db, made.id).await.unwrap().len(), 20);
+        let frame = Audience::Aspect {
+            aspect: "frame".into(),
+            since: Some(TODAY),
+        };
+        let made = responses::create_macro(&w.db, &request(frame), "lead").await.unwrap();
+        let answered: Vec<i64> = responses::recipients(&w.db, made.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.post_id)
+            .collect();
+        assert_eq!(answered, ids[ids.len() - 4..]);
     })
     .await;
 }
@@ -1288,6 +1392,101 @@ async fn insights_read_the_analyzer_bound_to_each_signal_whatever_its_name() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_binding_for_a_channel_or_a_language_holds_for_its_posts_only() {
+    let plugins = vendor_plugins();
+    let plugins = plugins.path();
+    common::on_each_db_url(|url, db| async move {
+        let w = World::new(db).await;
+        let support = w.channel("support", "mastodon").await;
+        let author = w.identity("mastodon", "someone", 10).await;
+        let post = |channel: i64| P {
+            identity: author,
+            at: NOW - HOUR_MS,
+            text: "der Akku ist schon wieder leer",
+            channel: Some(channel),
+            sentiment: Some(0.6),
+            ..P::default()
+        };
+        let [english, german, german_support] =
+            w.posts(vec![post(w.channel), post(w.channel), post(support)]).await[..]
+        else {
+            panic!("three posts")
+        };
+        sqlx::query("UPDATE posts SET language = CASE WHEN id = $1 THEN 'en' ELSE 'de' END")
+            .bind(english)
+            .execute(w.db.pool())
+            .await
+            .unwrap();
+        let mut vendor = Vec::new();
+        for id in [english, german, german_support] {
+            vendor.push((id, "acme-sentiment", Some(-0.9), "[]".to_string(), "[]".to_string()));
+            vendor.push((id, "acme-mood", Some(-0.5), "[]".to_string(), "[]".to_string()));
+        }
+        w.analyses("2.0.0", vendor).await;
+        let cli = |args: &[&str]| tokio::task::block_in_place(|| analyzer_cli(&url, plugins, args));
+
+        let (ok, out) = cli(&["bind", "sentiment", "acme-sentiment", "--language", "de"]);
+        assert!(ok && out.contains("for language:de"), "{out}");
+        let (ok, out) = cli(&["bind", "sentiment", "acme-mood", "--channel", "support"]);
+        assert!(ok, "{out}");
+        recompute_twice(&w.db).await;
+        let read = || async {
+            let mut out = Vec::new();
+            for id in [english, german, german_support] {
+                out.push(post_sentiment(&w.db, id).await);
+            }
+            out
+        };
+        assert_eq!(
+            read().await,
+            [Some(0.6), Some(-0.9), Some(-0.5)],
+            "everywhere, the language's, then the channel's before the language's"
+        );
+        let (ok, out) = cli(&["bindings"]);
+        assert!(
+            ok && out.contains("language:de") && out.contains("channel:support") && out.contains("everywhere"),
+            "{out}"
+        );
+
+        // Removing the channel's binding hands its posts to the next in line.
+        let (ok, out) = cli(&["unbind", "sentiment", "--channel", "support"]);
+        assert!(ok, "{out}");
+        recompute_twice(&w.db).await;
+        assert_eq!(read().await, [Some(0.6), Some(-0.9), Some(-0.9)]);
+        let (ok, out) = cli(&["unbind", "sentiment", "--language", "de"]);
+        assert!(ok, "{out}");
+        recompute_twice(&w.db).await;
+        assert_eq!(read().await, [Some(0.6), Some(0.6), Some(0.6)]);
+
+        // Scopes that do not exist or do not parse, and bindings that are not there.
+        let (ok, out) = cli(&["bind", "sentiment", "acme-mood", "--channel", "nope"]);
+        assert!(!ok && out.contains("no channel account `nope`"), "{out}");
+        let (ok, out) = cli(&["bind", "sentiment", "acme-mood", "--language", "German"]);
+        assert!(!ok && out.contains("`language:German` is not a binding scope"), "{out}");
+        let (ok, out) = cli(&["unbind", "sentiment", "--language", "fr"]);
+        assert!(
+            !ok && out.contains("sentiment has no binding for `language:fr`"),
+            "{out}"
+        );
+        let (ok, out) = cli(&["unbind", "sentiment"]);
+        assert!(!ok && out.contains("can be changed, not removed"), "{out}");
+        let audited: Vec<(String, String)> = sqlx::query_as(
+            "SELECT action, details FROM audit_log WHERE action IN ('analyzer.bind', 'analyzer.unbind') ORDER BY id",
+        )
+        .fetch_all(w.db.pool())
+        .await
+        .unwrap();
+        let actions: Vec<&str> = audited.iter().map(|(a, _)| a.as_str()).collect();
+        assert_eq!(
+            actions,
+            ["analyzer.bind", "analyzer.bind", "analyzer.unbind", "analyzer.unbind"]
+        );
+        assert!(audited[1].1.contains(r#""scope":"channel:support""#), "{audited:?}");
+    })
+    .await;
+}
+
 /// The example vendor scorer of plugins/examples, built and packaged as its
 /// author would hand it to an admin.
 fn recency_scorer() -> Package {
@@ -1482,6 +1681,21 @@ async fn a_vendor_analyzers_custom_signals_and_aspects_reach_the_inbox_and_its_f
             let ingest = socialcrm::ingest::Ingest::new(w.db.clone(), sbox, runtime, vec![analyzer], options);
             assert_eq!(ingest.catch_up_analysis().await.unwrap(), 2);
             recompute_twice(&w.db).await;
+            let aspect_rows = || async {
+                sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM post_aspects")
+                    .fetch_one(w.db.pool())
+                    .await
+                    .unwrap()
+            };
+            assert_eq!(aspect_rows().await, 0, "aspects come from the analyzer bound to them");
+            // Bound as `analyzer bind aspects urgency-analyzer` would (the
+            // example is loaded here, not installed).
+            sqlx::query("UPDATE signal_bindings SET analyzer = 'urgency-analyzer' WHERE signal = 'aspects'")
+                .execute(w.db.pool())
+                .await
+                .unwrap();
+            recompute_twice(&w.db).await;
+            assert_eq!(aspect_rows().await, 3);
 
             let signals = custom::signals(&w.db).await.unwrap();
             let names: Vec<(&str, &str)> = signals.iter().map(|s| (s.name.as_str(), s.analyzer.as_str())).collect();
@@ -1509,6 +1723,7 @@ async fn a_vendor_analyzers_custom_signals_and_aspects_reach_the_inbox_and_its_f
                     topic: topic.map(String::from),
                     aspect: Some(aspect.to_string()),
                     product: None,
+                    signal: None,
                     bucket: Bucket::Day,
                     since: NOW - DAY_MS,
                     until: NOW,
@@ -1572,6 +1787,30 @@ async fn a_vendor_analyzers_custom_signals_and_aspects_reach_the_inbox_and_its_f
                 let (status, body) = get(format!("/posts?signal={bad}")).await;
                 assert_eq!(status, 400, "{bad}: {body}");
             }
+            // Trends of a custom signal: its posts, with the mean score per bucket.
+            let since = NOW - DAY_MS;
+            let trend_of = |signal: &str| get(format!("/insights/trends?signal={signal}&since={since}&until={NOW}"));
+            let busy = |body: &serde_json::Value| -> Vec<(i64, serde_json::Value)> {
+                body["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|p| p["posts"].as_i64() > Some(0))
+                    .map(|p| (p["posts"].as_i64().unwrap(), p["mean_signal"].clone()))
+                    .collect()
+            };
+            let (status, body) = trend_of("urgency%3E%3D0.5").await;
+            assert_eq!(status, 200, "{body}");
+            let points = busy(&body);
+            assert_eq!(points.len(), 1, "{body}");
+            assert_eq!(points[0].0, 1);
+            assert!((points[0].1.as_f64().unwrap() - 0.7).abs() < 1e-9, "{body}");
+            let (_, body) = trend_of("urgency").await;
+            assert_eq!(busy(&body).iter().map(|p| p.0).sum::<i64>(), 2, "{body}");
+            let (_, body) = trend_of("tone:polite").await;
+            assert_eq!(busy(&body), [(1, serde_json::Value::Null)], "a label has no mean");
+            let (status, _) = trend_of("urgency%3E%3Dsoon").await;
+            assert_eq!(status, 400);
             let (_, detail) = get(format!("/posts/{urgent}")).await;
             let analysis = &detail["analyses"][0];
             assert_eq!(analysis["plugin"], "urgency-analyzer");

@@ -2,7 +2,8 @@
 //! `socialcrm plugin new` → `cargo build --release --target wasm32-wasip2` →
 //! `cargo test` in the new crate → `socialcrm plugin test` on what it built →
 //! `plugin pack` → `keygen` → `sign` → `trust add` → `install` under a
-//! policy that requires signatures → run the installed plugin.
+//! policy that requires signatures → run the installed plugin (an analyzer
+//! over posts; a scorer bound to `churn-risk`, over imported contacts).
 //! Each step is a method of [`Generated`]; later steps append to [`workflow`].
 //!
 //! The new crate lives outside this repository and depends on nothing in it:
@@ -191,6 +192,64 @@ impl Generated {
             })
             .collect();
         assert_eq!(ids, [1, 2], "one analysis per post, in order:\n{text}");
+    }
+}
+
+impl Generated {
+    /// Binds the installed scorer to `churn-risk` and scores three imported
+    /// contacts with it: lapsed, loyal, never ordered.
+    fn score_installed(&self) {
+        let bound = self.admin("scorer bind", &["scorer", "bind", "churn-risk", &self.name]);
+        assert!(
+            bound.contains(&format!("churn-risk is made by {}", self.name)),
+            "{bound}"
+        );
+        let files = self._tmp.path();
+        let contacts = files.join("contacts.csv");
+        std::fs::write(&contacts, "id,name\nc1,Lapsed\nc2,Loyal\nc3,Prospect\n").expect("contacts.csv");
+        let day_ms = 86_400_000u128;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("a clock after 1970")
+            .as_millis();
+        let mut orders = format!(
+            "id,contact_id,kind,amount,currency,occurred_at\nt1,c1,purchase,40,EUR,{}\n",
+            now - 200 * day_ms
+        );
+        for (i, days) in [10, 40, 70, 100, 130].into_iter().enumerate() {
+            orders += &format!("t{},c2,purchase,40,EUR,{}\n", i + 2, now - days * day_ms);
+        }
+        let transactions = files.join("transactions.csv");
+        std::fs::write(&transactions, orders).expect("transactions.csv");
+        let path = |p: &Path| p.display().to_string();
+        self.admin("import contacts", &["import", "contacts", &path(&contacts)]);
+        self.admin("import transactions", &["import", "transactions", &path(&transactions)]);
+        self.admin("insights recompute", &["insights", "recompute"]);
+        let out = self.admin("insights churn", &["insights", "churn", "--top", "10", "--json"]);
+        let ranked: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}:\n{out}"));
+        let row = |i: usize| {
+            let r = &ranked[i];
+            (
+                r["external_id"].as_str(),
+                r["explanation"].as_str(),
+                r["scorer"].as_str(),
+            )
+        };
+        let scorer = format!("{} 0.1.0", self.name);
+        assert_eq!(
+            row(0),
+            (
+                Some("c1"),
+                Some("last order 200 days ago; 1 order in 12 months"),
+                Some(scorer.as_str())
+            ),
+            "{out}"
+        );
+        assert_eq!(
+            row(1),
+            (Some("c3"), Some("never ordered"), Some(scorer.as_str())),
+            "{out}"
+        );
     }
 }
 
@@ -384,6 +443,9 @@ fn workflow(kind: &str) -> String {
         plugin.dev_watch_reruns_after_a_change();
     }
     plugin.publish();
+    if kind == "scorer" {
+        plugin.score_installed();
+    }
     if kind == "analyzer" {
         plugin.analyze_installed();
         plugin.build_refuses_another_world();
@@ -406,6 +468,12 @@ fn a_new_channel_builds_passes_its_tests_and_conforms() {
         "{report}"
     );
     assert!(report.contains("15 checks: 15 passed, 0 failed, 0 skipped"), "{report}");
+}
+
+#[test]
+fn a_new_scorer_builds_passes_its_tests_and_conforms() {
+    let report = workflow("scorer");
+    assert!(report.contains("2 checks: 2 passed, 0 failed, 0 skipped"), "{report}");
 }
 
 #[test]

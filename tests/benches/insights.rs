@@ -43,6 +43,7 @@ async fn run(backend: &str, url: &str, n: usize) {
         topic: topic.map(String::from),
         aspect: None,
         product: product.map(String::from),
+        signal: None,
         bucket: Bucket::Day,
         since: NOW - 90 * DAY_MS,
         until: NOW,

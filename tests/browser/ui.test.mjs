@@ -439,16 +439,30 @@ try {
   });
 
   await step('bind an analyzer to a signal, and see a wrong one refused', async () => {
-    const row = page.locator('#insights-bindings ~ div tr[data-signal="sentiment"]');
+    const row = page.locator('#insights-bindings ~ div tr[data-signal="sentiment"][data-scope=""]');
     const input = row.getByLabel('Plugin for sentiment');
     expect((await input.inputValue()) === 'sentiment', 'the bundled analyzer is not bound to sentiment');
     await row.getByRole('button', { name: 'Bind' }).click();
     await page.locator('.alert-success', { hasText: 'sentiment is now supplied by sentiment' }).waitFor();
-    await page.locator('#insights-bindings ~ div tr[data-signal="sentiment"]').getByLabel('Plugin for sentiment').fill('mastodon');
-    await page.locator('#insights-bindings ~ div tr[data-signal="sentiment"]').getByRole('button', { name: 'Bind' }).click();
+    await page.locator('#insights-bindings ~ div tr[data-signal="sentiment"][data-scope=""]').getByLabel('Plugin for sentiment').fill('mastodon');
+    await page.locator('#insights-bindings ~ div tr[data-signal="sentiment"][data-scope=""]').getByRole('button', { name: 'Bind' }).click();
     await page.getByRole('alert').filter({ hasText: 'not an analyzer plugin' }).waitFor();
     expectedRequestError(409);
     await page.locator('#insights-bindings ~ div tr[data-signal="churn-risk"] code', { hasText: 'churn' }).waitFor();
+    await page.getByRole('button', { name: 'Dismiss message' }).first().click();
+  });
+
+  await step('bind an analyzer for one language, then remove that binding', async () => {
+    const form = page.getByRole('form', { name: 'Bind for a channel or language' });
+    await form.getByLabel('Signal to bind').selectOption('sentiment');
+    await form.getByLabel('Where').fill('language:de');
+    await form.getByLabel('Analyzer').fill('sentiment');
+    await form.getByRole('button', { name: 'Bind there' }).click();
+    await page.locator('.alert-success', { hasText: 'sentiment is now supplied by sentiment for language:de' }).waitFor();
+    const row = page.locator('#insights-bindings ~ div tr[data-signal="sentiment"][data-scope="language:de"]');
+    await row.getByRole('button', { name: 'Remove' }).click();
+    await page.locator('.alert-success', { hasText: 'sentiment for language:de now follows the next binding in line' }).waitFor();
+    await row.waitFor({ state: 'detached' });
     await page.getByRole('button', { name: 'Dismiss message' }).first().click();
   });
 

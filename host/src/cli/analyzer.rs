@@ -35,6 +35,29 @@ pub struct Args {
     action: Action,
 }
 
+/// Where a binding holds: a channel account, a language, or (neither)
+/// everywhere.
+#[derive(clap::Args, Debug)]
+struct Where {
+    /// Only the posts of this channel account.
+    #[arg(long, conflicts_with = "language")]
+    channel: Option<String>,
+    /// Only the posts in this language as networks report it (`de`, `pt-br`).
+    #[arg(long)]
+    language: Option<String>,
+}
+
+impl Where {
+    /// The scope as bindings store it (`channel:NAME`, `language:CODE`).
+    fn key(&self) -> Option<String> {
+        match (&self.channel, &self.language) {
+            (Some(c), _) => Some(format!("channel:{c}")),
+            (None, Some(l)) => Some(format!("language:{l}")),
+            (None, None) => None,
+        }
+    }
+}
+
 #[derive(clap::Subcommand)]
 enum Action {
     /// Re-run an analyzer version over every stored post, in batches, resuming
@@ -110,14 +133,33 @@ enum Action {
     /// how it agrees, then bind. A candidate that analysed none of the posts
     /// the bound analyzer did is refused unless --force.
     ///
-    /// Example: socialcrm analyzer bind sentiment acme-sentiment
+    /// With --channel or --language the binding holds for that channel
+    /// account's posts, or the posts in that language as networks report
+    /// it; per post a channel's binding comes first, then its language's,
+    /// then the one everywhere.
+    ///
+    /// Examples:
+    ///   socialcrm analyzer bind sentiment acme-sentiment
+    ///   socialcrm analyzer bind sentiment acme-german --language de
     #[command(verbatim_doc_comment)]
     Bind {
         signal: String,
         analyzer: String,
+        #[command(flatten)]
+        scope: Where,
         /// Bind without a comparison.
         #[arg(long)]
         force: bool,
+    },
+    /// Remove a channel's or a language's binding: its posts read the next
+    /// binding in line from the next recompute.
+    ///
+    /// Example: socialcrm analyzer unbind sentiment --language de
+    #[command(verbatim_doc_comment)]
+    Unbind {
+        signal: String,
+        #[command(flatten)]
+        scope: Where,
     },
     /// How a candidate analyzer agrees with the one bound to a signal, over
     /// the posts both analysed, with examples of posts that changed.
@@ -127,6 +169,8 @@ enum Action {
     CompareBinding {
         signal: String,
         candidate: String,
+        #[command(flatten)]
+        scope: Where,
         #[arg(long, default_value_t = 5)]
         examples: i64,
     },
@@ -219,32 +263,51 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 let list = bindings::list(&db).await?;
                 print(json, &list, || {
                     for b in &list {
-                        println!("{:<10} {:<20} bound by {}", b.signal.as_str(), b.analyzer, b.bound_by);
+                        let scope = b.scope.as_deref().unwrap_or("everywhere");
+                        println!(
+                            "{:<10} {:<24} {:<20} bound by {}",
+                            b.signal.as_str(),
+                            scope,
+                            b.analyzer,
+                            b.bound_by
+                        );
                     }
                 })
             }
             Action::CompareBinding {
                 signal,
                 candidate,
+                scope,
                 examples,
             } => {
-                let c = bindings::compare(&db, &signal, &candidate, examples.clamp(0, 50)).await?;
+                let scope = scope.key();
+                let c = bindings::compare(&db, &signal, scope.as_deref(), &candidate, examples.clamp(0, 50)).await?;
                 print(json, &c, || print_comparison(&c))
             }
             Action::Bind {
                 signal,
                 analyzer,
+                scope,
                 force,
             } => {
-                let b = bindings::bind(&db, &signal, &analyzer, &super::actor(), force).await?;
+                let scope = scope.key();
+                let b = bindings::bind(&db, &signal, scope.as_deref(), &analyzer, &super::actor(), force).await?;
                 print(json, &b, || {
                     println!(
-                        "{} is read from {}: run `socialcrm analyzer reanalyze {}` for past posts, then \
+                        "{} is read from {} {}: run `socialcrm analyzer reanalyze {}` for past posts, then \
                          `socialcrm insights recompute`",
                         b.signal.as_str(),
                         b.analyzer,
+                        b.scope.as_deref().map_or("everywhere".to_string(), |s| format!("for {s}")),
                         b.analyzer
                     )
+                })
+            }
+            Action::Unbind { signal, scope } => {
+                let key = scope.key().unwrap_or_default();
+                bindings::unbind(&db, &signal, &key, &super::actor()).await?;
+                print(json, &serde_json::json!({"signal": signal, "scope": key}), || {
+                    println!("{signal} no longer has a binding for {key}: run `socialcrm insights recompute`")
                 })
             }
             Action::Compare {

@@ -72,6 +72,10 @@ enum Action {
         /// Only posts by customers who bought this product.
         #[arg(long)]
         product: Option<String>,
+        /// Only posts with this custom signal (`urgency`, `urgency>=0.5`,
+        /// `tone:polite`), with its mean score per bucket.
+        #[arg(long)]
+        signal: Option<String>,
         #[arg(long, value_enum, default_value = "day")]
         bucket: BucketArg,
         /// Start: a date (2026-09-01), an RFC 3339 time, or an age (30d, 12w, 48h).
@@ -175,6 +179,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 topic,
                 aspect,
                 product,
+                signal,
                 bucket,
                 since,
                 until,
@@ -191,6 +196,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                     topic,
                     aspect,
                     product,
+                    signal,
                     bucket,
                     since: since.map_or(Ok(default_since), |s| parse_time(&s, now))?,
                     until: until.map_or(Ok(now + 1), |s| parse_time(&s, now))?,
@@ -216,18 +222,30 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                             Bucket::Week => "weekly (from Monday)",
                         }
                     );
+                    let signal = query.signal.as_deref().map(|s| s.split([':', '>']).next().unwrap_or(s));
                     println!(
-                        "{:<10}  {:>6}  {:>8}  {:>6}  {:>9}",
-                        "from", "posts", "negative", "share", "sentiment"
+                        "{:<10}  {:>6}  {:>8}  {:>6}  {:>9}  {}",
+                        "from",
+                        "posts",
+                        "negative",
+                        "share",
+                        "sentiment",
+                        signal.unwrap_or_default()
                     );
+                    let two = |v: Option<f64>| v.map_or("-".to_string(), |s| format!("{s:.2}"));
                     for p in &points {
                         println!(
-                            "{:<10}  {:>6}  {:>8}  {:>5.0}%  {:>9}",
+                            "{:<10}  {:>6}  {:>8}  {:>5.0}%  {:>9}  {}",
                             date(p.start),
                             p.posts,
                             p.negative,
                             100.0 * p.negative_share,
-                            p.mean_sentiment.map_or("-".to_string(), |s| format!("{s:.2}"))
+                            two(p.mean_sentiment),
+                            if signal.is_some() {
+                                two(p.mean_signal)
+                            } else {
+                                String::new()
+                            }
                         );
                     }
                 }

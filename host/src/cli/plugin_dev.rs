@@ -117,7 +117,10 @@ fn parse_kind(kind: &str) -> Result<PluginKind, String> {
         "channel" => Ok(PluginKind::Channel),
         "analyzer" => Ok(PluginKind::Analyzer),
         "source" => Ok(PluginKind::Source),
-        other => Err(format!("`{other}` is not a plugin kind: channel, analyzer or source")),
+        "scorer" => Ok(PluginKind::Scorer),
+        other => Err(format!(
+            "`{other}` is not a plugin kind: channel, analyzer, source or scorer"
+        )),
     }
 }
 

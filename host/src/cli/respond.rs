@@ -48,8 +48,8 @@ enum Action {
         #[command(flatten)]
         content: ContentArgs,
     },
-    /// Post a broadcast on a channel and, with --topic or --alert, reply to
-    /// every post of it on that channel.
+    /// Post a broadcast on a channel and, with --topic, --aspect or --alert,
+    /// reply to every post of it on that channel.
     ///
     /// Example: socialcrm respond broadcast --channel brand --text "Fixed!" --alert 3 --reply-text "Hi {{author.handle}}, fixed now."
     Broadcast {
@@ -64,12 +64,15 @@ enum Action {
         #[arg(long)]
         reply_template: Option<String>,
         /// Answer the posts of this topic.
-        #[arg(long, conflicts_with = "alert")]
+        #[arg(long, conflicts_with_all = ["alert", "aspect"])]
         topic: Option<String>,
-        /// With --topic: only posts of the last N days.
-        #[arg(long, requires = "topic")]
+        /// Answer the posts that mention this taxonomy entry.
+        #[arg(long, conflicts_with = "alert")]
+        aspect: Option<String>,
+        /// With --topic or --aspect: only posts of the last N days.
+        #[arg(long)]
         since_days: Option<u32>,
-        /// Answer the posts of this alert (its topic, on its day).
+        /// Answer the posts of this alert (its topic or aspect, on its day).
         #[arg(long)]
         alert: Option<i64>,
     },
@@ -194,16 +197,16 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 reply_text,
                 reply_template,
                 topic,
+                aspect,
                 since_days,
                 alert,
             } => {
-                let audience = match (topic, alert) {
-                    (Some(topic), _) => Some(Audience::Topic {
-                        topic,
-                        since: since_days.map(|d| crate::store::now_ms() - i64::from(d) * crate::insights::DAY_MS),
-                    }),
-                    (None, Some(id)) => Some(Audience::Alert(id)),
-                    (None, None) => None,
+                let since = since_days.map(|d| crate::store::now_ms() - i64::from(d) * crate::insights::DAY_MS);
+                let audience = match (topic, aspect, alert) {
+                    (Some(topic), ..) => Some(Audience::Topic { topic, since }),
+                    (None, Some(aspect), _) => Some(Audience::Aspect { aspect, since }),
+                    (None, None, Some(id)) => Some(Audience::Alert(id)),
+                    (None, None, None) => None,
                 };
                 let request = MacroRequest {
                     channel,
@@ -295,10 +298,11 @@ fn printed(r: Response) -> Response {
 }
 
 fn print(r: &Response) {
-    let audience = match (&r.topic, r.alert_id) {
-        (_, Some(alert)) => format!(" to alert {alert}"),
-        (Some(topic), None) => format!(" to topic {topic}"),
-        (None, None) => String::new(),
+    let audience = match (&r.topic, &r.aspect, r.alert_id) {
+        (.., Some(alert)) => format!(" to alert {alert}"),
+        (Some(topic), ..) => format!(" to topic {topic}"),
+        (None, Some(aspect), None) => format!(" to aspect {aspect}"),
+        (None, None, None) => String::new(),
     };
     let c = r.counts;
     println!(

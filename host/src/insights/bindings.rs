@@ -28,16 +28,20 @@ pub enum Signal {
     Intents,
     /// The topics of a post (trends, spikes, macro responses).
     Topics,
+    /// The taxonomy entries a post mentions, with the sentiment of what it
+    /// says of each (trends, spikes and macro responses per aspect).
+    Aspects,
 }
 
 impl Signal {
-    pub const ALL: [Signal; 3] = [Signal::Sentiment, Signal::Intents, Signal::Topics];
+    pub const ALL: [Signal; 4] = [Signal::Sentiment, Signal::Intents, Signal::Topics, Signal::Aspects];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Signal::Sentiment => "sentiment",
             Signal::Intents => "intents",
             Signal::Topics => "topics",
+            Signal::Aspects => "aspects",
         }
     }
 
@@ -48,7 +52,7 @@ impl Signal {
     /// The bundled analyzer a fresh install binds.
     fn bundled(self) -> &'static str {
         match self {
-            Signal::Sentiment => "sentiment",
+            Signal::Sentiment | Signal::Aspects => "sentiment",
             Signal::Intents | Signal::Topics => "intent",
         }
     }
@@ -56,12 +60,23 @@ impl Signal {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BindError {
-    #[error("`{0}` is not a signal: sentiment, intents or topics")]
+    #[error("`{0}` is not a signal: sentiment, intents, topics or aspects")]
     Signal(String),
     #[error("no analyzer `{name}`: {why}")]
     Analyzer { name: String, why: String },
     #[error("`{0}` is not an analyzer plugin")]
     NotAnalyzer(String),
+    #[error(
+        "`{0}` is not a binding scope: `channel:NAME` (a channel account), `language:CODE` (a language as networks \
+         report it, such as `de` or `pt-br`) or nothing (everywhere)"
+    )]
+    Scope(String),
+    #[error("no channel account `{0}`")]
+    Channel(String),
+    #[error("{signal} has no binding for `{scope}`")]
+    NotBound { signal: &'static str, scope: String },
+    #[error("the binding of {0} everywhere can be changed, not removed")]
+    Everywhere(&'static str),
     #[error("the stored binding of {signal} names `{analyzer}`, which is not a plugin name")]
     Stored { signal: String, analyzer: String },
     #[error(
@@ -82,25 +97,21 @@ pub enum BindError {
     Db(#[from] sqlx::Error),
 }
 
-/// The analyzer of each built-in signal.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Bindings {
-    pub sentiment: String,
-    pub intents: String,
-    pub topics: String,
-}
-
 /// One binding as the CLI and the API show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Binding {
     pub signal: Signal,
+    /// Where it holds: `channel:NAME`, `language:CODE`, or null for
+    /// everywhere. Per post, a channel's binding comes first, then its
+    /// language's, then the one everywhere.
+    pub scope: Option<String>,
     pub analyzer: String,
     /// Who bound it (`install` for a fresh install's), and when (Unix ms).
     pub bound_by: String,
     pub bound_at: i64,
 }
 
-/// Plugin names are `[a-z0-9-]{1,64}`: what the queries may quote.
+/// Plugin names are `[a-z0-9-]{1,64}`.
 fn plugin_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
@@ -108,48 +119,65 @@ fn plugin_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-/// Every built-in signal's binding, by signal.
-pub async fn list(db: &Db) -> Result<Vec<Binding>, BindError> {
-    let stored = store::all(db).await?;
-    Signal::ALL
-        .into_iter()
-        .map(|signal| {
-            let row = stored.iter().find(|(s, ..)| s == signal.as_str());
-            let (analyzer, bound_by, bound_at) = match row {
-                Some((_, analyzer, by, at)) => (analyzer.clone(), by.clone(), *at),
-                None => (signal.bundled().to_string(), "install".to_string(), 0),
-            };
-            if !plugin_name(&analyzer) {
-                return Err(BindError::Stored {
-                    signal: signal.as_str().into(),
-                    analyzer,
-                });
-            }
-            Ok(Binding {
-                signal,
-                analyzer,
-                bound_by,
-                bound_at,
-            })
-        })
-        .collect()
+/// A language code as networks report one: `de`, `pt-br`, `zh-hant`.
+fn language_code(code: &str) -> bool {
+    let mut parts = code.split('-');
+    let primary = parts.next().unwrap_or_default();
+    (2..=3).contains(&primary.len())
+        && primary.bytes().all(|b| b.is_ascii_lowercase())
+        && parts.clone().count() <= 3
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
-pub async fn load(db: &Db) -> Result<Bindings, BindError> {
-    let list = list(db).await?;
-    let of = |signal: Signal| {
-        list.iter()
-            .find(|b| b.signal == signal)
-            .map_or_else(|| signal.bundled().to_string(), |b| b.analyzer.clone())
-    };
-    Ok(Bindings {
-        sentiment: of(Signal::Sentiment),
-        intents: of(Signal::Intents),
-        topics: of(Signal::Topics),
+/// Every binding: each signal's everywhere (the bundled analyzer when none
+/// is stored), then the scoped ones.
+pub async fn list(db: &Db) -> Result<Vec<Binding>, BindError> {
+    let stored = store::all(db).await?;
+    let mut out = Vec::new();
+    for signal in Signal::ALL {
+        let everywhere = stored
+            .iter()
+            .find(|b| b.signal == signal.as_str() && b.scope.is_empty());
+        out.push(match everywhere {
+            Some(b) => binding(signal, b)?,
+            None => Binding {
+                signal,
+                scope: None,
+                analyzer: signal.bundled().to_string(),
+                bound_by: "install".to_string(),
+                bound_at: 0,
+            },
+        });
+    }
+    for signal in Signal::ALL {
+        for b in stored
+            .iter()
+            .filter(|b| b.signal == signal.as_str() && !b.scope.is_empty())
+        {
+            out.push(binding(signal, b)?);
+        }
+    }
+    Ok(out)
+}
+
+fn binding(signal: Signal, b: &store::Stored) -> Result<Binding, BindError> {
+    if !plugin_name(&b.analyzer) {
+        return Err(BindError::Stored {
+            signal: signal.as_str().into(),
+            analyzer: b.analyzer.clone(),
+        });
+    }
+    Ok(Binding {
+        signal,
+        scope: (!b.scope.is_empty()).then(|| b.scope.clone()),
+        analyzer: b.analyzer.clone(),
+        bound_by: b.bound_by.clone(),
+        bound_at: b.bound_at,
     })
 }
 
-/// The analyzers bound to any signal, each once.
+/// The analyzers bound to any signal anywhere, each once: what runs over
+/// new posts.
 pub async fn bound_analyzers(db: &Db) -> Result<Vec<String>, BindError> {
     let mut names: Vec<String> = list(db).await?.into_iter().map(|b| b.analyzer).collect();
     names.sort();
@@ -157,14 +185,42 @@ pub async fn bound_analyzers(db: &Db) -> Result<Vec<String>, BindError> {
     Ok(names)
 }
 
-/// Binds `signal` to the analyzer `name` (installed, or bundled), audited.
-/// Insights read it from the next recompute; `serve` runs it over new posts
-/// from its next start. Unless `force`, a candidate that analysed none of
-/// the posts the bound analyzer did is refused ([`BindError::NotCompared`]).
-pub async fn bind(db: &Db, signal: &str, name: &str, actor: &str, force: bool) -> Result<Binding, BindError> {
+/// Checks `scope` (None or "" is everywhere): a known channel account or a
+/// well-formed language code. Returns it as stored.
+async fn scope_of(db: &Db, scope: Option<&str>) -> Result<String, BindError> {
+    let scope = scope.unwrap_or_default();
+    if scope.is_empty() {
+        return Ok(String::new());
+    }
+    match scope.split_once(':') {
+        Some(("channel", name)) if (1..=128).contains(&name.chars().count()) && !name.chars().any(|c| c < ' ') => {
+            if crate::store::accounts::id(db.pool(), name).await?.is_none() {
+                return Err(BindError::Channel(name.to_string()));
+            }
+        }
+        Some(("language", code)) if language_code(code) => {}
+        _ => return Err(BindError::Scope(scope.to_string())),
+    }
+    Ok(scope.to_string())
+}
+
+/// Binds `signal` in `scope` (see [`Binding::scope`]) to the analyzer `name`
+/// (installed, or bundled), audited. Insights read it from the next
+/// recompute; `serve` runs it over new posts from its next start. Unless
+/// `force`, a candidate that analysed none of the posts the analyzer in
+/// effect there did is refused ([`BindError::NotCompared`]).
+pub async fn bind(
+    db: &Db,
+    signal: &str,
+    scope: Option<&str>,
+    name: &str,
+    actor: &str,
+    force: bool,
+) -> Result<Binding, BindError> {
     let signal = Signal::parse(signal).ok_or_else(|| BindError::Signal(signal.to_string()))?;
+    let scope = scope_of(db, scope).await?;
     analyzer(db, name).await?;
-    let before = bound(db, signal).await?;
+    let before = bound(db, signal, &scope).await?;
     if before != name && !force {
         let c = compare_with(db, &before, name, 0).await?;
         let analysed = store::newest_analyses(db, &before).await?.map_or(0, |(_, posts)| posts);
@@ -177,18 +233,46 @@ pub async fn bind(db: &Db, signal: &str, name: &str, actor: &str, force: bool) -
             });
         }
     }
-    let now = now_ms();
-    let mut tx = db.begin().await?;
-    store::set(&mut tx, signal.as_str(), name, actor, now).await?;
-    let details = json!({"from": before, "to": name, "forced": force});
-    audit(&mut *tx, actor, "analyzer.bind", signal.as_str(), &details).await?;
-    tx.commit().await?;
-    Ok(Binding {
-        signal,
+    let row = store::Stored {
+        signal: signal.as_str().to_string(),
+        scope,
         analyzer: name.to_string(),
         bound_by: actor.to_string(),
-        bound_at: now,
-    })
+        bound_at: now_ms(),
+    };
+    let mut tx = db.begin().await?;
+    store::set(&mut tx, &row).await?;
+    let details = json!({"from": before, "to": name, "forced": force, "scope": row.scope});
+    audit(&mut *tx, actor, "analyzer.bind", signal.as_str(), &details).await?;
+    tx.commit().await?;
+    binding(signal, &row)
+}
+
+/// Removes the binding of `signal` in `scope` (a channel's or a language's;
+/// the one everywhere can only be changed), audited: its posts read the
+/// next binding in line from the next recompute.
+pub async fn unbind(db: &Db, signal: &str, scope: &str, actor: &str) -> Result<(), BindError> {
+    let signal = Signal::parse(signal).ok_or_else(|| BindError::Signal(signal.to_string()))?;
+    if scope.is_empty() {
+        return Err(BindError::Everywhere(signal.as_str()));
+    }
+    let mut tx = db.begin().await?;
+    if !store::remove(&mut tx, signal.as_str(), scope).await? {
+        return Err(BindError::NotBound {
+            signal: signal.as_str(),
+            scope: scope.to_string(),
+        });
+    }
+    audit(
+        &mut *tx,
+        actor,
+        "analyzer.unbind",
+        signal.as_str(),
+        &json!({"scope": scope}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Checks that `name` is an installed or bundled analyzer plugin.
@@ -207,23 +291,34 @@ async fn analyzer(db: &Db, name: &str) -> Result<(), BindError> {
     Ok(())
 }
 
-/// The analyzer bound to `signal` now.
-async fn bound(db: &Db, signal: Signal) -> Result<String, BindError> {
-    let now = load(db).await?;
-    Ok(match signal {
-        Signal::Sentiment => now.sentiment,
-        Signal::Intents => now.intents,
-        Signal::Topics => now.topics,
-    })
+/// The analyzer in effect for `signal` in `scope`: its own binding, else the
+/// one everywhere.
+async fn bound(db: &Db, signal: Signal, scope: &str) -> Result<String, BindError> {
+    let list = list(db).await?;
+    let of = |scope: Option<&str>| {
+        list.iter()
+            .find(|b| b.signal == signal && b.scope.as_deref() == scope)
+            .map(|b| b.analyzer.clone())
+    };
+    Ok(of(Some(scope))
+        .or_else(|| of(None))
+        .unwrap_or_else(|| signal.bundled().to_string()))
 }
 
 /// How `candidate` agrees with the analyzer bound to `signal` over the posts
 /// both analysed (the shadow analyses `analyzer reanalyze` makes), with up
 /// to `examples` posts that changed: what to read before a rebinding.
-pub async fn compare(db: &Db, signal: &str, candidate: &str, examples: i64) -> Result<Comparison, BindError> {
+pub async fn compare(
+    db: &Db,
+    signal: &str,
+    scope: Option<&str>,
+    candidate: &str,
+    examples: i64,
+) -> Result<Comparison, BindError> {
     let signal = Signal::parse(signal).ok_or_else(|| BindError::Signal(signal.to_string()))?;
+    let scope = scope_of(db, scope).await?;
     analyzer(db, candidate).await?;
-    let before = bound(db, signal).await?;
+    let before = bound(db, signal, &scope).await?;
     compare_with(db, &before, candidate, examples).await
 }
 

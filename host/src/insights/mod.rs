@@ -37,7 +37,6 @@ use serde::Serialize;
 use crate::crm::currency;
 use crate::events::{EventType, Outbox};
 use crate::store::Db;
-use crate::store::insights::priority as priority_store;
 use crate::store::insights::{self as queries, Scope};
 
 /// Stored times are Unix milliseconds.
@@ -72,6 +71,8 @@ pub enum InsightsError {
     EmptyRange { since: i64, until: i64 },
     #[error("a trend of {0} buckets is too long: narrow the range or use weekly buckets")]
     TooManyBuckets(i64),
+    #[error("signal `{0}` is not NAME, NAME>=NUMBER or NAME:LABEL")]
+    SignalFilter(String),
 }
 
 /// What a [`recompute`] changed (rows inserted, updated or deleted).
@@ -114,8 +115,6 @@ pub async fn recompute(db: &Db, now: i64) -> Result<RecomputeReport, InsightsErr
         step = Instant::now();
     };
     let base = currency::reporting(db).await?.map(|r| r.currency);
-    let bound = bindings::load(db).await?;
-    let formula = priority::formula(&bound);
     let mut report = RecomputeReport {
         contacts_changed: queries::churn::refresh_values(db, &churn::FORMULA, now, base.as_deref()).await?,
         ..RecomputeReport::default()
@@ -127,9 +126,9 @@ pub async fn recompute(db: &Db, now: i64) -> Result<RecomputeReport, InsightsErr
             let scope = Scope::Range(start, (start + POST_CHUNK).min(hi));
             let mut tx = db.begin().await?;
             queries::scoring_cache(&mut tx, db.backend(), true).await?;
-            report.posts_changed += queries::priority::score_posts(&mut tx, db.backend(), &scope, &formula).await?;
-            report.topics_changed +=
-                queries::trends::refresh_topics(&mut tx, db.backend(), &scope, &bound.topics).await?;
+            report.posts_changed +=
+                queries::priority::score_posts(&mut tx, db.backend(), &scope, &priority::FORMULA).await?;
+            report.topics_changed += queries::trends::refresh_topics(&mut tx, db.backend(), &scope).await?;
             queries::custom::refresh(&mut tx, db.backend(), &scope).await?;
             queries::scoring_cache(&mut tx, db.backend(), false).await?;
             tx.commit().await?;
@@ -138,7 +137,7 @@ pub async fn recompute(db: &Db, now: i64) -> Result<RecomputeReport, InsightsErr
     }
     lap(&mut report, "posts");
     report.churn_changed = queries::churn::refresh_features(db, &churn::FORMULA, now, None).await?;
-    match rescore(db, None, &formula).await {
+    match rescore(db, None).await {
         Ok(changed) => report.churn_changed += changed,
         Err(e) => {
             tracing::warn!(error = %e, "churn risk not rescored");
@@ -167,8 +166,6 @@ pub async fn refresh_posts(db: &Db, post_ids: &[i64], now: i64) -> Result<u64, I
     // Read when a contact first needs its value: inferring it scans the
     // transactions, which most commits need not do.
     let mut base: Option<Option<String>> = None;
-    let bound = bindings::load(db).await?;
-    let formula = priority::formula(&bound);
     let mut written = 0;
     for ids in post_ids.chunks(ID_CHUNK) {
         let contacts = queries::churn::contacts_of_posts(db, ids).await?;
@@ -181,8 +178,8 @@ pub async fn refresh_posts(db: &Db, post_ids: &[i64], now: i64) -> Result<u64, I
         }
         let scope = Scope::Ids(ids.to_vec());
         let mut tx = db.begin().await?;
-        written += queries::priority::score_posts(&mut tx, db.backend(), &scope, &formula).await?;
-        queries::trends::refresh_topics(&mut tx, db.backend(), &scope, &bound.topics).await?;
+        written += queries::priority::score_posts(&mut tx, db.backend(), &scope, &priority::FORMULA).await?;
+        queries::trends::refresh_topics(&mut tx, db.backend(), &scope).await?;
         queries::custom::refresh(&mut tx, db.backend(), &scope).await?;
         if outbox.wants(EventType::PostAnalyzed) {
             let scored = queries::priority::scored(&mut tx, db.backend(), ids).await?;
@@ -203,8 +200,7 @@ pub async fn refresh_posts(db: &Db, post_ids: &[i64], now: i64) -> Result<u64, I
 /// error: the next [`recompute`] tries again.
 pub async fn refresh_contacts(db: &Db, contacts: &[i64], now: i64) -> Result<u64, InsightsError> {
     let mut changed = queries::churn::refresh_features(db, &churn::FORMULA, now, Some(contacts)).await?;
-    let bound = bindings::load(db).await?;
-    match rescore(db, Some(contacts), &priority::formula(&bound)).await {
+    match rescore(db, Some(contacts)).await {
         Ok(rescored) => changed += rescored,
         Err(e) => tracing::warn!(error = %e, "churn risk not rescored; `insights recompute` tries again"),
     }
@@ -214,16 +210,12 @@ pub async fn refresh_contacts(db: &Db, contacts: &[i64], now: i64) -> Result<u64
 /// Runs the bound scorer over `contacts` (or all), then scores again the
 /// posts of those whose risk changed, since it weighs in their priority.
 /// Returns the contacts whose risk changed.
-async fn rescore(
-    db: &Db,
-    contacts: Option<&[i64]>,
-    formula: &priority_store::Formula<'_>,
-) -> Result<u64, InsightsError> {
+async fn rescore(db: &Db, contacts: Option<&[i64]>) -> Result<u64, InsightsError> {
     let rescored = predict::rescore(db, contacts).await?;
     let posts = queries::predictions::posts_of(db, &rescored.changed).await?;
     for scope in post_scopes(&posts) {
         let mut tx = db.begin().await?;
-        queries::priority::score_posts(&mut tx, db.backend(), &scope, formula).await?;
+        queries::priority::score_posts(&mut tx, db.backend(), &scope, &priority::FORMULA).await?;
         tx.commit().await?;
     }
     Ok(rescored.changed.len() as u64)

@@ -64,12 +64,12 @@ pub async fn bindings(db: &Db) -> Result<Vec<PredictionBinding>, PredictError> {
     let stored = stored::all(db).await?;
     Ok(PREDICTIONS
         .iter()
-        .map(|p| match stored.iter().find(|(s, ..)| s == p) {
-            Some((_, scorer, by, at)) => PredictionBinding {
+        .map(|p| match stored.iter().find(|b| b.signal == *p && b.scope.is_empty()) {
+            Some(b) => PredictionBinding {
                 prediction: p.to_string(),
-                scorer: scorer.clone(),
-                bound_by: by.clone(),
-                bound_at: *at,
+                scorer: b.analyzer.clone(),
+                bound_by: b.bound_by.clone(),
+                bound_at: b.bound_at,
             },
             None => PredictionBinding {
                 prediction: p.to_string(),
@@ -92,7 +92,14 @@ pub async fn bind(db: &Db, prediction: &str, name: &str, actor: &str) -> Result<
     load(db, name, prediction).await?;
     let now = now_ms();
     let mut tx = db.begin().await?;
-    stored::set(&mut tx, prediction, name, actor, now).await?;
+    let row = stored::Stored {
+        signal: prediction.to_string(),
+        scope: String::new(),
+        analyzer: name.to_string(),
+        bound_by: actor.to_string(),
+        bound_at: now,
+    };
+    stored::set(&mut tx, &row).await?;
     audit(
         &mut *tx,
         actor,

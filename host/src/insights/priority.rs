@@ -17,7 +17,6 @@
 
 use serde::Serialize;
 
-use super::bindings::Bindings;
 use super::{HOUR_MS, InsightsError, grouped, plural};
 use crate::events::{Event, EventType};
 use crate::store::insights::priority::{Formula, ScoredPost};
@@ -60,20 +59,8 @@ pub const RECENT_ORDERS_CAP: i64 = 3;
 /// Follower thresholds of reach 0.2, 0.4, ... 1.0.
 pub const REACH_STEPS: [i64; 5] = [10, 100, 1_000, 10_000, 100_000];
 
-/// The formula above, as the statement that scores posts takes it, reading
-/// the analyzers bound to sentiment and intents.
-pub(crate) fn formula(bound: &Bindings) -> Formula<'_> {
-    Formula {
-        sentiment_plugin: &bound.sentiment,
-        intent_plugin: &bound.intents,
-        ..FORMULA
-    }
-}
-
-/// The constants; [`formula`] names the analyzers.
-const FORMULA: Formula<'static> = Formula {
-    sentiment_plugin: "",
-    intent_plugin: "",
+/// The formula above, as the statement that scores posts takes it.
+pub(crate) const FORMULA: Formula<'static> = Formula {
     negativity: weight::NEGATIVITY,
     intent: weight::INTENT,
     value: weight::VALUE,

@@ -1,4 +1,6 @@
-//! Spike detection per topic against a trailing baseline, stored as alerts.
+//! Spike detection per topic and per taxonomy entry (aspect) against a
+//! trailing baseline, stored as alerts. An aspect's posts count with the
+//! sentiment of what they say of it.
 //!
 //! Each of the last [`EVALUATED_DAYS`] UTC days (today included, so a spike
 //! shows while it happens) is compared with the [`BASELINE_DAYS`] days before
@@ -19,14 +21,15 @@
 //! an installation with history is compared with zero posts, and fires when
 //! it appears with enough posts).
 //!
-//! One alert per (topic, day), naming the signals that fired, with example
-//! posts; recomputing updates the counts of that alert and never adds another.
+//! One alert per (topic or aspect, day), naming the signals that fired, with
+//! example posts; recomputing updates the counts of that alert and never adds
+//! another.
 
 use std::collections::BTreeMap;
 
 use super::{DAY_MS, InsightsError, NEGATIVE};
 use crate::events::{Event, EventType, Outbox};
-use crate::store::insights::spikes::Spike;
+use crate::store::insights::spikes::{Spike, Subject};
 use crate::store::{self, Db};
 
 pub use crate::store::insights::spikes::Alert;
@@ -128,11 +131,11 @@ pub fn message(subject: &str, bucket_start: i64, day: Day, baseline: &Baseline) 
     )
 }
 
-/// A spike found in the stored counts: `(topic, day start, day, baseline, signals)`.
-type Found = (String, i64, Day, Baseline, Signals);
+/// A spike found in the stored counts: `(kind, subject, day start, day, baseline, signals)`.
+type Found = (Subject, String, i64, Day, Baseline, Signals);
 
 /// Looks for spikes in the last [`EVALUATED_DAYS`] days before `now` and
-/// upserts one alert per topic and day. Returns the alerts written.
+/// upserts one alert per topic or aspect and day. Returns the alerts written.
 pub(crate) async fn detect(db: &Db, now: i64) -> Result<u64, InsightsError> {
     let today = now.div_euclid(DAY_MS) * DAY_MS;
     let first = today - (EVALUATED_DAYS - 1) * DAY_MS;
@@ -143,18 +146,20 @@ pub(crate) async fn detect(db: &Db, now: i64) -> Result<u64, InsightsError> {
     };
     // The first day whose whole baseline window lies within the history.
     let judged_from = first.max(oldest.div_euclid(DAY_MS) * DAY_MS + BASELINE_DAYS * DAY_MS);
-    let mut by_topic: BTreeMap<String, BTreeMap<i64, Day>> = BTreeMap::new();
-    for row in store::insights::spikes::topic_days(db, from, now, NEGATIVE).await? {
-        by_topic.entry(row.topic).or_default().insert(
-            row.day,
-            Day {
-                posts: row.posts,
-                negative: row.negative,
-            },
-        );
+    let mut by_subject: BTreeMap<(Subject, String), BTreeMap<i64, Day>> = BTreeMap::new();
+    for kind in Subject::ALL {
+        for row in store::insights::spikes::subject_days(db, kind, from, now, NEGATIVE).await? {
+            by_subject.entry((kind, row.subject)).or_default().insert(
+                row.day,
+                Day {
+                    posts: row.posts,
+                    negative: row.negative,
+                },
+            );
+        }
     }
     let mut found: Vec<Found> = Vec::new();
-    for (topic, days) in &by_topic {
+    for (&(kind, ref subject), days) in &by_subject {
         let mut start = judged_from;
         while start <= today {
             let day = days.get(&start).copied().unwrap_or_default();
@@ -164,19 +169,25 @@ pub(crate) async fn detect(db: &Db, now: i64) -> Result<u64, InsightsError> {
             let baseline = Baseline::of(&history);
             let signals = judge(day, &baseline);
             if signals.any() {
-                found.push((topic.clone(), start, day, baseline, signals));
+                found.push((kind, subject.clone(), start, day, baseline, signals));
             }
             start += DAY_MS;
         }
     }
     let outbox = Outbox::of(db).await?;
     let mut written = 0;
-    for (topic, start, day, baseline, signals) in found {
+    for (kind, subject, start, day, baseline, signals) in found {
         // The posts that show it: the most negative for a negative-share
         // spike, else those the inbox ranks first.
-        let examples = store::insights::spikes::examples(db, &topic, start, signals.negative_share, EXAMPLES).await?;
+        let examples =
+            store::insights::spikes::examples(db, kind, &subject, start, signals.negative_share, EXAMPLES).await?;
+        let named = match kind {
+            Subject::Topic => subject.clone(),
+            Subject::Aspect => format!("aspect {subject}"),
+        };
         let spike = Spike {
-            topic: &topic,
+            kind,
+            subject: &subject,
             bucket_start: start,
             signals: signals.names(),
             posts: day.posts,
@@ -184,7 +195,7 @@ pub(crate) async fn detect(db: &Db, now: i64) -> Result<u64, InsightsError> {
             baseline_posts: baseline.mean,
             baseline_negative_share: baseline.share,
             examples: &examples,
-            message: message(&topic, start, day, &baseline),
+            message: message(&named, start, day, &baseline),
         };
         let mut tx = db.begin().await?;
         if let Some((id, new)) = store::insights::spikes::upsert_alert(&mut tx, &spike).await? {
@@ -203,8 +214,8 @@ fn raised(id: i64, spike: &Spike<'_>) -> Event {
     let data = serde_json::json!({
         "alert_id": id,
         "kind": "spike",
-        "scope": "topic",
-        "subject": spike.topic,
+        "scope": spike.kind.as_str(),
+        "subject": spike.subject,
         "bucket_start": spike.bucket_start,
         "signals": spike.signals.split(',').collect::<Vec<_>>(),
         "posts": spike.posts,

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::churn::ORDER_KINDS;
 use super::{DAY_MS, InsightsError, NEGATIVE};
+use crate::store::inbox::SignalFilter;
 use crate::store::insights::trends::{BucketRow, Series};
 use crate::store::{self, Db};
 
@@ -65,6 +66,9 @@ pub struct TrendQuery {
     pub aspect: Option<String>,
     /// Only posts by identities linked to contacts who bought this product.
     pub product: Option<String>,
+    /// Only posts with this custom signal: `urgency`, `urgency>=0.5` or
+    /// `tone:polite` (as the inbox filter); the points carry its mean score.
+    pub signal: Option<String>,
     pub bucket: Bucket,
     /// `[since, until)`, Unix ms.
     pub since: i64,
@@ -80,6 +84,9 @@ pub struct TrendPoint {
     /// Mean sentiment of the posts that have one.
     pub mean_sentiment: Option<f64>,
     pub negative_share: f64,
+    /// With a custom signal: the mean of its scores over the bucket's posts
+    /// (null for labels, or a bucket without posts).
+    pub mean_signal: Option<f64>,
 }
 
 /// The series of `q`, one point per bucket from `since` to `until` (empty
@@ -96,11 +103,16 @@ pub async fn trend(db: &Db, q: &TrendQuery) -> Result<Vec<TrendPoint>, InsightsE
     if buckets > MAX_BUCKETS {
         return Err(InsightsError::TooManyBuckets(buckets));
     }
+    let signal = match q.signal.as_deref() {
+        Some(text) => Some(SignalFilter::parse(text).ok_or_else(|| InsightsError::SignalFilter(text.to_string()))?),
+        None => None,
+    };
     let series = Series {
         topic: q.topic.as_deref(),
         aspect: q.aspect.as_deref(),
         product: q.product.as_deref(),
         order_kinds: &ORDER_KINDS,
+        signal,
         width: q.bucket.width(),
         origin: q.bucket.origin(),
         since: q.since,
@@ -115,15 +127,16 @@ pub async fn trend(db: &Db, q: &TrendQuery) -> Result<Vec<TrendPoint>, InsightsE
     Ok((0..buckets)
         .map(|i| {
             let start = first + i * q.bucket.width();
-            let (posts, negative, mean_sentiment) = found
-                .get(&start)
-                .map_or((0, 0, None), |b| (b.posts, b.negative, b.mean_sentiment));
+            let (posts, negative, mean_sentiment, mean_signal) = found.get(&start).map_or((0, 0, None, None), |b| {
+                (b.posts, b.negative, b.mean_sentiment, b.mean_signal)
+            });
             TrendPoint {
                 start,
                 posts,
                 negative,
                 mean_sentiment,
                 negative_share: if posts > 0 { negative as f64 / posts as f64 } else { 0.0 },
+                mean_signal,
             }
         })
         .collect())

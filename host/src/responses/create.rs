@@ -11,6 +11,7 @@ use super::template::{Template, Variable};
 use super::{Response, ResponseError, channel, get, templates};
 use crate::insights::DAY_MS;
 use crate::replies::check_text;
+use crate::store::insights::spikes::Subject;
 use crate::store::responses::NewResponse;
 use crate::store::{self, Db, audit, now_ms};
 
@@ -39,7 +40,14 @@ pub enum Audience {
         #[serde(default, deserialize_with = "crate::server::extract::optional_integer")]
         since: Option<i64>,
     },
-    /// Every post of the alert's topic on the alert's day.
+    /// Every post that mentions the taxonomy entry `aspect`, from `since`
+    /// (Unix ms) if given.
+    Aspect {
+        aspect: String,
+        #[serde(default, deserialize_with = "crate::server::extract::optional_integer")]
+        since: Option<i64>,
+    },
+    /// Every post of the alert's topic or aspect on the alert's day.
     Alert(#[serde(deserialize_with = "crate::server::extract::integer")] i64),
 }
 
@@ -72,6 +80,7 @@ pub async fn create_micro(db: &Db, post_id: i64, content: &Content, actor: &str)
         text: text.clone(),
         reply_template: None,
         topic: None,
+        aspect: None,
         alert_id: None,
     };
     write(db, new, requires_approval, &[(post_id, Ok(text))], actor).await
@@ -92,18 +101,33 @@ pub async fn create_macro(db: &Db, request: &MacroRequest, actor: &str) -> Resul
         Some(content) => resolve(db, content).await?,
         None => (template_name.clone(), broadcast),
     };
-    let (topic, alert_id, posts) = match &request.audience {
+    let ((kind, subject), alert_id, from, until) = match &request.audience {
         None if request.reply.is_some() => return Err(ResponseError::RepliesWithoutAudience),
-        None => (None, None, Vec::new()),
-        Some(Audience::Topic { topic, since }) => {
-            let posts = topic_posts(db, channel_id, topic, since.unwrap_or(0), i64::MAX).await?;
-            (Some(topic.clone()), None, posts)
-        }
+        None => ((Subject::Topic, None), None, 0, 0),
+        Some(Audience::Topic { topic, since }) => (
+            (Subject::Topic, Some(topic.clone())),
+            None,
+            since.unwrap_or(0),
+            i64::MAX,
+        ),
+        Some(Audience::Aspect { aspect, since }) => (
+            (Subject::Aspect, Some(aspect.clone())),
+            None,
+            since.unwrap_or(0),
+            i64::MAX,
+        ),
         Some(Audience::Alert(id)) => {
-            let (topic, start) = alert(db, *id).await?;
-            let posts = topic_posts(db, channel_id, &topic, start, start + DAY_MS).await?;
-            (Some(topic), Some(*id), posts)
+            let (kind, subject, start) = alert(db, *id).await?;
+            ((kind, Some(subject)), Some(*id), start, start + DAY_MS)
         }
+    };
+    let posts = match &subject {
+        Some(subject) => subject_posts(db, kind, channel_id, subject, from, until).await?,
+        None => Vec::new(),
+    };
+    let (topic, aspect) = match kind {
+        Subject::Topic => (subject, None),
+        Subject::Aspect => (None, subject),
     };
     let mut rendered = Vec::with_capacity(posts.len());
     for post_id in posts {
@@ -121,6 +145,7 @@ pub async fn create_macro(db: &Db, request: &MacroRequest, actor: &str) -> Resul
         text,
         reply_template: request.audience.as_ref().and(reply_template),
         topic,
+        aspect,
         alert_id,
     };
     write(db, new, requires_approval, &rendered, actor).await
@@ -138,19 +163,27 @@ async fn resolve(db: &Db, content: &Content) -> Result<(Option<String>, Template
     })
 }
 
-/// The posts of `topic` on the channel created in `[from, until)`.
-async fn topic_posts(db: &Db, channel_id: i64, topic: &str, from: i64, until: i64) -> Result<Vec<i64>, ResponseError> {
-    let posts = store::responses::topic_posts(db, channel_id, topic, from, until, MAX_RECIPIENTS as i64 + 1).await?;
+/// The posts of `subject` on the channel created in `[from, until)`.
+async fn subject_posts(
+    db: &Db,
+    kind: Subject,
+    channel_id: i64,
+    subject: &str,
+    from: i64,
+    until: i64,
+) -> Result<Vec<i64>, ResponseError> {
+    let limit = MAX_RECIPIENTS as i64 + 1;
+    let posts = store::responses::subject_posts(db, kind, channel_id, subject, from, until, limit).await?;
     if posts.len() > MAX_RECIPIENTS {
-        let found = store::responses::count_topic_posts(db, channel_id, topic, from, until).await?;
+        let found = store::responses::count_subject_posts(db, kind, channel_id, subject, from, until).await?;
         return Err(ResponseError::TooManyRecipients { found });
     }
     Ok(posts)
 }
 
-/// An alert's topic and day. Alerts are per topic (`scope = 'topic'`).
-async fn alert(db: &Db, id: i64) -> Result<(String, i64), ResponseError> {
-    store::responses::topic_alert(db, id)
+/// An alert's subject (a topic or an aspect) and day.
+async fn alert(db: &Db, id: i64) -> Result<(Subject, String, i64), ResponseError> {
+    store::responses::alert_subject(db, id)
         .await?
         .ok_or(ResponseError::NoAlert(id))
 }

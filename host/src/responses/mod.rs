@@ -64,7 +64,7 @@ pub enum ResponseError {
     },
     #[error("a broadcast answers no post, so it can only use {{{{channel.name}}}} (or defaults): {0} has no value")]
     BroadcastVariable(Variable),
-    #[error("replies need posts to answer: give a topic or an alert")]
+    #[error("replies need posts to answer: give a topic, an aspect or an alert")]
     RepliesWithoutAudience,
     #[error("{found} posts match; a macro answers at most {MAX_RECIPIENTS}: narrow it (e.g. a later `since`)")]
     TooManyRecipients { found: i64 },
@@ -94,6 +94,8 @@ pub struct Response {
     pub text: String,
     pub reply_template: Option<String>,
     pub topic: Option<String>,
+    /// The taxonomy entry whose posts it answers (an aspect audience or alert).
+    pub aspect: Option<String>,
     pub alert_id: Option<i64>,
     /// `pending-approval`, `approved`, `rejected`, `sending`, `sent`,
     /// `partially-failed` or `failed`.
@@ -146,6 +148,7 @@ async fn response(db: &Db, row: ResponseRow) -> Result<Response, ResponseError> 
         text: row.text,
         reply_template: row.reply_template,
         topic: row.topic,
+        aspect: row.aspect,
         alert_id: row.alert_id,
         status: row.status,
         created_by: row.created_by,

@@ -127,6 +127,14 @@ const SOURCE: &[Template] = &[
     template!("README.md", "source/README.md.tmpl"),
 ];
 
+const SCORER: &[Template] = &[
+    template!("Cargo.toml", "scorer/Cargo.toml.tmpl"),
+    template!("plugin.toml", "scorer/plugin.toml.tmpl"),
+    template!("src/lib.rs", "scorer/lib.rs.tmpl"),
+    template!("tests/plugin.rs", "scorer/tests.rs.tmpl"),
+    template!("README.md", "scorer/README.md.tmpl"),
+];
+
 /// What to create.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -152,8 +160,6 @@ pub enum ScaffoldError {
     NotEmpty(PathBuf),
     #[error("no socialcrm-sdk at {0} (no Cargo.toml there); point --sdk at the SDK's directory")]
     Sdk(PathBuf),
-    #[error("no template for {0} yet: start from plugins/examples/recency-scorer")]
-    NoTemplate(&'static str),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 }
@@ -204,7 +210,7 @@ pub fn create(options: &Options) -> Result<Vec<&'static str>, ScaffoldError> {
         PluginKind::Analyzer => ANALYZER,
         PluginKind::Channel => CHANNEL,
         PluginKind::Source => SOURCE,
-        PluginKind::Scorer => return Err(ScaffoldError::NoTemplate("scorers")),
+        PluginKind::Scorer => SCORER,
     };
     let mut written = Vec::new();
     for template in COMMON.iter().chain(templates) {
@@ -310,7 +316,12 @@ mod tests {
 
     #[test]
     fn writes_a_crate_whose_manifest_parses() {
-        for kind in [PluginKind::Analyzer, PluginKind::Channel] {
+        for kind in [
+            PluginKind::Analyzer,
+            PluginKind::Channel,
+            PluginKind::Source,
+            PluginKind::Scorer,
+        ] {
             let tmp = tempfile::tempdir().unwrap();
             let dir = tmp.path().join("my-plugin");
             let written = create(&options(&dir, "my-plugin", kind)).unwrap();
@@ -352,6 +363,29 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The host hands a scorer only the features its manifest declares, so
+    /// the ones the code reads must be those, all from the host's catalogue.
+    #[test]
+    fn a_scorer_declares_the_features_it_reads() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("my-model");
+        create(&options(&dir, "my-model", PluginKind::Scorer)).unwrap();
+        let manifest = Manifest::parse(&std::fs::read_to_string(dir.join("plugin.toml")).unwrap()).unwrap();
+        let features = &manifest.scorer.features;
+        assert!(!features.is_empty());
+        let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
+        for feature in features {
+            assert!(
+                lib.contains(&format!("\"{feature}\"")),
+                "src/lib.rs does not read {feature}"
+            );
+        }
+        let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+        assert!(readme.contains("socialcrm scorer bind churn-risk my-model"), "{readme}");
+        let tests = std::fs::read_to_string(dir.join("tests/plugin.rs")).unwrap();
+        assert!(tests.contains("use my_model::"), "{tests}");
     }
 
     #[test]

@@ -102,6 +102,38 @@ pub struct SignalFilter<'a> {
     pub min: Option<f64>,
 }
 
+impl<'a> SignalFilter<'a> {
+    /// `urgency`, `urgency>=0.5` or `tone:polite`; None when `text` is none
+    /// of these (names and labels are 1 to 64 of a-z, 0-9 and `-`).
+    pub fn parse(text: &'a str) -> Option<SignalFilter<'a>> {
+        let named = |name: &str| {
+            (1..=64).contains(&name.len())
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        };
+        let filter = match (text.split_once(">="), text.split_once(':')) {
+            (Some((name, min)), None) => SignalFilter {
+                name,
+                label: None,
+                min: Some(min.parse::<f64>().ok().filter(|m| m.is_finite())?),
+            },
+            (None, Some((name, label))) if named(label) => SignalFilter {
+                name,
+                label: Some(label),
+                min: None,
+            },
+            (None, None) => SignalFilter {
+                name: text,
+                label: None,
+                min: None,
+            },
+            _ => return None,
+        };
+        named(filter.name).then_some(filter)
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub enum InboxOrder {
     /// Scored posts, highest priority key first, after the cursor `(key, id)`,

@@ -5,6 +5,7 @@
 use serde::Serialize;
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Executor, Row};
 
+use super::insights::spikes::Subject;
 use super::{Db, now_ms};
 
 /// A response as stored; its broadcast is a reply id.
@@ -17,6 +18,7 @@ pub struct ResponseRow {
     pub text: String,
     pub reply_template: Option<String>,
     pub topic: Option<String>,
+    pub aspect: Option<String>,
     pub alert_id: Option<i64>,
     pub status: String,
     pub created_by: String,
@@ -63,6 +65,7 @@ pub struct NewResponse {
     pub text: String,
     pub reply_template: Option<String>,
     pub topic: Option<String>,
+    pub aspect: Option<String>,
     pub alert_id: Option<i64>,
 }
 
@@ -85,7 +88,7 @@ pub struct PostContext {
     pub contact_id: Option<i64>,
 }
 
-const COLUMNS: &str = "r.id, r.kind, c.name AS channel, r.template, r.text, r.reply_template, r.topic, r.alert_id, \
+const COLUMNS: &str = "r.id, r.kind, c.name AS channel, r.template, r.text, r.reply_template, r.topic, r.aspect, r.alert_id, \
      r.status, r.created_by, r.approved_by, r.rejected_by, r.reason, r.decided_at, r.broadcast_reply_id, \
      r.created_at, r.updated_at, \
      (SELECT COUNT(*) FROM response_recipients x WHERE x.response_id = r.id AND x.status = 'queued') AS queued, \
@@ -154,7 +157,8 @@ pub async fn insert(
 ) -> Result<i64, sqlx::Error> {
     sqlx::query(
         "INSERT INTO responses (kind, channel_id, template, text, reply_template, topic, alert_id, status, \
-         created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
+         created_by, created_at, updated_at, aspect) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) \
+         RETURNING id",
     )
     .bind(new.kind)
     .bind(new.channel_id)
@@ -166,6 +170,7 @@ pub async fn insert(
     .bind(status)
     .bind(actor)
     .bind(now)
+    .bind(&new.aspect)
     .fetch_one(conn)
     .await?
     .try_get("id")
@@ -370,21 +375,24 @@ pub async fn link_statuses(db: &Db, post_id: i64) -> Result<Vec<String>, sqlx::E
     .await
 }
 
-/// The first `limit` posts of `topic` on the channel created in `[from, until)`.
-pub async fn topic_posts(
+/// The first `limit` posts of `subject` (a topic or a taxonomy entry) on
+/// the channel created in `[from, until)`.
+pub async fn subject_posts(
     db: &Db,
+    kind: Subject,
     channel_id: i64,
-    topic: &str,
+    subject: &str,
     from: i64,
     until: i64,
     limit: i64,
 ) -> Result<Vec<i64>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT pt.post_id FROM post_topics pt JOIN posts p ON p.id = pt.post_id \
-         WHERE pt.topic = $1 AND p.channel_id = $2 AND pt.created_at >= $3 AND pt.created_at < $4 \
-         ORDER BY pt.post_id LIMIT $5",
-    )
-    .bind(topic)
+    let (table, column) = kind.source();
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT pt.post_id FROM {table} pt JOIN posts p ON p.id = pt.post_id \
+         WHERE pt.{column} = $1 AND p.channel_id = $2 AND pt.created_at >= $3 AND pt.created_at < $4 \
+         ORDER BY pt.post_id LIMIT $5"
+    )))
+    .bind(subject)
     .bind(channel_id)
     .bind(from)
     .bind(until)
@@ -394,19 +402,21 @@ pub async fn topic_posts(
     rows.iter().map(|r| r.try_get("post_id")).collect()
 }
 
-/// How many posts of `topic` on the channel were created in `[from, until)`.
-pub async fn count_topic_posts(
+/// How many posts of `subject` on the channel were created in `[from, until)`.
+pub async fn count_subject_posts(
     db: &Db,
+    kind: Subject,
     channel_id: i64,
-    topic: &str,
+    subject: &str,
     from: i64,
     until: i64,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query(
-        "SELECT COUNT(*) AS n FROM post_topics pt JOIN posts p ON p.id = pt.post_id \
-         WHERE pt.topic = $1 AND p.channel_id = $2 AND pt.created_at >= $3 AND pt.created_at < $4",
-    )
-    .bind(topic)
+    let (table, column) = kind.source();
+    sqlx::query(AssertSqlSafe(format!(
+        "SELECT COUNT(*) AS n FROM {table} pt JOIN posts p ON p.id = pt.post_id \
+         WHERE pt.{column} = $1 AND p.channel_id = $2 AND pt.created_at >= $3 AND pt.created_at < $4"
+    )))
+    .bind(subject)
     .bind(channel_id)
     .bind(from)
     .bind(until)
@@ -415,13 +425,18 @@ pub async fn count_topic_posts(
     .try_get("n")
 }
 
-/// Topic alert `id`'s topic and day, if there is such an alert.
-pub async fn topic_alert(db: &Db, id: i64) -> Result<Option<(String, i64)>, sqlx::Error> {
-    sqlx::query("SELECT subject, bucket_start FROM alerts WHERE id = $1 AND scope = 'topic'")
+/// Alert `id`'s subject and day, if there is such an alert.
+pub async fn alert_subject(db: &Db, id: i64) -> Result<Option<(Subject, String, i64)>, sqlx::Error> {
+    let Some(row) = sqlx::query("SELECT scope, subject, bucket_start FROM alerts WHERE id = $1")
         .bind(id)
         .fetch_optional(db.pool())
         .await?
-        .map(|row| Ok((row.try_get("subject")?, row.try_get("bucket_start")?)))
+    else {
+        return Ok(None);
+    };
+    let scope: String = row.try_get("scope")?;
+    Subject::parse(&scope)
+        .map(|kind| Ok((kind, row.try_get("subject")?, row.try_get("bucket_start")?)))
         .transpose()
 }
 
@@ -434,6 +449,7 @@ fn response(row: &sqlx::any::AnyRow) -> Result<ResponseRow, sqlx::Error> {
         text: row.try_get("text")?,
         reply_template: row.try_get("reply_template")?,
         topic: row.try_get("topic")?,
+        aspect: row.try_get("aspect")?,
         alert_id: row.try_get("alert_id")?,
         status: row.try_get("status")?,
         created_by: row.try_get("created_by")?,

@@ -188,7 +188,8 @@ function timelineRow(p) {
     h('p', null, p.text),
     h('div', { class: 'badges' },
       p.direction === 'outbound' ? null : sentimentBadge(p.sentiment_label, p.sentiment),
-      p.intent ? badge(p.intent, 'intent') : null));
+      p.intent ? badge(p.intent, 'intent') : null,
+      (p.signals || []).map((s) => badge(`${s.name}: ${s.value}`, 'signal'))));
 }
 
 const WINDOW_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });

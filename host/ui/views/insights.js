@@ -134,6 +134,7 @@ async function alerts() {
     h('div', { class: 'badges' },
       badge(a.kind, 'negative'),
       a.status ? badge(a.status, 'muted') : null,
+      a.scope === 'aspect' ? badge('aspect', 'topic') : null,
       h('strong', null, a.subject), h('span', { class: 'muted' }, ' · '), time(a.bucket_start, false)),
     h('p', null, a.message),
     h('p', { class: 'muted small' },
@@ -172,16 +173,44 @@ async function churn() {
 async function bindings(ctx) {
   const [signals, predictions] = await Promise.all([get('/analyzers/bindings'), get('/scorers/bindings')]);
   const rows = [
-    ...items(signals).map((b) => ({ what: b.signal, plugin: b.analyzer, by: b.bound_by, path: `/analyzers/bindings/${b.signal}`, key: 'analyzer' })),
-    ...items(predictions).map((b) => ({ what: b.prediction, plugin: b.scorer, by: b.bound_by, path: `/scorers/bindings/${b.prediction}`, key: 'scorer' })),
+    ...items(signals).map((b) => ({ what: b.signal, scope: b.scope, plugin: b.analyzer, by: b.bound_by, path: `/analyzers/bindings/${b.signal}`, key: 'analyzer' })),
+    ...items(predictions).map((b) => ({ what: b.prediction, scope: null, plugin: b.scorer, by: b.bound_by, path: `/scorers/bindings/${b.prediction}`, key: 'scorer' })),
   ];
+  const admin = ctx.can('admin');
   const table = h('table', { class: 'bindings', 'aria-label': 'Bindings' },
-    h('thead', null, h('tr', null, h('th', null, 'Signal'), h('th', null, 'Plugin'), h('th', null, 'Bound by'), ctx.can('admin') ? h('th', null, 'Rebind') : null)),
-    h('tbody', null, rows.map((r) => h('tr', { 'data-signal': r.what },
-      h('td', null, r.what), h('td', null, h('code', null, r.plugin)), h('td', { class: 'muted' }, r.by),
-      ctx.can('admin') ? h('td', null, rebind(r, ctx)) : null))));
-  return [table, h('p', { class: 'muted small' },
-    'A new analyzer must analyse past posts first (socialcrm analyzer reanalyze NAME); scores follow at the next recompute.')];
+    h('thead', null, h('tr', null, h('th', null, 'Signal'), h('th', null, 'Where'), h('th', null, 'Plugin'), h('th', null, 'Bound by'), admin ? h('th', null, 'Rebind') : null)),
+    h('tbody', null, rows.map((r) => h('tr', { 'data-signal': r.what, 'data-scope': r.scope || '' },
+      h('td', null, r.what), h('td', null, r.scope || 'everywhere'), h('td', null, h('code', null, r.plugin)), h('td', { class: 'muted' }, r.by),
+      admin ? h('td', null, rebind(r, ctx), r.scope ? unbind(r, ctx) : null) : null))));
+  return [table, admin ? scoped(items(signals), ctx) : null, h('p', { class: 'muted small' },
+    'Per post, a channel\'s binding comes first, then its language\'s, then the one everywhere. A new analyzer must analyse past posts first (socialcrm analyzer reanalyze NAME); scores follow at the next recompute.')];
+}
+
+/** A form that binds a signal for one channel account or language. */
+function scoped(signals, ctx) {
+  const signal = h('select', { name: 'signal', 'aria-label': 'Signal to bind' },
+    [...new Set(signals.map((b) => b.signal))].map((s) => h('option', { value: s }, s)));
+  const scope = h('input', { name: 'scope', placeholder: 'channel:NAME or language:de', 'aria-label': 'Where', size: '22', required: true });
+  const plugin = h('input', { name: 'plugin', placeholder: 'analyzer', 'aria-label': 'Analyzer', size: '14', required: true });
+  const button = h('button', { type: 'submit' }, 'Bind there');
+  const form = h('form', { class: 'inline-form', 'aria-label': 'Bind for a channel or language' }, signal, scope, plugin, button);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const done = await act(button, () => api('PUT', `/analyzers/bindings/${signal.value}`, { body: { analyzer: plugin.value.trim(), scope: scope.value.trim() } }),
+      (b) => `${b.signal} is now supplied by ${b.analyzer} for ${b.scope}.`);
+    if (done !== undefined) ctx.refresh();
+  });
+  return form;
+}
+
+function unbind(row, ctx) {
+  const button = h('button', { type: 'button' }, 'Remove');
+  button.addEventListener('click', async () => {
+    const done = await act(button, () => api('DELETE', row.path, { params: { scope: row.scope } }),
+      () => `${row.what} for ${row.scope} now follows the next binding in line.`);
+    if (done !== undefined) ctx.refresh();
+  });
+  return button;
 }
 
 function rebind(row, ctx) {
@@ -190,7 +219,8 @@ function rebind(row, ctx) {
   const form = h('form', { class: 'inline-form' }, input, button);
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    const done = await act(button, () => api('PUT', row.path, { body: { [row.key]: input.value.trim() } }),
+    const body = { [row.key]: input.value.trim(), ...(row.scope ? { scope: row.scope } : {}) };
+    const done = await act(button, () => api('PUT', row.path, { body }),
       (b) => `${row.what} is now supplied by ${b[row.key]}.`);
     if (done !== undefined) ctx.refresh();
   });

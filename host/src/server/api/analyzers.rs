@@ -33,7 +33,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(compare))
         .routes(routes!(switch))
         .routes(routes!(signal_bindings))
-        .routes(routes!(bind_signal))
+        .routes(routes!(bind_signal, unbind_signal))
         .routes(routes!(compare_binding))
 }
 
@@ -51,6 +51,12 @@ struct NewBinding {
     /// An installed or bundled analyzer plugin.
     #[schema(pattern = "^[a-z0-9-]{1,64}$")]
     analyzer: String,
+    /// Where the binding holds: `channel:NAME` or `language:CODE`; absent
+    /// or null for everywhere. Per post, a channel's binding comes first,
+    /// then its language's, then the one everywhere.
+    #[schema(pattern = "^(channel:[^\\u0000-\\u001f]{1,128}|language:[a-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3})$")]
+    #[serde(default)]
+    scope: Option<String>,
     /// Bind even when the analyzer has analysed none of the posts the bound
     /// one did (no comparison possible). Default false: such a rebinding is
     /// refused with 409.
@@ -64,6 +70,7 @@ struct NewBinding {
 #[utoipa::path(put, path = "/analyzers/bindings/{signal}", tag = "analyzers",
     params(("signal" = Signal, Path, description = "The signal")), request_body = NewBinding,
     responses((status = 200, description = "The binding now", body = Binding),
+        (status = 404, description = "No such signal, analyzer or channel account", body = ErrorBody),
         (status = 409, description = "Not an analyzer, or one that analysed none of the bound analyzer's posts", body = ErrorBody)))]
 async fn bind_signal(
     auth: Auth<Admin>,
@@ -71,16 +78,56 @@ async fn bind_signal(
     Path(signal): Path<String>,
     Json(new): Json<NewBinding>,
 ) -> Result<Json<Binding>, ApiError> {
-    let bound = bindings::bind(app.db(), &signal, &new.analyzer, auth.name(), new.force)
+    let bound = bindings::bind(
+        app.db(),
+        &signal,
+        new.scope.as_deref(),
+        &new.analyzer,
+        auth.name(),
+        new.force,
+    )
+    .await
+    .map_err(bind_error)?;
+    Ok(Json(bound))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct ScopeParam {
+    /// The scope whose binding goes: `channel:NAME` or `language:CODE`.
+    #[param(pattern = "^(channel:[^\\u0000-\\u001f]{1,128}|language:[a-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3})$")]
+    scope: String,
+}
+
+/// Removes a channel's or a language's binding of a signal: its posts read
+/// the next binding in line from the next recompute. The binding everywhere
+/// can be changed, not removed.
+#[utoipa::path(delete, path = "/analyzers/bindings/{signal}", tag = "analyzers",
+    params(("signal" = Signal, Path, description = "The signal"), ScopeParam),
+    responses((status = 204, description = "Removed"),
+        (status = 404, description = "No such signal, or no binding in that scope", body = ErrorBody)))]
+async fn unbind_signal(
+    auth: Auth<Admin>,
+    State(app): State<App>,
+    Path(signal): Path<String>,
+    Query(q): Query<ScopeParam>,
+) -> Result<StatusCode, ApiError> {
+    bindings::unbind(app.db(), &signal, &q.scope, auth.name())
         .await
         .map_err(bind_error)?;
-    Ok(Json(bound))
+    Ok(StatusCode::NO_CONTENT)
 }
 
 fn bind_error(e: BindError) -> ApiError {
     match e {
-        BindError::Signal(_) | BindError::Analyzer { .. } => ApiError::not_found(e.to_string()),
-        BindError::NotAnalyzer(_) | BindError::NotCompared { .. } => ApiError::conflict(e.to_string()),
+        BindError::Signal(_) | BindError::Analyzer { .. } | BindError::Channel(_) | BindError::NotBound { .. } => {
+            ApiError::not_found(e.to_string())
+        }
+        BindError::Scope(_) => ApiError::bad_request(e.to_string()),
+        BindError::NotAnalyzer(_) | BindError::NotCompared { .. } | BindError::Everywhere(_) => {
+            ApiError::conflict(e.to_string())
+        }
         BindError::Stored { .. } => ApiError::internal("reading the signal bindings", e),
         BindError::Compare(e) => error(*e),
         BindError::Db(e) => e.into(),
@@ -96,6 +143,10 @@ struct Candidate {
     /// Changed posts to show: 0 to 50, default 5.
     #[param(minimum = 0, maximum = 50)]
     examples: Option<i64>,
+    /// Compare with the analyzer in effect in this scope (`channel:NAME` or
+    /// `language:CODE`); default everywhere.
+    #[param(pattern = "^(channel:[^\\u0000-\\u001f]{1,128}|language:[a-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3})$")]
+    scope: Option<String>,
 }
 
 /// How a candidate analyzer agrees with the one bound to a signal, over the
@@ -114,7 +165,7 @@ async fn compare_binding(
     if !(0..=50).contains(&examples) {
         return Err(ApiError::bad_request("examples must be 0 to 50"));
     }
-    let comparison = bindings::compare(app.db(), &signal, &q.candidate, examples)
+    let comparison = bindings::compare(app.db(), &signal, q.scope.as_deref(), &q.candidate, examples)
         .await
         .map_err(bind_error)?;
     Ok(Json(comparison))

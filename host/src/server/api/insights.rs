@@ -44,7 +44,9 @@ fn range(since: Option<i64>, until: Option<i64>, window: i64) -> Result<(i64, i6
 
 fn error(e: InsightsError) -> ApiError {
     match e {
-        InsightsError::EmptyRange { .. } | InsightsError::TooManyBuckets(_) => ApiError::bad_request(e.to_string()),
+        InsightsError::EmptyRange { .. } | InsightsError::TooManyBuckets(_) | InsightsError::SignalFilter(_) => {
+            ApiError::bad_request(e.to_string())
+        }
         InsightsError::Db(e) => e.into(),
         InsightsError::Bindings(e) => ApiError::internal("reading the signal bindings", e),
         InsightsError::Predict(e) => ApiError::internal("scoring contacts", e),
@@ -62,6 +64,11 @@ struct TrendParams {
     aspect: Option<String>,
     /// Only posts by identities linked to contacts who bought this product.
     product: Option<String>,
+    /// Only posts with this custom signal, as the inbox filter (`urgency`,
+    /// `urgency>=0.5`, `tone:polite`); each point then has the signal's
+    /// mean score.
+    #[param(pattern = "^[a-z0-9-]{1,64}(>=-?[0-9]{1,15}(\\.[0-9]{1,15})?|:[a-z0-9-]{1,64})?$")]
+    signal: Option<String>,
     /// `day` (default, UTC days) or `week` (ISO weeks from Monday).
     #[param(inline)]
     bucket: Option<Bucket>,
@@ -93,6 +100,7 @@ async fn trend(
         topic: p.topic,
         aspect: p.aspect,
         product: p.product,
+        signal: p.signal,
         bucket,
         since,
         until,

@@ -158,35 +158,8 @@ pub struct PostAnalysis {
 
 /// `urgency`, `urgency>=0.5` or `tone:polite` as a filter.
 fn signal_filter(text: &str) -> Result<SignalFilter<'_>, ApiError> {
-    let bad = || ApiError::bad_request(format!("signal `{text}` is not NAME, NAME>=NUMBER or NAME:LABEL"));
-    let named = |name: &str| {
-        (1..=64).contains(&name.len())
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    };
-    let filter = match (text.split_once(">="), text.split_once(':')) {
-        (Some((name, min)), None) => SignalFilter {
-            name,
-            label: None,
-            min: Some(min.parse().map_err(|_| bad())?),
-        },
-        (None, Some((name, label))) if named(label) => SignalFilter {
-            name,
-            label: Some(label),
-            min: None,
-        },
-        (None, None) => SignalFilter {
-            name: text,
-            label: None,
-            min: None,
-        },
-        _ => return Err(bad()),
-    };
-    if !named(filter.name) {
-        return Err(bad());
-    }
-    Ok(filter)
+    SignalFilter::parse(text)
+        .ok_or_else(|| ApiError::bad_request(format!("signal `{text}` is not NAME, NAME>=NUMBER or NAME:LABEL")))
 }
 
 /// A custom signal of a post: its name and value (a label, or the score to 2 decimals).

@@ -7,8 +7,9 @@ use std::collections::HashMap;
 
 use sqlx::{AnyConnection, Row};
 
-use super::Scope;
+use super::{Scope, bound_analysis};
 use crate::store::codec::{StoredMention, StoredReading};
+use crate::store::dialect;
 use crate::store::{Backend, Db, placeholders};
 
 /// A declared custom signal.
@@ -117,7 +118,8 @@ struct Read {
     pinned: bool,
     id: i64,
     signals: String,
-    aspects: String,
+    /// Read only from the analysis bound to aspects for the post.
+    aspects: Option<String>,
     created_at: i64,
     identity_id: i64,
 }
@@ -132,9 +134,11 @@ struct SignalOut {
     at: i64,
 }
 
-/// Rebuilds `post_signals` and `post_aspects` of the posts in `scope` from
-/// each analyzer's analysis insights read (the version pinned for insights,
-/// else its newest), in the caller's transaction. Returns the rows written.
+/// Rebuilds `post_signals` and `post_aspects` of the posts in `scope`, in
+/// the caller's transaction: signals from each analyzer's analysis insights
+/// read (the version pinned for insights, else its newest), aspects from the
+/// analysis bound to `aspects` for the post (see [`bound_analysis`]), so two
+/// analyzers never count one mention twice. Returns the rows written.
 pub async fn refresh(conn: &mut AnyConnection, backend: Backend, scope: &Scope) -> Result<u64, sqlx::Error> {
     let with = match scope.cte() {
         cte if cte.is_empty() => String::new(),
@@ -145,10 +149,13 @@ pub async fn refresh(conn: &mut AnyConnection, backend: Backend, scope: &Scope) 
         scope.bind(sqlx::query(backend.sql(sql))).execute(&mut *conn).await?;
     }
     let sql = format!(
-        "{with} SELECT a.id, a.post_id, a.plugin, a.version, a.signals, a.aspects, p.created_at, p.identity_id \
-         FROM analyses a JOIN posts p ON p.id = a.post_id \
-         WHERE {} AND (a.signals <> '[]' OR a.aspects <> '[]') ORDER BY a.id",
-        scope.pred("a.post_id")
+        "WITH {cte} {na} SELECT a.id, a.post_id, a.plugin, a.version, a.signals, a.aspects, p.created_at, \
+         p.identity_id, CASE WHEN na.id = a.id THEN 1 ELSE 0 END AS aspects_bound \
+         FROM analyses a JOIN posts p ON p.id = a.post_id LEFT JOIN na ON na.post_id = a.post_id \
+         WHERE {a_scope} AND (a.signals <> '[]' OR a.aspects <> '[]') ORDER BY a.id",
+        cte = scope.cte(),
+        na = bound_analysis("na", "aspects", scope, dialect::materialized(backend)),
+        a_scope = scope.pred("a.post_id"),
     );
     let rows = scope.bind(sqlx::query(backend.sql(sql))).fetch_all(&mut *conn).await?;
     if rows.is_empty() {
@@ -169,7 +176,9 @@ pub async fn refresh(conn: &mut AnyConnection, backend: Backend, scope: &Scope) 
             pinned: pinned.get(&plugin) == Some(&version),
             id: r.try_get("id")?,
             signals: r.try_get("signals")?,
-            aspects: r.try_get("aspects")?,
+            aspects: (r.try_get::<i64, _>("aspects_bound")? == 1)
+                .then(|| r.try_get("aspects"))
+                .transpose()?,
             created_at: r.try_get("created_at")?,
             identity_id: r.try_get("identity_id")?,
         };
@@ -205,7 +214,11 @@ pub async fn refresh(conn: &mut AnyConnection, backend: Backend, scope: &Scope) 
                 (None, None, None) => {}
             }
         }
-        let mentions: Vec<StoredMention> = serde_json::from_str(&r.aspects).unwrap_or_default();
+        let mentions: Vec<StoredMention> = r
+            .aspects
+            .as_deref()
+            .map(|a| serde_json::from_str(a).unwrap_or_default())
+            .unwrap_or_default();
         let mut seen = Vec::new();
         for m in mentions {
             // One row per entry a post mentions: the first mention's sentiment.

@@ -61,14 +61,27 @@ impl Scope {
     }
 }
 
-/// The id of the analysis of `plugin` that insights read, in a `GROUP BY
-/// post_id` over `analyses`: the post's analysis by the version an admin made
-/// active for insights (`insights_versions`, see `crate::reanalysis`), else
-/// its newest. So a new version's re-analysis changes no score until switched to.
-fn analysis_id(plugin: &str) -> String {
+/// The CTE `{name}(post_id, id)`: per post in `scope`, the id of the
+/// analysis insights read for `signal` (a built-in signal's name, not user
+/// input). Its analyzer is the one bound (`signal_bindings`) for the post's
+/// channel account, else for its language, else everywhere; its version the
+/// one an admin made active for insights (`insights_versions`, see
+/// `crate::reanalysis`), else the post's newest. So no query names a plugin,
+/// and a new version's re-analysis changes no score until switched to.
+fn bound_analysis(name: &str, signal: &str, scope: &Scope, m: &str) -> String {
     format!(
-        "COALESCE(MAX(CASE WHEN version = (SELECT version FROM insights_versions WHERE plugin = '{plugin}') \
-         THEN id END), MAX(id))"
+        "{name} AS {m}(SELECT a.post_id, \
+         COALESCE(MAX(CASE WHEN a.version = iv.version THEN a.id END), MAX(a.id)) AS id \
+         FROM posts p JOIN channel_accounts c ON c.id = p.channel_id \
+         LEFT JOIN signal_bindings bc ON bc.signal = '{signal}' AND bc.scope = 'channel:' || c.name \
+         LEFT JOIN signal_bindings bl ON bl.signal = '{signal}' AND bl.scope = 'language:' || p.language \
+         LEFT JOIN signal_bindings bg ON bg.signal = '{signal}' AND bg.scope = '' \
+         JOIN analyses a ON a.post_id = p.id AND a.plugin = COALESCE(bc.analyzer, bl.analyzer, bg.analyzer) \
+         AND {a_scope} \
+         LEFT JOIN insights_versions iv ON iv.plugin = a.plugin \
+         WHERE {p_scope} GROUP BY a.post_id)",
+        a_scope = scope.pred("a.post_id"),
+        p_scope = scope.pred("p.id"),
     )
 }
 

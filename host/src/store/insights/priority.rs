@@ -5,15 +5,14 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{Scope, analysis_id};
+use super::{Scope, bound_analysis};
 use crate::store::dialect::{self, num};
 use crate::store::{Backend, Db, HOUR_MS};
 
-/// The constants of the priority formula, and the analyzers it reads.
+/// The constants of the priority formula (the analyzers it reads are the
+/// bound ones, see [`bound_analysis`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Formula<'a> {
-    pub sentiment_plugin: &'a str,
-    pub intent_plugin: &'a str,
     /// Points of each part of the base score.
     pub negativity: f64,
     pub intent: f64,
@@ -107,7 +106,7 @@ pub async fn score_posts(
 /// (praise) is the intent only when no label of positive weight is present.
 /// Labels the table does not know are ignored.
 fn score_sql(backend: Backend, scope: &Scope, f: &Formula) -> String {
-    let (sentiment_plugin, intent_plugin) = (f.sentiment_plugin, f.intent_plugin);
+    let m = dialect::materialized(backend);
     let (intents_from, object_only) = dialect::intents_from(backend, "a.intents");
     let (name, conf) = (dialect::intent_name(backend), dialect::intent_confidence(backend));
     let zero = num(0.0);
@@ -189,12 +188,9 @@ fn score_sql(backend: Backend, scope: &Scope, f: &Formula) -> String {
          au AS {m}(SELECT identity_id, MIN(contact_id) AS contact_id FROM identity_links \
                 WHERE status = 'confirmed' AND identity_id IN (SELECT identity_id FROM posts WHERE {id_scope}) \
                 GROUP BY identity_id), \
-         ns AS {m}(SELECT post_id, {pick_s} AS id FROM analyses WHERE plugin = '{sentiment_plugin}' AND {a_scope} \
-                GROUP BY post_id), \
-         ni AS {m}(SELECT post_id, {pick_i} AS id FROM analyses WHERE plugin = '{intent_plugin}' AND {a_scope} \
-                GROUP BY post_id), \
+         {ns}, {ni}, \
          ix AS (SELECT ni.post_id, {name} AS name, {conf} AS conf \
-                FROM ni JOIN analyses a ON a.id = ni.id AND a.plugin = '{intent_plugin}' AND {ra_scope}, \
+                FROM ni JOIN analyses a ON a.id = ni.id AND {ra_scope}, \
                 {intents_from} WHERE {object_only}), \
          ia AS (SELECT post_id, {labels} FROM ix WHERE conf IS NOT NULL GROUP BY post_id), \
          ib AS {m}(SELECT ia.*, {greatest} AS m FROM ia), \
@@ -205,7 +201,7 @@ fn score_sql(backend: Backend, scope: &Scope, f: &Formula) -> String {
                COALESCE(ib.c{praise}, {zero}) AS praise \
                FROM posts p JOIN identities i ON i.id = p.identity_id \
                LEFT JOIN au ON au.identity_id = p.identity_id \
-               LEFT JOIN ns ON ns.post_id = p.id LEFT JOIN analyses sa ON sa.id = ns.id AND sa.plugin = '{sentiment_plugin}' AND {sa_scope} \
+               LEFT JOIN ns ON ns.post_id = p.id LEFT JOIN analyses sa ON sa.id = ns.id AND {sa_scope} \
                LEFT JOIN ib ON ib.post_id = p.id \
                WHERE p.direction = 'inbound' AND {p_scope}), \
          s AS (SELECT b.*, COALESCE(cs.value_pct, {zero}) AS value_pct, COALESCE(cs.ltv, {zero}) AS ltv, \
@@ -215,7 +211,6 @@ fn score_sql(backend: Backend, scope: &Scope, f: &Formula) -> String {
          {upsert}",
         scope_cte = scope.cte(),
         id_scope = scope.pred("id"),
-        a_scope = scope.pred("post_id"),
         p_scope = scope.pred("p.id"),
         labels = labels.join(", "),
         greatest = dialect::greatest(backend, &scores),
@@ -224,9 +219,8 @@ fn score_sql(backend: Backend, scope: &Scope, f: &Formula) -> String {
         churn = label_of("churn-risk"),
         question = label_of("question"),
         praise = label_of("praise"),
-        m = dialect::materialized(backend),
-        pick_s = analysis_id(sentiment_plugin),
-        pick_i = analysis_id(intent_plugin),
+        ns = bound_analysis("ns", "sentiment", scope, m),
+        ni = bound_analysis("ni", "intents", scope, m),
         ra_scope = scope.pred("a.post_id"),
         sa_scope = scope.pred("sa.post_id"),
         upsert = dialect::upsert("post_scores", &["post_id"], &columns, &select, &scope.pred("o.post_id")),

@@ -1,5 +1,6 @@
-//! `alerts`: spikes per topic (found by `crate::insights::spikes` in the
-//! daily counts of `post_topics`), one per topic and day.
+//! `alerts`: spikes per topic and per taxonomy entry (found by
+//! `crate::insights::spikes` in the daily counts of `post_topics` and
+//! `post_aspects`), one per subject and day.
 
 use serde::Serialize;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
@@ -15,10 +16,42 @@ pub async fn oldest_scored(db: &Db) -> Result<Option<i64>, sqlx::Error> {
         .try_get("oldest")
 }
 
-/// The posts of one topic on one UTC day.
+/// What a spike is about: a topic, or a taxonomy entry (whose posts count
+/// with the sentiment of what they say of it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Subject {
+    Topic,
+    Aspect,
+}
+
+impl Subject {
+    pub const ALL: [Subject; 2] = [Subject::Topic, Subject::Aspect];
+
+    /// The alert's `scope`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Subject::Topic => "topic",
+            Subject::Aspect => "aspect",
+        }
+    }
+
+    pub fn parse(scope: &str) -> Option<Subject> {
+        Subject::ALL.into_iter().find(|s| s.as_str() == scope)
+    }
+
+    /// The table of its posts (one row per post and subject) and its column.
+    pub(crate) fn source(self) -> (&'static str, &'static str) {
+        match self {
+            Subject::Topic => ("post_topics", "topic"),
+            Subject::Aspect => ("post_aspects", "entry"),
+        }
+    }
+}
+
+/// The posts of one subject on one UTC day.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TopicDay {
-    pub topic: String,
+pub struct SubjectDay {
+    pub subject: String,
     /// The day's start, Unix ms.
     pub day: i64,
     pub posts: i64,
@@ -26,21 +59,29 @@ pub struct TopicDay {
     pub negative: i64,
 }
 
-/// Per topic and UTC day, the posts written in `[from, until]`, by topic.
-pub async fn topic_days(db: &Db, from: i64, until: i64, negative: f64) -> Result<Vec<TopicDay>, sqlx::Error> {
+/// Per subject of `kind` and UTC day, the posts written in `[from, until]`,
+/// by subject.
+pub async fn subject_days(
+    db: &Db,
+    kind: Subject,
+    from: i64,
+    until: i64,
+    negative: f64,
+) -> Result<Vec<SubjectDay>, sqlx::Error> {
+    let (table, column) = kind.source();
     let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT topic, created_at / {DAY_MS} AS day, COUNT(*) AS posts, \
+        "SELECT {column} AS subject, created_at / {DAY_MS} AS day, COUNT(*) AS posts, \
          SUM(CASE WHEN sentiment <= {neg} THEN 1 ELSE 0 END) AS negative \
-         FROM post_topics WHERE created_at >= {from} AND created_at <= {until} \
-         GROUP BY topic, created_at / {DAY_MS} ORDER BY topic",
+         FROM {table} WHERE created_at >= {from} AND created_at <= {until} \
+         GROUP BY {column}, created_at / {DAY_MS} ORDER BY {column}",
         neg = num(negative),
     )))
     .fetch_all(db.pool())
     .await?;
     rows.iter()
         .map(|row| {
-            Ok(TopicDay {
-                topic: row.try_get("topic")?,
+            Ok(SubjectDay {
+                subject: row.try_get("subject")?,
                 day: row.try_get::<i64, _>("day")? * DAY_MS,
                 posts: row.try_get("posts")?,
                 negative: row.try_get("negative")?,
@@ -49,11 +90,12 @@ pub async fn topic_days(db: &Db, from: i64, until: i64, negative: f64) -> Result
         .collect()
 }
 
-/// Up to `limit` posts of `topic` on the day starting at `start`: the most
+/// Up to `limit` posts of `subject` on the day starting at `start`: the most
 /// negative first (`most_negative`), else those the inbox ranks first.
 pub async fn examples(
     db: &Db,
-    topic: &str,
+    kind: Subject,
+    subject: &str,
     start: i64,
     most_negative: bool,
     limit: i64,
@@ -63,21 +105,23 @@ pub async fn examples(
     } else {
         "ps.base DESC, pt.post_id"
     };
+    let (table, column) = kind.source();
     let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT pt.post_id FROM post_topics pt JOIN post_scores ps ON ps.post_id = pt.post_id \
-         WHERE pt.topic = $1 AND pt.created_at >= {start} AND pt.created_at < {end} ORDER BY {order} LIMIT {limit}",
+        "SELECT pt.post_id FROM {table} pt JOIN post_scores ps ON ps.post_id = pt.post_id \
+         WHERE pt.{column} = $1 AND pt.created_at >= {start} AND pt.created_at < {end} ORDER BY {order} LIMIT {limit}",
         end = start + DAY_MS,
     )))
-    .bind(topic)
+    .bind(subject)
     .fetch_all(db.pool())
     .await?;
     rows.iter().map(|r| r.try_get("post_id")).collect()
 }
 
-/// A spike of one topic on one day, to store.
+/// A spike of one subject on one day, to store.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Spike<'a> {
-    pub topic: &'a str,
+    pub kind: Subject,
+    pub subject: &'a str,
     pub bucket_start: i64,
     /// The signals that fired, comma-separated.
     pub signals: String,
@@ -89,7 +133,7 @@ pub struct Spike<'a> {
     pub message: String,
 }
 
-/// Upserts the alert of `spike` (one per topic and day) in the caller's
+/// Upserts the alert of `spike` (one per subject and day) in the caller's
 /// transaction; an alert whose values are unchanged is not written. Returns
 /// the id of the alert written and whether it is new.
 pub async fn upsert_alert(conn: &mut AnyConnection, spike: &Spike<'_>) -> Result<Option<(i64, bool)>, sqlx::Error> {
@@ -106,7 +150,7 @@ pub async fn upsert_alert(conn: &mut AnyConnection, spike: &Spike<'_>) -> Result
     let sql = format!(
         "INSERT INTO alerts (kind, scope, subject, bucket_start, signals, posts, negative, baseline_posts, \
          baseline_negative_share, examples, message, status, created_at, updated_at) \
-         VALUES ('spike', 'topic', $1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10, $10) \
+         VALUES ('spike', $11, $1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10, $10) \
          ON CONFLICT (kind, scope, subject, bucket_start) DO UPDATE SET {set}, updated_at = excluded.updated_at \
          WHERE {differs} RETURNING id, created_at",
         set = changed
@@ -117,7 +161,7 @@ pub async fn upsert_alert(conn: &mut AnyConnection, spike: &Spike<'_>) -> Result
         differs = dialect::changed(&changed, "alerts", "excluded"),
     );
     let row = sqlx::query(AssertSqlSafe(sql))
-        .bind(spike.topic)
+        .bind(spike.subject)
         .bind(spike.bucket_start)
         .bind(spike.signals.as_str())
         .bind(spike.posts)
@@ -127,6 +171,7 @@ pub async fn upsert_alert(conn: &mut AnyConnection, spike: &Spike<'_>) -> Result
         .bind(serde_json::to_string(spike.examples).unwrap_or_else(|_| "[]".into()))
         .bind(spike.message.as_str())
         .bind(now)
+        .bind(spike.kind.as_str())
         .fetch_optional(conn)
         .await?;
     row.map(|r| Ok((r.try_get("id")?, r.try_get::<i64, _>("created_at")? == now)))

@@ -4,8 +4,9 @@
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
-use super::{Scope, analysis_id, quoted};
+use super::{Scope, bound_analysis, quoted};
 use crate::store::dialect::{self, num};
+use crate::store::inbox::SignalFilter;
 use crate::store::{Backend, Db};
 
 /// Which posts a series counts, and its buckets.
@@ -20,6 +21,9 @@ pub struct Series<'a> {
     /// (a transaction of one of `order_kinds`).
     pub product: Option<&'a str>,
     pub order_kinds: &'a [&'a str],
+    /// Only posts with this custom signal (a label, or a score of at
+    /// least); the points then carry the signal's mean score.
+    pub signal: Option<SignalFilter<'a>>,
     /// Buckets of `width` ms from `origin` (a bucket starts at `origin + k · width`).
     pub width: i64,
     pub origin: i64,
@@ -38,6 +42,8 @@ pub struct BucketRow {
     pub negative: i64,
     /// Mean sentiment of the posts that have one.
     pub mean_sentiment: Option<f64>,
+    /// Mean score of the series' custom signal, when it has scores.
+    pub mean_signal: Option<f64>,
 }
 
 /// The start of the bucket holding `column`, for times after `origin`.
@@ -81,11 +87,31 @@ pub async fn series(db: &Db, s: &Series<'_>) -> Result<Vec<BucketRow>, sqlx::Err
             quoted(s.order_kinds)
         ));
     }
+    // A post's readings of the signal (several for a set of labels): its
+    // best score, matched or not, joined once per post.
+    let (signal_join, mean_signal) = match s.signal {
+        Some(f) => {
+            let name = param(f.name);
+            let label = f
+                .label
+                .map_or(String::new(), |l| format!(" AND sg.label = {}", param(l)));
+            let min = f.min.map_or(String::new(), |m| format!(" AND sg.score >= {}", num(m)));
+            (
+                format!(
+                    " JOIN (SELECT post_id AS sg_post, MAX(score) AS sg_score FROM post_signals sg \
+                     WHERE sg.name = {name}{label}{min} GROUP BY post_id) sg ON sg.sg_post = post_id"
+                ),
+                "AVG(sg.sg_score)".to_string(),
+            )
+        }
+        None => (String::new(), "NULL".to_string()),
+    };
     let bucket = bucket_sql("created_at", s.width, s.origin);
     let sql = format!(
         "SELECT {bucket} AS start, COUNT(*) AS posts, \
-         SUM(CASE WHEN sentiment <= {neg} THEN 1 ELSE 0 END) AS negative, AVG(sentiment) AS mean_sentiment \
-         FROM {table} WHERE {filters} GROUP BY {bucket} ORDER BY {bucket}",
+         SUM(CASE WHEN sentiment <= {neg} THEN 1 ELSE 0 END) AS negative, AVG(sentiment) AS mean_sentiment, \
+         {mean_signal} AS mean_signal \
+         FROM {table}{signal_join} WHERE {filters} GROUP BY {bucket} ORDER BY {bucket}",
         neg = num(s.negative),
         filters = filters.join(" AND "),
     );
@@ -101,6 +127,7 @@ pub async fn series(db: &Db, s: &Series<'_>) -> Result<Vec<BucketRow>, sqlx::Err
                 posts: row.try_get("posts")?,
                 negative: row.try_get("negative")?,
                 mean_sentiment: row.try_get("mean_sentiment")?,
+                mean_signal: row.try_get("mean_signal")?,
             })
         })
         .collect()
@@ -150,20 +177,18 @@ pub async fn top_topics(
 }
 
 /// The statements of [`refresh_topics`]: drop stale topics, upsert current ones.
-fn topics_sql(backend: Backend, scope: &Scope, intent_plugin: &str) -> [String; 2] {
+fn topics_sql(backend: Backend, scope: &Scope) -> [String; 2] {
     let (from, strings_only, topic) = dialect::topics_from(backend, "a.topics");
     let current = format!(
         "WITH {scope_cte} \
-         ni AS {m}(SELECT post_id, {pick_i} AS id FROM analyses WHERE plugin = '{intent_plugin}' AND {a_scope} \
-                GROUP BY post_id), \
-         cur AS {m}(SELECT DISTINCT ni.post_id, {topic} AS topic FROM ni \
-                 JOIN analyses a ON a.id = ni.id AND a.plugin = '{intent_plugin}' AND {ra_scope}, {from} \
+         {nt}, \
+         cur AS {m}(SELECT DISTINCT nt.post_id, {topic} AS topic FROM nt \
+                 JOIN analyses a ON a.id = nt.id AND {ra_scope}, {from} \
                  WHERE {strings_only} AND {topic} <> '')",
         scope_cte = scope.cte(),
-        a_scope = scope.pred("post_id"),
         ra_scope = scope.pred("a.post_id"),
         m = dialect::materialized(backend),
-        pick_i = analysis_id(intent_plugin),
+        nt = bound_analysis("nt", "topics", scope, dialect::materialized(backend)),
     );
     let delete = format!(
         "{current} DELETE FROM post_topics WHERE {p_scope} AND NOT EXISTS \
@@ -187,18 +212,13 @@ fn topics_sql(backend: Backend, scope: &Scope, intent_plugin: &str) -> [String; 
     [delete, upsert]
 }
 
-/// Brings `post_topics` of the posts in `scope` in line with their intent
-/// analysis (by `intent_plugin`, see [`analysis_id`]) and their scores: drops
+/// Brings `post_topics` of the posts in `scope` in line with the analysis
+/// bound to topics (see [`bound_analysis`]) and their scores: drops
 /// topics no longer there, adds new ones, updates time and sentiment.
 /// Returns rows written or deleted.
-pub async fn refresh_topics(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    scope: &Scope,
-    intent_plugin: &str,
-) -> Result<u64, sqlx::Error> {
+pub async fn refresh_topics(conn: &mut AnyConnection, backend: Backend, scope: &Scope) -> Result<u64, sqlx::Error> {
     let mut changed = 0;
-    for sql in topics_sql(backend, scope, intent_plugin) {
+    for sql in topics_sql(backend, scope) {
         let query = scope.bind(sqlx::query(backend.sql(sql)));
         changed += query.execute(&mut *conn).await?.rows_affected();
     }
