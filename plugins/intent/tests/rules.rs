@@ -134,6 +134,9 @@ fn churn_phrases() {
     // No subject at all speaks for the author; someone else's switch counts less.
     assert_has("Switching to Signal.", ChurnRisk);
     assert_not("My cousin was switching to a new desk.", ChurnRisk);
+    assert_has("This greedy company will never see another dime from me!", ChurnRisk);
+    assert_has("This sure is the last Moto phone for me!", ChurnRisk);
+    assert_not("I doubt I'll be back.", PurchaseIntent);
 }
 
 #[test]
@@ -143,6 +146,11 @@ fn support_request_phrases() {
     assert_has("Where is my order? It hasn't arrived", SupportRequest);
     assert_has("Same issue here, Pixel 6 on Android 14", SupportRequest);
     assert_not("Works great now, thanks!", SupportRequest);
+    assert_has("The charger stopped charging my phone after a week.", SupportRequest);
+    assert_has("My screen cracked on day two.", SupportRequest);
+    // Someone else's problem, or an answer to one, is not the author's.
+    assert_not("Because the bot doesn't work here.", SupportRequest);
+    assert_not("It's usually a bug.", SupportRequest);
 }
 
 #[test]
@@ -152,6 +160,35 @@ fn complaint_phrases() {
     assert_has("Half the time the pictures don't even load", Complaint);
     assert_not("I talk crap about my friends all the time", Complaint);
     assert_not("I hate to say it but you're right", Complaint);
+}
+
+#[test]
+fn judgements_of_the_thing() {
+    // Mild words count when said of the thing, or as "too ...".
+    assert_has("The audio quality is poor.", Complaint);
+    assert_has("Poor quality and service.", Complaint);
+    assert_has("Buttons are too small.", Complaint);
+    assert_has("The plug did not work very well.", Complaint);
+    assert_has("The food wasn't good.", Complaint);
+    assert_has("Over rated.", Complaint);
+    assert_has("Can't upload ringtones from a third party.", Complaint);
+    assert_not("It's too good to be true.", Complaint);
+    assert_not("Can't wait to try it!", Complaint);
+    assert_not("The weather is bad today but I'm fine", Praise);
+    assert_has("Good audio quality.", Praise);
+    assert_has("Very easy to use.", Praise);
+    assert_has("Fits comfortably.", Praise);
+    assert_has("Setup couldn't have been simpler.", Praise);
+    assert_not("Setup couldn't have been simpler.", Complaint);
+    assert_has("You won't be disappointed.", Praise);
+}
+
+#[test]
+fn platform_criticism_and_sarcasm() {
+    assert_has("Even more ways for them to sell your data!", Complaint);
+    assert_has("This won't get abused at all.", Complaint);
+    assert_has("Nice, can't wait for the echo chamber to get worse", Complaint);
+    assert_not("Nice, can't wait for the echo chamber to get worse", Praise);
 }
 
 #[test]

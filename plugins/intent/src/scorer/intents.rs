@@ -10,6 +10,8 @@
 //! - praise asked about ("is it any good?") is not praise;
 //! - churn talk ("switch to", "leaving") counts fully only when the sentence
 //!   has a first-person subject or none at all ("Switching to Signal.");
+//!   so do vague problem reports ("doesn't work", "a bug", "crashes"), for
+//!   which "my phone" also makes the problem the author's own;
 //! - a post that reports a fix or promises one ("it's fixed now", "we'll
 //!   look at it") answers a problem: its problem reports count less;
 //! - stock praise in a short sentence next to a complaint ("Well done.",
@@ -25,7 +27,8 @@
 
 use super::Intent;
 use super::cues::{
-    self, AUXILIARIES, BLOCK, FIRST, FIRST_PERSON, FLIP, NEG, NEGATORS, QUESTION, RESOLVED, START, STOCK, THANKS, WISH,
+    self, AUXILIARIES, BLOCK, FIRST, FIRST_PERSON, FLIP, NEG, NEGATORS, POSSESSIVES, QUESTION, RESOLVED, START, STOCK,
+    THANKS, WISH,
 };
 use super::text::{Kind, Text};
 
@@ -119,6 +122,8 @@ pub(crate) fn collect(text: &Text, raw: &str) -> Vec<Evidence> {
             clauses.push(current);
         }
         let first_person = words.iter().any(|w| FIRST_PERSON.contains(w));
+        // A problem with "my phone" is the author's own too.
+        let own = first_person || words.iter().any(|w| POSSESSIVES.contains(w));
 
         let word_count = sentence
             .tokens
@@ -174,7 +179,7 @@ pub(crate) fn collect(text: &Text, raw: &str) -> Vec<Evidence> {
                         (Intent::Praise, true) => {
                             // "not happy", "don't like": a complaint, however mild the word.
                             intent = Intent::Complaint;
-                            weight = 0.35 + 0.4 * weight;
+                            weight = 0.4 + 0.4 * weight;
                         }
                         (Intent::Complaint, _) => {
                             intent = Intent::Praise;
@@ -195,7 +200,12 @@ pub(crate) fn collect(text: &Text, raw: &str) -> Vec<Evidence> {
                 // A sentence that opens with the cue has no other subject:
                 // "Switching to Signal.", "Going back to Digg." speak for the author.
                 let opens = i <= words.len() - skip_discourse(&words).len();
-                if cue.flags & FIRST != 0 && !first_person && !opens {
+                let subject = if intent == Intent::SupportRequest {
+                    own
+                } else {
+                    first_person
+                };
+                if cue.flags & FIRST != 0 && !subject && !opens {
                     weight *= 0.6;
                 }
                 if intent == Intent::Praise && sentence.question && asks(&words[clause..]) {
@@ -359,7 +369,7 @@ fn sarcasm(text: &Text, raw: &str, evidence: &mut [Evidence]) {
             .get(e.sentence + 1)
             .is_some_and(|s| CONCESSIVE.contains(&text.word(s.tokens.start)));
         let stock = e.flags & STOCK != 0;
-        let same = !contrast[e.sentence] && after_praise[e.sentence] >= 0.6;
+        let same = !contrast[e.sentence] && after_praise[e.sentence] >= 0.5;
         if marked || (stock && (same || (short && !next_concedes && (before >= 0.45 || after >= 0.4)))) {
             e.intent = Intent::Complaint;
             e.weight *= 0.5;
