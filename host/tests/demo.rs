@@ -235,8 +235,8 @@ async fn insights_at_start(demo: &common::demo::Demo, posts: &[Value]) {
     let alerts = demo.get("/insights/alerts").await;
     let alert = alerts["items"]
         .as_array()
-        .and_then(|a| a.iter().find(|a| a["subject"] == "battery"))
-        .unwrap_or_else(|| panic!("no battery alert: {alerts}"));
+        .and_then(|a| a.iter().find(|a| a["subject"] == "battery" && a["scope"] == "aspect"))
+        .unwrap_or_else(|| panic!("no alert on what posts say of the battery: {alerts}"));
     let signals = alert["signals"].as_array().expect("signals");
     assert!(signals.contains(&json!("negative-share")), "{alert}");
     assert!(alert["posts"].as_i64() >= Some(10), "{alert}");
@@ -246,6 +246,18 @@ async fn insights_at_start(demo: &common::demo::Demo, posts: &[Value]) {
         let post = demo.get(&format!("/posts/{id}")).await;
         assert!(text(&post).contains("battery"), "{post}");
     }
+
+    // The bundled analyzer finds the taxonomy's entries: the battery's trend.
+    let battery = demo
+        .get(&format!(
+            "/insights/trends?aspect=battery&since={}&until={now}",
+            now - 90 * DAY_MS
+        ))
+        .await;
+    let mentions: i64 = battery["items"]
+        .as_array()
+        .map_or(0, |p| p.iter().filter_map(|p| p["posts"].as_i64()).sum());
+    assert!(mentions >= 12, "{battery}");
 
     // Customers who answer other customers earn points, with the events behind them.
     let advocates = demo.get("/insights/advocates").await;
@@ -276,7 +288,7 @@ async fn insights_at_start(demo: &common::demo::Demo, posts: &[Value]) {
         .and_then(|r| r.iter().find(|r| r["kind"] == "macro"))
         .unwrap_or_else(|| panic!("no macro response pending: {pending}"));
     assert_eq!(apology["alert_id"], alert["id"], "{apology}");
-    assert_eq!(apology["topic"], "battery", "{apology}");
+    assert_eq!(apology["aspect"], "battery", "{apology}");
     assert!(apology["counts"]["queued"].as_i64() >= Some(10), "{apology}");
     assert_eq!(apology["approved_by"], Value::Null, "{apology}");
 }

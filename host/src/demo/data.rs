@@ -625,6 +625,18 @@ const EXCHANGES: &[Exchange] = &[
 
 /// The topic of the burst: spike alerts name it.
 pub const SPIKE_TOPIC: &str = "battery";
+
+/// The brand's taxonomy: `(id, kind, name, synonyms)`. The bundled sentiment
+/// analyzer finds these in posts, with what each post says of them.
+pub const TAXONOMY: &[(&str, &str, &str, &[&str])] = &[
+    ("x2", "product", "X2", &["x-2"]),
+    ("cargo", "product", "Cargo", &[]),
+    ("battery", "aspect", "Battery", &["range", "charge", "charging"]),
+    ("frame", "feature", "Frame", &[]),
+    ("brakes", "feature", "Brakes", &["brake", "brake pads"]),
+    ("fenders", "feature", "Fenders", &["fender"]),
+    ("app", "feature", "App", &["firmware"]),
+];
 /// The network the burst is written on.
 pub const BURST_ON: &str = MASTODON;
 

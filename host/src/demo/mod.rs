@@ -22,6 +22,7 @@ use tokio::sync::watch;
 use crate::channels::{self, ChannelError};
 use crate::crm::import;
 use crate::ingest::Ingest;
+use crate::insights::custom;
 use crate::plugins::{Package, bundled_dir, registry};
 use crate::responses::{self, Audience, Content, MacroRequest};
 use crate::secrets::SecretBox;
@@ -148,6 +149,17 @@ pub async fn seed(db: &Db, sbox: &SecretBox, ingest: &Ingest, world: &World) -> 
     if let Some((line, why)) = contacts.rejected.iter().chain(&orders.rejected).next() {
         anyhow::bail!("demo CRM row on line {line} rejected: {why}");
     }
+    for (id, kind, name, synonyms) in data::TAXONOMY {
+        let entry = custom::Entry {
+            id: id.to_string(),
+            kind: kind.to_string(),
+            name: name.to_string(),
+            synonyms: synonyms.iter().map(|s| s.to_string()).collect(),
+        };
+        custom::put(db, &entry, ACTOR)
+            .await
+            .with_context(|| format!("adding the demo's taxonomy entry {id}"))?;
+    }
     let names: Vec<String> = accounts.iter().map(|a| a.name.clone()).collect();
     for new in accounts {
         let (name, config, secrets) = (new.name.clone(), new.config.clone(), new.secrets.clone());
@@ -218,7 +230,8 @@ async fn close_handled(db: &Db, channels: &[String], before: i64) -> anyhow::Res
     Ok(())
 }
 
-/// Drafts the brand's apology for the spike alert on the burst's topic: a
+/// Drafts the brand's apology for the spike alert on the burst's aspect (or
+/// topic): a
 /// broadcast on the burst's channel and a reply to each post of the alert,
 /// left pending approval (the channel requires it). Once per alert.
 async fn apologise(db: &Db, world: &World) -> anyhow::Result<()> {
@@ -231,7 +244,9 @@ async fn apologise(db: &Db, world: &World) -> anyhow::Result<()> {
         return Ok(());
     };
     let alerts = crate::insights::alerts(db, 50).await?;
-    let Some(alert) = alerts.iter().find(|a| a.subject == data::SPIKE_TOPIC) else {
+    // What the posts say of the battery, else the posts about it.
+    let spike = alerts.iter().filter(|a| a.subject == data::SPIKE_TOPIC);
+    let Some(alert) = spike.max_by_key(|a| a.scope == "aspect") else {
         tracing::warn!(topic = data::SPIKE_TOPIC, "no spike alert to answer in the demo");
         return Ok(());
     };
