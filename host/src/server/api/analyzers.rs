@@ -106,7 +106,8 @@ struct ScopeParam {
 #[utoipa::path(delete, path = "/analyzers/bindings/{signal}", tag = "analyzers",
     params(("signal" = Signal, Path, description = "The signal"), ScopeParam),
     responses((status = 204, description = "Removed"),
-        (status = 404, description = "No such signal, or no binding in that scope", body = ErrorBody)))]
+        (status = 404, description = "No such signal, or no binding in that scope", body = ErrorBody),
+        (status = 409, description = "The binding everywhere (an empty scope) can be changed, not removed", body = ErrorBody)))]
 async fn unbind_signal(
     auth: Auth<Admin>,
     State(app): State<App>,
