@@ -67,7 +67,9 @@ pub async fn entered(conn: &mut sqlx::AnyConnection, manifest: &Manifest, channe
         if let (Some(Refresh::ThreadsLongLived { .. }), Credential::Bearer { secret }) =
             (&rule.refresh, &rule.credential)
         {
-            store::entered(conn, channel_id, secret, now_ms().saturating_add(THREADS_FIRST_DUE_MS)).await?;
+            // One clock reading: the lifetime is exactly the first-due delay.
+            let now = now_ms();
+            store::entered(conn, channel_id, secret, now, now.saturating_add(THREADS_FIRST_DUE_MS)).await?;
         }
     }
     Ok(())

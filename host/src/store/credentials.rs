@@ -69,12 +69,13 @@ pub async fn store_refreshed(
     Ok(true)
 }
 
-/// Records that secret `secret` of account `channel_id` is to be treated as
-/// expiring at `expires_at`, stored now (a token entered by hand).
+/// Records that secret `secret` of account `channel_id`, entered by hand at
+/// `entered_at`, is to be treated as expiring at `expires_at`.
 pub async fn entered(
     conn: &mut AnyConnection,
     channel_id: i64,
     secret: &str,
+    entered_at: i64,
     expires_at: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -84,7 +85,7 @@ pub async fn entered(
     .bind(channel_id)
     .bind(secret)
     .bind(expires_at)
-    .bind(now_ms())
+    .bind(entered_at)
     .execute(conn)
     .await?;
     Ok(())
