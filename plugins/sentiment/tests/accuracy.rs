@@ -5,8 +5,12 @@
 //! and the UCI sentences by source; provenance in tests/data/README.md).
 //! A text counts as predicted positive when `score >= 0.0`.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
+
+use common::is_test;
 
 use sentiment::scorer::analyze;
 
@@ -167,21 +171,6 @@ const fn held_out(
         vader_pearson,
         gated,
     }
-}
-
-/// Dev or test, as heldout.py decides: the top bit of the 64-bit FNV-1a hash
-/// of the key, through MurmurHash3's finaliser (0 is dev).
-fn is_test(key: &str) -> bool {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in key.as_bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^= h >> 33;
-    h >> 63 == 1
 }
 
 /// Accuracy (score >= 0 is positive; rows whose truth is 0 left out) and

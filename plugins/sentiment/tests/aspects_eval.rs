@@ -7,8 +7,12 @@
 //! label vs the hand label). `ASPECTS_ERRORS=1` lists the dev split's
 //! mistakes; only dev may be looked at to tune.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::Path;
+
+use common::is_test;
 
 use sentiment::aspects::Matcher;
 use sentiment::scorer;
@@ -19,21 +23,6 @@ use socialcrm_sdk::signals::{EntryKind, TaxonomyEntry};
 const FLOORS: [(&str, f64, f64, f64); 2] = [("dev", 0.85, 0.63, 0.44), ("test", 0.87, 0.70, 0.55)];
 /// Rows and labelled mentions per split, to catch a changed file or split.
 const SIZES: [(&str, usize, usize); 2] = [("dev", 118, 79), ("test", 111, 61)];
-
-/// Dev or test, as the sentiment evals decide (tests/accuracy.rs): the top
-/// bit of the 64-bit FNV-1a hash of the key through MurmurHash3's finaliser.
-fn is_test(key: &str) -> bool {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in key.as_bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^= h >> 33;
-    h >> 63 == 1
-}
 
 fn taxonomy(dir: &Path) -> Vec<TaxonomyEntry> {
     let path = dir.join("aspects_taxonomy.json");
